@@ -1,0 +1,107 @@
+// Command smtpcheck is Mailwarden's "Test connection / Send test email"
+// button as a binary: it builds messages, probes relays, sends, and runs a
+// self-contained demo.
+//
+// Exit codes:
+//
+//	0  success
+//	1  a check failed (for example audit verify found a broken chain)
+//	2  usage or configuration error
+//	3  connection, proxy or TLS failure
+//	4  authentication failure
+//	5  message rejected (5xx)
+//	6  temporary failure (4xx)
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+)
+
+// Exit codes, documented in the package comment, README and --help.
+const (
+	exitOK         = 0
+	exitCheck      = 1
+	exitUsage      = 2
+	exitConnection = 3
+	exitAuth       = 4
+	exitRejected   = 5
+	exitTemporary  = 6
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  a check failed (for example audit verify found a broken chain)
+  2  usage or configuration error
+  3  connection, proxy or TLS failure
+  4  authentication failure
+  5  message rejected (5xx)
+  6  temporary failure (4xx)
+`
+
+// env is what a subcommand may touch of the outside world.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) int
+}
+
+// commands returns the subcommand table. Each subcommand lives in its own file.
+func commands() []command {
+	cmds := []command{
+		{"message", "build a message from flags and write it to stdout (nothing is sent)", runMessage},
+	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	return cmds
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: smtpcheck <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'smtpcheck <command> --help' for a command's flags.")
+	fmt.Fprintln(w)
+	fmt.Fprint(w, exitCodesHelp)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		usage(e.stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage(e.stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "smtpcheck: unknown command %q\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}

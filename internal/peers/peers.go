@@ -1,0 +1,43 @@
+// Package peers gives tests the addresses of the real peers (Postfix,
+// Dovecot, the Kerberos KDC, Dante, Squid, rsyslog, ...) that the project's
+// test environment starts on 127.0.0.1. testenv/up.sh starts them and writes
+// their addresses as MW_* environment variables into an env file that .ci/run
+// sources before it runs the tests.
+//
+// Without the environment a test that needs a peer is skipped with a message
+// saying how to start it; with MAILWARDEN_REQUIRE_PEERS=1 (as .ci/run sets) it
+// fails instead, so a CI run cannot pass by skipping.
+package peers
+
+import (
+	"os"
+	"testing"
+)
+
+// RequireEnv is the environment variable that turns a skip into a failure.
+const RequireEnv = "MAILWARDEN_REQUIRE_PEERS"
+
+// Need returns the value of each named MW_* variable, skipping (or, with
+// MAILWARDEN_REQUIRE_PEERS=1, failing) the test when any is unset.
+func Need(t testing.TB, names ...string) []string {
+	t.Helper()
+	vals := make([]string, len(names))
+	for i, n := range names {
+		v := os.Getenv(n)
+		if v == "" {
+			msg := "real peer not running: " + n + " is unset; start the test environment with 'testenv/up.sh' and 'source testenv/run/env'"
+			if os.Getenv(RequireEnv) == "1" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+		vals[i] = v
+	}
+	return vals
+}
+
+// Get is Need for a single variable.
+func Get(t testing.TB, name string) string {
+	t.Helper()
+	return Need(t, name)[0]
+}

@@ -1,0 +1,238 @@
+package audit
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// A Transcript is an io.WriteCloser for the transport's opt-in protocol
+// transcript that redacts credentials before they reach the writer beneath
+// it. The transport already leaves AUTH payloads out of its transcript; a
+// Transcript is the second line of defence and does not rely on that.
+//
+// It works on whole lines (a partial line is held until its newline or
+// Close). A line may carry a direction prefix such as "C: " or "> " before
+// the SMTP text; the prefix is kept. The rules:
+//
+//   - "AUTH <mechanism>" (any case): everything after the mechanism name,
+//     the initial response, is replaced by Redacted.
+//   - After an AUTH command and until the server's final reply (a code
+//     other than 334), every client line, i.e. every line that is not a
+//     server reply, is replaced by Redacted after its prefix: these are the
+//     base64 SASL responses. Server 334 challenges are kept except for their
+//     text, which can carry a token's error details or a challenge that
+//     helps an offline attack (NTLM, CRAM-MD5), so it is redacted too.
+//   - Any line with "Authorization:" (HTTP proxy CONNECT) keeps the header
+//     name and loses the value; any line with a "password=", "passwd=",
+//     "secret=" or "token=" parameter loses the value.
+type Transcript struct {
+	mu      sync.Mutex
+	w       io.Writer
+	closer  io.Closer
+	partial []byte
+	inAuth  bool
+	prefix  []byte // the client prefix seen on the AUTH line
+	err     error
+}
+
+// NewTranscript returns a Transcript writing redacted lines to w. Close does
+// not close w.
+func NewTranscript(w io.Writer) *Transcript { return &Transcript{w: w} }
+
+// CreateTranscript creates (or truncates) the file at path with mode 0600
+// and returns a Transcript writing to it; Close closes the file.
+func CreateTranscript(path string) (*Transcript, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: transcript: %w", err)
+	}
+	return &Transcript{w: f, closer: f}, nil
+}
+
+// Write redacts and writes every complete line in p. It returns len(p) when
+// all of them were written.
+func (t *Transcript) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return 0, t.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			t.partial = append(t.partial, p...)
+			if len(t.partial) > 64<<10 {
+				// A runaway line: write what we have, redacted, so memory
+				// stays bounded.
+				if err := t.emit(t.partial); err != nil {
+					return 0, err
+				}
+				t.partial = t.partial[:0]
+			}
+			break
+		}
+		line := p[:i+1]
+		p = p[i+1:]
+		if len(t.partial) > 0 {
+			line = append(t.partial, line...)
+			t.partial = t.partial[:0]
+		}
+		if err := t.emit(line); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// Close writes a pending partial line (redacted) and closes the file made by
+// CreateTranscript.
+func (t *Transcript) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var err error
+	if len(t.partial) > 0 && t.err == nil {
+		err = t.emit(t.partial)
+		t.partial = nil
+	}
+	if t.closer != nil {
+		if cerr := t.closer.Close(); err == nil {
+			err = cerr
+		}
+		t.closer = nil
+	}
+	if t.err == nil {
+		t.err = errors.New("audit: transcript closed")
+	}
+	return err
+}
+
+func (t *Transcript) emit(line []byte) error {
+	out := t.redact(line)
+	if _, err := t.w.Write(out); err != nil {
+		t.err = fmt.Errorf("audit: transcript: %w", err)
+		return t.err
+	}
+	return nil
+}
+
+// redact applies the rules to one line (with its line ending, if any).
+func (t *Transcript) redact(line []byte) []byte {
+	body := bytes.TrimRight(line, "\r\n")
+	eol := line[len(body):]
+	out := func(keep []byte) []byte {
+		b := make([]byte, 0, len(keep)+len(Redacted)+len(eol)+1)
+		b = append(b, keep...)
+		b = append(b, Redacted...)
+		return append(b, eol...)
+	}
+
+	if i := indexFold(body, []byte("AUTH ")); i >= 0 && (i == 0 || !isWordByte(body[i-1])) {
+		// "AUTH mech [initial-response]"
+		rest := body[i+5:]
+		j := 0
+		for j < len(rest) && rest[j] == ' ' {
+			j++
+		}
+		k := j
+		for k < len(rest) && rest[k] != ' ' {
+			k++
+		}
+		if k > j && !isReply(body) {
+			t.inAuth = true
+			t.prefix = append(t.prefix[:0], body[:i]...)
+			if k < len(rest) {
+				return out(body[:i+5+k+1])
+			}
+			return line
+		}
+	}
+	if t.inAuth {
+		if code, pfx, ok := replyCode(body, t.prefix); ok {
+			if code != "334" {
+				t.inAuth = false
+				return line
+			}
+			// Keep "334 " and drop the challenge text.
+			return out(body[:pfx+4])
+		}
+		// A client continuation line: keep the prefix only.
+		p := 0
+		if bytes.HasPrefix(body, t.prefix) {
+			p = len(t.prefix)
+		}
+		return out(body[:p])
+	}
+	if i := indexFold(body, []byte("authorization:")); i >= 0 {
+		return out(body[:i+len("authorization:")+1])
+	}
+	for _, k := range [][]byte{[]byte("password="), []byte("passwd="), []byte("secret="), []byte("token=")} {
+		if i := indexFold(body, k); i >= 0 {
+			return out(body[:i+len(k)])
+		}
+	}
+	return line
+}
+
+// replyCode finds an SMTP reply code in a transcript line: three digits
+// followed by a space, '-' or the end, at the start of the line or after a
+// prefix that is not the client's prefix. It returns the code and where it
+// starts.
+func replyCode(body, clientPrefix []byte) (string, int, bool) {
+	for i := 0; i+3 <= len(body); i++ {
+		if i > 0 && isB64Byte(body[i-1]) {
+			continue
+		}
+		c := body[i : i+3]
+		if !(c[0] >= '2' && c[0] <= '5' && isDigit(c[1]) && isDigit(c[2])) {
+			continue
+		}
+		if i+3 < len(body) && body[i+3] != ' ' && body[i+3] != '-' {
+			continue
+		}
+		if len(clientPrefix) > 0 && bytes.Equal(body[:i], clientPrefix) {
+			return "", 0, false
+		}
+		if len(clientPrefix) == 0 && i+3 == len(body) {
+			// A bare three-digit line without prefixes: could be base64.
+			return "", 0, false
+		}
+		return string(c), i, true
+	}
+	return "", 0, false
+}
+
+// isReply reports whether a line looks like a server reply (for example
+// "250-AUTH PLAIN LOGIN" in the EHLO response), which must not start an
+// AUTH exchange.
+func isReply(body []byte) bool {
+	i := bytes.IndexFunc(body, func(r rune) bool { return r >= '2' && r <= '5' })
+	if i < 0 || i+3 > len(body) {
+		return false
+	}
+	c := body[i : i+3]
+	if !(isDigit(c[1]) && isDigit(c[2])) || (i+3 < len(body) && body[i+3] != ' ' && body[i+3] != '-') {
+		return false
+	}
+	upto := indexFold(body, []byte("AUTH "))
+	return upto > i
+}
+
+func isDigit(c byte) bool    { return '0' <= c && c <= '9' }
+func isWordByte(c byte) bool { return c == '_' || isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'z' }
+func isB64Byte(c byte) bool  { return isWordByte(c) && c != '_' || c == '+' || c == '/' || c == '=' }
+
+// indexFold is bytes.Index ignoring ASCII case.
+func indexFold(s, sep []byte) int {
+	n := len(sep)
+	for i := 0; i+n <= len(s); i++ {
+		if bytes.EqualFold(s[i:i+n], sep) {
+			return i
+		}
+	}
+	return -1
+}

@@ -72,8 +72,17 @@ func ParseSyslogURL(raw string) (SyslogConfig, error) {
 	var cfg SyslogConfig
 	u, err := url.Parse(raw)
 	if err != nil {
+		// url.Error repeats the URL, which could hold a password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return cfg, fmt.Errorf("audit: syslog url: %w", err)
 	}
+	if u.User != nil {
+		return cfg, fmt.Errorf("audit: syslog url %q: credentials are not supported", u.Redacted())
+	}
+	raw = u.String()
 	cfg.Network = u.Scheme
 	switch u.Scheme {
 	case NetUnixgram, NetUnix:
@@ -95,9 +104,6 @@ func ParseSyslogURL(raw string) (SyslogConfig, error) {
 		}
 	default:
 		return cfg, fmt.Errorf("audit: syslog url %q: unknown scheme (want unixgram, unix, udp, tcp or tcp+tls)", raw)
-	}
-	if u.User != nil {
-		return cfg, fmt.Errorf("audit: syslog url: credentials are not supported")
 	}
 	q := u.Query()
 	for k := range q {

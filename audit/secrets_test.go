@@ -21,13 +21,13 @@ import (
 // Known secrets, as a test run would set them for every mechanism, the
 // proxy and the S/MIME key.
 var knownSecrets = []string{
-	"Pl41n-P4ssw0rd!",                        // PLAIN / LOGIN password
-	"ya29.OAuth-Access-Token-Zx9",            // XOAUTH2 / OAUTHBEARER token
-	"Scr4m-Sha256-Secret",                    // SCRAM password
-	"Ntlm-D0ma1n-P4ss",                       // NTLM password
-	"Krb5-K3ytab-Pass",                       // Kerberos password
-	"S0cks-Pr0xy-Pass",                       // SOCKS5 / HTTP proxy password
-	"Sm1me-P12-Passphrase",                   // PKCS#12 passphrase
+	"Pl41n-P4ssw0rd!",                         // PLAIN / LOGIN password
+	"ya29.OAuth-Access-Token-Zx9",             // XOAUTH2 / OAUTHBEARER token
+	"Scr4m-Sha256-Secret",                     // SCRAM password
+	"Ntlm-D0ma1n-P4ss",                        // NTLM password
+	"Krb5-K3ytab-Pass",                        // Kerberos password
+	"S0cks-Pr0xy-Pass",                        // SOCKS5 / HTTP proxy password
+	"Sm1me-P12-Passphrase",                    // PKCS#12 passphrase
 	"-----BEGIN PRIVATE KEY-----MIIEvQIBADAN", // a private key
 }
 

@@ -1,6 +1,13 @@
 package audit
 
-import "log/slog"
+import (
+	"errors"
+	"log/slog"
+)
+
+// ErrNoEventLog is returned by OpenEventLog and InstallEventSource on
+// systems other than Windows.
+var ErrNoEventLog = errors.New("audit: eventlog: the Windows Event Log is only available on Windows")
 
 // Event IDs the EventLog sink uses, inside the 1 to 1000 range an
 // EventCreate-registered source supports.

@@ -2,14 +2,7 @@
 
 package audit
 
-import (
-	"context"
-	"errors"
-)
-
-// ErrNoEventLog is returned by OpenEventLog and InstallEventSource on
-// systems other than Windows.
-var ErrNoEventLog = errors.New("audit: eventlog: the Windows Event Log is only available on Windows")
+import "context"
 
 // An EventLog is the Windows Event Log sink; on this system it cannot be
 // opened.

@@ -373,3 +373,86 @@ func TestFilePermissions(t *testing.T) {
 		t.Errorf("mode = %v, want 0600", st.Mode().Perm())
 	}
 }
+
+// TestConcurrentWriters: records from many goroutines form one valid chain,
+// across rotations, with an Async queue in front.
+func TestConcurrentWriters(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	f, err := OpenFile(FileConfig{Path: path, Key: testKey, MaxSize: 4096, Sync: SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(NewAsync(f, 64), &Options{Policy: FailOpen})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log := slog.New(h).With("g", g)
+			for i := range 50 {
+				log.Info("smtp.rcpt", "i", i)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	rep, err := Verify(testKey, files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := h.Stats()
+	seals := len(files) // one audit.open and one audit.seal per file
+	if uint64(rep.Records) != st.Records-st.Dropped+uint64(2*seals) {
+		t.Errorf("verified %d records; stats %+v, %d files", rep.Records, st, len(files))
+	}
+}
+
+// TestWriteFailureRecovers: a failed write is returned to the caller, and
+// the next write continues the chain in a new file.
+func TestWriteFailureRecovers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	c := newClock()
+	f, err := OpenFile(FileConfig{Path: path, Key: testKey, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(f, &Options{Now: c.Now})
+	ctx := context.Background()
+	if err := h.Record(ctx, slog.LevelInfo, "one"); err != nil {
+		t.Fatal(err)
+	}
+	f.f.Close() // the disk goes away under the sink
+	if err := h.Record(ctx, slog.LevelInfo, "two"); err == nil || !strings.HasPrefix(err.Error(), "audit: file: ") {
+		t.Fatalf("write to a broken file: %v", err)
+	}
+	if err := h.Record(ctx, slog.LevelInfo, "three"); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "audit-*.log"))
+	if len(files) != 1 {
+		t.Fatalf("rotated files: %v", files)
+	}
+	// The broken file ends without a seal: Verify says so, and the new file
+	// continues the chain from its last record.
+	_, err = Verify(testKey, files[0], path)
+	var te *TamperError
+	if !errors.As(err, &te) || te.Kind != Truncated || te.File != files[0] || te.Seq != 3 {
+		t.Errorf("err = %v", err)
+	}
+	lines := readLines(t, path)
+	p, _ := parseLine([]byte(strings.TrimSuffix(lines[0], "\n")))
+	if p == nil || p.seq != 3 || p.reason != "recover" {
+		t.Errorf("first record of the new file: %q", lines[0])
+	}
+	if rep, err := Verify(testKey, path); err != nil || rep.Anchored {
+		t.Errorf("new file alone: %+v %v", rep, err)
+	}
+}

@@ -23,6 +23,12 @@ const (
 	MsgSeal = "audit.seal" // last record of a file closed or rotated cleanly
 )
 
+// ReasonActiveMissing is the reason of an audit.open record written when
+// OpenFile found rotated files but no active file: the active file was
+// moved or deleted, so records after the last rotated one may be lost.
+// Verify lists such records in Report.Warnings.
+const ReasonActiveMissing = "active-missing"
+
 // chain is the running state of a hash chain: the last sequence number and
 // the hash of the last record.
 type chain struct {

@@ -65,7 +65,7 @@
 // the line's bytes up to the hash member, closed with '}', and prev is the
 // hash of the record before it. seq counts up by one across files. Each file
 // starts with an "audit.open" record (alg, file, reason start, resume,
-// rotate or recover) linked to the last record of the previous file, and a
+// rotate, recover or active-missing) linked to the last record of the previous file, and a
 // file rotated or closed cleanly ends with an "audit.seal" record. Verify
 // (and "smtpcheck audit verify") checks every hash, link and number and
 // reports the first record edited, removed, inserted, reordered or spliced

@@ -27,14 +27,14 @@ const Redacted = "[REDACTED]"
 var secretWords = []string{
 	"password", "passwd", "passphrase", "pwd", "secret", "token", "authorization",
 	"authpayload", "credential", "privatekey", "privkey", "cookie", "apikey",
-	"accesskey", "bearer", "sessionkey", "pin",
+	"accesskey", "bearer", "sessionkey", "keytab", "pin",
 }
 
 // IsSecretKey reports whether an attribute key looks like it names a secret:
 // after lower-casing and removing '_', '-', '.' and spaces it contains one of
 // password, passwd, passphrase, pwd, secret, token, authorization,
 // authpayload, credential, privatekey, privkey, cookie, apikey, accesskey,
-// bearer, sessionkey or pin (as a whole key). The Handler replaces the value of
+// bearer, sessionkey or keytab, or is exactly pin. The Handler replaces the value of
 // such an attribute by Redacted whatever its type, including inside groups and
 // inside JSON produced from slog.Any values.
 func IsSecretKey(key string) bool {

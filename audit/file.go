@@ -143,10 +143,26 @@ func OpenFile(cfg FileConfig) (*File, error) {
 	} else if rotated, err := f.rotatedFiles(); err != nil {
 		return nil, err
 	} else if len(rotated) > 0 {
-		if err := f.resume(rotated[len(rotated)-1]); err != nil {
-			return nil, err
+		// Continue from the rotated file that ends with the highest
+		// sequence number (not the newest name: the clock may have gone
+		// back).
+		var best *parsedLine
+		for _, r := range rotated {
+			line, err := lastLine(r)
+			if err != nil {
+				continue
+			}
+			if p, err := parseLine(line); err == nil && (best == nil || p.seq > best.seq) {
+				best = p
+			}
 		}
-		reason = "resume"
+		if best == nil {
+			return nil, fmt.Errorf("audit: file: no rotated file next to %s ends with an audit record; move them away to start a new chain", cfg.Path)
+		}
+		f.chain.seq, f.chain.prev = best.seq, best.hash
+		// OpenFile and Close always leave an active file behind: its
+		// absence means it was moved or deleted, and records may be gone.
+		reason = ReasonActiveMissing
 	}
 	if err := f.create(reason); err != nil {
 		return nil, err

@@ -456,3 +456,25 @@ func TestWriteFailureRecovers(t *testing.T) {
 		t.Errorf("new file alone: %+v %v", rep, err)
 	}
 }
+
+// TestResumeFromRotatedOnly: with the active file gone, the chain continues
+// from the rotated file with the highest sequence number. Deleting the
+// newest file is truncation, which the chain cannot show, but the writer
+// notes what it found and Verify warns.
+func TestResumeFromRotatedOnly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	c := newClock()
+	writeTrail(t, FileConfig{Path: path, Now: c.Now}, 2)
+	writeTrail(t, FileConfig{Path: path, Now: c.Now}, 2) // rotates the first away
+	os.Remove(path)                                      // someone deletes the active file
+	writeTrail(t, FileConfig{Path: path, Now: c.Now}, 2)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	rep, err := Verify(nil, files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "record 5: the writer found its active file missing") {
+		t.Errorf("warnings = %q", rep.Warnings)
+	}
+}

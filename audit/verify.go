@@ -105,6 +105,10 @@ type Report struct {
 	// Sealed reports whether the chain ends with the seal the File sink
 	// writes on Close.
 	Sealed bool
+	// Warnings lists what is consistent but deserves a look: a writer that
+	// found its active file missing when it started (records written to
+	// that file before are gone without a trace in the chain).
+	Warnings []string
 }
 
 type verifyRec struct {
@@ -265,6 +269,9 @@ func Verify(key []byte, files ...string) (*Report, error) {
 				return fail(Inserted, fmt.Sprintf("a copy of record %d", s))
 			}
 			return fail(Reordered, fmt.Sprintf("found record %d after record %d", p.seq, expect-1))
+		}
+		if p.msg == MsgOpen && p.reason == ReasonActiveMissing {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s line %d: record %d: the writer found its active file missing when it started; records after %d may have been deleted", r.file, r.line, p.seq, p.seq-1))
 		}
 		seen[p.hash] = p.seq
 		rep.Records++

@@ -92,6 +92,9 @@ func runAuditVerify(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "smtpcheck audit verify: %v\n", err)
 		return exitUsage
 	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(e.stdout, "warning: %s\n", w)
+	}
 	if rep.Records > 0 && !rep.Anchored {
 		fmt.Fprintf(e.stdout, "note: the trail starts at seq %d, linked to an earlier record that is not among the files (rotated out by retention?)\n", rep.FirstSeq)
 	}

@@ -3,6 +3,8 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -159,6 +161,13 @@ func TestTamper(t *testing.T) {
 			}, Reordered, 6, 6},
 			{"insert a forged line", func(l []string) []string {
 				forged := strings.Replace(l[3], "r2@", "evil@", 1)
+				return append(l[:3:3], append([]string{forged}, l[3:]...)...)
+			}, Inserted, 4, 4},
+			{"insert a line with a recomputed hash", func(l []string) []string {
+				// What someone without the key can do to a plain chain.
+				p, _ := parseLine([]byte(strings.TrimSuffix(l[3], "\n")))
+				forged := strings.Replace(string(p.signed), "r2@", "evil@", 1)
+				forged = forged[:len(forged)-1] + `,"hash":"` + hex.EncodeToString(sha256Sum([]byte(forged))) + "\"}\n"
 				return append(l[:3:3], append([]string{forged}, l[3:]...)...)
 			}, Inserted, 4, 4},
 			{"duplicate a line", func(l []string) []string {
@@ -478,3 +487,5 @@ func TestResumeFromRotatedOnly(t *testing.T) {
 		t.Errorf("warnings = %q", rep.Warnings)
 	}
 }
+
+func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }

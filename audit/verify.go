@@ -215,6 +215,7 @@ func Verify(key []byte, files ...string) (*Report, error) {
 	rep.FirstSeq = first.p.seq
 	rep.Anchored = first.p.seq == 1 && first.p.prev == zero
 	expect, prev := first.p.seq, first.p.prev
+	var prevPrev [32]byte
 	seen := map[[32]byte]uint64{}
 
 	selfOK := func(p *parsedLine) bool {
@@ -268,6 +269,14 @@ func Verify(key []byte, files ...string) (*Report, error) {
 			if s, ok := seen[p.hash]; ok {
 				return fail(Inserted, fmt.Sprintf("a copy of record %d", s))
 			}
+			if i > 0 && p.seq == expect-1 && p.prev == prevPrev {
+				// This record links where the one before it did: that
+				// one, well formed but written without the key that
+				// matters (a plain chain), was inserted in its place.
+				prevRec := recs[i-1]
+				return rep, &TamperError{Kind: Inserted, File: prevRec.file, Line: prevRec.line, Seq: p.seq, Found: p.seq,
+					Detail: fmt.Sprintf("two records claim seq %d and chain to the same record; the first was inserted", p.seq)}
+			}
 			return fail(Reordered, fmt.Sprintf("found record %d after record %d", p.seq, expect-1))
 		}
 		if p.msg == MsgOpen && p.reason == ReasonActiveMissing {
@@ -277,6 +286,7 @@ func Verify(key []byte, files ...string) (*Report, error) {
 		rep.Records++
 		rep.LastSeq = p.seq
 		rep.LastHash = hex.EncodeToString(p.hash[:])
+		prevPrev = prev
 		expect, prev = p.seq+1, p.hash
 		if ends[i] && p.msg != MsgSeal {
 			return rep, &TamperError{Kind: Truncated, File: r.file, Line: r.line + 1, Seq: expect,

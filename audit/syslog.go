@@ -18,7 +18,7 @@ import (
 // Syslog networks accepted by SyslogConfig.Network.
 const (
 	NetUnixgram = "unixgram" // local socket, one datagram per message (/dev/log)
-	NetUnix     = "unix"     // local stream socket, octet-counting framing
+	NetUnix     = "unix"     // local stream socket, one message per line
 	NetUDP      = "udp"      // RFC 5426, one datagram per message
 	NetTCP      = "tcp"      // RFC 6587 octet-counting framing
 	NetTLS      = "tcp+tls"  // RFC 5425
@@ -137,11 +137,19 @@ func ParseSyslogURL(raw string) (SyslogConfig, error) {
 // sink's own counter, so a receiver can see lost datagrams. MSG is ASCII
 // only, so it needs no BOM.
 //
-// Datagram networks send one message per datagram; stream networks frame
-// each message with octet counting (RFC 6587 3.4.1, as RFC 5425 requires
-// for TLS). When a send fails the connection is closed, redialled and the
-// message sent once more before Write reports the failure; the next Write
-// dials again.
+// Datagram networks send one message per datagram; TCP and TLS frame each
+// message with octet counting (RFC 6587 3.4.1, as RFC 5425 requires for
+// TLS); a local unix stream socket gets one message per line, as local
+// syslog daemons expect. When a send fails the connection is closed,
+// redialled and the message sent once more before Write reports the
+// failure; the next Write dials again. Before each write on a stream the
+// sink checks whether the server closed the connection, so a restarted
+// server does not swallow the first message.
+//
+// UDP gives no delivery guarantee: a message to a server that is down is
+// lost without an error. Use TCP or TLS where the fail-closed policy must
+// hold. Receivers limit message size (rsyslog: 8 KiB by default,
+// $MaxMessageSize); a longer record is truncated by the receiver.
 type Syslog struct {
 	cfg      SyslogConfig
 	tls      *tls.Config
@@ -295,8 +303,13 @@ func (s *Syslog) format(dst []byte, e *Entry, seq uint64) []byte {
 	dst = append(dst, ',')
 	dst = e.appendMembers(dst)
 	dst = append(dst, '}')
-	if !s.stream() {
+	switch s.cfg.Network {
+	case NetUDP, NetUnixgram:
 		return dst
+	case NetUnix:
+		// Local stream sockets (syslog-ng's unix-stream, journald)
+		// expect one message per line; MSG never holds a newline.
+		return append(dst, '\n')
 	}
 	msg := append([]byte(nil), dst[start:]...)
 	dst = strconv.AppendInt(dst[:start], int64(len(msg)), 10)

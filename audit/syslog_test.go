@@ -90,7 +90,11 @@ func newSyslogServer(t *testing.T, network string) *syslogServer {
 					return
 				}
 				s.conns <- c
-				go s.readFrames(c)
+				if network == NetUnix {
+					go s.readLines(c)
+				} else {
+					go s.readFrames(c)
+				}
 			}
 		}()
 	}
@@ -116,6 +120,19 @@ func (s *syslogServer) readFrames(c net.Conn) {
 			return
 		}
 		s.msgs <- string(msg)
+	}
+}
+
+// readLines reads newline-terminated messages.
+func (s *syslogServer) readLines(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		s.msgs <- strings.TrimSuffix(l, "\n")
 	}
 }
 

@@ -241,7 +241,8 @@ func Verify(key []byte, files ...string) (*Report, error) {
 		}
 		p := r.p
 		switch {
-		case p == nil && r.torn:
+		case r.torn:
+			// The writer ends every record with a newline.
 			return fail(Truncated, "the last line of the file is incomplete")
 		case p == nil || !selfOK(p):
 			if linksHere(i + 1) {

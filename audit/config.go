@@ -28,16 +28,20 @@ type Config struct {
 	EventLog string
 	// Policy is the failure policy; the zero value is FailClosed.
 	Policy Policy
-	// Queue, when > 0, puts every sink behind its own Async queue of this
-	// size, so a slow sink delays a sender by no more than queueing a
-	// record. 0 writes synchronously: Handle returns when every sink has
-	// the record.
+	// Queue is the size of the Async queue each sink is put behind, so a
+	// slow sink delays a sender by no more than queueing a record (then
+	// Handler.Wait tells when the records are written). 0 means
+	// DefaultQueue; a negative value writes synchronously: Handle returns
+	// when every sink has the record.
 	Queue int
 	// Level is the minimum level recorded; nil means Info.
 	Level slog.Leveler
 	// OnError receives every sink failure (see Options.OnError).
 	OnError func(error)
 }
+
+// DefaultQueue is the queue size New uses when Config.Queue is 0.
+const DefaultQueue = 1024
 
 // New opens every sink cfg names and returns a Handler writing to all of
 // them. Each sink's failures are *SinkError values naming it ("file",
@@ -50,6 +54,9 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 			s.Close()
 		}
 		return nil, err
+	}
+	if cfg.Queue == 0 {
+		cfg.Queue = DefaultQueue
 	}
 	add := func(name string, s Sink) {
 		if cfg.Queue > 0 {

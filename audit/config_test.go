@@ -9,12 +9,13 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewFileAndSyslog(t *testing.T) {
 	srv := newSyslogServer(t, NetTCP)
 	path := filepath.Join(t.TempDir(), "audit.log")
-	for _, queue := range []int{0, 16} {
+	for _, queue := range []int{-1, 0, 16} {
 		h, err := New(context.Background(), Config{
 			File:   &FileConfig{Path: path, Key: testKey},
 			Syslog: "tcp://" + srv.addr + "?facility=local3",
@@ -91,5 +92,33 @@ func TestLoadKey(t *testing.T) {
 	}
 	if _, err := LoadKey(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing key file accepted")
+	}
+}
+
+// TestNewFailClosedThroughQueue: with the default queue a record for a
+// syslog server that went away is accepted at once, and the send learns of
+// the failure from Wait.
+func TestNewFailClosedThroughQueue(t *testing.T) {
+	srv := newSyslogServer(t, NetTCP)
+	sc, _ := ParseSyslogURL("tcp://" + srv.addr)
+	sc.Timeout = time.Second
+	h, err := New(context.Background(), Config{SyslogConfig: &sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	// The server goes away for good.
+	srv.ln.Close()
+	(<-srv.conns).Close()
+	time.Sleep(50 * time.Millisecond)
+
+	tr := h.Track()
+	if err := tr.Record(context.Background(), slog.LevelInfo, "smtp.intent"); err != nil {
+		t.Fatalf("Record = %v, want nil (queued)", err)
+	}
+	err = tr.Wait(context.Background())
+	var se *SinkError
+	if !errors.As(err, &se) || se.Sink != "syslog" {
+		t.Fatalf("Wait = %v, want the syslog failure", err)
 	}
 }

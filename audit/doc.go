@@ -30,7 +30,8 @@
 //   - EventLog: the Windows Event Log (Windows only, see below).
 //   - Multi fans out to several sinks; Async puts a sink behind a bounded
 //     queue so a slow sink cannot stall a sender; Named labels a sink's
-//     errors. New builds all of this from a Config.
+//     errors. New builds all of this from a Config, each sink behind its
+//     own queue (DefaultQueue records) unless Config.Queue is negative.
 //
 // # Failure policy
 //

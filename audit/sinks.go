@@ -134,10 +134,10 @@ type asyncItem struct {
 }
 
 // NewAsync starts an Async sink in front of sink with room for size queued
-// entries; size < 1 means 1024. Close drains the queue, then closes sink.
+// entries; size < 1 means DefaultQueue. Close drains the queue, then closes sink.
 func NewAsync(sink Sink, size int) *Async {
 	if size < 1 {
-		size = 1024
+		size = DefaultQueue
 	}
 	a := &Async{sink: sink, queue: make(chan asyncItem, size), done: make(chan struct{})}
 	a.cond = sync.NewCond(&a.mu)

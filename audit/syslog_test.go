@@ -30,7 +30,8 @@ type syslogServer struct {
 	addr  string
 	msgs  chan string
 	conns chan net.Conn
-	ca    string // CA file for tcp+tls
+	ca    string       // CA file for tcp+tls
+	ln    net.Listener // for stream networks
 }
 
 func newSyslogServer(t *testing.T, network string) *syslogServer {
@@ -82,6 +83,7 @@ func newSyslogServer(t *testing.T, network string) *syslogServer {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ln.Close() })
+		s.ln = ln
 		s.addr = ln.Addr().String()
 		go func() {
 			for {

@@ -77,7 +77,10 @@ func newSyslogServer(t *testing.T, network string) *syslogServer {
 			}
 			s.ca = filepath.Join(t.TempDir(), "ca.pem")
 			os.WriteFile(s.ca, lo.CA.CertPEM, 0o600)
-			ln, err = tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{lo.Server.TLS()}})
+			// Asking for a client certificate makes the server send its
+			// TLS 1.3 session tickets after the handshake, on the wire
+			// while the client is idle, as GnuTLS and OpenSSL servers do.
+			ln, err = tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{lo.Server.TLS()}, ClientAuth: tls.RequestClientCert})
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -357,16 +360,11 @@ func TestSyslogRealRsyslog(t *testing.T) {
 				t.Fatal(err)
 			}
 			line := waitForLine(t, file[0], marker)
-			i := strings.Index(line, `{"seq":`)
-			if i < 0 {
-				t.Fatalf("rsyslog line has no JSON MSG: %q", line)
-			}
-			var body map[string]any
-			if err := json.Unmarshal([]byte(line[i:]), &body); err != nil {
-				t.Fatalf("rsyslog line: %v: %q", err, line)
-			}
+			// rsyslog writes what it received in RFC 5424 form: the
+			// header must have survived the trip, and MSG be our JSON.
+			body := checkSyslogMessage(t, line, 10*8+4, "smtp.send")
 			if body["msg"] != "smtp.send" || body["level"] != "WARN" || body["password"] != Redacted ||
-				body["tls"].(map[string]any)["version"] != "TLS 1.3" {
+				body["marker"] != marker || body["tls"].(map[string]any)["version"] != "TLS 1.3" {
 				t.Errorf("rsyslog wrote %q", line)
 			}
 			if strings.Contains(line, "hunter2") {
@@ -392,4 +390,34 @@ func waitForLine(t *testing.T, path, marker string) string {
 	}
 	t.Fatalf("rsyslog did not write %s to %s", marker, path)
 	return ""
+}
+
+// TestSyslogRealRsyslogTLSKeepsConnection: rsyslog's GnuTLS may send TLS 1.3
+// session tickets after the handshake; the sink must not take them for a
+// closed connection and redial for every record.
+func TestSyslogRealRsyslogTLSKeepsConnection(t *testing.T) {
+	v := peers.Need(t, "MW_SYSLOG_TLS", "MW_SYSLOG_FILE", "MW_TEST_CA")
+	for _, cache := range []bool{false, true} {
+		cfg := SyslogConfig{Network: NetTLS, Addr: v[0], CAFile: v[2]}
+		if cache {
+			cfg.TLS = &tls.Config{ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+		}
+		s, err := DialSyslog(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := s.conn
+		marker := fmt.Sprintf("mw-audit-keep-%v-%d", cache, time.Now().UnixNano())
+		for i := range 3 {
+			if err := s.Write(context.Background(), &Entry{Time: time.Now(), Msg: "smtp.probe", members: []byte(`"marker":"` + marker + `","i":` + strconv.Itoa(i))}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if s.conn != first {
+			t.Errorf("session cache %v: the sink redialled a healthy connection", cache)
+		}
+		s.Close()
+		waitForLine(t, v[1], marker+`","i":2`)
+	}
 }

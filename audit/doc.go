@@ -92,7 +92,10 @@
 // cannot be silently replaced by a recomputed plain one.
 //
 // OpenFile never appends to a file an earlier process wrote: it rotates the
-// old active file away untouched and continues the chain in a new one. A
+// old active file away untouched and continues the chain in a new one. One
+// process writes a trail at a time: on Unix OpenFile takes a lock on a
+// hidden file next to the active one (.audit.log.lock) and a second writer
+// gets an error. A
 // write that fails leaves the file as it is (a torn line stays as evidence)
 // and the next write continues the chain in a new file.
 //

@@ -98,6 +98,8 @@ type File struct {
 	closed  bool
 	buf     []byte
 
+	lock *os.File // held while open, see lockFile
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -127,44 +129,15 @@ func OpenFile(cfg FileConfig) (*File, error) {
 		cfg.SyncInterval = time.Second
 	}
 	cfg.Key = bytes.Clone(cfg.Key)
-	f := &File{cfg: cfg, chain: newChain(cfg.Key)}
-
-	reason := "start"
-	if st, err := os.Stat(cfg.Path); err == nil && st.Size() > 0 {
-		if err := f.resume(cfg.Path); err != nil {
-			return nil, err
-		}
-		if err := f.moveAway(); err != nil {
-			return nil, err
-		}
-		reason = "resume"
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("audit: file: %w", err)
-	} else if rotated, err := f.rotatedFiles(); err != nil {
+	lock, err := lockFile(cfg.Path, cfg.Perm)
+	if err != nil {
 		return nil, err
-	} else if len(rotated) > 0 {
-		// Continue from the rotated file that ends with the highest
-		// sequence number (not the newest name: the clock may have gone
-		// back).
-		var best *parsedLine
-		for _, r := range rotated {
-			line, err := lastLine(r)
-			if err != nil {
-				continue
-			}
-			if p, err := parseLine(line); err == nil && (best == nil || p.seq > best.seq) {
-				best = p
-			}
-		}
-		if best == nil {
-			return nil, fmt.Errorf("audit: file: no rotated file next to %s ends with an audit record; move them away to start a new chain", cfg.Path)
-		}
-		f.chain.seq, f.chain.prev = best.seq, best.hash
-		// OpenFile and Close always leave an active file behind: its
-		// absence means it was moved or deleted, and records may be gone.
-		reason = ReasonActiveMissing
 	}
-	if err := f.create(reason); err != nil {
+	f := &File{cfg: cfg, chain: newChain(cfg.Key), lock: lock}
+	if err := f.open(); err != nil {
+		if lock != nil {
+			lock.Close()
+		}
 		return nil, err
 	}
 	if cfg.Sync == SyncInterval {
@@ -173,6 +146,65 @@ func OpenFile(cfg FileConfig) (*File, error) {
 		go f.syncLoop()
 	}
 	return f, nil
+}
+
+// open finds where the chain stands and creates the active file.
+func (f *File) open() error {
+	cfg := f.cfg
+
+	reason := "start"
+	st, err := os.Stat(cfg.Path)
+	switch {
+	case err == nil && st.Size() > 0:
+		if err := f.resume(cfg.Path); err != nil {
+			return err
+		}
+		if err := f.moveAway(); err != nil {
+			return err
+		}
+		return f.create("resume")
+	case err == nil:
+		// An empty active file: the writer never leaves one, so it was
+		// emptied. Keep it (as evidence, Verify reports it) and go on
+		// from the rotated files.
+		if err := f.moveAway(); err != nil {
+			return err
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("audit: file: %w", err)
+	}
+	if rotated, err := f.rotatedFiles(); err != nil {
+		return err
+	} else if len(rotated) > 0 {
+		// Continue from the rotated file that ends with the highest
+		// sequence number (not the newest name: the clock may have gone
+		// back).
+		var best *parsedLine
+		nonEmpty := 0
+		for _, r := range rotated {
+			if st, err := os.Stat(r); err == nil && st.Size() == 0 {
+				continue
+			}
+			nonEmpty++
+			line, err := lastLine(r)
+			if err != nil {
+				continue
+			}
+			if p, err := parseLine(line); err == nil && (best == nil || p.seq > best.seq) {
+				best = p
+			}
+		}
+		if best == nil && nonEmpty > 0 {
+			return fmt.Errorf("audit: file: no rotated file next to %s ends with an audit record; move them away to start a new chain", cfg.Path)
+		}
+		if best != nil {
+			f.chain.seq, f.chain.prev = best.seq, best.hash
+		}
+		// OpenFile and Close always leave an active file behind: its
+		// absence means it was moved or deleted, and records may be gone.
+		reason = ReasonActiveMissing
+	}
+	return f.create(reason)
 }
 
 func (f *File) now() time.Time {
@@ -495,6 +527,9 @@ func (f *File) Close() error {
 	if f.stop != nil {
 		close(f.stop)
 		f.wg.Wait()
+	}
+	if f.lock != nil {
+		f.lock.Close() // releases the lock
 	}
 	return err
 }

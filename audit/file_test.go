@@ -332,6 +332,7 @@ func TestReopenContinuesChain(t *testing.T) {
 	h.Record(context.Background(), slog.LevelInfo, "smtp.send", slog.String("from", "a@example.com"))
 	f.f.Write([]byte(`{"seq":99,"prev":"ab`))
 	f.f.Close()
+	f.lock.Close() // the process is gone, and its lock with it
 
 	writeTrail(t, FileConfig{Path: path, Key: testKey, Now: c.Now}, 3)
 	files, _ := filepath.Glob(filepath.Join(dir, "audit-*.log"))
@@ -489,3 +490,56 @@ func TestResumeFromRotatedOnly(t *testing.T) {
 }
 
 func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+func TestOneWriterPerTrail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	f, err := OpenFile(FileConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFile(FileConfig{Path: path}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second writer: %v", err)
+	}
+	f.Close()
+	f, err = OpenFile(FileConfig{Path: path})
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	f.Close()
+}
+
+// TestEmptiedActiveFile: an active file emptied while the writer was down is
+// kept as evidence, the chain goes on, and Verify reports the empty file.
+func TestEmptiedActiveFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	c := newClock()
+	writeTrail(t, FileConfig{Path: path, Now: c.Now}, 2)
+	writeTrail(t, FileConfig{Path: path, Now: c.Now}, 2)
+	os.Truncate(path, 0)
+	writeTrail(t, FileConfig{Path: path, Now: c.Now}, 2)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	// The first trail, the emptied second one, the third.
+	if len(files) != 3 {
+		t.Fatalf("files = %v", files)
+	}
+	_, err := Verify(nil, files...)
+	var te *TamperError
+	if !errors.As(err, &te) || te.Kind != Truncated || !strings.Contains(te.Detail, "empty") {
+		t.Errorf("err = %v", err)
+	}
+	lines := readLines(t, path)
+	if !strings.Contains(lines[0], `"reason":"active-missing"`) || !strings.Contains(lines[0], `"seq":5,`) {
+		t.Errorf("first record after the emptied file: %s", lines[0])
+	}
+
+	// A writer that died between creating the file and its first record
+	// leaves an empty file and nothing else: the next start begins anew.
+	dir2 := t.TempDir()
+	p2 := filepath.Join(dir2, "audit.log")
+	os.WriteFile(p2, nil, 0o600)
+	writeTrail(t, FileConfig{Path: p2, Now: c.Now}, 1)
+	if lines := readLines(t, p2); !strings.HasPrefix(lines[0], `{"seq":1,`) {
+		t.Errorf("fresh start: %s", lines[0])
+	}
+}

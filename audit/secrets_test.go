@@ -202,6 +202,9 @@ func TestSecretsNeverWritten(t *testing.T) {
 	written := map[string][]byte{}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	for _, f := range files {
+		if strings.HasSuffix(f, ".lock") {
+			continue // the File sink's empty lock file
+		}
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

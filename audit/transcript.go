@@ -15,15 +15,18 @@ import (
 // Transcript is the second line of defence and does not rely on that.
 //
 // It works on whole lines (a partial line is held until its newline or
-// Close). A line may carry a direction prefix such as "C: " or "> " before
-// the SMTP text; the prefix is kept. The rules:
+// Close). A line may carry a prefix such as "C: ", "> " or a timestamp and
+// "C: " before the SMTP text; the prefix is kept. The last word of the
+// prefix on the AUTH line ("C:", ">") marks the client's lines until the
+// exchange ends. The rules:
 //
 //   - "AUTH <mechanism>" (any case): everything after the mechanism name,
 //     the initial response, is replaced by Redacted.
 //   - After an AUTH command and until the server's final reply (a code
-//     other than 334), every client line, i.e. every line that is not a
-//     server reply, is replaced by Redacted after its prefix: these are the
-//     base64 SASL responses. Server 334 challenges are kept except for their
+//     other than 334), every client line (one with the client's marker, or
+//     without a marker one that is not a server reply) is replaced by
+//     Redacted after its prefix: these are the base64 SASL responses. A
+//     line that is neither is redacted whole. Server 334 challenges are kept except for their
 //     text, which can carry a token's error details or a challenge that
 //     helps an offline attack (NTLM, CRAM-MD5), so it is redacted too.
 //   - Any line with "Authorization:" (HTTP proxy CONNECT) keeps the header
@@ -35,7 +38,7 @@ type Transcript struct {
 	closer  io.Closer
 	partial []byte
 	inAuth  bool
-	prefix  []byte // the client prefix seen on the AUTH line
+	mark    []byte // the client's direction marker on the AUTH line ("C:")
 	err     error
 }
 
@@ -144,7 +147,10 @@ func (t *Transcript) redact(line []byte) []byte {
 		}
 		if k > j && !isReply(body) {
 			t.inAuth = true
-			t.prefix = append(t.prefix[:0], body[:i]...)
+			t.mark = nil
+			if f := bytes.Fields(body[:i]); len(f) > 0 {
+				t.mark = append(t.mark, f[len(f)-1]...)
+			}
 			if k < len(rest) {
 				return out(body[:i+5+k+1])
 			}
@@ -152,20 +158,22 @@ func (t *Transcript) redact(line []byte) []byte {
 		}
 	}
 	if t.inAuth {
-		if code, pfx, ok := replyCode(body, t.prefix); ok {
-			if code != "334" {
-				t.inAuth = false
-				return line
-			}
-			// Keep "334 " and drop the challenge text.
-			return out(body[:pfx+4])
+		r, code := replyCode(body)
+		if m := t.clientMark(body); m >= 0 && (r < 0 || m <= r) {
+			// A client continuation line: keep its prefix only.
+			return out(body[:m])
 		}
-		// A client continuation line: keep the prefix only.
-		p := 0
-		if bytes.HasPrefix(body, t.prefix) {
-			p = len(t.prefix)
+		if r < 0 {
+			// Neither recognisably the client's nor a reply: redact it
+			// all rather than guess.
+			return out(nil)
 		}
-		return out(body[:p])
+		if code != "334" {
+			t.inAuth = false
+			return line
+		}
+		// Keep "334 " and drop the challenge text.
+		return out(body[:r+4])
 	}
 	if i := indexFold(body, []byte("authorization:")); i >= 0 {
 		return out(body[:i+len("authorization:")+1])
@@ -178,13 +186,36 @@ func (t *Transcript) redact(line []byte) []byte {
 	return line
 }
 
-// replyCode finds an SMTP reply code in a transcript line: three digits
-// followed by a space, '-' or the end, at the start of the line or after a
-// prefix that is not the client's prefix. It returns the code and where it
-// starts.
-func replyCode(body, clientPrefix []byte) (string, int, bool) {
+// clientMark returns where the text after the client's direction marker
+// starts in a line ("C: " or "> " in the prefix of the AUTH line, after a
+// timestamp if there is one), or -1 when the line has no such marker.
+// Without a marker (a transcript with no prefixes) it returns -1 and
+// replies are told apart by their codes alone.
+func (t *Transcript) clientMark(body []byte) int {
+	if len(t.mark) == 0 {
+		return -1
+	}
+	for i := 0; i+len(t.mark) <= len(body); i++ {
+		if (i == 0 || body[i-1] == ' ') && bytes.Equal(body[i:i+len(t.mark)], t.mark) {
+			j := i + len(t.mark)
+			if j == len(body) {
+				return j
+			}
+			if body[j] == ' ' {
+				return j + 1
+			}
+		}
+	}
+	return -1
+}
+
+// replyCode finds an SMTP reply code in a transcript line: three digits,
+// the first 2 to 5, at the start of the line or after a space, followed by
+// a space, '-' or the end. It returns where the code starts (-1 when there
+// is none) and the code.
+func replyCode(body []byte) (int, string) {
 	for i := 0; i+3 <= len(body); i++ {
-		if i > 0 && isB64Byte(body[i-1]) {
+		if i > 0 && body[i-1] != ' ' {
 			continue
 		}
 		c := body[i : i+3]
@@ -194,16 +225,9 @@ func replyCode(body, clientPrefix []byte) (string, int, bool) {
 		if i+3 < len(body) && body[i+3] != ' ' && body[i+3] != '-' {
 			continue
 		}
-		if len(clientPrefix) > 0 && bytes.Equal(body[:i], clientPrefix) {
-			return "", 0, false
-		}
-		if len(clientPrefix) == 0 && i+3 == len(body) {
-			// A bare three-digit line without prefixes: could be base64.
-			return "", 0, false
-		}
-		return string(c), i, true
+		return i, string(c)
 	}
-	return "", 0, false
+	return -1, ""
 }
 
 // isReply reports whether a line looks like a server reply (for example
@@ -224,7 +248,6 @@ func isReply(body []byte) bool {
 
 func isDigit(c byte) bool    { return '0' <= c && c <= '9' }
 func isWordByte(c byte) bool { return c == '_' || isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'z' }
-func isB64Byte(c byte) bool  { return isWordByte(c) && c != '_' || c == '+' || c == '/' || c == '=' }
 
 // indexFold is bytes.Index ignoring ASCII case.
 func indexFold(s, sep []byte) int {

@@ -68,6 +68,16 @@ func TestTranscriptRedacts(t *testing.T) {
 			"dial socks5://127.0.0.1:1080 user=u password=[REDACTED]\n",
 		},
 		{
+			"timestamps with milliseconds",
+			"2026-11-22 19:04:21.100 C: AUTH LOGIN\n2026-11-22 19:04:21.323 S: 334 VXNlcm5hbWU6\n2026-11-22 19:04:21.450 C: YWxpY2U=\n2026-11-22 19:04:21.523 S: 334 UGFzc3dvcmQ6\n2026-11-22 19:04:21.250 C: aHVudGVyMg==\n2026-11-22 19:04:22.001 S: 235 2.7.0 ok\n2026-11-22 19:04:22.002 C: MAIL FROM:<a@example.com>\n",
+			"2026-11-22 19:04:21.100 C: AUTH LOGIN\n2026-11-22 19:04:21.323 S: 334 [REDACTED]\n2026-11-22 19:04:21.450 C: [REDACTED]\n2026-11-22 19:04:21.523 S: 334 [REDACTED]\n2026-11-22 19:04:21.250 C: [REDACTED]\n2026-11-22 19:04:22.001 S: 235 2.7.0 ok\n2026-11-22 19:04:22.002 C: MAIL FROM:<a@example.com>\n",
+		},
+		{
+			"client line with digits",
+			"C: AUTH PLAIN\nS: 334 \nC: 250 MTIz\nS: 235 ok\n",
+			"C: AUTH PLAIN\nS: 334 [REDACTED]\nC: [REDACTED]\nS: 235 ok\n",
+		},
+		{
 			"unterminated last line during auth",
 			"C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: aHVudGVyMg==",
 			"C: AUTH LOGIN\nS: 334 [REDACTED]\nC: [REDACTED]",

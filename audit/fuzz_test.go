@@ -3,10 +3,12 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -78,6 +80,42 @@ func FuzzEncodeString(f *testing.F) {
 		}
 		if back != want {
 			t.Fatalf("round trip %q -> %q -> %q", s, out, back)
+		}
+	})
+}
+
+// FuzzTranscript: whatever the prefix (none, "C: ", "> ", timestamps) and
+// whatever the SASL responses, no client response of an AUTH exchange
+// reaches the output.
+func FuzzTranscript(f *testing.F) {
+	f.Add("", []byte("hunter2"), []byte("alice"), uint8(0))
+	f.Add("2026-11-22 19:04:21.323 ", []byte("\x00alice\x00pw"), []byte("250"), uint8(1))
+	f.Add("[12] ", []byte("334 x"), []byte("235 "), uint8(2))
+	f.Fuzz(func(t *testing.T, ts string, resp1, resp2 []byte, style uint8) {
+		if strings.ContainsAny(ts, "\r\n") {
+			return
+		}
+		marks := [][2]string{{"", ""}, {"C: ", "S: "}, {"> ", "< "}, {"-> ", "<- "}}
+		m := marks[int(style)%len(marks)]
+		if m[0] == "" {
+			ts = "" // no prefixes at all
+		}
+		b1 := base64.StdEncoding.EncodeToString(resp1)
+		b2 := base64.StdEncoding.EncodeToString(resp2)
+		in := ts + m[0] + "AUTH LOGIN\r\n" +
+			ts + m[1] + "334 VXNlcm5hbWU6\r\n" +
+			ts + m[0] + b1 + "\r\n" +
+			ts + m[1] + "334 UGFzc3dvcmQ6\r\n" +
+			ts + m[0] + b2 + "\r\n" +
+			ts + m[1] + "235 2.7.0 ok\r\n"
+		var out bytes.Buffer
+		tr := NewTranscript(&out)
+		tr.Write([]byte(in))
+		tr.Close()
+		for _, b := range []string{b1, b2} {
+			if len(b) >= 8 && strings.Contains(out.String(), b) {
+				t.Fatalf("response %q in output:\n%s", b, out.String())
+			}
 		}
 	})
 }

@@ -16,17 +16,16 @@ import (
 //
 // It works on whole lines (a partial line is held until its newline or
 // Close). A line may carry a prefix such as "C: ", "> " or a timestamp and
-// "C: " before the SMTP text; the prefix is kept. The last word of the
-// prefix on the AUTH line ("C:", ">") marks the client's lines until the
-// exchange ends. The rules:
+// "C: " before the SMTP text; the prefix is kept. During an AUTH exchange
+// every line is expected to have as many prefix words as the AUTH line, the
+// last of which ("C:", ">") marks the client's lines. The rules:
 //
 //   - "AUTH <mechanism>" (any case): everything after the mechanism name,
 //     the initial response, is replaced by Redacted.
 //   - After an AUTH command and until the server's final reply (a code
-//     other than 334), every client line (one with the client's marker, or
-//     without a marker one that is not a server reply) is replaced by
-//     Redacted after its prefix: these are the base64 SASL responses. A
-//     line that is neither is redacted whole. Server 334 challenges are kept except for their
+//     other than 334), every client line is replaced by Redacted after its
+//     prefix: these are the base64 SASL responses. A line that is neither
+//     the client's nor a reply right after the prefix is redacted whole. Server 334 challenges are kept except for their
 //     text, which can carry a token's error details or a challenge that
 //     helps an offline attack (NTLM, CRAM-MD5), so it is redacted too.
 //   - Any line with "Authorization:" (HTTP proxy CONNECT) keeps the header
@@ -38,7 +37,8 @@ type Transcript struct {
 	closer  io.Closer
 	partial []byte
 	inAuth  bool
-	mark    []byte // the client's direction marker on the AUTH line ("C:")
+	words   int    // words before "AUTH" on the AUTH line
+	mark    []byte // the last of them, the client's marker ("C:")
 	err     error
 }
 
@@ -145,10 +145,11 @@ func (t *Transcript) redact(line []byte) []byte {
 		for k < len(rest) && rest[k] != ' ' {
 			k++
 		}
-		if k > j && !isReply(body) {
+		if k > j && !isReply(body, i) {
 			t.inAuth = true
-			t.mark = nil
-			if f := bytes.Fields(body[:i]); len(f) > 0 {
+			f := bytes.Fields(body[:i])
+			t.words, t.mark = len(f), nil
+			if len(f) > 0 {
 				t.mark = append(t.mark, f[len(f)-1]...)
 			}
 			if k < len(rest) {
@@ -158,14 +159,19 @@ func (t *Transcript) redact(line []byte) []byte {
 		}
 	}
 	if t.inAuth {
-		r, code := replyCode(body)
-		if m := t.clientMark(body); m >= 0 && (r < 0 || m <= r) {
-			// A client continuation line: keep its prefix only.
-			return out(body[:m])
+		// Skip the prefix: as many words as the AUTH line had before
+		// "AUTH". The client's lines have its marker as the last of them.
+		pos, last, ok := skipWords(body, t.words)
+		if !ok {
+			return out(nil) // not shaped like the exchange: redact it all
 		}
-		if r < 0 {
-			// Neither recognisably the client's nor a reply: redact it
-			// all rather than guess.
+		if t.words > 0 && bytes.Equal(last, t.mark) {
+			return out(body[:pos])
+		}
+		code, ok := replyCodeAt(body[pos:])
+		if !ok {
+			// A client line of a transcript without prefixes, or a line
+			// that is neither the client's nor a reply: redact it all.
 			return out(nil)
 		}
 		if code != "334" {
@@ -173,7 +179,7 @@ func (t *Transcript) redact(line []byte) []byte {
 			return line
 		}
 		// Keep "334 " and drop the challenge text.
-		return out(body[:r+4])
+		return out(body[:pos+4])
 	}
 	if i := indexFold(body, []byte("authorization:")); i >= 0 {
 		return out(body[:i+len("authorization:")+1])
@@ -186,64 +192,57 @@ func (t *Transcript) redact(line []byte) []byte {
 	return line
 }
 
-// clientMark returns where the text after the client's direction marker
-// starts in a line ("C: " or "> " in the prefix of the AUTH line, after a
-// timestamp if there is one), or -1 when the line has no such marker.
-// Without a marker (a transcript with no prefixes) it returns -1 and
-// replies are told apart by their codes alone.
-func (t *Transcript) clientMark(body []byte) int {
-	if len(t.mark) == 0 {
-		return -1
+// skipWords skips n space-separated words and the spaces after them. It
+// returns the position after them, the last word skipped, and false when
+// the line has fewer than n words followed by more text.
+func skipWords(body []byte, n int) (int, []byte, bool) {
+	pos := 0
+	var last []byte
+	for range n {
+		for pos < len(body) && body[pos] == ' ' {
+			pos++
+		}
+		start := pos
+		for pos < len(body) && body[pos] != ' ' {
+			pos++
+		}
+		if start == pos {
+			return 0, nil, false
+		}
+		last = body[start:pos]
 	}
-	for i := 0; i+len(t.mark) <= len(body); i++ {
-		if (i == 0 || body[i-1] == ' ') && bytes.Equal(body[i:i+len(t.mark)], t.mark) {
-			j := i + len(t.mark)
-			if j == len(body) {
-				return j
-			}
-			if body[j] == ' ' {
-				return j + 1
-			}
+	if n > 0 {
+		if pos < len(body) && body[pos] == ' ' {
+			pos++
+		} else if pos < len(body) {
+			return 0, nil, false
 		}
 	}
-	return -1
+	return pos, last, true
 }
 
-// replyCode finds an SMTP reply code in a transcript line: three digits,
-// the first 2 to 5, at the start of the line or after a space, followed by
-// a space, '-' or the end. It returns where the code starts (-1 when there
-// is none) and the code.
-func replyCode(body []byte) (int, string) {
-	for i := 0; i+3 <= len(body); i++ {
-		if i > 0 && body[i-1] != ' ' {
-			continue
-		}
-		c := body[i : i+3]
-		if !(c[0] >= '2' && c[0] <= '5' && isDigit(c[1]) && isDigit(c[2])) {
-			continue
-		}
-		if i+3 < len(body) && body[i+3] != ' ' && body[i+3] != '-' {
-			continue
-		}
-		return i, string(c)
+// replyCodeAt reports whether b starts with an SMTP reply code: three
+// digits, the first 2 to 5, followed by a space, '-' or the end.
+func replyCodeAt(b []byte) (string, bool) {
+	if len(b) < 3 || b[0] < '2' || b[0] > '5' || !isDigit(b[1]) || !isDigit(b[2]) {
+		return "", false
 	}
-	return -1, ""
+	if len(b) > 3 && b[3] != ' ' && b[3] != '-' {
+		return "", false
+	}
+	return string(b[:3]), true
 }
 
-// isReply reports whether a line looks like a server reply (for example
-// "250-AUTH PLAIN LOGIN" in the EHLO response), which must not start an
-// AUTH exchange.
-func isReply(body []byte) bool {
-	i := bytes.IndexFunc(body, func(r rune) bool { return r >= '2' && r <= '5' })
-	if i < 0 || i+3 > len(body) {
+// isReply reports whether the "AUTH " at i is part of a server reply, such
+// as "250-AUTH PLAIN LOGIN" in the EHLO response, rather than the client's
+// command: a reply code stands right before it.
+func isReply(body []byte, i int) bool {
+	if i < 4 {
 		return false
 	}
-	c := body[i : i+3]
-	if !(isDigit(c[1]) && isDigit(c[2])) || (i+3 < len(body) && body[i+3] != ' ' && body[i+3] != '-') {
-		return false
-	}
-	upto := indexFold(body, []byte("AUTH "))
-	return upto > i
+	c := body[i-4 : i]
+	return c[0] >= '2' && c[0] <= '5' && isDigit(c[1]) && isDigit(c[2]) && (c[3] == ' ' || c[3] == '-') &&
+		(i == 4 || body[i-5] == ' ')
 }
 
 func isDigit(c byte) bool    { return '0' <= c && c <= '9' }

@@ -126,6 +126,9 @@ type verifyRec struct {
 // without a key, or another error when a file cannot be read. The Report
 // describes what was checked, up to the error.
 //
+// Verify reads each file whole; rotation (FileConfig.MaxSize) keeps them
+// small enough for that.
+//
 // A chain is complete when it ends with an audit.seal record written on
 // Close. A file still being written, or left by a writer that crashed, ends
 // without one and is reported as Truncated; use the Report's LastSeq and

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -72,5 +74,51 @@ func TestAuditVerify(t *testing.T) {
 		if code, _, _ := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+}
+
+func TestAuditFlags(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "audit.key")
+	os.WriteFile(keyFile, []byte(strings.Repeat("cd", 32)), 0o600)
+	path := filepath.Join(dir, "audit.log")
+
+	var a auditFlags
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	a.register(fs)
+	if err := fs.Parse([]string{"--audit-file", path, "--audit-key-file", keyFile}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := a.handler(context.Background(), io.Discard)
+	if err != nil || h == nil {
+		t.Fatalf("handler: %v, %v", h, err)
+	}
+	tr := h.Track()
+	slog.New(tr).Info("smtp.send", "from", "a@example.com")
+	if err := tr.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if code, out, errs := runCLI(t, "audit", "verify", "--key-file", keyFile, path); code != exitOK {
+		t.Errorf("verify: %d %q %q", code, out, errs)
+	}
+
+	for _, args := range [][]string{
+		{"--audit-key-file", keyFile},
+		{"--syslog", "ftp://127.0.0.1"},
+		{"--audit-file", filepath.Join(dir, "x.log"), "--audit-key-file", filepath.Join(dir, "missing.key")},
+	} {
+		var a auditFlags
+		fs := flag.NewFlagSet("send", flag.ContinueOnError)
+		a.register(fs)
+		fs.Parse(args)
+		if h, err := a.handler(context.Background(), io.Discard); err == nil {
+			h.Close()
+			t.Errorf("%v: no error", args)
+		}
+	}
+	var none auditFlags
+	if h, err := none.handler(context.Background(), io.Discard); h != nil || err != nil {
+		t.Errorf("no flags: %v, %v", h, err)
 	}
 }

@@ -61,6 +61,7 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		{"message", "build a message from flags and write it to stdout (nothing is sent)", runMessage},
+		{"audit", "verify a tamper-evident audit file chain", runAudit},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

@@ -202,7 +202,7 @@ func connectFailure(r *connectResponse, auth bool, password, token string) *Prox
 	case http.StatusBadRequest:
 		what = "proxy rejected the CONNECT request as malformed"
 	case http.StatusForbidden, http.StatusMethodNotAllowed:
-		what = "proxy refuses the tunnel to this destination (forbidden by its rules)"
+		what = "proxy rules forbid a tunnel to this destination"
 	case http.StatusNotFound:
 		what = "proxy does not know the destination host"
 	case http.StatusBadGateway, http.StatusServiceUnavailable:

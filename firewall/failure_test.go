@@ -271,3 +271,66 @@ func TestDeadlineCleared(t *testing.T) {
 		t.Fatalf("greeting = %q", g)
 	}
 }
+
+// TestGreetingInSameSegment: the proxy's success reply and the mail
+// server's greeting arrive in one write; the greeting must reach the
+// caller, not stay in a buffer inside the dialer.
+func TestGreetingInSameSegment(t *testing.T) {
+	const greeting = "220 smtp.example.com ESMTP\r\n"
+	tests := []struct {
+		name   string
+		typ    Type
+		server func(net.Conn)
+	}{
+		{"http", TypeHTTP, func(c net.Conn) {
+			readHead(c)
+			// RFC 9110: a 2xx CONNECT response has no content, whatever
+			// Content-Length says.
+			io.WriteString(c, "HTTP/1.1 200 Connection established\r\nContent-Length: 5\r\nVia: 1.1 fake\r\n\r\n"+greeting)
+			hang(c)
+		}},
+		{"http 1.0 bare LF", TypeHTTP, func(c net.Conn) {
+			readHead(c)
+			io.WriteString(c, "HTTP/1.0 200 OK\n\n"+greeting)
+			hang(c)
+		}},
+		{"socks5", TypeSOCKS5, func(c net.Conn) {
+			socks5NoAuth(c)
+			read(c, 10)
+			c.Write(append([]byte{5, 0, 0, 1, 127, 0, 0, 1, 0, 25}, greeting...))
+			hang(c)
+		}},
+		{"socks5 domain bound address", TypeSOCKS5, func(c net.Conn) {
+			socks5NoAuth(c)
+			read(c, 10)
+			name := "mx-egress.proxy.example"
+			c.Write(append(append([]byte{5, 0, 0, 3, byte(len(name))}, name...), append([]byte{0x9c, 0x40}, greeting...)...))
+			hang(c)
+		}},
+		{"socks5 ipv6 bound address", TypeSOCKS5, func(c net.Conn) {
+			socks5NoAuth(c)
+			read(c, 10)
+			c.Write(append(append([]byte{5, 0, 0, 4}, make([]byte, 18)...), greeting...))
+			hang(c)
+		}},
+		{"socks4", TypeSOCKS4, func(c net.Conn) {
+			read(c, 9)
+			c.Write(append([]byte{0, 90, 0, 0, 0, 0, 0, 0}, greeting...))
+			hang(c)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host, port := hostPort(t, serve(t, nil, tt.server))
+			d := mustNew(t, Config{Type: tt.typ, Host: host, Port: port})
+			c, err := d.DialContext(context.Background(), "tcp", "127.0.0.1:25")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if g := readGreeting(t, c); g != greeting {
+				t.Fatalf("greeting = %q, want %q", g, greeting)
+			}
+		})
+	}
+}

@@ -116,7 +116,7 @@ func socks4Handshake(rw io.ReadWriter, proto, userID, host string, port int) err
 func readSOCKS4Reply(r io.Reader, proto string) error {
 	var b [8]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return ioFail(proto, OpConnect, "connect reply", err)
+		return connectEOF(proto, err)
 	}
 	// The reply version is 0; some proxies put 4 there.
 	if b[0] != 0 && b[0] != socks4Version {

@@ -125,6 +125,16 @@ func (p *proxy) own(err error, addr string) error {
 	return err
 }
 
+// connectEOF describes a failure to read the first byte of a connect
+// reply. Some proxies (OpenSSH's dynamic forwarding among them) close the
+// connection without a reply when they cannot reach the destination.
+func connectEOF(proto string, err error) *ProxyError {
+	if err == io.EOF {
+		return &ProxyError{Op: OpConnect, Msg: proto + ": proxy closed the connection instead of answering the connect request (the destination may be unreachable from the proxy)", Err: io.ErrUnexpectedEOF}
+	}
+	return ioFail(proto, OpConnect, "connect reply", err)
+}
+
 // ioFail describes an I/O failure during a handshake stage.
 func ioFail(proto, op, what string, err error) *ProxyError {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -244,7 +254,7 @@ func readSOCKS5Reply(r io.Reader) (socks5Bound, error) {
 	const P = ProtoSOCKS5
 	var h [4]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return socks5Bound{}, ioFail(P, OpConnect, "connect reply", err)
+		return socks5Bound{}, connectEOF(P, err)
 	}
 	if h[0] != socks5Version {
 		return socks5Bound{}, &ProxyError{Op: OpConnect, Msg: fmt.Sprintf("%s: proxy answered version %d, not 5: not a SOCKS5 reply", P, h[0])}

@@ -50,7 +50,7 @@ func FromEnvironment(getenv func(string) string, addr string) (Config, string, e
 	}
 	c, err := ParseURL(raw)
 	if err != nil {
-		return Config{}, "", fmt.Errorf("firewall: %s: %w", name, err)
+		return Config{}, "", fmt.Errorf("%w (set in %s)", err, name)
 	}
 	setting := name + "=" + c.String()
 	if raw != value {

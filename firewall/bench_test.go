@@ -81,4 +81,3 @@ func BenchmarkRealProxies(b *testing.B) {
 		})
 	}
 }
-

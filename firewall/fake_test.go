@@ -106,6 +106,20 @@ func closeWrite(c net.Conn) {
 	c.Close()
 }
 
+// dialLoopback is how the fake proxies reach a destination: only
+// localhost and loopback addresses, so that no test resolves or reaches a
+// name off this machine.
+func dialLoopback(addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, &net.AddrError{Err: "fake proxy reaches loopback only", Addr: addr}
+	}
+	return net.Dial("tcp", addr)
+}
+
 // request records what a fake proxy was asked for.
 type request struct {
 	mu    sync.Mutex
@@ -199,7 +213,7 @@ func (f *fakeSOCKS5) handle(c net.Conn) {
 		return
 	}
 	f.req.add(host, user)
-	dst, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(p)))))
+	dst, err := dialLoopback(net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(p)))))
 	if err != nil {
 		c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
 		return
@@ -239,7 +253,7 @@ func (f *fakeSOCKS4) handle(c net.Conn) {
 		host = host[:len(host)-1]
 	}
 	f.req.add(host, user[:len(user)-1])
-	dst, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(h[2:4])))))
+	dst, err := dialLoopback(net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(h[2:4])))))
 	if err != nil {
 		c.Write([]byte{0, 91, 0, 0, 0, 0, 0, 0})
 		return
@@ -280,7 +294,7 @@ func (f *fakeHTTP) handle(c net.Conn) {
 		user = f.user
 	}
 	f.req.add(req.Host, user)
-	dst, err := net.Dial("tcp", req.Host)
+	dst, err := dialLoopback(req.Host)
 	if err != nil {
 		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
 		return

@@ -161,12 +161,18 @@ func TestSecretNeverPrinted(t *testing.T) {
 	c := Config{Type: TypeSOCKS5, Host: "proxy", User: "u", Password: testPassword}
 	assertNoSecret(t, c)
 	assertNoSecret(t, &c)
-	j, err := json.Marshal(c)
+	j, err := json.Marshal(struct {
+		User     string
+		Password Secret
+	}{c.User, c.Password})
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertNoSecret(t, string(j))
-	for _, s := range []string{fmt.Sprintf("%s", c.Password), fmt.Sprintf("%q", c.Password), fmt.Sprintf("%x", c.Password), fmt.Sprintf("%#v", c.Password)} {
+	if !strings.Contains(string(j), `"Password":"[REDACTED]"`) {
+		t.Errorf("JSON = %s, want the password redacted", j)
+	}
+	for _, s := range []string{fmt.Sprintf("%-12s", c.Password), fmt.Sprintf("%q", c.Password), fmt.Sprintf("%x", c.Password), fmt.Sprintf("%#v", c.Password)} {
 		if strings.Contains(s, testPassword) || strings.Contains(s, fmt.Sprintf("%x", testPassword)) {
 			t.Errorf("Secret printed as %q", s)
 		}

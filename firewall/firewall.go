@@ -17,6 +17,8 @@ type Dialer interface {
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
+var _ Dialer = (*net.Dialer)(nil)
+
 // A ProxyDialer is a Dialer that reports the proxy it goes through. Proxy
 // returns the proxy as a URL without credentials, such as
 // "socks5h://127.0.0.1:1080", or "" for a direct connection.
@@ -92,7 +94,8 @@ func DefaultPort(t Type) int {
 // validates it and copies what it needs.
 type Config struct {
 	Type Type
-	// Host is the proxy's host name or IP address.
+	// Host is the proxy's host name or IP address (an IPv6 address
+	// without brackets).
 	Host string
 	// Port is the proxy's port; 0 means DefaultPort(Type).
 	Port int
@@ -279,7 +282,13 @@ func redactURL(raw string) string {
 // New returns a dialer that connects as c says, reaching the proxy (or,
 // for TypeNone, the destination) through forward. A nil forward is a zero
 // net.Dialer. An invalid Config is an error wrapping ErrMalformed or
-// ErrUnknownScheme.
+// ErrUnknownScheme. The dialer keeps its own copy of what it needs from c
+// and is safe for concurrent use.
+//
+// Its DialContext accepts the networks "tcp", "tcp4" and "tcp6" and a
+// destination "host:port"; every failure that involves the proxy is a
+// *ProxyError. The returned connection carries the bytes to and from the
+// destination only.
 func New(c Config, forward Dialer) (ProxyDialer, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err

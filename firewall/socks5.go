@@ -21,7 +21,7 @@ const (
 	socks5AtypDomain    = 0x03
 	socks5AtypIPv6      = 0x04
 	socks5PasswordVer   = 0x01
-	socks5ReplySucceded = 0x00
+	socks5Succeeded = 0x00
 )
 
 // socks5Dialer connects through a SOCKS5 proxy (RFC 1928), authenticating
@@ -259,7 +259,7 @@ func readSOCKS5Reply(r io.Reader) (socks5Bound, error) {
 	if h[0] != socks5Version {
 		return socks5Bound{}, &ProxyError{Op: OpConnect, Msg: fmt.Sprintf("%s: proxy answered version %d, not 5: not a SOCKS5 reply", P, h[0])}
 	}
-	if h[1] != socks5ReplySucceded {
+	if h[1] != socks5Succeeded {
 		return socks5Bound{}, &ProxyError{Op: OpConnect, Code: int(h[1]), Msg: P + ": " + socks5ReplyText(h[1])}
 	}
 	var n int

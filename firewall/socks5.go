@@ -12,16 +12,16 @@ import (
 
 // SOCKS5 wire values (RFC 1928, RFC 1929).
 const (
-	socks5Version       = 0x05
-	socks5AuthNone      = 0x00
-	socks5AuthPassword  = 0x02
-	socks5AuthNoAccept  = 0xff
-	socks5CmdConnect    = 0x01
-	socks5AtypIPv4      = 0x01
-	socks5AtypDomain    = 0x03
-	socks5AtypIPv6      = 0x04
-	socks5PasswordVer   = 0x01
-	socks5Succeeded = 0x00
+	socks5Version      = 0x05
+	socks5AuthNone     = 0x00
+	socks5AuthPassword = 0x02
+	socks5AuthNoAccept = 0xff
+	socks5CmdConnect   = 0x01
+	socks5AtypIPv4     = 0x01
+	socks5AtypDomain   = 0x03
+	socks5AtypIPv6     = 0x04
+	socks5PasswordVer  = 0x01
+	socks5Succeeded    = 0x00
 )
 
 // socks5Dialer connects through a SOCKS5 proxy (RFC 1928), authenticating

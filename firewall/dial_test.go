@@ -183,6 +183,11 @@ func TestDialErrorsBeforeProxy(t *testing.T) {
 		{"udp", "127.0.0.1:25", "network"},
 		{"tcp", "127.0.0.1", "missing port"},
 		{"tcp", "bad\r\nhost:25", "control character"},
+		{"tcp", "evil.example\r\nX-Injected: 1\r\nY:25", "control character"},
+		{"tcp", "a/b:25", "not allowed"},
+		{"tcp", "a b:25", "not allowed"},
+		{"tcp", "127.0.0.1:0", "out of range"},
+		{"tcp", "127.0.0.1:nosuchservice", "unknown port"},
 		{"tcp", "[::1]:25", "IPv6"},
 		{"tcp6", "localhost:25", "IPv6"},
 	} {

@@ -117,6 +117,10 @@ func TestProxyFailures(t *testing.T) {
 			readHead(c)
 			io.WriteString(c, "HTTP/1.0 407 Proxy Authentication Required\r\n\r\n")
 		}, OpAuth, 407, "proxy rejected the user name or password", nil},
+		{"http endless 1xx", TypeHTTP, "", "", func(c net.Conn) {
+			readHead(c)
+			io.WriteString(c, strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 10))
+		}, OpConnect, 100, "proxy refused the tunnel (HTTP 100 Continue)", nil},
 		{"http forbidden", TypeHTTP, "", "", func(c net.Conn) { readHead(c); io.WriteString(c, "HTTP/1.1 403 Forbidden\r\n\r\n") },
 			OpConnect, 403, "proxy rules forbid a tunnel to this destination (HTTP 403 Forbidden)", nil},
 		{"http destination down", TypeHTTP, "", "", func(c net.Conn) { readHead(c); io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\n\r\n") },
@@ -296,6 +300,11 @@ func TestGreetingInSameSegment(t *testing.T) {
 		{"http 1.0 bare LF", TypeHTTP, func(c net.Conn) {
 			readHead(c)
 			io.WriteString(c, "HTTP/1.0 200 OK\n\n"+greeting)
+			hang(c)
+		}},
+		{"http after 1xx interim responses", TypeHTTP, func(c net.Conn) {
+			readHead(c)
+			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: y\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"+greeting)
 			hang(c)
 		}},
 		{"socks5", TypeSOCKS5, func(c net.Conn) {

@@ -400,9 +400,16 @@ func splitAddr(ctx context.Context, r *net.Resolver, addr string) (string, int, 
 	if host == "" {
 		return "", 0, fmt.Errorf("firewall: destination %q has no host", addr)
 	}
+	// A host name (ASCII; an internationalized name in its xn-- form) or
+	// an IP address: nothing that could change the meaning of a proxy
+	// request.
 	for i := 0; i < len(host); i++ {
-		if b := host[i]; b <= ' ' || b == 0x7f {
-			return "", 0, fmt.Errorf("firewall: destination %q: control character or space in host", addr)
+		switch b := host[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '.', b == '-', b == '_', b == ':', b == '%':
+		case b < ' ' || b == 0x7f:
+			return "", 0, fmt.Errorf("firewall: destination %q: control character in host", addr)
+		default:
+			return "", 0, fmt.Errorf("firewall: destination %q: character %q not allowed in a host name", addr, b)
 		}
 	}
 	n, err := strconv.Atoi(port)

@@ -83,6 +83,11 @@ func httpConnect(c net.Conn, target, user, password string, auth bool) (net.Conn
 	}
 	br := bufio.NewReaderSize(c, 4096)
 	resp, err := readConnectResponse(br)
+	// RFC 9110 section 15.2: a client must be able to parse 1xx interim
+	// responses before the final one; skip a few.
+	for i := 0; err == nil && resp.Status < 200 && resp.Status != 101 && i < 4; i++ {
+		resp, err = readConnectResponse(br)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -183,7 +183,7 @@ func TestDialErrorsBeforeProxy(t *testing.T) {
 		{"udp", "127.0.0.1:25", "network"},
 		{"tcp", "127.0.0.1", "missing port"},
 		{"tcp", "bad\r\nhost:25", "control character"},
-		{"tcp", "evil.example\r\nX-Injected: 1\r\nY:25", "control character"},
+		{"tcp", "evil.example\r\nX-Injected\r\n:25", "control character"},
 		{"tcp", "a/b:25", "not allowed"},
 		{"tcp", "a b:25", "not allowed"},
 		{"tcp", "127.0.0.1:0", "out of range"},

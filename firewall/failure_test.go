@@ -160,7 +160,14 @@ func TestProxyFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			host, port := hostPort(t, serve(t, nil, tt.server))
 			d := mustNew(t, Config{Type: tt.typ, Host: host, Port: port, User: tt.user, Password: tt.pass})
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			// A short deadline for the proxies that never answer, a
+			// generous one for the others so load cannot turn their
+			// answer into a timeout.
+			timeout := 10 * time.Second
+			if errors.Is(tt.wantErr, context.DeadlineExceeded) {
+				timeout = 250 * time.Millisecond
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			c, err := d.DialContext(ctx, "tcp", "127.0.0.1:25")
 			if err == nil {
@@ -261,14 +268,14 @@ func TestHandshakeCancel(t *testing.T) {
 // on the returned connection.
 func TestDeadlineCleared(t *testing.T) {
 	dst := serve(t, nil, func(c net.Conn) {
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(1300 * time.Millisecond)
 		io.WriteString(c, "220 late\r\n")
 		hang(c)
 	})
 	s5 := &fakeSOCKS5{}
 	host, port := hostPort(t, s5.start(t))
 	d := mustNew(t, Config{Type: TypeSOCKS5, Host: host, Port: port})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	c, err := d.DialContext(ctx, "tcp", dst)
 	cancel()
 	if err != nil {

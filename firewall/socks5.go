@@ -88,61 +88,6 @@ func (d *socks5Dialer) dialVia(ctx context.Context, host string, port int, addr 
 	return c, nil
 }
 
-// resolve looks host up on this host and returns its addresses as
-// strings, IPv4 only when ipv4Only, matching the network otherwise.
-func (p *proxy) resolve(ctx context.Context, network, host, addr string, ipv4Only bool) ([]string, error) {
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return []string{ip.Unmap().String()}, nil
-	}
-	ips, err := p.resolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return nil, p.fail(OpResolve, addr, 0, p.proto+": cannot resolve the destination on this host", err)
-	}
-	var out []string
-	for _, ip := range ips {
-		ip = ip.Unmap()
-		if (ip.Is4() && network != "tcp6" || ip.Is6() && network != "tcp4" && !ipv4Only) && !ip.IsUnspecified() {
-			out = append(out, ip.String())
-		}
-	}
-	if len(out) == 0 {
-		msg := p.proto + ": the destination has no usable address"
-		if ipv4Only {
-			msg = p.proto + ": the destination has no IPv4 address (SOCKS4 carries IPv4 only; use socks4a or socks5)"
-		}
-		return nil, p.fail(OpResolve, addr, 0, msg, nil)
-	}
-	return out, nil
-}
-
-// own fills in the proxy, protocol and destination of a *ProxyError from
-// the wire-level code.
-func (p *proxy) own(err error, addr string) error {
-	var pe *ProxyError
-	if errors.As(err, &pe) {
-		pe.Proxy, pe.Protocol, pe.Addr = p.url, p.proto, addr
-	}
-	return err
-}
-
-// connectEOF describes a failure to read the first byte of a connect
-// reply. Some proxies (OpenSSH's dynamic forwarding among them) close the
-// connection without a reply when they cannot reach the destination.
-func connectEOF(proto string, err error) *ProxyError {
-	if err == io.EOF {
-		return &ProxyError{Op: OpConnect, Msg: proto + ": proxy closed the connection instead of answering the connect request (the destination may be unreachable from the proxy)", Err: io.ErrUnexpectedEOF}
-	}
-	return ioFail(proto, OpConnect, "connect reply", err)
-}
-
-// ioFail describes an I/O failure during a handshake stage.
-func ioFail(proto, op, what string, err error) *ProxyError {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &ProxyError{Op: op, Msg: proto + ": proxy closed the connection during " + what, Err: io.ErrUnexpectedEOF}
-	}
-	return &ProxyError{Op: op, Msg: proto + ": " + what + " failed", Err: err}
-}
-
 // socks5Handshake runs the SOCKS5 method negotiation, the optional RFC 1929
 // authentication and the CONNECT request on rw. It reads exactly the
 // proxy's replies, so bytes the destination sends afterwards stay unread.

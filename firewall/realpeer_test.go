@@ -227,3 +227,60 @@ func TestRealProxyRefusedDestination(t *testing.T) {
 		})
 	}
 }
+
+// TestRealProxyWrongProtocol: speaking the wrong protocol to a real proxy,
+// or a protocol corner it does not support, ends in a *ProxyError, never a
+// hang past the deadline or an untyped error.
+func TestRealProxyWrongProtocol(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   string
+		typ   Type
+		name4 bool // destination given by name
+		check func(*ProxyError) bool
+	}{
+		// Squid waits for the rest of an HTTP request: the deadline ends it.
+		{"socks5 to squid", "MW_HTTP_PROXY", TypeSOCKS5, false, func(pe *ProxyError) bool {
+			return pe.Op == OpNegotiate && errors.Is(pe, context.DeadlineExceeded)
+		}},
+		// Dante closes on a request that is not SOCKS.
+		{"http to dante", "MW_SOCKS5", TypeHTTP, false, func(pe *ProxyError) bool {
+			return pe.Op == OpConnect && errors.Is(pe, io.ErrUnexpectedEOF)
+		}},
+		{"https to squid's plain port", "MW_HTTP_PROXY", TypeHTTPS, false, func(pe *ProxyError) bool {
+			return pe.Op == OpTLS
+		}},
+		// Dante does not implement SOCKS4a: it rejects the name.
+		{"socks4a name to dante", "MW_SOCKS5", TypeSOCKS4A, true, func(pe *ProxyError) bool {
+			return pe.Op == OpConnect && pe.Code == 91
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := peers.Need(t, tt.env, "MW_POSTFIX_PLAIN")
+			cfg := Config{Type: tt.typ}
+			cfg.Host, cfg.Port = hostPort(t, v[0])
+			d := mustNew(t, cfg)
+			addr := v[1]
+			if tt.name4 {
+				_, port := hostPort(t, addr)
+				addr = net.JoinHostPort("localhost", itoa(port))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			c, err := d.DialContext(ctx, "tcp", addr)
+			if err == nil {
+				c.Close()
+				t.Fatal("DialContext succeeded")
+			}
+			var pe *ProxyError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %T %v, want *ProxyError", err, err)
+			}
+			if !tt.check(pe) {
+				t.Fatalf("err = %v (Op %q, Code %d)", err, pe.Op, pe.Code)
+			}
+			t.Logf("%v", err)
+		})
+	}
+}

@@ -322,12 +322,12 @@ func New(c Config, forward Dialer) (ProxyDialer, error) {
 		d := &httpDialer{proxy: p, user: c.User, password: c.Password}
 		if c.Type == TypeHTTPS {
 			if c.TLSConfig != nil {
-				d.tls = c.TLSConfig.Clone()
+				d.proxy.tls = c.TLSConfig.Clone()
 			} else {
-				d.tls = &tls.Config{}
+				d.proxy.tls = &tls.Config{}
 			}
-			if d.tls.ServerName == "" {
-				d.tls.ServerName = c.Host
+			if d.proxy.tls.ServerName == "" {
+				d.proxy.tls.ServerName = c.Host
 			}
 		}
 		return d, nil

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -24,7 +23,6 @@ const maxConnectResponse = 16 << 10
 // authentication (RFC 7617) when it has a user name.
 type httpDialer struct {
 	proxy
-	tls      *tls.Config
 	user     string
 	password Secret
 }
@@ -42,14 +40,6 @@ func (d *httpDialer) DialContext(ctx context.Context, network, addr string) (net
 	c, err := d.dialProxy(ctx, addr)
 	if err != nil {
 		return nil, err
-	}
-	if d.tls != nil {
-		tc := tls.Client(c, d.tls)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return nil, d.fail(OpTLS, addr, 0, d.proto+": TLS handshake with the https proxy failed", err)
-		}
-		c = tc
 	}
 	var conn net.Conn
 	err = d.handshake(ctx, c, addr, func() error {

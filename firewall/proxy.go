@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ type proxy struct {
 	url      string // the proxy URL without credentials
 	proto    string
 	resolver *net.Resolver
+	tls      *tls.Config // for an https:// proxy; nil otherwise
 }
 
 // Proxy returns the proxy URL without credentials.
@@ -28,11 +30,23 @@ func (p *proxy) fail(op, addr string, code int, msg string, err error) *ProxyErr
 	return &ProxyError{Proxy: p.url, Protocol: p.proto, Op: op, Addr: addr, Code: code, Msg: msg, Err: err}
 }
 
-// dialProxy connects to the proxy itself.
-func (p *proxy) dialProxy(ctx context.Context, addr string) (net.Conn, error) {
-	c, err := p.forward.DialContext(ctx, "tcp", p.addr)
+// dialProxy connects to the proxy itself, with TLS for an https:// proxy.
+func (p *proxy) dialProxy(ctx context.Context, addr string) (c net.Conn, err error) {
+	if t := traceFrom(ctx); t != nil && t.ProxyConnected != nil {
+		start := time.Now()
+		defer func() { t.ProxyConnected(p.url, time.Since(start), err) }()
+	}
+	c, err = p.forward.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, p.fail(OpDial, addr, 0, p.proto+": cannot reach the proxy", err)
+	}
+	if p.tls != nil {
+		tc := tls.Client(c, p.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, p.fail(OpTLS, addr, 0, p.proto+": TLS handshake with the https proxy failed", err)
+		}
+		c = tc
 	}
 	return c, nil
 }
@@ -86,13 +100,17 @@ var aLongTimeAgo = time.Unix(1, 0)
 // ctx ends; it clears the deadline afterwards. When the context ends during
 // the handshake the error is a *ProxyError whose Err is ctx.Err()
 // (context.Canceled or context.DeadlineExceeded).
-func (p *proxy) handshake(ctx context.Context, c net.Conn, addr string, fn func() error) error {
+func (p *proxy) handshake(ctx context.Context, c net.Conn, addr string, fn func() error) (err error) {
+	if t := traceFrom(ctx); t != nil && t.TunnelOpened != nil {
+		start := time.Now()
+		defer func() { t.TunnelOpened(p.url, addr, time.Since(start), err) }()
+	}
 	deadline, hasDeadline := ctx.Deadline()
 	if hasDeadline {
 		c.SetDeadline(deadline)
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
-	err := fn()
+	err = fn()
 	if !stop() {
 		// The context ended; its func has set or is setting a past
 		// deadline, so the connection is unusable either way.

@@ -3,7 +3,6 @@ package firewall
 import (
 	"errors"
 	"net"
-	"strconv"
 	"strings"
 )
 
@@ -90,42 +89,6 @@ func (e *ProxyError) Unwrap() error { return e.Err }
 func (e *ProxyError) Timeout() bool {
 	var t interface{ Timeout() bool }
 	return errors.As(e.Err, &t) && t.Timeout()
-}
-
-// socks5ReplyText turns a SOCKS5 reply code into words (RFC 1928 section 6).
-func socks5ReplyText(code byte) string {
-	switch code {
-	case 0x01:
-		return "general SOCKS server failure"
-	case 0x02:
-		return "connection not allowed by ruleset"
-	case 0x03:
-		return "network unreachable"
-	case 0x04:
-		return "host unreachable"
-	case 0x05:
-		return "connection refused by destination host"
-	case 0x06:
-		return "TTL expired"
-	case 0x07:
-		return "command not supported"
-	case 0x08:
-		return "address type not supported"
-	}
-	return "unknown reply code " + strconv.Itoa(int(code))
-}
-
-// socks4ReplyText turns a SOCKS4 reply code into words.
-func socks4ReplyText(code byte) string {
-	switch code {
-	case 91:
-		return "request rejected or failed"
-	case 92:
-		return "request rejected: the proxy cannot reach identd on this host"
-	case 93:
-		return "request rejected: identd reports a different user-id"
-	}
-	return "unknown reply code " + strconv.Itoa(int(code))
 }
 
 // isTimeout reports whether err is a network timeout.

@@ -5,11 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
 	"time"
+
+	"mailwarden/firewall/internal/wire"
 )
 
 // proxy holds what every proxy dialer shares.
@@ -175,30 +176,15 @@ func (p *proxy) resolve(ctx context.Context, network, host, addr string, ipv4Onl
 	return out, nil
 }
 
-// own fills in the proxy, protocol and destination of a *ProxyError from
-// the wire-level code.
+// own turns an error from package wire into a *ProxyError for this proxy
+// and destination.
 func (p *proxy) own(err error, addr string) error {
-	var pe *ProxyError
-	if errors.As(err, &pe) {
-		pe.Proxy, pe.Protocol, pe.Addr = p.url, p.proto, addr
+	if err == nil {
+		return nil
 	}
-	return err
-}
-
-// connectEOF describes a failure to read the first byte of a connect
-// reply. Some proxies (OpenSSH's dynamic forwarding among them) close the
-// connection without a reply when they cannot reach the destination.
-func connectEOF(proto string, err error) *ProxyError {
-	if err == io.EOF {
-		return &ProxyError{Op: OpConnect, Msg: proto + ": proxy closed the connection instead of answering the connect request (the destination may be unreachable from the proxy)", Err: io.ErrUnexpectedEOF}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return p.fail(we.Op, addr, we.Code, we.Msg, we.Err)
 	}
-	return ioFail(proto, OpConnect, "connect reply", err)
-}
-
-// ioFail describes an I/O failure during a handshake stage.
-func ioFail(proto, op, what string, err error) *ProxyError {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &ProxyError{Op: op, Msg: proto + ": proxy closed the connection during " + what, Err: io.ErrUnexpectedEOF}
-	}
-	return &ProxyError{Op: op, Msg: proto + ": " + what + " failed", Err: err}
+	return p.fail(OpConnect, addr, 0, p.proto+": handshake failed", err)
 }

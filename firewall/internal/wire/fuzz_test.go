@@ -1,4 +1,4 @@
-package firewall
+package wire
 
 import (
 	"bufio"
@@ -9,16 +9,16 @@ import (
 	"testing"
 )
 
-// checkParseError is the oracle for a parse failure: a *ProxyError at the
+// checkParseError is the oracle for a parse failure: a *Error at the
 // connect or auth stage whose message starts with the protocol.
 func checkParseError(t *testing.T, err error, proto string) {
 	t.Helper()
-	var pe *ProxyError
+	var pe *Error
 	if !errors.As(err, &pe) {
-		t.Fatalf("error %v is %T, not *ProxyError", err, err)
+		t.Fatalf("error %v is %T, not *Error", err, err)
 	}
 	if (pe.Op != OpConnect && pe.Op != OpAuth) || !strings.HasPrefix(pe.Msg, proto+": ") {
-		t.Fatalf("ProxyError Op %q Msg %q", pe.Op, pe.Msg)
+		t.Fatalf("Error Op %q Msg %q", pe.Op, pe.Msg)
 	}
 }
 
@@ -31,7 +31,7 @@ func FuzzReadSOCKS5Reply(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
-		b, err := readSOCKS5Reply(r)
+		b, err := ReadSOCKS5Reply(r)
 		if err != nil {
 			checkParseError(t, err, ProtoSOCKS5)
 			return
@@ -70,7 +70,7 @@ func FuzzReadSOCKS4Reply(f *testing.F) {
 	f.Add([]byte{4, 90, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
-		err := readSOCKS4Reply(r, ProtoSOCKS4A)
+		err := ReadSOCKS4Reply(r, ProtoSOCKS4A)
 		if err != nil {
 			checkParseError(t, err, ProtoSOCKS4A)
 			return
@@ -90,7 +90,7 @@ func FuzzReadConnectResponse(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 200 OK\r\nbad header\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		br := bufio.NewReaderSize(bytes.NewReader(data), 4096)
-		resp, err := readConnectResponse(br)
+		resp, err := ReadConnectResponse(br)
 		if err != nil {
 			checkParseError(t, err, ProtoHTTP)
 			return
@@ -101,13 +101,13 @@ func FuzzReadConnectResponse(f *testing.F) {
 		rest, _ := io.ReadAll(br)
 		consumed := len(data) - len(rest)
 		head := data[:consumed]
-		if consumed > maxConnectResponse || !(bytes.HasSuffix(head, []byte("\n\n")) || bytes.HasSuffix(head, []byte("\n\r\n"))) {
+		if consumed > MaxConnectResponse || !(bytes.HasSuffix(head, []byte("\n\n")) || bytes.HasSuffix(head, []byte("\n\r\n"))) {
 			t.Fatalf("consumed %d bytes ending %q", consumed, head[max(0, consumed-4):])
 		}
 		// Turning any answer into words never shows the password.
-		pe := connectFailure(resp, true, "fuzzpw", "dTpmdXp6cHc=")
+		pe := ConnectFailure(resp, true, "fuzzpw", "dTpmdXp6cHc=")
 		if strings.Contains(pe.Msg, "fuzzpw") || strings.Contains(pe.Msg, "dTpmdXp6cHc=") || pe.Code != resp.Status {
-			t.Fatalf("connectFailure: Code %d Msg %q", pe.Code, pe.Msg)
+			t.Fatalf("ConnectFailure: Code %d Msg %q", pe.Code, pe.Msg)
 		}
 	})
 }

@@ -2,10 +2,15 @@ module mailwarden
 
 go 1.26.0
 
-require software.sslmate.com/src/go-pkcs12 v0.7.4
+require (
+	github.com/emersion/go-message v0.18.2
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
+	golang.org/x/net v0.62.0
+	software.sslmate.com/src/go-pkcs12 v0.7.4
+)
 
 require (
-	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
-	github.com/emersion/go-smtp v0.25.1 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
 )

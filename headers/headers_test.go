@@ -212,6 +212,9 @@ func roundTripText(t testing.TB, s string) {
 				t.Fatalf("encoded word over 75 characters: %q", w)
 			}
 		}
+		if strings.Contains(line, "=?") && len(line) > 76 {
+			t.Fatalf("line with encoded words over 76 characters (RFC 2047 section 2): %q", line)
+		}
 	}
 	h := readBack(t, f)
 	got, err := h.Subject()

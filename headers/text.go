@@ -9,6 +9,12 @@ import (
 // maxEncodedWord is the RFC 2047 section 2 limit on one encoded word.
 const maxEncodedWord = 75
 
+// wordLen is the length EncodeText and EncodePhrase keep encoded words
+// within: short enough that a field name of up to 13 characters, its colon
+// and space and the first word still fit the 76-character line RFC 2047
+// section 2 asks for.
+const wordLen = 62
+
 // maxPlainWord is the longest run of non-space characters EncodeText writes
 // as is; longer runs are encoded so that the field can be folded within 78
 // octets.
@@ -21,7 +27,7 @@ const maxPlainWord = 76
 // between words, no leading or trailing space, no word longer than 76
 // characters and nothing that looks like an encoded word ("=?"). Otherwise
 // the whole of s becomes a sequence of RFC 2047 encoded words in UTF-8 (Q unless
-// B is much shorter), each at most 75 characters and split only on
+// B is much shorter), each at most 62 characters and split only on
 // rune boundaries, so that any RFC 2047 decoder gives back exactly s.
 //
 // EncodeText does not validate s; call CheckText first. (A CR or LF would be
@@ -183,7 +189,7 @@ func encodeWords(s string) string {
 }
 
 func encodeQ(s string) string {
-	const room = maxEncodedWord - len(qPrefix) - len(suffix)
+	const room = wordLen - len(qPrefix) - len(suffix)
 	var out strings.Builder
 	const hex = "0123456789ABCDEF"
 	for s != "" {
@@ -223,7 +229,7 @@ func encodeQ(s string) string {
 }
 
 func encodeB(s string) string {
-	const room = (maxEncodedWord - len(bPrefix) - len(suffix)) / 4 * 3 // input octets per word
+	const room = (wordLen - len(bPrefix) - len(suffix)) / 4 * 3 // input octets per word
 	var out strings.Builder
 	for s != "" {
 		n := 0

@@ -27,6 +27,9 @@ func CheckFieldName(name string) error {
 	if name == "" {
 		return &FieldError{Name: name, Err: errorf(ErrFieldName, "empty")}
 	}
+	if strings.ContainsAny(name, "\r\n") {
+		return &FieldError{Name: name, Err: ErrInjection}
+	}
 	if len(name)+2 > MaxLineLength {
 		return &FieldError{Name: name, Err: errorf(ErrFieldName, "longer than %d octets", MaxLineLength-2)}
 	}

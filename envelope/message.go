@@ -156,6 +156,15 @@ var owned = map[string]string{
 	"disposition-notification-to": "ReadReceiptTo", "return-receipt-to": "ReturnReceiptTo",
 }
 
+// IsOwnedField reports whether the builder writes the header field name
+// itself, so that Message.Header may not contain it (compared
+// case-insensitively; every Content-* field is owned).
+func IsOwnedField(name string) bool {
+	lower := strings.ToLower(name)
+	_, ok := owned[lower]
+	return ok || strings.HasPrefix(lower, "content-")
+}
+
 // prepared is a validated Message: canonical addresses and the top-level
 // header fields in wire form.
 type prepared struct {

@@ -46,6 +46,10 @@ type Profile struct {
 	ClientP12File     string    `json:"client_p12_file,omitempty"`
 	ClientP12Password SecretRef `json:"client_p12_password,omitempty"`
 
+	// From is the sender address ("Alerts <alerts@example.com>") used by
+	// SendTest and by messages that leave From empty.
+	From string `json:"from,omitempty"`
+
 	Auth  Auth        `json:"auth,omitempty"`
 	Proxy Proxy       `json:"proxy,omitempty"`
 	Audit AuditConfig `json:"audit,omitempty"`

@@ -14,7 +14,7 @@ import (
 	"mailwarden/audit"
 )
 
-func runCLI(t *testing.T, args ...string) (int, string, string) {
+func runAuditCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}, args)
@@ -44,10 +44,10 @@ func TestAuditVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if code, out, errs := runCLI(t, "audit", "verify", "--key-file", keyFile, path); code != exitOK || !strings.HasPrefix(out, "ok: 7 records") {
+	if code, out, errs := runAuditCLI(t, "audit", "verify", "--key-file", keyFile, path); code != exitOK || !strings.HasPrefix(out, "ok: 7 records") {
 		t.Errorf("intact: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
-	if code, _, errs := runCLI(t, "audit", "verify", path); code != exitUsage || !strings.Contains(errs, "key") {
+	if code, _, errs := runAuditCLI(t, "audit", "verify", path); code != exitUsage || !strings.Contains(errs, "key") {
 		t.Errorf("keyed trail without key: exit %d, stderr %q", code, errs)
 	}
 
@@ -55,7 +55,7 @@ func TestAuditVerify(t *testing.T) {
 	lines := strings.SplitAfter(string(b), "\n")
 	lines[3] = strings.Replace(lines[3], `"i":2`, `"i":9`, 1)
 	os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600)
-	code, _, errs := runCLI(t, "audit", "verify", "--key-file", keyFile, path)
+	code, _, errs := runAuditCLI(t, "audit", "verify", "--key-file", keyFile, path)
 	if code != exitCheck || !strings.Contains(errs, "line 4: record 4 edited") {
 		t.Errorf("edited: exit %d, stderr %q", code, errs)
 	}
@@ -63,15 +63,15 @@ func TestAuditVerify(t *testing.T) {
 	// An open trail: only the seal is missing.
 	lines[3] = strings.Replace(lines[3], `"i":9`, `"i":2`, 1)
 	os.WriteFile(path, []byte(strings.Join(lines[:len(lines)-2], "")), 0o600)
-	if code, _, errs := runCLI(t, "audit", "verify", "--key-file", keyFile, path); code != exitCheck || !strings.Contains(errs, "truncated") {
+	if code, _, errs := runAuditCLI(t, "audit", "verify", "--key-file", keyFile, path); code != exitCheck || !strings.Contains(errs, "truncated") {
 		t.Errorf("open trail: exit %d, stderr %q", code, errs)
 	}
-	if code, out, errs := runCLI(t, "audit", "verify", "--key-file", keyFile, "--allow-open", path); code != exitOK || !strings.Contains(out, "not sealed; last hash ") {
+	if code, out, errs := runAuditCLI(t, "audit", "verify", "--key-file", keyFile, "--allow-open", path); code != exitOK || !strings.Contains(out, "not sealed; last hash ") {
 		t.Errorf("open trail allowed: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
 	for _, args := range [][]string{{"audit"}, {"audit", "verify"}, {"audit", "frob"}, {"audit", "verify", "--nope", path}, {"audit", "verify", filepath.Join(dir, "missing.log")}} {
-		if code, _, _ := runCLI(t, args...); code != exitUsage {
+		if code, _, _ := runAuditCLI(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
@@ -99,7 +99,7 @@ func TestAuditFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Close()
-	if code, out, errs := runCLI(t, "audit", "verify", "--key-file", keyFile, path); code != exitOK {
+	if code, out, errs := runAuditCLI(t, "audit", "verify", "--key-file", keyFile, path); code != exitOK {
 		t.Errorf("verify: %d %q %q", code, out, errs)
 	}
 

@@ -46,11 +46,6 @@ type connFlags struct {
 	audit          auditFlags
 }
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ", ") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.servers, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")

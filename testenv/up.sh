@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# testenv/up.sh starts Mailwarden's real test peers on 127.0.0.1 only and
+# writes their addresses to $MW_TESTENV_DIR/env (default testenv/run/env) as
+# "export MW_...=..." lines. See testenv/README.md.
+#
+# It is idempotent: a peer that is already running (its recorded pid is alive)
+# is kept with its ports; a peer that is not running gets fresh free ports, a
+# fresh configuration and is started. It needs root (it installs Debian
+# packages, creates test accounts and starts daemons) and reads no stdin.
+set -Eeuo pipefail
+exec </dev/null
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+RUN=${MW_TESTENV_DIR:-$REPO/testenv/run}
+mkdir -p "$RUN"
+RUN=$(cd "$RUN" && pwd -P)
+CERTS=$REPO/testdata/certs
+WAIT=${MW_TESTENV_WAIT:-30} # seconds to wait for each daemon to answer
+
+# Test-only secrets (documented in testenv/README.md). Never use them elsewhere.
+SASL_USER=mwuser
+SASL_PASSWORD='mw-sasl-test-password'
+SASL_DOMAIN=MAILWARDEN.TEST
+PROXY_USER=mwproxy
+PROXY_PASSWORD='mw-proxy-test-password'
+KRB5_REALM=MAILWARDEN.TEST
+KRB5_USER=mwuser
+KRB5_PASSWORD='mw-krb5-test-password'
+KRB5_SPN_HOST=localhost
+OAUTH_USER=mwuser@mailwarden.test
+
+PACKAGES=(
+	postfix openssl ca-certificates procps
+	dante-server openssh-server openssh-client squid
+	rsyslog rsyslog-gnutls
+	krb5-kdc krb5-admin-server krb5-user
+	dovecot-core dovecot-submissiond dovecot-gssapi
+	libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
+)
+
+log() { printf 'testenv: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# showlog prints the last lines of each named log file to stderr.
+showlog() {
+	local f
+	for f in "$@"; do
+		[ -e "$f" ] || continue
+		printf -- '----- %s -----\n' "$f" >&2
+		tail -n 60 "$f" >&2 || true
+	done
+}
+
+# ---------------------------------------------------------------- packages
+
+install_packages() {
+	local missing=() p
+	for p in "${PACKAGES[@]}"; do
+		if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
+			missing+=("$p")
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" = 0 ] || die "packages missing (${missing[*]}) and not root"
+	log "installing ${missing[*]}"
+	local made_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		# Debian's maintainer scripts would start each daemon on all
+		# addresses; exit 101 tells invoke-rc.d not to start anything.
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	printf '%s\n' \
+		"postfix postfix/main_mailer_type select No configuration" \
+		"postfix postfix/mailname string mailwarden.test" \
+		"krb5-config krb5-config/default_realm string $KRB5_REALM" \
+		"krb5-config krb5-config/add_servers_realm string $KRB5_REALM" \
+		"krb5-config krb5-config/kerberos_servers string localhost" \
+		"krb5-config krb5-config/admin_server string localhost" \
+		"krb5-admin-server krb5-admin-server/newrealm note" \
+		| debconf-set-selections
+	local apt=(apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
+		--no-install-recommends install "${missing[@]}")
+	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || ! "${apt[@]}"; then
+		apt-get -q update
+		"${apt[@]}"
+	fi
+	[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+	return 0
+}
+
+# ------------------------------------------------------------- utilities
+
+FREEPORT=$RUN/bin/freeport
+
+build_freeport() {
+	if [ ! -x "$FREEPORT" ] || [ "$REPO/internal/cmd/freeport/main.go" -nt "$FREEPORT" ]; then
+		(cd "$REPO" && go build -o "$FREEPORT" ./internal/cmd/freeport) ||
+			die "cannot build internal/cmd/freeport (is Go installed?)"
+	fi
+}
+
+# ports VAR... assigns a distinct free loopback port (TCP and UDP) to each VAR.
+ports() {
+	local list i=0
+	mapfile -t list < <("$FREEPORT" "$#") || die "freeport failed"
+	[ ${#list[@]} -eq $# ] || die "freeport printed ${#list[@]} ports, want $#"
+	for v in "$@"; do
+		printf -v "$v" '%s' "${list[$i]}"
+		i=$((i + 1))
+	done
+}
+
+# record NAME PID notes PID as the daemon NAME started by this script, with
+# the path of its executable so down.sh never kills a recycled pid.
+record() {
+	mkdir -p "$RUN/pids"
+	printf '%s %s\n' "$2" "$(readlink "/proc/$2/exe")" >"$RUN/pids/$1"
+}
+
+# alive NAME succeeds when the recorded daemon NAME still runs.
+alive() {
+	local f=$RUN/pids/$1 pid exe
+	[ -s "$f" ] || return 1
+	read -r pid exe <"$f"
+	[ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]
+}
+
+# stop NAME stops the recorded daemon NAME (by its recorded pid only).
+stop() {
+	local f=$RUN/pids/$1 pid exe i
+	if alive "$1"; then
+		read -r pid exe <"$f"
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do
+			alive "$1" || break
+			sleep 0.1
+		done
+		alive "$1" && kill -KILL "$pid" 2>/dev/null
+	fi
+	rm -f "$f"
+}
+
+# abort NAME MSG LOG...: prints the logs, stops daemon NAME, exits non-zero.
+abort() {
+	local name=$1 msg=$2
+	shift 2
+	showlog "$@"
+	stop "$name"
+	die "$msg"
+}
+
+# pid_from_file FILE prints the pid in FILE (first field), waiting up to $WAIT s.
+pid_from_file() {
+	local i
+	for ((i = 0; i < WAIT * 10; i++)); do
+		if [ -s "$1" ]; then
+			awk 'NR==1{print $1}' "$1"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_tcp PORT [EXPECT]: waits until 127.0.0.1:PORT accepts a connection and,
+# when EXPECT is given, its first line starts with EXPECT.
+wait_tcp() {
+	local port=$1 expect=${2:-} i line
+	for ((i = 0; i < WAIT * 10; i++)); do
+		if [ -z "$expect" ]; then
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+				return 0
+			fi
+		else
+			line=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && IFS= read -r -t 2 l <&3 && printf %s "$l"' _ "$port" 2>/dev/null || true)
+			case $line in "$expect"*) return 0 ;; esac
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# envfile NAME writes stdin as the env fragment of peer NAME.
+envfile() {
+	cat >"$RUN/$1/env.part"
+}
+
+# ---------------------------------------------------------------- postfix
+
+# Postfix: one private instance (postfix -c), three smtpd listeners (plain,
+# STARTTLS, implicit TLS) and the Cyrus SASL submission listener. Every
+# message it accepts is handed to deliver.sh, which writes it to one file.
+up_postfix() {
+	local d=$RUN/postfix
+	if alive postfix; then
+		log "postfix already running"
+		return 0
+	fi
+	local P_PLAIN P_STARTTLS P_TLS P_CYRUS
+	ports P_PLAIN P_STARTTLS P_TLS P_CYRUS
+	rm -rf "$d"
+	mkdir -p "$d/etc" "$d/queue" "$d/data" "$d/sink" "$d/envelope" "$d/tmp" "$d/sasl"
+	chmod 755 "$d" "$d/etc"
+	chown nobody:nogroup "$d/sink" "$d/envelope" "$d/tmp"
+	chown postfix:postfix "$d/data"
+
+	# deliver.sh runs as nobody from pipe(8): $1 queue id, $2 sender,
+	# $3... recipients. Postfix hands it the message with LF line ends;
+	# SMTP carried CRLF, so it writes CRLF back: the file then holds the
+	# bytes the client sent after DATA (dot-unstuffed, without the final
+	# ".").
+	cat >"$d/deliver.sh" <<EOF
+#!/bin/sh
+set -e
+umask 022
+name=\$(date +%s%N).\$1
+sed 's/\$/\r/' >"$d/tmp/\$name"
+shift
+printf '%s\n' "\$@" >"$d/envelope/\$name"
+mv "$d/tmp/\$name" "$d/sink/\$name"
+EOF
+	chmod 755 "$d/deliver.sh"
+
+	# The Received: header this instance adds is dropped so that the file
+	# equals what the client sent; headers from other hops stay.
+	printf '%s\n' '/^Received: from .*[[:space:]]by sink\.mailwarden\.test \(Postfix\)/ IGNORE' >"$d/etc/header_checks"
+
+	cat >"$d/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+maillog_file = $d/maillog
+maillog_file_prefixes = $d
+myhostname = sink.mailwarden.test
+mydomain = mailwarden.test
+myorigin = \$myhostname
+mydestination =
+relay_domains =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8 [::1]/128
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject
+smtpd_recipient_restrictions =
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+local_header_rewrite_clients =
+header_checks = regexp:$d/etc/header_checks
+disable_mime_output_conversion = yes
+smtputf8_enable = yes
+message_size_limit = 52428800
+default_transport = sink:sink
+sink_destination_recipient_limit = 1000
+sink_destination_concurrency_limit = 4
+smtpd_tls_cert_file = $CERTS/server.pem
+smtpd_tls_key_file = $CERTS/server.key
+smtpd_tls_security_level = none
+smtpd_tls_loglevel = 1
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $d/sasl
+smtpd_sasl_local_domain = $SASL_DOMAIN
+EOF
+
+	cat >"$d/etc/master.cf" <<EOF
+127.0.0.1:$P_PLAIN inet n - n - - smtpd
+127.0.0.1:$P_STARTTLS inet n - n - - smtpd
+  -o smtpd_tls_security_level=may
+127.0.0.1:$P_TLS inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+sink      unix  -       n       n       -       -       pipe
+  user=nobody null_sender= argv=$d/deliver.sh \${queue_id} \${sender} \${recipient}
+EOF
+	envfile postfix <<EOF
+export MW_POSTFIX_PLAIN=127.0.0.1:$P_PLAIN
+export MW_POSTFIX_STARTTLS=127.0.0.1:$P_STARTTLS
+export MW_POSTFIX_TLS=127.0.0.1:$P_TLS
+export MW_POSTFIX_MAILDIR=$d/sink
+EOF
+	printf '%s\n' "P_CYRUS=$P_CYRUS" "P_PLAIN=$P_PLAIN" >"$d/ports"
+	up_cyrus_config
+	postfix -c "$d/etc" check >"$d/check.log" 2>&1 || {
+		showlog "$d/check.log"
+		die "postfix check failed"
+	}
+	postfix -c "$d/etc" start >"$d/start.log" 2>&1 || {
+		showlog "$d/start.log" "$d/maillog"
+		die "postfix did not start"
+	}
+	local pid
+	pid=$(pid_from_file "$d/queue/pid/master.pid") || {
+		showlog "$d/start.log" "$d/maillog"
+		die "postfix wrote no pid file"
+	}
+	record postfix "$pid"
+	local p
+	for p in "$P_PLAIN" "$P_STARTTLS" ${CYRUS_ON:+"$P_CYRUS"}; do
+		wait_tcp "$p" 220 || abort postfix "postfix does not answer on 127.0.0.1:$p" "$d/maillog"
+	done
+	wait_tcp "$P_TLS" || abort postfix "postfix does not answer on 127.0.0.1:$P_TLS" "$d/maillog"
+	log "postfix up: plain $P_PLAIN starttls $P_STARTTLS tls $P_TLS"
+}
+
+# up_cyrus_config adds the Cyrus SASL submission listener to the Postfix
+# configuration being written (filled in with the Cyrus peer).
+CYRUS_ON=
+up_cyrus_config() { :; }
+
+# ------------------------------------------------------------------- main
+
+write_env() {
+	local tmp=$RUN/env.tmp f
+	{
+		printf '# Mailwarden test peers, written by testenv/up.sh. Test-only secrets.\n'
+		printf 'export MW_TEST_CA=%s\n' "$CERTS/ca.pem"
+		for f in "$RUN"/*/env.part; do
+			[ -e "$f" ] && cat "$f"
+		done
+	} >"$tmp"
+	mv "$tmp" "$RUN/env"
+}
+
+main() {
+	local start=$SECONDS
+	install_packages
+	build_freeport
+	up_postfix
+	write_env
+	log "all peers up in $((SECONDS - start))s; env: $RUN/env"
+}
+
+main "$@"

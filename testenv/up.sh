@@ -168,10 +168,11 @@ pid_from_file() {
 	return 1
 }
 
-# wait_tcp PORT [EXPECT]: waits until 127.0.0.1:PORT accepts a connection and,
-# when EXPECT is given, its first line starts with EXPECT.
-wait_tcp() {
-	local port=$1 expect=${2:-} i line
+# wait_up NAME PORT [EXPECT]: waits until 127.0.0.1:PORT accepts a connection
+# and, when EXPECT is given, its first line starts with EXPECT; fails early
+# when the recorded daemon NAME has exited.
+wait_up() {
+	local name=$1 port=$2 expect=${3:-} i line
 	for ((i = 0; i < WAIT * 10; i++)); do
 		if [ -z "$expect" ]; then
 			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -181,6 +182,7 @@ wait_tcp() {
 			line=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && IFS= read -r -t 2 l <&3 && printf %s "$l"' _ "$port" 2>/dev/null || true)
 			case $line in "$expect"*) return 0 ;; esac
 		fi
+		alive "$name" || return 1
 		sleep 0.1
 	done
 	return 1
@@ -324,9 +326,9 @@ EOF
 	record postfix "$pid"
 	local p
 	for p in "$P_PLAIN" "$P_STARTTLS" ${CYRUS_ON:+"$P_CYRUS"}; do
-		wait_tcp "$p" 220 || abort postfix "postfix does not answer on 127.0.0.1:$p" "$d/maillog"
+		wait_up postfix "$p" 220 || abort postfix "postfix does not answer on 127.0.0.1:$p" "$d/maillog"
 	done
-	wait_tcp "$P_TLS" || abort postfix "postfix does not answer on 127.0.0.1:$P_TLS" "$d/maillog"
+	wait_up postfix "$P_TLS" || abort postfix "postfix does not answer on 127.0.0.1:$P_TLS" "$d/maillog"
 	log "postfix up: plain $P_PLAIN starttls $P_STARTTLS tls $P_TLS"
 }
 
@@ -334,6 +336,196 @@ EOF
 # configuration being written (filled in with the Cyrus peer).
 CYRUS_ON=
 up_cyrus_config() { :; }
+
+# ---------------------------------------------------------------- proxies
+
+# ensure_user NAME PASSWORD creates a system account (no shell, no home) with
+# the given test password. Dante's "username" method checks system accounts.
+ensure_user() {
+	if ! id "$1" >/dev/null 2>&1; then
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$1"
+	fi
+	printf '%s:%s\n' "$1" "$2" | chpasswd
+}
+
+# Dante: two instances, so that each port has exactly one method: SOCKS4 and
+# SOCKS5 without authentication, and SOCKS5 with username/password.
+up_dante() {
+	local d=$RUN/dante
+	if alive dante && alive dante-auth; then
+		log "dante already running"
+		return 0
+	fi
+	stop dante
+	stop dante-auth
+	ensure_user "$PROXY_USER" "$PROXY_PASSWORD"
+	local P_SOCKS P_SOCKS_AUTH
+	ports P_SOCKS P_SOCKS_AUTH
+	rm -rf "$d"
+	mkdir -p "$d"
+	local name port method
+	for name in dante dante-auth; do
+		if [ "$name" = dante ]; then port=$P_SOCKS method=none; else port=$P_SOCKS_AUTH method=username; fi
+		cat >"$d/$name.conf" <<-EOF
+			logoutput: $d/$name.log
+			internal: 127.0.0.1 port = $port
+			external: 127.0.0.1
+			clientmethod: none
+			socksmethod: $method
+			user.privileged: root
+			user.unprivileged: nobody
+			client pass {
+				from: 127.0.0.1/32 to: 127.0.0.1/32
+				log: error
+			}
+			client block {
+				from: 0.0.0.0/0 to: 0.0.0.0/0
+				log: connect error
+			}
+			socks pass {
+				from: 127.0.0.1/32 to: 127.0.0.1/32
+				command: connect
+				log: connect disconnect error
+			}
+			socks block {
+				from: 0.0.0.0/0 to: 0.0.0.0/0
+				log: connect error
+			}
+		EOF
+		danted -f "$d/$name.conf" -p "$d/$name.pid" -N 1 >"$d/$name.out" 2>&1 &
+		record "$name" $!
+	done
+	for name in dante dante-auth; do
+		if [ "$name" = dante ]; then port=$P_SOCKS; else port=$P_SOCKS_AUTH; fi
+		wait_up "$name" "$port" || {
+			stop dante
+			abort dante-auth "danted ($name) does not answer on 127.0.0.1:$port" "$d/$name.out" "$d/$name.log"
+		}
+	done
+	envfile dante <<-EOF
+		export MW_SOCKS5=127.0.0.1:$P_SOCKS
+		export MW_SOCKS5_AUTH=127.0.0.1:$P_SOCKS_AUTH
+		export MW_PROXY_USER=$PROXY_USER
+		export MW_PROXY_PASSWORD=$PROXY_PASSWORD
+	EOF
+	log "dante up: socks $P_SOCKS socks-auth $P_SOCKS_AUTH"
+}
+
+# OpenSSH dynamic forwarding (SOCKS4, 4a and 5): a loopback sshd that only
+# accepts a key generated here and only forwards to loopback, and
+# "ssh -N -D" to it, checking the sshd's generated host key.
+up_sshsocks() {
+	local d=$RUN/ssh
+	if alive sshd && alive ssh-socks; then
+		log "ssh -D already running"
+		return 0
+	fi
+	stop ssh-socks
+	stop sshd
+	local P_SSHD P_SOCKS
+	ports P_SSHD P_SOCKS
+	rm -rf "$d"
+	mkdir -p "$d" /run/sshd
+	chmod 700 "$d"
+	ssh-keygen -q -t ed25519 -N '' -C mailwarden-testenv-host -f "$d/host_key"
+	ssh-keygen -q -t ed25519 -N '' -C mailwarden-testenv-client -f "$d/client_key"
+	cp "$d/client_key.pub" "$d/authorized_keys"
+	printf '[127.0.0.1]:%s %s\n' "$P_SSHD" "$(cut -d' ' -f1,2 "$d/host_key.pub")" >"$d/known_hosts"
+	cat >"$d/sshd_config" <<-EOF
+		ListenAddress 127.0.0.1:$P_SSHD
+		HostKey $d/host_key
+		PidFile $d/sshd.pid
+		AuthorizedKeysFile $d/authorized_keys
+		AllowUsers root
+		PermitRootLogin prohibit-password
+		PubkeyAuthentication yes
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		UsePAM no
+		StrictModes no
+		AllowTcpForwarding local
+		PermitOpen 127.0.0.1:* localhost:*
+		AllowAgentForwarding no
+		X11Forwarding no
+		PermitTTY no
+	EOF
+	/usr/sbin/sshd -D -e -f "$d/sshd_config" >"$d/sshd.log" 2>&1 &
+	record sshd $!
+	wait_up sshd "$P_SSHD" SSH- || abort sshd "sshd does not answer on 127.0.0.1:$P_SSHD" "$d/sshd.log"
+	ssh -F /dev/null -N -D "127.0.0.1:$P_SOCKS" -p "$P_SSHD" -i "$d/client_key" \
+		-o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$d/known_hosts" \
+		-o ExitOnForwardFailure=yes -o ServerAliveInterval=30 -o IdentitiesOnly=yes \
+		root@127.0.0.1 >"$d/ssh.log" 2>&1 &
+	record ssh-socks $!
+	wait_up ssh-socks "$P_SOCKS" || {
+		stop ssh-socks
+		abort sshd "ssh -D does not listen on 127.0.0.1:$P_SOCKS" "$d/ssh.log" "$d/sshd.log"
+	}
+	envfile ssh <<-EOF
+		export MW_SSH_SOCKS=127.0.0.1:$P_SOCKS
+	EOF
+	log "ssh -D up: socks $P_SOCKS (sshd $P_SSHD)"
+}
+
+# Squid: HTTP CONNECT to 127.0.0.1 only; one port without authentication and
+# one with Basic authentication against an htpasswd file.
+up_squid() {
+	local d=$RUN/squid
+	if alive squid; then
+		log "squid already running"
+		return 0
+	fi
+	local P_HTTP P_HTTP_AUTH
+	ports P_HTTP P_HTTP_AUTH
+	rm -rf "$d"
+	mkdir -p "$d"
+	printf '%s:%s\n' "$PROXY_USER" "$(openssl passwd -apr1 "$PROXY_PASSWORD")" >"$d/htpasswd"
+	chmod 644 "$d/htpasswd"
+	cat >"$d/squid.conf" <<-EOF
+		http_port 127.0.0.1:$P_HTTP name=open
+		http_port 127.0.0.1:$P_HTTP_AUTH name=auth
+		pid_filename $d/squid.pid
+		cache_log $d/cache.log
+		access_log stdio:$d/access.log
+		coredump_dir $d
+		cache deny all
+		cache_mem 8 MB
+		dns_nameservers 127.0.0.1
+		udp_incoming_address 127.0.0.1
+		udp_outgoing_address 127.0.0.1
+		tcp_outgoing_address 127.0.0.1
+		pinger_enable off
+		icp_port 0
+		htcp_port 0
+		shutdown_lifetime 1 seconds
+		auth_param basic program /usr/lib/squid/basic_ncsa_auth $d/htpasswd
+		auth_param basic children 2 startup=1
+		auth_param basic realm mailwarden-test
+		acl auth_port myportname auth
+		acl authed proxy_auth REQUIRED
+		acl from_loopback src 127.0.0.1/32
+		acl to_loopback dst 127.0.0.1/32
+		acl CONNECT method CONNECT
+		http_access deny !from_loopback
+		http_access deny !CONNECT
+		http_access deny !to_loopback
+		http_access deny auth_port !authed
+		http_access allow all
+	EOF
+	chown -R proxy:proxy "$d"
+	squid -N -f "$d/squid.conf" >"$d/squid.out" 2>&1 &
+	record squid $!
+	local p
+	for p in "$P_HTTP" "$P_HTTP_AUTH"; do
+		wait_up squid "$p" || abort squid "squid does not answer on 127.0.0.1:$p" "$d/squid.out" "$d/cache.log"
+	done
+	envfile squid <<-EOF
+		export MW_HTTP_PROXY=127.0.0.1:$P_HTTP
+		export MW_HTTP_PROXY_AUTH=127.0.0.1:$P_HTTP_AUTH
+	EOF
+	log "squid up: http $P_HTTP http-auth $P_HTTP_AUTH"
+}
 
 # ------------------------------------------------------------------- main
 
@@ -354,6 +546,10 @@ main() {
 	install_packages
 	build_freeport
 	up_postfix
+	write_env
+	up_dante
+	up_sshsocks
+	up_squid
 	write_env
 	log "all peers up in $((SECONDS - start))s; env: $RUN/env"
 }

@@ -527,6 +527,70 @@ up_squid() {
 	log "squid up: http $P_HTTP http-auth $P_HTTP_AUTH"
 }
 
+# ---------------------------------------------------------------- rsyslog
+
+# rsyslog: UDP, TCP, TCP+TLS (gtls, the test certificate) on loopback and a
+# private unix socket (never /dev/log); everything it receives is written in
+# RFC 5424 form (RSYSLOG_SyslogProtocol23Format) to one file.
+up_rsyslog() {
+	local d=$RUN/rsyslog
+	if alive rsyslog; then
+		log "rsyslog already running"
+		return 0
+	fi
+	local P_UDP P_TCP P_TLS
+	ports P_UDP P_TCP P_TLS
+	rm -rf "$d"
+	mkdir -p "$d/work"
+	chmod 755 "$d"
+	cat >"$d/rsyslog.conf" <<-EOF
+		global(
+			workDirectory="$d/work"
+			maxMessageSize="64k"
+			defaultNetstreamDriverCAFile="$CERTS/ca.pem"
+			defaultNetstreamDriverCertFile="$CERTS/server.pem"
+			defaultNetstreamDriverKeyFile="$CERTS/server.key"
+		)
+		module(load="imuxsock" sysSock.use="off")
+		input(type="imuxsock" socket="$d/log.sock" useSpecialParser="off"
+			parseHostname="on" ignoreTimestamp="off" rateLimit.interval="0" createPath="on")
+		module(load="imudp")
+		input(type="imudp" address="127.0.0.1" port="$P_UDP" rateLimit.interval="0")
+		module(load="imptcp")
+		input(type="imptcp" address="127.0.0.1" port="$P_TCP")
+		module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1"
+			streamDriver.authMode="anon")
+		input(type="imtcp" address="127.0.0.1" port="$P_TLS")
+		action(type="omfile" file="$d/messages.log" fileCreateMode="0644"
+			template="RSYSLOG_SyslogProtocol23Format" flushOnTXEnd="on")
+	EOF
+	rsyslogd -N1 -f "$d/rsyslog.conf" >"$d/check.log" 2>&1 || {
+		showlog "$d/check.log"
+		die "rsyslog configuration check failed"
+	}
+	rsyslogd -n -f "$d/rsyslog.conf" -i "$d/rsyslogd.pid" >"$d/rsyslogd.log" 2>&1 &
+	record rsyslog $!
+	local p
+	for p in "$P_TCP" "$P_TLS"; do
+		wait_up rsyslog "$p" || abort rsyslog "rsyslogd does not answer on 127.0.0.1:$p" "$d/rsyslogd.log"
+	done
+	local i
+	for ((i = 0; i < WAIT * 10; i++)); do
+		[ -S "$d/log.sock" ] && [ -n "$(ss -H -uln "sport = :$P_UDP" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
+	[ -S "$d/log.sock" ] || abort rsyslog "rsyslogd made no socket $d/log.sock" "$d/rsyslogd.log"
+	chmod 666 "$d/log.sock"
+	envfile rsyslog <<-EOF
+		export MW_SYSLOG_UDP=127.0.0.1:$P_UDP
+		export MW_SYSLOG_TCP=127.0.0.1:$P_TCP
+		export MW_SYSLOG_TLS=127.0.0.1:$P_TLS
+		export MW_SYSLOG_UNIX=$d/log.sock
+		export MW_SYSLOG_FILE=$d/messages.log
+	EOF
+	log "rsyslog up: udp $P_UDP tcp $P_TCP tls $P_TLS"
+}
+
 # ------------------------------------------------------------------- main
 
 write_env() {
@@ -550,6 +614,8 @@ main() {
 	up_dante
 	up_sshsocks
 	up_squid
+	write_env
+	up_rsyslog
 	write_env
 	log "all peers up in $((SECONDS - start))s; env: $RUN/env"
 }

@@ -591,6 +591,94 @@ up_rsyslog() {
 	log "rsyslog up: udp $P_UDP tcp $P_TCP tls $P_TLS"
 }
 
+# ---------------------------------------------------------------- kerberos
+
+# MIT Kerberos KDC for the test realm on 127.0.0.1 (UDP and TCP), with a
+# private krb5.conf and kdc.conf (KRB5_CONFIG, KRB5_KDC_PROFILE); /etc/krb5.conf
+# is never read or written.
+up_krb5() {
+	local d=$RUN/krb5
+	if alive krb5kdc; then
+		log "krb5kdc already running"
+		return 0
+	fi
+	local P_KDC
+	ports P_KDC
+	rm -rf "$d"
+	mkdir -p "$d"
+	chmod 755 "$d"
+	cat >"$d/krb5.conf" <<-EOF
+		[libdefaults]
+			default_realm = $KRB5_REALM
+			dns_lookup_kdc = false
+			dns_lookup_realm = false
+			dns_canonicalize_hostname = false
+			rdns = false
+			ignore_acceptor_hostname = false
+			forwardable = true
+			ticket_lifetime = 24h
+		[realms]
+			$KRB5_REALM = {
+				kdc = 127.0.0.1:$P_KDC
+			}
+		[domain_realm]
+			localhost = $KRB5_REALM
+			127.0.0.1 = $KRB5_REALM
+			.mailwarden.test = $KRB5_REALM
+			mailwarden.test = $KRB5_REALM
+	EOF
+	cat >"$d/kdc.conf" <<-EOF
+		[kdcdefaults]
+			kdc_listen = 127.0.0.1:$P_KDC
+			kdc_tcp_listen = 127.0.0.1:$P_KDC
+		[realms]
+			$KRB5_REALM = {
+				database_name = $d/principal
+				key_stash_file = $d/stash
+				acl_file = $d/kadm5.acl
+				kdc_listen = 127.0.0.1:$P_KDC
+				kdc_tcp_listen = 127.0.0.1:$P_KDC
+				max_life = 24h
+				max_renewable_life = 7d
+				supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+			}
+		[logging]
+			kdc = FILE:$d/kdc.log
+	EOF
+	: >"$d/kadm5.acl"
+	(
+		export KRB5_CONFIG=$d/krb5.conf KRB5_KDC_PROFILE=$d/kdc.conf
+		kdb5_util -r "$KRB5_REALM" -P "mw-kdc-master-test-password" create -s
+		kadmin.local -r "$KRB5_REALM" -q "addprinc -pw $KRB5_PASSWORD $KRB5_USER"
+		local h
+		for h in localhost 127.0.0.1 "$KRB5_SPN_HOST"; do
+			kadmin.local -r "$KRB5_REALM" -q "addprinc -randkey smtp/$h" 2>&1 | grep -v 'already exists' || true
+		done
+		kadmin.local -r "$KRB5_REALM" -q "ktadd -k $d/services.keytab smtp/localhost smtp/127.0.0.1"
+		[ "$KRB5_SPN_HOST" = localhost ] ||
+			kadmin.local -r "$KRB5_REALM" -q "ktadd -k $d/services.keytab smtp/$KRB5_SPN_HOST"
+		kadmin.local -r "$KRB5_REALM" -q "ktadd -norandkey -k $d/user.keytab $KRB5_USER"
+	) >"$d/setup.log" 2>&1 || {
+		showlog "$d/setup.log"
+		die "kerberos realm setup failed"
+	}
+	# Test-only keytabs: readable by the test user and the daemons' users.
+	chmod 644 "$d/services.keytab" "$d/user.keytab"
+	KRB5_CONFIG=$d/krb5.conf KRB5_KDC_PROFILE=$d/kdc.conf \
+		krb5kdc -n -r "$KRB5_REALM" -P "$d/krb5kdc.pid" >"$d/krb5kdc.out" 2>&1 &
+	record krb5kdc $!
+	wait_up krb5kdc "$P_KDC" || abort krb5kdc "krb5kdc does not answer on 127.0.0.1:$P_KDC" "$d/krb5kdc.out" "$d/kdc.log"
+	envfile krb5 <<-EOF
+		export MW_KRB5_CONF=$d/krb5.conf
+		export MW_KRB5_REALM=$KRB5_REALM
+		export MW_KRB5_USER_PRINCIPAL=$KRB5_USER@$KRB5_REALM
+		export MW_KRB5_USER_PASSWORD=$KRB5_PASSWORD
+		export MW_KRB5_USER_KEYTAB=$d/user.keytab
+		export MW_KRB5_SPN_HOST=$KRB5_SPN_HOST
+	EOF
+	log "krb5kdc up: $KRB5_REALM on 127.0.0.1:$P_KDC (udp, tcp)"
+}
+
 # ------------------------------------------------------------------- main
 
 write_env() {
@@ -616,6 +704,8 @@ main() {
 	up_squid
 	write_env
 	up_rsyslog
+	write_env
+	up_krb5
 	write_env
 	log "all peers up in $((SECONDS - start))s; env: $RUN/env"
 }

@@ -229,9 +229,13 @@ mv "$d/tmp/\$name" "$d/sink/\$name"
 EOF
 	chmod 755 "$d/deliver.sh"
 
-	# The Received: header this instance adds is dropped so that the file
-	# equals what the client sent; headers from other hops stay.
-	printf '%s\n' '/^Received: from .*[[:space:]]by sink\.mailwarden\.test \(Postfix\)/ IGNORE' >"$d/etc/header_checks"
+	# The Received: headers that this instance and the test Dovecot add are
+	# dropped, so that the file equals what the client sent; other headers
+	# (including Received: headers the client sent) stay.
+	printf '%s\n' \
+		'/^Received: from .*[[:space:]]by sink\.mailwarden\.test \(Postfix\)/ IGNORE' \
+		'/^Received: from .*[[:space:]]by submission\.mailwarden\.test with / IGNORE' \
+		>"$d/etc/header_checks"
 
 	cat >"$d/etc/main.cf" <<EOF
 compatibility_level = 3.6
@@ -679,6 +683,130 @@ up_krb5() {
 	log "krb5kdc up: $KRB5_REALM on 127.0.0.1:$P_KDC (udp, tcp)"
 }
 
+# ---------------------------------------------------------------- dovecot
+
+# Dovecot submission: STARTTLS and implicit TLS on loopback, relaying to the
+# Postfix plain listener; auth PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256
+# (passwd-file, {PLAIN} scheme), GSSAPI (the services keytab) and XOAUTH2
+# OAUTHBEARER (oauth2 passdb validating HS256 JWTs locally).
+up_dovecot() {
+	local d=$RUN/dovecot
+	if alive dovecot; then
+		log "dovecot already running"
+		return 0
+	fi
+	[ -s "$RUN/postfix/ports" ] || die "dovecot needs the postfix peer"
+	local P_PLAIN P_CYRUS P_SUB P_SUBS
+	. "$RUN/postfix/ports"
+	ports P_SUB P_SUBS
+	rm -rf "$d"
+	mkdir -p "$d/run" "$d/state" "$d/oauth-keys/default/HS256"
+	chmod 755 "$d" "$d/oauth-keys" "$d/oauth-keys/default" "$d/oauth-keys/default/HS256"
+	# The passdb: the test user, with and without the domain.
+	printf '%s:{PLAIN}%s\n' "$SASL_USER" "$SASL_PASSWORD" \
+		"$SASL_USER@${SASL_DOMAIN,,}" "$SASL_PASSWORD" >"$d/users"
+	chmod 644 "$d/users"
+	# The OAuth signing key: random, test-only, 64 hex characters used as
+	# the raw HMAC key. Dovecot's key dict holds its base64 form, under
+	# <azp>/<alg>/<kid>: azp "default" (token without azp), kid "default"
+	# (token without kid) and kid "mailwarden-test".
+	openssl rand -hex 32 | tr -d '\n' >"$d/oauth-jwt.key"
+	chmod 644 "$d/oauth-jwt.key"
+	base64 -w0 "$d/oauth-jwt.key" >"$d/oauth-keys/default/HS256/default"
+	cp "$d/oauth-keys/default/HS256/default" "$d/oauth-keys/default/HS256/mailwarden-test"
+	chmod 644 "$d"/oauth-keys/default/HS256/*
+	cat >"$d/oauth2.conf.ext" <<-EOF
+		introspection_mode = local
+		local_validation_key_dict = fs:posix:prefix=$d/oauth-keys/
+		username_attribute = email
+	EOF
+	cat >"$d/dovecot.conf" <<-EOF
+		instance_name = mailwarden-testenv
+		base_dir = $d/run
+		state_dir = $d/state
+		log_path = $d/dovecot.log
+		info_log_path = $d/dovecot.log
+		protocols = submission
+		listen = 127.0.0.1
+		hostname = submission.mailwarden.test
+		ssl = required
+		ssl_cert = <$CERTS/server.pem
+		ssl_key = <$CERTS/server.key
+		ssl_min_protocol = TLSv1.2
+		disable_plaintext_auth = yes
+		auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 gssapi xoauth2 oauthbearer
+		auth_verbose = yes
+		auth_failure_delay = 0
+		auth_krb5_keytab = $RUN/krb5/services.keytab
+		auth_gssapi_hostname = "\$ALL"
+		import_environment = TZ KRB5_CONFIG=$RUN/krb5/krb5.conf KRB5_KTNAME=$RUN/krb5/services.keytab
+		submission_relay_host = 127.0.0.1
+		submission_relay_port = $P_PLAIN
+		submission_relay_ssl = no
+		submission_relay_trusted = no
+		submission_max_mail_size = 50M
+		mail_location = maildir:$d/mail/%u
+		passdb {
+			driver = passwd-file
+			args = scheme=PLAIN $d/users
+			mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256
+		}
+		passdb {
+			# GSSAPI has verified the Kerberos ticket (and that the
+			# principal may use the requested authzid) before this
+			# lookup; it only supplies the user's fields.
+			driver = static
+			args = nopassword=y
+			mechanisms = gssapi
+		}
+		passdb {
+			driver = oauth2
+			args = $d/oauth2.conf.ext
+			mechanisms = xoauth2 oauthbearer
+		}
+		userdb {
+			driver = static
+			args = uid=nobody gid=nogroup home=$d/home/%u allow_all_users=yes
+		}
+		service anvil {
+			# No growing delay after failed logins: tests try wrong
+			# secrets on purpose.
+			unix_listener anvil-auth-penalty {
+				mode = 0
+			}
+		}
+		service submission-login {
+			inet_listener submission {
+				address = 127.0.0.1
+				port = $P_SUB
+			}
+			inet_listener submissions {
+				address = 127.0.0.1
+				port = $P_SUBS
+				ssl = yes
+			}
+		}
+	EOF
+	doveconf -c "$d/dovecot.conf" -n >"$d/doveconf.log" 2>&1 || {
+		showlog "$d/doveconf.log"
+		die "dovecot configuration check failed"
+	}
+	dovecot -F -c "$d/dovecot.conf" >"$d/dovecot.out" 2>&1 &
+	record dovecot $!
+	wait_up dovecot "$P_SUB" 220 || abort dovecot "dovecot does not answer on 127.0.0.1:$P_SUB" "$d/dovecot.out" "$d/dovecot.log"
+	wait_up dovecot "$P_SUBS" || abort dovecot "dovecot does not answer on 127.0.0.1:$P_SUBS" "$d/dovecot.out" "$d/dovecot.log"
+	envfile dovecot <<-EOF
+		export MW_DOVECOT_SUBMISSION=127.0.0.1:$P_SUB
+		export MW_DOVECOT_SUBMISSIONS=127.0.0.1:$P_SUBS
+		export MW_SASL_USER=$SASL_USER
+		export MW_SASL_PASSWORD=$SASL_PASSWORD
+		export MW_SASL_DOMAIN=$SASL_DOMAIN
+		export MW_OAUTH_JWT_KEY_FILE=$d/oauth-jwt.key
+		export MW_OAUTH_USER=$OAUTH_USER
+	EOF
+	log "dovecot up: submission $P_SUB submissions $P_SUBS"
+}
+
 # ------------------------------------------------------------------- main
 
 write_env() {
@@ -706,6 +834,8 @@ main() {
 	up_rsyslog
 	write_env
 	up_krb5
+	write_env
+	up_dovecot
 	write_env
 	log "all peers up in $((SECONDS - start))s; env: $RUN/env"
 }

@@ -190,6 +190,7 @@ wait_up() {
 
 # envfile NAME writes stdin as the env fragment of peer NAME.
 envfile() {
+	mkdir -p "$RUN/$1"
 	cat >"$RUN/$1/env.part"
 }
 
@@ -207,7 +208,7 @@ up_postfix() {
 	local P_PLAIN P_STARTTLS P_TLS P_CYRUS
 	ports P_PLAIN P_STARTTLS P_TLS P_CYRUS
 	rm -rf "$d"
-	mkdir -p "$d/etc" "$d/queue" "$d/data" "$d/sink" "$d/envelope" "$d/tmp" "$d/sasl"
+	mkdir -p "$d/etc/sasl" "$d/queue" "$d/data" "$d/sink" "$d/envelope" "$d/tmp"
 	chmod 755 "$d" "$d/etc"
 	chown nobody:nogroup "$d/sink" "$d/envelope" "$d/tmp"
 	chown postfix:postfix "$d/data"
@@ -271,7 +272,7 @@ smtpd_tls_key_file = $CERTS/server.key
 smtpd_tls_security_level = none
 smtpd_tls_loglevel = 1
 smtpd_sasl_path = smtpd
-cyrus_sasl_config_path = $d/sasl
+cyrus_sasl_config_path = $d/etc/sasl
 smtpd_sasl_local_domain = $SASL_DOMAIN
 EOF
 
@@ -313,7 +314,6 @@ export MW_POSTFIX_TLS=127.0.0.1:$P_TLS
 export MW_POSTFIX_MAILDIR=$d/sink
 EOF
 	printf '%s\n' "P_CYRUS=$P_CYRUS" "P_PLAIN=$P_PLAIN" >"$d/ports"
-	up_cyrus_config
 	postfix -c "$d/etc" check >"$d/check.log" 2>&1 || {
 		showlog "$d/check.log"
 		die "postfix check failed"
@@ -329,17 +329,13 @@ EOF
 	}
 	record postfix "$pid"
 	local p
-	for p in "$P_PLAIN" "$P_STARTTLS" ${CYRUS_ON:+"$P_CYRUS"}; do
+	for p in "$P_PLAIN" "$P_STARTTLS"; do
 		wait_up postfix "$p" 220 || abort postfix "postfix does not answer on 127.0.0.1:$p" "$d/maillog"
 	done
 	wait_up postfix "$P_TLS" || abort postfix "postfix does not answer on 127.0.0.1:$P_TLS" "$d/maillog"
 	log "postfix up: plain $P_PLAIN starttls $P_STARTTLS tls $P_TLS"
 }
 
-# up_cyrus_config adds the Cyrus SASL submission listener to the Postfix
-# configuration being written (filled in with the Cyrus peer).
-CYRUS_ON=
-up_cyrus_config() { :; }
 
 # ---------------------------------------------------------------- proxies
 
@@ -807,6 +803,61 @@ up_dovecot() {
 	log "dovecot up: submission $P_SUB submissions $P_SUBS"
 }
 
+# ---------------------------------------------------------------- cyrus
+
+# Cyrus SASL in the Postfix instance: one more smtpd listener, STARTTLS
+# required before AUTH, offering NTLM (Cyrus's ntlm plugin, checking the
+# password from sasldb) and PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256.
+# Its smtpd.conf and sasldb live in the instance's private config directory
+# (cyrus_sasl_config_path; Debian's Postfix also looks in
+# $config_directory/sasl, so both name the same place). Added to a running Postfix with "postfix reload".
+up_cyrus() {
+	local d=$RUN/postfix
+	alive postfix || die "cyrus needs the postfix peer"
+	local P_PLAIN P_CYRUS
+	. "$d/ports"
+	mkdir -p "$d/etc/sasl"
+	if [ ! -s "$d/etc/sasl/sasldb2" ]; then
+		printf '%s' "$SASL_PASSWORD" |
+			saslpasswd2 -f "$d/etc/sasl/sasldb2" -p -c -u "$SASL_DOMAIN" "$SASL_USER" ||
+			die "saslpasswd2 failed"
+		chown root:postfix "$d/etc/sasl/sasldb2"
+		chmod 640 "$d/etc/sasl/sasldb2"
+	fi
+	cat >"$d/etc/sasl/smtpd.conf" <<-EOF
+		pwcheck_method: auxprop
+		auxprop_plugin: sasldb
+		sasldb_path: $d/etc/sasl/sasldb2
+		mech_list: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 NTLM
+		log_level: 3
+	EOF
+	if ! grep -q "^127.0.0.1:$P_CYRUS " "$d/etc/master.cf"; then
+		if [ -n "$(ss -H -tln "sport = :$P_CYRUS" 2>/dev/null)" ]; then
+			ports P_CYRUS # taken meanwhile: choose another
+			printf '%s\n' "P_CYRUS=$P_CYRUS" "P_PLAIN=$P_PLAIN" >"$d/ports"
+		fi
+		cat >>"$d/etc/master.cf" <<-EOF
+			127.0.0.1:$P_CYRUS inet n - n - - smtpd
+			  -o smtpd_tls_security_level=encrypt
+			  -o smtpd_tls_auth_only=yes
+			  -o smtpd_sasl_auth_enable=yes
+			  -o smtpd_sasl_type=cyrus
+			  -o smtpd_sasl_path=smtpd
+			  -o smtpd_sasl_security_options=noanonymous
+			  -o smtpd_sasl_tls_security_options=noanonymous
+			  -o smtpd_sasl_local_domain=$SASL_DOMAIN
+			  -o mynetworks=
+			  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+		EOF
+		postfix -c "$d/etc" reload >>"$d/start.log" 2>&1 || abort postfix "postfix reload failed" "$d/start.log" "$d/maillog"
+	fi
+	wait_up postfix "$P_CYRUS" 220 || abort postfix "postfix (cyrus) does not answer on 127.0.0.1:$P_CYRUS" "$d/maillog"
+	envfile postfix-cyrus <<-EOF
+		export MW_CYRUS_SUBMISSION=127.0.0.1:$P_CYRUS
+	EOF
+	log "postfix cyrus submission up: $P_CYRUS"
+}
+
 # ------------------------------------------------------------------- main
 
 write_env() {
@@ -836,6 +887,8 @@ main() {
 	up_krb5
 	write_env
 	up_dovecot
+	write_env
+	up_cyrus
 	write_env
 	log "all peers up in $((SECONDS - start))s; env: $RUN/env"
 }

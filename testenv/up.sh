@@ -116,11 +116,22 @@ ports() {
 	done
 }
 
-# record NAME PID notes PID as the daemon NAME started by this script, with
-# the path of its executable so down.sh never kills a recycled pid.
+# record NAME PID [EXE] notes PID as the daemon NAME started by this script,
+# with the executable it runs (EXE, or what /proc says now), so that alive
+# and down.sh never mistake a recycled pid for the daemon.
 record() {
 	mkdir -p "$RUN/pids"
-	printf '%s %s\n' "$2" "$(readlink "/proc/$2/exe")" >"$RUN/pids/$1"
+	printf '%s %s\n' "$2" "${3:-$(readlink "/proc/$2/exe")}" >"$RUN/pids/$1"
+}
+
+# spawn NAME LOG CMD ARGS... starts CMD in the background with its output in
+# LOG and records it; CMD must stay in the foreground (not daemonize).
+spawn() {
+	local name=$1 out=$2 exe
+	shift 2
+	exe=$(readlink -f "$(command -v "$1")") || die "$1 not found"
+	"$@" >"$out" 2>&1 &
+	record "$name" $! "$exe"
 }
 
 # alive NAME succeeds when the recorded daemon NAME still runs.
@@ -131,17 +142,28 @@ alive() {
 	[ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]
 }
 
+# exists NAME succeeds while the recorded pid of NAME is a live process (it
+# may not have exec'd its daemon yet).
+exists() {
+	local pid _
+	[ -s "$RUN/pids/$1" ] && read -r pid _ <"$RUN/pids/$1" && [ -d "/proc/$pid" ]
+}
+
 # stop NAME stops the recorded daemon NAME (by its recorded pid only).
 stop() {
-	local f=$RUN/pids/$1 pid exe i
-	if alive "$1"; then
+	local f=$RUN/pids/$1 pid exe now i
+	if exists "$1"; then
 		read -r pid exe <"$f"
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			alive "$1" || break
-			sleep 0.1
-		done
-		alive "$1" && kill -KILL "$pid" 2>/dev/null
+		now=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+		# The recorded daemon, or our own fork that has not exec'd yet.
+		if [ "$now" = "$exe" ] || [ "$now" = "$(readlink /proc/$$/exe)" ]; then
+			kill -TERM "$pid" 2>/dev/null || true
+			for ((i = 0; i < 50; i++)); do
+				[ -d "/proc/$pid" ] || break
+				sleep 0.1
+			done
+			[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$now" ] && kill -KILL "$pid" 2>/dev/null
+		fi
 	fi
 	rm -f "$f"
 }
@@ -182,7 +204,7 @@ wait_up() {
 			line=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && IFS= read -r -t 2 l <&3 && printf %s "$l"' _ "$port" 2>/dev/null || true)
 			case $line in "$expect"*) return 0 ;; esac
 		fi
-		alive "$name" || return 1
+		exists "$name" || return 1
 		sleep 0.1
 	done
 	return 1
@@ -393,8 +415,7 @@ up_dante() {
 				log: connect error
 			}
 		EOF
-		danted -f "$d/$name.conf" -p "$d/$name.pid" -N 1 >"$d/$name.out" 2>&1 &
-		record "$name" $!
+		spawn "$name" "$d/$name.out" danted -f "$d/$name.conf" -p "$d/$name.pid" -N 1
 	done
 	for name in dante dante-auth; do
 		if [ "$name" = dante ]; then port=$P_SOCKS; else port=$P_SOCKS_AUTH; fi
@@ -450,14 +471,12 @@ up_sshsocks() {
 		X11Forwarding no
 		PermitTTY no
 	EOF
-	/usr/sbin/sshd -D -e -f "$d/sshd_config" >"$d/sshd.log" 2>&1 &
-	record sshd $!
+	spawn sshd "$d/sshd.log" /usr/sbin/sshd -D -e -f "$d/sshd_config"
 	wait_up sshd "$P_SSHD" SSH- || abort sshd "sshd does not answer on 127.0.0.1:$P_SSHD" "$d/sshd.log"
-	ssh -F /dev/null -N -D "127.0.0.1:$P_SOCKS" -p "$P_SSHD" -i "$d/client_key" \
+	spawn ssh-socks "$d/ssh.log" ssh -F /dev/null -N -D "127.0.0.1:$P_SOCKS" -p "$P_SSHD" -i "$d/client_key" \
 		-o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$d/known_hosts" \
 		-o ExitOnForwardFailure=yes -o ServerAliveInterval=30 -o IdentitiesOnly=yes \
-		root@127.0.0.1 >"$d/ssh.log" 2>&1 &
-	record ssh-socks $!
+		root@127.0.0.1
 	wait_up ssh-socks "$P_SOCKS" || {
 		stop ssh-socks
 		abort sshd "ssh -D does not listen on 127.0.0.1:$P_SOCKS" "$d/ssh.log" "$d/sshd.log"
@@ -514,8 +533,7 @@ up_squid() {
 		http_access allow all
 	EOF
 	chown -R proxy:proxy "$d"
-	squid -N -f "$d/squid.conf" >"$d/squid.out" 2>&1 &
-	record squid $!
+	spawn squid "$d/squid.out" squid -N -f "$d/squid.conf"
 	local p
 	for p in "$P_HTTP" "$P_HTTP_AUTH"; do
 		wait_up squid "$p" || abort squid "squid does not answer on 127.0.0.1:$p" "$d/squid.out" "$d/cache.log"
@@ -568,8 +586,7 @@ up_rsyslog() {
 		showlog "$d/check.log"
 		die "rsyslog configuration check failed"
 	}
-	rsyslogd -n -f "$d/rsyslog.conf" -i "$d/rsyslogd.pid" >"$d/rsyslogd.log" 2>&1 &
-	record rsyslog $!
+	spawn rsyslog "$d/rsyslogd.log" rsyslogd -n -f "$d/rsyslog.conf" -i "$d/rsyslogd.pid"
 	local p
 	for p in "$P_TCP" "$P_TLS"; do
 		wait_up rsyslog "$p" || abort rsyslog "rsyslogd does not answer on 127.0.0.1:$p" "$d/rsyslogd.log"
@@ -665,8 +682,7 @@ up_krb5() {
 	# Test-only keytabs: readable by the test user and the daemons' users.
 	chmod 644 "$d/services.keytab" "$d/user.keytab"
 	KRB5_CONFIG=$d/krb5.conf KRB5_KDC_PROFILE=$d/kdc.conf \
-		krb5kdc -n -r "$KRB5_REALM" -P "$d/krb5kdc.pid" >"$d/krb5kdc.out" 2>&1 &
-	record krb5kdc $!
+		spawn krb5kdc "$d/krb5kdc.out" krb5kdc -n -r "$KRB5_REALM" -P "$d/krb5kdc.pid"
 	wait_up krb5kdc "$P_KDC" || abort krb5kdc "krb5kdc does not answer on 127.0.0.1:$P_KDC" "$d/krb5kdc.out" "$d/kdc.log"
 	envfile krb5 <<-EOF
 		export MW_KRB5_CONF=$d/krb5.conf
@@ -787,8 +803,7 @@ up_dovecot() {
 		showlog "$d/doveconf.log"
 		die "dovecot configuration check failed"
 	}
-	dovecot -F -c "$d/dovecot.conf" >"$d/dovecot.out" 2>&1 &
-	record dovecot $!
+	spawn dovecot "$d/dovecot.out" dovecot -F -c "$d/dovecot.conf"
 	wait_up dovecot "$P_SUB" 220 || abort dovecot "dovecot does not answer on 127.0.0.1:$P_SUB" "$d/dovecot.out" "$d/dovecot.log"
 	wait_up dovecot "$P_SUBS" || abort dovecot "dovecot does not answer on 127.0.0.1:$P_SUBS" "$d/dovecot.out" "$d/dovecot.log"
 	envfile dovecot <<-EOF

@@ -97,6 +97,8 @@ install_packages() {
 # ------------------------------------------------------------- utilities
 
 FREEPORT=$RUN/bin/freeport
+FRESH_POSTFIX= # set when this run (re)started Postfix
+FRESH_KRB5=    # set when this run (re)created the KDC
 
 build_freeport() {
 	if [ ! -x "$FREEPORT" ] || [ "$REPO/internal/cmd/freeport/main.go" -nt "$FREEPORT" ]; then
@@ -229,6 +231,7 @@ up_postfix() {
 	fi
 	local P_PLAIN P_STARTTLS P_TLS P_CYRUS
 	ports P_PLAIN P_STARTTLS P_TLS P_CYRUS
+	FRESH_POSTFIX=1
 	rm -rf "$d"
 	mkdir -p "$d/etc/sasl" "$d/queue" "$d/data" "$d/sink" "$d/envelope" "$d/tmp"
 	chmod 755 "$d" "$d/etc"
@@ -621,6 +624,7 @@ up_krb5() {
 	fi
 	local P_KDC
 	ports P_KDC
+	FRESH_KRB5=1
 	rm -rf "$d"
 	mkdir -p "$d"
 	chmod 755 "$d"
@@ -703,6 +707,9 @@ up_krb5() {
 # OAUTHBEARER (oauth2 passdb validating HS256 JWTs locally).
 up_dovecot() {
 	local d=$RUN/dovecot
+	if [ -n "$FRESH_POSTFIX$FRESH_KRB5" ]; then
+		stop dovecot # it relays to Postfix and reads the KDC's keytab
+	fi
 	if alive dovecot; then
 		log "dovecot already running"
 		return 0

@@ -48,6 +48,17 @@
 // in a buffer. Only an https:// proxy adds a TLS layer of its own, verified
 // against the proxy's name.
 //
+// # Timing
+//
+// A connection test can see where the time went: WithTrace puts a Trace in
+// the context, and the dialers report how long reaching the proxy and
+// opening the tunnel took.
+//
+// The SOCKS and HTTP handshakes themselves are written here rather than
+// taken from golang.org/x/net/proxy: its SOCKS5 client reports a refusal as
+// an untyped error string, has no local-resolution mode, and x/net has no
+// SOCKS4 or HTTP CONNECT client.
+//
 // Out of scope: SOCKS BIND and UDP ASSOCIATE, SOCKS5 GSSAPI authentication,
 // HTTP proxy authentication schemes other than Basic (NTLM, Negotiate,
 // Digest), PAC files and WPAD.

@@ -9,7 +9,7 @@ import (
 )
 
 // httpDialer opens an HTTP CONNECT tunnel (RFC 9110 section 9.3.6) through
-// an http:// proxy, or an https:// proxy when tls is set, with Basic proxy
+// an http:// proxy, or an https:// proxy when proxy.tls is set, with Basic proxy
 // authentication (RFC 7617) when it has a user name.
 type httpDialer struct {
 	proxy

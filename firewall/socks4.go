@@ -26,7 +26,7 @@ func (d *socks4Dialer) DialContext(ctx context.Context, network, addr string) (n
 		return nil, err
 	}
 	if network == "tcp6" {
-		return nil, fmt.Errorf("firewall: %s cannot carry IPv6 (network tcp6); use SOCKS5", d.proto)
+		return nil, d.fail(OpConnect, addr, 0, d.proto+": cannot carry IPv6 (network tcp6); use SOCKS5", nil)
 	}
 	host, port, err := splitAddr(ctx, d.resolver, addr)
 	if err != nil {

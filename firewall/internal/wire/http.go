@@ -82,7 +82,8 @@ func ReadConnectResponse(br *bufio.Reader) (*ConnectResponse, error) {
 			if err != nil {
 				return "", ioFail(P, OpConnect, "CONNECT response", err)
 			}
-			return strings.TrimRight(string(l), "\r\n"), nil
+			// One line ending: LF or CRLF. A stray CR is not an empty line.
+			return strings.TrimSuffix(strings.TrimSuffix(string(l), "\n"), "\r"), nil
 		}
 	}
 	status, err := line()

@@ -11,11 +11,12 @@
 //
 // Message.WriteTo validates the whole message first and writes nothing when
 // it is invalid; then it streams: attachments are copied from their readers
-// through a base64 encoder in small blocks, so a 100 MB attachment costs a
-// few kilobytes of memory. Every line ends in CRLF, no line exceeds 998
-// octets and no field can carry a CR or LF from its input. Bcc never appears
-// in the header; Message.Envelope returns the SMTP reverse-path, every
-// recipient including Bcc, and whether SMTPUTF8 (RFC 6531) is needed.
+// through a base64 encoder in small blocks, so the memory a write needs
+// (under 100 KB) does not grow with the size of the attachments. Every line
+// ends in CRLF, no line exceeds 998 octets and no field can carry a CR or LF
+// from its input. Bcc never appears in the header; Message.Envelope returns
+// the SMTP reverse-path, every recipient including Bcc, and whether SMTPUTF8
+// (RFC 6531) is needed.
 //
 // Message.Wrap lets S/MIME (or any other MIME security wrapper) take over
 // the body: the top-level header fields go to the destination, then the

@@ -10,8 +10,9 @@ import (
 const MaxLineLength = 998
 
 // foldAt is the length FormatField tries to keep lines within, CRLF
-// excluded (the SHOULD of RFC 5322 section 2.1.1).
-const foldAt = 78
+// excluded: the 76 RFC 2047 section 2 sets for lines with encoded words,
+// which is also within the 78 of RFC 5322 section 2.1.1.
+const foldAt = 76
 
 // A Field is one header field: a name and its value as it goes on the wire
 // (already encoded, not yet folded).
@@ -85,7 +86,7 @@ func CheckText(s string) error {
 // Folding inserts CRLF only before a single space that has a non-space on
 // either side, so unfolding (RFC 5322 section 2.2.3), including the
 // whitespace-trimming unfold of common readers, gives back value unchanged.
-// Lines are kept within 78 octets where such spaces allow, and never exceed
+// Lines are kept within 76 octets where such spaces allow, and never exceed
 // 998 octets: a value that cannot be folded that way is refused with an
 // error wrapping ErrLineTooLong. A bad name or value is refused with a
 // *FieldError.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"mailwarden/envelope"
+	"mailwarden/firewall"
 	"mailwarden/headers"
 	"mailwarden/transport"
 )
@@ -177,6 +178,18 @@ type ServerProbe struct {
 	Info     transport.ConnInfo
 	Duration time.Duration
 	Err      error
+	// ProxyHops times the proxy hop when a proxy is used: reaching the
+	// proxy, then opening the tunnel to the server.
+	ProxyHops []ProxyHop
+}
+
+// A ProxyHop is one timed step through a proxy.
+type ProxyHop struct {
+	Step     string // "connect to proxy" or "open tunnel"
+	Proxy    string
+	Target   string
+	Duration time.Duration
+	Err      error
 }
 
 // Probe connects to every server of the profile, negotiates TLS,
@@ -188,6 +201,15 @@ func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {
 	var first error
 	for i, a := range s.servers {
 		pctx, sc := s.scope(ctx, []slog.Attr{slog.Bool("probe", true)})
+		var hops []ProxyHop
+		pctx = firewall.WithTrace(pctx, &firewall.Trace{
+			ProxyConnected: func(proxy string, d time.Duration, err error) {
+				hops = append(hops, ProxyHop{Step: "connect to proxy", Proxy: proxy, Duration: d, Err: err})
+			},
+			TunnelOpened: func(proxy, addr string, d time.Duration, err error) {
+				hops = append(hops, ProxyHop{Step: "open tunnel", Proxy: proxy, Target: addr, Duration: d, Err: err})
+			},
+		})
 		start := time.Now()
 		info, err := transport.Probe(pctx, a, s.session)
 		if sc.tracked != nil {
@@ -195,7 +217,7 @@ func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {
 				err = errors.Join(err, fmt.Errorf("%w: %w", ErrAuditFailed, werr))
 			}
 		}
-		rep.Servers = append(rep.Servers, ServerProbe{Server: s.profile.Servers[i], Info: info, Duration: time.Since(start), Err: err})
+		rep.Servers = append(rep.Servers, ServerProbe{Server: s.profile.Servers[i], Info: info, Duration: time.Since(start), Err: err, ProxyHops: hops})
 		if err != nil && first == nil {
 			first = err
 		}

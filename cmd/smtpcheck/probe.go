@@ -152,6 +152,16 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 		if in.Addr != "" {
 			fmt.Fprintf(w, "address   %s (remote %s)\n", in.Addr, in.RemoteAddr)
 		}
+		for _, h := range sp.ProxyHops {
+			detail := h.Proxy
+			if h.Target != "" {
+				detail += " -> " + h.Target
+			}
+			if h.Err != nil {
+				detail += ": " + h.Err.Error()
+			}
+			fmt.Fprintf(w, "  %-10s %8s  %s (%s)\n", "proxy", ms(h.Duration), oneLine(detail), h.Step)
+		}
 		for _, st := range in.Steps {
 			fmt.Fprintf(w, "  %-10s %8s  %s\n", st.Name, ms(st.Duration), oneLine(st.Detail))
 		}
@@ -280,6 +290,16 @@ func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
 			AuthOffered: in.AuthMechanisms, AuthMechanism: in.AuthMechanism, AuthUser: in.AuthUser,
 			InsecureSkipVerify: in.InsecureSkipVerify, DurationMS: sp.Duration.Milliseconds(), Error: errJSON(sp.Err)}
 		sj.Steps = []stepJSON{}
+		for _, h := range sp.ProxyHops {
+			d := h.Step + " " + h.Proxy
+			if h.Target != "" {
+				d += " -> " + h.Target
+			}
+			if h.Err != nil {
+				d += ": " + h.Err.Error()
+			}
+			sj.Steps = append(sj.Steps, stepJSON{"proxy", h.Duration.Milliseconds(), d})
+		}
 		for _, st := range in.Steps {
 			sj.Steps = append(sj.Steps, stepJSON{st.Name, st.Duration.Milliseconds(), st.Detail})
 		}

@@ -46,7 +46,6 @@ type connFlags struct {
 	audit          auditFlags
 }
 
-
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.servers, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
 	fs.StringVar(&c.tls, "tls", "auto", "TLS `MODE`: auto, explicit (STARTTLS required), implicit, none")

@@ -285,7 +285,8 @@ func Hostile(t testing.TB, script func(c *Conn)) string {
 			go func() {
 				defer wg.Done()
 				defer nc.Close()
-				c := &Conn{nc: nc, r: bufio.NewReader(nc)}
+				c := &Conn{nc: nc}
+				c.r = bufio.NewReader(io.TeeReader(nc, &c.raw))
 				script(c)
 			}()
 		}
@@ -309,6 +310,26 @@ type Conn struct {
 	mu sync.Mutex
 	// Lines records every line the client sent (without CRLF).
 	lines []string
+	raw   lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Raw returns every byte the client sent before any STARTTLS, as read
+// from the socket.
+func (c *Conn) Raw() []byte {
+	c.raw.mu.Lock()
+	defer c.raw.mu.Unlock()
+	return append([]byte(nil), c.raw.buf.Bytes()...)
 }
 
 // Send writes s as is (the caller includes the CRLFs).

@@ -14,7 +14,7 @@ import (
 // plan is a scripted server: each field is the raw reply to that step.
 type plan struct {
 	greeting, ehlo, helo, mail, rcpt, data, final, starttls string
-	afterData                                                  func(c *smtptest.Conn) // instead of reading the body and sending final
+	afterData                                               func(c *smtptest.Conn) // instead of reading the body and sending final
 }
 
 func (p plan) withDefaults() plan {

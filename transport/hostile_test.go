@@ -15,6 +15,7 @@ import (
 type plan struct {
 	greeting, ehlo, helo, mail, rcpt, data, final, starttls string
 	afterData                                               func(c *smtptest.Conn) // instead of reading the body and sending final
+	auth                                                    func(c *smtptest.Conn, line string)
 }
 
 func (p plan) withDefaults() plan {
@@ -67,10 +68,16 @@ func (p plan) run(c *smtptest.Conn) {
 				p.afterData(c)
 				return
 			}
-			if _, ok := c.Until("."); !ok {
+			if !readBody(c) {
 				return
 			}
 			c.Send(p.final)
+		case "AUTH":
+			if p.auth != nil {
+				p.auth(c, l)
+			} else {
+				c.Send("235 2.7.0 Authentication successful\r\n")
+			}
 		case "RSET", "NOOP":
 			c.Send("250 2.0.0 Ok\r\n")
 		case "QUIT":
@@ -177,7 +184,7 @@ func TestHostileProtocolViolations(t *testing.T) {
 		{"long-line", plan{greeting: "220 " + long + "\r\n"}, transport.ErrReplyTooLong},
 		{"long-reply", plan{ehlo: manyLines}, transport.ErrReplyTooLong},
 		{"disconnect-mid-data", plan{afterData: func(c *smtptest.Conn) { c.Line(); c.Close() }}, transport.ErrConnectionClosed},
-		{"disconnect-before-final", plan{afterData: func(c *smtptest.Conn) { c.Until("."); c.Close() }}, transport.ErrConnectionClosed},
+		{"disconnect-before-final", plan{afterData: func(c *smtptest.Conn) { readBody(c); c.Close() }}, transport.ErrConnectionClosed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -288,5 +295,18 @@ func TestSTARTTLSSentAlone(t *testing.T) {
 	lines := <-got
 	if len(lines) != 2 || lines[1] != "STARTTLS" {
 		t.Fatalf("client sent %q", lines)
+	}
+}
+
+// readBody reads a DATA body up to the terminating dot line.
+func readBody(c *smtptest.Conn) bool {
+	for {
+		l, ok := c.Line()
+		if !ok {
+			return false
+		}
+		if l == "." {
+			return true
+		}
 	}
 }

@@ -104,7 +104,7 @@ func (c *Conn) ReadReply(redact bool) (int, []string, error) {
 			return code, lines, ErrReplyTooLong
 		}
 		if c.Trace != nil {
-			if redact && len(line) > 4 {
+			if redact && len(line) > 4 && line[:3] == "334" {
 				c.Trace(false, line[:4]+"[redacted]")
 			} else {
 				c.Trace(false, line)

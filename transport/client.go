@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"mailwarden/transport/internal/wire"
 )
 
 // ConnInfo describes a session as established: what a probe prints.
@@ -80,16 +84,22 @@ type Step struct {
 // connection, a 421) the Client is broken and every later call fails with
 // ErrBusy; Close it.
 type Client struct {
-	cfg  *Config
-	addr Address
+	cfg    *Config // normalised copy
+	addr   Address
+	server string // host:port dialled
+	log    *slog.Logger
 
-	mu     sync.Mutex // serialises sessions' commands
-	s      *session
-	info   ConnInfo
-	broken error
+	mu       sync.Mutex // serialises command sequences
+	wc       *wire.Conn
+	info     ConnInfo
+	ext      map[string]string
+	broken   error
+	needRset bool
 
 	closeOnce sync.Once
-	conn      net.Conn // closed by Close, also concurrently
+	conn      net.Conn // the raw connection, closed by Close
+	closed    atomic.Bool
+	traceMu   sync.Mutex
 }
 
 var _ io.Closer = (*Client)(nil)
@@ -127,7 +137,11 @@ func (c *Client) Info() ConnInfo { return c.infoCopy() }
 // DATA with dot-stuffing. Either way bare CR and bare LF in msg become
 // CRLF first, so no content can end the message early or smuggle a
 // second one, and a missing final CRLF is added. Commands are pipelined
-// when the server offers PIPELINING.
+// when the server offers PIPELINING: MAIL, every RCPT and DATA (or the
+// first BDAT chunk) go in one flight when there is one recipient or
+// Config.Recipients is AcceptedRecipients; otherwise DATA waits for the
+// RCPT replies, so that AllRecipients can abandon the transaction before
+// any data is sent.
 //
 // The addresses are checked first (*AddressError). When some recipients
 // are refused, Config.Recipients decides whether the rest get the message.
@@ -159,7 +173,7 @@ type Result struct {
 	Reply      Reply        // the final reply after the body (zero if not reached)
 	QueueID    string       // parsed from Reply.Text when the server names one
 	Size       int64        // body bytes sent, after line-ending normalisation
-	Pipelined  bool         // MAIL, RCPT and DATA went in one flight
+	Pipelined  bool         // MAIL and every RCPT went in one flight, with DATA or the first BDAT when the recipient policy allows (see Send)
 	UsedBDAT   bool         // the body went in BDAT chunks (CHUNKING)
 	DSN        bool         // DSN parameters were sent
 	Attempts   int          // sessions tried (Relay); 1 for a Client

@@ -149,8 +149,11 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 	for _, sp := range rep.Servers {
 		fmt.Fprintf(w, "server    %s\n", sp.Server)
 		in := sp.Info
-		if in.Addr != "" {
-			fmt.Fprintf(w, "address   %s (remote %s)\n", in.Addr, in.RemoteAddr)
+		switch {
+		case in.RemoteAddr != "" && in.RemoteAddr != in.Addr:
+			fmt.Fprintf(w, "address   %s (connected to %s)\n", in.Addr, in.RemoteAddr)
+		case in.Addr != "":
+			fmt.Fprintf(w, "address   %s\n", in.Addr)
 		}
 		for _, h := range sp.ProxyHops {
 			detail := h.Proxy
@@ -173,7 +176,7 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 			for i, c := range in.TLS.PeerCertificates {
 				printCert(w, i, c)
 			}
-		} else if in.Addr != "" {
+		} else if sp.Err == nil {
 			fmt.Fprintln(w, "tls       none: this session was not encrypted")
 		}
 		if len(in.EHLOLines) > 0 {

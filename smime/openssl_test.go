@@ -1,0 +1,77 @@
+package smime
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+// TestOpenSSLVerifiesOurSignatures has `openssl cms -verify` check every
+// signing variant this package writes.
+func TestOpenSSLVerifiesOurSignatures(t *testing.T) {
+	openssl := needOpenSSL(t)
+	for _, signer := range []string{"signer-rsa", "signer-ecdsa"} {
+		for _, pss := range []bool{false, true} {
+			if pss && signer == "signer-ecdsa" {
+				continue
+			}
+			for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+				for _, opaque := range []bool{false, true} {
+					for _, omit := range []bool{false, true} {
+						name := fmt.Sprintf("%s/pss=%v/%v/opaque=%v/omitcert=%v", signer, pss, h, opaque, omit)
+						t.Run(name, func(t *testing.T) {
+							s, err := NewSigner(SignConfig{Identity: loadIdentity(t, signer), Hash: h, RSAPSS: pss, Opaque: opaque, OmitCertificates: omit})
+							if err != nil {
+								t.Fatal(err)
+							}
+							msg := wrapAll(t, s, inner)
+							in := writeTemp(t, "msg.eml", msg)
+							args := []string{"cms", "-verify", "-in", in, "-CAfile", filepath.Join(certDir, "ca.pem")}
+							if omit {
+								args = append(args, "-certfile", filepath.Join(certDir, signer+".pem"))
+							}
+							out, err := runOpenSSL(t, openssl, args...)
+							if err != nil {
+								t.Fatalf("openssl rejected our message:\n%s", msg)
+							}
+							if string(out) != innerCRLF {
+								t.Fatalf("openssl returned %q, want %q", out, innerCRLF)
+							}
+						})
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestOpenSSLDecryptsOurMessages has `openssl cms -decrypt` read every
+// encryption variant, with several recipients.
+func TestOpenSSLDecryptsOurMessages(t *testing.T) {
+	openssl := needOpenSSL(t)
+	rcpts := []string{"recipient-rsa", "signer-rsa"}
+	for _, c := range []Cipher{AES256CBC, AES128CBC, AES256GCM, AES128GCM} {
+		for _, kt := range []KeyTransport{RSAPKCS1v15, RSAOAEP} {
+			t.Run(fmt.Sprintf("%v/oaep=%v", c, kt == RSAOAEP), func(t *testing.T) {
+				e, err := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{loadCert(t, rcpts[0]), loadCert(t, rcpts[1])}, Cipher: c, KeyTransport: kt})
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg := wrapAll(t, e, inner)
+				in := writeTemp(t, "msg.eml", msg)
+				for _, r := range rcpts {
+					out, err := runOpenSSL(t, openssl, "cms", "-decrypt", "-in", in,
+						"-recip", filepath.Join(certDir, r+".pem"), "-inkey", filepath.Join(certDir, r+".key"))
+					if err != nil {
+						t.Fatalf("openssl could not decrypt for %s:\n%s", r, msg)
+					}
+					if string(out) != innerCRLF {
+						t.Fatalf("openssl (%s) returned %q", r, out)
+					}
+				}
+			})
+		}
+	}
+}

@@ -50,6 +50,7 @@ type Profile struct {
 	// SendTest and by messages that leave From empty.
 	From string `json:"from,omitempty"`
 
+	SMIME SMIMEConfig `json:"smime,omitempty"`
 	Auth  Auth        `json:"auth,omitempty"`
 	Proxy Proxy       `json:"proxy,omitempty"`
 	Audit AuditConfig `json:"audit,omitempty"`

@@ -42,6 +42,15 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 		}
 		m.MessageID = id
 	}
+	if s.smime != nil {
+		if m.Wrap != nil {
+			return nil, errors.New("mailwarden: the message already has a Wrap and the profile adds S/MIME")
+		}
+		mm := *m
+		mm.Wrap = s.smime.wrap.Wrap
+		m = &mm
+		extra = append(extra, slog.Attr{Key: "smime", Value: slog.GroupValue(s.smime.attrs...)})
+	}
 	from, rcpts, utf8, err := m.Envelope()
 	if err != nil {
 		return nil, err

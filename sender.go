@@ -50,6 +50,7 @@ type Sender struct {
 	proxy       string
 	proxyReason string
 	trail       *audit.Handler // nil when the profile configures no audit sink
+	smime       *smimeSetup    // nil when the profile has no S/MIME settings
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -133,6 +134,10 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 		return nil, err
 	}
 	cfg.NewAuth = newAuth
+
+	if s.smime, err = loadSMIME(ctx, p, getenv, opts.Secrets); err != nil {
+		return nil, err
+	}
 
 	if err := s.openTrail(ctx); err != nil {
 		return nil, err

@@ -44,6 +44,7 @@ type connFlags struct {
 	json           bool
 	transcript     string
 	audit          auditFlags
+	smime          mailwarden.SMIMEConfig // set by send from its S/MIME flags
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -152,6 +153,7 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 		px.Password = mailwarden.SecretRef("file:" + c.proxyPWFile)
 	}
 
+	p.SMIME = c.smime
 	p.Audit = mailwarden.AuditConfig{File: c.audit.file, KeyFile: c.audit.keyFile, Syslog: c.audit.syslog, EventLog: c.audit.eventlog, FailOpen: c.audit.failOpen}
 	return p, secrets, nil
 }

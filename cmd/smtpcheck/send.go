@@ -19,10 +19,13 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	cf.register(fs)
 	mf := addMessageFlags(fs)
 	mf.stdin = e.stdin
+	var sf smimeFlags
+	sf.register(fs)
 	data := fs.String("data", "", "send the ready RFC 5322 message in `FILE` ('-' for standard input) instead of building one; --from and --to/--cc/--bcc give the envelope")
 	if code, done := parseFlags(fs, e, args, "send", "usage: smtpcheck send --server ADDR --from ADDRESS --to LIST [flags]\n\nBuilds a message from the flags (or takes one with --data) and sends it."); done {
 		return code
 	}
+	cf.smime = sf.config()
 	s, code := newSender(ctx, e, &cf, "send")
 	if s == nil {
 		return code

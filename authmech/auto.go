@@ -1,0 +1,103 @@
+package authmech
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// AutoClient chooses, in Start, the strongest mechanism that the server
+// offers and the credentials satisfy (see the Rank constants: GSSAPI,
+// SCRAM-SHA-256, SCRAM-SHA-1, NTLM, CRAM-MD5, OAUTHBEARER, XOAUTH2, PLAIN,
+// LOGIN), and delegates the exchange to it. Mechanisms that would refuse the
+// connection (PLAIN or LOGIN without TLS, unless ServerInfo.AllowPlaintext)
+// are skipped rather than tried. Chosen says what was picked.
+type AutoClient struct {
+	reg    *Registry
+	creds  Credentials
+	chosen string
+	inner  Client
+}
+
+// Chosen returns the mechanism Start picked, "" before Start.
+func (a *AutoClient) Chosen() string { return a.chosen }
+
+// User returns the user name reported to the audit trail.
+func (a *AutoClient) User() string { return a.creds.Username }
+
+// plaintextSensitive mechanisms refuse connections without TLS.
+var plaintextSensitive = map[string]bool{"PLAIN": true, "LOGIN": true, "XOAUTH2": true, "OAUTHBEARER": true, "NTLM": true}
+
+// Start picks a mechanism and starts it. When nothing fits it returns an
+// error wrapping ErrNotOffered that lists what the server offered.
+func (a *AutoClient) Start(ctx context.Context, info *ServerInfo) (string, []byte, error) {
+	a.reg.mu.RLock()
+	var cands []Mechanism
+	for _, m := range a.reg.mechs {
+		if m.Rank > 0 {
+			cands = append(cands, m)
+		}
+	}
+	a.reg.mu.RUnlock()
+	sort.Slice(cands, func(i, j int) bool { return cands[i].Rank > cands[j].Rank })
+	var skipped []string
+	for _, m := range cands {
+		if !info.Offers(m.Name) {
+			continue
+		}
+		if m.Satisfies != nil && !m.Satisfies(a.creds) {
+			skipped = append(skipped, m.Name+" (credentials do not fit)")
+			continue
+		}
+		if plaintextSensitive[m.Name] && !info.Encrypted() && !info.AllowPlaintext {
+			skipped = append(skipped, m.Name+" (no TLS)")
+			continue
+		}
+		c, err := m.New(a.creds)
+		if err != nil {
+			skipped = append(skipped, m.Name+" ("+err.Error()+")")
+			continue
+		}
+		a.chosen, a.inner = m.Name, c
+		return c.Start(ctx, info)
+	}
+	offered := "nothing"
+	if info != nil && len(info.Mechanisms) > 0 {
+		offered = strings.Join(info.Mechanisms, " ")
+	}
+	msg := fmt.Sprintf("%v: auto found %v; the server offers %s", ErrNotOffered, errNoneSatisfiable, offered)
+	if len(skipped) > 0 {
+		msg += "; skipped " + strings.Join(skipped, ", ")
+	}
+	return "", nil, &autoError{msg: msg}
+}
+
+type autoError struct{ msg string }
+
+func (e *autoError) Error() string { return e.msg }
+func (e *autoError) Unwrap() error { return ErrNotOffered }
+
+// Next continues the chosen mechanism's exchange.
+func (a *AutoClient) Next(ctx context.Context, challenge []byte) ([]byte, error) {
+	if a.inner == nil {
+		return nil, errUnexpectedChallenge
+	}
+	return a.inner.Next(ctx, challenge)
+}
+
+// Verify runs the chosen mechanism's end-of-exchange check, if it has one.
+func (a *AutoClient) Verify() error {
+	if v, ok := a.inner.(Verifier); ok {
+		return v.Verify()
+	}
+	return nil
+}
+
+// Diagnosis passes on the chosen mechanism's diagnosis, if it has one.
+func (a *AutoClient) Diagnosis() error {
+	if d, ok := a.inner.(Diagnoser); ok {
+		return d.Diagnosis()
+	}
+	return nil
+}

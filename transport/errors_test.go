@@ -153,9 +153,9 @@ func TestQueueIDParsing(t *testing.T) {
 	for text, want := range map[string]string{
 		"Ok: queued as 4Xyz1234AB": "4Xyz1234AB",
 		"<DM6PR01MB1234.namprd01.prod.outlook.com> [InternalId=1234567, Hostname=DM6PR01MB1234] Queued mail for delivery": "DM6PR01MB1234.namprd01.prod.outlook.com",
-		"OK id=1r5XyZ-000ABC-12":                              "1r5XyZ-000ABC-12",
-		"xA1B2c3D4567 Message accepted for delivery":          "xA1B2c3D4567",
-		"ok 1700000000 qp 12345":                              "12345",
+		"OK id=1r5XyZ-000ABC-12":                                        "1r5XyZ-000ABC-12",
+		"xA1B2c3D4567 Message accepted for delivery":                    "xA1B2c3D4567",
+		"ok 1700000000 qp 12345":                                        "12345",
 		"OK  1700000000 d75a77b69052e-42a8b9c0a1si123456qtx.12 - gsmtp": "d75a77b69052e-42a8b9c0a1si123456qtx.12",
 		"OK: queued":           "",
 		"Message accepted":     "",

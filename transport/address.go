@@ -184,9 +184,19 @@ func checkHostName(h string) error {
 	if _, err := strconv.Atoi(h); err == nil {
 		return errors.New("a port alone is not an address; write host:port")
 	}
+	if p, suf, ok := strings.Cut(h, "-"); ok {
+		if _, err := strconv.Atoi(p); err == nil {
+			if _, known := suffixModes[strings.ToLower(suf)]; known {
+				return errors.New("a port alone is not an address; write host:port" + h[len(p):])
+			}
+		}
+	}
 	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
 		if label == "" || len(label) > 63 {
 			return errors.New("empty or over-long label in host name")
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return errors.New("a host name label cannot begin or end with a hyphen")
 		}
 		for i := 0; i < len(label); i++ {
 			c := label[i]

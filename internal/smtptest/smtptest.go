@@ -70,6 +70,16 @@ type Server struct {
 	mu  sync.Mutex
 	msg []Message
 	n   int
+
+	sessions int
+}
+
+// Sessions returns the number of SMTP sessions the server has started (one
+// per connection, and one more after each STARTTLS).
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
 }
 
 // Start serves o on a free 127.0.0.1 port until the test ends.
@@ -95,6 +105,9 @@ func Serve(o Options) (*Server, error) {
 	s := &Server{o: o, Addr: ln.Addr().String(), Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
+		s.mu.Lock()
+		s.sessions++
+		s.mu.Unlock()
 		return &session{s: s, tls: isTLS}, nil
 	}))
 	srv.Domain = "smtptest.localhost"

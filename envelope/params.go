@@ -14,8 +14,8 @@ const maxParam = 60
 
 // formatMediaType is mime.FormatMediaType, except that a parameter too long
 // to fold within 76 octets (typically a long or non-ASCII file name) is
-// written as RFC 2231 section 3 continuations (name*0*=utf-8''...;
-// name*1*=...), each segment cut on a rune boundary. It returns "" when t
+// written as RFC 2231 section 3 continuations (name*0*, name*1*, ... in
+// UTF-8), each segment cut on a rune boundary. It returns "" when t
 // or a parameter name is invalid.
 func formatMediaType(t string, params map[string]string) string {
 	if mime.FormatMediaType(t, params) == "" {

@@ -27,8 +27,8 @@
 // Message.Rand when set, so output can be made reproducible.
 //
 // It builds on github.com/emersion/go-message (textproto multipart writer)
-// and package headers. Out of scope: sending (package transport), signing
-// and encryption (package smime), reading messages, charsets other than
-// UTF-8, and RFC 2231 parameter continuations (a filename too long for one
-// 998-octet line is refused).
+// and package headers; long or non-ASCII file names are written as RFC 2231
+// parameter continuations. Out of scope: sending (package transport),
+// signing and encryption (package smime), reading messages, and charsets
+// other than UTF-8.
 package envelope

@@ -487,3 +487,61 @@ func TestAttachmentContentType(t *testing.T) {
 	}
 	_ = mime.TypeByExtension
 }
+
+// TestLongFilenames checks RFC 2231 continuations: long and non-ASCII file
+// names read back intact and keep header lines within 76 octets.
+func TestLongFilenames(t *testing.T) {
+	names := []string{
+		strings.Repeat("日本語のファイル名", 12) + ".pdf",
+		strings.Repeat("quarterly-capacity-report-", 8) + "final.xlsx",
+		"Größenübersicht für das Rechenzentrum Zürich-Nord, Stand März 2026 (vertraulich).pdf",
+		"short.txt",
+		"with space.txt",
+	}
+	m := &Message{From: addr(t, "a@example.com"), To: addrs(t, "b@example.com"), Clock: clock, Rand: &seqRand{}}
+	for _, n := range names {
+		m.Attachments = append(m.Attachments, Attachment{Filename: n, Body: strings.NewReader(n)})
+	}
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	checkWire(t, buf.Bytes())
+	for _, line := range strings.Split(buf.String(), "\r\n") {
+		if strings.Contains(line, "name") && len(line) > 76 {
+			t.Errorf("parameter line of %d octets: %q", len(line), line)
+		}
+	}
+	r, err := mail.CreateReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ah, ok := p.Header.(*mail.AttachmentHeader); ok {
+			name, err := ah.Filename()
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(p.Body)
+			if string(body) != name {
+				t.Errorf("attachment %q has body %q", name, body)
+			}
+			_, params, err := mime.ParseMediaType(ah.Get("Content-Type"))
+			if err != nil || params["name"] != name {
+				t.Errorf("Content-Type name = %q (%v), want %q", params["name"], err, name)
+			}
+			got = append(got, name)
+		}
+	}
+	if strings.Join(got, "|") != strings.Join(names, "|") {
+		t.Errorf("file names read back as %q, want %q", got, names)
+	}
+}

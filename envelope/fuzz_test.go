@@ -17,10 +17,10 @@ import (
 // an *Error and writes nothing, or the output is clean (CRLF only, no line
 // over 998 octets) and go-message reads back what went in.
 func FuzzMessage(f *testing.F) {
-	f.Add("Disk almost full", "Alerts, Team", "42", "Volume /var is 95% full.\n", 0)
-	f.Add("Grüße – ディスク", "Jürgen Müller", "Zürich", "ディスク容量\r\n", 10)
-	f.Add("a\r\nBcc: x@y.z", "x\nBcc: y", "v\rX: y", ".\r\nMAIL FROM:<x@y.z>\r\n", 0)
-	f.Fuzz(func(t *testing.T, subject, name, value, text string, max int) {
+	f.Add("Disk almost full", "Alerts, Team", "42", "Volume /var is 95% full.\n", 0, "report.csv")
+	f.Add("Grüße – ディスク", "Jürgen Müller", "Zürich", "ディスク容量\r\n", 10, "日本語のファイル名.pdf")
+	f.Add("a\r\nBcc: x@y.z", "x\nBcc: y", "v\rX: y", ".\r\nMAIL FROM:<x@y.z>\r\n", 0, "a\"\r\nX: y")
+	f.Fuzz(func(t *testing.T, subject, name, value, text string, max int, filename string) {
 		m := &Message{
 			From:             headers.Address{Name: name, Addr: "alerts@example.com"},
 			To:               []headers.Address{{Addr: "ops@example.com"}},
@@ -28,6 +28,7 @@ func FuzzMessage(f *testing.F) {
 			MaxSubjectLength: max % 200,
 			Text:             text,
 			Header:           []headers.Field{{Name: "X-Value", Value: value}},
+			Attachments:      []Attachment{{Filename: filename, ContentType: "application/octet-stream", Body: strings.NewReader(filename)}},
 			Clock:            clock,
 			Rand:             &seqRand{},
 		}
@@ -73,6 +74,17 @@ func FuzzMessage(f *testing.F) {
 		body, _ := io.ReadAll(p.Body)
 		if string(body) != crlf(text) {
 			t.Fatalf("text %q read back as %q", text, body)
+		}
+		p, err = r.NextPart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ah, ok := p.Header.(*mail.AttachmentHeader)
+		if !ok {
+			t.Fatalf("second part is not an attachment: %v", p.Header)
+		}
+		if got, err := ah.Filename(); err != nil || got != filename {
+			t.Fatalf("file name %q read back as %q (%v)", filename, got, err)
 		}
 	})
 }

@@ -311,9 +311,9 @@ func attachmentEntity(a Attachment) *entity {
 		dparams["filename"] = a.Filename
 	}
 	e := &entity{fields: []headers.Field{
-		{Name: "Content-Type", Value: mime.FormatMediaType(mt, params)},
+		{Name: "Content-Type", Value: formatMediaType(mt, params)},
 		{Name: "Content-Transfer-Encoding", Value: encBase64},
-		{Name: "Content-Disposition", Value: mime.FormatMediaType(disp, dparams)},
+		{Name: "Content-Disposition", Value: formatMediaType(disp, dparams)},
 	}}
 	if a.ContentID != "" {
 		id := strings.TrimSuffix(strings.TrimPrefix(a.ContentID, "<"), ">")

@@ -18,9 +18,10 @@
 //   - the Priority, Importance and Sensitivity fields that Outlook, Exchange
 //     and Thunderbird display (RFC 2156, [MS-OXCMAIL] section 2.2.3.2).
 //
-// Every error is of a type from this package (*FieldError, *AddressError)
-// wrapping one of the Err* sentinels, so callers can use errors.Is and
-// errors.As.
+// Every error wraps one of the Err* sentinels (test with errors.Is); errors
+// about a particular field or address-list entry are a *FieldError or an
+// *AddressError naming it (use errors.As). Error texts quote what they name,
+// so a hostile value cannot forge a log line.
 //
 // Out of scope: parsing received messages (use github.com/emersion/go-message),
 // group syntax ("undisclosed-recipients:;"), quoted local parts and address

@@ -175,8 +175,8 @@ func (m *messageFlags) build() (*envelope.Message, error) {
 		m.files = append(m.files, f)
 		if fi, err := f.Stat(); err != nil {
 			return nil, &flagError{"attach", err}
-		} else if !fi.Mode().IsRegular() {
-			return nil, &flagError{"attach", fmt.Errorf("%s: not a regular file", path)}
+		} else if fi.IsDir() {
+			return nil, &flagError{"attach", fmt.Errorf("%s is a directory", path)}
 		}
 		msg.Attachments = append(msg.Attachments, envelope.Attachment{Filename: filepath.Base(path), Body: f})
 	}

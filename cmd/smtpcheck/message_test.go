@@ -128,7 +128,7 @@ func TestMessageCommandBadInput(t *testing.T) {
 		{"bad importance", []string{"--from", "a@x.com", "--to", "b@x.com", "--importance", "urgent"}, "--importance: unknown value"},
 		{"bad sensitivity", []string{"--from", "a@x.com", "--to", "b@x.com", "--sensitivity", "secret"}, "--sensitivity: unknown value"},
 		{"missing attachment", []string{"--from", "a@x.com", "--to", "b@x.com", "--attach", "/nonexistent/file.bin"}, "--attach: open /nonexistent/file.bin"},
-		{"attach directory", []string{"--from", "a@x.com", "--to", "b@x.com", "--attach", "."}, "--attach: .: not a regular file"},
+		{"attach directory", []string{"--from", "a@x.com", "--to", "b@x.com", "--attach", "."}, "--attach: . is a directory"},
 		{"body twice", []string{"--from", "a@x.com", "--to", "b@x.com", "--body", "x", "--body-file", "f"}, "--body-file: use either --body or --body-file"},
 		{"negative max", []string{"--from", "a@x.com", "--to", "b@x.com", "--max-subject-length", "-1"}, "--max-subject-length: -1 is negative"},
 		{"unknown flag", []string{"--form", "a@x.com"}, "flag provided but not defined: -form"},

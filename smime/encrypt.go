@@ -178,7 +178,7 @@ func (e *Encrypter) recipientInfos(cek []byte) ([]byte, error) {
 		var b cryptobyte.Builder
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1Int64(0)
-			b.AddBytes(issuerAndSerial(c.RawIssuer, c.SerialNumber.Bytes(), 1))
+			b.AddBytes(issuerAndSerial(c.RawIssuer, c.SerialNumber.Bytes()))
 			b.AddBytes(alg)
 			b.AddASN1OctetString(ek)
 		})

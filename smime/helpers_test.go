@@ -3,6 +3,7 @@ package smime
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,3 +93,9 @@ func writeTemp(t testing.TB, name string, data []byte) string {
 	}
 	return p
 }
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+func pemCert(c *x509.Certificate) []byte { return pemBlock("CERTIFICATE", c.Raw) }

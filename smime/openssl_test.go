@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -70,6 +71,42 @@ func TestOpenSSLDecryptsOurMessages(t *testing.T) {
 					if string(out) != innerCRLF {
 						t.Fatalf("openssl (%s) returned %q", r, out)
 					}
+				}
+			})
+		}
+	}
+}
+
+// TestOpenSSLLargeMessage crosses many chunk boundaries (and an odd tail)
+// in every streamed structure.
+func TestOpenSSLLargeMessage(t *testing.T) {
+	openssl := needOpenSSL(t)
+	var sb strings.Builder
+	sb.WriteString("Content-Type: text/plain\r\n\r\n")
+	for i := 0; sb.Len() < 5*chunkSize+777; i++ {
+		fmt.Fprintf(&sb, "line %d: the quick brown fox jumps over the lazy dog\r\n", i)
+	}
+	body := sb.String()
+	signer := loadIdentity(t, "signer-rsa")
+	rcpt := loadCert(t, "recipient-rsa")
+	for _, opaque := range []bool{false, true} {
+		for _, c := range []Cipher{AES256CBC, AES256GCM} {
+			t.Run(fmt.Sprintf("opaque=%v/%v", opaque, c), func(t *testing.T) {
+				s, _ := NewSigner(SignConfig{Identity: signer, Opaque: opaque})
+				e, err := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{rcpt}, Cipher: c})
+				if err != nil {
+					t.Fatal(err)
+				}
+				signed := wrapAll(t, s, body)
+				out, err := runOpenSSL(t, openssl, "cms", "-verify", "-in", writeTemp(t, "s.eml", signed), "-CAfile", filepath.Join(certDir, "ca.pem"))
+				if err != nil || string(out) != body {
+					t.Fatalf("openssl verify: %v (%d bytes, want %d)", err, len(out), len(body))
+				}
+				enc := wrapAll(t, e, body)
+				out, err = runOpenSSL(t, openssl, "cms", "-decrypt", "-in", writeTemp(t, "e.eml", enc),
+					"-recip", filepath.Join(certDir, "recipient-rsa.pem"), "-inkey", filepath.Join(certDir, "recipient-rsa.key"))
+				if err != nil || string(out) != body {
+					t.Fatalf("openssl decrypt: %v (%d bytes, want %d)", err, len(out), len(body))
 				}
 			})
 		}

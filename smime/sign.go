@@ -147,7 +147,7 @@ func NewSigner(cfg SignConfig) (*Signer, error) {
 		}
 		s.certs = b
 	}
-	s.sid = issuerAndSerial(cfg.Identity.Cert.RawIssuer, cfg.Identity.Cert.SerialNumber.Bytes(), cfg.Identity.Cert.SerialNumber.Sign())
+	s.sid = issuerAndSerial(cfg.Identity.Cert.RawIssuer, cfg.Identity.Cert.SerialNumber.Bytes())
 	return s, nil
 }
 
@@ -184,7 +184,7 @@ func pssAlgID(h crypto.Hash) []byte {
 	return b.BytesOrPanic()
 }
 
-func issuerAndSerial(rawIssuer, serial []byte, sign int) []byte {
+func issuerAndSerial(rawIssuer, serial []byte) []byte {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddBytes(rawIssuer)

@@ -1,7 +1,9 @@
 package smime
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"io"
 
 	"mailwarden/smime/internal/cms"
@@ -66,18 +68,22 @@ type b64Writer struct {
 	err  error
 }
 
-const b64Batch = 570 // input bytes per output batch unit (10 lines)
-
 func newB64Writer(w io.Writer) *b64Writer {
 	return &b64Writer{w: w, out: make([]byte, 0, 64<<10)}
 }
 
-func (b *b64Writer) line(in []byte) {
+func (b *b64Writer) line(in []byte) error {
+	if len(b.out)+78 > cap(b.out) {
+		if err := b.flush(); err != nil {
+			return err
+		}
+	}
 	n := len(b.out)
 	enc := base64.StdEncoding.EncodedLen(len(in))
 	b.out = b.out[:n+enc]
 	base64.StdEncoding.Encode(b.out[n:], in)
 	b.out = append(b.out, '\r', '\n')
+	return nil
 }
 
 func (b *b64Writer) flush() error {
@@ -100,17 +106,16 @@ func (b *b64Writer) Write(p []byte) (int, error) {
 		if b.n < 57 {
 			return total, nil
 		}
-		b.line(b.part[:])
 		b.n = 0
+		if err := b.line(b.part[:]); err != nil {
+			return 0, err
+		}
 	}
 	for len(p) >= 57 {
-		b.line(p[:57])
-		p = p[57:]
-		if len(b.out) > cap(b.out)-80 {
-			if err := b.flush(); err != nil {
-				return 0, err
-			}
+		if err := b.line(p[:57]); err != nil {
+			return 0, err
 		}
+		p = p[57:]
 	}
 	b.n = copy(b.part[:], p)
 	return total, nil
@@ -119,8 +124,11 @@ func (b *b64Writer) Write(p []byte) (int, error) {
 // Close writes the last partial line and flushes; it does not close w.
 func (b *b64Writer) Close() error {
 	if b.n > 0 {
-		b.line(b.part[:b.n])
+		n := b.n
 		b.n = 0
+		if err := b.line(b.part[:n]); err != nil {
+			return err
+		}
 	}
 	return b.flush()
 }
@@ -141,50 +149,105 @@ func newCanonWriter(w io.Writer, check7bit bool) *canonWriter {
 	return &canonWriter{w: w, check7bit: check7bit, out: make([]byte, 0, 32<<10)}
 }
 
+func (c *canonWriter) put(b []byte) error {
+	if len(c.out)+len(b) > cap(c.out) {
+		if _, err := c.w.Write(c.out); err != nil {
+			c.err = err
+			return err
+		}
+		c.out = c.out[:0]
+		if len(b) > cap(c.out) {
+			if _, err := c.w.Write(b); err != nil {
+				c.err = err
+				return err
+			}
+			return nil
+		}
+	}
+	c.out = append(c.out, b...)
+	return nil
+}
+
+var crlf = []byte("\r\n")
+
+// check7bit returns the index of the first byte in seg that is not 7-bit
+// text (NUL or >= 0x80), or -1.
+func first8bit(seg []byte) int {
+	i := 0
+	for ; i+8 <= len(seg); i += 8 {
+		x := binary.LittleEndian.Uint64(seg[i:])
+		if x&0x8080808080808080 != 0 || (x-0x0101010101010101)&^x&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(seg); i++ {
+		if seg[i] >= 0x80 || seg[i] == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
 func (c *canonWriter) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	for i, ch := range p {
+	n := 0
+	for len(p) > 0 {
 		if c.cr {
 			c.cr = false
-			c.out = append(c.out, '\r', '\n')
 			c.lineLen = 0
-			if ch == '\n' {
+			if err := c.put(crlf); err != nil {
+				return n, err
+			}
+			if p[0] == '\n' {
+				p = p[1:]
+				n++
 				c.off++
 				continue
 			}
 		}
-		switch ch {
-		case '\r':
-			c.cr = true
-		case '\n':
-			c.out = append(c.out, '\r', '\n')
+		i := bytes.IndexByte(p, '\n')
+		seg := p
+		if i >= 0 {
+			seg = p[:i]
+		}
+		if k := bytes.IndexByte(seg, '\r'); k >= 0 {
+			i, seg = k, seg[:k]
+		}
+		if c.check7bit {
+			if k := first8bit(seg); k >= 0 {
+				c.err = &ContentError{Offset: c.off + int64(k), Reason: "8-bit or NUL byte"}
+				return n, c.err
+			}
+			if c.lineLen+len(seg) > 998 {
+				c.err = &ContentError{Offset: c.off + int64(998-c.lineLen), Reason: "line longer than 998 octets"}
+				return n, c.err
+			}
+		}
+		if err := c.put(seg); err != nil {
+			return n, err
+		}
+		c.lineLen += len(seg)
+		c.off += int64(len(seg))
+		n += len(seg)
+		p = p[len(seg):]
+		if i < 0 {
+			break
+		}
+		if p[0] == '\n' {
 			c.lineLen = 0
-		default:
-			if c.check7bit {
-				if ch >= 0x80 || ch == 0 {
-					c.err = &ContentError{Offset: c.off, Reason: "8-bit or NUL byte"}
-					return i, c.err
-				}
-				if c.lineLen >= 998 {
-					c.err = &ContentError{Offset: c.off, Reason: "line longer than 998 octets"}
-					return i, c.err
-				}
+			if err := c.put(crlf); err != nil {
+				return n, err
 			}
-			c.lineLen++
-			c.out = append(c.out, ch)
+		} else {
+			c.cr = true
 		}
+		p = p[1:]
+		n++
 		c.off++
-		if len(c.out) >= cap(c.out)-2 {
-			if _, err := c.w.Write(c.out); err != nil {
-				c.err = err
-				return i, err
-			}
-			c.out = c.out[:0]
-		}
 	}
-	return len(p), nil
+	return n, nil
 }
 
 // Close writes a pending CR as CRLF and flushes; it does not close w.

@@ -30,7 +30,7 @@ KRB5_SPN_HOST=localhost
 OAUTH_USER=mwuser@mailwarden.test
 
 PACKAGES=(
-	postfix openssl ca-certificates procps
+	postfix openssl ca-certificates iproute2
 	dante-server openssh-server openssh-client squid
 	rsyslog rsyslog-gnutls
 	krb5-kdc krb5-admin-server krb5-user

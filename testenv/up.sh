@@ -30,7 +30,7 @@ KRB5_SPN_HOST=localhost
 OAUTH_USER=mwuser@mailwarden.test
 
 PACKAGES=(
-	postfix openssl ca-certificates procps
+	postfix openssl ca-certificates iproute2
 	dante-server openssh-server openssh-client squid
 	rsyslog rsyslog-gnutls
 	krb5-kdc krb5-admin-server krb5-user
@@ -38,7 +38,11 @@ PACKAGES=(
 	libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
 )
 
-log() { printf 'testenv: %s\n' "$*" >&2; }
+T0=${EPOCHREALTIME/[.,]/}
+log() {
+	local t=${EPOCHREALTIME/[.,]/}
+	printf 'testenv: [%d.%01ds] %s\n' $(((t - T0) / 1000000)) $(((t - T0) / 100000 % 10)) "$*" >&2
+}
 die() {
 	log "error: $*"
 	exit 1
@@ -568,6 +572,7 @@ up_rsyslog() {
 		global(
 			workDirectory="$d/work"
 			maxMessageSize="64k"
+			net.enableDNS="off"
 			defaultNetstreamDriverCAFile="$CERTS/ca.pem"
 			defaultNetstreamDriverCertFile="$CERTS/server.pem"
 			defaultNetstreamDriverKeyFile="$CERTS/server.key"
@@ -895,9 +900,9 @@ write_env() {
 }
 
 main() {
-	local start=$SECONDS
 	install_packages
 	build_freeport
+	log "packages and freeport ready"
 	up_postfix
 	write_env
 	up_dante
@@ -912,7 +917,7 @@ main() {
 	write_env
 	up_cyrus
 	write_env
-	log "all peers up in $((SECONDS - start))s; env: $RUN/env"
+	log "all peers up; env: $RUN/env"
 }
 
 main "$@"

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"mailwarden/envelope"
 	"mailwarden/headers"
 	"mailwarden/internal/testcert"
+	"mailwarden/smime"
 )
 
 // Options tune a demo run; the zero Options are what `smtpcheck demo` uses.
@@ -60,6 +62,22 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	defer relay.Close()
 	step("embedded relay listening on %s (STARTTLS; AUTH only after TLS)", relay.Addr())
 
+	step("making throwaway S/MIME certificates: signer alerts@example.com, recipient ops@example.com")
+	signer, err := lb.CA.Issue(testcert.Options{CommonName: "Mailwarden Demo Signer", Emails: []string{"alerts@example.com"}, Purpose: testcert.SMIME})
+	if err != nil {
+		return err
+	}
+	recipient, err := lb.CA.Issue(testcert.Options{CommonName: "Ops Team", Emails: []string{"ops@example.com"}, Key: testcert.RSA2048, Purpose: testcert.SMIME})
+	if err != nil {
+		return err
+	}
+	certFiles := map[string][]byte{"signer.pem": signer.CertPEM, "signer.key": signer.KeyPEM, "recipient.pem": recipient.CertPEM}
+	for name, b := range certFiles {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+
 	keyFile := filepath.Join(dir, "audit.key")
 	if err := os.WriteFile(keyFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
 		return err
@@ -73,6 +91,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		Timeout: 10 * time.Second,
 		Auth:    demoAuth(),
 		Audit:   mailwarden.AuditConfig{File: auditFile, KeyFile: keyFile},
+		SMIME: mailwarden.SMIMEConfig{
+			SignCert: filepath.Join(dir, "signer.pem"), SignKey: filepath.Join(dir, "signer.key"),
+			EncryptCerts: []string{filepath.Join(dir, "recipient.pem")}, EncryptCipher: "aes256-gcm",
+		},
 	}
 	secrets := secretMap{"demo:password": password}
 	sender, err := mailwarden.NewSender(ctx, profile, &mailwarden.Options{Secrets: secrets})
@@ -85,6 +107,12 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 			sender.Close()
 		}
 	}()
+
+	step("checking the S/MIME configuration (the \"Verify\" button)")
+	if err := sender.VerifySMIME("alerts@example.com"); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "    signer key matches its certificate, certificates valid and allow S/MIME, From is in the signer certificate")
 
 	step("probing the relay (the \"Test connection\" button)")
 	rep, err := sender.Probe(ctx)
@@ -113,7 +141,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 			Body: strings.NewReader("Filesystem  Size  Used Avail Use% Mounted on\r\n/dev/vdb1   100G   95G    5G  95% /var\r\n"),
 		}},
 	}
-	step("sending an urgent, company-confidential alert with an attachment")
+	step("sending an urgent, company-confidential alert with an attachment, signed (SHA-256) and encrypted (AES-256-GCM)")
 	res, err := sender.Send(ctx, msg)
 	if err != nil {
 		return err
@@ -156,8 +184,38 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	g := got[0]
 	step("what the relay received (TLS=%v, AUTH %s as %s, MAIL FROM %s, RCPT TO %s)",
 		g.TLS, g.AuthMech, g.AuthUser, g.From, strings.Join(g.Recipients, ", "))
-	out.Write(g.Data)
+	writeAbbreviated(out, g.Data, 6)
+
+	step("opening it as the recipient would: decrypt with ops@example.com's key, verify the signature")
+	opened, err := smime.Open(bytes.NewReader(g.Data), smime.OpenOptions{
+		Roots:    lb.CA.Pool(),
+		Identity: &smime.Identity{Cert: recipient.Cert, Key: recipient.Key, Chain: recipient.Chain},
+	})
+	if err != nil {
+		return fmt.Errorf("demo: the received message does not open: %w", err)
+	}
+	for _, c := range opened.Signers {
+		fmt.Fprintf(out, "    signature verified: %s <%s>\n", c.Subject.CommonName, strings.Join(c.EmailAddresses, ", "))
+	}
+	fmt.Fprintf(out, "    encrypted=%v cipher=%s; the inner message:\n\n", opened.Encrypted, opened.Cipher)
+	writeAbbreviated(out, opened.Entity, 40)
 	return nil
+}
+
+// writeAbbreviated writes a message's header whole and at most maxBody lines
+// of its body.
+func writeAbbreviated(out io.Writer, msg []byte, maxBody int) {
+	head, body, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
+	out.Write(head)
+	io.WriteString(out, "\r\n\r\n")
+	lines := bytes.SplitAfter(body, []byte("\n"))
+	for i, l := range lines {
+		if i == maxBody && len(lines) > maxBody+1 {
+			fmt.Fprintf(out, "    [... %d more lines, %d bytes in all]\n", len(lines)-maxBody, len(msg))
+			break
+		}
+		out.Write(l)
+	}
 }
 
 func printTrail(out io.Writer, files []string) error {

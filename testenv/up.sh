@@ -900,6 +900,8 @@ write_env() {
 }
 
 main() {
+	[ "$(id -u)" = 0 ] || die "run as root: it installs packages, adds the test account $PROXY_USER and starts daemons"
+	trap 'log "error: line $LINENO: \"$BASH_COMMAND\" failed"' ERR
 	install_packages
 	build_freeport
 	log "packages and freeport ready"

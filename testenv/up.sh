@@ -9,6 +9,7 @@
 # packages, creates test accounts and starts daemons) and reads no stdin.
 set -Eeuo pipefail
 exec </dev/null
+umask 022 # the daemons' unprivileged users read what is written here
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 RUN=${MW_TESTENV_DIR:-$REPO/testenv/run}
@@ -903,6 +904,10 @@ main() {
 	[ "$(id -u)" = 0 ] || die "run as root: it installs packages, adds the test account $PROXY_USER and starts daemons"
 	trap 'log "error: line $LINENO: \"$BASH_COMMAND\" failed"' ERR
 	install_packages
+	# postfix, nobody, dovecot and proxy must reach files under $RUN.
+	chmod 755 "$RUN"
+	runuser -u nobody -- test -x "$RUN" ||
+		die "$RUN is not reachable by unprivileged users (a parent directory lacks o+x); set MW_TESTENV_DIR to a directory such as /tmp/mw-testenv"
 	build_freeport
 	log "packages and freeport ready"
 	up_postfix

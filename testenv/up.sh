@@ -907,7 +907,7 @@ main() {
 	# postfix, nobody, dovecot and proxy must reach files under $RUN.
 	chmod 755 "$RUN"
 	runuser -u nobody -- test -x "$RUN" ||
-		die "$RUN is not reachable by unprivileged users (a parent directory lacks o+x); set MW_TESTENV_DIR to a directory such as /tmp/mw-testenv"
+		die "$RUN is not reachable by unprivileged users (a parent directory lacks o+x); set MW_TESTENV_DIR to a directory such as /var/tmp/mailwarden-testenv"
 	build_freeport
 	log "packages and freeport ready"
 	up_postfix

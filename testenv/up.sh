@@ -252,6 +252,7 @@ up_postfix() {
 #!/bin/sh
 set -e
 umask 022
+export LC_ALL=C
 name=\$(date +%s%N).\$1
 sed 's/\$/\r/' >"$d/tmp/\$name"
 shift

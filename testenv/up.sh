@@ -107,7 +107,9 @@ FRESH_KRB5=    # set when this run (re)created the KDC
 
 build_freeport() {
 	if [ ! -x "$FREEPORT" ] || [ "$REPO/internal/cmd/freeport/main.go" -nt "$FREEPORT" ]; then
-		(cd "$REPO" && go build -o "$FREEPORT" ./internal/cmd/freeport) ||
+		local go
+		go=$(command -v go || echo /usr/local/go/bin/go)
+		(cd "$REPO" && "$go" build -o "$FREEPORT" ./internal/cmd/freeport) ||
 			die "cannot build internal/cmd/freeport (is Go installed?)"
 	fi
 }

@@ -9,6 +9,7 @@
 # packages, creates test accounts and starts daemons) and reads no stdin.
 set -Eeuo pipefail
 exec </dev/null
+umask 022 # the daemons' unprivileged users read what is written here
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 RUN=${MW_TESTENV_DIR:-$REPO/testenv/run}
@@ -106,7 +107,9 @@ FRESH_KRB5=    # set when this run (re)created the KDC
 
 build_freeport() {
 	if [ ! -x "$FREEPORT" ] || [ "$REPO/internal/cmd/freeport/main.go" -nt "$FREEPORT" ]; then
-		(cd "$REPO" && go build -o "$FREEPORT" ./internal/cmd/freeport) ||
+		local go
+		go=$(command -v go || echo /usr/local/go/bin/go)
+		(cd "$REPO" && "$go" build -o "$FREEPORT" ./internal/cmd/freeport) ||
 			die "cannot build internal/cmd/freeport (is Go installed?)"
 	fi
 }
@@ -251,6 +254,7 @@ up_postfix() {
 #!/bin/sh
 set -e
 umask 022
+export LC_ALL=C
 name=\$(date +%s%N).\$1
 sed 's/\$/\r/' >"$d/tmp/\$name"
 shift
@@ -900,7 +904,13 @@ write_env() {
 }
 
 main() {
+	[ "$(id -u)" = 0 ] || die "run as root: it installs packages, adds the test account $PROXY_USER and starts daemons"
+	trap 'log "error: line $LINENO: \"$BASH_COMMAND\" failed"' ERR
 	install_packages
+	# postfix, nobody, dovecot and proxy must reach files under $RUN.
+	chmod 755 "$RUN"
+	runuser -u nobody -- test -x "$RUN" ||
+		die "$RUN is not reachable by unprivileged users (a parent directory lacks o+x); set MW_TESTENV_DIR to a directory such as /var/tmp/mailwarden-testenv"
 	build_freeport
 	log "packages and freeport ready"
 	up_postfix

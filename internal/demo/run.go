@@ -161,7 +161,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	files, _ := filepath.Glob(auditFile + "*")
+	files, _ := filepath.Glob(filepath.Join(dir, "audit*.log"))
 	var trail []string
 	for _, f := range files {
 		if !strings.HasSuffix(f, ".lock") {

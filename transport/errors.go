@@ -299,6 +299,13 @@ func Classify(err error) Class {
 		if e.Code == 530 || e.Code == 535 || e.Code == 534 || e.Code == 538 || (e.Stage == StageAuth && e.Code >= 500) {
 			return ClassAuth
 		}
+		// A relay that wants authentication before MAIL says so in
+		// different ways: 530 5.7.0 (RFC 4954), go-smtp's "502 5.7.0
+		// Please authenticate first", Exchange's 5.7.57 "Client not
+		// authenticated to send mail".
+		if e.Code >= 500 && (e.Enhanced == EnhancedCode{5, 7, 57} || (e.Enhanced == EnhancedCode{5, 7, 0} && has(e.Message, "authenticat"))) {
+			return ClassAuth
+		}
 		if e.Stage == StageAuth && e.Code >= 400 && e.Code < 500 {
 			return ClassTemporary
 		}

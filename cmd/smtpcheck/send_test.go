@@ -98,8 +98,8 @@ func TestSendWithoutAuthIsRefusedWithExit4(t *testing.T) {
 	r, ca := startRelay(t)
 	_, stderr, code := runWith(t, nil, "", "send", "--server", r.Addr()+"-starttls", "--ca", ca,
 		"--from", "a@example.com", "--to", "b@example.com", "--subject", "x", "--body", "y")
-	if code != exitAuth || !strings.Contains(stderr, "530") {
-		t.Errorf("exit %d, stderr %q; want 4 with the server's 530", code, stderr)
+	if code != exitAuth || !strings.Contains(stderr, "5.7.0 Please authenticate first") {
+		t.Errorf("exit %d, stderr %q; want 4 with the server's reply", code, stderr)
 	}
 	if len(r.Messages()) != 0 {
 		t.Error("message accepted without authentication")

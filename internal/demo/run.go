@@ -78,6 +78,14 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		}
 	}
 
+	proxyPassword := randomHex(12)
+	proxy, err := StartSOCKS5("demo-proxy", proxyPassword)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	step("embedded SOCKS5 proxy listening on %s (user/password; loopback destinations only)", proxy.Addr())
+
 	keyFile := filepath.Join(dir, "audit.key")
 	if err := os.WriteFile(keyFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
 		return err
@@ -85,8 +93,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	auditFile := filepath.Join(dir, "audit.log")
 
 	profile := mailwarden.Profile{
-		Name:    "demo",
-		Servers: []string{relay.Addr() + "-starttls"},
+		Name: "demo",
+		// The relay is reached through the proxy by name: the certificate
+		// is checked against "localhost", never against the proxy.
+		Servers: []string{"localhost:" + portOf(relay.Addr()) + "-starttls"},
+		Proxy:   mailwarden.Proxy{URL: "socks5h://" + proxy.Addr(), User: "demo-proxy", Password: "demo:proxy-password"},
 		CAFile:  caFile,
 		Timeout: 10 * time.Second,
 		Auth:    demoAuth(),
@@ -96,7 +107,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 			EncryptCerts: []string{filepath.Join(dir, "recipient.pem")}, EncryptCipher: "aes256-gcm",
 		},
 	}
-	secrets := secretMap{"demo:password": password}
+	secrets := secretMap{"demo:password": password, "demo:proxy-password": proxyPassword}
 	sender, err := mailwarden.NewSender(ctx, profile, &mailwarden.Options{Secrets: secrets})
 	if err != nil {
 		return err
@@ -120,6 +131,9 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return err
 	}
 	for _, sp := range rep.Servers {
+		for _, h := range sp.ProxyHops {
+			fmt.Fprintf(out, "    %-10s %5d ms  %s (%s)\n", "proxy", h.Duration.Milliseconds(), h.Proxy, h.Step)
+		}
 		for _, st := range sp.Info.Steps {
 			fmt.Fprintf(out, "    %-10s %5d ms  %s\n", st.Name, st.Duration.Milliseconds(), oneLine(st.Detail))
 		}
@@ -182,6 +196,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return fmt.Errorf("demo: the relay received %d messages, want 1", len(got))
 	}
 	g := got[0]
+	fmt.Fprintf(out, "    the proxy opened %d tunnel(s)\n", proxy.Tunnels())
 	step("what the relay received (TLS=%v, AUTH %s as %s, MAIL FROM %s, RCPT TO %s)",
 		g.TLS, g.AuthMech, g.AuthUser, g.From, strings.Join(g.Recipients, ", "))
 	writeAbbreviated(out, g.Data, 6)
@@ -242,6 +257,11 @@ func (m secretMap) Secret(_ context.Context, ref string) (string, error) {
 		return "", fmt.Errorf("no demo secret %q", ref)
 	}
 	return v, nil
+}
+
+func portOf(addr string) string {
+	_, port, _ := strings.Cut(addr, ":")
+	return port
 }
 
 func randomHex(n int) string {

@@ -2,6 +2,7 @@ package smime
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
@@ -23,7 +24,8 @@ type VerifyConfig struct {
 	// "Name <addr>".
 	From string
 	// Recipients are encryption certificates: each must be valid now, hold
-	// an RSA key and allow key encipherment and e-mail protection.
+	// an RSA key allowing key encipherment or an EC key allowing key
+	// agreement, and allow e-mail protection.
 	Recipients []*x509.Certificate
 	// Roots, when non-nil, must anchor the signer's and each recipient's
 	// chain. Nil skips the chain check (the receiving side decides trust).
@@ -87,15 +89,24 @@ func checkRecipient(c *x509.Certificate, now time.Time, roots *x509.CertPool) []
 		return []error{errors.New("smime: nil recipient certificate")}
 	}
 	var errs []error
-	if _, ok := c.PublicKey.(*rsa.PublicKey); !ok {
+	switch pub := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
+			errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrWrongUsage, Detail: "key usage lacks keyEncipherment"})
+		}
+	case *ecdsa.PublicKey:
+		if _, err := pub.ECDH(); err != nil {
+			errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrUnsupportedKey, Detail: "EC curve not supported for key agreement (want P-256, P-384 or P-521)"})
+		}
+		if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageKeyAgreement == 0 {
+			errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrWrongUsage, Detail: "key usage lacks keyAgreement"})
+		}
+	default:
 		errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrUnsupportedKey,
-			Detail: fmt.Sprintf("%s key: RSA recipient certificates are required (ECDH key agreement is not supported)", c.PublicKeyAlgorithm)})
+			Detail: fmt.Sprintf("%s key: recipient certificates need RSA or EC (P-256/384/521) keys", c.PublicKeyAlgorithm)})
 	}
 	if err := checkTime("recipient", c, now); err != nil {
 		errs = append(errs, err)
-	}
-	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
-		errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrWrongUsage, Detail: "key usage lacks keyEncipherment"})
 	}
 	if err := checkEKU("recipient", c); err != nil {
 		errs = append(errs, err)

@@ -94,10 +94,12 @@ func TestWrongUsage(t *testing.T) {
 	wantCertErr(t, err, ErrWrongUsage, "signer")
 }
 
-func TestECDSARecipientRefused(t *testing.T) {
-	_, err := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{loadCert(t, "recipient-ecdsa")}})
-	wantCertErr(t, err, ErrUnsupportedKey, "recipient")
-	if !strings.Contains(err.Error(), "RSA recipient certificates are required") {
+func TestECRecipientNeedsKeyAgreement(t *testing.T) {
+	ca := newTestCA(t)
+	signOnly := issue(t, ca, testcert.Options{Emails: []string{"sec@example.org"}, Purpose: testcert.SMIMESignOnly})
+	_, err := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{signOnly.Cert}})
+	wantCertErr(t, err, ErrWrongUsage, "recipient")
+	if !strings.Contains(err.Error(), "keyAgreement") {
 		t.Fatalf("unclear message: %v", err)
 	}
 }
@@ -131,8 +133,10 @@ func TestVerifyConfig(t *testing.T) {
 	}
 
 	c = good
-	c.Recipients = []*x509.Certificate{loadCert(t, "recipient-ecdsa")}
-	wantCertErr(t, Verify(c), ErrUnsupportedKey, "recipient")
+	c.Recipients = append(c.Recipients, loadCert(t, "recipient-ecdsa"))
+	if err := Verify(c); err != nil {
+		t.Fatalf("EC recipient: %v", err)
+	}
 
 	c = good
 	c.Roots = newTestCA(t).Pool()

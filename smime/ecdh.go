@@ -198,4 +198,3 @@ func unwrapKARI(ri *cms.Node, id *Identity) ([]byte, error) {
 	}
 	return cek, nil
 }
-

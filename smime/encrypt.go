@@ -2,8 +2,8 @@ package smime
 
 import (
 	"crypto/aes"
-	"crypto/ecdsa"
 	"crypto/cipher"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"

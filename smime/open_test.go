@@ -227,9 +227,16 @@ func TestUntrustedSigner(t *testing.T) {
 	}
 	// Signer certificate left out and not supplied.
 	s2, _ := NewSigner(SignConfig{Identity: loadIdentity(t, "signer-ecdsa"), OmitCertificates: true})
-	_, err = Open(bytes.NewReader(wrapAll(t, s2, inner)), openOpts(t, ""))
+	msg = wrapAll(t, s2, inner)
+	_, err = Open(bytes.NewReader(msg), openOpts(t, ""))
 	if !errors.Is(err, ErrNoSigner) {
 		t.Fatalf("got %v, want ErrNoSigner", err)
+	}
+	// ... and accepted when the reader supplies it.
+	o := openOpts(t, "")
+	o.Certificates = []*x509.Certificate{loadCert(t, "signer-ecdsa")}
+	if m, err := Open(bytes.NewReader(msg), o); err != nil || string(m.Entity) != innerCRLF {
+		t.Fatalf("with the certificate supplied: %v", err)
 	}
 }
 

@@ -55,6 +55,22 @@ func TestExpiredCertificate(t *testing.T) {
 	_, err = NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{exp.Cert}})
 	wantCertErr(t, err, ErrExpired, "recipient")
 
+	// A Signer or Encrypter built while valid refuses to work after expiry.
+	clock := now.AddDate(0, 0, -10)
+	s0, err := NewSigner(SignConfig{Identity: exp, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e0, err := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{exp.Cert}, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = now
+	_, err = s0.Wrap(&bytes.Buffer{})
+	wantCertErr(t, err, ErrExpired, "signer")
+	_, err = e0.Wrap(&bytes.Buffer{})
+	wantCertErr(t, err, ErrExpired, "recipient")
+
 	// Signed while valid, verified after expiry.
 	past := func() time.Time { return now.AddDate(0, 0, -10) }
 	s, err := NewSigner(SignConfig{Identity: exp, Now: past})

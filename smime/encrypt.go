@@ -211,10 +211,20 @@ func (e *Encrypter) recipientInfos(cek []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Wrap starts an encrypted entity on dst; see Wrapper. The content is
+// Wrap starts an encrypted entity on dst; see Wrapper. It fails with a
+// *CertError if a recipient certificate is no longer valid. The content is
 // canonicalised (CRLF), encrypted and written as BER chunks inside base64
 // as it arrives; memory use does not depend on the message size.
 func (e *Encrypter) Wrap(dst io.Writer) (io.WriteCloser, error) {
+	now := time.Now()
+	if e.cfg.Now != nil {
+		now = e.cfg.Now()
+	}
+	for _, rc := range e.recipients {
+		if err := checkTime("recipient", rc, now); err != nil {
+			return nil, err
+		}
+	}
 	c := e.cfg.Cipher
 	cek := make([]byte, c.keyLen())
 	if _, err := io.ReadFull(e.rand(), cek); err != nil {

@@ -262,3 +262,23 @@ func TestChunkBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenLFDelivered opens messages whose line endings were converted to
+// bare LF, as Postfix writes them into a Maildir.
+func TestOpenLFDelivered(t *testing.T) {
+	signer := loadIdentity(t, "signer-rsa")
+	det, _ := NewSigner(SignConfig{Identity: signer})
+	opq, _ := NewSigner(SignConfig{Identity: signer, Opaque: true})
+	gcm, _ := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{loadCert(t, "recipient-rsa")}, Cipher: AES256GCM})
+	for i, w := range []Wrapper{det, opq, SignAndEncrypt(det, gcm)} {
+		msg := "Return-Path: <alerts@example.com>\nFrom: alerts@example.com\nMIME-Version: 1.0\n" +
+			strings.ReplaceAll(string(wrapAll(t, w, inner)), "\r\n", "\n")
+		m, err := Open(strings.NewReader(msg), openOpts(t, "recipient-rsa"))
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		if string(m.Entity) != innerCRLF || len(m.Signers) != 1 {
+			t.Fatalf("%d: got %q", i, m.Entity)
+		}
+	}
+}

@@ -58,6 +58,10 @@ func Verify(cfg VerifyConfig) error {
 	return errors.Join(errs...)
 }
 
+// minRSABits is the smallest RSA modulus accepted for signing or as a
+// recipient (NIST SP 800-131A).
+const minRSABits = 2048
+
 func checkSigner(id *Identity, now time.Time, roots *x509.CertPool) []error {
 	if id == nil || id.Cert == nil || id.Key == nil {
 		return []error{errors.New("smime: signer identity needs a certificate and a private key")}
@@ -66,6 +70,15 @@ func checkSigner(id *Identity, now time.Time, roots *x509.CertPool) []error {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	if pub, ok := id.Key.Public().(equaler); !ok || !pub.Equal(id.Cert.PublicKey) {
 		errs = append(errs, &CertError{Role: "signer", Cert: id.Cert, Err: ErrKeyMismatch})
+	}
+	switch pub := id.Cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < minRSABits {
+			errs = append(errs, &CertError{Role: "signer", Cert: id.Cert, Err: ErrUnsupportedKey, Detail: fmt.Sprintf("RSA key of %d bits; at least %d required", pub.N.BitLen(), minRSABits)})
+		}
+	case *ecdsa.PublicKey:
+	default:
+		errs = append(errs, &CertError{Role: "signer", Cert: id.Cert, Err: ErrUnsupportedKey, Detail: fmt.Sprintf("%s key: signing needs RSA or ECDSA", id.Cert.PublicKeyAlgorithm)})
 	}
 	if err := checkTime("signer", id.Cert, now); err != nil {
 		errs = append(errs, err)
@@ -91,6 +104,9 @@ func checkRecipient(c *x509.Certificate, now time.Time, roots *x509.CertPool) []
 	var errs []error
 	switch pub := c.PublicKey.(type) {
 	case *rsa.PublicKey:
+		if pub.N.BitLen() < minRSABits {
+			errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrUnsupportedKey, Detail: fmt.Sprintf("RSA key of %d bits; at least %d required", pub.N.BitLen(), minRSABits)})
+		}
 		if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
 			errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrWrongUsage, Detail: "key usage lacks keyEncipherment"})
 		}

@@ -3,8 +3,12 @@ package smime
 import (
 	"bytes"
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,4 +254,24 @@ func TestParseCertificatesDER(t *testing.T) {
 	if _, err := ParseCertificates([]byte("junk")); err == nil {
 		t.Fatal("junk accepted")
 	}
+}
+
+func TestShortRSAKeyRefused(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := loadIdentity(t, "signer-rsa") // any issuer will do: only the key size is under test
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "weak"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	_, err = NewSigner(SignConfig{Identity: &Identity{Cert: cert, Key: key}})
+	wantCertErr(t, err, ErrUnsupportedKey, "signer")
+	_, err = NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{cert}})
+	wantCertErr(t, err, ErrUnsupportedKey, "recipient")
 }

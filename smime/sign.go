@@ -61,7 +61,8 @@ type Signer struct {
 	sid      []byte // DER IssuerAndSerialNumber
 }
 
-// ParseHash maps "sha256", "sha-256", "SHA384"... to a crypto.Hash.
+// ParseHash maps "sha256", "sha-256", "SHA384"... to a crypto.Hash; "" is
+// SHA-256. "sha1" parses, but NewSigner accepts it only with AllowSHA1.
 func ParseHash(s string) (crypto.Hash, error) {
 	switch strings.ReplaceAll(strings.ToLower(s), "-", "") {
 	case "", "sha256":

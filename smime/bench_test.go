@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,41 @@ func BenchmarkWrap(b *testing.B) {
 		for _, c := range cases {
 			b.Run(fmt.Sprintf("%s/%dMB", c.name, size>>20), func(b *testing.B) { benchWrap(b, c.w, size) })
 		}
+	}
+}
+
+// TestStreamingMemory is the streaming guarantee as a regression test: the
+// bytes allocated while wrapping a 16 MB message stay below 1 MB for every
+// wrapper (BenchmarkWrap shows the same figure at 1 MB and 100 MB).
+func TestStreamingMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	signer := loadIdentity(t, "signer-ecdsa")
+	rcpt := loadCert(t, "recipient-rsa")
+	detached, _ := NewSigner(SignConfig{Identity: signer})
+	opaque, _ := NewSigner(SignConfig{Identity: signer, Opaque: true})
+	gcm, _ := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{rcpt}, Cipher: AES256GCM})
+	cbc, _ := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{rcpt}})
+	const size = 16 << 20
+	for name, w := range map[string]Wrapper{"detached": detached, "opaque": opaque, "gcm": gcm, "cbc": cbc, "sign+gcm": SignAndEncrypt(opaque, gcm)} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		wc, err := w.Wrap(io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; n < size; n += len(benchBody) {
+			wc.Write(benchBody)
+		}
+		if err := wc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		if alloc > 1<<20 {
+			t.Errorf("%s: %d bytes allocated for a 16 MB message", name, alloc)
+		}
+		t.Logf("%s: %d bytes allocated for 16 MB", name, alloc)
 	}
 }

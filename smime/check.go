@@ -2,6 +2,7 @@ package smime
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
@@ -23,7 +24,8 @@ type VerifyConfig struct {
 	// "Name <addr>".
 	From string
 	// Recipients are encryption certificates: each must be valid now, hold
-	// an RSA key and allow key encipherment and e-mail protection.
+	// an RSA key allowing key encipherment or an EC key allowing key
+	// agreement, and allow e-mail protection.
 	Recipients []*x509.Certificate
 	// Roots, when non-nil, must anchor the signer's and each recipient's
 	// chain. Nil skips the chain check (the receiving side decides trust).
@@ -56,6 +58,10 @@ func Verify(cfg VerifyConfig) error {
 	return errors.Join(errs...)
 }
 
+// minRSABits is the smallest RSA modulus accepted for signing or as a
+// recipient (NIST SP 800-131A).
+const minRSABits = 2048
+
 func checkSigner(id *Identity, now time.Time, roots *x509.CertPool) []error {
 	if id == nil || id.Cert == nil || id.Key == nil {
 		return []error{errors.New("smime: signer identity needs a certificate and a private key")}
@@ -64,6 +70,15 @@ func checkSigner(id *Identity, now time.Time, roots *x509.CertPool) []error {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	if pub, ok := id.Key.Public().(equaler); !ok || !pub.Equal(id.Cert.PublicKey) {
 		errs = append(errs, &CertError{Role: "signer", Cert: id.Cert, Err: ErrKeyMismatch})
+	}
+	switch pub := id.Cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < minRSABits {
+			errs = append(errs, &CertError{Role: "signer", Cert: id.Cert, Err: ErrUnsupportedKey, Detail: fmt.Sprintf("RSA key of %d bits; at least %d required", pub.N.BitLen(), minRSABits)})
+		}
+	case *ecdsa.PublicKey:
+	default:
+		errs = append(errs, &CertError{Role: "signer", Cert: id.Cert, Err: ErrUnsupportedKey, Detail: fmt.Sprintf("%s key: signing needs RSA or ECDSA", id.Cert.PublicKeyAlgorithm)})
 	}
 	if err := checkTime("signer", id.Cert, now); err != nil {
 		errs = append(errs, err)
@@ -87,15 +102,27 @@ func checkRecipient(c *x509.Certificate, now time.Time, roots *x509.CertPool) []
 		return []error{errors.New("smime: nil recipient certificate")}
 	}
 	var errs []error
-	if _, ok := c.PublicKey.(*rsa.PublicKey); !ok {
+	switch pub := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < minRSABits {
+			errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrUnsupportedKey, Detail: fmt.Sprintf("RSA key of %d bits; at least %d required", pub.N.BitLen(), minRSABits)})
+		}
+		if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
+			errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrWrongUsage, Detail: "key usage lacks keyEncipherment"})
+		}
+	case *ecdsa.PublicKey:
+		if _, err := pub.ECDH(); err != nil {
+			errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrUnsupportedKey, Detail: "EC curve not supported for key agreement (want P-256, P-384 or P-521)"})
+		}
+		if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageKeyAgreement == 0 {
+			errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrWrongUsage, Detail: "key usage lacks keyAgreement"})
+		}
+	default:
 		errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrUnsupportedKey,
-			Detail: fmt.Sprintf("%s key: RSA recipient certificates are required (ECDH key agreement is not supported)", c.PublicKeyAlgorithm)})
+			Detail: fmt.Sprintf("%s key: recipient certificates need RSA or EC (P-256/384/521) keys", c.PublicKeyAlgorithm)})
 	}
 	if err := checkTime("recipient", c, now); err != nil {
 		errs = append(errs, err)
-	}
-	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
-		errs = append(errs, &CertError{Role: "recipient", Cert: c, Err: ErrWrongUsage, Detail: "key usage lacks keyEncipherment"})
 	}
 	if err := checkEKU("recipient", c); err != nil {
 		errs = append(errs, err)

@@ -3,8 +3,12 @@ package smime
 import (
 	"bytes"
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +59,22 @@ func TestExpiredCertificate(t *testing.T) {
 	_, err = NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{exp.Cert}})
 	wantCertErr(t, err, ErrExpired, "recipient")
 
+	// A Signer or Encrypter built while valid refuses to work after expiry.
+	clock := now.AddDate(0, 0, -10)
+	s0, err := NewSigner(SignConfig{Identity: exp, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e0, err := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{exp.Cert}, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = now
+	_, err = s0.Wrap(&bytes.Buffer{})
+	wantCertErr(t, err, ErrExpired, "signer")
+	_, err = e0.Wrap(&bytes.Buffer{})
+	wantCertErr(t, err, ErrExpired, "recipient")
+
 	// Signed while valid, verified after expiry.
 	past := func() time.Time { return now.AddDate(0, 0, -10) }
 	s, err := NewSigner(SignConfig{Identity: exp, Now: past})
@@ -94,10 +114,12 @@ func TestWrongUsage(t *testing.T) {
 	wantCertErr(t, err, ErrWrongUsage, "signer")
 }
 
-func TestECDSARecipientRefused(t *testing.T) {
-	_, err := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{loadCert(t, "recipient-ecdsa")}})
-	wantCertErr(t, err, ErrUnsupportedKey, "recipient")
-	if !strings.Contains(err.Error(), "RSA recipient certificates are required") {
+func TestECRecipientNeedsKeyAgreement(t *testing.T) {
+	ca := newTestCA(t)
+	signOnly := issue(t, ca, testcert.Options{Emails: []string{"sec@example.org"}, Purpose: testcert.SMIMESignOnly})
+	_, err := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{signOnly.Cert}})
+	wantCertErr(t, err, ErrWrongUsage, "recipient")
+	if !strings.Contains(err.Error(), "keyAgreement") {
 		t.Fatalf("unclear message: %v", err)
 	}
 }
@@ -131,8 +153,10 @@ func TestVerifyConfig(t *testing.T) {
 	}
 
 	c = good
-	c.Recipients = []*x509.Certificate{loadCert(t, "recipient-ecdsa")}
-	wantCertErr(t, Verify(c), ErrUnsupportedKey, "recipient")
+	c.Recipients = append(c.Recipients, loadCert(t, "recipient-ecdsa"))
+	if err := Verify(c); err != nil {
+		t.Fatalf("EC recipient: %v", err)
+	}
 
 	c = good
 	c.Roots = newTestCA(t).Pool()
@@ -230,4 +254,24 @@ func TestParseCertificatesDER(t *testing.T) {
 	if _, err := ParseCertificates([]byte("junk")); err == nil {
 		t.Fatal("junk accepted")
 	}
+}
+
+func TestShortRSAKeyRefused(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := loadIdentity(t, "signer-rsa") // any issuer will do: only the key size is under test
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "weak"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	_, err = NewSigner(SignConfig{Identity: &Identity{Cert: cert, Key: key}})
+	wantCertErr(t, err, ErrUnsupportedKey, "signer")
+	_, err = NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{cert}})
+	wantCertErr(t, err, ErrUnsupportedKey, "recipient")
 }

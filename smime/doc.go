@@ -18,7 +18,10 @@
 // with AES-128/256-GCM as AuthEnvelopedData (RFC 5083, RFC 5084) — not GCM
 // inside plain EnvelopedData, which OpenSSL 3 cannot read. The
 // content-encryption key goes to each RSA recipient with PKCS#1 v1.5 or
-// RSAES-OAEP (RFC 8017, RFC 3560), identified by issuer and serial number.
+// RSAES-OAEP (RFC 8017, RFC 3560), and to each EC recipient (P-256, P-384,
+// P-521) by ephemeral-static ECDH with the X9.63 KDF and AES key wrap
+// (RFC 5753, RFC 3565); recipients are identified by issuer and serial
+// number.
 // Content is written as BER with indefinite lengths and 16 KiB OCTET STRING
 // chunks, base64-encoded as it goes.
 //
@@ -37,8 +40,7 @@
 // are no package-level settings. DES, 3DES and RC2 are never written and
 // are refused when read.
 //
-// Out of scope: ECDH key agreement (KeyAgreeRecipientInfo) for ECDSA
-// recipient certificates — NewEncrypter refuses them with ErrUnsupportedKey;
-// certificate revocation checks; receiving mail; re-encoding 8-bit bodies
+// Out of scope: certificate revocation checks (CRL, OCSP); password and
+// KEK recipients; receiving mail; re-encoding 8-bit bodies
 // (the caller chooses quoted-printable or base64 for the inner entity).
 package smime

@@ -3,6 +3,7 @@ package smime
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -80,7 +81,10 @@ const (
 
 // EncryptConfig configures an Encrypter.
 type EncryptConfig struct {
-	// Recipients are the recipients' certificates (RSA keys). Required.
+	// Recipients are the recipients' certificates. Required. RSA keys get
+	// key transport (KeyTransport below); ECDSA keys on P-256, P-384 or
+	// P-521 get ephemeral-static ECDH key agreement (RFC 5753) with the
+	// X9.63 KDF and AES key wrap.
 	Recipients []*x509.Certificate
 	// Self, when non-nil, is added as one more recipient (typically the
 	// signer's own certificate) so the sent copy stays readable.
@@ -100,10 +104,12 @@ type EncryptConfig struct {
 type Encrypter struct {
 	cfg        EncryptConfig
 	recipients []*x509.Certificate
+	hasECDH    bool
 }
 
 // NewEncrypter validates cfg: each recipient certificate must hold an RSA
-// key, be valid now and allow key encipherment for e-mail. Failures are
+// or EC key, be valid now and allow key encipherment (RSA) or key agreement
+// (EC) for e-mail. Failures are
 // *CertError values joined with errors.Join.
 func NewEncrypter(cfg EncryptConfig) (*Encrypter, error) {
 	if _, ok := cipherNames[cfg.Cipher]; !ok {
@@ -130,7 +136,13 @@ func NewEncrypter(cfg EncryptConfig) (*Encrypter, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Encrypter{cfg: cfg, recipients: rcpts}, nil
+	e := &Encrypter{cfg: cfg, recipients: rcpts}
+	for _, c := range rcpts {
+		if _, ok := c.PublicKey.(*ecdsa.PublicKey); ok {
+			e.hasECDH = true
+		}
+	}
+	return e, nil
 }
 
 func (e *Encrypter) rand() io.Reader {
@@ -162,6 +174,14 @@ func oaepAlgID() []byte {
 func (e *Encrypter) recipientInfos(cek []byte) ([]byte, error) {
 	var out []byte
 	for _, c := range e.recipients {
+		if _, ok := c.PublicKey.(*ecdsa.PublicKey); ok {
+			ri, err := kari(c, cek, e.rand())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ri...)
+			continue
+		}
 		pub := c.PublicKey.(*rsa.PublicKey)
 		var ek, alg []byte
 		var err error
@@ -191,10 +211,20 @@ func (e *Encrypter) recipientInfos(cek []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Wrap starts an encrypted entity on dst; see Wrapper. The content is
+// Wrap starts an encrypted entity on dst; see Wrapper. It fails with a
+// *CertError if a recipient certificate is no longer valid. The content is
 // canonicalised (CRLF), encrypted and written as BER chunks inside base64
 // as it arrives; memory use does not depend on the message size.
 func (e *Encrypter) Wrap(dst io.Writer) (io.WriteCloser, error) {
+	now := time.Now()
+	if e.cfg.Now != nil {
+		now = e.cfg.Now()
+	}
+	for _, rc := range e.recipients {
+		if err := checkTime("recipient", rc, now); err != nil {
+			return nil, err
+		}
+	}
 	c := e.cfg.Cipher
 	cek := make([]byte, c.keyLen())
 	if _, err := io.ReadFull(e.rand(), cek); err != nil {
@@ -271,7 +301,11 @@ func (e *Encrypter) Wrap(dst io.Writer) (io.WriteCloser, error) {
 	p = appendOID(p, outerOID)
 	p = cms.AppendIndefinite(p, cms.TagCtx0)
 	p = cms.AppendIndefinite(p, cms.TagSequence)
-	p = append(p, cms.TagInteger, 1, 0)
+	version := byte(0)
+	if !c.gcm() && e.hasECDH {
+		version = 2 // RFC 5652 section 6.1: a RecipientInfo other than version 0
+	}
+	p = append(p, cms.TagInteger, 1, version)
 	p = cms.AppendHeader(p, cms.TagSet, len(ris))
 	p = append(p, ris...)
 	p = cms.AppendIndefinite(p, cms.TagSequence)

@@ -24,9 +24,8 @@ var (
 	ErrKeyMismatch = errors.New("smime: private key does not match the certificate")
 	// ErrUntrusted: the certificate does not chain to a trusted root.
 	ErrUntrusted = errors.New("smime: certificate is not trusted")
-	// ErrUnsupportedKey: the key type cannot be used for the operation.
-	// Encryption needs RSA recipient certificates: ECDH key agreement
-	// (KeyAgreeRecipientInfo) is not implemented.
+	// ErrUnsupportedKey: the key type cannot be used for the operation
+	// (for example Ed25519, or an EC curve other than P-256/384/521).
 	ErrUnsupportedKey = errors.New("smime: unsupported key type")
 	// ErrWeakHash: SHA-1 was requested without the legacy switch.
 	ErrWeakHash = errors.New("smime: SHA-1 signatures need the explicit legacy switch")

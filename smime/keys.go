@@ -171,3 +171,37 @@ func LoadCertificateFile(path string) ([]*x509.Certificate, error) {
 	}
 	return ParseCertificates(data)
 }
+
+// IdentityFiles names a signing identity the way smtpcheck flags and admin
+// screens give it: either a PKCS#12 file, or a PEM certificate file and a
+// PEM key file; the PKCS#12 password is read from PasswordFile (one line)
+// so that it never appears on a command line.
+type IdentityFiles struct {
+	P12          string // --sign-p12
+	Cert         string // --sign-cert
+	Key          string // --sign-key
+	PasswordFile string // --sign-password-file
+}
+
+// LoadIdentityFiles loads the identity f names. Exactly one of P12 and
+// Cert/Key must be set.
+func LoadIdentityFiles(f IdentityFiles) (*Identity, error) {
+	switch {
+	case f.P12 != "" && (f.Cert != "" || f.Key != ""):
+		return nil, errors.New("smime: give either a PKCS#12 file or a certificate and key, not both")
+	case f.P12 != "":
+		var pw string
+		if f.PasswordFile != "" {
+			var err error
+			if pw, err = ReadPasswordFile(f.PasswordFile); err != nil {
+				return nil, err
+			}
+		}
+		return LoadPKCS12File(f.P12, pw)
+	case f.Cert != "" && f.Key != "":
+		return LoadPEMFiles(f.Cert, f.Key)
+	case f.Cert != "" || f.Key != "":
+		return nil, errors.New("smime: a PEM identity needs both a certificate file and a key file")
+	}
+	return nil, errors.New("smime: no signing identity given")
+}

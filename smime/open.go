@@ -33,7 +33,8 @@ type OpenOptions struct {
 	// Certificates are extra certificates: signers that did not attach
 	// theirs, and intermediates.
 	Certificates []*x509.Certificate
-	// Identity decrypts enveloped messages; it needs an RSA key. Nil makes
+	// Identity decrypts enveloped messages (RSA key transport or EC key
+	// agreement). Nil makes
 	// encrypted messages fail with ErrNoRecipient.
 	Identity *Identity
 	// Now is the time signer certificates are checked against; nil means
@@ -639,13 +640,15 @@ func decryptEnveloped(env *cms.Node, auth bool, o OpenOptions) ([]byte, string, 
 }
 
 func unwrapKey(ris *cms.Node, id *Identity) ([]byte, error) {
-	sawKARI := false
 	if id == nil || id.Cert == nil {
 		return nil, fmt.Errorf("%w: no decryption identity given", ErrNoRecipient)
 	}
 	for _, ri := range ris.Children {
 		if ri.Is(2, 1, true) {
-			sawKARI = true
+			cek, err := unwrapKARI(ri, id)
+			if err != nil || cek != nil {
+				return cek, err
+			}
 			continue
 		}
 		if !ri.Is(0, 16, true) || len(ri.Children) < 4 {
@@ -656,7 +659,7 @@ func unwrapKey(ris *cms.Node, id *Identity) ([]byte, error) {
 		}
 		dec, ok := id.Key.(crypto.Decrypter)
 		if _, isRSA := id.Key.Public().(*rsa.PublicKey); !ok || !isRSA {
-			return nil, fmt.Errorf("%w: decryption needs an RSA key", ErrUnsupportedKey)
+			return nil, fmt.Errorf("%w: key transport needs an RSA key", ErrUnsupportedKey)
 		}
 		alg, err := parseAlg(ri.Child(2))
 		if err != nil {
@@ -701,9 +704,6 @@ func unwrapKey(ris *cms.Node, id *Identity) ([]byte, error) {
 			return nil, fmt.Errorf("%w: content-encryption key: %w", ErrDecrypt, err)
 		}
 		return cek, nil
-	}
-	if sawKARI {
-		return nil, fmt.Errorf("%w: (ECDH key agreement recipients are not supported)", ErrNoRecipient)
 	}
 	return nil, ErrNoRecipient
 }

@@ -227,9 +227,16 @@ func TestUntrustedSigner(t *testing.T) {
 	}
 	// Signer certificate left out and not supplied.
 	s2, _ := NewSigner(SignConfig{Identity: loadIdentity(t, "signer-ecdsa"), OmitCertificates: true})
-	_, err = Open(bytes.NewReader(wrapAll(t, s2, inner)), openOpts(t, ""))
+	msg = wrapAll(t, s2, inner)
+	_, err = Open(bytes.NewReader(msg), openOpts(t, ""))
 	if !errors.Is(err, ErrNoSigner) {
 		t.Fatalf("got %v, want ErrNoSigner", err)
+	}
+	// ... and accepted when the reader supplies it.
+	o := openOpts(t, "")
+	o.Certificates = []*x509.Certificate{loadCert(t, "signer-ecdsa")}
+	if m, err := Open(bytes.NewReader(msg), o); err != nil || string(m.Entity) != innerCRLF {
+		t.Fatalf("with the certificate supplied: %v", err)
 	}
 }
 
@@ -252,6 +259,26 @@ func TestChunkBoundaries(t *testing.T) {
 			if string(m.Entity) != body {
 				t.Fatalf("size %d %v: content differs", size, c)
 			}
+		}
+	}
+}
+
+// TestOpenLFDelivered opens messages whose line endings were converted to
+// bare LF, as Postfix writes them into a Maildir.
+func TestOpenLFDelivered(t *testing.T) {
+	signer := loadIdentity(t, "signer-rsa")
+	det, _ := NewSigner(SignConfig{Identity: signer})
+	opq, _ := NewSigner(SignConfig{Identity: signer, Opaque: true})
+	gcm, _ := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{loadCert(t, "recipient-rsa")}, Cipher: AES256GCM})
+	for i, w := range []Wrapper{det, opq, SignAndEncrypt(det, gcm)} {
+		msg := "Return-Path: <alerts@example.com>\nFrom: alerts@example.com\nMIME-Version: 1.0\n" +
+			strings.ReplaceAll(string(wrapAll(t, w, inner)), "\r\n", "\n")
+		m, err := Open(strings.NewReader(msg), openOpts(t, "recipient-rsa"))
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		if string(m.Entity) != innerCRLF || len(m.Signers) != 1 {
+			t.Fatalf("%d: got %q", i, m.Entity)
 		}
 	}
 }

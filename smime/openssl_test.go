@@ -1,8 +1,10 @@
 package smime
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -110,5 +112,59 @@ func TestOpenSSLLargeMessage(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestOpenSSLECDH checks ECDH key agreement both ways: OpenSSL decrypts
+// what we write for an EC recipient (next to an RSA one), and Open decrypts
+// what OpenSSL writes for an EC recipient.
+func TestOpenSSLECDH(t *testing.T) {
+	openssl := needOpenSSL(t)
+	for _, c := range []Cipher{AES256CBC, AES128CBC, AES256GCM, AES128GCM} {
+		t.Run("ours/"+c.String(), func(t *testing.T) {
+			e, err := NewEncrypter(EncryptConfig{Recipients: []*x509.Certificate{loadCert(t, "recipient-rsa"), loadCert(t, "recipient-ecdsa")}, Cipher: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := wrapAll(t, e, inner)
+			out, err := runOpenSSL(t, openssl, "cms", "-decrypt", "-in", writeTemp(t, "e.eml", msg),
+				"-recip", filepath.Join(certDir, "recipient-ecdsa.pem"), "-inkey", filepath.Join(certDir, "recipient-ecdsa.key"))
+			if err != nil || string(out) != innerCRLF {
+				t.Fatalf("openssl decrypt: %v %q", err, out)
+			}
+			for _, who := range []string{"recipient-ecdsa", "recipient-rsa"} {
+				m, err := Open(bytes.NewReader(msg), OpenOptions{Identity: loadIdentity(t, who)})
+				if err != nil || string(m.Entity) != innerCRLF {
+					t.Fatalf("Open as %s: %v", who, err)
+				}
+			}
+		})
+	}
+	in := writeTemp(t, "in.txt", []byte(innerCRLF))
+	for _, args := range [][]string{
+		{"-aes-256-cbc"}, {"-aes-256-gcm"}, {"-aes-128-cbc"},
+		{"-aes-256-gcm", "-keyopt", "ecdh_kdf_md:sha256"},
+	} {
+		t.Run("openssl/"+strings.Join(args, " "), func(t *testing.T) {
+			a := append([]string{"cms", "-encrypt", "-in", in}, args...)
+			if len(args) > 1 {
+				a = append(a[:len(a)-2], "-recip", filepath.Join(certDir, "recipient-ecdsa.pem"), args[1], args[2])
+			} else {
+				a = append(a, filepath.Join(certDir, "recipient-ecdsa.pem"))
+			}
+			out, err := runOpenSSL(t, openssl, a...)
+			if err != nil {
+				t.Fatal("openssl encrypt failed")
+			}
+			m, err := Open(bytes.NewReader(out), OpenOptions{Identity: loadIdentity(t, "recipient-ecdsa")})
+			if err != nil || string(m.Entity) != innerCRLF {
+				t.Fatalf("Open: %v\n%s", err, out)
+			}
+			// The wrong EC key fails clearly.
+			_, err = Open(bytes.NewReader(out), OpenOptions{Identity: &Identity{Cert: loadCert(t, "recipient-ecdsa"), Key: loadIdentity(t, "signer-ecdsa").Key}})
+			if !errors.Is(err, ErrDecrypt) {
+				t.Fatalf("wrong EC key: %v, want ErrDecrypt", err)
+			}
+		})
 	}
 }

@@ -61,7 +61,8 @@ type Signer struct {
 	sid      []byte // DER IssuerAndSerialNumber
 }
 
-// ParseHash maps "sha256", "sha-256", "SHA384"... to a crypto.Hash.
+// ParseHash maps "sha256", "sha-256", "SHA384"... to a crypto.Hash; "" is
+// SHA-256. "sha1" parses, but NewSigner accepts it only with AllowSHA1.
 func ParseHash(s string) (crypto.Hash, error) {
 	switch strings.ReplaceAll(strings.ToLower(s), "-", "") {
 	case "", "sha256":
@@ -219,12 +220,17 @@ func (s *Signer) Micalg() string {
 	return m
 }
 
-// Wrap starts a signed entity on dst; see Wrapper. Detached signing
+// Wrap starts a signed entity on dst; see Wrapper. It fails with a
+// *CertError if the signer certificate is no longer valid. Detached signing
 // (the default) writes the canonicalised inner entity straight to dst while
 // hashing it, and refuses 8-bit content and over-long lines with a
 // *ContentError so that no relay can break the signature; opaque signing
 // streams the content as BER chunks inside base64.
 func (s *Signer) Wrap(dst io.Writer) (io.WriteCloser, error) {
+	// A long-lived Signer may outlive its certificate.
+	if err := checkTime("signer", s.cfg.Identity.Cert, s.now()); err != nil {
+		return nil, err
+	}
 	if s.cfg.Opaque {
 		return s.wrapOpaque(dst)
 	}

@@ -30,6 +30,7 @@ type GCMEncrypter struct {
 	chunk  int
 	hpow   fieldElement // H^(chunk/16)
 	closed bool
+	tagBuf [16]byte
 }
 
 type fieldElement struct{ hi, lo uint64 }
@@ -122,7 +123,7 @@ func NewGCMEncrypter(key, nonce []byte) (*GCMEncrypter, error) {
 var zeroNonce [12]byte
 
 func (g *GCMEncrypter) absorb(c []byte, hpow fieldElement) {
-	tag := g.oracle.Seal(nil, zeroNonce[:], nil, c)
+	tag := g.oracle.Seal(g.tagBuf[:0], zeroNonce[:], nil, c)
 	z := loadFE(tag).xor(loadFE(g.ekz[:]))
 	l := mul(fieldElement{hi: uint64(len(c)) * 8}, g.h)
 	g.w = mul(g.w, hpow).xor(z.xor(l))

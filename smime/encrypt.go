@@ -189,6 +189,7 @@ func (e *Encrypter) recipientInfos(cek []byte) ([]byte, error) {
 			ek, err = rsa.EncryptOAEP(sha256.New(), e.rand(), pub, cek, nil)
 			alg = oaepAlgID()
 		} else {
+			//lint:ignore SA1019 RSA PKCS#1 v1.5 key transport is what RFC 8551 (2.3) requires every S/MIME agent to read, and what OpenSSL and mail clients use by default; RSA-OAEP is KeyTransport RSAOAEP.
 			ek, err = rsa.EncryptPKCS1v15(e.rand(), pub, cek)
 			alg = algID(cms.OIDRSAEncryption, true)
 		}

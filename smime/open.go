@@ -669,6 +669,7 @@ func unwrapKey(ris *cms.Node, id *Identity) ([]byte, error) {
 		var cek []byte
 		switch {
 		case alg.Algorithm.Equal(cms.OIDRSAEncryption):
+			//lint:ignore SA1019 reading PKCS#1 v1.5 key transport is required to open what senders write (RFC 8551 section 2.3).
 			cek, err = dec.Decrypt(rand.Reader, ek, &rsa.PKCS1v15DecryptOptions{})
 		case alg.Algorithm.Equal(cms.OIDRSAOAEP):
 			var p oaepParams

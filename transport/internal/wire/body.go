@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"io"
 )
 
@@ -15,8 +16,13 @@ type Body struct {
 	W        io.Writer
 	Stuff    bool
 	N        int64 // bytes written to W, the terminator excluded
-	Check8   bool  // look for bytes >= 0x80 (costs a pass over the data)
+	Check8   bool  // refuse bytes >= 0x80 with ErrEightBit (costs a pass over the data)
 	EightBit bool  // with Check8: a byte >= 0x80 was seen
+
+	// WriteFailed is set when a write to W failed (as opposed to
+	// ErrEightBit), so that callers can tell their reader's errors from
+	// the connection's.
+	WriteFailed bool
 
 	lineStart bool // the next byte starts a line
 	pendingCR bool // the last byte was a CR whose line ending is not yet written
@@ -25,9 +31,16 @@ type Body struct {
 
 var crlf = []byte("\r\n")
 
+// ErrEightBit is returned by Write when Check8 is set and the data has
+// a byte >= 0x80.
+var ErrEightBit = errors.New("8-bit data")
+
 func (b *Body) out(p []byte) error {
 	n, err := b.W.Write(p)
 	b.N += int64(n)
+	if err != nil {
+		b.WriteFailed = true
+	}
 	return err
 }
 
@@ -63,8 +76,9 @@ func (b *Body) Write(p []byte) (int, error) {
 			run = p[:i]
 		}
 		if len(run) > 0 {
-			if b.Check8 && !b.EightBit && hasHigh(run) {
+			if b.Check8 && hasHigh(run) {
 				b.EightBit = true
+				return 0, ErrEightBit
 			}
 			if err := b.out(run); err != nil {
 				return 0, err

@@ -70,6 +70,21 @@ func (b *Body) Write(p []byte) (int, error) {
 			p = p[1:]
 			continue
 		}
+		// Fast path: the longest prefix of whole CRLF lines that needs no
+		// change (no bare CR or LF, no line starting with a dot when
+		// stuffing) goes out in one write.
+		if end := b.cleanPrefix(p); end > 0 {
+			if b.Check8 && hasHigh(p[:end]) {
+				b.EightBit = true
+				return 0, ErrEightBit
+			}
+			if err := b.out(p[:end]); err != nil {
+				return 0, err
+			}
+			b.lineStart = true
+			p = p[end:]
+			continue
+		}
 		i := indexCRLF(p)
 		run := p
 		if i >= 0 {
@@ -99,6 +114,27 @@ func (b *Body) Write(p []byte) (int, error) {
 		p = p[i+1:]
 	}
 	return total, nil
+}
+
+// cleanPrefix returns the length of the longest prefix of p made of
+// whole lines ending in CRLF, with no other CR or LF, and, when stuffing,
+// no line after the first starting with a dot. The caller has handled a
+// dot at p[0].
+func (b *Body) cleanPrefix(p []byte) int {
+	end := 0
+	for {
+		i := bytes.IndexByte(p[end:], '\n')
+		if i < 1 || p[end+i-1] != '\r' {
+			return end
+		}
+		if k := bytes.IndexByte(p[end:end+i-1], '\r'); k >= 0 {
+			return end
+		}
+		end += i + 1
+		if b.Stuff && end < len(p) && p[end] == '.' {
+			return end
+		}
+	}
 }
 
 // indexCRLF returns the index of the first CR or LF in p, or -1.

@@ -263,6 +263,7 @@ func (c *Client) logSend(ctx context.Context, env Envelope, res *Result, err err
 		level = slog.LevelError
 		var e *Error
 		if errors.As(err, &e) {
+			logError(ctx, c.log, e, c.addr, c.info.Proxy)
 			attrs = append(attrs, errorAttr(e))
 			if h := e.Hint(); h != "" {
 				attrs = append(attrs, slog.String(AttrHint, h))

@@ -166,3 +166,30 @@ func TestQueueIDParsing(t *testing.T) {
 		}
 	}
 }
+
+// TestClientCertificate: a server that requires a client certificate
+// accepts the one in Config.TLSConfig and refuses a client without one.
+func TestClientCertificate(t *testing.T) {
+	lb := loopback(t)
+	srv := &tls.Config{Certificates: []tls.Certificate{lb.Server.TLS()}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: lb.CA.Pool()}
+	s := smtptest.Start(t, smtptest.Options{TLS: srv, Implicit: true})
+	cfg := testConfig(t)
+	cfg.TLSConfig = &tls.Config{RootCAs: lb.CA.Pool(), Certificates: []tls.Certificate{lb.Client.TLS()}}
+	ctx := ctxT(t, 5*time.Second)
+	c, err := transport.Dial(ctx, serverAddr(t, s, transport.TLSImplicit), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, transport.Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(testBody)); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit(ctx)
+	// The caller's tls.Config was not modified.
+	if cfg.TLSConfig.ServerName != "" || cfg.TLSConfig.MinVersion != 0 {
+		t.Errorf("caller's tls.Config modified: %q %x", cfg.TLSConfig.ServerName, cfg.TLSConfig.MinVersion)
+	}
+	_, err = transport.Dial(ctx, serverAddr(t, s, transport.TLSImplicit), testConfig(t))
+	if transport.Classify(err) != transport.ClassConnection {
+		t.Errorf("without certificate: %v", err)
+	}
+}

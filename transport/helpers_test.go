@@ -114,4 +114,3 @@ func checkGoroutines(t *testing.T) {
 		}
 	})
 }
-

@@ -272,7 +272,8 @@ func (c Class) String() string {
 // proxy's) and any TLS failure is ClassConnection; failures at StageAuth and
 // the authmech errors are ClassAuth; server refusals are ClassRejected (5xx)
 // or ClassTemporary (4xx), except that 530, 534, 535 and 538 at any stage
-// are ClassAuth; a message this server cannot take (ErrSizeExceeded,
+// are ClassAuth and a 5xx greeting or 5xx reply to STARTTLS is
+// ClassConnection; a message this server cannot take (ErrSizeExceeded,
 // ErrSMTPUTF8NotSupported, Err8BitMIMENotSupported, ErrDSNNotSupported) is
 // ClassRejected; AddressError, ErrBadAddress, ErrBadConfig and ErrNoRecipients are
 // ClassUsage. Other local errors (timeouts, closed connections, malformed
@@ -301,6 +302,9 @@ func Classify(err error) Class {
 		}
 		if e.Stage == StageAuth && e.Code >= 400 && e.Code < 500 {
 			return ClassTemporary
+		}
+		if e.Code >= 500 && (e.Stage == StageGreeting || e.Stage == StageSTARTTLS) {
+			return ClassConnection // no service here, or no TLS: the connection failed
 		}
 		if e.Code >= 500 {
 			return ClassRejected

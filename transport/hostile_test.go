@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,17 @@ func (p plan) run(c *smtptest.Conn) {
 				return
 			}
 			c.Send(p.final)
+		case "BDAT":
+			f := strings.Fields(l)
+			n, _ := strconv.Atoi(f[1])
+			if _, err := c.ReadN(n); err != nil {
+				return
+			}
+			if len(f) == 3 {
+				c.Send(p.final)
+			} else {
+				c.Send("250 2.0.0 chunk ok\r\n")
+			}
 		case "AUTH":
 			if p.auth != nil {
 				p.auth(c, l)

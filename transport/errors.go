@@ -225,6 +225,9 @@ type RecipientsError struct {
 }
 
 func (e *RecipientsError) Error() string {
+	if len(e.Refused) == 1 {
+		return "transport: recipient <" + e.Refused[0].Addr + "> refused"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "transport: %d recipient(s) refused", len(e.Refused))
 	for _, r := range e.Refused {
@@ -373,7 +376,7 @@ var hints = []hintRule{
 		return e.Enhanced == EnhancedCode{5, 7, 60} || has(e.Message, "SendAsDenied")
 	}, "the authenticated account may not send as this From address (SendAsDenied): use the account's own address or grant it Send As permission"},
 	{"relay-denied", func(e *Error) bool {
-		return e.Code == 550 && e.Enhanced == EnhancedCode{5, 7, 1} ||
+		return e.Code >= 550 && e.Code <= 554 && e.Enhanced == EnhancedCode{5, 7, 1} ||
 			(e.Code >= 550 && e.Code <= 554 && (has(e.Message, "relay") && (has(e.Message, "denied") || has(e.Message, "not permitted") || has(e.Message, "access"))))
 	}, "the server refused to relay for this sender or recipient: authenticate, send from an address or client IP the relay accepts, or ask its administrator to allow relaying"},
 	{"auth-failed", func(e *Error) bool { return e.Code == 535 },

@@ -35,6 +35,7 @@ func TestHints(t *testing.T) {
 		{"send-as-denied-storedrv", &transport.Error{Stage: transport.StageData, Code: 554, Enhanced: ec(5, 2, 0), Message: "STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message."}, "Send As", transport.ClassRejected},
 		{"send-as-denied", &transport.Error{Stage: transport.StageMail, Code: 550, Enhanced: ec(5, 7, 60), Message: "SMTP; Client does not have permissions to send as this sender"}, "Send As", transport.ClassRejected},
 		{"relay-denied", &transport.Error{Stage: transport.StageRcpt, Code: 550, Enhanced: ec(5, 7, 1), Message: "Unable to relay"}, "relay", transport.ClassRejected},
+		{"relay-denied-554", &transport.Error{Stage: transport.StageRcpt, Code: 554, Enhanced: ec(5, 7, 1), Message: "<r@example.net>: Recipient address rejected: Access denied"}, "authenticate", transport.ClassRejected},
 		{"auth-failed", &transport.Error{Stage: transport.StageAuth, Code: 535, Enhanced: ec(5, 7, 8), Message: "Authentication credentials invalid"}, "credentials", transport.ClassAuth},
 		{"service-closing", &transport.Error{Stage: transport.StageMail, Code: 421, Enhanced: ec(4, 3, 2), Message: "Service not available, closing transmission channel"}, "421", transport.ClassTemporary},
 		{"unknown-authority", &transport.Error{Stage: transport.StageTLS, Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}, "--ca", transport.ClassConnection},

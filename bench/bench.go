@@ -290,6 +290,7 @@ func main() {
 		}
 		e.Sink.Close()
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.1fx\t%.1fx\t\n", c, rates[0], rates[1], rates[2], rates[0]/rates[1], rates[0]/rates[2])
-		tw.Flush()
+		fmt.Fprintf(os.Stderr, "measured %s\n", c)
 	}
+	tw.Flush()
 }

@@ -46,7 +46,7 @@ func TestProbe(t *testing.T) {
 	if strings.Join(info.AuthMechanisms, ",") != "PLAIN" || info.AuthMechanism != "" {
 		t.Errorf("auth %v %q", info.AuthMechanisms, info.AuthMechanism)
 	}
-	if !strings.Contains(logs.String(), `"msg":"smtp.probe"`) || strings.Contains(logs.String(), `"msg":"smtp.auth"`) {
+	if !strings.Contains(logs.String(), `"msg":"smtp.probe"`) || !strings.Contains(logs.String(), `"capabilities":["PIPELINING"`) || strings.Contains(logs.String(), `"msg":"smtp.auth"`) {
 		t.Errorf("log %s", logs.String())
 	}
 	// A failed probe returns what it learned and the error.

@@ -288,7 +288,7 @@ type RcptAttr struct {
 
 // LogValue renders the recipient as a group.
 func (r RcptAttr) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("addr", r.Addr), slog.Int(AttrCode, r.Code),
+	return slog.GroupValue(slog.String(AttrAddr, r.Addr), slog.Int(AttrCode, r.Code),
 		slog.String(AttrEnhanced, r.Enhanced), slog.String(AttrText, r.Text))
 }
 

@@ -195,3 +195,42 @@ func TestTranscriptExactBytes(t *testing.T) {
 		t.Errorf("transcript\n%s\nwant\n%s", tr.String(), wantTr)
 	}
 }
+
+// TestBDATExactBytes: with CHUNKING the body goes without dot-stuffing, in
+// BDAT chunks of Config.ChunkSize, pipelined with MAIL and RCPT.
+func TestBDATExactBytes(t *testing.T) {
+	for _, tc := range []struct {
+		chunk int
+		want  string
+	}{
+		{0, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT 28 LAST\r\nSubject: x\r\n\r\n.dot\r\n.\r\nend\r\n"},
+		{10, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT 10\r\nSubject: x" +
+			"BDAT 10\r\n\r\n\r\n.dot\r\n" + "BDAT 8 LAST\r\n.\r\nend\r\n"},
+	} {
+		raw := make(chan []byte, 1)
+		p := plan{ehlo: "250-hostile.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n"}
+		hp := smtptest.Hostile(t, func(c *smtptest.Conn) {
+			p.run(c)
+			raw <- c.Raw()
+		})
+		cfg := testConfig(t)
+		cfg.ChunkSize = tc.chunk
+		ctx := ctxT(t, 5*time.Second)
+		c, err := transport.Dial(ctx, hostileAddr(t, hp, transport.TLSNone), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Send(ctx, transport.Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader("Subject: x\n\n.dot\r\n.\nend"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Quit(ctx)
+		if !res.UsedBDAT || res.QueueID != "HOSTILE1" || res.Size != 28 {
+			t.Errorf("result %+v", res)
+		}
+		got := strings.TrimPrefix(string(<-raw), "EHLO client.example.org\r\n")
+		if want := tc.want + "QUIT\r\n"; got != want {
+			t.Errorf("chunk %d: client sent\n%q\nwant\n%q", tc.chunk, got, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -95,6 +96,8 @@ type Client struct {
 	ext      map[string]string
 	broken   error
 	needRset bool
+	rbuf     []byte       // read buffer for message bodies, reused
+	cbuf     bytes.Buffer // BDAT chunk buffer, reused
 
 	closeOnce sync.Once
 	conn      net.Conn // the raw connection, closed by Close

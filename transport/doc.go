@@ -11,6 +11,20 @@
 // every bare CR and bare LF turned into CRLF first, so no content can end
 // the message early or smuggle a second one.
 //
+// TLS modes: TLSNone, TLSImplicit, TLSExplicit (STARTTLS required, never a
+// fallback) and TLSAuto (STARTTLS when offered; ConnInfo says which
+// happened). The zero mode, TLSDefault, means implicit on port 465 and
+// explicit everywhere else, so a zero Config never sends mail or
+// credentials in clear by accident. An address suffix ("host:587-starttls",
+// "host:465-ssl", "host:25-nossl") overrides Config.TLS.
+//
+// Probe runs the opening of a session without AUTH and reports each step
+// with its timing, the TLS details and the capabilities, for diagnostics.
+//
+// A Relay reuses sessions and retries: Relay.Send takes an Opener (a
+// function returning a fresh reader) because a message may have to be
+// read again after a reconnect or on the next server.
+//
 // Security properties:
 //
 //   - STARTTLS is always sent alone and any bytes the server sent after its

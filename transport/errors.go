@@ -225,6 +225,9 @@ type RecipientsError struct {
 }
 
 func (e *RecipientsError) Error() string {
+	if len(e.Refused) == 1 {
+		return "transport: recipient <" + e.Refused[0].Addr + "> refused"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "transport: %d recipient(s) refused", len(e.Refused))
 	for _, r := range e.Refused {
@@ -272,7 +275,8 @@ func (c Class) String() string {
 // proxy's) and any TLS failure is ClassConnection; failures at StageAuth and
 // the authmech errors are ClassAuth; server refusals are ClassRejected (5xx)
 // or ClassTemporary (4xx), except that 530, 534, 535 and 538 at any stage
-// are ClassAuth; a message this server cannot take (ErrSizeExceeded,
+// are ClassAuth and a 5xx greeting or 5xx reply to STARTTLS is
+// ClassConnection; a message this server cannot take (ErrSizeExceeded,
 // ErrSMTPUTF8NotSupported, Err8BitMIMENotSupported, ErrDSNNotSupported) is
 // ClassRejected; AddressError, ErrBadAddress, ErrBadConfig and ErrNoRecipients are
 // ClassUsage. Other local errors (timeouts, closed connections, malformed
@@ -308,6 +312,9 @@ func Classify(err error) Class {
 		}
 		if e.Stage == StageAuth && e.Code >= 400 && e.Code < 500 {
 			return ClassTemporary
+		}
+		if e.Code >= 500 && (e.Stage == StageGreeting || e.Stage == StageSTARTTLS) {
+			return ClassConnection // no service here, or no TLS: the connection failed
 		}
 		if e.Code >= 500 {
 			return ClassRejected
@@ -376,7 +383,7 @@ var hints = []hintRule{
 		return e.Enhanced == EnhancedCode{5, 7, 60} || has(e.Message, "SendAsDenied")
 	}, "the authenticated account may not send as this From address (SendAsDenied): use the account's own address or grant it Send As permission"},
 	{"relay-denied", func(e *Error) bool {
-		return e.Code == 550 && e.Enhanced == EnhancedCode{5, 7, 1} ||
+		return e.Code >= 550 && e.Code <= 554 && e.Enhanced == EnhancedCode{5, 7, 1} ||
 			(e.Code >= 550 && e.Code <= 554 && (has(e.Message, "relay") && (has(e.Message, "denied") || has(e.Message, "not permitted") || has(e.Message, "access"))))
 	}, "the server refused to relay for this sender or recipient: authenticate, send from an address or client IP the relay accepts, or ask its administrator to allow relaying"},
 	{"auth-failed", func(e *Error) bool { return e.Code == 535 },

@@ -35,6 +35,7 @@ func TestHints(t *testing.T) {
 		{"send-as-denied-storedrv", &transport.Error{Stage: transport.StageData, Code: 554, Enhanced: ec(5, 2, 0), Message: "STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message."}, "Send As", transport.ClassRejected},
 		{"send-as-denied", &transport.Error{Stage: transport.StageMail, Code: 550, Enhanced: ec(5, 7, 60), Message: "SMTP; Client does not have permissions to send as this sender"}, "Send As", transport.ClassRejected},
 		{"relay-denied", &transport.Error{Stage: transport.StageRcpt, Code: 550, Enhanced: ec(5, 7, 1), Message: "Unable to relay"}, "relay", transport.ClassRejected},
+		{"relay-denied-554", &transport.Error{Stage: transport.StageRcpt, Code: 554, Enhanced: ec(5, 7, 1), Message: "<r@example.net>: Recipient address rejected: Access denied"}, "authenticate", transport.ClassRejected},
 		{"auth-failed", &transport.Error{Stage: transport.StageAuth, Code: 535, Enhanced: ec(5, 7, 8), Message: "Authentication credentials invalid"}, "credentials", transport.ClassAuth},
 		{"service-closing", &transport.Error{Stage: transport.StageMail, Code: 421, Enhanced: ec(4, 3, 2), Message: "Service not available, closing transmission channel"}, "421", transport.ClassTemporary},
 		{"unknown-authority", &transport.Error{Stage: transport.StageTLS, Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}, "--ca", transport.ClassConnection},
@@ -164,5 +165,32 @@ func TestQueueIDParsing(t *testing.T) {
 		if got := transport.ParseQueueID(text); got != want {
 			t.Errorf("ParseQueueID(%q) = %q, want %q", text, got, want)
 		}
+	}
+}
+
+// TestClientCertificate: a server that requires a client certificate
+// accepts the one in Config.TLSConfig and refuses a client without one.
+func TestClientCertificate(t *testing.T) {
+	lb := loopback(t)
+	srv := &tls.Config{Certificates: []tls.Certificate{lb.Server.TLS()}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: lb.CA.Pool()}
+	s := smtptest.Start(t, smtptest.Options{TLS: srv, Implicit: true})
+	cfg := testConfig(t)
+	cfg.TLSConfig = &tls.Config{RootCAs: lb.CA.Pool(), Certificates: []tls.Certificate{lb.Client.TLS()}}
+	ctx := ctxT(t, 5*time.Second)
+	c, err := transport.Dial(ctx, serverAddr(t, s, transport.TLSImplicit), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, transport.Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(testBody)); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit(ctx)
+	// The caller's tls.Config was not modified.
+	if cfg.TLSConfig.ServerName != "" || cfg.TLSConfig.MinVersion != 0 {
+		t.Errorf("caller's tls.Config modified: %q %x", cfg.TLSConfig.ServerName, cfg.TLSConfig.MinVersion)
+	}
+	_, err = transport.Dial(ctx, serverAddr(t, s, transport.TLSImplicit), testConfig(t))
+	if transport.Classify(err) != transport.ClassConnection {
+		t.Errorf("without certificate: %v", err)
 	}
 }

@@ -15,25 +15,22 @@ const (
 // Attribute keys used in the events. Groups are marked; their members
 // follow.
 const (
-	AttrServer       = "server"      // host as configured (what the certificate is checked against)
-	AttrAddr         = "addr"        // host:port dialled
-	AttrRemote       = "remote"      // the peer's address as the socket (or proxy) reports it
-	AttrProxy        = "proxy"       // proxy URL without credentials; absent when direct
-	AttrGreeting     = "greeting"    // the server's 220 text
-	AttrTLS          = "tls"         // group
-	AttrTLSVersion   = "version"     //   e.g. "TLS 1.3"
-	AttrTLSCipher    = "cipher"      //   cipher suite name
-	AttrTLSPeer      = "peer_sha256" //   hex SHA-256 of the leaf certificate (DER)
-	AttrTLSMode      = "mode"        //   none, implicit, explicit, auto
-	AttrTLSStart     = "starttls"    //   whether STARTTLS was used
-	AttrTLSInsec     = "insecure_skip_verify"
-	AttrAuth         = "auth"     // group
-	AttrAuthMech     = "mech"     //   mechanism name
-	AttrAuthUser     = "user"     //   user name when the mechanism reports it
-	AttrFrom         = "from"     // reverse path
-	AttrRcpts        = "rcpts"    // all recipients (smtp.send) / AttrRcpt for one
-	AttrRcpt         = "rcpt"     // one recipient (smtp.rcpt)
-	AttrAccepted     = "accepted" // recipients accepted (smtp.send)
+	AttrServer       = "server"               // the relay as configured, host:port
+	AttrAddr         = "addr"                 // the address connected to (the socket's remote address; a recipient's address inside rcpt/rcpts)
+	AttrProxy        = "proxy"                // proxy URL without credentials; absent when direct
+	AttrGreeting     = "greeting"             // the server's 220 text
+	AttrTLS          = "tls"                  // group
+	AttrTLSVersion   = "version"              //   e.g. "TLS 1.3"
+	AttrTLSCipher    = "cipher"               //   cipher suite name
+	AttrTLSPeer      = "peer_sha256"          //   hex SHA-256 of the leaf certificate (DER)
+	AttrTLSMode      = "mode"                 //   TLS used: none, starttls, implicit (ConnInfo.TLSModeUsed)
+	AttrTLSInsec     = "insecure_skip_verify" //   true when the certificate was not verified (level Warn)
+	AttrAuth         = "auth"                 // group
+	AttrAuthMech     = "mech"                 //   mechanism name
+	AttrAuthUser     = "user"                 //   user name when the mechanism reports it
+	AttrFrom         = "from"                 // reverse path
+	AttrRcpts        = "rcpts"                // smtp.send: a list of RcptAttr {addr, code, enhanced, text}
+	AttrRcpt         = "rcpt"                 // smtp.rcpt: one RcptAttr as a group
 	AttrMessageID    = "message_id"
 	AttrSize         = "size"      // bytes sent in the body
 	AttrReply        = "reply"     // group: code, enhanced, text
@@ -46,7 +43,7 @@ const (
 	AttrTemporary    = "temporary" //   Error.Temporary
 	AttrHint         = "hint"      //   Error.Hint when known
 	AttrDuration     = "duration_ms"
-	AttrCapabilities = "capabilities" // EHLO keywords after the last EHLO
+	AttrCapabilities = "capabilities" // EHLO keywords after the last EHLO (smtp.probe)
 	AttrPipelining   = "pipelining"
 	AttrChunking     = "chunking"
 )

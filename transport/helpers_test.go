@@ -6,8 +6,6 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,7 +114,3 @@ func checkGoroutines(t *testing.T) {
 		}
 	})
 }
-
-func msg(body string) *strings.Reader { return strings.NewReader(body) }
-
-var _ = strconv.Itoa

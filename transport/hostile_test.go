@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,17 @@ func (p plan) run(c *smtptest.Conn) {
 				return
 			}
 			c.Send(p.final)
+		case "BDAT":
+			f := strings.Fields(l)
+			n, _ := strconv.Atoi(f[1])
+			if _, err := c.ReadN(n); err != nil {
+				return
+			}
+			if len(f) == 3 {
+				c.Send(p.final)
+			} else {
+				c.Send("250 2.0.0 chunk ok\r\n")
+			}
 		case "AUTH":
 			if p.auth != nil {
 				p.auth(c, l)
@@ -94,10 +106,14 @@ func hostileAddr(t *testing.T, hp string, mode transport.TLSMode) transport.Addr
 }
 
 func dialAndSend(t *testing.T, p plan, cfg *transport.Config, d time.Duration) (*transport.Result, error) {
+	return dialModeAndSend(t, p, cfg, transport.TLSNone, d)
+}
+
+func dialModeAndSend(t *testing.T, p plan, cfg *transport.Config, mode transport.TLSMode, d time.Duration) (*transport.Result, error) {
 	t.Helper()
 	hp := smtptest.Hostile(t, p.run)
 	ctx := ctxT(t, d)
-	c, err := transport.Dial(ctx, hostileAddr(t, hp, transport.TLSNone), cfg)
+	c, err := transport.Dial(ctx, hostileAddr(t, hp, mode), cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -133,12 +149,27 @@ func TestHostileStages(t *testing.T) {
 			tc{"rcpt-" + r.reply[:3], plan{rcpt: r.reply}, transport.StageRcpt, r.code, r.class},
 			tc{"data-" + r.reply[:3], plan{data: r.reply}, transport.StageData, r.code, r.class},
 			tc{"final-" + r.reply[:3], plan{final: r.reply}, transport.StageData, r.code, r.class},
+			tc{"starttls-" + r.reply[:3], plan{ehlo: "250-x\r\n250 STARTTLS\r\n", starttls: r.reply}, transport.StageSTARTTLS, r.code, r.class},
+			tc{"auth-" + r.reply[:3], plan{ehlo: "250-x\r\n250 AUTH PLAIN\r\n", auth: func(c *smtptest.Conn, _ string) { c.Send(r.reply) }}, transport.StageAuth, r.code, r.class},
 		)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
-			_, err := dialAndSend(t, c.p, testConfig(t), 5*time.Second)
+			cfg, mode := testConfig(t), transport.TLSNone
+			switch c.stage {
+			case transport.StageSTARTTLS:
+				mode = transport.TLSExplicit
+			case transport.StageAuth:
+				cfg.Auth, cfg.AllowPlaintextAuth = &plainClient{"u", "p"}, true
+			}
+			if c.code/100 == 5 && (c.stage == transport.StageGreeting || c.stage == transport.StageSTARTTLS) {
+				c.class = transport.ClassConnection
+			}
+			if c.code/100 == 5 && c.stage == transport.StageAuth {
+				c.class = transport.ClassAuth
+			}
+			_, err := dialModeAndSend(t, c.p, cfg, mode, 5*time.Second)
 			var e *transport.Error
 			if !errors.As(err, &e) {
 				t.Fatalf("err = %v (%T)", err, err)

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,5 +155,122 @@ func TestPostfixSMTPSmuggling(t *testing.T) {
 		if b, _ := os.ReadFile(e); strings.Contains(string(b), "victim@example.net") {
 			t.Errorf("smuggled message delivered: %s", e)
 		}
+	}
+}
+
+// TestDovecotSubmissionAuth authenticates with PLAIN to the real Dovecot
+// submission server over STARTTLS and implicit TLS; the message is relayed
+// to Postfix and delivered. A wrong password is a 535 of ClassAuth.
+func TestDovecotSubmissionAuth(t *testing.T) {
+	vals := peers.Need(t, "MW_DOVECOT_SUBMISSION", "MW_DOVECOT_SUBMISSIONS", "MW_SASL_USER", "MW_SASL_PASSWORD", "MW_POSTFIX_MAILDIR")
+	for _, tc := range []struct {
+		hp   string
+		mode transport.TLSMode
+	}{{vals[0], transport.TLSExplicit}, {vals[1], transport.TLSImplicit}} {
+		cfg := postfixConfig(t)
+		cfg.Auth = &plainClient{vals[2], vals[3]}
+		logger, logs := newLogger()
+		cfg.Logger = logger
+		ctx := ctxT(t, 30*time.Second)
+		c, err := transport.Dial(ctx, addrOf(t, tc.hp, tc.mode), cfg)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.mode, err)
+		}
+		if info := c.Info(); info.AuthMechanism != "PLAIN" || info.TLS == nil {
+			t.Errorf("info %+v", info)
+		}
+		body := "Subject: dovecot " + token() + "\r\n\r\nvia submission\r\n"
+		res, err := c.Send(ctx, transport.Envelope{From: vals[2] + "@mailwarden.test", To: []string{"r@example.net"}}, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Quit(ctx)
+		if strings.Contains(logs.String(), vals[3]) {
+			t.Error("password in the log")
+		}
+		// Dovecot names its own id; find the relayed copy by content.
+		deadline := time.Now().Add(20 * time.Second)
+		found := false
+		for !found && time.Now().Before(deadline) {
+			files, _ := filepath.Glob(filepath.Join(vals[4], "*"))
+			for i := len(files) - 1; i >= 0 && i >= len(files)-50; i-- {
+				if b, _ := os.ReadFile(files[i]); bytes.Contains(b, []byte(body[:len("Subject: dovecot ")+16])) {
+					found = true
+					if !bytes.HasSuffix(b, []byte("\r\n\r\nvia submission\r\n")) {
+						t.Errorf("delivered %q", b)
+					}
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !found {
+			t.Errorf("%v: message not delivered (reply %v)", tc.mode, res.Reply)
+		}
+	}
+	cfg := postfixConfig(t)
+	cfg.Auth = &plainClient{vals[2], "wrong-password"}
+	_, err := transport.Dial(ctxT(t, 30*time.Second), addrOf(t, vals[0], transport.TLSExplicit), cfg)
+	var e *transport.Error
+	if !errors.As(err, &e) || e.Code != 535 || transport.Classify(err) != transport.ClassAuth || e.Hint() == "" {
+		t.Errorf("wrong password: %v", err)
+	}
+}
+
+// TestCyrusSubmission uses the real Postfix+Cyrus listener, which requires
+// STARTTLS and offers AUTH only after it: in plaintext the client has no
+// AUTH to use and MAIL gets the real "530 5.7.0 Must issue a STARTTLS
+// command first"; over STARTTLS, PLAIN works and mail is delivered;
+// without AUTH the recipient is refused.
+func TestCyrusSubmission(t *testing.T) {
+	vals := peers.Need(t, "MW_CYRUS_SUBMISSION", "MW_SASL_USER", "MW_SASL_PASSWORD", "MW_POSTFIX_MAILDIR")
+	ctx := ctxT(t, 30*time.Second)
+	env := transport.Envelope{From: "mwuser@mailwarden.test", To: []string{"r@example.net"}}
+
+	cfg := postfixConfig(t)
+	cfg.Auth = &plainClient{vals[1], vals[2]}
+	cfg.AllowPlaintextAuth = true
+	_, err := transport.Dial(ctx, addrOf(t, vals[0], transport.TLSNone), cfg)
+	if !errors.Is(err, transport.ErrAuthNotOffered) {
+		t.Errorf("plaintext AUTH: %v", err)
+	}
+
+	c, err := transport.Dial(ctx, addrOf(t, vals[0], transport.TLSNone), postfixConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Send(ctx, env, strings.NewReader(testBody))
+	var e *transport.Error
+	if !errors.As(err, &e) || e.Code != 530 || !strings.Contains(e.Hint(), "TLS mode explicit") {
+		t.Errorf("plaintext MAIL: %v (hint %q)", err, e.Hint())
+	}
+	c.Close()
+
+	cfg = postfixConfig(t)
+	cfg.Auth = &plainClient{vals[1], vals[2]}
+	c, err = transport.Dial(ctx, addrOf(t, vals[0], transport.TLSExplicit), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := c.Info(); info.AuthMechanism != "PLAIN" || len(info.AuthMechanisms) < 3 {
+		t.Errorf("info %+v", info)
+	}
+	res, err := c.Send(ctx, env, strings.NewReader(testBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := delivered(t, vals[3], res.QueueID)
+	if !bytes.HasSuffix(got, []byte(testBody)) {
+		t.Errorf("delivered %q", got)
+	}
+	c.Quit(ctx)
+
+	c, err = transport.Dial(ctx, addrOf(t, vals[0], transport.TLSExplicit), postfixConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Send(ctx, env, strings.NewReader(testBody))
+	if !errors.As(err, &e) || e.Code/100 != 5 || transport.Classify(err) != transport.ClassRejected || !strings.Contains(e.Hint(), "authenticate") {
+		t.Errorf("unauthenticated: %v (hint %q)", err, e.Hint())
 	}
 }

@@ -121,8 +121,8 @@ func (r *Relay) send(ctx context.Context, env Envelope, open Opener) (*Result, e
 				r.mu.Unlock()
 			}
 			reused := ic != nil
+			attempts++
 			if ic == nil {
-				attempts++
 				c, err := Dial(ctx, r.cfg.Servers[srv], r.cfg.Session)
 				if err != nil {
 					lastErr = err

@@ -263,6 +263,7 @@ func (c *Client) logSend(ctx context.Context, env Envelope, res *Result, err err
 		level = slog.LevelError
 		var e *Error
 		if errors.As(err, &e) {
+			logError(ctx, c.log, e, c.addr, c.info.Proxy)
 			attrs = append(attrs, errorAttr(e))
 			if h := e.Hint(); h != "" {
 				attrs = append(attrs, slog.String(AttrHint, h))
@@ -287,7 +288,7 @@ type RcptAttr struct {
 
 // LogValue renders the recipient as a group.
 func (r RcptAttr) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("addr", r.Addr), slog.Int(AttrCode, r.Code),
+	return slog.GroupValue(slog.String(AttrAddr, r.Addr), slog.Int(AttrCode, r.Code),
 		slog.String(AttrEnhanced, r.Enhanced), slog.String(AttrText, r.Text))
 }
 
@@ -377,15 +378,19 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 
 	// For BDAT the first chunk is read before anything is sent, so that it
 	// can go in the first flight and a read error costs nothing.
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, 32<<10)
+	}
 	var chunk *chunker
 	if chunking {
-		chunk = &chunker{size: c.cfg.ChunkSize, src: msg}
-		chunk.body = &wire.Body{W: &chunk.buf, Check8: !eight}
+		c.cbuf.Reset()
+		chunk = &chunker{size: c.cfg.ChunkSize, src: msg, buf: &c.cbuf, rbuf: c.rbuf}
+		chunk.body = &wire.Body{W: chunk.buf, Check8: !eight}
 		if err := chunk.fill(); err != nil {
+			if errors.Is(err, wire.ErrEightBit) {
+				return local(Err8BitMIMENotSupported)
+			}
 			return nil, &Error{Stage: StageData, Server: c.server, Message: "reading the message", Err: err}
-		}
-		if chunk.body.EightBit {
-			return local(Err8BitMIMENotSupported)
 		}
 	}
 
@@ -476,6 +481,9 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 		if !r.Accepted() {
 			level = slog.LevelWarn
 		}
+		if !c.log.Enabled(ctx, level) {
+			continue
+		}
 		c.log.LogAttrs(ctx, level, EventRcpt, slog.String(AttrServer, c.server), slog.String(AttrMessageID, env.MessageID),
 			slog.Any(AttrRcpt, RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text}))
 	}
@@ -565,24 +573,14 @@ func (c *Client) sendDATA(ctx context.Context, res *Result, msg io.Reader, sent 
 	var final Reply
 	var readErr error
 	err := c.withDeadline(ctx, c.cfg.DataTimeout, func() error {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := msg.Read(buf)
-			if n > 0 {
-				if _, werr := body.Write(buf[:n]); werr != nil {
-					return werr
-				}
-				if body.EightBit {
-					return Err8BitMIMENotSupported
-				}
+		if _, err := io.CopyBuffer(body, msg, c.rbuf); err != nil {
+			if errors.Is(err, wire.ErrEightBit) {
+				return Err8BitMIMENotSupported
 			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
+			if !body.WriteFailed {
 				readErr = err
-				return err
 			}
+			return err
 		}
 		if err := body.Close(); err != nil {
 			return err
@@ -623,7 +621,7 @@ func (c *Client) finish(res *Result, final Reply, cmd string) (*Result, error) {
 type chunker struct {
 	size  int
 	src   io.Reader
-	buf   bytes.Buffer
+	buf   *bytes.Buffer
 	body  *wire.Body
 	eof   bool
 	total int64
@@ -632,13 +630,12 @@ type chunker struct {
 
 // fill reads until the buffer holds a chunk or the message ends.
 func (k *chunker) fill() error {
-	if k.rbuf == nil {
-		k.rbuf = make([]byte, 32<<10)
-	}
 	for !k.eof && k.buf.Len() < k.size {
 		n, err := k.src.Read(k.rbuf)
 		if n > 0 {
-			k.body.Write(k.rbuf[:n])
+			if _, err := k.body.Write(k.rbuf[:n]); err != nil {
+				return err
+			}
 		}
 		if err == io.EOF {
 			k.eof = true
@@ -689,11 +686,11 @@ func (c *Client) sendBDAT(ctx context.Context, res *Result, k *chunker, sent boo
 		for {
 			if !k.eof && k.buf.Len() < k.size {
 				if err := k.fill(); err != nil {
+					if errors.Is(err, wire.ErrEightBit) {
+						return Err8BitMIMENotSupported
+					}
 					readErr = err
 					return err
-				}
-				if k.body.EightBit {
-					return Err8BitMIMENotSupported
 				}
 			}
 			if err := k.writeTo(c); err != nil {

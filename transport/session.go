@@ -669,6 +669,14 @@ func probe(ctx context.Context, addr Address, cfg *Config) (ConnInfo, error) {
 		} else {
 			attrs = append(attrs, slog.Group(AttrTLS, slog.String(AttrTLSMode, "none")))
 		}
+		if len(info.EHLOLines) > 0 {
+			var kw []string
+			for _, l := range info.EHLOLines {
+				k, _, _ := strings.Cut(l, " ")
+				kw = append(kw, upper(k))
+			}
+			attrs = append(attrs, slog.Any(AttrCapabilities, kw))
+		}
 		level := slog.LevelInfo
 		var e *Error
 		if errors.As(err, &e) {

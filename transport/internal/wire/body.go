@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"io"
 )
 
@@ -15,8 +16,13 @@ type Body struct {
 	W        io.Writer
 	Stuff    bool
 	N        int64 // bytes written to W, the terminator excluded
-	Check8   bool  // look for bytes >= 0x80 (costs a pass over the data)
+	Check8   bool  // refuse bytes >= 0x80 with ErrEightBit (costs a pass over the data)
 	EightBit bool  // with Check8: a byte >= 0x80 was seen
+
+	// WriteFailed is set when a write to W failed (as opposed to
+	// ErrEightBit), so that callers can tell their reader's errors from
+	// the connection's.
+	WriteFailed bool
 
 	lineStart bool // the next byte starts a line
 	pendingCR bool // the last byte was a CR whose line ending is not yet written
@@ -25,9 +31,16 @@ type Body struct {
 
 var crlf = []byte("\r\n")
 
+// ErrEightBit is returned by Write when Check8 is set and the data has
+// a byte >= 0x80.
+var ErrEightBit = errors.New("8-bit data")
+
 func (b *Body) out(p []byte) error {
 	n, err := b.W.Write(p)
 	b.N += int64(n)
+	if err != nil {
+		b.WriteFailed = true
+	}
 	return err
 }
 
@@ -57,14 +70,30 @@ func (b *Body) Write(p []byte) (int, error) {
 			p = p[1:]
 			continue
 		}
+		// Fast path: the longest prefix of whole CRLF lines that needs no
+		// change (no bare CR or LF, no line starting with a dot when
+		// stuffing) goes out in one write.
+		if end := b.cleanPrefix(p); end > 0 {
+			if b.Check8 && hasHigh(p[:end]) {
+				b.EightBit = true
+				return 0, ErrEightBit
+			}
+			if err := b.out(p[:end]); err != nil {
+				return 0, err
+			}
+			b.lineStart = true
+			p = p[end:]
+			continue
+		}
 		i := indexCRLF(p)
 		run := p
 		if i >= 0 {
 			run = p[:i]
 		}
 		if len(run) > 0 {
-			if b.Check8 && !b.EightBit && hasHigh(run) {
+			if b.Check8 && hasHigh(run) {
 				b.EightBit = true
+				return 0, ErrEightBit
 			}
 			if err := b.out(run); err != nil {
 				return 0, err
@@ -85,6 +114,27 @@ func (b *Body) Write(p []byte) (int, error) {
 		p = p[i+1:]
 	}
 	return total, nil
+}
+
+// cleanPrefix returns the length of the longest prefix of p made of
+// whole lines ending in CRLF, with no other CR or LF, and, when stuffing,
+// no line after the first starting with a dot. The caller has handled a
+// dot at p[0].
+func (b *Body) cleanPrefix(p []byte) int {
+	end := 0
+	for {
+		i := bytes.IndexByte(p[end:], '\n')
+		if i < 1 || p[end+i-1] != '\r' {
+			return end
+		}
+		if k := bytes.IndexByte(p[end:end+i-1], '\r'); k >= 0 {
+			return end
+		}
+		end += i + 1
+		if b.Stuff && end < len(p) && p[end] == '.' {
+			return end
+		}
+	}
 }
 
 // indexCRLF returns the index of the first CR or LF in p, or -1.

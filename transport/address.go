@@ -24,9 +24,11 @@ const (
 	// to plaintext.
 	TLSExplicit
 	// TLSAuto uses STARTTLS when the server offers it and plaintext when it
-	// does not; ConnInfo.StartTLS says which happened. It is open to a
-	// downgrade by anyone on the path and should be used only where that
-	// is acceptable.
+	// does not; ConnInfo.StartTLS says which happened. A STARTTLS that is
+	// offered but fails (refused, bad certificate, injected bytes) is an
+	// error, never a fallback to plaintext. Auto is open to a downgrade by
+	// anyone on the path who strips STARTTLS from the EHLO reply and should
+	// be used only where that is acceptable.
 	TLSAuto
 )
 

@@ -158,8 +158,8 @@ func TestOAuthAgainstDovecot(t *testing.T) {
 				t.Errorf("the error reveals the token: %v", err)
 			}
 			var oe *authmech.OAuthError
-			if !errors.As(err, &oe) {
-				t.Logf("note: the decoded OAuth error challenge is not attached: %v", err)
+			if !errors.As(err, &oe) || oe.Mechanism != mech {
+				t.Errorf("the decoded OAuth error challenge is not attached: %v", err)
 			}
 		})
 	}

@@ -124,7 +124,8 @@ func NewClient(ctx context.Context, conn net.Conn, addr Address, cfg *Config) (*
 	return newClient(ctx, conn, addr, cfg, time.Now(), true)
 }
 
-// Probe runs the opening of a session without AUTH (cfg.Auth is ignored),
+// Probe runs the opening of a session, including AUTH when cfg.Auth or
+// cfg.NewAuth is set (so "Test connection" proves the credentials too),
 // says QUIT and returns what it learned. On failure it returns the
 // information gathered up to the failing step together with the error, so
 // a diagnostic tool can print both. It logs one EventProbe record.

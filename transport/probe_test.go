@@ -19,7 +19,6 @@ func TestProbe(t *testing.T) {
 	cfg := testConfig(t)
 	logger, logs := newLogger()
 	cfg.Logger = logger
-	cfg.Auth = &plainClient{"u", "wrong"} // ignored by Probe
 	info, err := transport.Probe(ctxT(t, 5*time.Second), serverAddr(t, s, transport.TLSExplicit), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +47,19 @@ func TestProbe(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"smtp.probe"`) || !strings.Contains(logs.String(), `"capabilities":["PIPELINING"`) || strings.Contains(logs.String(), `"msg":"smtp.auth"`) {
 		t.Errorf("log %s", logs.String())
+	}
+	// With credentials the probe proves them too ("Test connection").
+	cfg = testConfig(t)
+	cfg.Auth = &plainClient{"u", "p"}
+	info, err = transport.Probe(ctxT(t, 5*time.Second), serverAddr(t, s, transport.TLSExplicit), cfg)
+	if err != nil || info.AuthMechanism != "PLAIN" || info.AuthUser != "u" {
+		t.Errorf("probe with AUTH: %v, mechanism %q user %q", err, info.AuthMechanism, info.AuthUser)
+	}
+	cfg = testConfig(t)
+	cfg.Auth = &plainClient{"u", "wrong"}
+	_, err = transport.Probe(ctxT(t, 5*time.Second), serverAddr(t, s, transport.TLSExplicit), cfg)
+	if transport.Classify(err) != transport.ClassAuth {
+		t.Errorf("probe with a wrong password: %v", err)
 	}
 	// A failed probe returns what it learned and the error.
 	info, err = transport.Probe(ctxT(t, 5*time.Second), serverAddr(t, smtptest.Start(t, smtptest.Options{}), transport.TLSExplicit), testConfig(t))

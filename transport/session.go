@@ -631,7 +631,13 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 			}
 			line, traceAs = base64.StdEncoding.EncodeToString(resp), "[redacted]"
 		default:
-			return fail(mech, c.replyErr(StageAuth, cmdName, r))
+			e := c.replyErr(StageAuth, cmdName, r)
+			// A mechanism that decoded the server's error challenge
+			// (XOAUTH2, OAUTHBEARER) knows more than the final reply says.
+			if d, ok := ac.(authmech.Diagnoser); ok && e.Err == nil {
+				e.Err = d.Diagnosis()
+			}
+			return fail(mech, e)
 		}
 	}
 }
@@ -642,7 +648,7 @@ func replyAttr(r Reply) slog.Attr {
 
 func probe(ctx context.Context, addr Address, cfg *Config) (ConnInfo, error) {
 	start := time.Now()
-	c, err := dial(ctx, addr, cfg, false)
+	c, err := dial(ctx, addr, cfg, true)
 	ncfg, _ := cfg.norm()
 	var info ConnInfo
 	if c != nil {

@@ -22,6 +22,8 @@ type SMIMEConfig struct {
 	SignPassword SecretRef `json:"sign_password,omitempty"`
 	// SignHash is sha256 (default), sha384 or sha512.
 	SignHash string `json:"sign_hash,omitempty"`
+	// SignPSS signs with RSASSA-PSS instead of RSA PKCS#1 v1.5 (RSA keys).
+	SignPSS bool `json:"sign_pss,omitempty"`
 	// SignOpaque writes application/pkcs7-mime signed-data instead of
 	// multipart/signed.
 	SignOpaque bool `json:"sign_opaque,omitempty"`
@@ -32,6 +34,8 @@ type SMIMEConfig struct {
 	EncryptCerts []string `json:"encrypt_certs,omitempty"`
 	// EncryptCipher is aes256-cbc (default), aes128-cbc or aes256-gcm.
 	EncryptCipher string `json:"encrypt_cipher,omitempty"`
+	// EncryptOAEP uses RSA-OAEP key transport instead of PKCS#1 v1.5.
+	EncryptOAEP bool `json:"encrypt_oaep,omitempty"`
 	// EncryptToSelf adds the signer certificate as a recipient, so the
 	// sent copy stays readable.
 	EncryptToSelf bool `json:"encrypt_to_self,omitempty"`
@@ -104,7 +108,7 @@ func loadSMIME(ctx context.Context, p Profile, getenv func(string) string, src S
 		if err != nil {
 			return bad("sign_hash", err)
 		}
-		signer, err = smime.NewSigner(smime.SignConfig{Identity: st.identity, Hash: h, Opaque: c.SignOpaque, OmitCertificates: c.OmitCertificate})
+		signer, err = smime.NewSigner(smime.SignConfig{Identity: st.identity, Hash: h, Opaque: c.SignOpaque, OmitCertificates: c.OmitCertificate, RSAPSS: c.SignPSS})
 		if err != nil {
 			return bad("sign_cert", err)
 		}
@@ -118,6 +122,9 @@ func loadSMIME(ctx context.Context, p Profile, getenv func(string) string, src S
 			return bad("encrypt_cipher", err)
 		}
 		ec := smime.EncryptConfig{Recipients: st.recipients, Cipher: cipher}
+		if c.EncryptOAEP {
+			ec.KeyTransport = smime.RSAOAEP
+		}
 		if c.EncryptToSelf {
 			if st.identity == nil {
 				return bad("encrypt_to_self", errors.New("needs a signing identity to encrypt to"))

@@ -13,6 +13,7 @@ import (
 type smimeFlags struct {
 	p12, cert, key, passwordFile, hash string
 	opaque, attachCert, noAttachCert   bool
+	pss, oaep                          bool
 	encryptCerts                       stringList
 	cipher                             string
 	toSelf                             bool
@@ -24,6 +25,8 @@ func (f *smimeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.key, "sign-key", "", "PEM private key `FILE` for --sign-cert")
 	fs.StringVar(&f.passwordFile, "sign-password-file", "", "`FILE` holding the PKCS#12 password")
 	fs.StringVar(&f.hash, "sign-hash", "sha256", "signature `HASH`: sha256, sha384, sha512")
+	fs.BoolVar(&f.pss, "sign-pss", false, "sign with RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys)")
+	fs.BoolVar(&f.oaep, "encrypt-oaep", false, "RSA-OAEP key transport instead of PKCS#1 v1.5")
 	fs.BoolVar(&f.opaque, "sign-opaque", false, "opaque signature (application/pkcs7-mime) instead of multipart/signed")
 	fs.BoolVar(&f.attachCert, "attach-cert", true, "include the signer certificate (the default)")
 	fs.BoolVar(&f.noAttachCert, "no-attach-cert", false, "leave the signer certificate out")
@@ -34,7 +37,7 @@ func (f *smimeFlags) register(fs *flag.FlagSet) {
 
 func (f *smimeFlags) config() mailwarden.SMIMEConfig {
 	c := mailwarden.SMIMEConfig{
-		SignP12: f.p12, SignCert: f.cert, SignKey: f.key, SignHash: f.hash, SignOpaque: f.opaque,
+		SignP12: f.p12, SignCert: f.cert, SignKey: f.key, SignHash: f.hash, SignOpaque: f.opaque, SignPSS: f.pss, EncryptOAEP: f.oaep,
 		OmitCertificate: f.noAttachCert || !f.attachCert,
 		EncryptCerts:    f.encryptCerts, EncryptCipher: f.cipher, EncryptToSelf: f.toSelf,
 	}

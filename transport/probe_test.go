@@ -63,7 +63,7 @@ func TestProbe(t *testing.T) {
 	}
 	// A failed probe returns what it learned and the error.
 	info, err = transport.Probe(ctxT(t, 5*time.Second), serverAddr(t, smtptest.Start(t, smtptest.Options{}), transport.TLSExplicit), testConfig(t))
-	if !errors.Is(err, transport.ErrSTARTTLSNotOffered) || info.Addr == "" {
+	if !errors.Is(err, transport.ErrSTARTTLSNotOffered) || info.Addr == "" || len(info.Steps) < 3 || info.Greeting.Code != 220 {
 		t.Errorf("failed probe: %v %+v", err, info)
 	}
 }

@@ -123,7 +123,10 @@ func (c *Client) tlsConfig() *tls.Config {
 	return t
 }
 
-func dial(ctx context.Context, addr Address, cfg *Config, auth bool) (*Client, error) {
+// dial connects and opens a session. When partial is not nil and the
+// session fails after the TCP connection, partial receives what was learned
+// up to the failing step (for Probe).
+func dial(ctx context.Context, addr Address, cfg *Config, auth bool, partial ...*ConnInfo) (*Client, error) {
 	start := time.Now()
 	ncfg, err := cfg.norm()
 	if err != nil {
@@ -148,7 +151,8 @@ func dial(ctx context.Context, addr Address, cfg *Config, auth bool) (*Client, e
 		logError(ctx, ncfg.Logger, e, addr, proxy)
 		return nil, e
 	}
-	return newClientNorm(ctx, conn, addr, ncfg, start, auth, proxy)
+	c, err := newClientNorm(ctx, conn, addr, ncfg, start, auth, proxy, partial...)
+	return c, err
 }
 
 func newClient(ctx context.Context, conn net.Conn, addr Address, cfg *Config, start time.Time, auth bool) (*Client, error) {
@@ -193,7 +197,7 @@ func ctxCause(ctx context.Context, err error) error {
 	return err
 }
 
-func newClientNorm(ctx context.Context, conn net.Conn, addr Address, cfg *Config, start time.Time, auth bool, proxy string) (*Client, error) {
+func newClientNorm(ctx context.Context, conn net.Conn, addr Address, cfg *Config, start time.Time, auth bool, proxy string, partial ...*ConnInfo) (*Client, error) {
 	mode := addr.Mode(cfg.TLS)
 	c := &Client{
 		cfg:    cfg,
@@ -218,6 +222,9 @@ func newClientNorm(ctx context.Context, conn net.Conn, addr Address, cfg *Config
 	c.info.Steps = append(c.info.Steps, Step{Name: "dial", Duration: time.Since(start), Detail: c.info.RemoteAddr})
 	if err := c.open(ctx, auth); err != nil {
 		c.close()
+		for _, p := range partial {
+			*p = c.infoCopy()
+		}
 		var e *Error
 		if errors.As(err, &e) {
 			logError(ctx, c.log, e, addr, proxy)
@@ -648,13 +655,13 @@ func replyAttr(r Reply) slog.Attr {
 
 func probe(ctx context.Context, addr Address, cfg *Config) (ConnInfo, error) {
 	start := time.Now()
-	c, err := dial(ctx, addr, cfg, true)
-	ncfg, _ := cfg.norm()
 	var info ConnInfo
+	c, err := dial(ctx, addr, cfg, true, &info)
+	ncfg, _ := cfg.norm()
 	if c != nil {
 		err = c.Quit(ctx)
 		info = c.infoCopy()
-	} else {
+	} else if info.Addr == "" {
 		var e *Error
 		if errors.As(err, &e) {
 			info.Addr = e.Server

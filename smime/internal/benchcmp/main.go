@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command benchcmp compares the smime package with `openssl cms -stream` in
 // one run: wall time and peak resident memory of a child process per
 // operation, for several message sizes and recipient counts. Run it from the

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"mailwarden/authmech"
+	"mailwarden/authmech/ntlm"
 )
 
 // authFactory returns what the transport calls once per connection for a
@@ -53,5 +54,9 @@ func authFactory(ctx context.Context, p Profile, getenv func(string) string, src
 // newRegistry returns the mechanisms a Sender offers: the built-ins plus
 // those that live in their own packages.
 func newRegistry() *authmech.Registry {
-	return authmech.NewRegistry()
+	reg := authmech.NewRegistry()
+	if err := ntlm.Register(reg); err != nil {
+		panic(err) // a static name: cannot fail
+	}
+	return reg
 }

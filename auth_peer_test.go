@@ -94,13 +94,16 @@ func TestAuthMechanismsAgainstRealServers(t *testing.T) {
 	}{
 		{"dovecot", dovecot, []string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "auto"}},
 		{"dovecot-implicit-tls", dovecotTLS, []string{"SCRAM-SHA-256", "PLAIN"}},
-		{"cyrus", cyrus, []string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "auto"}},
+		{"cyrus", cyrus, []string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "NTLM", "auto"}},
 	}
 	for _, srv := range servers {
 		for _, mech := range srv.mechs {
 			t.Run(srv.name+"/"+mech, func(t *testing.T) {
 				p := Profile{Name: "peer", Servers: []string{srv.addr}, CAFile: ca,
 					Auth: Auth{Mechanism: mech, Username: user, Password: "env:MW_SASL_PASSWORD"}}
+				if mech == "NTLM" {
+					p.Auth.Username = os.Getenv("MW_SASL_DOMAIN") + `\` + user
+				}
 				tag, err := sendVia(t, p, getenv)
 				if err != nil {
 					t.Fatalf("right password: %v", err)

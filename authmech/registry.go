@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,13 @@ type StaticToken Secret
 
 // Token returns the token.
 func (t StaticToken) Token(context.Context) (string, error) { return string(t), nil }
+
+// String, GoString, LogValue and MarshalText redact the token as Secret
+// does, so Credentials print safely.
+func (t StaticToken) String() string               { return Secret(t).String() }
+func (t StaticToken) GoString() string             { return "authmech.StaticToken(\"" + Secret(t).String() + "\")" }
+func (t StaticToken) LogValue() slog.Value         { return Secret(t).LogValue() }
+func (t StaticToken) MarshalText() ([]byte, error) { return Secret(t).MarshalText() }
 
 // Credentials are what a mechanism authenticates with. Which fields a
 // mechanism needs depends on it: Username and Password for PLAIN, LOGIN,
@@ -235,3 +243,21 @@ func (r *Registry) Client(name string, creds Credentials) (Client, error) {
 	m, _ := r.lookup(canon)
 	return m.New(creds)
 }
+
+// describe is what every built-in client prints as under %v, %+v and %#v:
+// the mechanism and user, never the secret (fmt cannot call Secret's
+// String method on an unexported field, so the clients say it themselves).
+func describe(mech, user string) string { return "authmech." + mech + "{user: " + user + "}" }
+
+func (p *plainClient) String() string   { return describe("PLAIN", p.c.Username) }
+func (p *plainClient) GoString() string { return p.String() }
+func (l *loginClient) String() string   { return describe("LOGIN", l.c.Username) }
+func (l *loginClient) GoString() string { return l.String() }
+func (m *cramClient) String() string    { return describe("CRAM-MD5", m.c.Username) }
+func (m *cramClient) GoString() string  { return m.String() }
+func (s *scramClient) String() string   { return describe(s.name, s.c.Username) }
+func (s *scramClient) GoString() string { return s.String() }
+func (o *oauthClient) String() string   { return describe(o.name(), o.c.Username) }
+func (o *oauthClient) GoString() string { return o.String() }
+func (a *AutoClient) String() string    { return describe("auto", a.creds.Username) }
+func (a *AutoClient) GoString() string  { return a.String() }

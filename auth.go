@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"mailwarden/authmech"
+	"mailwarden/authmech/gssapi"
 	"mailwarden/authmech/ntlm"
 )
 
@@ -57,6 +58,9 @@ func newRegistry() *authmech.Registry {
 	reg := authmech.NewRegistry()
 	if err := ntlm.Register(reg); err != nil {
 		panic(err) // a static name: cannot fail
+	}
+	if err := gssapi.Register(reg); err != nil {
+		panic(err)
 	}
 	return reg
 }

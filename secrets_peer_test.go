@@ -97,7 +97,7 @@ func TestLeakScannerFindsEncodedSecrets(t *testing.T) {
 // through an audit file, real rsyslog and a transcript, and searches every
 // byte written, and every error, for the secrets.
 func TestSecretsNeverWritten(t *testing.T) {
-	peers.Need(t, "MW_CYRUS_SUBMISSION", "MW_SASL_DOMAIN")
+	peers.Need(t, "MW_CYRUS_SUBMISSION", "MW_SASL_DOMAIN", "MW_KRB5_CONF", "MW_KRB5_USER_PRINCIPAL", "MW_KRB5_USER_PASSWORD")
 	v := peers.Need(t, "MW_DOVECOT_SUBMISSION", "MW_SASL_USER", "MW_SASL_PASSWORD", "MW_OAUTH_JWT_KEY_FILE", "MW_OAUTH_USER",
 		"MW_SOCKS5_AUTH", "MW_PROXY_USER", "MW_PROXY_PASSWORD", "MW_SYSLOG_TCP", "MW_SYSLOG_FILE", "MW_TEST_CA")
 	dir := t.TempDir()
@@ -105,7 +105,7 @@ func TestSecretsNeverWritten(t *testing.T) {
 	const p12Password = "P12-Secret-Passphrase-77"
 	const wrongPassword = "Wrong-SASL-Passw0rd-42"
 	const wrongProxy = "Wrong-Proxy-Passw0rd-43"
-	leaks := leakScanner{v[2]: "SASL password", token: "OAuth token", v[7]: "proxy password", p12Password: "PKCS#12 password",
+	leaks := leakScanner{os.Getenv("MW_KRB5_USER_PASSWORD"): "Kerberos password", v[2]: "SASL password", token: "OAuth token", v[7]: "proxy password", p12Password: "PKCS#12 password",
 		wrongPassword: "wrong SASL password", wrongProxy: "wrong proxy password"}
 	// The token's signature part alone is secret enough to search for too.
 	leaks[token[strings.LastIndexByte(token, '.')+1:]] = "OAuth token signature"
@@ -134,13 +134,20 @@ func TestSecretsNeverWritten(t *testing.T) {
 		Audit: AuditConfig{File: auditFile, Syslog: "tcp://" + v[8]},
 	}
 	var errs []string
-	mechs := []string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER", "NTLM"}
+	mechs := []string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER", "NTLM", "GSSAPI"}
 	for _, mech := range mechs {
 		for _, wrong := range []bool{false, true} {
 			p := base
 			p.Auth = Auth{Mechanism: mech, Username: v[1], Password: "env:SASL_PW"}
 			if strings.Contains(mech, "OAUTH") {
 				p.Auth = Auth{Mechanism: mech, Username: v[4], OAuthToken: "env:TOKEN"}
+			}
+			if mech == "GSSAPI" {
+				p.Auth = Auth{Mechanism: mech, Username: os.Getenv("MW_KRB5_USER_PRINCIPAL"), Password: "env:KRB5_PW", Krb5Conf: os.Getenv("MW_KRB5_CONF")}
+				env["KRB5_PW"] = os.Getenv("MW_KRB5_USER_PASSWORD")
+				if wrong {
+					env["KRB5_PW"] = wrongPassword
+				}
 			}
 			if mech == "NTLM" { // Dovecot has no NTLM here: Cyrus does
 				_, cport, _ := strings.Cut(os.Getenv("MW_CYRUS_SUBMISSION"), ":")

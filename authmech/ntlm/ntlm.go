@@ -37,6 +37,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	//lint:ignore SA1019 MD4 is what NTOWFv2 is defined with ([MS-NLMP] 3.3.2); NTLM exists for compatibility with legacy relays.
 	"golang.org/x/crypto/md4"
 
 	"mailwarden/authmech"

@@ -5,7 +5,8 @@
 // Exit codes:
 //
 //	0  success
-//	1  a check failed (for example audit verify found a broken chain)
+//	1  a check failed (audit or smime verify), or the audit trail could
+//	   not record a send and it was refused (fail-closed)
 //	2  usage or configuration error
 //	3  connection, proxy or TLS failure
 //	4  authentication failure
@@ -35,7 +36,8 @@ const (
 
 const exitCodesHelp = `Exit codes:
   0  success
-  1  a check failed (for example audit verify found a broken chain)
+  1  a check failed (audit or smime verify), or the audit trail could not
+     record a send and it was refused (fail-closed)
   2  usage or configuration error
   3  connection, proxy or TLS failure
   4  authentication failure

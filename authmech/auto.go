@@ -25,6 +25,7 @@ func AutoOrder() []string { return append([]string(nil), autoOrder...) }
 // reasons each candidate was skipped (ErrPlaintextRefused,
 // ErrMissingCredentials, a KDC failure, ...).
 type AutoClient struct {
+	redacted
 	reg    *Registry
 	creds  Credentials
 	chosen string

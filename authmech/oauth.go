@@ -35,6 +35,7 @@ func (e *OAuthError) Error() string {
 // current one. Both are bearer tokens: without TLS they are refused unless
 // ServerInfo.AllowPlaintext.
 type oauthClient struct {
+	redacted
 	mech    string
 	user    string
 	authzid string

@@ -33,6 +33,7 @@ func checkEncrypted(mech string, info *ServerInfo) error {
 
 // plainClient implements PLAIN (RFC 4616).
 type plainClient struct {
+	redacted
 	user, authzid string
 	pass          Secret
 	done          bool
@@ -78,6 +79,7 @@ var errUnexpectedChallenge = errors.New("authmech: unexpected server challenge")
 // relied upon; the first challenge gets the user name, the second the
 // password.
 type loginClient struct {
+	redacted
 	user string
 	pass Secret
 	step int
@@ -115,6 +117,7 @@ func (c *loginClient) Next(_ context.Context, _ []byte) ([]byte, error) {
 // cramClient implements CRAM-MD5 (RFC 2195). It sends no reusable secret,
 // so it works without TLS; it does not authenticate the server.
 type cramClient struct {
+	redacted
 	user string
 	pass Secret
 	step int

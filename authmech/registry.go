@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -307,3 +308,17 @@ func (r *Registry) factory(canon string) Factory {
 	defer r.mu.RUnlock()
 	return r.mechs[canon]
 }
+
+// redacted is embedded in every Client so that printing one with any fmt
+// verb or logging it with slog shows no field, secret or derived key.
+type redacted struct{}
+
+func (redacted) String() string       { return "authmech.Client{[REDACTED]}" }
+func (redacted) GoString() string     { return "authmech.Client{[REDACTED]}" }
+func (redacted) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
+
+// MarshalText redacts the token.
+func (s StaticToken) MarshalText() ([]byte, error) { return Secret(s).MarshalText() }
+
+// LogValue redacts the token.
+func (s StaticToken) LogValue() slog.Value { return Secret(s).LogValue() }

@@ -29,6 +29,7 @@ const scramMaxIterations = 1 << 20
 // scramClient implements SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677)
 // without channel binding (gs2 flag "n").
 type scramClient struct {
+	redacted
 	mech      string
 	h         func() hash.Hash
 	user      string

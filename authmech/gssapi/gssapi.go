@@ -314,4 +314,3 @@ func (c *Client) Verify() error {
 	}
 	return nil
 }
-

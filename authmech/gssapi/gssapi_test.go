@@ -26,7 +26,7 @@ type saslAdapter struct {
 	info *authmech.ServerInfo
 }
 
-func (a *saslAdapter) Start() (string, []byte, error)  { return a.c.Start(a.ctx, a.info) }
+func (a *saslAdapter) Start() (string, []byte, error) { return a.c.Start(a.ctx, a.info) }
 func (a *saslAdapter) Next(ch []byte) ([]byte, error) { return a.c.Next(a.ctx, ch) }
 
 func dovecot(t *testing.T) (*smtp.Client, *authmech.ServerInfo) {

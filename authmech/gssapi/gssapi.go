@@ -101,6 +101,9 @@ func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, 
 		}
 		spn = "smtp/" + info.Name
 	}
+	if err := ctx.Err(); err != nil {
+		return "", nil, fail(fmt.Errorf("gssapi: kdc: %w", err))
+	}
 	type result struct {
 		cl  *client.Client
 		tkt messages.Ticket

@@ -161,14 +161,45 @@ func TestNoCredentials(t *testing.T) {
 }
 
 func TestVerifyBeforeExchange(t *testing.T) {
-	c, err := gssapi.New(authmech.Credentials{Username: "u@R", Password: "p"})
+	const pw = "S3cr3t-Pa55word-xyzzy"
+	c, err := gssapi.New(authmech.Credentials{Username: "u@R", Password: pw})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.(authmech.Verifier).Verify(); !errors.Is(err, gssapi.ErrMutualAuth) {
 		t.Fatalf("Verify = %v", err)
 	}
-	if s := fmt.Sprintf("%v %+v %#v", c, c, c); strings.Contains(s, "p}") || !strings.Contains(s, "REDACTED") {
+	if s := fmt.Sprintf("%v %+v %#v", c, c, c); strings.Contains(s, pw) || !strings.Contains(s, "REDACTED") {
 		t.Fatalf("printed: %s", s)
+	}
+}
+
+// A server (or a man in the middle) that cannot produce a valid AP-REP is
+// refused, and Verify fails.
+func TestForgedAPRep(t *testing.T) {
+	v := peers.Need(t, "MW_KRB5_CONF", "MW_KRB5_USER_PRINCIPAL", "MW_KRB5_USER_KEYTAB", "MW_KRB5_SPN_HOST")
+	c, err := gssapi.New(authmech.Credentials{Username: v[1], Kerberos: authmech.Kerberos{Config: v[0], Keytab: v[2]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ir, err := c.Start(context.Background(), &authmech.ServerInfo{Name: v[3]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reflect the client's own AP-REQ, then garbage: neither is an AP-REP.
+	for _, forged := range [][]byte{ir, []byte("\x60\x03\x06\x01\x00")} {
+		c2, _ := gssapi.New(authmech.Credentials{Username: v[1], Kerberos: authmech.Kerberos{Config: v[0], Keytab: v[2]}})
+		c2.Start(context.Background(), &authmech.ServerInfo{Name: v[3]})
+		if _, err := c2.Next(context.Background(), forged); !errors.Is(err, gssapi.ErrMutualAuth) {
+			t.Errorf("forged AP-REP: err = %v, want ErrMutualAuth", err)
+		}
+		if err := c2.(authmech.Verifier).Verify(); !errors.Is(err, gssapi.ErrMutualAuth) {
+			t.Errorf("Verify = %v", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := c.Start(ctx, &authmech.ServerInfo{Name: v[3]}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Start with a cancelled ctx: %v", err)
 	}
 }

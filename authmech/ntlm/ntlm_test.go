@@ -6,10 +6,13 @@ import (
 	"crypto/rc4"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -169,7 +172,7 @@ func TestUserForms(t *testing.T) {
 	}
 }
 
-func tlsLeaf(t *testing.T) []*x509.Certificate {
+func tlsLeaf(t testing.TB) []*x509.Certificate {
 	b, err := os.ReadFile("../../testdata/certs/server.pem")
 	if err != nil {
 		t.Fatal(err)
@@ -180,4 +183,43 @@ func tlsLeaf(t *testing.T) []*x509.Certificate {
 		t.Fatal(err)
 	}
 	return []*x509.Certificate{c}
+}
+
+func TestSecretsNeverLeak(t *testing.T) {
+	const pw = "S3cr3t-Pa55word-xyzzy"
+	var out bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&out, nil))
+	cl, _ := New(authmech.Credentials{Username: `D\u`, Password: pw})
+	info := &authmech.ServerInfo{Name: "h", Mechanisms: []string{"NTLM"}, TLS: &tls.ConnectionState{HandshakeComplete: true}}
+	_, neg, err := cl.Start(context.Background(), info)
+	fmt.Fprintf(&out, "%v %+v %#v %v %x\n", cl, cl, cl, err, neg)
+	for _, ch := range [][]byte{nil, []byte("garbage"), challenge(clientFlags, nil), challenge(0, nil)} {
+		resp, err := cl.Next(context.Background(), ch)
+		fmt.Fprintf(&out, "%v %x\n", err, resp)
+		log.Info("x", "c", cl, "err", err)
+	}
+	s := out.String()
+	for _, form := range []string{pw, hex.EncodeToString([]byte(pw)), hex.EncodeToString(utf16le(pw)), base64.StdEncoding.EncodeToString([]byte(pw))} {
+		if strings.Contains(s, form) {
+			t.Fatalf("password leaked as %q", form)
+		}
+	}
+	if !strings.Contains(s, "REDACTED") {
+		t.Fatal("nothing recorded")
+	}
+}
+
+func BenchmarkNTLM(b *testing.B) {
+	info := &authmech.ServerInfo{Name: "h", Mechanisms: []string{"NTLM"}, TLS: &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: tlsLeaf(b)}}
+	ch := challenge(clientFlags, []byte{7, 0, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0})
+	b.ReportAllocs()
+	for b.Loop() {
+		cl, _ := New(authmech.Credentials{Username: `Domain\User`, Password: "Password"})
+		if _, _, err := cl.Start(context.Background(), info); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cl.Next(context.Background(), ch); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -25,7 +25,7 @@ type saslAdapter struct {
 	info *authmech.ServerInfo
 }
 
-func (a *saslAdapter) Start() (string, []byte, error)  { return a.c.Start(a.ctx, a.info) }
+func (a *saslAdapter) Start() (string, []byte, error) { return a.c.Start(a.ctx, a.info) }
 func (a *saslAdapter) Next(ch []byte) ([]byte, error) { return a.c.Next(a.ctx, ch) }
 
 func cyrus(t *testing.T) (*smtp.Client, *authmech.ServerInfo) {

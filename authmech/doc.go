@@ -7,9 +7,11 @@
 // signature is verified), XOAUTH2 (Google's and Microsoft's bearer-token
 // mechanism) and OAUTHBEARER (RFC 7628), and "auto", which picks the
 // strongest mechanism the server offers and the credentials can satisfy.
-// GSSAPI (RFC 4752) lives in the sub-package authmech/gssapi so that its
-// Kerberos dependency stays out of programs that do not use it; it is added
-// to a Registry with gssapi.Register.
+// GSSAPI (RFC 4752, Kerberos) and NTLM (NTLMv2 with MIC and channel
+// bindings) live in the sub-packages authmech/gssapi and authmech/ntlm so
+// that their dependencies stay out of programs that do not use them; they
+// are added to a Registry with gssapi.Register(reg) and ntlm.Register(reg),
+// after which they are available by name and to auto.
 //
 // Names are case-insensitive and include the aliases admin screens use:
 // USER_PASSWORD and AuthLoginMethod for LOGIN, SASLPLAIN and LoginPlainMethod

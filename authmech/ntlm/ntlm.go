@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	//lint:ignore SA1019 NTOWFv2 is defined over MD4 ([MS-NLMP] 3.3.2); there is no choice.
 	"golang.org/x/crypto/md4"
 
 	"mailwarden/authmech"

@@ -2,103 +2,102 @@ package authmech
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sort"
+	"strings"
 )
 
-var autoOrder = []string{"GSSAPI", "SCRAM-SHA-256", "SCRAM-SHA-1", "NTLM", "CRAM-MD5", "PLAIN", "LOGIN"}
-
-// AutoOrder returns the order, strongest first, in which auto tries
-// mechanisms: GSSAPI, SCRAM-SHA-256, SCRAM-SHA-1, NTLM, CRAM-MD5, PLAIN,
-// LOGIN. XOAUTH2 and OAUTHBEARER are never chosen by auto: a token is asked
-// for by naming the mechanism.
-func AutoOrder() []string { return append([]string(nil), autoOrder...) }
-
-// An AutoClient is the Client for auto. Start walks AutoOrder and starts the
-// first mechanism that is registered, that the server advertised (whole-token
-// match), whose factory accepts the Credentials and whose Start succeeds;
-// PLAIN and LOGIN refuse a connection without TLS unless
-// ServerInfo.AllowPlaintext is set, so there auto moves on. Start returns the
-// chosen mechanism's name; Chosen reports it afterwards.
-//
-// When nothing fits, Start returns an error wrapping ErrNotOffered and the
-// reasons each candidate was skipped (ErrPlaintextRefused,
-// ErrMissingCredentials, a KDC failure, ...).
+// AutoClient chooses, in Start, the strongest mechanism that the server
+// offers and the credentials satisfy (see the Rank constants: GSSAPI,
+// SCRAM-SHA-256, SCRAM-SHA-1, NTLM, CRAM-MD5, OAUTHBEARER, XOAUTH2, PLAIN,
+// LOGIN), and delegates the exchange to it. Mechanisms that would refuse the
+// connection (PLAIN or LOGIN without TLS, unless ServerInfo.AllowPlaintext)
+// are skipped rather than tried. Chosen says what was picked.
 type AutoClient struct {
-	redacted
 	reg    *Registry
 	creds  Credentials
 	chosen string
-	c      Client
+	inner  Client
 }
 
-// Chosen returns the canonical name of the mechanism Start chose, or "".
+// Chosen returns the mechanism Start picked, "" before Start.
 func (a *AutoClient) Chosen() string { return a.chosen }
 
-// Start picks and starts the mechanism.
+// User returns the user name reported to the audit trail.
+func (a *AutoClient) User() string { return a.creds.Username }
+
+// plaintextSensitive mechanisms refuse connections without TLS.
+var plaintextSensitive = map[string]bool{"PLAIN": true, "LOGIN": true, "XOAUTH2": true, "OAUTHBEARER": true, "NTLM": true}
+
+// Start picks a mechanism and starts it. When nothing fits it returns an
+// error wrapping ErrNotOffered that lists what the server offered.
 func (a *AutoClient) Start(ctx context.Context, info *ServerInfo) (string, []byte, error) {
-	var errs []error
-	for _, m := range autoOrder {
-		if !info.Offers(m) {
-			continue
+	a.reg.mu.RLock()
+	var cands []Mechanism
+	for _, m := range a.reg.mechs {
+		if m.Rank > 0 {
+			cands = append(cands, m)
 		}
-		f := a.reg.factory(m)
-		if f == nil {
-			continue
-		}
-		c, err := f(a.creds)
-		if err != nil {
-			errs = append(errs, mechErr(m, err))
-			continue
-		}
-		mech, ir, err := c.Start(ctx, info)
-		if err != nil {
-			if ctx.Err() != nil {
-				return "", nil, err
-			}
-			errs = append(errs, err)
-			continue
-		}
-		a.c, a.chosen = c, mech
-		return mech, ir, nil
 	}
-	var offered []string
-	if info != nil {
-		offered = info.Mechanisms
+	a.reg.mu.RUnlock()
+	sort.Slice(cands, func(i, j int) bool { return cands[i].Rank > cands[j].Rank })
+	var skipped []string
+	for _, m := range cands {
+		if !info.Offers(m.Name) {
+			continue
+		}
+		if m.Satisfies != nil && !m.Satisfies(a.creds) {
+			skipped = append(skipped, m.Name+" (credentials do not fit)")
+			continue
+		}
+		if plaintextSensitive[m.Name] && !info.Encrypted() && !info.AllowPlaintext {
+			skipped = append(skipped, m.Name+" (no TLS)")
+			continue
+		}
+		c, err := m.New(a.creds)
+		if err != nil {
+			skipped = append(skipped, m.Name+" ("+err.Error()+")")
+			continue
+		}
+		a.chosen, a.inner = m.Name, c
+		return c.Start(ctx, info)
 	}
-	return "", nil, &MechanismError{Mech: Auto, Err: errors.Join(
-		fmt.Errorf("%w: none usable among %v", ErrNotOffered, offered), errors.Join(errs...))}
+	offered := "nothing"
+	if info != nil && len(info.Mechanisms) > 0 {
+		offered = strings.Join(info.Mechanisms, " ")
+	}
+	msg := fmt.Sprintf("%v: auto found %v; the server offers %s", ErrNotOffered, errNoneSatisfiable, offered)
+	if len(skipped) > 0 {
+		msg += "; skipped " + strings.Join(skipped, ", ")
+	}
+	return "", nil, &autoError{msg: msg}
 }
 
-// Next forwards to the chosen mechanism.
+type autoError struct{ msg string }
+
+func (e *autoError) Error() string { return e.msg }
+func (e *autoError) Unwrap() error { return ErrNotOffered }
+
+// Next continues the chosen mechanism's exchange.
 func (a *AutoClient) Next(ctx context.Context, challenge []byte) ([]byte, error) {
-	if a.c == nil {
-		return nil, mechErr(Auto, errors.New("Next before a successful Start"))
+	if a.inner == nil {
+		return nil, errUnexpectedChallenge
 	}
-	return a.c.Next(ctx, challenge)
+	return a.inner.Next(ctx, challenge)
 }
 
-// Verify forwards to the chosen mechanism when it is a Verifier.
+// Verify runs the chosen mechanism's end-of-exchange check, if it has one.
 func (a *AutoClient) Verify() error {
-	if v, ok := a.c.(Verifier); ok {
+	if v, ok := a.inner.(Verifier); ok {
 		return v.Verify()
 	}
 	return nil
 }
 
-// Err forwards to the chosen mechanism when it is an ErrorReporter.
-func (a *AutoClient) Err() error {
-	if e, ok := a.c.(ErrorReporter); ok {
-		return e.Err()
+// Diagnosis passes on the chosen mechanism's diagnosis, if it has one.
+func (a *AutoClient) Diagnosis() error {
+	if d, ok := a.inner.(Diagnoser); ok {
+		return d.Diagnosis()
 	}
 	return nil
-}
-
-// An ErrorReporter is a Client that learns why the server refused it during
-// the exchange (the OAuth mechanisms decode the server's JSON error
-// challenge, then must answer it to finish the exchange before the server
-// sends its 535). After a failed AUTH the transport should call Err and,
-// when it is non-nil, include it (e.g. errors.Join) in the error it returns.
-type ErrorReporter interface {
-	Err() error
 }

@@ -1,28 +1,30 @@
-// Package authmech implements the client side of the SASL mechanisms an SMTP
-// relay may ask for, and a Registry that turns a mechanism name from a
-// configuration file or admin screen plus a set of Credentials into a Client.
+// Package authmech is Mailwarden's registry of SASL mechanisms (RFC 4422)
+// for SMTP AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195),
+// SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677), XOAUTH2 and
+// OAUTHBEARER (RFC 7628), plus "auto", which picks the strongest mechanism
+// that both the server offers and the credentials can satisfy. Kerberos
+// (GSSAPI, RFC 4752) lives in the gssapi sub-package, which keeps its
+// dependencies there, and registers itself into a Registry on request.
 //
-// Built in: PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login), CRAM-MD5
-// (RFC 2195), SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677; the server
-// signature is verified), XOAUTH2 (Google's and Microsoft's bearer-token
-// mechanism) and OAUTHBEARER (RFC 7628), and "auto", which picks the
-// strongest mechanism the server offers and the credentials can satisfy.
-// GSSAPI (RFC 4752, Kerberos) and NTLM (NTLMv2 with MIC and channel
-// bindings) live in the sub-packages authmech/gssapi and authmech/ntlm so
-// that their dependencies stay out of programs that do not use them; they
-// are added to a Registry with gssapi.Register(reg) and ntlm.Register(reg),
-// after which they are available by name and to auto.
+// A mechanism is a named factory that makes a Client from Credentials. A
+// Registry is a value (NewRegistry), never a package-level map: an embedding
+// product can register its own mechanisms without affecting anyone else.
 //
-// Names are case-insensitive and include the aliases admin screens use:
-// USER_PASSWORD and AuthLoginMethod for LOGIN, SASLPLAIN and LoginPlainMethod
-// for PLAIN, CRAMMD5 and CramMD5Method for CRAM-MD5, KERBEROS for GSSAPI, Auto
-// for auto, and NoLoginMethod, anonymous and none for "do not authenticate".
+// Names are matched case-insensitively, and the names admin screens and
+// configuration files use are aliases: USER_PASSWORD and AuthLoginMethod
+// mean LOGIN; SASLPLAIN and LoginPlainMethod mean PLAIN; CRAMMD5 and
+// CramMD5Method mean CRAM-MD5; KERBEROS means GSSAPI; NoLoginMethod,
+// anonymous and none mean no authentication at all; Auto means auto.
 //
-// Secrets never leave a Client except in the bytes it returns for the wire:
-// errors, fmt verbs and slog output of every type here show only a redacted
-// marker.
+// Secrets never leave a mechanism except on the wire: they are not in any
+// error, in the %v form of any value of this package, or in a log line
+// (Secret redacts itself). Mechanisms that send a reusable secret in a form
+// an eavesdropper can replay or crack (PLAIN, LOGIN, and XOAUTH2/OAUTHBEARER
+// bearer tokens) refuse a connection without TLS unless
+// ServerInfo.AllowPlaintext says the transport's policy allows it.
 //
-// Out of scope: SASL security layers (every mechanism here negotiates none),
-// the server side, fetching OAuth tokens (a TokenSource supplies them), and
-// SASLprep (RFC 4013) of non-ASCII passwords, which are used as given.
+// Out of scope: SASL security layers (integrity or confidentiality after
+// authentication; every mechanism here negotiates none, TLS provides them),
+// server-side mechanisms, and SASLprep of passwords (passwords are used as
+// given, in UTF-8).
 package authmech

@@ -25,11 +25,13 @@ func (c *apiKeyClient) Next(context.Context, []byte) ([]byte, error) {
 
 func ExampleRegistry_Register() {
 	reg := authmech.NewRegistry()
-	err := reg.Register("X-APIKEY", func(c authmech.Credentials) (authmech.Client, error) {
-		if c.Password == "" {
-			return nil, authmech.ErrMissingCredentials
-		}
-		return &apiKeyClient{key: c.Password}, nil
+	err := reg.Register(authmech.Mechanism{
+		Name: "X-APIKEY",
+		New: func(c authmech.Credentials) (authmech.Client, error) {
+			return &apiKeyClient{key: c.Password}, nil
+		},
+		Satisfies: func(c authmech.Credentials) bool { return c.Password != "" },
+		Rank:      authmech.RankPLAIN + 1, // auto may pick it, over TLS, before PLAIN
 	}, "ApiKeyMethod")
 	if err != nil {
 		panic(err)
@@ -47,10 +49,10 @@ func ExampleRegistry_Register() {
 	}
 	mech, ir, err := client.Start(context.Background(), info)
 	fmt.Println(mech, string(ir), err)
-	fmt.Printf("%v\n", creds)
+	fmt.Printf("%v\n", creds.Password)
 	// Output:
 	// X-APIKEY k-123 <nil>
-	// {svc [REDACTED]  <nil> {    } { }}
+	// [REDACTED]
 }
 
 func ExampleRegistry_Client() {

@@ -1,219 +1,277 @@
 package authmech
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 )
 
-var tlsInfo = &ServerInfo{
-	Name:       "mail.example.com",
-	TLS:        &tls.ConnectionState{HandshakeComplete: true},
-	Mechanisms: []string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER"},
-}
+var tlsInfo = &ServerInfo{Name: "mail.example.com", TLS: &tls.ConnectionState{HandshakeComplete: true}}
+var plainInfo = &ServerInfo{Name: "mail.example.com"}
 
-func newClient(t testing.TB, name string, c Credentials) Client {
-	t.Helper()
-	cl, err := NewRegistry().Client(name, c)
+func TestPLAINRFC4616(t *testing.T) {
+	// RFC 4616 section 4, example 1: authcid "tim", password "tanstaaftanstaaf".
+	c, err := NewRegistry().Client("PLAIN", Credentials{Username: "tim", Password: "tanstaaftanstaaf"})
 	if err != nil {
-		t.Fatalf("Client(%q): %v", name, err)
+		t.Fatal(err)
 	}
-	return cl
-}
-
-// RFC 4616 section 4 examples.
-func TestPLAIN_RFC4616(t *testing.T) {
-	for _, tc := range []struct {
-		c    Credentials
-		want string
-	}{
-		{Credentials{Username: "tim", Password: "tanstaaftanstaaf"}, "\x00tim\x00tanstaaftanstaaf"},
-		{Credentials{Authzid: "Ursel", Username: "Kurt", Password: "xipj3plmq"}, "Ursel\x00Kurt\x00xipj3plmq"},
-	} {
-		mech, ir, err := newClient(t, "plain", tc.c).Start(context.Background(), tlsInfo)
-		if err != nil || mech != "PLAIN" || string(ir) != tc.want {
-			t.Errorf("Start = %q, %q, %v; want PLAIN, %q", mech, ir, err, tc.want)
-		}
-	}
-}
-
-// RFC 2195 section 2 example.
-func TestCRAMMD5_RFC2195(t *testing.T) {
-	c := newClient(t, "CramMD5Method", Credentials{Username: "tim", Password: "tanstaaftanstaaf"})
-	if mech, ir, err := c.Start(context.Background(), tlsInfo); err != nil || mech != "CRAM-MD5" || ir != nil {
+	mech, ir, err := c.Start(context.Background(), tlsInfo)
+	if err != nil || mech != "PLAIN" || string(ir) != "\x00tim\x00tanstaaftanstaaf" {
 		t.Fatalf("Start = %q, %q, %v", mech, ir, err)
 	}
-	resp, err := c.Next(context.Background(), []byte("<1896.697170952@postoffice.reston.mci.net>"))
-	if want := "tim b913a602c7eda7a495b4e6e7334d3890"; err != nil || string(resp) != want {
-		t.Fatalf("Next = %q, %v; want %q", resp, err, want)
+	// Example 2: authzid "Ursel", authcid "Kurt", password "xipj3plmq".
+	c, _ = NewRegistry().Client("plain", Credentials{Username: "Kurt", Password: "xipj3plmq", Authzid: "Ursel"})
+	if _, ir, _ = c.Start(context.Background(), tlsInfo); string(ir) != "Ursel\x00Kurt\x00xipj3plmq" {
+		t.Errorf("with authzid: %q", ir)
 	}
-	// RFC 2195 also gives the base64 form of the response.
-	if got := base64.StdEncoding.EncodeToString(resp); got != "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw" {
-		t.Errorf("base64 = %s", got)
+	if _, err := c.Next(context.Background(), []byte("more?")); err == nil {
+		t.Error("PLAIN answered a challenge")
+	}
+}
+
+func TestPlaintextPolicy(t *testing.T) {
+	creds := Credentials{Username: "u", Password: "p", Token: StaticToken("tok")}
+	reg := NewRegistry()
+	for _, name := range []string{"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"} {
+		c, err := reg.Client(name, creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Start(context.Background(), plainInfo); !errors.Is(err, ErrPlaintextRefused) {
+			t.Errorf("%s without TLS: %v, want ErrPlaintextRefused", name, err)
+		}
+		allowed := &ServerInfo{Name: "m", AllowPlaintext: true}
+		if _, _, err := c.Start(context.Background(), allowed); err != nil {
+			t.Errorf("%s with AllowPlaintext: %v", name, err)
+		}
+	}
+	// CRAM-MD5 and SCRAM never send the password itself.
+	for _, name := range []string{"CRAM-MD5", "SCRAM-SHA-256"} {
+		c, _ := reg.Client(name, creds)
+		if _, _, err := c.Start(context.Background(), plainInfo); err != nil {
+			t.Errorf("%s without TLS: %v", name, err)
+		}
 	}
 }
 
 func TestLOGIN(t *testing.T) {
-	c := newClient(t, "USER_PASSWORD", Credentials{Username: "tim", Password: "pw"})
+	c, _ := NewRegistry().Client("AuthLoginMethod", Credentials{Username: "alice", Password: "s3cret"})
 	mech, ir, err := c.Start(context.Background(), tlsInfo)
-	if err != nil || mech != "LOGIN" || ir != nil {
-		t.Fatalf("Start = %q, %q, %v", mech, ir, err)
+	if mech != "LOGIN" || ir != nil || err != nil {
+		t.Fatalf("Start = %q %q %v", mech, ir, err)
 	}
-	for _, want := range []string{"tim", "pw"} {
-		r, err := c.Next(context.Background(), []byte("ignored prompt"))
-		if err != nil || string(r) != want {
-			t.Fatalf("Next = %q, %v; want %q", r, err, want)
+	for _, want := range []string{"alice", "s3cret"} {
+		got, err := c.Next(context.Background(), []byte("whatever the prompt says"))
+		if err != nil || string(got) != want {
+			t.Errorf("Next = %q, %v; want %q", got, err, want)
 		}
 	}
 	if _, err := c.Next(context.Background(), nil); err == nil {
-		t.Fatal("third challenge accepted")
+		t.Error("a third challenge was answered")
 	}
 }
 
-func TestPlaintextRefused(t *testing.T) {
-	plain := &ServerInfo{Name: "h", Mechanisms: tlsInfo.Mechanisms}
-	tok := StaticToken("tok")
-	for _, m := range []string{"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"} {
-		c := newClient(t, m, Credentials{Username: "u", Password: "p", TokenSource: tok})
-		if _, _, err := c.Start(context.Background(), plain); !errors.Is(err, ErrPlaintextRefused) {
-			t.Errorf("%s without TLS: err = %v, want ErrPlaintextRefused", m, err)
-		}
-		allowed := *plain
-		allowed.AllowPlaintext = true
-		c = newClient(t, m, Credentials{Username: "u", Password: "p", TokenSource: tok})
-		if _, _, err := c.Start(context.Background(), &allowed); err != nil {
-			t.Errorf("%s with AllowPlaintext: %v", m, err)
-		}
+func TestCRAMMD5RFC2195(t *testing.T) {
+	// RFC 2195 section 2.
+	c, _ := NewRegistry().Client("CramMD5Method", Credentials{Username: "tim", Password: "tanstaaftanstaaf"})
+	if mech, ir, err := c.Start(context.Background(), plainInfo); mech != "CRAM-MD5" || ir != nil || err != nil {
+		t.Fatalf("Start = %q %q %v", mech, ir, err)
 	}
-	// CRAM-MD5 and SCRAM send no reusable secret.
-	for _, m := range []string{"CRAM-MD5", "SCRAM-SHA-256"} {
-		c := newClient(t, m, Credentials{Username: "u", Password: "p"})
-		if _, _, err := c.Start(context.Background(), plain); err != nil {
-			t.Errorf("%s without TLS: %v", m, err)
-		}
+	got, err := c.Next(context.Background(), []byte("<1896.697170952@postoffice.reston.mci.net>"))
+	if err != nil || string(got) != "tim b913a602c7eda7a495b4e6e7334d3890" {
+		t.Errorf("response = %q, %v", got, err)
 	}
 }
 
-func TestNotOffered(t *testing.T) {
-	info := &ServerInfo{TLS: tlsInfo.TLS, Mechanisms: []string{"PLAIN-CLIENTTOKEN", "LOGIN"}}
-	c := newClient(t, "PLAIN", Credentials{Username: "u", Password: "p"})
-	if _, _, err := c.Start(context.Background(), info); !errors.Is(err, ErrNotOffered) {
-		t.Fatalf("err = %v, want ErrNotOffered", err)
+func TestSCRAMVectors(t *testing.T) {
+	tests := []struct {
+		rfc, name                       string
+		newHash                         func() *scramClient
+		nonce, serverFirst, clientFinal string
+		serverFinal                     string
+	}{
+		{
+			rfc: "RFC 5802 section 5", name: "SCRAM-SHA-1",
+			newHash: func() *scramClient {
+				c, _ := newSCRAM("SCRAM-SHA-1", sha1.New, Credentials{Username: "user", Password: "pencil"}, nil)
+				return c
+			},
+			nonce:       "fyko+d2lbbFgONRv9qkxdawL",
+			serverFirst: "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096",
+			clientFinal: "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+			serverFinal: "v=rmF9pqV8S7suAoZWja4dJRkFsKQ=",
+		},
+		{
+			rfc: "RFC 7677 section 3", name: "SCRAM-SHA-256",
+			newHash: func() *scramClient {
+				c, _ := newSCRAM("SCRAM-SHA-256", sha256.New, Credentials{Username: "user", Password: "pencil"}, nil)
+				return c
+			},
+			nonce:       "rOprNGfwEbeRWgbNEkqO",
+			serverFirst: "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+			clientFinal: "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+			serverFinal: "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rfc, func(t *testing.T) {
+			c := tt.newHash()
+			c.nonce = tt.nonce
+			mech, ir, err := c.Start(context.Background(), plainInfo)
+			if err != nil || mech != tt.name || string(ir) != "n,,n=user,r="+tt.nonce {
+				t.Fatalf("Start = %q %q %v", mech, ir, err)
+			}
+			got, err := c.Next(context.Background(), []byte(tt.serverFirst))
+			if err != nil || string(got) != tt.clientFinal {
+				t.Fatalf("client-final = %q, %v\nwant %q", got, err, tt.clientFinal)
+			}
+			if err := c.Verify(); !errors.Is(err, ErrServerSignature) {
+				t.Errorf("Verify before server-final = %v", err)
+			}
+			if got, err := c.Next(context.Background(), []byte(tt.serverFinal)); err != nil || len(got) != 0 {
+				t.Fatalf("after server-final: %q, %v", got, err)
+			}
+			if err := c.Verify(); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
+		})
 	}
 }
 
-func scramRun(t *testing.T, mech, nonce, serverFirst, wantFinal, serverFinal string) {
-	t.Helper()
-	c := newClient(t, mech, Credentials{Username: "user", Password: "pencil"}).(*scramClient)
-	c.nonce = nonce
-	m, ir, err := c.Start(context.Background(), tlsInfo)
-	if want := "n,,n=user,r=" + nonce; err != nil || m != mech || string(ir) != want {
-		t.Fatalf("Start = %q, %q, %v; want %q", m, ir, err, want)
+func TestSCRAMRefusesAServerThatCannotProveThePassword(t *testing.T) {
+	c, _ := newSCRAM("SCRAM-SHA-1", sha1.New, Credentials{Username: "user", Password: "pencil"}, nil)
+	c.nonce = "fyko+d2lbbFgONRv9qkxdawL"
+	c.Start(context.Background(), plainInfo)
+	if _, err := c.Next(context.Background(), []byte("r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096")); err != nil {
+		t.Fatal(err)
 	}
-	resp, err := c.Next(context.Background(), []byte(serverFirst))
-	if err != nil || string(resp) != wantFinal {
-		t.Fatalf("client-final = %q, %v\nwant %q", resp, err, wantFinal)
+	if _, err := c.Next(context.Background(), []byte("v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=")); !errors.Is(err, ErrServerSignature) {
+		t.Errorf("forged server signature: %v", err)
 	}
 	if err := c.Verify(); !errors.Is(err, ErrServerSignature) {
-		t.Fatalf("Verify before server-final = %v, want ErrServerSignature", err)
+		t.Errorf("Verify = %v", err)
 	}
-	resp, err = c.Next(context.Background(), []byte(serverFinal))
-	if err != nil || len(resp) != 0 {
-		t.Fatalf("server-final: %q, %v", resp, err)
+	bad := []string{
+		"r=someoneelse,s=QSXCR+Q6sek8bf92,i=4096",              // nonce not extended
+		"r=fyko+d2lbbFgONRv9qkxdawL,s=QSXCR+Q6sek8bf92,i=4096", // nonce not extended at all
+		"r=fyko+d2lbbFgONRv9qkxdawLx,s=QSXCR+Q6sek8bf92,i=0",
+		"r=fyko+d2lbbFgONRv9qkxdawLx,s=QSXCR+Q6sek8bf92,i=99999999",
+		"r=fyko+d2lbbFgONRv9qkxdawLx,s=!!,i=4096",
+		"m=ext,r=fyko+d2lbbFgONRv9qkxdawLx,s=QSXCR+Q6sek8bf92,i=4096",
 	}
-	if err := c.Verify(); err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
-}
-
-// RFC 5802 section 5 example.
-func TestSCRAMSHA1_RFC5802(t *testing.T) {
-	scramRun(t, "SCRAM-SHA-1", "fyko+d2lbbFgONRv9qkxdawL",
-		"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096",
-		"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-		"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=")
-}
-
-// RFC 7677 section 3 example.
-func TestSCRAMSHA256_RFC7677(t *testing.T) {
-	scramRun(t, "SCRAM-SHA-256", "rOprNGfwEbeRWgbNEkqO",
-		"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
-		"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-		"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
-}
-
-// A server that does not know the password cannot produce the signature.
-func TestSCRAM_ImpostorServer(t *testing.T) {
-	for _, final := range []string{"v=rmF9pqV8S7suAoZWja4dJRkFsKA=", "", "x=1", "v=!!!", "e=other-error"} {
-		c := newClient(t, "SCRAM-SHA-1", Credentials{Username: "user", Password: "pencil"}).(*scramClient)
+	for _, sf := range bad {
+		c, _ := newSCRAM("SCRAM-SHA-1", sha1.New, Credentials{Username: "user", Password: "pencil"}, nil)
 		c.nonce = "fyko+d2lbbFgONRv9qkxdawL"
-		c.Start(context.Background(), tlsInfo)
-		if _, err := c.Next(context.Background(), []byte("r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096")); err != nil {
+		c.Start(context.Background(), plainInfo)
+		if _, err := c.Next(context.Background(), []byte(sf)); err == nil {
+			t.Errorf("server-first %q accepted", sf)
+		}
+	}
+}
+
+func TestOAuthInitialResponsesAndErrorChallenge(t *testing.T) {
+	reg := NewRegistry()
+	creds := Credentials{Username: "someuser@example.com", Token: StaticToken("ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg")}
+	x, _ := reg.Client("XOAUTH2", creds)
+	_, ir, err := x.Start(context.Background(), tlsInfo)
+	if err != nil || string(ir) != "user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01" {
+		t.Fatalf("XOAUTH2 ir = %q, %v", ir, err)
+	}
+	// RFC 7628 section 4.1 (authzid = user).
+	o, _ := reg.Client("OAUTHBEARER", Credentials{Username: "user@example.com", Token: StaticToken("vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==")})
+	_, ir, err = o.Start(context.Background(), tlsInfo)
+	if err != nil || string(ir) != "n,a=user@example.com,\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01" {
+		t.Fatalf("OAUTHBEARER ir = %q, %v", ir, err)
+	}
+	// RFC 7628 section 4.3: the error challenge, answered with %x01.
+	resp, err := o.Next(context.Background(), []byte(`{"status":"invalid_token","scope":"example_scope","openid-configuration":"https://example.com/.well-known/openid-configuration"}`))
+	if err != nil || string(resp) != "\x01" {
+		t.Fatalf("OAUTHBEARER error response = %q, %v", resp, err)
+	}
+	var oe *OAuthError
+	if d := o.(Diagnoser).Diagnosis(); !errors.As(d, &oe) || oe.Status != "invalid_token" || oe.Scope != "example_scope" {
+		t.Errorf("Diagnosis = %v", d)
+	}
+	resp, err = x.Next(context.Background(), []byte(`{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}`))
+	if err != nil || len(resp) != 0 || resp == nil {
+		t.Fatalf("XOAUTH2 error response = %q, %v; want an empty response", resp, err)
+	}
+	if !strings.Contains(x.(Diagnoser).Diagnosis().Error(), "https://mail.google.com/") {
+		t.Errorf("XOAUTH2 diagnosis = %v", x.(Diagnoser).Diagnosis())
+	}
+}
+
+func TestRegistryNamesAndAliases(t *testing.T) {
+	reg := NewRegistry()
+	for alias, want := range map[string]string{
+		"USER_PASSWORD": "LOGIN", "authloginmethod": "LOGIN", "SASLPLAIN": "PLAIN", "LoginPlainMethod": "PLAIN",
+		"CRAMMD5": "CRAM-MD5", "CramMD5Method": "CRAM-MD5", "scram-sha-256": "SCRAM-SHA-256",
+		"NoLoginMethod": None, "anonymous": None, "none": None, "": None, "Auto": Auto, "AUTO": Auto,
+	} {
+		if got, ok := reg.Canonical(alias); !ok || got != want {
+			t.Errorf("Canonical(%q) = %q, %v; want %q", alias, got, ok, want)
+		}
+	}
+	if _, ok := reg.Canonical("KERBEROS"); ok {
+		t.Error("KERBEROS resolves although GSSAPI is not registered")
+	}
+	if c, err := reg.Client("NoLoginMethod", Credentials{}); c != nil || err != nil {
+		t.Errorf("none = %v, %v", c, err)
+	}
+	if _, err := reg.Client("DIGEST-MD5", Credentials{}); !errors.Is(err, ErrUnknownMechanism) {
+		t.Errorf("unknown: %v", err)
+	}
+	if err := reg.Register(Mechanism{Name: "AUTO", New: newPlain}); err == nil {
+		t.Error("reserved name registered")
+	}
+	if err := reg.Register(Mechanism{Name: "bad name", New: newPlain}); err == nil {
+		t.Error("name with a space registered")
+	}
+}
+
+func TestAutoPicksTheStrongestUsable(t *testing.T) {
+	reg := NewRegistry()
+	pw := Credentials{Username: "u", Password: "p"}
+	tok := Credentials{Username: "u", Token: StaticToken("t")}
+	tests := []struct {
+		offered []string
+		tls     bool
+		creds   Credentials
+		want    string
+	}{
+		{[]string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"}, true, pw, "SCRAM-SHA-256"},
+		{[]string{"PLAIN", "LOGIN", "CRAM-MD5"}, true, pw, "CRAM-MD5"},
+		{[]string{"PLAIN", "LOGIN"}, true, pw, "PLAIN"},
+		{[]string{"LOGIN"}, true, pw, "LOGIN"},
+		{[]string{"PLAIN", "XOAUTH2", "OAUTHBEARER"}, true, tok, "OAUTHBEARER"},
+		{[]string{"PLAIN", "XOAUTH2"}, true, tok, "XOAUTH2"},
+		{[]string{"PLAIN", "CRAM-MD5"}, false, pw, "CRAM-MD5"},
+		{[]string{"PLAIN", "LOGIN"}, false, pw, ""},                         // never in clear
+		{[]string{"XOAUTH2"}, true, pw, ""},                                 // no token
+		{[]string{"PLAIN-CLIENTTOKEN", "SCRAM-SHA-256-PLUS"}, true, pw, ""}, // exact tokens only
+	}
+	for _, tt := range tests {
+		info := &ServerInfo{Name: "m", Mechanisms: tt.offered}
+		if tt.tls {
+			info.TLS = &tls.ConnectionState{HandshakeComplete: true}
+		}
+		c, err := reg.Client("auto", tt.creds)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Next(context.Background(), []byte(final)); err == nil {
-			t.Errorf("server-final %q accepted", final)
+		mech, _, err := c.Start(context.Background(), info)
+		if tt.want == "" {
+			if !errors.Is(err, ErrNotOffered) {
+				t.Errorf("%v tls=%v: %q, %v; want ErrNotOffered", tt.offered, tt.tls, mech, err)
+			}
+			continue
 		}
-		if err := c.Verify(); !errors.Is(err, ErrServerSignature) {
-			t.Errorf("server-final %q: Verify = %v", final, err)
+		if err != nil || mech != tt.want || c.(*AutoClient).Chosen() != tt.want {
+			t.Errorf("%v tls=%v: picked %q (%v), want %q", tt.offered, tt.tls, mech, err, tt.want)
 		}
-	}
-	for _, first := range []string{
-		"r=someoneelse,s=QSXCR+Q6sek8bf92,i=4096",                     // nonce not extended
-		"r=fyko+d2lbbFgONRv9qkxdawL,s=QSXCR+Q6sek8bf92,i=4096",        // nonce not extended
-		"r=fyko+d2lbbFgONRv9qkxdawLx,s=QSXCR+Q6sek8bf92,i=99999999",   // iteration bomb
-		"r=fyko+d2lbbFgONRv9qkxdawLx,s=,i=4096",                       // no salt
-		"m=ext,r=fyko+d2lbbFgONRv9qkxdawLx,s=QSXCR+Q6sek8bf92,i=4096", // mandatory extension
-	} {
-		c := newClient(t, "SCRAM-SHA-1", Credentials{Username: "user", Password: "pencil"}).(*scramClient)
-		c.nonce = "fyko+d2lbbFgONRv9qkxdawL"
-		c.Start(context.Background(), tlsInfo)
-		if _, err := c.Next(context.Background(), []byte(first)); err == nil {
-			t.Errorf("server-first %q accepted", first)
-		}
-	}
-}
-
-// RFC 7628 section 4.1 (layout of the initial response) and 4.3 (the
-// error challenge and the client's dummy response).
-func TestOAUTHBEARER_RFC7628(t *testing.T) {
-	c := newClient(t, "OAUTHBEARER", Credentials{Username: "user@example.com",
-		TokenSource: StaticToken("vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==")})
-	info := *tlsInfo
-	info.Name = "server.example.com"
-	_, ir, err := c.Start(context.Background(), &info)
-	want := "n,a=user@example.com,\x01host=server.example.com\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"
-	if err != nil || string(ir) != want {
-		t.Fatalf("ir = %q, %v\nwant %q", ir, err, want)
-	}
-	ch, _ := base64.StdEncoding.DecodeString("eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJleGFtcGxlX3Njb3BlIiwib3BlbmlkLWNvbmZpZ3VyYXRpb24iOiJodHRwczovL2V4YW1wbGUuY29tLy53ZWxsLWtub3duL29wZW5pZC1jb25maWd1cmF0aW9uIn0=")
-	resp, err := c.Next(context.Background(), ch)
-	if err != nil || !bytes.Equal(resp, []byte{1}) {
-		t.Fatalf("Next = %q, %v; want the dummy ^A", resp, err)
-	}
-	var oe *OAuthError
-	if !errors.As(c.(ErrorReporter).Err(), &oe) || oe.Status != "invalid_token" || oe.Scope != "example_scope" ||
-		oe.OpenIDConfiguration != "https://example.com/.well-known/openid-configuration" {
-		t.Fatalf("Err = %#v", c.(ErrorReporter).Err())
-	}
-}
-
-func TestXOAUTH2(t *testing.T) {
-	c := newClient(t, "xoauth2", Credentials{Username: "someuser@example.com", TokenSource: StaticToken("ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg")})
-	_, ir, err := c.Start(context.Background(), tlsInfo)
-	// Google's XOAUTH2 protocol documentation example.
-	if want := "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ=="; err != nil || base64.StdEncoding.EncodeToString(ir) != want {
-		t.Fatalf("ir = %s, %v", base64.StdEncoding.EncodeToString(ir), err)
-	}
-	resp, err := c.Next(context.Background(), []byte(`{"status":"401","schemes":"bearer","scope":"mail"}`))
-	if err != nil || len(resp) != 0 || resp == nil {
-		t.Fatalf("Next = %q, %v; want empty response", resp, err)
-	}
-	var oe *OAuthError
-	if !errors.As(c.(ErrorReporter).Err(), &oe) || oe.Status != "401" || oe.Scope != "mail" || oe.Schemes != "bearer" {
-		t.Fatalf("Err = %v", c.(ErrorReporter).Err())
 	}
 }

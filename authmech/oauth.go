@@ -8,123 +8,125 @@ import (
 	"strings"
 )
 
-// An OAuthError is the error a server reported in the JSON challenge of a
-// failed XOAUTH2 or OAUTHBEARER exchange (RFC 7628 section 3.2.2). It is
-// returned by the client's Err method after the exchange.
+// An OAuthError is the JSON error a server sends in its challenge when an
+// XOAUTH2 or OAUTHBEARER token is refused (RFC 7628 section 3.2.2), for
+// example {"status":"invalid_token","scope":"https://mail.google.com/"}.
+// The transport reports it, wrapped, with the server's final reply.
 type OAuthError struct {
-	Mech   string `json:"-"`
-	Status string `json:"status"` // e.g. "invalid_token" or an HTTP status such as "401"
-	Scope  string `json:"scope,omitempty"`
-	// Schemes lists the authentication schemes the server accepts, e.g. "bearer".
-	Schemes string `json:"schemes,omitempty"`
-	// OpenIDConfiguration is the URL of the OpenID discovery document the
-	// server named, if any.
-	OpenIDConfiguration string `json:"openid-configuration,omitempty"`
+	Mechanism           string
+	Status              string `json:"status"`
+	Scope               string `json:"scope"`
+	OpenIDConfiguration string `json:"openid-configuration"`
+	Raw                 string `json:"-"`
 }
 
 func (e *OAuthError) Error() string {
-	s := "authmech: " + e.Mech + ": server rejected the token: status " + e.Status
+	msg := fmt.Sprintf("authmech: %s: server refused the token", e.Mechanism)
+	if e.Status != "" {
+		msg += ": status " + e.Status
+	}
 	if e.Scope != "" {
-		s += ", scope " + e.Scope
+		msg += ", scope needed " + e.Scope
 	}
-	return s
+	return msg
 }
 
-// oauthClient implements XOAUTH2 and OAUTHBEARER (RFC 7628). The token is
-// fetched from the TokenSource in Start, so every authentication uses a
-// current one. Both are bearer tokens: without TLS they are refused unless
-// ServerInfo.AllowPlaintext.
+// A Diagnoser is a Client that, after a failed exchange, can say why in
+// more detail than the server's reply (the decoded OAuth error challenge).
+// The transport wraps Diagnosis into its authentication error.
+type Diagnoser interface {
+	Diagnosis() error
+}
+
+// oauthClient implements XOAUTH2 (Google's and Microsoft's format) and
+// OAUTHBEARER (RFC 7628).
 type oauthClient struct {
-	redacted
-	mech    string
-	user    string
-	authzid string
-	ts      TokenSource
-	step    int
-	err     error
+	bearer bool // OAUTHBEARER
+	c      Credentials
+	failed error
+	step   int
 }
 
-func newXOAUTH2(c Credentials) (Client, error)     { return newOAuth("XOAUTH2", c) }
-func newOAUTHBEARER(c Credentials) (Client, error) { return newOAuth("OAUTHBEARER", c) }
+func newXOAUTH2(c Credentials) (Client, error)     { return newOAuth(false, c) }
+func newOAUTHBEARER(c Credentials) (Client, error) { return newOAuth(true, c) }
 
-func newOAuth(mech string, c Credentials) (Client, error) {
-	if c.TokenSource == nil {
-		return nil, fmt.Errorf("%w: a TokenSource is required", ErrMissingCredentials)
+func newOAuth(bearer bool, c Credentials) (Client, error) {
+	name := "XOAUTH2"
+	if bearer {
+		name = "OAUTHBEARER"
 	}
-	if mech == "XOAUTH2" && c.Username == "" {
-		return nil, fmt.Errorf("%w: a user name is required", ErrMissingCredentials)
+	if c.Token == nil || c.Username == "" {
+		return nil, fmt.Errorf("authmech: %s needs a user name and a token source", name)
 	}
-	if strings.ContainsAny(c.Username+c.Authzid, "\x00\x01") {
-		return nil, errors.New("authmech: user name or authzid contains a control character")
-	}
-	return &oauthClient{mech: mech, user: c.Username, authzid: c.Authzid, ts: c.TokenSource}, nil
-}
-
-func (c *oauthClient) Start(ctx context.Context, info *ServerInfo) (string, []byte, error) {
-	if err := checkOffered(c.mech, info); err != nil {
-		return "", nil, err
-	}
-	if err := checkEncrypted(c.mech, info); err != nil {
-		return "", nil, err
-	}
-	tok, err := c.ts.Token(ctx)
-	if err != nil {
-		return "", nil, mechErr(c.mech, fmt.Errorf("token source: %w", err))
-	}
-	if tok == "" || strings.ContainsAny(tok, "\x00\x01\r\n ") {
-		return "", nil, mechErr(c.mech, errors.New("token source returned an empty or malformed token"))
-	}
-	c.step, c.err = 0, nil
-	var ir []byte
-	if c.mech == "XOAUTH2" {
-		ir = make([]byte, 0, 30+len(c.user)+len(tok))
-		ir = append(ir, "user="...)
-		ir = append(ir, c.user...)
-		ir = append(ir, "\x01auth=Bearer "...)
-		ir = append(ir, tok...)
-		ir = append(ir, "\x01\x01"...)
-		return c.mech, ir, nil
-	}
-	// RFC 7628 section 3.1: gs2-header, then key=value pairs separated by ^A.
-	ir = append(ir, "n,"...)
-	if a := c.authzid; a != "" || c.user != "" {
-		if a == "" {
-			a = c.user
+	for f, v := range map[string]string{"user name": c.Username, "authorization identity": c.Authzid} {
+		if err := checkNoCRLF(f, v); err != nil {
+			return nil, err
 		}
-		ir = append(ir, "a="...)
-		ir = append(ir, scramName(a)...)
+		if strings.ContainsRune(v, '\x01') {
+			return nil, fmt.Errorf("authmech: %s: %s contains ^A", name, f)
+		}
 	}
-	ir = append(ir, ',', 1)
-	if info != nil && info.Name != "" {
-		ir = append(ir, "host="...)
-		ir = append(ir, info.Name...)
-		ir = append(ir, 1)
-	}
-	ir = append(ir, "auth=Bearer "...)
-	ir = append(ir, tok...)
-	ir = append(ir, 1, 1)
-	return c.mech, ir, nil
+	return &oauthClient{bearer: bearer, c: c}, nil
 }
 
-// Next answers the server's error challenge: it decodes the JSON into an
-// *OAuthError (reported by Err) and returns the dummy response that lets
-// the server finish with its failure reply (RFC 7628 section 3.2.3: ^A for
-// OAUTHBEARER; an empty response for XOAUTH2).
-func (c *oauthClient) Next(_ context.Context, challenge []byte) ([]byte, error) {
-	c.step++
-	if c.step > 1 {
-		return nil, mechErr(c.mech, errUnexpectedChallenge)
+func (o *oauthClient) name() string {
+	if o.bearer {
+		return "OAUTHBEARER"
 	}
-	oe := &OAuthError{Mech: c.mech}
-	if err := json.Unmarshal(challenge, oe); err != nil || oe.Status == "" {
-		oe.Status = "unknown"
+	return "XOAUTH2"
+}
+
+func (o *oauthClient) User() string { return o.c.Username }
+
+func (o *oauthClient) Start(ctx context.Context, info *ServerInfo) (string, []byte, error) {
+	if !info.Encrypted() && !info.AllowPlaintext {
+		// A bearer token is as good as a password to whoever sees it.
+		return "", nil, ErrPlaintextRefused
 	}
-	c.err = oe
-	if c.mech == "OAUTHBEARER" {
-		return []byte{1}, nil
+	tok, err := o.c.Token.Token(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("authmech: %s: getting a token: %w", o.name(), err)
+	}
+	if tok == "" || strings.ContainsAny(tok, "\x01\r\n ") {
+		return "", nil, fmt.Errorf("authmech: %s: the token source returned an empty or malformed token", o.name())
+	}
+	o.step, o.failed = 0, nil
+	if o.bearer {
+		// gs2-header "n,a=authzid," then kvpairs (RFC 7628 section 3.1).
+		authz := o.c.Authzid
+		if authz == "" {
+			authz = o.c.Username
+		}
+		return "OAUTHBEARER", []byte("n,a=" + saslName(authz) + ",\x01auth=Bearer " + tok + "\x01\x01"), nil
+	}
+	return "XOAUTH2", []byte("user=" + o.c.Username + "\x01auth=Bearer " + tok + "\x01\x01"), nil
+}
+
+// Next answers the server's error challenge: the JSON is decoded into an
+// OAuthError (kept for Diagnosis) and the exchange is finished as the
+// mechanism requires, with %x01 for OAUTHBEARER (RFC 7628 section 3.2.3)
+// and an empty response for XOAUTH2, so that the server sends its final
+// failure reply.
+func (o *oauthClient) Next(_ context.Context, challenge []byte) ([]byte, error) {
+	o.step++
+	if o.step > 1 {
+		return nil, errUnexpectedChallenge
+	}
+	e := &OAuthError{Mechanism: o.name(), Raw: string(challenge)}
+	if err := json.Unmarshal(challenge, e); err != nil {
+		e.Status = "unparsable error challenge"
+	}
+	o.failed = e
+	if o.bearer {
+		return []byte{0x01}, nil
 	}
 	return []byte{}, nil
 }
 
-// Err returns the *OAuthError from the server's error challenge, or nil.
-func (c *oauthClient) Err() error { return c.err }
+// Diagnosis returns the decoded error challenge, or nil.
+func (o *oauthClient) Diagnosis() error { return o.failed }
+
+var _ Diagnoser = (*oauthClient)(nil)
+
+// errNoneSatisfiable is wrapped when auto finds nothing to use.
+var errNoneSatisfiable = errors.New("no offered mechanism can be used with these credentials")

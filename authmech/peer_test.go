@@ -76,8 +76,8 @@ func authenticate(t *testing.T, c *smtp.Client, info *authmech.ServerInfo, cl au
 		if v, ok := cl.(authmech.Verifier); ok {
 			err = v.Verify()
 		}
-	} else if r, ok := cl.(authmech.ErrorReporter); ok && r.Err() != nil {
-		err = errors.Join(err, r.Err())
+	} else if d, ok := cl.(authmech.Diagnoser); ok && d.Diagnosis() != nil {
+		err = errors.Join(err, d.Diagnosis())
 	}
 	return a.mech, err
 }
@@ -189,8 +189,8 @@ func TestDovecotOAuth(t *testing.T) {
 	for _, mech := range []string{"XOAUTH2", "OAUTHBEARER"} {
 		t.Run(mech, func(t *testing.T) {
 			c, info := peerSession(t, "MW_DOVECOT_SUBMISSION")
-			tok := authmech.TokenFunc(func(context.Context) (string, error) { return mintJWT(t, user, time.Hour), nil })
-			cl, err := reg.Client(mech, authmech.Credentials{Username: user, TokenSource: tok})
+			tok := tokenFunc(func(context.Context) (string, error) { return mintJWT(t, user, time.Hour), nil })
+			cl, err := reg.Client(mech, authmech.Credentials{Username: user, Token: tok})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,7 +201,7 @@ func TestDovecotOAuth(t *testing.T) {
 
 			c2, info2 := peerSession(t, "MW_DOVECOT_SUBMISSION")
 			expired := authmech.StaticToken(mintJWT(t, user, -time.Hour))
-			cl2, _ := reg.Client(mech, authmech.Credentials{Username: user, TokenSource: expired})
+			cl2, _ := reg.Client(mech, authmech.Credentials{Username: user, Token: expired})
 			_, err = authenticate(t, c2, info2, cl2)
 			wantAuthFailure(t, err)
 			var oe *authmech.OAuthError
@@ -214,3 +214,7 @@ func TestDovecotOAuth(t *testing.T) {
 		})
 	}
 }
+
+type tokenFunc func(context.Context) (string, error)
+
+func (f tokenFunc) Token(ctx context.Context) (string, error) { return f(ctx) }

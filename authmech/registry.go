@@ -10,315 +10,254 @@ import (
 	"sync"
 )
 
-// A TokenSource supplies OAuth 2.0 access tokens for XOAUTH2 and OAUTHBEARER.
-// It has the shape of golang.org/x/oauth2's TokenSource reduced to what SASL
-// needs, so that this package does not depend on x/oauth2; adapt one with a
-// few lines:
-//
-//	authmech.TokenFunc(func(ctx context.Context) (string, error) {
-//		t, err := ts.Token()
-//		if err != nil {
-//			return "", err
-//		}
-//		return t.AccessToken, nil
-//	})
+// A TokenSource supplies OAuth 2.0 access tokens for XOAUTH2 and
+// OAUTHBEARER. golang.org/x/oauth2's TokenSource is adapted to it by the
+// caller, which keeps this package free of that dependency.
 type TokenSource interface {
 	Token(ctx context.Context) (string, error)
 }
-
-// TokenFunc adapts a function to a TokenSource.
-type TokenFunc func(ctx context.Context) (string, error)
-
-// Token calls f(ctx).
-func (f TokenFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
 
 // StaticToken is a TokenSource that always returns the same token.
 type StaticToken Secret
 
 // Token returns the token.
-func (s StaticToken) Token(context.Context) (string, error) { return string(s), nil }
+func (t StaticToken) Token(context.Context) (string, error) { return string(t), nil }
 
-// String redacts the token.
-func (s StaticToken) String() string { return Secret(s).String() }
+// String, GoString, LogValue and MarshalText redact the token as Secret
+// does, so Credentials print safely.
+func (t StaticToken) String() string               { return Secret(t).String() }
+func (t StaticToken) GoString() string             { return "authmech.StaticToken(\"" + Secret(t).String() + "\")" }
+func (t StaticToken) LogValue() slog.Value         { return Secret(t).LogValue() }
+func (t StaticToken) MarshalText() ([]byte, error) { return Secret(t).MarshalText() }
 
-// GoString redacts the token.
-func (s StaticToken) GoString() string { return `authmech.StaticToken("` + Secret(s).String() + `")` }
-
-// Kerberos holds the options of the GSSAPI mechanism. The zero value uses
-// the default krb5.conf, the credential cache named by KRB5CCNAME (or the
-// default one) and the service principal smtp/<server name>.
-type Kerberos struct {
-	// Config is the path of a krb5.conf; "" means KRB5_CONFIG or /etc/krb5.conf.
-	Config string
-	// Keytab is the path of a keytab holding the user's key; it is used
-	// instead of the password when set.
-	Keytab string
-	// CCache is the path of a credential cache to use (the "run as the
-	// service account" case); "" with neither Password nor Keytab set means
-	// the cache named by KRB5CCNAME.
-	CCache string
-	// SPN overrides the service principal, e.g. "smtp/mail.example.com" or
-	// "SMTPSVC/exch01.corp.example.com".
-	SPN string
-	// Realm overrides the realm of Username; "" means the realm in Username
-	// (user@REALM) or the default realm of the configuration.
-	Realm string
-}
-
-// Credentials are what a mechanism authenticates with. Each mechanism uses
-// the fields it needs and reports ErrMissingCredentials when they are absent.
-// Printing Credentials with any fmt verb or logging them with slog never
-// shows the password.
+// Credentials are what a mechanism authenticates with. Which fields a
+// mechanism needs depends on it: Username and Password for PLAIN, LOGIN,
+// CRAM-MD5, SCRAM and NTLM; Username and Token for XOAUTH2 and
+// OAUTHBEARER; the Kerberos fields for GSSAPI.
 type Credentials struct {
-	// Username is the authentication identity. NTLM accepts "DOMAIN\user"
-	// and "user@domain" as well as a plain user with NTLM.Domain.
 	Username string
-	// Password is the user's password (PLAIN, LOGIN, CRAM-MD5, SCRAM, NTLM,
-	// and GSSAPI when neither a keytab nor a cache is given).
 	Password Secret
-	// Authzid is the optional authorization identity (act as another user),
-	// for PLAIN, SCRAM and OAUTHBEARER.
+	// Authzid is the authorization identity (act as this user), for PLAIN,
+	// SCRAM and OAUTHBEARER. Empty means the same as Username.
 	Authzid string
-	// TokenSource supplies the access token for XOAUTH2 and OAUTHBEARER.
-	TokenSource TokenSource
-	// Kerberos holds the GSSAPI options.
-	Kerberos Kerberos
-	// NTLM holds the NTLM domain and workstation.
-	NTLM NTLMOptions
-}
-
-// NTLMOptions holds the NTLM-specific parts of Credentials.
-type NTLMOptions struct {
-	// Domain is the user's domain when Username does not carry one.
-	Domain string
-	// Workstation is the client machine name sent to the server; "" sends none.
+	// Token supplies OAuth 2.0 access tokens.
+	Token TokenSource
+	// Domain and Workstation are NTLM's; "DOMAIN\user" and "user@domain"
+	// forms of Username are understood too.
+	Domain      string
 	Workstation string
+	// Kerberos configures GSSAPI.
+	Kerberos Kerberos
 }
 
-func (c Credentials) hasPassword() bool { return c.Username != "" && c.Password != "" }
+// Kerberos configures the GSSAPI mechanism. With neither Keytab nor CCache,
+// Credentials.Password is used to obtain a ticket; with none of the three,
+// the credential cache named by KRB5CCNAME is used ("the account the service
+// runs as").
+type Kerberos struct {
+	// Config is the krb5.conf path; empty means KRB5_CONFIG or
+	// /etc/krb5.conf.
+	Config string
+	// Realm overrides the user's realm (default: from the user name
+	// "user@REALM", else krb5.conf's default_realm).
+	Realm  string
+	Keytab string
+	CCache string
+	// SPN is the service principal; empty means smtp/<server host name>.
+	SPN string
+}
 
-// ErrMissingCredentials is returned (wrapped) by a Factory when the
-// Credentials lack what the mechanism needs, e.g. a password for PLAIN or a
-// TokenSource for XOAUTH2. auto skips such mechanisms.
-var ErrMissingCredentials = errors.New("authmech: credentials do not satisfy the mechanism")
+// Mechanism describes one SASL mechanism in a Registry.
+type Mechanism struct {
+	// Name is the SASL name servers advertise, upper-case.
+	Name string
+	// New makes a Client for one exchange.
+	New func(Credentials) (Client, error)
+	// Satisfies reports whether creds carry what the mechanism needs; auto
+	// skips mechanisms whose Satisfies is false. Nil means always.
+	Satisfies func(Credentials) bool
+	// Rank orders mechanisms for auto: the highest rank the server offers
+	// and the credentials satisfy wins. Zero keeps the mechanism out of
+	// auto altogether.
+	Rank int
+}
 
-// ErrUnknownMechanism is returned (wrapped in a *MechanismError) by
-// Registry.Client for a name that is neither registered nor an alias.
+// ErrUnknownMechanism is returned for a name the Registry does not know.
 var ErrUnknownMechanism = errors.New("authmech: unknown mechanism")
 
-// A MechanismError reports a failure that belongs to one mechanism. It never
-// holds a secret.
-type MechanismError struct {
-	Mech string // canonical SASL name, e.g. "SCRAM-SHA-256"
-	Err  error
-}
+// Names the Registry treats specially.
+const (
+	// None means no AUTH at all; Registry.Client returns a nil Client.
+	None = "NONE"
+	// Auto picks the strongest mechanism the server offers.
+	Auto = "AUTO"
+)
 
-func (e *MechanismError) Error() string {
-	return "authmech: " + e.Mech + ": " + trimPrefix(e.Err.Error())
-}
+// Ranks of the built-in mechanisms for auto, strongest first: a mechanism
+// that never sends a reusable secret and proves the server (GSSAPI, SCRAM)
+// before one that does not (NTLM, CRAM-MD5), and those before ones that
+// send the secret itself (bearer tokens, PLAIN, LOGIN).
+const (
+	RankGSSAPI      = 100
+	RankSCRAMSHA256 = 90
+	RankSCRAMSHA1   = 80
+	RankNTLM        = 70
+	RankCRAMMD5     = 60
+	RankOAUTHBEARER = 50
+	RankXOAUTH2     = 45
+	RankPLAIN       = 20
+	RankLOGIN       = 10
+)
 
-// Unwrap returns the cause.
-func (e *MechanismError) Unwrap() error { return e.Err }
-
-func trimPrefix(s string) string { return strings.TrimPrefix(s, "authmech: ") }
-
-func mechErr(mech string, err error) error { return &MechanismError{Mech: mech, Err: err} }
-
-// A Factory makes a Client for one authentication from creds. It returns an
-// error wrapping ErrMissingCredentials when creds cannot satisfy the
-// mechanism; it must not contact the server or the network.
-type Factory func(creds Credentials) (Client, error)
-
-// None is the canonical name of "do not authenticate". Registry.Client
-// returns a nil Client and a nil error for it and its aliases (NoLoginMethod,
-// anonymous, none); the transport then skips AUTH.
-const None = "NONE"
-
-// Auto is the canonical name of the mechanism that picks the strongest one
-// the server offers; see Registry.Client.
-const Auto = "AUTO"
-
-// A Registry maps mechanism names and aliases to factories. The zero value
-// is empty; NewRegistry returns one holding the built-ins. A Registry is
-// safe for concurrent use.
+// A Registry maps mechanism names and aliases to mechanisms. It is safe
+// for concurrent use.
 type Registry struct {
 	mu      sync.RWMutex
-	mechs   map[string]Factory // canonical upper-case name
-	aliases map[string]string  // upper-case alias -> canonical name
+	mechs   map[string]Mechanism
+	aliases map[string]string
 }
 
-// NewRegistry returns a Registry with the built-in mechanisms and aliases:
-// PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER,
-// auto and none. GSSAPI is added by the authmech/gssapi package.
+// NewRegistry returns a Registry holding the built-in mechanisms: PLAIN,
+// LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2 and OAUTHBEARER, and
+// the admin-screen aliases. GSSAPI and NTLM are added by their packages.
 func NewRegistry() *Registry {
-	r := &Registry{}
-	must := func(err error) {
-		if err != nil {
-			panic(err)
+	r := &Registry{mechs: map[string]Mechanism{}, aliases: map[string]string{}}
+	hasPassword := func(c Credentials) bool { return c.Username != "" && c.Password != "" }
+	hasToken := func(c Credentials) bool { return c.Token != nil }
+	builtins := []struct {
+		m       Mechanism
+		aliases []string
+	}{
+		{Mechanism{Name: "PLAIN", New: newPlain, Satisfies: hasPassword, Rank: RankPLAIN}, []string{"SASLPLAIN", "LoginPlainMethod"}},
+		{Mechanism{Name: "LOGIN", New: newLogin, Satisfies: hasPassword, Rank: RankLOGIN}, []string{"USER_PASSWORD", "AuthLoginMethod"}},
+		{Mechanism{Name: "CRAM-MD5", New: newCRAMMD5, Satisfies: hasPassword, Rank: RankCRAMMD5}, []string{"CRAMMD5", "CramMD5Method"}},
+		{Mechanism{Name: "SCRAM-SHA-1", New: newSCRAMSHA1, Satisfies: hasPassword, Rank: RankSCRAMSHA1}, nil},
+		{Mechanism{Name: "SCRAM-SHA-256", New: newSCRAMSHA256, Satisfies: hasPassword, Rank: RankSCRAMSHA256}, nil},
+		{Mechanism{Name: "XOAUTH2", New: newXOAUTH2, Satisfies: hasToken, Rank: RankXOAUTH2}, nil},
+		{Mechanism{Name: "OAUTHBEARER", New: newOAUTHBEARER, Satisfies: hasToken, Rank: RankOAUTHBEARER}, nil},
+	}
+	for _, b := range builtins {
+		if err := r.Register(b.m, b.aliases...); err != nil {
+			panic(err) // the built-in table is static
 		}
 	}
-	must(r.Register("PLAIN", newPlain, "SASLPLAIN", "LoginPlainMethod"))
-	must(r.Register("LOGIN", newLogin, "USER_PASSWORD", "AuthLoginMethod"))
-	must(r.Register("CRAM-MD5", newCRAMMD5, "CRAMMD5", "CramMD5Method"))
-	must(r.Register("SCRAM-SHA-1", newSCRAMSHA1))
-	must(r.Register("SCRAM-SHA-256", newSCRAMSHA256))
-	must(r.Register("XOAUTH2", newXOAUTH2))
-	must(r.Register("OAUTHBEARER", newOAUTHBEARER))
-	must(r.Alias("GSSAPI", "KERBEROS"))
+	for _, a := range []string{"NoLoginMethod", "anonymous", "none"} {
+		r.aliases[fold(a)] = None
+	}
+	r.aliases[fold("auto")] = Auto
+	r.aliases[fold("KERBEROS")] = "GSSAPI"
 	return r
 }
 
-// Register adds the mechanism name (its SASL name, as servers advertise it)
-// with its factory and optional aliases. Names are case-insensitive. It
-// fails if name or an alias is already taken, or names auto or none.
-func (r *Registry) Register(name string, f Factory, aliases ...string) error {
-	if f == nil {
-		return errors.New("authmech: Register: nil factory")
+func fold(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+// Register adds m under its name and the given aliases, replacing a
+// mechanism of the same name. It refuses an empty name, a nil New, and the
+// reserved names NONE and AUTO.
+func (r *Registry) Register(m Mechanism, aliases ...string) error {
+	name := fold(m.Name)
+	if name == "" || m.New == nil {
+		return errors.New("authmech: Register needs a name and a New function")
 	}
-	canon := strings.ToUpper(name)
-	if err := validName(canon); err != nil {
-		return err
+	if name == None || name == Auto {
+		return fmt.Errorf("authmech: %s is a reserved name", name)
 	}
+	for _, c := range name {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("authmech: %q is not a SASL mechanism name", m.Name)
+		}
+	}
+	m.Name = name
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.mechs == nil {
-		r.mechs = make(map[string]Factory)
-	}
-	if _, ok := r.mechs[canon]; ok {
-		return fmt.Errorf("authmech: mechanism %q already registered", canon)
-	}
-	if _, ok := r.aliases[canon]; ok {
-		return fmt.Errorf("authmech: %q is already an alias", canon)
-	}
-	r.mechs[canon] = f
-	return r.aliasLocked(canon, aliases)
-}
-
-// Alias makes each alias name the mechanism canon. canon need not be
-// registered yet (NewRegistry aliases KERBEROS to GSSAPI before
-// gssapi.Register runs).
-func (r *Registry) Alias(canon string, aliases ...string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.aliasLocked(strings.ToUpper(canon), aliases)
-}
-
-func (r *Registry) aliasLocked(canon string, aliases []string) error {
-	if r.aliases == nil {
-		r.aliases = make(map[string]string)
-	}
+	r.mechs[name] = m
 	for _, a := range aliases {
-		ua := strings.ToUpper(a)
-		if err := validName(ua); err != nil {
-			return err
-		}
-		if _, ok := r.mechs[ua]; ok {
-			return fmt.Errorf("authmech: alias %q is a mechanism name", a)
-		}
-		if old, ok := r.aliases[ua]; ok && old != canon {
-			return fmt.Errorf("authmech: alias %q already names %s", a, old)
-		}
-		r.aliases[ua] = canon
+		r.aliases[fold(a)] = name
 	}
 	return nil
 }
 
-var reserved = map[string]string{
-	"AUTO": Auto, "NONE": None, "NOLOGINMETHOD": None, "ANONYMOUS": None,
-}
-
-func validName(n string) error {
-	if n == "" || len(n) > 64 {
-		return fmt.Errorf("authmech: invalid mechanism name %q", n)
-	}
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("authmech: invalid mechanism name %q", n)
-		}
-	}
-	if _, ok := reserved[n]; ok {
-		return fmt.Errorf("authmech: %q is reserved", n)
-	}
-	return nil
-}
-
-// Canonical returns the canonical name for name or an alias of it: a SASL
-// mechanism name such as "CRAM-MD5", Auto or None. ok is false for an
-// unknown name.
+// Canonical returns the SASL name for name or one of its aliases, None,
+// or Auto; ok is false for an unknown name. A known alias of a mechanism
+// that is not registered (KERBEROS without the gssapi package) is unknown.
 func (r *Registry) Canonical(name string) (canon string, ok bool) {
-	u := strings.ToUpper(strings.TrimSpace(name))
-	if c, ok := reserved[u]; ok {
-		return c, true
-	}
+	n := fold(name)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if c, ok := r.aliases[u]; ok {
-		u = c
+	if a, found := r.aliases[n]; found {
+		n = a
 	}
-	_, ok = r.mechs[u]
-	return u, ok
+	if n == None || n == Auto || n == "" {
+		if n == "" {
+			n = None
+		}
+		return n, true
+	}
+	_, ok = r.mechs[n]
+	return n, ok
 }
 
-// Mechanisms returns the registered SASL names, sorted.
-func (r *Registry) Mechanisms() []string {
+// Names lists the registered mechanisms, strongest first.
+func (r *Registry) Names() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.mechs))
-	for n := range r.mechs {
-		out = append(out, n)
+	var out []Mechanism
+	for _, m := range r.mechs {
+		out = append(out, m)
 	}
-	sort.Strings(out)
-	return out
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Rank != out[j].Rank {
+			return out[i].Rank > out[j].Rank
+		}
+		return out[i].Name < out[j].Name
+	})
+	names := make([]string, len(out))
+	for i, m := range out {
+		names[i] = m.Name
+	}
+	return names
 }
 
-// Client returns a new Client for one authentication with the mechanism
-// name (a SASL name or an alias, case-insensitive) and creds.
-//
-// For None and its aliases it returns (nil, nil): the caller must skip AUTH.
-// For Auto it returns an *AutoClient. For an unknown name the error wraps
-// ErrUnknownMechanism; when creds lack what the mechanism needs, it wraps
-// ErrMissingCredentials. Errors are *MechanismError and never hold a secret.
+func (r *Registry) lookup(name string) (Mechanism, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m, ok := r.mechs[name]
+	return m, ok
+}
+
+// Client returns a Client for the named mechanism (a SASL name, an alias,
+// "auto") with creds. For "none" (and its aliases, and the empty name) it
+// returns a nil Client and no error: the caller sends no AUTH. The error
+// for an unknown name wraps ErrUnknownMechanism.
 func (r *Registry) Client(name string, creds Credentials) (Client, error) {
 	canon, ok := r.Canonical(name)
-	switch {
-	case canon == None:
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %s, auto, none)", ErrUnknownMechanism, name, strings.Join(r.Names(), ", "))
+	}
+	switch canon {
+	case None:
 		return nil, nil
-	case canon == Auto:
+	case Auto:
 		return &AutoClient{reg: r, creds: creds}, nil
-	case !ok:
-		return nil, mechErr(strings.ToUpper(strings.TrimSpace(name)), ErrUnknownMechanism)
 	}
-	r.mu.RLock()
-	f := r.mechs[canon]
-	r.mu.RUnlock()
-	c, err := f(creds)
-	if err != nil {
-		var me *MechanismError
-		if errors.As(err, &me) {
-			return nil, err
-		}
-		return nil, mechErr(canon, err)
-	}
-	return c, nil
+	m, _ := r.lookup(canon)
+	return m.New(creds)
 }
 
-func (r *Registry) factory(canon string) Factory {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.mechs[canon]
-}
+// describe is what every built-in client prints as under %v, %+v and %#v:
+// the mechanism and user, never the secret (fmt cannot call Secret's
+// String method on an unexported field, so the clients say it themselves).
+func describe(mech, user string) string { return "authmech." + mech + "{user: " + user + "}" }
 
-// redacted is embedded in every Client so that printing one with any fmt
-// verb or logging it with slog shows no field, secret or derived key.
-type redacted struct{}
-
-func (redacted) String() string       { return "authmech.Client{[REDACTED]}" }
-func (redacted) GoString() string     { return "authmech.Client{[REDACTED]}" }
-func (redacted) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
-
-// MarshalText redacts the token.
-func (s StaticToken) MarshalText() ([]byte, error) { return Secret(s).MarshalText() }
-
-// LogValue redacts the token.
-func (s StaticToken) LogValue() slog.Value { return Secret(s).LogValue() }
+func (p *plainClient) String() string   { return describe("PLAIN", p.c.Username) }
+func (p *plainClient) GoString() string { return p.String() }
+func (l *loginClient) String() string   { return describe("LOGIN", l.c.Username) }
+func (l *loginClient) GoString() string { return l.String() }
+func (m *cramClient) String() string    { return describe("CRAM-MD5", m.c.Username) }
+func (m *cramClient) GoString() string  { return m.String() }
+func (s *scramClient) String() string   { return describe(s.name, s.c.Username) }
+func (s *scramClient) GoString() string { return s.String() }
+func (o *oauthClient) String() string   { return describe(o.name(), o.c.Username) }
+func (o *oauthClient) GoString() string { return o.String() }
+func (a *AutoClient) String() string    { return describe("auto", a.creds.Username) }
+func (a *AutoClient) GoString() string  { return a.String() }

@@ -8,181 +8,172 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"strconv"
 	"strings"
 )
 
-// ErrServerSignature is returned by a SCRAM client's Next or Verify when the
-// server did not prove that it knows the password: its final message lacks
-// the signature, carries a wrong one, or the server answered 235 before
-// sending it.
-var ErrServerSignature = errors.New("authmech: server did not prove knowledge of the password")
+// MaxSCRAMIterations bounds the iteration count a server may ask for, so a
+// hostile server cannot make the client spin for minutes.
+const MaxSCRAMIterations = 1 << 20
 
-// scramMaxIterations bounds the PBKDF2 work a hostile server can demand.
-const scramMaxIterations = 1 << 20
+// ErrServerSignature is returned by Verify when a SCRAM server did not prove
+// that it knows the password (RFC 5802 section 3: the client MUST verify
+// the server signature).
+var ErrServerSignature = errors.New("authmech: SCRAM server signature missing or wrong: the server did not prove it knows the password")
 
 // scramClient implements SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677)
 // without channel binding (gs2 flag "n").
 type scramClient struct {
-	redacted
-	mech      string
-	h         func() hash.Hash
-	user      string
-	authzid   string
-	pass      Secret
-	nonce     string // client nonce; set by tests, else random
-	step      int
-	gs2       string
-	first     string // client-first-message-bare
-	serverSig []byte
-	verified  bool
+	name  string
+	h     func() hash.Hash
+	c     Credentials
+	rand  io.Reader
+	nonce string // client nonce
+
+	step            int
+	clientFirstBare string
+	serverSignature []byte
+	verified        bool
 }
 
-func newSCRAMSHA1(c Credentials) (Client, error)   { return newSCRAM("SCRAM-SHA-1", sha1.New, c) }
-func newSCRAMSHA256(c Credentials) (Client, error) { return newSCRAM("SCRAM-SHA-256", sha256.New, c) }
-
-func newSCRAM(mech string, h func() hash.Hash, c Credentials) (Client, error) {
-	if err := needPassword(c); err != nil {
-		return nil, err
-	}
-	return &scramClient{mech: mech, h: h, user: c.Username, authzid: c.Authzid, pass: c.Password}, nil
+func newSCRAMSHA1(c Credentials) (Client, error) { return newSCRAM("SCRAM-SHA-1", sha1.New, c, nil) }
+func newSCRAMSHA256(c Credentials) (Client, error) {
+	return newSCRAM("SCRAM-SHA-256", sha256.New, c, nil)
 }
 
-// scramName escapes a user name for a SCRAM attribute (RFC 5802 5.1).
-func scramName(s string) string {
-	if !strings.ContainsAny(s, "=,") {
-		return s
+func newSCRAM(name string, h func() hash.Hash, c Credentials, rnd io.Reader) (*scramClient, error) {
+	if c.Username == "" || c.Password == "" {
+		return nil, fmt.Errorf("authmech: %s needs a user name and a password", name)
 	}
+	for f, v := range map[string]string{"user name": c.Username, "authorization identity": c.Authzid} {
+		if err := checkNoCRLF(f, v); err != nil {
+			return nil, err
+		}
+	}
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	return &scramClient{name: name, h: h, c: c, rand: rnd}, nil
+}
+
+func (s *scramClient) User() string { return s.c.Username }
+
+// saslName escapes ',' and '=' (RFC 5802 section 5.1).
+func saslName(s string) string {
 	return strings.NewReplacer("=", "=3D", ",", "=2C").Replace(s)
 }
 
-func (c *scramClient) Start(_ context.Context, info *ServerInfo) (string, []byte, error) {
-	if err := checkOffered(c.mech, info); err != nil {
-		return "", nil, err
+func (s *scramClient) gs2Header() string {
+	if s.c.Authzid != "" {
+		return "n,a=" + saslName(s.c.Authzid) + ","
 	}
-	if c.nonce == "" {
-		var b [24]byte
-		rand.Read(b[:])
-		c.nonce = base64.RawStdEncoding.EncodeToString(b[:])
-	}
-	c.step, c.verified, c.serverSig = 0, false, nil
-	c.gs2 = "n,"
-	if c.authzid != "" {
-		c.gs2 += "a=" + scramName(c.authzid)
-	}
-	c.gs2 += ","
-	c.first = "n=" + scramName(c.user) + ",r=" + c.nonce
-	return c.mech, []byte(c.gs2 + c.first), nil
+	return "n,,"
 }
 
-func (c *scramClient) fail(format string, a ...any) error {
-	return mechErr(c.mech, fmt.Errorf(format, a...))
+func (s *scramClient) Start(context.Context, *ServerInfo) (string, []byte, error) {
+	if s.nonce == "" {
+		b := make([]byte, 24)
+		if _, err := io.ReadFull(s.rand, b); err != nil {
+			return "", nil, fmt.Errorf("authmech: %s nonce: %w", s.name, err)
+		}
+		s.nonce = base64.RawStdEncoding.EncodeToString(b)
+	}
+	s.step, s.verified, s.serverSignature = 0, false, nil
+	s.clientFirstBare = "n=" + saslName(s.c.Username) + ",r=" + s.nonce
+	return s.name, []byte(s.gs2Header() + s.clientFirstBare), nil
 }
 
-func (c *scramClient) Next(_ context.Context, challenge []byte) ([]byte, error) {
-	c.step++
-	switch c.step {
-	case 1:
-		return c.final(challenge)
-	case 2:
-		// server-final-message: v=signature or e=error.
-		msg := string(challenge)
-		if e, ok := strings.CutPrefix(msg, "e="); ok {
-			return nil, c.fail("server error %q", truncate(e, 64))
+// scramAttrs parses "k=v,k=v"; values may contain '='.
+func scramAttrs(msg string) map[byte]string {
+	out := map[byte]string{}
+	for _, part := range strings.Split(msg, ",") {
+		if len(part) >= 2 && part[1] == '=' {
+			if _, dup := out[part[0]]; !dup {
+				out[part[0]] = part[2:]
+			}
 		}
-		v, ok := strings.CutPrefix(msg, "v=")
-		if !ok {
-			return nil, mechErr(c.mech, ErrServerSignature)
-		}
-		if i := strings.IndexByte(v, ','); i >= 0 {
-			v = v[:i]
-		}
-		got, err := base64.StdEncoding.DecodeString(v)
-		if err != nil || subtle.ConstantTimeCompare(got, c.serverSig) != 1 {
-			return nil, mechErr(c.mech, ErrServerSignature)
-		}
-		c.verified = true
-		return []byte{}, nil
 	}
-	return nil, mechErr(c.mech, errUnexpectedChallenge)
+	return out
 }
 
-func (c *scramClient) final(challenge []byte) ([]byte, error) {
-	var nonce, salt64, iters string
-	for _, kv := range strings.Split(string(challenge), ",") {
-		switch {
-		case strings.HasPrefix(kv, "r="):
-			nonce = kv[2:]
-		case strings.HasPrefix(kv, "s="):
-			salt64 = kv[2:]
-		case strings.HasPrefix(kv, "i="):
-			iters = kv[2:]
-		case strings.HasPrefix(kv, "m="):
-			return nil, c.fail("server requires an unsupported extension")
-		case strings.HasPrefix(kv, "e="):
-			return nil, c.fail("server error %q", truncate(kv[2:], 64))
-		}
-	}
-	if !strings.HasPrefix(nonce, c.nonce) || len(nonce) == len(c.nonce) {
-		return nil, c.fail("server nonce does not extend the client nonce")
-	}
-	salt, err := base64.StdEncoding.DecodeString(salt64)
-	if err != nil || len(salt) == 0 {
-		return nil, c.fail("bad salt in server-first-message")
-	}
-	n, err := strconv.Atoi(iters)
-	if err != nil || n < 1 || n > scramMaxIterations {
-		return nil, c.fail("bad iteration count %q", truncate(iters, 16))
-	}
-	salted, err := pbkdf2.Key(c.h, string(c.pass), salt, n, c.h().Size())
-	if err != nil {
-		return nil, c.fail("pbkdf2 failed")
-	}
-	withoutProof := "c=" + base64.StdEncoding.EncodeToString([]byte(c.gs2)) + ",r=" + nonce
-	authMsg := c.first + "," + string(challenge) + "," + withoutProof
-
-	clientKey := c.hmac(salted, "Client Key")
-	hs := c.h()
-	hs.Write(clientKey)
-	storedKey := hs.Sum(nil)
-	clientSig := c.hmac(storedKey, authMsg)
-	for i := range clientKey {
-		clientKey[i] ^= clientSig[i]
-	}
-	c.serverSig = c.hmac(c.hmac(salted, "Server Key"), authMsg)
-
-	var b bytes.Buffer
-	b.WriteString(withoutProof)
-	b.WriteString(",p=")
-	b.WriteString(base64.StdEncoding.EncodeToString(clientKey))
-	return b.Bytes(), nil
-}
-
-func (c *scramClient) hmac(key []byte, msg string) []byte {
-	m := hmac.New(c.h, key)
-	m.Write([]byte(msg))
+func (s *scramClient) hmac(key, msg []byte) []byte {
+	m := hmac.New(s.h, key)
+	m.Write(msg)
 	return m.Sum(nil)
 }
 
-// Verify reports ErrServerSignature unless the server's final message
-// carried the right signature. Some servers (Dovecot among them) put it in
-// the 235 reply's additional data, which SMTP cannot carry, and send it as
-// a last 334 challenge instead; either way Next has checked it.
-func (c *scramClient) Verify() error {
-	if !c.verified {
-		return mechErr(c.mech, ErrServerSignature)
+func (s *scramClient) Next(_ context.Context, challenge []byte) ([]byte, error) {
+	s.step++
+	switch s.step {
+	case 1:
+		return s.clientFinal(string(challenge))
+	case 2:
+		a := scramAttrs(string(challenge))
+		if e, ok := a['e']; ok {
+			return nil, fmt.Errorf("authmech: %s: server reported %q", s.name, e)
+		}
+		v, err := base64.StdEncoding.DecodeString(a['v'])
+		if err != nil || len(v) == 0 || !hmac.Equal(v, s.serverSignature) {
+			return nil, ErrServerSignature
+		}
+		s.verified = true
+		return []byte{}, nil
 	}
-	return nil
+	return nil, errUnexpectedChallenge
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		s = s[:n] + "..."
+func (s *scramClient) clientFinal(serverFirst string) ([]byte, error) {
+	a := scramAttrs(serverFirst)
+	if _, ok := a['m']; ok {
+		return nil, fmt.Errorf("authmech: %s: server requires an unsupported extension", s.name)
 	}
-	return s
+	nonce, saltB64, iterStr := a['r'], a['s'], a['i']
+	if !strings.HasPrefix(nonce, s.nonce) || len(nonce) == len(s.nonce) {
+		return nil, fmt.Errorf("authmech: %s: server nonce does not extend the client nonce", s.name)
+	}
+	salt, err := base64.StdEncoding.DecodeString(saltB64)
+	if err != nil || len(salt) == 0 {
+		return nil, fmt.Errorf("authmech: %s: bad salt from server", s.name)
+	}
+	iter, err := strconv.Atoi(iterStr)
+	if err != nil || iter < 1 || iter > MaxSCRAMIterations {
+		return nil, fmt.Errorf("authmech: %s: iteration count %q out of range (1 to %d)", s.name, iterStr, MaxSCRAMIterations)
+	}
+	salted, err := pbkdf2.Key(s.h, s.c.Password.Reveal(), salt, iter, s.h().Size())
+	if err != nil {
+		return nil, fmt.Errorf("authmech: %s: %w", s.name, err)
+	}
+	clientKey := s.hmac(salted, []byte("Client Key"))
+	sum := s.h()
+	sum.Write(clientKey)
+	storedKey := sum.Sum(nil)
+	withoutProof := "c=" + base64.StdEncoding.EncodeToString([]byte(s.gs2Header())) + ",r=" + nonce
+	authMessage := []byte(s.clientFirstBare + "," + serverFirst + "," + withoutProof)
+	clientSig := s.hmac(storedKey, authMessage)
+	proof := make([]byte, len(clientKey))
+	for i := range clientKey {
+		proof[i] = clientKey[i] ^ clientSig[i]
+	}
+	serverKey := s.hmac(salted, []byte("Server Key"))
+	s.serverSignature = s.hmac(serverKey, authMessage)
+	var out bytes.Buffer
+	out.WriteString(withoutProof)
+	out.WriteString(",p=")
+	out.WriteString(base64.StdEncoding.EncodeToString(proof))
+	return out.Bytes(), nil
+}
+
+// Verify reports ErrServerSignature unless the server proved it knows the
+// password. In SMTP the server-final message arrives as a 334 challenge
+// before the 235 (RFC 4954 section 4 has no success-with-data).
+func (s *scramClient) Verify() error {
+	if !s.verified {
+		return ErrServerSignature
+	}
+	return nil
 }

@@ -1,3 +1,21 @@
+// Package ntlm is the SASL NTLM mechanism for SMTP AUTH as Microsoft
+// Exchange and Cyrus SASL speak it ([MS-SMTPNTLM]): NEGOTIATE as the
+// initial response, the server's CHALLENGE, then AUTHENTICATE.
+//
+// Only NTLMv2 is implemented ([MS-NLMP] 3.3.2); LM and NTLMv1 responses are
+// never computed or sent. The AUTHENTICATE message carries a MIC (the HMAC
+// of all three messages under the exported session key) and, on a TLS
+// connection, channel bindings (the tls-server-end-point hash of the
+// server's certificate, RFC 5929), which protect against NTLM relay and
+// "drop the MIC" attacks on servers that check them. The target name
+// smtp/<server> is sent too.
+//
+// NTLM sends a hash an attacker can attack offline, so it refuses a
+// connection without TLS unless the transport explicitly allows plaintext.
+//
+// Out of scope: NTLM session security (signing and sealing after
+// authentication: TLS provides it), NTLMv1, and single sign-on with the
+// logged-on Windows user's credentials.
 package ntlm
 
 import (
@@ -15,42 +33,44 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf16"
 
-	//lint:ignore SA1019 NTOWFv2 is defined over MD4 ([MS-NLMP] 3.3.2); there is no choice.
+	//lint:ignore SA1019 MD4 is what NTOWFv2 is defined with ([MS-NLMP] 3.3.2); NTLM exists for compatibility with legacy relays.
 	"golang.org/x/crypto/md4"
 
 	"mailwarden/authmech"
 )
 
-// Name is the SASL name of the mechanism.
-const Name = "NTLM"
-
-// Register adds NTLM to reg.
-func Register(reg *authmech.Registry) error { return reg.Register(Name, New) }
+// Register adds NTLM to reg, ranked authmech.RankNTLM for auto.
+func Register(reg *authmech.Registry) error {
+	return reg.Register(authmech.Mechanism{
+		Name:      "NTLM",
+		Rank:      authmech.RankNTLM,
+		Satisfies: func(c authmech.Credentials) bool { return c.Username != "" && c.Password != "" },
+		New:       func(c authmech.Credentials) (authmech.Client, error) { return New(c) },
+	})
+}
 
 // Negotiate flags ([MS-NLMP] 2.2.2.5).
 const (
-	flagUnicode       = 0x00000001
-	flagRequestTarget = 0x00000004
-	flagSign          = 0x00000010
-	flagNTLM          = 0x00000200
-	flagAlwaysSign    = 0x00008000
-	flagExtendedSS    = 0x00080000
-	flagTargetInfo    = 0x00800000
-	flagVersion       = 0x02000000
-	flag128           = 0x20000000
-	flagKeyExch       = 0x40000000
-	flag56            = 0x80000000
+	flagUnicode                 = 0x00000001
+	flagRequestTarget           = 0x00000004
+	flagNTLM                    = 0x00000200
+	flagAlwaysSign              = 0x00008000
+	flagExtendedSessionSecurity = 0x00080000
+	flagTargetInfo              = 0x00800000
+	flagVersion                 = 0x02000000
+	flag128                     = 0x20000000
+	flagKeyExch                 = 0x40000000
+	flag56                      = 0x80000000
 
-	clientFlags = flagUnicode | flagRequestTarget | flagSign | flagNTLM | flagAlwaysSign |
-		flagExtendedSS | flagTargetInfo | flagVersion | flag128 | flagKeyExch | flag56
+	negotiateFlags = flagUnicode | flagRequestTarget | flagNTLM | flagAlwaysSign | flagExtendedSessionSecurity |
+		flagTargetInfo | flagVersion | flag128 | flagKeyExch | flag56
 )
 
-// AV pair ids ([MS-NLMP] 2.2.2.1).
+// AV pair IDs ([MS-NLMP] 2.2.2.1).
 const (
 	avEOL             = 0
 	avFlags           = 6
@@ -59,153 +79,180 @@ const (
 	avChannelBindings = 10
 )
 
+// avFlagMIC says the AUTHENTICATE message carries a MIC.
+const avFlagMIC = 0x00000002
+
 var signature = []byte("NTLMSSP\x00")
 
-// A Client is the NTLM authmech.Client.
+// version is the Version structure sent with NEGOTIATE_VERSION: 10.0 build
+// 19041, NTLM revision 15 ([MS-NLMP] 2.2.2.10).
+var version = []byte{10, 0, 0x61, 0x4a, 0, 0, 0, 15}
+
+// Client is the client side of one NTLM exchange.
 type Client struct {
 	user, domain, workstation string
-	pass                      authmech.Secret
+	password                  authmech.Secret
 
-	// Set by tests for deterministic output; zero means random / now.
+	// Test hooks, fixed by tests for [MS-NLMP] 4.2.4: randomness and time.
 	rand io.Reader
 	now  func() time.Time
 
+	step      int
 	info      *authmech.ServerInfo
 	negotiate []byte
-	step      int
 }
 
-// New is the authmech.Factory for NTLM.
-func New(c authmech.Credentials) (authmech.Client, error) {
-	if c.Username == "" || c.Password == "" {
-		return nil, fmt.Errorf("%w: a user name and a password are required", authmech.ErrMissingCredentials)
+// New returns a Client for creds. The user may be given as "DOMAIN\user",
+// "user@domain", or as Username with Credentials.Domain.
+func New(creds authmech.Credentials) (*Client, error) {
+	if creds.Username == "" || creds.Password == "" {
+		return nil, errors.New("authmech/ntlm: NTLM needs a user name and a password")
 	}
-	user, domain := c.Username, c.NTLM.Domain
+	user, domain := creds.Username, creds.Domain
 	if d, u, ok := strings.Cut(user, `\`); ok {
 		user, domain = u, d
-	} else if i := strings.LastIndexByte(user, '@'); i > 0 {
-		user, domain = user[:i], user[i+1:]
+	} else if u, d, ok := strings.Cut(user, "@"); ok && domain == "" {
+		user, domain = u, d
 	}
-	if user == "" {
-		return nil, errors.New("ntlm: empty user name")
+	for _, s := range []string{user, domain, creds.Workstation} {
+		if strings.ContainsAny(s, "\r\n\x00") {
+			return nil, errors.New("authmech/ntlm: user, domain or workstation contains a CR, LF or NUL")
+		}
 	}
-	return &Client{user: user, domain: domain, workstation: c.NTLM.Workstation, pass: c.Password}, nil
+	return &Client{user: user, domain: domain, workstation: creds.Workstation, password: creds.Password,
+		rand: rand.Reader, now: time.Now}, nil
 }
 
-// String never shows the password.
-func (c *Client) String() string { return "ntlm.Client{[REDACTED]}" }
+// User returns the user name as given (reported in the audit trail).
+func (c *Client) User() string {
+	if c.domain != "" {
+		return c.domain + `\` + c.user
+	}
+	return c.user
+}
 
-// GoString never shows the password.
-func (c *Client) GoString() string { return c.String() }
-
-// LogValue never shows the password.
-func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
-
-func fail(err error) error { return &authmech.MechanismError{Mech: Name, Err: err} }
-
-// Start returns the NEGOTIATE_MESSAGE as the initial response.
+// Start sends the NEGOTIATE message as the initial response.
 func (c *Client) Start(_ context.Context, info *authmech.ServerInfo) (string, []byte, error) {
-	if info != nil && len(info.Mechanisms) > 0 && !info.Offers(Name) {
-		return "", nil, fail(authmech.ErrNotOffered)
+	if !info.Encrypted() && !info.AllowPlaintext {
+		return "", nil, authmech.ErrPlaintextRefused
 	}
-	if !info.Encrypted() && (info == nil || !info.AllowPlaintext) {
-		return "", nil, fail(authmech.ErrPlaintextRefused)
-	}
+	c.info, c.step = info, 0
+	c.negotiate = negotiateMessage()
+	return "NTLM", c.negotiate, nil
+}
+
+func negotiateMessage() []byte {
 	m := make([]byte, 40)
 	copy(m, signature)
 	binary.LittleEndian.PutUint32(m[8:], 1)
-	binary.LittleEndian.PutUint32(m[12:], clientFlags)
-	// Domain and workstation fields stay empty (offset 40, length 0).
+	binary.LittleEndian.PutUint32(m[12:], negotiateFlags)
+	// Domain and workstation fields empty (offsets point at the end).
 	binary.LittleEndian.PutUint32(m[20:], 40)
 	binary.LittleEndian.PutUint32(m[28:], 40)
 	copy(m[32:], version)
-	c.info, c.negotiate, c.step = info, m, 0
-	return Name, m, nil
+	return m
 }
 
-// version is the VERSION structure ([MS-NLMP] 2.2.2.10): 10.0 build 0,
-// NTLMSSP_REVISION_W2K3.
-var version = []byte{10, 0, 0, 0, 0, 0, 0, 15}
-
-// Next answers the CHALLENGE_MESSAGE with an AUTHENTICATE_MESSAGE.
+// Next answers the CHALLENGE with the AUTHENTICATE message.
 func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 	c.step++
 	if c.step != 1 {
-		return nil, fail(errors.New("ntlm: unexpected challenge"))
+		return nil, errors.New("authmech/ntlm: unexpected server challenge")
 	}
 	ch, err := parseChallenge(challenge)
 	if err != nil {
-		return nil, fail(err)
+		return nil, err
 	}
-	if ch.flags&flagUnicode == 0 {
-		return nil, fail(errors.New("ntlm: server does not support Unicode"))
+	var cb []byte
+	if c.info != nil && c.info.TLS != nil && len(c.info.TLS.PeerCertificates) > 0 {
+		cb = channelBindingHash(c.info.TLS.PeerCertificates[0])
 	}
-	r := c.rand
-	if r == nil {
-		r = rand.Reader
+	spn := ""
+	if c.info != nil && c.info.Name != "" {
+		spn = "smtp/" + c.info.Name
 	}
-	var cc [8]byte
-	var exported [16]byte
-	if _, err := io.ReadFull(r, cc[:]); err != nil {
-		return nil, fail(err)
+	clientChallenge := make([]byte, 8)
+	exported := make([]byte, 16)
+	if _, err := io.ReadFull(c.rand, clientChallenge); err != nil {
+		return nil, fmt.Errorf("authmech/ntlm: %w", err)
 	}
-	if _, err := io.ReadFull(r, exported[:]); err != nil {
-		return nil, fail(err)
+	if _, err := io.ReadFull(c.rand, exported); err != nil {
+		return nil, fmt.Errorf("authmech/ntlm: %w", err)
 	}
-	now := time.Now
-	if c.now != nil {
-		now = c.now
-	}
-	var cbt []byte
-	var spn string
-	if c.info != nil {
-		cbt = channelBindingHash(c.info)
-		if c.info.Name != "" {
-			spn = "smtp/" + c.info.Name
-		}
-	}
-	return c.authenticate(ch, cc, exported, now(), cbt, spn), nil
-}
-
-// Verify is a no-op: NTLM has no server proof. It exists so that NTLM is an
-// authmech.Verifier that fails when the exchange did not run.
-func (c *Client) Verify() error {
-	if c.step != 1 {
-		return fail(errors.New("ntlm: exchange did not complete"))
-	}
-	return nil
+	return c.authenticate(ch, challenge, clientChallenge, exported, cb, spn)
 }
 
 type challengeMsg struct {
 	flags      uint32
-	server     [8]byte
+	challenge  []byte
 	targetInfo []byte
-	raw        []byte
 }
 
-func field(b []byte, off int) ([]byte, error) {
-	l := int(binary.LittleEndian.Uint16(b[off:]))
-	o := int(binary.LittleEndian.Uint32(b[off+4:]))
-	if o > len(b) || l > len(b)-o {
-		return nil, errors.New("ntlm: malformed challenge: field out of range")
+func field(msg []byte, off int) ([]byte, error) {
+	if len(msg) < off+8 {
+		return nil, errors.New("authmech/ntlm: CHALLENGE message too short")
 	}
-	return b[o : o+l], nil
+	n := int(binary.LittleEndian.Uint16(msg[off:]))
+	start := int(binary.LittleEndian.Uint32(msg[off+4:]))
+	if n == 0 {
+		return nil, nil
+	}
+	if start < 0 || start+n > len(msg) {
+		return nil, errors.New("authmech/ntlm: CHALLENGE message field out of range")
+	}
+	return msg[start : start+n], nil
 }
 
-func parseChallenge(b []byte) (*challengeMsg, error) {
-	if len(b) < 32 || !bytes.Equal(b[:8], signature) || binary.LittleEndian.Uint32(b[8:]) != 2 {
-		return nil, errors.New("ntlm: not a CHALLENGE_MESSAGE")
+func parseChallenge(msg []byte) (*challengeMsg, error) {
+	if len(msg) < 48 || !bytes.Equal(msg[:8], signature) || binary.LittleEndian.Uint32(msg[8:]) != 2 {
+		return nil, errors.New("authmech/ntlm: the server's challenge is not an NTLM CHALLENGE message")
 	}
-	ch := &challengeMsg{flags: binary.LittleEndian.Uint32(b[20:]), raw: b}
-	copy(ch.server[:], b[24:32])
-	if ch.flags&flagTargetInfo != 0 && len(b) >= 48 {
-		ti, err := field(b, 40)
-		if err != nil {
-			return nil, err
-		}
-		ch.targetInfo = ti
+	ti, err := field(msg, 40)
+	if err != nil {
+		return nil, err
+	}
+	ch := &challengeMsg{flags: binary.LittleEndian.Uint32(msg[20:]), challenge: msg[24:32], targetInfo: ti}
+	if ch.flags&flagUnicode == 0 {
+		return nil, errors.New("authmech/ntlm: the server does not speak Unicode NTLM")
+	}
+	if _, err := parseAV(ti); err != nil {
+		return nil, err
 	}
 	return ch, nil
+}
+
+type avPair struct {
+	id    uint16
+	value []byte
+}
+
+func parseAV(b []byte) ([]avPair, error) {
+	var out []avPair
+	for len(b) >= 4 {
+		id, n := binary.LittleEndian.Uint16(b), int(binary.LittleEndian.Uint16(b[2:]))
+		if id == avEOL {
+			return out, nil
+		}
+		if 4+n > len(b) {
+			return nil, errors.New("authmech/ntlm: malformed target information in the CHALLENGE")
+		}
+		out = append(out, avPair{id, b[4 : 4+n]})
+		b = b[4+n:]
+	}
+	if len(b) == 0 && len(out) == 0 {
+		return nil, nil
+	}
+	return nil, errors.New("authmech/ntlm: target information lacks its end marker")
+}
+
+func encodeAV(pairs []avPair) []byte {
+	var out []byte
+	for _, p := range pairs {
+		out = binary.LittleEndian.AppendUint16(out, p.id)
+		out = binary.LittleEndian.AppendUint16(out, uint16(len(p.value)))
+		out = append(out, p.value...)
+	}
+	return append(out, 0, 0, 0, 0)
 }
 
 func utf16le(s string) []byte {
@@ -217,145 +264,146 @@ func utf16le(s string) []byte {
 	return b
 }
 
-func hmacMD5(key []byte, data ...[]byte) []byte {
+func hmacMD5(key []byte, parts ...[]byte) []byte {
 	m := hmac.New(md5.New, key)
-	for _, d := range data {
-		m.Write(d)
+	for _, p := range parts {
+		m.Write(p)
 	}
 	return m.Sum(nil)
 }
 
 // ntowfv2 is NTOWFv2 ([MS-NLMP] 3.3.2).
-func ntowfv2(pass, user, domain string) []byte {
+func ntowfv2(password, user, domain string) []byte {
 	h := md4.New()
-	h.Write(utf16le(pass))
+	h.Write(utf16le(password))
 	return hmacMD5(h.Sum(nil), utf16le(strings.ToUpper(user)+domain))
 }
 
-// avPairs returns the server's AV pairs with the client's additions: the
-// flags saying a MIC is present, the channel binding hash and the target
-// name, then MsvAvEOL. It also returns the server's timestamp, if any.
-func avPairs(server []byte, cbt []byte, spn string) (out []byte, ts []byte) {
-	add := func(id uint16, v []byte) {
-		out = binary.LittleEndian.AppendUint16(out, id)
-		out = binary.LittleEndian.AppendUint16(out, uint16(len(v)))
-		out = append(out, v...)
-	}
-	var flags uint32
-	for b := server; len(b) >= 4; {
-		id, l := binary.LittleEndian.Uint16(b), int(binary.LittleEndian.Uint16(b[2:]))
-		if id == avEOL || 4+l > len(b) {
-			break
-		}
-		v := b[4 : 4+l]
-		switch id {
-		case avFlags:
-			if l == 4 {
-				flags = binary.LittleEndian.Uint32(v)
-			}
-		case avTimestamp:
-			ts = v
-			add(id, v)
-		case avChannelBindings, avTargetName:
-		default:
-			add(id, v)
-		}
-		b = b[4+l:]
-	}
-	add(avFlags, binary.LittleEndian.AppendUint32(nil, flags|0x2)) // MIC present
-	if cbt == nil {
-		cbt = make([]byte, 16)
-	}
-	add(avChannelBindings, cbt)
-	if spn != "" {
-		add(avTargetName, utf16le(spn))
-	}
-	add(avEOL, nil)
-	return out, ts
-}
-
-// channelBindingHash is the MD5 of the gss_channel_bindings_struct whose
-// application data is "tls-server-end-point:" followed by the hash of the
-// server's certificate (RFC 5929 section 4.1), or nil without TLS.
-func channelBindingHash(info *authmech.ServerInfo) []byte {
-	if !info.Encrypted() || len(info.TLS.PeerCertificates) == 0 {
-		return nil
-	}
-	cert := info.TLS.PeerCertificates[0]
+// channelBindingHash is the MD5 of a gss_channel_bindings_struct whose
+// only content is the application data "tls-server-end-point:" followed by
+// the certificate hash (RFC 5929 section 4.1: the certificate's signature
+// hash, SHA-256 for MD5 and SHA-1).
+func channelBindingHash(cert *x509.Certificate) []byte {
 	var h hash.Hash
 	switch cert.SignatureAlgorithm {
 	case x509.SHA384WithRSA, x509.ECDSAWithSHA384, x509.SHA384WithRSAPSS:
 		h = sha512.New384()
 	case x509.SHA512WithRSA, x509.ECDSAWithSHA512, x509.SHA512WithRSAPSS:
 		h = sha512.New()
-	default: // MD5, SHA-1 and SHA-256 all use SHA-256 (RFC 5929 4.1)
+	default:
 		h = sha256.New()
 	}
 	h.Write(cert.Raw)
 	app := append([]byte("tls-server-end-point:"), h.Sum(nil)...)
-	s := make([]byte, 16, 20+len(app)) // initiator and acceptor: type 0, empty
-	s = binary.LittleEndian.AppendUint32(s, uint32(len(app)))
-	s = append(s, app...)
-	sum := md5.Sum(s)
+	s := make([]byte, 20, 20+len(app))
+	binary.LittleEndian.PutUint32(s[16:], uint32(len(app)))
+	sum := md5.Sum(append(s, app...))
 	return sum[:]
 }
 
-func filetime(t time.Time) []byte {
+// authenticate builds the AUTHENTICATE message ([MS-NLMP] 2.2.1.3, 3.1.5.1.2).
+func (c *Client) authenticate(ch *challengeMsg, rawChallenge, clientChallenge, exported, cb []byte, spn string) ([]byte, error) {
+	pairs, _ := parseAV(ch.targetInfo)
+	var timestamp []byte
+	haveFlags := false
+	for i, p := range pairs {
+		switch p.id {
+		case avTimestamp:
+			timestamp = p.value
+		case avFlags:
+			if len(p.value) == 4 {
+				f := binary.LittleEndian.Uint32(p.value) | avFlagMIC
+				pairs[i].value = binary.LittleEndian.AppendUint32(nil, f)
+				haveFlags = true
+			}
+		}
+	}
+	if !haveFlags {
+		pairs = append(pairs, avPair{avFlags, binary.LittleEndian.AppendUint32(nil, avFlagMIC)})
+	}
+	if cb != nil {
+		pairs = append(pairs, avPair{avChannelBindings, cb})
+	} else {
+		pairs = append(pairs, avPair{avChannelBindings, make([]byte, 16)})
+	}
+	if spn != "" {
+		pairs = append(pairs, avPair{avTargetName, utf16le(spn)})
+	}
+	if timestamp == nil {
+		timestamp = fileTime(c.now())
+	}
+	return c.buildAuthenticate(ch, rawChallenge, clientChallenge, exported, encodeAV(pairs), timestamp, true)
+}
+
+func fileTime(t time.Time) []byte {
+	// 100-nanosecond intervals since 1601-01-01.
 	ft := uint64(t.UnixNano()/100) + 116444736000000000
 	return binary.LittleEndian.AppendUint64(nil, ft)
 }
 
-// authenticate builds the AUTHENTICATE_MESSAGE ([MS-NLMP] 2.2.1.3) with
-// the NTLMv2 response, the encrypted session key and the MIC.
-func (c *Client) authenticate(ch *challengeMsg, cc [8]byte, exported [16]byte, now time.Time, cbt []byte, spn string) []byte {
-	av, ts := avPairs(ch.targetInfo, cbt, spn)
-	if ts == nil {
-		ts = filetime(now)
+// buildAuthenticate computes the NTLMv2 response over targetInfo and
+// assembles the message; withMIC false is used for the [MS-NLMP] 4.2.4
+// vectors, which predate the MIC.
+func (c *Client) buildAuthenticate(ch *challengeMsg, rawChallenge, clientChallenge, exported, targetInfo, timestamp []byte, withMIC bool) ([]byte, error) {
+	keyNT := ntowfv2(c.password.Reveal(), c.user, c.domain)
+	temp := []byte{1, 1, 0, 0, 0, 0, 0, 0}
+	temp = append(temp, timestamp...)
+	temp = append(temp, clientChallenge...)
+	temp = append(temp, 0, 0, 0, 0)
+	temp = append(temp, targetInfo...)
+	temp = append(temp, 0, 0, 0, 0)
+	proof := hmacMD5(keyNT, ch.challenge, temp)
+	ntResponse := append(append([]byte(nil), proof...), temp...)
+	// With a server timestamp present the LM response is Z(24)
+	// ([MS-NLMP] 3.3.2); otherwise LMv2 (an HMAC, not an LM hash).
+	lmResponse := make([]byte, 24)
+	if !withMIC {
+		lmResponse = append(hmacMD5(keyNT, ch.challenge, clientChallenge), clientChallenge...)
 	}
-	key := ntowfv2(string(c.pass), c.user, c.domain)
-	temp := make([]byte, 0, 28+len(av)+4)
-	temp = append(temp, 1, 1, 0, 0, 0, 0, 0, 0)
-	temp = append(temp, ts...)
-	temp = append(temp, cc[:]...)
-	temp = append(temp, 0, 0, 0, 0)
-	temp = append(temp, av...)
-	temp = append(temp, 0, 0, 0, 0)
-	proof := hmacMD5(key, ch.server[:], temp)
-	nt := append(proof, temp...)
-	// With a MIC the LM response is Z(24) ([MS-NLMP] 3.1.5.1.2).
-	lm := make([]byte, 24)
-	sessionBase := hmacMD5(key, proof)
-
-	flags := clientFlags & ch.flags
-	flags |= flagUnicode | flagNTLM
-	exportedKey := sessionBase
-	var encKey []byte
+	sessionBaseKey := hmacMD5(keyNT, proof)
+	flags := ch.flags & negotiateFlags
+	var encryptedKey []byte
+	exportedKey := sessionBaseKey
 	if flags&flagKeyExch != 0 {
-		rc, _ := rc4.NewCipher(sessionBase)
-		encKey = make([]byte, 16)
-		rc.XORKeyStream(encKey, exported[:])
-		exportedKey = exported[:]
+		rc, err := rc4.NewCipher(sessionBaseKey)
+		if err != nil {
+			return nil, err
+		}
+		encryptedKey = make([]byte, 16)
+		rc.XORKeyStream(encryptedKey, exported)
+		exportedKey = exported
 	}
-
-	fields := [][]byte{lm, nt, utf16le(c.domain), utf16le(c.user), utf16le(c.workstation), encKey}
-	const hdr = 88
-	m := make([]byte, hdr)
-	copy(m, signature)
-	binary.LittleEndian.PutUint32(m[8:], 3)
-	off := hdr
-	for i, f := range fields {
-		p := 12 + 8*i
-		binary.LittleEndian.PutUint16(m[p:], uint16(len(f)))
-		binary.LittleEndian.PutUint16(m[p+2:], uint16(len(f)))
-		binary.LittleEndian.PutUint32(m[p+4:], uint32(off))
-		off += len(f)
+	domain, user, ws := utf16le(c.domain), utf16le(c.user), utf16le(c.workstation)
+	const head = 88
+	payload := [][]byte{lmResponse, ntResponse, domain, user, ws, encryptedKey}
+	msg := make([]byte, head)
+	copy(msg, signature)
+	binary.LittleEndian.PutUint32(msg[8:], 3)
+	off := head
+	for i, p := range payload {
+		fo := 12 + 8*i
+		binary.LittleEndian.PutUint16(msg[fo:], uint16(len(p)))
+		binary.LittleEndian.PutUint16(msg[fo+2:], uint16(len(p)))
+		binary.LittleEndian.PutUint32(msg[fo+4:], uint32(off))
+		off += len(p)
 	}
-	binary.LittleEndian.PutUint32(m[60:], flags)
-	copy(m[64:], version)
-	for _, f := range fields {
-		m = append(m, f...)
+	binary.LittleEndian.PutUint32(msg[60:], flags)
+	copy(msg[64:], version)
+	for _, p := range payload {
+		msg = append(msg, p...)
 	}
-	mic := hmacMD5(exportedKey, c.negotiate, ch.raw, m)
-	copy(m[72:88], mic)
-	return m
+	if withMIC {
+		// MIC over NEGOTIATE, CHALLENGE and AUTHENTICATE with the MIC
+		// field zero ([MS-NLMP] 3.1.5.1.2).
+		mic := hmacMD5(exportedKey, c.negotiate, rawChallenge, msg)
+		copy(msg[72:88], mic)
+	}
+	return msg, nil
 }
+
+var _ authmech.Client = (*Client)(nil)
+
+// String and GoString describe the Client without its password, also
+// under %+v and %#v.
+func (c *Client) String() string   { return "ntlm.Client{user: " + c.User() + "}" }
+func (c *Client) GoString() string { return c.String() }

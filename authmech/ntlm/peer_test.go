@@ -104,7 +104,7 @@ func TestCyrusNTLM(t *testing.T) {
 		})
 	}
 	t.Run("wrong-password", func(t *testing.T) {
-		_, _, err := auth(t, "NTLM", authmech.Credentials{Username: v[0], Password: "wrong", NTLM: authmech.NTLMOptions{Domain: v[2]}})
+		_, _, err := auth(t, "NTLM", authmech.Credentials{Username: v[0], Password: "wrong", Domain: v[2]})
 		var se *smtp.SMTPError
 		if !errors.As(err, &se) || se.Code != 535 {
 			t.Fatalf("err = %v, want 535", err)

@@ -61,6 +61,11 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		{"message", "build a message from flags and write it to stdout (nothing is sent)", runMessage},
+		{"probe", "test the connection: connect, TLS, EHLO, AUTH, QUIT (no mail sent)", runProbe},
+		{"send", "build a message from flags (or take one with --data) and send it", runSend},
+		{"smime", "verify an S/MIME signing and encryption configuration", runSMIME},
+		{"demo", "run everything against an embedded relay, with no configuration", runDemo},
+		{"audit", "verify a tamper-evident audit file chain", runAudit},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"strings"
 	"sync"
@@ -65,6 +66,8 @@ func StartRelay(cert tls.Certificate, user, password string) (*Relay, error) {
 	s.MaxRecipients = 100
 	s.ReadTimeout = 30 * time.Second
 	s.WriteTimeout = 30 * time.Second
+	// Clients that hang up are the norm in a demo and tests, not news.
+	s.ErrorLog = log.New(io.Discard, "", 0)
 	r.srv = s
 	go func() {
 		defer close(r.done)

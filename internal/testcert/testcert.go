@@ -142,24 +142,29 @@ func NewCAValid(name string, notBefore, notAfter time.Time, kt KeyType) (*Author
 		IsCA:                  true,
 		SubjectKeyId:          id,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	cert, certPEM, keyPEM, err := create(tmpl, tmpl, key, key)
 	if err != nil {
 		return nil, err
+	}
+	return &Authority{Cert: cert, Key: key, CertPEM: certPEM, KeyPEM: keyPEM}, nil
+}
+
+// create signs tmpl (for key) with the parent's signer and returns the
+// certificate with its PEM forms.
+func create(tmpl, parent *x509.Certificate, key, signer crypto.Signer) (*x509.Certificate, []byte, []byte, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	kp, err := encodeKey(key)
+	keyPEM, err := encodeKey(key)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return &Authority{
-		Cert:    cert,
-		Key:     key,
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  kp,
-	}, nil
+	return cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
 }
 
 // Pool returns a certificate pool that trusts only this CA.
@@ -230,25 +235,11 @@ func (a *Authority) Issue(o Options) (*Leaf, error) {
 	default:
 		return nil, fmt.Errorf("testcert: unknown purpose %d", o.Purpose)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, key.Public(), a.Key)
+	cert, certPEM, keyPEM, err := create(tmpl, a.Cert, key, a.Key)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	kp, err := encodeKey(key)
-	if err != nil {
-		return nil, err
-	}
-	return &Leaf{
-		Cert:    cert,
-		Key:     key,
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  kp,
-		Chain:   []*x509.Certificate{a.Cert},
-	}, nil
+	return &Leaf{Cert: cert, Key: key, CertPEM: certPEM, KeyPEM: keyPEM, Chain: []*x509.Certificate{a.Cert}}, nil
 }
 
 // TLS returns the leaf as a tls.Certificate with its chain.

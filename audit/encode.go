@@ -1,0 +1,339 @@
+package audit
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Redacted is the marker that replaces the value of every attribute whose key
+// looks like a secret (see IsSecretKey), and every AUTH payload in a
+// transcript.
+const Redacted = "[REDACTED]"
+
+// secretWords are matched against attribute keys after lower-casing them and
+// dropping '_', '-', '.' and spaces, so "Proxy-Authorization", "auth_payload"
+// and "privateKey" all match.
+var secretWords = []string{
+	"password", "passwd", "passphrase", "pwd", "secret", "token", "authorization",
+	"authpayload", "credential", "privatekey", "privkey", "cookie", "apikey",
+	"accesskey", "bearer", "sessionkey", "keytab", "pin",
+}
+
+// IsSecretKey reports whether an attribute key looks like it names a secret:
+// after lower-casing and removing '_', '-', '.' and spaces it contains one of
+// password, passwd, passphrase, pwd, secret, token, authorization,
+// authpayload, credential, privatekey, privkey, cookie, apikey, accesskey,
+// bearer, sessionkey or keytab, or is exactly pin. The Handler replaces the value of
+// such an attribute by Redacted whatever its type, including inside groups and
+// inside JSON produced from slog.Any values.
+func IsSecretKey(key string) bool {
+	var b [64]byte
+	n := b[:0]
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c == '_' || c == '-' || c == '.' || c == ' ':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		n = append(n, c)
+	}
+	s := string(n)
+	for _, w := range secretWords {
+		if w == "pin" {
+			if s == "pin" {
+				return true
+			}
+			continue
+		}
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// encoder turns slog values into JSON. Its output is ASCII only: every
+// character outside printable ASCII is escaped as \uXXXX, so a record is one
+// line that survives any 7-bit path (syslog relays, the Windows Event Log).
+type encoder struct {
+	secret func(string) bool
+}
+
+func (e *encoder) isSecret(key string) bool {
+	return IsSecretKey(key) || (e.secret != nil && e.secret(key))
+}
+
+// appendString appends s as a JSON string.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c >= 0x20 && c < 0x7f:
+				dst = append(dst, c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = appendU(dst, rune(c))
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size == 1 {
+			dst = appendU(dst, utf8.RuneError)
+			continue
+		}
+		if r > 0xFFFF {
+			r1, r2 := utf16.EncodeRune(r)
+			dst = appendU(dst, r1)
+			dst = appendU(dst, r2)
+			continue
+		}
+		dst = appendU(dst, r)
+	}
+	return append(dst, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendU(dst []byte, r rune) []byte {
+	return append(dst, '\\', 'u', hexDigits[r>>12&0xF], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
+}
+
+// timeFormat is the layout of every timestamp the package writes: UTC with
+// microseconds.
+const timeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+// reservedKeys are the top-level members the package writes itself. A
+// top-level attribute with one of these keys (in any case) is written as
+// "x_" + key so a query for .seq or .msg is never ambiguous.
+var reservedKeys = map[string]bool{"seq": true, "prev": true, "hash": true, "time": true, "level": true, "msg": true}
+
+// appendAttrs appends attrs as JSON object members, each preceded by a comma
+// when sep is true or when something was written before. It reports whether
+// it wrote anything.
+func (e *encoder) appendAttrs(dst []byte, attrs []slog.Attr, sep, top bool) ([]byte, bool) {
+	wrote := false
+	for _, a := range attrs {
+		var ok bool
+		dst, ok = e.appendAttr(dst, a, sep || wrote, top)
+		wrote = wrote || ok
+	}
+	return dst, wrote
+}
+
+func (e *encoder) appendAttr(dst []byte, a slog.Attr, sep, top bool) ([]byte, bool) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return dst, false
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		members := a.Value.Group()
+		if len(members) == 0 {
+			return dst, false
+		}
+		if a.Key == "" {
+			return e.appendAttrs(dst, members, sep, top)
+		}
+	}
+	key := a.Key
+	if top && reservedKeys[strings.ToLower(key)] {
+		key = "x_" + key
+	}
+	mark := len(dst)
+	if sep {
+		dst = append(dst, ',')
+	}
+	dst = appendString(dst, key)
+	dst = append(dst, ':')
+	if e.isSecret(a.Key) {
+		return appendString(dst, Redacted), true
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		dst = append(dst, '{')
+		var ok bool
+		dst, ok = e.appendAttrs(dst, a.Value.Group(), false, false)
+		if !ok {
+			// Every member was empty: drop the group altogether.
+			return dst[:mark], false
+		}
+		return append(dst, '}'), true
+	}
+	return e.appendValue(dst, a.Value), true
+}
+
+func (e *encoder) appendValue(dst []byte, v slog.Value) []byte {
+	switch v.Kind() {
+	case slog.KindString:
+		return appendString(dst, v.String())
+	case slog.KindInt64:
+		return strconv.AppendInt(dst, v.Int64(), 10)
+	case slog.KindUint64:
+		return strconv.AppendUint(dst, v.Uint64(), 10)
+	case slog.KindFloat64:
+		f := v.Float64()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return appendString(dst, strconv.FormatFloat(f, 'g', -1, 64))
+		}
+		return strconv.AppendFloat(dst, f, 'g', -1, 64)
+	case slog.KindBool:
+		return strconv.AppendBool(dst, v.Bool())
+	case slog.KindDuration:
+		return strconv.AppendInt(dst, int64(v.Duration()), 10)
+	case slog.KindTime:
+		return appendString(dst, v.Time().Format(time.RFC3339Nano))
+	case slog.KindGroup:
+		dst = append(dst, '{')
+		dst, _ = e.appendAttrs(dst, v.Group(), false, false)
+		return append(dst, '}')
+	default:
+		return e.appendAny(dst, v.Any())
+	}
+}
+
+// appendAny marshals an slog.Any value. An error is written as its message; a
+// json.Marshaler, encoding.TextMarshaler or plain value through encoding/json,
+// after which secret-looking object keys anywhere inside are redacted and the
+// result is re-encoded as ASCII-only JSON. A value that cannot be marshalled
+// is written as a string describing the failure (never its %v form, which
+// could reveal a secret field).
+func (e *encoder) appendAny(dst []byte, x any) []byte {
+	switch x := x.(type) {
+	case nil:
+		return append(dst, "null"...)
+	case error:
+		if _, ok := x.(json.Marshaler); !ok {
+			return appendString(dst, x.Error())
+		}
+	case []byte:
+		return appendString(dst, string(x))
+	case encoding.TextMarshaler:
+		if _, ok := x.(json.Marshaler); !ok {
+			b, err := x.MarshalText()
+			if err != nil {
+				return appendString(dst, "!ERROR: "+err.Error())
+			}
+			return appendString(dst, string(b))
+		}
+	}
+	raw, err := json.Marshal(x)
+	if err != nil {
+		return appendString(dst, fmt.Sprintf("!ERROR: cannot marshal %T", x))
+	}
+	out, err := e.reencode(dst, raw)
+	if err != nil {
+		return appendString(dst, fmt.Sprintf("!ERROR: cannot re-encode %T", x))
+	}
+	return out
+}
+
+// reencode copies the JSON document raw to dst token by token, replacing the
+// value of every object member whose key IsSecret by Redacted.
+func (e *encoder) reencode(dst []byte, raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	type frame struct {
+		obj     bool
+		n       int
+		wantKey bool
+	}
+	var stack []frame
+	skip := 0 // nesting depth inside a secret value being skipped
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if skip > 0 {
+			switch tok {
+			case json.Delim('{'), json.Delim('['):
+				skip++
+			case json.Delim('}'), json.Delim(']'):
+				skip--
+			}
+			continue
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			dst = append(dst, byte(d))
+			if len(stack) > 0 && stack[len(stack)-1].obj {
+				stack[len(stack)-1].wantKey = true
+			}
+			continue
+		}
+		if len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if top.obj && top.wantKey {
+				key := tok.(string)
+				if top.n > 0 {
+					dst = append(dst, ',')
+				}
+				top.n++
+				dst = appendString(dst, key)
+				dst = append(dst, ':')
+				top.wantKey = false
+				if e.isSecret(key) {
+					dst = appendString(dst, Redacted)
+					top.wantKey = true
+					// Skip the member's value: a scalar is one token, an
+					// object or array runs to its matching delimiter.
+					tok, err := dec.Token()
+					if err != nil {
+						return nil, err
+					}
+					if tok == json.Delim('{') || tok == json.Delim('[') {
+						skip = 1
+					}
+				}
+				continue
+			}
+			if !top.obj {
+				if top.n > 0 {
+					dst = append(dst, ',')
+				}
+				top.n++
+			} else {
+				top.wantKey = true
+			}
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			dst = append(dst, byte(t))
+			stack = append(stack, frame{obj: t == '{', wantKey: t == '{'})
+		case string:
+			dst = appendString(dst, t)
+		case json.Number:
+			dst = append(dst, t...)
+		case bool:
+			dst = strconv.AppendBool(dst, t)
+		case nil:
+			dst = append(dst, "null"...)
+		}
+	}
+	return dst, nil
+}

@@ -1,0 +1,66 @@
+package mailwarden
+
+import (
+	"context"
+	"errors"
+
+	"mailwarden/authmech"
+	"mailwarden/authmech/gssapi"
+	"mailwarden/authmech/ntlm"
+)
+
+// authFactory returns what the transport calls once per connection for a
+// fresh SASL client, or nil when the profile does not authenticate.
+// Secrets are resolved here, once, so that a missing one is a configuration
+// error before anything connects.
+func authFactory(ctx context.Context, p Profile, getenv func(string) string, src SecretSource) (func() (authmech.Client, error), error) {
+	a := p.Auth
+	bad := func(field string, err error) (func() (authmech.Client, error), error) {
+		return nil, &ConfigError{Profile: p.Name, Field: "auth." + field, Err: err}
+	}
+	reg := newRegistry()
+	canon, ok := reg.Canonical(a.Mechanism)
+	if !ok {
+		_, err := reg.Client(a.Mechanism, authmech.Credentials{})
+		return bad("mechanism", err)
+	}
+	if canon == authmech.None {
+		return nil, nil
+	}
+	creds := authmech.Credentials{Username: a.Username, Authzid: a.Authzid,
+		Kerberos: authmech.Kerberos{Config: a.Krb5Conf, Keytab: a.Keytab, CCache: a.CCache, SPN: a.SPN}}
+	pw, err := a.Password.Resolve(ctx, getenv, src)
+	if err != nil {
+		return bad("password", err)
+	}
+	creds.Password = authmech.Secret(pw)
+	if a.OAuthToken != "" {
+		tok, err := a.OAuthToken.Resolve(ctx, getenv, src)
+		if err != nil {
+			return bad("oauth_token", err)
+		}
+		creds.Token = authmech.StaticToken(tok)
+	}
+	// Build one client now so that missing credentials are reported at
+	// configuration time, not on the first connection.
+	if _, err := reg.Client(canon, creds); err != nil {
+		return bad("mechanism", err)
+	}
+	if canon != authmech.Auto && canon != "GSSAPI" && creds.Password == "" && creds.Token == nil {
+		return bad("password", errors.New("no password or token configured"))
+	}
+	return func() (authmech.Client, error) { return reg.Client(canon, creds) }, nil
+}
+
+// newRegistry returns the mechanisms a Sender offers: the built-ins plus
+// those that live in their own packages.
+func newRegistry() *authmech.Registry {
+	reg := authmech.NewRegistry()
+	if err := ntlm.Register(reg); err != nil {
+		panic(err) // a static name: cannot fail
+	}
+	if err := gssapi.Register(reg); err != nil {
+		panic(err)
+	}
+	return reg
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"mailwarden"
+)
+
+// connFlags are the flags probe and send share: where the relay is, how to
+// reach it, how to secure and authenticate the session, and the audit trail.
+type connFlags struct {
+	servers        stringList
+	tls            string
+	helo           string
+	timeout        time.Duration
+	ca             string
+	insecure       bool
+	clientCert     string
+	clientKey      string
+	clientP12      string
+	clientP12PW    string
+	auth           string
+	user           string
+	passwordFile   string
+	password       string
+	authzid        string
+	krb5Conf       string
+	keytab         string
+	ccache         string
+	spn            string
+	oauthTokenFile string
+	allowPlainAuth bool
+	proxy          string
+	proxyType      string
+	proxyHost      string
+	proxyPort      int
+	proxyUser      string
+	proxyPWFile    string
+	json           bool
+	transcript     string
+	audit          auditFlags
+	smime          mailwarden.SMIMEConfig // set by send from its S/MIME flags
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.Var(&c.servers, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
+	fs.StringVar(&c.tls, "tls", "auto", "TLS `MODE`: auto, explicit (STARTTLS required), implicit, none")
+	fs.StringVar(&c.helo, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's name)")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for each step")
+	fs.StringVar(&c.ca, "ca", "", "PEM `FILE` of extra certificate authorities to trust")
+	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
+	fs.StringVar(&c.clientCert, "client-cert", "", "client certificate PEM `FILE`")
+	fs.StringVar(&c.clientKey, "client-key", "", "client key PEM `FILE`")
+	fs.StringVar(&c.clientP12, "client-p12", "", "client certificate and key as a PKCS#12 `FILE`")
+	fs.StringVar(&c.clientP12PW, "client-p12-password-file", "", "`FILE` holding the PKCS#12 password")
+	fs.StringVar(&c.auth, "auth", "", "authentication `MECH`: auto, PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1, NTLM, GSSAPI, XOAUTH2, OAUTHBEARER, none")
+	fs.StringVar(&c.user, "user", "", "user `NAME` for authentication")
+	fs.StringVar(&c.passwordFile, "password-file", "", "`FILE` holding the password (or set MAILWARDEN_PASSWORD)")
+	fs.StringVar(&c.password, "password", "", "the password itself (visible to other processes: prefer --password-file)")
+	fs.StringVar(&c.authzid, "authzid", "", "authorization `IDENTITY` (PLAIN)")
+	fs.StringVar(&c.krb5Conf, "krb5-conf", "", "krb5.conf `FILE` for GSSAPI")
+	fs.StringVar(&c.keytab, "keytab", "", "keytab `FILE` for GSSAPI")
+	fs.StringVar(&c.ccache, "ccache", "", "Kerberos credential cache `FILE` (default KRB5CCNAME)")
+	fs.StringVar(&c.spn, "spn", "", "service principal `NAME` (default smtp/<server host>)")
+	fs.StringVar(&c.oauthTokenFile, "oauth-token-file", "", "`FILE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER)")
+	fs.BoolVar(&c.allowPlainAuth, "allow-plaintext-auth", false, "DANGEROUS: allow PLAIN/LOGIN without TLS")
+	fs.StringVar(&c.proxy, "proxy", "", "proxy `URL` (socks5://, socks5h://, socks4://, socks4a://, http://, https://) or auto (from ALL_PROXY/HTTPS_PROXY/NO_PROXY)")
+	fs.StringVar(&c.proxyType, "proxy-type", "", "proxy `TYPE` for the field form: none, http, socks4, socks4a, socks5")
+	fs.StringVar(&c.proxyHost, "proxy-host", "", "proxy `HOST`")
+	fs.IntVar(&c.proxyPort, "proxy-port", 0, "proxy `PORT` (default per type)")
+	fs.StringVar(&c.proxyUser, "proxy-user", "", "proxy user `NAME`")
+	fs.StringVar(&c.proxyPWFile, "proxy-password-file", "", "`FILE` holding the proxy password")
+	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
+	fs.StringVar(&c.transcript, "transcript", "", "write the SMTP conversation to `FILE` (authentication redacted)")
+	c.audit.register(fs)
+}
+
+// cliSecrets is the SecretSource for secrets given on the command line.
+type cliSecrets map[string]string
+
+func (s cliSecrets) Secret(_ context.Context, ref string) (string, error) {
+	v, ok := s[ref]
+	if !ok {
+		return "", errors.New("no such command-line secret")
+	}
+	return v, nil
+}
+
+// profile turns the flags into a Profile; warnings go to stderr. Secrets
+// stay references: files and the environment are read when the sender needs
+// them.
+func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
+	secrets := cliSecrets{}
+	var p mailwarden.Profile
+	p.Name = "command line"
+	for _, s := range c.servers {
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				p.Servers = append(p.Servers, part)
+			}
+		}
+	}
+	if len(p.Servers) == 0 {
+		return p, nil, errors.New("--server is required")
+	}
+	p.TLS, p.HeloName, p.Timeout = c.tls, c.helo, c.timeout
+	p.CAFile, p.InsecureSkipVerify = c.ca, c.insecure
+	if c.insecure {
+		fmt.Fprintln(e.stderr, "smtpcheck: WARNING: --insecure-skip-verify: the relay's certificate is NOT verified; anyone on the path can read and change this session")
+	}
+	if (c.clientCert == "") != (c.clientKey == "") {
+		return p, nil, errors.New("--client-cert and --client-key go together")
+	}
+	if c.clientP12 != "" && c.clientCert != "" {
+		return p, nil, errors.New("use either --client-cert/--client-key or --client-p12, not both")
+	}
+	p.ClientCertFile, p.ClientKeyFile, p.ClientP12File = c.clientCert, c.clientKey, c.clientP12
+	if c.clientP12PW != "" {
+		p.ClientP12Password = mailwarden.SecretRef("file:" + c.clientP12PW)
+	}
+
+	a := &p.Auth
+	a.Mechanism, a.Username, a.Authzid = c.auth, c.user, c.authzid
+	a.Krb5Conf, a.Keytab, a.CCache, a.SPN = c.krb5Conf, c.keytab, c.ccache, c.spn
+	a.AllowPlaintext = c.allowPlainAuth
+	switch {
+	case c.password != "" && c.passwordFile != "":
+		return p, nil, errors.New("use either --password or --password-file, not both")
+	case c.password != "":
+		fmt.Fprintln(e.stderr, "smtpcheck: warning: --password is visible to other processes on this host; prefer --password-file or MAILWARDEN_PASSWORD")
+		secrets["cli:password"] = c.password
+		a.Password = "cli:password"
+	case c.passwordFile != "":
+		a.Password = mailwarden.SecretRef("file:" + c.passwordFile)
+	case e.getenv("MAILWARDEN_PASSWORD") != "":
+		a.Password = "env:MAILWARDEN_PASSWORD"
+	}
+	if c.oauthTokenFile != "" {
+		a.OAuthToken = mailwarden.SecretRef("file:" + c.oauthTokenFile)
+	}
+
+	px := &p.Proxy
+	if c.proxy != "" && (c.proxyType != "" || c.proxyHost != "") {
+		return p, nil, errors.New("use either --proxy or the --proxy-type/--proxy-host fields, not both")
+	}
+	px.URL, px.Type, px.Host, px.Port, px.User = c.proxy, c.proxyType, c.proxyHost, c.proxyPort, c.proxyUser
+	if c.proxyPWFile != "" {
+		px.Password = mailwarden.SecretRef("file:" + c.proxyPWFile)
+	}
+
+	p.SMIME = c.smime
+	p.Audit = mailwarden.AuditConfig{File: c.audit.file, KeyFile: c.audit.keyFile, Syslog: c.audit.syslog, EventLog: c.audit.eventlog, FailOpen: c.audit.failOpen}
+	return p, secrets, nil
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"mailwarden"
+	"mailwarden/transport"
+)
+
+func runProbe(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var cf connFlags
+	cf.register(fs)
+	if code, done := parseFlags(fs, e, args, "probe", "usage: smtpcheck probe --server ADDR [flags]\n\nConnects, negotiates TLS, authenticates when asked to, and quits: no mail is sent."); done {
+		return code
+	}
+	s, code := newSender(ctx, e, &cf, "probe")
+	if s == nil {
+		return code
+	}
+	defer closeSender(e, s, "probe")
+	rep, err := s.Probe(ctx)
+	if cf.json {
+		writeJSON(e.stdout, probeJSON(rep, err))
+	} else {
+		printProbe(e.stdout, rep)
+	}
+	return report(e, "probe", err)
+}
+
+// parseFlags parses args; done is true when the command should exit with code.
+func parseFlags(fs *flag.FlagSet, e *env, args []string, name, help string) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(e.stdout, help)
+			fmt.Fprintln(e.stdout, "\nFlags:")
+			fs.SetOutput(e.stdout)
+			fs.PrintDefaults()
+			fmt.Fprint(e.stdout, "\n"+exitCodesHelp)
+			return exitOK, true
+		}
+		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+		return exitUsage, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "smtpcheck %s: unexpected argument %q\n", name, fs.Arg(0))
+		return exitUsage, true
+	}
+	return 0, false
+}
+
+// newSender builds the sender the connection flags describe, or prints why
+// not and returns the exit code.
+func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwarden.Sender, int) {
+	p, secrets, err := cf.profile(e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+		return nil, exitUsage
+	}
+	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv}
+	if cf.transcript != "" {
+		f, err := os.OpenFile(cf.transcript, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "smtpcheck %s: --transcript: %s\n", name, oneLine(err.Error()))
+			return nil, exitUsage
+		}
+		// Closed at exit; the transcript is small and written as it goes.
+		opts.Transcript = f
+	}
+	s, err := mailwarden.NewSender(ctx, p, opts)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+		return nil, exitUsage
+	}
+	return s, 0
+}
+
+func closeSender(e *env, s *mailwarden.Sender, name string) {
+	if err := s.Close(); err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck %s: closing: %s\n", name, oneLine(err.Error()))
+	}
+}
+
+// exitCode maps an error to the documented exit codes.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce *mailwarden.ConfigError
+	if errors.As(err, &ce) {
+		return exitUsage
+	}
+	switch transport.Classify(err) {
+	case transport.ClassAuth:
+		return exitAuth
+	case transport.ClassRejected:
+		return exitRejected
+	case transport.ClassTemporary:
+		return exitTemporary
+	case transport.ClassUsage:
+		return exitUsage
+	}
+	if errors.Is(err, mailwarden.ErrAuditFailed) {
+		return exitCheck
+	}
+	return exitConnection
+}
+
+// report prints err (with its hint) and returns the exit code.
+func report(e *env, name string, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+	var te *transport.Error
+	if errors.As(err, &te) {
+		if h := te.Hint(); h != "" {
+			fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
+		}
+	}
+	return exitCode(err)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+
+func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
+	if rep == nil {
+		return
+	}
+	if rep.Proxy != "" {
+		fmt.Fprintf(w, "proxy     %s\n", rep.Proxy)
+	}
+	if rep.ProxyReason != "" {
+		fmt.Fprintf(w, "          (%s)\n", rep.ProxyReason)
+	}
+	for _, sp := range rep.Servers {
+		fmt.Fprintf(w, "server    %s\n", sp.Server)
+		in := sp.Info
+		switch {
+		case in.RemoteAddr != "" && in.RemoteAddr != in.Addr:
+			fmt.Fprintf(w, "address   %s (connected to %s)\n", in.Addr, in.RemoteAddr)
+		case in.Addr != "":
+			fmt.Fprintf(w, "address   %s\n", in.Addr)
+		}
+		for _, h := range sp.ProxyHops {
+			detail := h.Proxy
+			if h.Target != "" {
+				detail += " -> " + h.Target
+			}
+			if h.Err != nil {
+				detail += ": " + h.Err.Error()
+			}
+			fmt.Fprintf(w, "  %-10s %8s  %s (%s)\n", "proxy", ms(h.Duration), oneLine(detail), h.Step)
+		}
+		for _, st := range in.Steps {
+			fmt.Fprintf(w, "  %-10s %8s  %s\n", st.Name, ms(st.Duration), oneLine(st.Detail))
+		}
+		if in.TLS != nil {
+			fmt.Fprintf(w, "tls       %s, %s (%s)\n", tls.VersionName(in.TLS.Version), tls.CipherSuiteName(in.TLS.CipherSuite), in.TLSModeUsed())
+			if in.InsecureSkipVerify {
+				fmt.Fprintln(w, "          WARNING: the certificate was NOT verified (--insecure-skip-verify)")
+			}
+			for i, c := range in.TLS.PeerCertificates {
+				printCert(w, i, c)
+			}
+		} else if sp.Err == nil {
+			fmt.Fprintln(w, "tls       none: this session was not encrypted")
+		}
+		if len(in.EHLOLines) > 0 {
+			fmt.Fprintf(w, "offers    %s\n", strings.Join(in.EHLOLines, ", "))
+		}
+		if len(in.AuthMechanisms) > 0 {
+			fmt.Fprintf(w, "auth      offered: %s\n", strings.Join(in.AuthMechanisms, " "))
+		}
+		if in.AuthMechanism != "" {
+			fmt.Fprintf(w, "auth      authenticated with %s as %s\n", in.AuthMechanism, in.AuthUser)
+		}
+		if sp.Err != nil {
+			fmt.Fprintf(w, "result    FAILED after %s: %s\n", ms(sp.Duration), oneLine(sp.Err.Error()))
+		} else {
+			fmt.Fprintf(w, "result    ok in %s\n", ms(sp.Duration))
+		}
+	}
+}
+
+func printCert(w io.Writer, i int, c *x509.Certificate) {
+	label := "cert"
+	if i > 0 {
+		label = fmt.Sprintf("chain[%d]", i)
+	}
+	sans := append([]string(nil), c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		sans = append(sans, ip.String())
+	}
+	fmt.Fprintf(w, "%-9s subject %s; issuer %s; valid %s to %s", label, c.Subject, c.Issuer,
+		c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02"))
+	if len(sans) > 0 {
+		fmt.Fprintf(w, "; SANs %s", strings.Join(sans, ", "))
+	}
+	fmt.Fprintln(w)
+}
+
+type certJSON struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	SANs      []string  `json:"sans,omitempty"`
+	SHA256    string    `json:"sha256"`
+}
+
+type stepJSON struct {
+	Name       string `json:"name"`
+	DurationMS int64  `json:"duration_ms"`
+	Detail     string `json:"detail,omitempty"`
+}
+
+type serverJSON struct {
+	Server             string            `json:"server"`
+	Addr               string            `json:"addr,omitempty"`
+	Remote             string            `json:"remote,omitempty"`
+	Steps              []stepJSON        `json:"steps"`
+	TLSVersion         string            `json:"tls_version,omitempty"`
+	TLSCipher          string            `json:"tls_cipher,omitempty"`
+	TLSMode            string            `json:"tls_mode,omitempty"`
+	InsecureSkipVerify bool              `json:"insecure_skip_verify,omitempty"`
+	Certificates       []certJSON        `json:"certificates,omitempty"`
+	Capabilities       map[string]string `json:"capabilities,omitempty"`
+	AuthOffered        []string          `json:"auth_offered,omitempty"`
+	AuthMechanism      string            `json:"auth_mechanism,omitempty"`
+	AuthUser           string            `json:"auth_user,omitempty"`
+	DurationMS         int64             `json:"duration_ms"`
+	Error              *errorJSON        `json:"error,omitempty"`
+}
+
+type errorJSON struct {
+	Message   string `json:"message"`
+	Class     string `json:"class"`
+	Stage     string `json:"stage,omitempty"`
+	Code      int    `json:"code,omitempty"`
+	Enhanced  string `json:"enhanced,omitempty"`
+	Temporary bool   `json:"temporary,omitempty"`
+	Hint      string `json:"hint,omitempty"`
+	ExitCode  int    `json:"exit_code"`
+}
+
+func errJSON(err error) *errorJSON {
+	if err == nil {
+		return nil
+	}
+	ej := &errorJSON{Message: err.Error(), Class: transport.Classify(err).String(), ExitCode: exitCode(err)}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		ej.Stage, ej.Code, ej.Temporary, ej.Hint = string(te.Stage), te.Code, te.Temporary(), te.Hint()
+		if !te.Enhanced.IsZero() {
+			ej.Enhanced = te.Enhanced.String()
+		}
+	}
+	return ej
+}
+
+type probeOut struct {
+	Profile     string       `json:"profile,omitempty"`
+	Proxy       string       `json:"proxy,omitempty"`
+	ProxyReason string       `json:"proxy_reason,omitempty"`
+	Servers     []serverJSON `json:"servers"`
+	OK          bool         `json:"ok"`
+	Error       *errorJSON   `json:"error,omitempty"`
+}
+
+func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
+	out := probeOut{OK: err == nil, Error: errJSON(err)}
+	if rep == nil {
+		return out
+	}
+	out.Profile, out.Proxy, out.ProxyReason = rep.Profile, rep.Proxy, rep.ProxyReason
+	for _, sp := range rep.Servers {
+		in := sp.Info
+		sj := serverJSON{Server: sp.Server, Addr: in.Addr, Remote: in.RemoteAddr, Capabilities: in.Extensions,
+			AuthOffered: in.AuthMechanisms, AuthMechanism: in.AuthMechanism, AuthUser: in.AuthUser,
+			InsecureSkipVerify: in.InsecureSkipVerify, DurationMS: sp.Duration.Milliseconds(), Error: errJSON(sp.Err)}
+		sj.Steps = []stepJSON{}
+		for _, h := range sp.ProxyHops {
+			d := h.Step + " " + h.Proxy
+			if h.Target != "" {
+				d += " -> " + h.Target
+			}
+			if h.Err != nil {
+				d += ": " + h.Err.Error()
+			}
+			sj.Steps = append(sj.Steps, stepJSON{"proxy", h.Duration.Milliseconds(), d})
+		}
+		for _, st := range in.Steps {
+			sj.Steps = append(sj.Steps, stepJSON{st.Name, st.Duration.Milliseconds(), st.Detail})
+		}
+		if in.TLS != nil {
+			sj.TLSVersion, sj.TLSCipher, sj.TLSMode = tls.VersionName(in.TLS.Version), tls.CipherSuiteName(in.TLS.CipherSuite), in.TLSModeUsed()
+			for _, c := range in.TLS.PeerCertificates {
+				sum := sha256.Sum256(c.Raw)
+				cj := certJSON{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), SHA256: hex.EncodeToString(sum[:])}
+				cj.SANs = append(cj.SANs, c.DNSNames...)
+				for _, ip := range c.IPAddresses {
+					cj.SANs = append(cj.SANs, ip.String())
+				}
+				sj.Certificates = append(sj.Certificates, cj)
+			}
+		}
+		out.Servers = append(out.Servers, sj)
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

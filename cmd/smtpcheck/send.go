@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"mailwarden/headers"
+	"mailwarden/transport"
+)
+
+func runSend(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var cf connFlags
+	cf.register(fs)
+	mf := addMessageFlags(fs)
+	mf.stdin = e.stdin
+	var sf smimeFlags
+	sf.register(fs)
+	data := fs.String("data", "", "send the ready RFC 5322 message in `FILE` ('-' for standard input) instead of building one; --from and --to/--cc/--bcc give the envelope")
+	if code, done := parseFlags(fs, e, args, "send", "usage: smtpcheck send --server ADDR --from ADDRESS --to LIST [flags]\n\nBuilds a message from the flags (or takes one with --data) and sends it."); done {
+		return code
+	}
+	cf.smime = sf.config()
+	s, code := newSender(ctx, e, &cf, "send")
+	if s == nil {
+		return code
+	}
+	defer closeSender(e, s, "send")
+
+	var res *transport.Result
+	var err error
+	if *data != "" {
+		from, rcpts, perr := rawEnvelope(mf)
+		if perr != nil {
+			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", oneLine(perr.Error()))
+			return exitUsage
+		}
+		var r io.Reader = e.stdin
+		if *data != "-" {
+			f, oerr := os.Open(*data)
+			if oerr != nil {
+				fmt.Fprintf(e.stderr, "smtpcheck send: --data: %s\n", oneLine(oerr.Error()))
+				return exitUsage
+			}
+			defer f.Close()
+			r = f
+		}
+		res, err = s.SendRaw(ctx, from, rcpts, r)
+	} else {
+		msg, berr := mf.build()
+		defer mf.close()
+		if berr != nil {
+			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", oneLine(berr.Error()))
+			return exitUsage
+		}
+		res, err = s.Send(ctx, msg)
+	}
+	if cf.json {
+		writeJSON(e.stdout, sendJSON(res, err))
+	} else {
+		printResult(e.stdout, res)
+	}
+	return report(e, "send", err)
+}
+
+// rawEnvelope takes the envelope of a --data message from the flags.
+func rawEnvelope(mf *messageFlags) (string, []string, error) {
+	from, err := headers.ParseAddress(mf.from)
+	if err != nil {
+		return "", nil, fmt.Errorf("--from: %w", err)
+	}
+	var rcpts []string
+	for name, list := range map[string]string{"to": mf.to, "cc": mf.cc, "bcc": mf.bcc} {
+		if strings.TrimSpace(list) == "" {
+			continue
+		}
+		addrs, err := headers.ParseAddressList(list)
+		if err != nil {
+			return "", nil, fmt.Errorf("--%s: %w", name, err)
+		}
+		for _, a := range addrs {
+			rcpts = append(rcpts, a.Addr)
+		}
+	}
+	if len(rcpts) == 0 {
+		return "", nil, fmt.Errorf("--data needs at least one of --to, --cc or --bcc")
+	}
+	return from.Addr, rcpts, nil
+}
+
+func printResult(w io.Writer, res *transport.Result) {
+	if res == nil {
+		return
+	}
+	for _, r := range res.Recipients {
+		fmt.Fprintf(w, "rcpt      %-30s %s\n", r.Addr, oneLine(r.Reply.String()))
+	}
+	if res.Reply.Code != 0 {
+		fmt.Fprintf(w, "reply     %s\n", oneLine(res.Reply.String()))
+	}
+	if res.QueueID != "" {
+		fmt.Fprintf(w, "queue id  %s\n", res.QueueID)
+	}
+	var how []string
+	if res.Pipelined {
+		how = append(how, "pipelined")
+	}
+	if res.UsedBDAT {
+		how = append(how, "BDAT")
+	}
+	fmt.Fprintf(w, "sent      %d bytes to %s in %s (%d attempt(s)) %s\n", res.Size, res.Server, ms(res.Duration), res.Attempts, strings.Join(how, ", "))
+}
+
+type rcptJSON struct {
+	Addr     string `json:"addr"`
+	Code     int    `json:"code"`
+	Enhanced string `json:"enhanced,omitempty"`
+	Text     string `json:"text"`
+}
+
+type sendOut struct {
+	OK         bool       `json:"ok"`
+	Server     string     `json:"server,omitempty"`
+	Recipients []rcptJSON `json:"rcpts,omitempty"`
+	Code       int        `json:"code,omitempty"`
+	Enhanced   string     `json:"enhanced,omitempty"`
+	Text       string     `json:"text,omitempty"`
+	QueueID    string     `json:"queue_id,omitempty"`
+	Size       int64      `json:"size,omitempty"`
+	Pipelined  bool       `json:"pipelined,omitempty"`
+	Chunking   bool       `json:"chunking,omitempty"`
+	Attempts   int        `json:"attempts,omitempty"`
+	DurationMS int64      `json:"duration_ms,omitempty"`
+	Error      *errorJSON `json:"error,omitempty"`
+}
+
+func replyParts(r transport.Reply) (int, string, string) {
+	enh := ""
+	if !r.Enhanced.IsZero() {
+		enh = r.Enhanced.String()
+	}
+	return r.Code, enh, r.Text
+}
+
+func sendJSON(res *transport.Result, err error) sendOut {
+	out := sendOut{OK: err == nil, Error: errJSON(err)}
+	if res == nil {
+		return out
+	}
+	out.Server, out.QueueID, out.Size, out.Pipelined, out.Chunking, out.Attempts, out.DurationMS =
+		res.Server, res.QueueID, res.Size, res.Pipelined, res.UsedBDAT, res.Attempts, res.Duration.Milliseconds()
+	out.Code, out.Enhanced, out.Text = replyParts(res.Reply)
+	for _, r := range res.Recipients {
+		c, enh, t := replyParts(r.Reply)
+		out.Recipients = append(out.Recipients, rcptJSON{r.Addr, c, enh, t})
+	}
+	return out
+}

@@ -1,0 +1,510 @@
+package envelope
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"path"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"mailwarden/headers"
+)
+
+// A Message is an e-mail message to be written by WriteTo. The zero value is
+// not a valid message: From and at least one of To, Cc or Bcc are required.
+// A Message is only read by its methods, never modified, so one value may be
+// written many times (Attachments' readers are consumed, though).
+//
+// Addresses may be built by hand or with headers.ParseAddressList; they are
+// canonicalized (see headers.Address.Canonical) when the message is
+// validated.
+type Message struct {
+	// From is the author (RFC 5322 From). Required.
+	From headers.Address
+	// Sender is the mailbox that actually sends on behalf of From, for
+	// example a service account. Written only when set and different from
+	// From. When set it is also the SMTP reverse-path (see Envelope).
+	Sender headers.Address
+	// ReplyTo is where replies should go.
+	ReplyTo []headers.Address
+	// Organization is the sender's organization, shown by Outlook and
+	// Thunderbird (RFC 2076 / RFC 1036 Organization field).
+	Organization string
+	// To, Cc and Bcc are the recipients. Bcc recipients are only in the
+	// SMTP envelope, never in a header field.
+	To, Cc, Bcc []headers.Address
+	// Subject is plain UTF-8 text; leading and trailing white space is
+	// removed and it is RFC 2047-encoded as needed.
+	Subject string
+	// MaxSubjectLength, when positive, cuts Subject to that many characters
+	// (runes) before it is encoded.
+	MaxSubjectLength int
+	// Date is the origination date; zero means Clock() at write time.
+	Date time.Time
+	// MessageID is the Message-ID without angle brackets, e.g.
+	// "abc123@example.com". Empty means a new random one at the From domain
+	// on every WriteTo; call NewMessageID first to know it in advance (for
+	// an audit record, or to keep it across retries).
+	MessageID string
+	// Text is the plain-text body, HTML the HTML body; either, both (sent as
+	// multipart/alternative) or neither may be set. They must be valid
+	// UTF-8; line breaks are sent as CRLF.
+	Text, HTML string
+	// Attachments are written in order. One with a ContentID is an inline
+	// part that the HTML body refers to as "cid:ContentID".
+	Attachments []Attachment
+	// Priority, Importance and Sensitivity write the fields Outlook,
+	// Exchange and Thunderbird display (see headers.PriorityFields). The
+	// zero values write nothing.
+	Priority    headers.Priority
+	Importance  headers.Importance
+	Sensitivity headers.Sensitivity
+	// ReadReceiptTo asks for a read receipt (RFC 8098
+	// Disposition-Notification-To).
+	ReadReceiptTo []headers.Address
+	// ReturnReceiptTo asks for a delivery receipt (Return-Receipt-To, as
+	// Exchange and sendmail understand it).
+	ReturnReceiptTo []headers.Address
+	// Header holds extra header fields, written in order after the fields
+	// the builder owns. A field the builder owns (From, Sender, Reply-To,
+	// To, Cc, Bcc, Subject, Date, Message-ID, Organization, MIME-Version,
+	// Content-*, Priority, X-Priority, Importance, Sensitivity,
+	// Disposition-Notification-To, Return-Receipt-To) is refused with an
+	// error wrapping ErrOwnedField. Values are unstructured text: leading
+	// and trailing white space is removed, non-ASCII values are
+	// RFC 2047-encoded.
+	Header []headers.Field
+
+	// Clock returns the current time for Date; nil means time.Now.
+	Clock func() time.Time
+	// Rand is the source of Message-ID and MIME boundary randomness; nil
+	// means crypto/rand.Reader.
+	Rand io.Reader
+	// Wrap, when set, receives the body: WriteTo writes the top-level header
+	// fields (everything but Content-*) to dst, calls Wrap(dst), writes the
+	// inner MIME entity (Content-* fields, blank line, body) into the
+	// returned WriteCloser and closes it. S/MIME signing and encryption plug
+	// in here.
+	Wrap func(dst io.Writer) (io.WriteCloser, error)
+}
+
+// An Attachment is a file attached to the message, or an inline part when
+// ContentID is set. Body is read once, in blocks, while the message is
+// written; closing it is the caller's business.
+type Attachment struct {
+	// Filename is the name shown to the recipient, without a directory.
+	// Optional for inline parts.
+	Filename string
+	// ContentType is the MIME type, e.g. "application/pdf"; empty means the
+	// type registered for the Filename extension, or
+	// application/octet-stream.
+	ContentType string
+	// ContentID, when set, makes this an inline part (Content-ID
+	// RFC 2392) placed with the HTML body in multipart/related. It is given
+	// without angle brackets, e.g. "logo@example.com".
+	ContentID string
+	// Body is the content. Required.
+	Body io.Reader
+}
+
+// Errors. Every error from this package is an *Error wrapping one of these
+// or an error from package headers.
+var (
+	// ErrOwnedField reports a custom header field the builder writes itself.
+	ErrOwnedField = errors.New("envelope: header field is set by the builder")
+	// ErrMissing reports a required part of the message that is absent.
+	ErrMissing = errors.New("envelope: required value missing")
+	// ErrInvalid reports a value that cannot be used.
+	ErrInvalid = errors.New("envelope: invalid value")
+)
+
+// An Error reports which part of a Message is wrong. Field names the
+// Message field, e.g. "To", "Header[2]" or "Attachments[0].Filename".
+type Error struct {
+	Field string
+	Err   error
+}
+
+func (e *Error) Error() string {
+	msg := e.Err.Error()
+	msg = strings.TrimPrefix(msg, "envelope: ")
+	msg = strings.TrimPrefix(msg, "headers: ")
+	return "envelope: " + e.Field + ": " + msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func fieldErr(field string, err error) error { return &Error{Field: field, Err: err} }
+
+func invalid(field, format string, args ...any) error {
+	return &Error{Field: field, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)}
+}
+
+// owned lists the fields the builder writes (lower case); Content-* is
+// checked by prefix.
+var owned = map[string]string{
+	"from": "From", "sender": "Sender", "reply-to": "ReplyTo", "to": "To",
+	"cc": "Cc", "bcc": "Bcc", "subject": "Subject", "date": "Date",
+	"message-id": "MessageID", "organization": "Organization",
+	"mime-version": "", "priority": "Priority", "x-priority": "Priority or Importance",
+	"importance": "Importance", "sensitivity": "Sensitivity",
+	"disposition-notification-to": "ReadReceiptTo", "return-receipt-to": "ReturnReceiptTo",
+}
+
+// IsOwnedField reports whether the builder writes the header field name
+// itself, so that Message.Header may not contain it (compared
+// case-insensitively; every Content-* field is owned).
+func IsOwnedField(name string) bool {
+	lower := strings.ToLower(name)
+	_, ok := owned[lower]
+	return ok || strings.HasPrefix(lower, "content-")
+}
+
+// prepared is a validated Message: canonical addresses and the top-level
+// header fields in wire form.
+type prepared struct {
+	m        *Message
+	fields   []headers.Field // top-level, in order, values in wire form
+	smtputf8 bool
+	from     headers.Address
+	sender   headers.Address
+	rcpts    []string
+}
+
+// Validate reports the first problem that would make WriteTo or Envelope
+// fail, without reading any attachment. The error is an *Error.
+func (m *Message) Validate() error {
+	_, err := m.prepare(false)
+	return err
+}
+
+// Envelope returns what the SMTP transaction needs: the reverse-path (Sender
+// when set, else From), every recipient (To, Cc, then Bcc, without
+// duplicates), and whether the SMTPUTF8 extension is required because an
+// address has a UTF-8 local part. The error is an *Error.
+func (m *Message) Envelope() (from string, rcpts []string, smtputf8 bool, err error) {
+	p, err := m.prepare(false)
+	if err != nil {
+		return "", nil, false, err
+	}
+	from = p.from.Addr
+	if p.sender.Addr != "" {
+		from = p.sender.Addr
+	}
+	return from, p.rcpts, p.smtputf8, nil
+}
+
+// NewMessageID returns a new random Message-ID (without angle brackets) at
+// domain, such as "k7x2...q4@example.com", reading 16 bytes from rand
+// (crypto/rand.Reader when nil).
+func NewMessageID(domain string, rand io.Reader) (string, error) {
+	left, err := randomToken(rand, 16)
+	if err != nil {
+		return "", err
+	}
+	return left + "@" + domain, nil
+}
+
+var token32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func randomToken(r io.Reader, n int) (string, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("envelope: reading randomness: %w", err)
+	}
+	return token32.EncodeToString(b), nil
+}
+
+func (m *Message) prepare(forWrite bool) (*prepared, error) {
+	p := &prepared{m: m}
+	var err error
+	canon := func(field string, a headers.Address) (headers.Address, error) {
+		c, err := a.Canonical()
+		if err != nil {
+			return c, fieldErr(field, err)
+		}
+		if c.SMTPUTF8() {
+			p.smtputf8 = true
+		}
+		return c, nil
+	}
+	list := func(field string, l []headers.Address) ([]headers.Address, error) {
+		out := make([]headers.Address, 0, len(l))
+		for _, a := range l {
+			c, err := canon(field, a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	add := func(name, value string) { p.fields = append(p.fields, headers.Field{Name: name, Value: value}) }
+	addList := func(name string, l []headers.Address) {
+		if len(l) > 0 {
+			add(name, headers.FormatAddressList(l))
+		}
+	}
+
+	if m.From.Addr == "" {
+		return nil, fieldErr("From", fmt.Errorf("%w: a From address is required", ErrMissing))
+	}
+	if p.from, err = canon("From", m.From); err != nil {
+		return nil, err
+	}
+	if m.Sender.Addr != "" || m.Sender.Name != "" {
+		if p.sender, err = canon("Sender", m.Sender); err != nil {
+			return nil, err
+		}
+	}
+	replyTo, err := list("ReplyTo", m.ReplyTo)
+	if err != nil {
+		return nil, err
+	}
+	to, err := list("To", m.To)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := list("Cc", m.Cc)
+	if err != nil {
+		return nil, err
+	}
+	bcc, err := list("Bcc", m.Bcc)
+	if err != nil {
+		return nil, err
+	}
+	dnt, err := list("ReadReceiptTo", m.ReadReceiptTo)
+	if err != nil {
+		return nil, err
+	}
+	rrt, err := list("ReturnReceiptTo", m.ReturnReceiptTo)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, l := range [][]headers.Address{to, cc, bcc} {
+		for _, a := range l {
+			if k := strings.ToLower(a.Addr); !seen[k] {
+				seen[k] = true
+				p.rcpts = append(p.rcpts, a.Addr)
+			}
+		}
+	}
+	if len(p.rcpts) == 0 {
+		return nil, fieldErr("To", fmt.Errorf("%w: at least one recipient (To, Cc or Bcc) is required", ErrMissing))
+	}
+
+	subject := strings.TrimSpace(m.Subject)
+	if err := headers.CheckText(subject); err != nil {
+		return nil, fieldErr("Subject", err)
+	}
+	subject = headers.Truncate(subject, m.MaxSubjectLength)
+	org := strings.TrimSpace(m.Organization)
+	if err := headers.CheckText(org); err != nil {
+		return nil, fieldErr("Organization", err)
+	}
+	if m.MaxSubjectLength < 0 {
+		return nil, invalid("MaxSubjectLength", "%d is negative", m.MaxSubjectLength)
+	}
+
+	prio, err := headers.PriorityFields(m.Priority, m.Importance, m.Sensitivity)
+	if err != nil {
+		return nil, fieldErr("Priority", err)
+	}
+
+	custom := make([]headers.Field, 0, len(m.Header))
+	for i, f := range m.Header {
+		name := fmt.Sprintf("Header[%d]", i)
+		if err := headers.CheckFieldName(f.Name); err != nil {
+			return nil, fieldErr(name, err)
+		}
+		lower := strings.ToLower(f.Name)
+		if use, ok := owned[lower]; ok || strings.HasPrefix(lower, "content-") {
+			hint := "it is set from the message body and attachments"
+			if use != "" {
+				hint = "use Message." + use
+			} else if lower == "mime-version" {
+				hint = "it is always 1.0"
+			}
+			return nil, fieldErr(name, fmt.Errorf("%w: %q (%s)", ErrOwnedField, f.Name, hint))
+		}
+		v := strings.TrimSpace(f.Value)
+		if err := headers.CheckText(v); err != nil {
+			return nil, fieldErr(name, &headers.FieldError{Name: f.Name, Err: err})
+		}
+		if !isASCII(v) {
+			v = headers.EncodeText(v)
+		}
+		custom = append(custom, headers.Field{Name: f.Name, Value: v})
+	}
+
+	if !utf8.ValidString(m.Text) {
+		return nil, invalid("Text", "not valid UTF-8")
+	}
+	if !utf8.ValidString(m.HTML) {
+		return nil, invalid("HTML", "not valid UTF-8")
+	}
+	for i, a := range m.Attachments {
+		if err := checkAttachment(a); err != nil {
+			return nil, fieldErr(fmt.Sprintf("Attachments[%d]", i), err)
+		}
+		for _, f := range attachmentEntity(a).fields {
+			if _, err := headers.FormatField(f.Name, f.Value); err != nil || f.Value == "" {
+				if err == nil {
+					err = fmt.Errorf("%w: cannot format %s", ErrInvalid, f.Name)
+				}
+				return nil, fieldErr(fmt.Sprintf("Attachments[%d]", i), err)
+			}
+		}
+	}
+
+	msgID := strings.TrimSuffix(strings.TrimPrefix(m.MessageID, "<"), ">")
+	if msgID != "" {
+		if err := checkID(msgID, true); err != nil {
+			return nil, fieldErr("MessageID", err)
+		}
+	}
+
+	// Everything is valid. Only now draw on the clock and randomness.
+	date := m.Date
+	if forWrite {
+		if date.IsZero() {
+			if m.Clock != nil {
+				date = m.Clock()
+			} else {
+				date = time.Now()
+			}
+		}
+		if msgID == "" {
+			if msgID, err = NewMessageID(p.from.Domain(), m.Rand); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	add("Date", date.Format(time.RFC1123Z))
+	add("From", p.from.String())
+	if p.sender.Addr != "" && !strings.EqualFold(p.sender.Addr, p.from.Addr) {
+		add("Sender", p.sender.String())
+	}
+	addList("Reply-To", replyTo)
+	addList("To", to)
+	addList("Cc", cc)
+	add("Subject", headers.EncodeText(subject))
+	add("Message-ID", "<"+msgID+">")
+	if org != "" {
+		add("Organization", headers.EncodeText(org))
+	}
+	addList("Disposition-Notification-To", dnt)
+	addList("Return-Receipt-To", rrt)
+	p.fields = append(p.fields, prio...)
+	p.fields = append(p.fields, custom...)
+	add("MIME-Version", "1.0")
+
+	// Check that every field can be written, so WriteTo fails before
+	// writing anything.
+	for _, f := range p.fields {
+		if _, err := headers.FormatField(f.Name, f.Value); err != nil {
+			return nil, fieldErr(f.Name, err)
+		}
+	}
+	return p, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// checkID checks a Message-ID or Content-ID without its angle brackets:
+// dot-atom-text characters with, for a Message-ID, exactly one "@"
+// (RFC 5322 section 3.6.4 msg-id, without the obsolete and literal forms).
+func checkID(id string, needAt bool) error {
+	if id == "" {
+		return fmt.Errorf("%w: empty", ErrInvalid)
+	}
+	if len(id) > 900 {
+		return fmt.Errorf("%w: longer than 900 octets", ErrInvalid)
+	}
+	if err := headers.CheckText(id); err != nil {
+		return err
+	}
+	at := strings.Count(id, "@")
+	if (needAt && at != 1) || at > 1 {
+		return fmt.Errorf("%w: %q must have the form left@right", ErrInvalid, id)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c == '.' || c == '@' || atext(c)) {
+			return fmt.Errorf("%w: %q: character %q not allowed", ErrInvalid, id, c)
+		}
+	}
+	return nil
+}
+
+func atext(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
+}
+
+func checkAttachment(a Attachment) error {
+	if a.Body == nil {
+		return fmt.Errorf("%w: Body is nil", ErrMissing)
+	}
+	if a.Filename == "" && a.ContentID == "" {
+		return fmt.Errorf("%w: an attachment needs a Filename", ErrMissing)
+	}
+	if err := headers.CheckText(a.Filename); err != nil {
+		return &Error{Field: "Filename", Err: err}
+	}
+	if strings.ContainsAny(a.Filename, `/\`) {
+		return &Error{Field: "Filename", Err: fmt.Errorf("%w: %q contains a path separator; give the base name", ErrInvalid, a.Filename)}
+	}
+	if a.ContentType != "" {
+		if err := headers.CheckText(a.ContentType); err != nil {
+			return &Error{Field: "ContentType", Err: err}
+		}
+		mt, _, err := mime.ParseMediaType(a.ContentType)
+		if err != nil || !strings.Contains(mt, "/") {
+			return &Error{Field: "ContentType", Err: fmt.Errorf("%w: %q is not a media type", ErrInvalid, a.ContentType)}
+		}
+		if strings.HasPrefix(mt, "multipart/") || strings.HasPrefix(mt, "message/") {
+			return &Error{Field: "ContentType", Err: fmt.Errorf("%w: %q cannot be sent as base64", ErrInvalid, a.ContentType)}
+		}
+	}
+	if a.ContentID != "" {
+		if err := checkID(strings.TrimSuffix(strings.TrimPrefix(a.ContentID, "<"), ">"), false); err != nil {
+			return &Error{Field: "ContentID", Err: err}
+		}
+	}
+	return nil
+}
+
+// contentType returns the attachment's media type: ContentType, the type
+// registered for the file extension, or application/octet-stream.
+func (a Attachment) contentType() (string, map[string]string) {
+	ct := a.ContentType
+	if ct == "" {
+		ct = mime.TypeByExtension(strings.ToLower(path.Ext(a.Filename)))
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || ct == "" {
+		return "application/octet-stream", map[string]string{}
+	}
+	return mt, params
+}

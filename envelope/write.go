@@ -1,0 +1,364 @@
+package envelope
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"strings"
+
+	"github.com/emersion/go-message/textproto"
+
+	"mailwarden/headers"
+)
+
+// entity is one MIME entity of the body tree: a leaf with content, or a
+// multipart with parts.
+type entity struct {
+	fields   []headers.Field // Content-* fields, wire form
+	write    func(w io.Writer) error
+	boundary string
+	parts    []*entity
+}
+
+// WriteTo writes the message to w and returns the number of bytes written.
+// It validates the message first (see Validate) and writes nothing if it is
+// invalid; the error is then an *Error. Attachments are streamed from their
+// readers; an error reading one is returned wrapped, after a partial write.
+func (m *Message) WriteTo(w io.Writer) (int64, error) {
+	p, err := m.prepare(true)
+	if err != nil {
+		return 0, err
+	}
+	body, err := p.bodyTree()
+	if err != nil {
+		return 0, err
+	}
+	cw := &countWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 32<<10)
+	if err := writeFields(bw, p.fields); err != nil {
+		return cw.n, err
+	}
+	if m.Wrap == nil {
+		err = writeEntity(bw, body)
+	} else {
+		err = p.writeWrapped(bw, body)
+	}
+	if err != nil {
+		bw.Flush()
+		return cw.n, err
+	}
+	err = bw.Flush()
+	return cw.n, err
+}
+
+func (p *prepared) writeWrapped(bw *bufio.Writer, body *entity) error {
+	// The wrapper writes to dst directly; flush our header lines first so
+	// the order is kept even if it does not use bw.
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	wc, err := p.m.Wrap(bw)
+	if err != nil {
+		return fmt.Errorf("envelope: wrap: %w", err)
+	}
+	iw := bufio.NewWriterSize(wc, 32<<10)
+	if err := writeEntity(iw, body); err != nil {
+		wc.Close()
+		return err
+	}
+	if err := iw.Flush(); err != nil {
+		wc.Close()
+		return fmt.Errorf("envelope: wrap: %w", err)
+	}
+	if err := wc.Close(); err != nil {
+		return fmt.Errorf("envelope: wrap: %w", err)
+	}
+	return nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+func writeFields(w io.Writer, fields []headers.Field) error {
+	for _, f := range fields {
+		s, err := headers.FormatField(f.Name, f.Value)
+		if err != nil {
+			return fieldErr(f.Name, err)
+		}
+		if _, err := io.WriteString(w, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeEntity writes e's Content-* fields, a blank line and its body.
+func writeEntity(w io.Writer, e *entity) error {
+	if err := writeFields(w, e.fields); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, "\r\n"); err != nil {
+		return err
+	}
+	return writeBody(w, e)
+}
+
+func writeBody(w io.Writer, e *entity) error {
+	if e.parts == nil {
+		return e.write(w)
+	}
+	mw := textproto.NewMultipartWriter(w)
+	if err := mw.SetBoundary(e.boundary); err != nil {
+		return fmt.Errorf("envelope: boundary: %w", err)
+	}
+	for _, part := range e.parts {
+		var h textproto.Header
+		// textproto.Header writes the last added field first.
+		for i := len(part.fields) - 1; i >= 0; i-- {
+			s, err := headers.FormatField(part.fields[i].Name, part.fields[i].Value)
+			if err != nil {
+				return fieldErr(part.fields[i].Name, err)
+			}
+			h.AddRaw([]byte(s))
+		}
+		pw, err := mw.CreatePart(h)
+		if err != nil {
+			return err
+		}
+		if err := writeBody(pw, part); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// bodyTree lays out the body:
+//
+//	mixed( related( alternative(text, html), inline... ), attachment... )
+//
+// leaving out every level that would have a single part.
+func (p *prepared) bodyTree() (*entity, error) {
+	m := p.m
+	var body *entity
+	switch {
+	case m.Text != "" && m.HTML != "":
+		b, err := p.multipart("alternative", textEntity("plain", m.Text), textEntity("html", m.HTML))
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	case m.HTML != "":
+		body = textEntity("html", m.HTML)
+	default:
+		body = textEntity("plain", m.Text)
+	}
+	var inline, attached []*entity
+	for _, a := range m.Attachments {
+		if a.ContentID != "" {
+			inline = append(inline, attachmentEntity(a))
+		} else {
+			attached = append(attached, attachmentEntity(a))
+		}
+	}
+	if len(inline) > 0 {
+		b, err := p.multipart("related", append([]*entity{body}, inline...)...)
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	if len(attached) > 0 {
+		b, err := p.multipart("mixed", append([]*entity{body}, attached...)...)
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	return body, nil
+}
+
+func (p *prepared) multipart(subtype string, parts ...*entity) (*entity, error) {
+	tok, err := randomToken(p.m.Rand, 15)
+	if err != nil {
+		return nil, err
+	}
+	// "=_" cannot occur in quoted-printable or base64 output, so the
+	// boundary cannot collide with an encoded body.
+	boundary := "=_mw_" + tok
+	params := map[string]string{"boundary": boundary}
+	if subtype == "related" {
+		params["type"] = "multipart/alternative"
+		if ct := parts[0].fields[0].Value; !strings.HasPrefix(ct, "multipart/") {
+			mt, _, _ := mime.ParseMediaType(ct)
+			params["type"] = mt
+		}
+	}
+	return &entity{
+		fields:   []headers.Field{{Name: "Content-Type", Value: mime.FormatMediaType("multipart/"+subtype, params)}},
+		boundary: boundary,
+		parts:    parts,
+	}, nil
+}
+
+// Transfer encodings (RFC 2045 section 6).
+const (
+	enc7bit   = "7bit"
+	encQP     = "quoted-printable"
+	encBase64 = "base64"
+)
+
+// textEntity returns a text/<sub> entity in UTF-8, choosing the transfer
+// encoding by content: 7bit for short-lined ASCII, quoted-printable for
+// mostly-ASCII text, base64 for mostly non-ASCII text (where
+// quoted-printable would triple the size).
+func textEntity(sub, s string) *entity {
+	enc := textEncoding(s)
+	e := &entity{fields: []headers.Field{
+		{Name: "Content-Type", Value: "text/" + sub + "; charset=utf-8"},
+		{Name: "Content-Transfer-Encoding", Value: enc},
+	}}
+	e.write = func(w io.Writer) error {
+		switch enc {
+		case enc7bit:
+			_, err := io.WriteString(w, crlf(s))
+			return err
+		case encQP:
+			qw := quotedprintable.NewWriter(w)
+			if _, err := io.WriteString(qw, s); err != nil {
+				return err
+			}
+			return qw.Close()
+		default:
+			return writeBase64(w, strings.NewReader(crlf(s)))
+		}
+	}
+	return e
+}
+
+// textEncoding picks the transfer encoding for UTF-8 text s.
+func textEncoding(s string) string {
+	high, line, long, trailing := 0, 0, false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\r' || c == '\n':
+			if i > 0 && (s[i-1] == ' ' || s[i-1] == '\t') {
+				trailing = true
+			}
+			line = 0
+			continue
+		case c >= 0x80 || (c < 0x20 && c != '\t') || c == 0x7f:
+			high++
+		}
+		line++
+		if line > 76 {
+			long = true
+		}
+	}
+	switch {
+	case high == 0 && !long && !trailing && !strings.HasSuffix(s, " ") && !strings.HasSuffix(s, "\t"):
+		return enc7bit
+	case high*3 > len(s):
+		return encBase64
+	default:
+		return encQP
+	}
+}
+
+// crlf turns every line break (CRLF, bare CR, bare LF) into CRLF.
+func crlf(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/20)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\r':
+			if i+1 < len(s) && s[i+1] == '\n' {
+				i++
+			}
+			b.WriteString("\r\n")
+		case '\n':
+			b.WriteString("\r\n")
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+func attachmentEntity(a Attachment) *entity {
+	mt, params := a.contentType()
+	disp := "attachment"
+	if a.ContentID != "" {
+		disp = "inline"
+	}
+	dparams := map[string]string{}
+	if a.Filename != "" {
+		params["name"] = a.Filename
+		dparams["filename"] = a.Filename
+	}
+	e := &entity{fields: []headers.Field{
+		{Name: "Content-Type", Value: formatMediaType(mt, params)},
+		{Name: "Content-Transfer-Encoding", Value: encBase64},
+		{Name: "Content-Disposition", Value: formatMediaType(disp, dparams)},
+	}}
+	if a.ContentID != "" {
+		id := strings.TrimSuffix(strings.TrimPrefix(a.ContentID, "<"), ">")
+		e.fields = append(e.fields, headers.Field{Name: "Content-ID", Value: "<" + id + ">"})
+	}
+	body := a.Body
+	e.write = func(w io.Writer) error {
+		if err := writeBase64(w, body); err != nil {
+			name := a.Filename
+			if name == "" {
+				name = a.ContentID
+			}
+			return fmt.Errorf("envelope: attachment %q: %w", name, err)
+		}
+		return nil
+	}
+	return e
+}
+
+// writeBase64 streams r to w as base64 in lines of 76 characters ending in
+// CRLF (RFC 2045 section 6.8), holding one small block at a time.
+func writeBase64(w io.Writer, r io.Reader) error {
+	const lineIn = 57 // input octets per 76-character line
+	in := make([]byte, lineIn*256)
+	out := make([]byte, 0, 78*256)
+	for {
+		n, rerr := io.ReadFull(r, in)
+		if n > 0 {
+			out = out[:0]
+			for off := 0; off < n; off += lineIn {
+				end := min(off+lineIn, n)
+				out = base64.StdEncoding.AppendEncode(out, in[off:end])
+				out = append(out, '\r', '\n')
+			}
+			if _, err := w.Write(out); err != nil {
+				return err
+			}
+		}
+		switch rerr {
+		case nil:
+			continue
+		case io.EOF, io.ErrUnexpectedEOF:
+			return nil
+		default:
+			return rerr
+		}
+	}
+}

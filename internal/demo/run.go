@@ -1,0 +1,277 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"mailwarden"
+	"mailwarden/audit"
+	"mailwarden/envelope"
+	"mailwarden/headers"
+	"mailwarden/internal/testcert"
+	"mailwarden/smime"
+)
+
+// Options tune a demo run; the zero Options are what `smtpcheck demo` uses.
+type Options struct {
+	// Dir is where the demo keeps its CA file and audit trail; empty means a
+	// new temporary directory, removed afterwards.
+	Dir string
+}
+
+// Run runs the whole demonstration and writes what happens to out: an
+// embedded relay with a throwaway CA, a message with priority and
+// sensitivity headers sent over STARTTLS with authentication, an audit
+// trail written and verified, and the message as the relay received it.
+// Nothing is faked: every step is the real code path a profile takes.
+func Run(ctx context.Context, out io.Writer, o Options) error {
+	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
+
+	dir := o.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "mailwarden-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+
+	step("making a throwaway certificate authority and a certificate for 127.0.0.1")
+	lb, err := testcert.NewLoopback()
+	if err != nil {
+		return err
+	}
+	caFile := filepath.Join(dir, "demo-ca.pem")
+	if err := os.WriteFile(caFile, lb.CA.CertPEM, 0o644); err != nil {
+		return err
+	}
+	password := randomHex(12)
+	relay, err := StartRelay(lb.Server.TLS(), "demo", password)
+	if err != nil {
+		return err
+	}
+	defer relay.Close()
+	step("embedded relay listening on %s (STARTTLS; AUTH only after TLS)", relay.Addr())
+
+	step("making throwaway S/MIME certificates: signer alerts@example.com, recipient ops@example.com")
+	signer, err := lb.CA.Issue(testcert.Options{CommonName: "Mailwarden Demo Signer", Emails: []string{"alerts@example.com"}, Purpose: testcert.SMIME})
+	if err != nil {
+		return err
+	}
+	recipient, err := lb.CA.Issue(testcert.Options{CommonName: "Ops Team", Emails: []string{"ops@example.com"}, Key: testcert.RSA2048, Purpose: testcert.SMIME})
+	if err != nil {
+		return err
+	}
+	certFiles := map[string][]byte{"signer.pem": signer.CertPEM, "signer.key": signer.KeyPEM, "recipient.pem": recipient.CertPEM}
+	for name, b := range certFiles {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+
+	proxyPassword := randomHex(12)
+	proxy, err := StartSOCKS5("demo-proxy", proxyPassword)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	step("embedded SOCKS5 proxy listening on %s (user/password; loopback destinations only)", proxy.Addr())
+
+	keyFile := filepath.Join(dir, "audit.key")
+	if err := os.WriteFile(keyFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
+		return err
+	}
+	auditFile := filepath.Join(dir, "audit.log")
+
+	profile := mailwarden.Profile{
+		Name: "demo",
+		// The relay is reached through the proxy by name: the certificate
+		// is checked against "localhost", never against the proxy.
+		Servers: []string{"localhost:" + portOf(relay.Addr()) + "-starttls"},
+		Proxy:   mailwarden.Proxy{URL: "socks5h://" + proxy.Addr(), User: "demo-proxy", Password: "demo:proxy-password"},
+		CAFile:  caFile,
+		Timeout: 10 * time.Second,
+		Auth:    demoAuth(),
+		Audit:   mailwarden.AuditConfig{File: auditFile, KeyFile: keyFile},
+		SMIME: mailwarden.SMIMEConfig{
+			SignCert: filepath.Join(dir, "signer.pem"), SignKey: filepath.Join(dir, "signer.key"),
+			EncryptCerts: []string{filepath.Join(dir, "recipient.pem")}, EncryptCipher: "aes256-gcm",
+		},
+	}
+	secrets := secretMap{"demo:password": password, "demo:proxy-password": proxyPassword}
+	sender, err := mailwarden.NewSender(ctx, profile, &mailwarden.Options{Secrets: secrets})
+	if err != nil {
+		return err
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			sender.Close()
+		}
+	}()
+
+	step("checking the S/MIME configuration (the \"Verify\" button)")
+	if err := sender.VerifySMIME("alerts@example.com"); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "    signer key matches its certificate, certificates valid and allow S/MIME, From is in the signer certificate")
+
+	step("probing the relay (the \"Test connection\" button)")
+	rep, err := sender.Probe(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sp := range rep.Servers {
+		for _, h := range sp.ProxyHops {
+			fmt.Fprintf(out, "    %-10s %5d ms  %s (%s)\n", "proxy", h.Duration.Milliseconds(), h.Proxy, h.Step)
+		}
+		for _, st := range sp.Info.Steps {
+			fmt.Fprintf(out, "    %-10s %5d ms  %s\n", st.Name, st.Duration.Milliseconds(), oneLine(st.Detail))
+		}
+	}
+
+	msg := &envelope.Message{
+		From:         headers.Address{Name: "Mailwarden Demo", Addr: "alerts@example.com"},
+		Organization: "Example Corp Security Operations",
+		To:           []headers.Address{{Addr: "ops@example.com"}, {Name: "Doe, Jane", Addr: "jane@example.org"}},
+		Bcc:          []headers.Address{{Addr: "archive@example.net"}},
+		Subject:      "Disk almost full on db-01 — 95 % used",
+		Text:         "Volume /var on db-01 is 95% full.\r\n\r\nThis alert was sent by `smtpcheck demo`.\r\n",
+		HTML:         "<p>Volume <b>/var</b> on db-01 is <b>95%</b> full.</p>\r\n",
+		Priority:     headers.PriorityUrgent,
+		Importance:   headers.ImportanceHigh,
+		Sensitivity:  headers.SensitivityCompanyConfidential,
+		Attachments: []envelope.Attachment{{
+			Filename: "df.txt", ContentType: "text/plain; charset=utf-8",
+			Body: strings.NewReader("Filesystem  Size  Used Avail Use% Mounted on\r\n/dev/vdb1   100G   95G    5G  95% /var\r\n"),
+		}},
+	}
+	step("sending an urgent, company-confidential alert with an attachment, signed (SHA-256) and encrypted (AES-256-GCM)")
+	res, err := sender.Send(ctx, msg)
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Recipients {
+		fmt.Fprintf(out, "    rcpt %-22s %s\n", r.Addr, oneLine(r.Reply.String()))
+	}
+	fmt.Fprintf(out, "    final reply: %s\n", oneLine(res.Reply.String()))
+	fmt.Fprintf(out, "    queue id: %s, %d bytes, pipelined=%v, BDAT=%v\n", res.QueueID, res.Size, res.Pipelined, res.UsedBDAT)
+
+	closed = true
+	if err := sender.Close(); err != nil {
+		return err
+	}
+	step("verifying the audit trail's hash chain (%s)", filepath.Base(auditFile))
+	key, err := audit.LoadKey(keyFile)
+	if err != nil {
+		return err
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "audit*.log"))
+	var trail []string
+	for _, f := range files {
+		if !strings.HasSuffix(f, ".lock") {
+			trail = append(trail, f)
+		}
+	}
+	vr, err := audit.Verify(key, trail...)
+	if err != nil {
+		return fmt.Errorf("demo: audit trail does not verify: %w", err)
+	}
+	fmt.Fprintf(out, "    %d records, seq %d to %d, %s, sealed=%v\n", vr.Records, vr.FirstSeq, vr.LastSeq, vr.Alg, vr.Sealed)
+	if err := printTrail(out, trail); err != nil {
+		return err
+	}
+
+	got := relay.Messages()
+	if len(got) != 1 {
+		return fmt.Errorf("demo: the relay received %d messages, want 1", len(got))
+	}
+	g := got[0]
+	fmt.Fprintf(out, "    the proxy opened %d tunnel(s)\n", proxy.Tunnels())
+	step("what the relay received (TLS=%v, AUTH %s as %s, MAIL FROM %s, RCPT TO %s)",
+		g.TLS, g.AuthMech, g.AuthUser, g.From, strings.Join(g.Recipients, ", "))
+	writeAbbreviated(out, g.Data, 6)
+
+	step("opening it as the recipient would: decrypt with ops@example.com's key, verify the signature")
+	opened, err := smime.Open(bytes.NewReader(g.Data), smime.OpenOptions{
+		Roots:    lb.CA.Pool(),
+		Identity: &smime.Identity{Cert: recipient.Cert, Key: recipient.Key, Chain: recipient.Chain},
+	})
+	if err != nil {
+		return fmt.Errorf("demo: the received message does not open: %w", err)
+	}
+	for _, c := range opened.Signers {
+		fmt.Fprintf(out, "    signature verified: %s <%s>\n", c.Subject.CommonName, strings.Join(c.EmailAddresses, ", "))
+	}
+	fmt.Fprintf(out, "    encrypted=%v cipher=%s; the inner message:\n\n", opened.Encrypted, opened.Cipher)
+	writeAbbreviated(out, opened.Entity, 40)
+	return nil
+}
+
+// writeAbbreviated writes a message's header whole and at most maxBody lines
+// of its body.
+func writeAbbreviated(out io.Writer, msg []byte, maxBody int) {
+	head, body, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
+	out.Write(head)
+	io.WriteString(out, "\r\n\r\n")
+	lines := bytes.SplitAfter(body, []byte("\n"))
+	for i, l := range lines {
+		if i == maxBody && len(lines) > maxBody+1 {
+			fmt.Fprintf(out, "    [... %d more lines, %d bytes in all]\n", len(lines)-maxBody, len(msg))
+			break
+		}
+		out.Write(l)
+	}
+}
+
+func printTrail(out io.Writer, files []string) error {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if len(line) > 160 {
+				line = line[:157] + "..."
+			}
+			fmt.Fprintf(out, "    %s\n", line)
+		}
+	}
+	return nil
+}
+
+type secretMap map[string]string
+
+func (m secretMap) Secret(_ context.Context, ref string) (string, error) {
+	v, ok := m[ref]
+	if !ok {
+		return "", fmt.Errorf("no demo secret %q", ref)
+	}
+	return v, nil
+}
+
+func portOf(addr string) string {
+	_, port, _ := strings.Cut(addr, ":")
+	return port
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func oneLine(s string) string {
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
+}

@@ -1,0 +1,114 @@
+package mailwarden
+
+import "time"
+
+// A Profile is everything an administrator configures for one way of
+// sending mail: the relay, how to reach and authenticate to it, and how to
+// protect and record what is sent. It is plain data, safe to load from a
+// file: secrets are SecretRefs, never values. The zero Profile is not
+// usable: at least one server is required (see Validate).
+//
+// A Profile is read by NewSender and must not be modified afterwards.
+type Profile struct {
+	// Name and Description identify the profile on an admin screen.
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+
+	// Servers lists relay addresses in the forms admins type:
+	// "host", "host:port", "host:587-starttls", "host:465-ssl",
+	// "host:465-nossl". With more than one, a connection, TLS or temporary
+	// (4xx) failure moves on to the next; a 5xx rejection of the message
+	// does not.
+	Servers []string `json:"servers"`
+	// RoundRobin spreads sends over Servers instead of always trying them in
+	// order.
+	RoundRobin bool `json:"round_robin,omitempty"`
+	// TLS is "auto" (the default: STARTTLS when offered), "explicit"
+	// (STARTTLS required), "implicit" (TLS from the first byte) or "none".
+	// An address suffix such as "-ssl" or "-starttls" overrides it.
+	TLS string `json:"tls,omitempty"`
+	// HeloName is the name sent in EHLO/HELO; empty means this host's name.
+	HeloName string `json:"helo,omitempty"`
+	// Timeout bounds each step (dial, each command, the message data); zero
+	// means the transport's defaults.
+	Timeout time.Duration `json:"timeout,omitempty"`
+
+	// CAFile adds PEM certificate authorities to the system roots for
+	// verifying the relay.
+	CAFile string `json:"ca_file,omitempty"`
+	// InsecureSkipVerify turns certificate verification off. It is reported
+	// in every probe, result and audit record.
+	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
+	// A client certificate for relays that authenticate clients by
+	// certificate: a PEM pair, or a PKCS#12 file with its password.
+	ClientCertFile    string    `json:"client_cert_file,omitempty"`
+	ClientKeyFile     string    `json:"client_key_file,omitempty"`
+	ClientP12File     string    `json:"client_p12_file,omitempty"`
+	ClientP12Password SecretRef `json:"client_p12_password,omitempty"`
+
+	// From is the sender address ("Alerts <alerts@example.com>") used by
+	// SendTest and by messages that leave From empty.
+	From string `json:"from,omitempty"`
+
+	SMIME SMIMEConfig `json:"smime,omitempty"`
+	Auth  Auth        `json:"auth,omitempty"`
+	Proxy Proxy       `json:"proxy,omitempty"`
+	Audit AuditConfig `json:"audit,omitempty"`
+}
+
+// Auth configures SMTP authentication.
+type Auth struct {
+	// Mechanism is a SASL name (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256,
+	// NTLM, GSSAPI, XOAUTH2, OAUTHBEARER), an admin-screen alias
+	// (AuthLoginMethod, KERBEROS, ...), "auto", or "none" (the default:
+	// no AUTH).
+	Mechanism string    `json:"mechanism,omitempty"`
+	Username  string    `json:"username,omitempty"`
+	Password  SecretRef `json:"password,omitempty"`
+	// Authzid is the authorization identity, for mechanisms that carry one.
+	Authzid string `json:"authzid,omitempty"`
+	// OAuthToken is an OAuth2 access token for XOAUTH2 and OAUTHBEARER.
+	OAuthToken SecretRef `json:"oauth_token,omitempty"`
+	// Kerberos (GSSAPI): krb5.conf path, a keytab or a credential cache
+	// (empty: KRB5CCNAME), and the service principal (default smtp/<host>).
+	Krb5Conf string `json:"krb5_conf,omitempty"`
+	Keytab   string `json:"keytab,omitempty"`
+	CCache   string `json:"ccache,omitempty"`
+	SPN      string `json:"spn,omitempty"`
+	// AllowPlaintext lets mechanisms that expose a reusable secret (PLAIN,
+	// LOGIN) run on a connection without TLS. Off by default.
+	AllowPlaintext bool `json:"allow_plaintext,omitempty"`
+}
+
+// Proxy configures how the relay is reached. The zero Proxy connects
+// directly.
+type Proxy struct {
+	// URL is a proxy URL (socks5://, socks5h://, socks4://, socks4a://,
+	// http://, https://), or "auto" to take it from ALL_PROXY, HTTPS_PROXY
+	// and NO_PROXY. When empty, the field form below is used.
+	URL string `json:"url,omitempty"`
+	// The field form admin screens show: Type is none, http (tunnel),
+	// socks4, socks4a or socks5.
+	Type     string    `json:"type,omitempty"`
+	Host     string    `json:"host,omitempty"`
+	Port     int       `json:"port,omitempty"`
+	User     string    `json:"user,omitempty"`
+	Password SecretRef `json:"password,omitempty"`
+}
+
+// AuditConfig configures the audit trail.
+type AuditConfig struct {
+	// File is the path of a tamper-evident JSON-lines audit file.
+	File string `json:"file,omitempty"`
+	// KeyFile holds the HMAC key that chains the file's records; without it
+	// the chain uses plain SHA-256.
+	KeyFile string `json:"key_file,omitempty"`
+	// Syslog is a syslog URL: unixgram:///dev/log, udp://host:514,
+	// tcp://host:514, tcp+tls://host:6514.
+	Syslog string `json:"syslog,omitempty"`
+	// EventLog is a Windows Event Log source name.
+	EventLog string `json:"eventlog,omitempty"`
+	// FailOpen lets sends go on when the trail cannot record them; by
+	// default (fail-closed) such a send is refused.
+	FailOpen bool `json:"fail_open,omitempty"`
+}

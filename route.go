@@ -1,0 +1,101 @@
+package mailwarden
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"mailwarden/audit"
+)
+
+// sendScope is what one send or probe puts in its context: the tracked
+// audit handler that learns of this send's own audit failures, and the
+// attributes every record of the send carries.
+type sendScope struct {
+	tracked *audit.Handler
+	attrs   []slog.Attr
+}
+
+type scopeKey struct{}
+
+func withScope(ctx context.Context, sc *sendScope) context.Context {
+	return context.WithValue(ctx, scopeKey{}, sc)
+}
+
+func scopeOf(ctx context.Context) *sendScope {
+	sc, _ := ctx.Value(scopeKey{}).(*sendScope)
+	return sc
+}
+
+// routeHandler is the slog.Handler the transport logs to. It sends each
+// record to the audit trail, through the tracked handler of the send whose
+// context the record was logged with (so a fail-closed send learns of its
+// own failures), and to the program's own handler if any. Every record gets
+// the profile name and the send's attributes.
+type routeHandler struct {
+	trail   *audit.Handler
+	extra   slog.Handler
+	profile string
+	ops     []handlerOp
+}
+
+type handlerOp struct {
+	group string
+	attrs []slog.Attr
+}
+
+func (h *routeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.trail != nil || (h.extra != nil && h.extra.Enabled(ctx, l))
+}
+
+func (h *routeHandler) build(base slog.Handler, sc *sendScope) slog.Handler {
+	attrs := []slog.Attr{slog.String("profile", h.profile)}
+	if sc != nil {
+		attrs = append(attrs, sc.attrs...)
+	}
+	out := base.WithAttrs(attrs)
+	for _, op := range h.ops {
+		if op.group != "" {
+			out = out.WithGroup(op.group)
+		} else {
+			out = out.WithAttrs(op.attrs)
+		}
+	}
+	return out
+}
+
+func (h *routeHandler) Handle(ctx context.Context, r slog.Record) error {
+	sc := scopeOf(ctx)
+	var errs []error
+	if h.trail != nil {
+		var base slog.Handler = h.trail
+		if sc != nil && sc.tracked != nil {
+			base = sc.tracked
+		}
+		errs = append(errs, h.build(base, sc).Handle(ctx, r.Clone()))
+	}
+	if h.extra != nil && h.extra.Enabled(ctx, r.Level) {
+		errs = append(errs, h.build(h.extra, sc).Handle(ctx, r.Clone()))
+	}
+	return errors.Join(errs...)
+}
+
+func (h *routeHandler) with(op handlerOp) *routeHandler {
+	c := *h
+	c.ops = append(append([]handlerOp(nil), h.ops...), op)
+	return &c
+}
+
+func (h *routeHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	return h.with(handlerOp{attrs: attrs})
+}
+
+func (h *routeHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return h.with(handlerOp{group: name})
+}

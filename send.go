@@ -1,0 +1,235 @@
+package mailwarden
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"mailwarden/envelope"
+	"mailwarden/firewall"
+	"mailwarden/headers"
+	"mailwarden/transport"
+)
+
+// Send builds m, stores it in a temporary spool file (so a retry or a
+// failover to another server sends the very same bytes, and memory does not
+// grow with attachments), and sends it through the profile's relays. When
+// m.MessageID is empty, Send sets it to a new ID at the sender's domain, so
+// the caller and the audit trail know it.
+//
+// The error is a *transport.Error (or wraps one) for SMTP and connection
+// failures, a *envelope.Error for a message that cannot be built, and wraps
+// ErrAuditFailed when the fail-closed audit trail could not record the send
+// (if that happens before the send, nothing was sent).
+func (s *Sender) Send(ctx context.Context, m *envelope.Message) (*transport.Result, error) {
+	return s.sendMessage(ctx, m, nil)
+}
+
+func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []slog.Attr) (*transport.Result, error) {
+	if m == nil {
+		return nil, errors.New("mailwarden: nil message")
+	}
+	if m.MessageID == "" {
+		id, err := envelope.NewMessageID(m.From.Domain(), nil)
+		if err != nil {
+			return nil, err
+		}
+		m.MessageID = id
+	}
+	if s.smime != nil {
+		if m.Wrap != nil {
+			return nil, errors.New("mailwarden: the message already has a Wrap and the profile adds S/MIME")
+		}
+		mm := *m
+		mm.Wrap = s.smime.wrap.Wrap
+		m = &mm
+		extra = append(extra, slog.Attr{Key: "smime", Value: slog.GroupValue(s.smime.attrs...)})
+	}
+	from, rcpts, utf8, err := m.Envelope()
+	if err != nil {
+		return nil, err
+	}
+	f, size, err := spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err })
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f)
+	env := transport.Envelope{From: from, To: rcpts, SMTPUTF8: utf8, Size: size, MessageID: m.MessageID}
+	return s.sendSpooled(ctx, env, f, extra)
+}
+
+// SendRaw sends a ready RFC 5322 message read from r (for example one a
+// program built itself) from the envelope sender from to the recipients
+// to. r is read to the end and spooled first.
+func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Reader) (*transport.Result, error) {
+	f, size, err := spool(func(w io.Writer) error { _, err := io.Copy(w, r); return err })
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f)
+	env := transport.Envelope{From: from, To: to, Size: size}
+	return s.sendSpooled(ctx, env, f, nil)
+}
+
+// SendTest sends a short test message to the given recipients from the
+// profile's From address: the "Send test email" button. The audit trail
+// marks it with test=true.
+func (s *Sender) SendTest(ctx context.Context, to ...string) (*transport.Result, error) {
+	if s.profile.From == "" {
+		return nil, &ConfigError{Profile: s.profile.Name, Field: "from", Err: errors.New("a From address is needed to send a test message")}
+	}
+	from, err := headers.ParseAddress(s.profile.From)
+	if err != nil {
+		return nil, &ConfigError{Profile: s.profile.Name, Field: "from", Err: err}
+	}
+	var rcpts []headers.Address
+	for _, t := range to {
+		list, err := headers.ParseAddressList(t)
+		if err != nil {
+			return nil, err
+		}
+		rcpts = append(rcpts, list...)
+	}
+	host, _ := os.Hostname()
+	name := s.profile.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	m := &envelope.Message{
+		From:    from,
+		To:      rcpts,
+		Subject: "Mailwarden test message (profile " + name + ")",
+		Text: fmt.Sprintf("This is a test message sent by Mailwarden.\r\n\r\nProfile: %s\r\nServers: %s\r\nSent from host: %s\r\nSent at: %s\r\n",
+			name, strings.Join(s.profile.Servers, ", "), host, time.Now().UTC().Format(time.RFC3339)),
+	}
+	return s.sendMessage(ctx, m, []slog.Attr{slog.Bool("test", true)})
+}
+
+// spool writes a message to a temporary file and returns its name and size.
+func spool(write func(io.Writer) error) (string, int64, error) {
+	f, err := os.CreateTemp("", "mailwarden-spool-*.eml")
+	if err != nil {
+		return "", 0, fmt.Errorf("mailwarden: spool: %w", err)
+	}
+	name := f.Name()
+	bw := bufio.NewWriterSize(f, 64<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	var size int64
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil {
+			size = st.Size()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", 0, err
+	}
+	return name, size, nil
+}
+
+func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context, *sendScope) {
+	sc := &sendScope{attrs: extra}
+	if s.trail != nil {
+		sc.tracked = s.trail.Track()
+	}
+	return withScope(ctx, sc), sc
+}
+
+func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*transport.Result, error) {
+	ctx, sc := s.scope(ctx, extra)
+	if sc.tracked != nil {
+		// Fail-closed: nothing is sent unless the trail can record that it
+		// is about to be.
+		attrs := append([]slog.Attr{slog.String("profile", s.profile.Name), slog.String("from", env.From),
+			slog.Any("rcpts", env.To), slog.String("message_id", env.MessageID), slog.Int64("size", env.Size)}, extra...)
+		if err := sc.tracked.Record(ctx, slog.LevelInfo, "smtp.intent", attrs...); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
+		}
+		if err := sc.tracked.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
+		}
+	}
+	open := func() (io.Reader, error) { return os.Open(file) }
+	res, err := s.relay.Send(ctx, env, open)
+	if sc.tracked != nil {
+		if werr := sc.tracked.Wait(ctx); werr != nil {
+			err = errors.Join(err, fmt.Errorf("%w (the message may have been sent): %w", ErrAuditFailed, werr))
+		}
+	}
+	return res, err
+}
+
+// A ProbeReport is what "Test connection" shows: for each server, each
+// step with its timing, the TLS details and what the server offers.
+type ProbeReport struct {
+	Profile     string
+	Proxy       string // proxy URL without credentials, "" when direct
+	ProxyReason string // for proxy "auto": why this proxy (or none) was chosen
+	Servers     []ServerProbe
+}
+
+// A ServerProbe is the probe of one server.
+type ServerProbe struct {
+	Server   string
+	Info     transport.ConnInfo
+	Duration time.Duration
+	Err      error
+	// ProxyHops times the proxy hop when a proxy is used: reaching the
+	// proxy, then opening the tunnel to the server.
+	ProxyHops []ProxyHop
+}
+
+// A ProxyHop is one timed step through a proxy.
+type ProxyHop struct {
+	Step     string // "connect to proxy" or "open tunnel"
+	Proxy    string
+	Target   string
+	Duration time.Duration
+	Err      error
+}
+
+// Probe connects to every server of the profile, negotiates TLS,
+// authenticates when the profile says how, and quits without sending mail.
+// The report has every server's steps; the error is the first failure (a
+// *transport.Error or wrapping one), nil when every server passed.
+func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {
+	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason}
+	var first error
+	for i, a := range s.servers {
+		pctx, sc := s.scope(ctx, []slog.Attr{slog.Bool("probe", true)})
+		var hops []ProxyHop
+		pctx = firewall.WithTrace(pctx, &firewall.Trace{
+			ProxyConnected: func(proxy string, d time.Duration, err error) {
+				hops = append(hops, ProxyHop{Step: "connect to proxy", Proxy: proxy, Duration: d, Err: err})
+			},
+			TunnelOpened: func(proxy, addr string, d time.Duration, err error) {
+				hops = append(hops, ProxyHop{Step: "open tunnel", Proxy: proxy, Target: addr, Duration: d, Err: err})
+			},
+		})
+		start := time.Now()
+		info, err := transport.Probe(pctx, a, s.session)
+		if sc.tracked != nil {
+			if werr := sc.tracked.Wait(pctx); werr != nil {
+				err = errors.Join(err, fmt.Errorf("%w: %w", ErrAuditFailed, werr))
+			}
+		}
+		rep.Servers = append(rep.Servers, ServerProbe{Server: s.profile.Servers[i], Info: info, Duration: time.Since(start), Err: err, ProxyHops: hops})
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return rep, first
+}

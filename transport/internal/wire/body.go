@@ -1,0 +1,182 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Body encodes a message body for the wire: every bare CR, bare LF and
+// CRLF becomes CRLF, and, when Stuff is set (DATA), a dot at the start of
+// a line is doubled. Line endings are normalised before dot-stuffing, so
+// "a\r.\r\nb" becomes "a\r\n..\r\nb" and no input can produce
+// CRLF "." CRLF. Close writes a final CRLF if the body did not end with
+// one, and, with Stuff, the terminating ".\r\n".
+type Body struct {
+	W        io.Writer
+	Stuff    bool
+	N        int64 // bytes written to W, the terminator excluded
+	Check8   bool  // refuse bytes >= 0x80 with ErrEightBit (costs a pass over the data)
+	EightBit bool  // with Check8: a byte >= 0x80 was seen
+
+	// WriteFailed is set when a write to W failed (as opposed to
+	// ErrEightBit), so that callers can tell their reader's errors from
+	// the connection's.
+	WriteFailed bool
+
+	lineStart bool // the next byte starts a line
+	pendingCR bool // the last byte was a CR whose line ending is not yet written
+	started   bool
+}
+
+var crlf = []byte("\r\n")
+
+// ErrEightBit is returned by Write when Check8 is set and the data has
+// a byte >= 0x80.
+var ErrEightBit = errors.New("8-bit data")
+
+func (b *Body) out(p []byte) error {
+	n, err := b.W.Write(p)
+	b.N += int64(n)
+	if err != nil {
+		b.WriteFailed = true
+	}
+	return err
+}
+
+// Write implements io.Writer.
+func (b *Body) Write(p []byte) (int, error) {
+	if !b.started {
+		b.started, b.lineStart = true, true
+	}
+	total := len(p)
+	for len(p) > 0 {
+		if b.pendingCR {
+			b.pendingCR = false
+			if err := b.out(crlf); err != nil {
+				return 0, err
+			}
+			b.lineStart = true
+			if p[0] == '\n' {
+				p = p[1:]
+				continue
+			}
+		}
+		if b.lineStart && b.Stuff && p[0] == '.' {
+			if err := b.out([]byte("..")); err != nil {
+				return 0, err
+			}
+			b.lineStart = false
+			p = p[1:]
+			continue
+		}
+		// Fast path: the longest prefix of whole CRLF lines that needs no
+		// change (no bare CR or LF, no line starting with a dot when
+		// stuffing) goes out in one write.
+		if end := b.cleanPrefix(p); end > 0 {
+			if b.Check8 && hasHigh(p[:end]) {
+				b.EightBit = true
+				return 0, ErrEightBit
+			}
+			if err := b.out(p[:end]); err != nil {
+				return 0, err
+			}
+			b.lineStart = true
+			p = p[end:]
+			continue
+		}
+		i := indexCRLF(p)
+		run := p
+		if i >= 0 {
+			run = p[:i]
+		}
+		if len(run) > 0 {
+			if b.Check8 && hasHigh(run) {
+				b.EightBit = true
+				return 0, ErrEightBit
+			}
+			if err := b.out(run); err != nil {
+				return 0, err
+			}
+			b.lineStart = false
+		}
+		if i < 0 {
+			break
+		}
+		if p[i] == '\r' {
+			b.pendingCR = true
+		} else {
+			if err := b.out(crlf); err != nil {
+				return 0, err
+			}
+			b.lineStart = true
+		}
+		p = p[i+1:]
+	}
+	return total, nil
+}
+
+// cleanPrefix returns the length of the longest prefix of p made of
+// whole lines ending in CRLF, with no other CR or LF, and, when stuffing,
+// no line after the first starting with a dot. The caller has handled a
+// dot at p[0].
+func (b *Body) cleanPrefix(p []byte) int {
+	end := 0
+	for {
+		i := bytes.IndexByte(p[end:], '\n')
+		if i < 1 || p[end+i-1] != '\r' {
+			return end
+		}
+		if k := bytes.IndexByte(p[end:end+i-1], '\r'); k >= 0 {
+			return end
+		}
+		end += i + 1
+		if b.Stuff && end < len(p) && p[end] == '.' {
+			return end
+		}
+	}
+}
+
+// indexCRLF returns the index of the first CR or LF in p, or -1.
+func indexCRLF(p []byte) int {
+	i := bytes.IndexByte(p, '\n')
+	lim := p
+	if i >= 0 {
+		lim = p[:i]
+	}
+	if j := bytes.IndexByte(lim, '\r'); j >= 0 {
+		return j
+	}
+	return i
+}
+
+func hasHigh(p []byte) bool {
+	for _, c := range p {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// Close finishes the body: the pending line ending, a final CRLF when the
+// body did not end with one, and the DATA terminator with Stuff.
+func (b *Body) Close() error {
+	if b.pendingCR {
+		b.pendingCR = false
+		if err := b.out(crlf); err != nil {
+			return err
+		}
+		b.lineStart = true
+	}
+	if b.started && !b.lineStart {
+		if err := b.out(crlf); err != nil {
+			return err
+		}
+	}
+	if b.Stuff {
+		_, err := b.W.Write([]byte(".\r\n"))
+		return err
+	}
+	return nil
+}

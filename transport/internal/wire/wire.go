@@ -1,0 +1,164 @@
+// Package wire is the SMTP client's line protocol: buffered command
+// writing, reply reading with line and size limits, and the body encoder
+// that normalises line endings and dot-stuffs (RFC 5321 sections 2.3.8,
+// 4.1.1.4 and 4.5.2).
+//
+// It exists because net/textproto, which go-smtp's client builds on, has
+// no reply size limits, drops bytes buffered in its reader when a new one
+// is made (the STARTTLS response-injection hole), and its DotWriter lets a
+// bare CR before a dot through unescaped.
+package wire
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+)
+
+// Errors returned by ReadReply.
+var (
+	ErrLineTooLong  = errors.New("reply line too long")
+	ErrReplyTooLong = errors.New("reply too long")
+	ErrMalformed    = errors.New("malformed reply")
+)
+
+// Tracer receives each protocol line (without CRLF): client is true for
+// lines the client sent.
+type Tracer func(client bool, line string)
+
+// Conn is the protocol layer over one net.Conn.
+type Conn struct {
+	NC       net.Conn
+	R        *bufio.Reader
+	W        *bufio.Writer
+	MaxLine  int
+	MaxReply int
+	Trace    Tracer
+}
+
+// New returns a Conn over nc.
+func New(nc net.Conn, maxLine, maxReply int) *Conn {
+	return &Conn{NC: nc, R: bufio.NewReaderSize(nc, 4096), W: bufio.NewWriterSize(nc, 64<<10), MaxLine: maxLine, MaxReply: maxReply}
+}
+
+// Swap replaces the underlying connection (after a TLS handshake) and
+// makes new buffers. It fails if the old read buffer still held bytes:
+// the caller must check Buffered before the handshake; this is the second
+// line of defence.
+func (c *Conn) Swap(nc net.Conn) error {
+	if c.R.Buffered() != 0 {
+		return errors.New("unread bytes in the read buffer")
+	}
+	c.NC = nc
+	c.R = bufio.NewReaderSize(nc, 4096)
+	c.W = bufio.NewWriterSize(nc, 64<<10)
+	return nil
+}
+
+// Buffered returns the number of bytes read from the connection and not
+// yet consumed.
+func (c *Conn) Buffered() int { return c.R.Buffered() }
+
+// Cmd buffers one command line and its CRLF. traceAs, when not empty,
+// is traced instead of line (to redact AUTH payloads). The line must not
+// contain CR or LF; callers validate input, and this is checked again
+// here.
+func (c *Conn) Cmd(line, traceAs string) error {
+	for i := 0; i < len(line); i++ {
+		if line[i] == '\r' || line[i] == '\n' {
+			return errors.New("command contains CR or LF")
+		}
+	}
+	if c.Trace != nil {
+		if traceAs == "" {
+			traceAs = line
+		}
+		c.Trace(true, traceAs)
+	}
+	c.W.WriteString(line)
+	_, err := c.W.WriteString("\r\n")
+	return err
+}
+
+// Flush writes buffered commands to the connection.
+func (c *Conn) Flush() error { return c.W.Flush() }
+
+// ReadReply reads one reply, single or multi-line. It returns the code and
+// the text of each line (after "NNN-" or "NNN "). Lines may end in CRLF
+// or a bare LF. A line over MaxLine bytes or a reply over MaxReply bytes
+// is ErrLineTooLong/ErrReplyTooLong; a line that is not a reply line or
+// whose code differs from the first line's is ErrMalformed. redact, when
+// set, hides the text in the trace.
+func (c *Conn) ReadReply(redact bool) (int, []string, error) {
+	var lines []string
+	code, total := 0, 0
+	for {
+		line, err := c.readLine()
+		if err != nil {
+			return code, lines, err
+		}
+		total += len(line) + 2
+		if c.MaxReply > 0 && total > c.MaxReply {
+			return code, lines, ErrReplyTooLong
+		}
+		if c.Trace != nil {
+			if redact && len(line) > 4 && line[:3] == "334" {
+				c.Trace(false, line[:4]+"[redacted]")
+			} else {
+				c.Trace(false, line)
+			}
+		}
+		if len(line) < 3 || (len(line) > 3 && line[3] != ' ' && line[3] != '-') {
+			return code, lines, ErrMalformed
+		}
+		n, err := strconv.Atoi(line[:3])
+		if err != nil || n < 200 || n > 599 || line[0] == '+' {
+			return code, lines, ErrMalformed
+		}
+		if code != 0 && n != code {
+			return code, lines, ErrMalformed
+		}
+		code = n
+		text := ""
+		if len(line) > 4 {
+			text = line[4:]
+		}
+		lines = append(lines, text)
+		if len(line) == 3 || line[3] == ' ' {
+			return code, lines, nil
+		}
+	}
+}
+
+// readLine reads a line without its line ending, at most MaxLine bytes.
+func (c *Conn) readLine() (string, error) {
+	var buf []byte
+	for {
+		frag, err := c.R.ReadSlice('\n')
+		if len(buf)+len(frag) > c.MaxLine && c.MaxLine > 0 {
+			return "", ErrLineTooLong
+		}
+		if err == nil {
+			if buf == nil {
+				buf = frag
+			} else {
+				buf = append(buf, frag...)
+			}
+			break
+		}
+		if err != bufio.ErrBufferFull {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+		buf = append(buf, frag...)
+	}
+	n := len(buf) - 1
+	if n > 0 && buf[n-1] == '\r' {
+		n--
+	}
+	return string(buf[:n]), nil
+}

@@ -1,0 +1,750 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"mailwarden/transport/internal/wire"
+)
+
+func fingerprint(der []byte) string {
+	s := sha256.Sum256(der)
+	return hex.EncodeToString(s[:])
+}
+
+// CheckAddress validates an envelope address (a mailbox without angle
+// brackets) as Send does before anything reaches the wire. It refuses
+// control characters (CR, LF, NUL, ...), spaces, angle brackets,
+// backslashes, invalid UTF-8, and non-ASCII runes whose low byte is CR or
+// LF (which a component that truncates characters to bytes would turn
+// into a line break). An empty address is valid only as the reverse path
+// (from). It returns an *AddressError.
+func CheckAddress(addr string, from bool) error {
+	bad := func(why string) error { return &AddressError{Address: addr, Reason: why} }
+	if addr == "" {
+		if from {
+			return nil
+		}
+		return bad("empty recipient")
+	}
+	if len(addr) > 256 {
+		return bad("longer than 256 octets (RFC 5321 section 4.5.3.1.3)")
+	}
+	if !utf8.ValidString(addr) {
+		return bad("invalid UTF-8")
+	}
+	for _, r := range addr {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			return bad(fmt.Sprintf("control character %U", r))
+		case r == ' ' || r == '\t':
+			return bad("space")
+		case r == '<' || r == '>':
+			return bad("angle bracket")
+		case r == '\\':
+			return bad("backslash")
+		case r >= 0x80 && (r&0xff == '\r' || r&0xff == '\n'):
+			return bad(fmt.Sprintf("character %U whose low byte is CR or LF", r))
+		case r >= 0x80 && r <= 0x9f:
+			return bad(fmt.Sprintf("control character %U", r))
+		}
+	}
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		if !from && strings.EqualFold(addr, "postmaster") {
+			return nil
+		}
+		return bad("no @domain")
+	}
+	local, domain := addr[:at], addr[at+1:]
+	if local == "" || domain == "" {
+		return bad("empty local part or domain")
+	}
+	if strings.HasPrefix(local, "\"") {
+		if len(local) < 2 || !strings.HasSuffix(local, "\"") || strings.Count(local, "\"") != 2 {
+			return bad("malformed quoted local part")
+		}
+	} else if strings.ContainsAny(local, "\"@,;:()[]") {
+		return bad("special character in local part")
+	}
+	if strings.ContainsRune(local, '=') && strings.HasPrefix(local, "\"") {
+		return bad("ESMTP parameter syntax in quoted local part")
+	}
+	if strings.HasPrefix(domain, "[") {
+		if !strings.HasSuffix(domain, "]") {
+			return bad("malformed address literal")
+		}
+		if err := checkHeloName(domain); err != nil {
+			return bad("malformed address literal")
+		}
+		return nil
+	}
+	for _, label := range strings.Split(domain, ".") {
+		if label == "" {
+			return bad("empty label in domain")
+		}
+		for _, r := range label {
+			if r < 0x80 && !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return bad(fmt.Sprintf("character %q not allowed in domain", r))
+			}
+		}
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *DSN) check() error {
+	for _, n := range d.Notify {
+		switch n {
+		case NotifyNever, NotifySuccess, NotifyFailure, NotifyDelay:
+		default:
+			return fmt.Errorf("%w: unknown DSN NOTIFY value %q", ErrBadConfig, string(n))
+		}
+	}
+	if len(d.Notify) > 1 {
+		for _, n := range d.Notify {
+			if n == NotifyNever {
+				return fmt.Errorf("%w: DSN NOTIFY=NEVER cannot be combined with other values", ErrBadConfig)
+			}
+		}
+	}
+	switch d.Return {
+	case "", ReturnFull, ReturnHeaders:
+	default:
+		return fmt.Errorf("%w: unknown DSN RET value %q", ErrBadConfig, string(d.Return))
+	}
+	if len(d.EnvID) > 100 {
+		return fmt.Errorf("%w: DSN ENVID longer than 100 characters", ErrBadConfig)
+	}
+	for i := 0; i < len(d.EnvID); i++ {
+		if c := d.EnvID[i]; c < 0x21 || c > 0x7e {
+			return fmt.Errorf("%w: DSN ENVID must be printable ASCII", ErrBadConfig)
+		}
+	}
+	return nil
+}
+
+// xtext encodes s as RFC 3461 xtext.
+func xtext(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '+' || c == '=' {
+			fmt.Fprintf(&b, "+%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// ParseQueueID returns the queue id the server named in its final reply
+// text, or "". It knows Postfix ("queued as X"), Exchange ("<id>
+// [InternalId=...] Queued mail for delivery"), Exim ("OK id=X"),
+// Sendmail ("X Message accepted for delivery"), qmail ("ok N qp X") and
+// Gmail ("OK N X - gsmtp").
+func ParseQueueID(text string) string {
+	t := strings.TrimSpace(strings.ReplaceAll(text, "\n", " "))
+	lt := strings.ToLower(t)
+	clean := func(s string) string {
+		s = strings.Trim(s, "<>[]().,;:")
+		for i := 0; i < len(s); i++ {
+			if s[i] <= ' ' || s[i] > '~' {
+				return ""
+			}
+		}
+		return s
+	}
+	first := func(s string) string {
+		f := strings.Fields(s)
+		if len(f) == 0 {
+			return ""
+		}
+		return f[0]
+	}
+	if i := strings.Index(lt, "queued as "); i >= 0 {
+		return clean(first(t[i+len("queued as "):]))
+	}
+	if strings.Contains(lt, "queued mail for delivery") {
+		if i := strings.IndexByte(t, '<'); i >= 0 {
+			if j := strings.IndexByte(t[i:], '>'); j > 0 {
+				return clean(t[i : i+j+1])
+			}
+		}
+	}
+	if i := strings.Index(lt, "id="); i >= 0 && (i == 0 || t[i-1] == ' ') {
+		return clean(first(t[i+3:]))
+	}
+	if strings.Contains(lt, "message accepted for delivery") {
+		if f := strings.Fields(t); len(f) > 0 && !strings.EqualFold(f[0], "message") {
+			return clean(f[0])
+		}
+	}
+	if f := strings.Fields(lt); len(f) >= 4 && f[0] == "ok" && f[2] == "qp" {
+		return clean(strings.Fields(t)[3])
+	}
+	if strings.HasSuffix(lt, "- gsmtp") {
+		if f := strings.Fields(t); len(f) >= 4 {
+			return clean(f[len(f)-3])
+		}
+	}
+	return ""
+}
+
+func (c *Client) send(ctx context.Context, env Envelope, msg io.Reader) (*Result, error) {
+	start := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res, err := c.sendLocked(ctx, env, msg)
+	if res != nil {
+		res.Duration = time.Since(start)
+	}
+	c.logSend(ctx, env, res, err, start)
+	return res, err
+}
+
+func (c *Client) logSend(ctx context.Context, env Envelope, res *Result, err error, start time.Time) {
+	if !c.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{slog.String(AttrServer, c.server), slog.String(AttrAddr, c.info.RemoteAddr)}
+	if c.info.Proxy != "" {
+		attrs = append(attrs, slog.String(AttrProxy, c.info.Proxy))
+	}
+	attrs = append(attrs, c.tlsAttr())
+	if c.info.AuthMechanism != "" {
+		attrs = append(attrs, slog.Group(AttrAuth, slog.String(AttrAuthMech, c.info.AuthMechanism), slog.String(AttrAuthUser, c.info.AuthUser)))
+	}
+	attrs = append(attrs, slog.String(AttrFrom, env.From))
+	var rcpts []RcptAttr
+	if res != nil {
+		for _, r := range res.Recipients {
+			rcpts = append(rcpts, RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text})
+		}
+	} else {
+		for _, a := range env.To {
+			rcpts = append(rcpts, RcptAttr{Addr: a})
+		}
+	}
+	attrs = append(attrs, slog.Any(AttrRcpts, rcpts))
+	if env.MessageID != "" {
+		attrs = append(attrs, slog.String(AttrMessageID, env.MessageID))
+	}
+	level := slog.LevelInfo
+	if res != nil {
+		attrs = append(attrs, slog.Int64(AttrSize, res.Size))
+		if res.Reply.Code != 0 {
+			attrs = append(attrs, replyAttr(res.Reply))
+		}
+		if res.QueueID != "" {
+			attrs = append(attrs, slog.String(AttrQueueID, res.QueueID))
+		}
+		attrs = append(attrs, slog.Bool(AttrPipelining, res.Pipelined), slog.Bool(AttrChunking, res.UsedBDAT))
+	}
+	if err != nil {
+		level = slog.LevelError
+		var e *Error
+		if errors.As(err, &e) {
+			logError(ctx, c.log, e, c.addr, c.info.Proxy)
+			attrs = append(attrs, errorAttr(e))
+			if h := e.Hint(); h != "" {
+				attrs = append(attrs, slog.String(AttrHint, h))
+			}
+		} else {
+			attrs = append(attrs, slog.Group(AttrError, slog.String(AttrText, err.Error())))
+		}
+	}
+	attrs = append(attrs, slog.Int64(AttrDuration, time.Since(start).Milliseconds()))
+	c.log.LogAttrs(ctx, level, EventSend, attrs...)
+}
+
+// RcptAttr is one element of the "rcpts" attribute of the smtp.send
+// event: a recipient and the server's reply to its RCPT (zero when not
+// reached).
+type RcptAttr struct {
+	Addr     string `json:"addr"`
+	Code     int    `json:"code"`
+	Enhanced string `json:"enhanced"`
+	Text     string `json:"text"`
+}
+
+// LogValue renders the recipient as a group.
+func (r RcptAttr) LogValue() slog.Value {
+	return slog.GroupValue(slog.String(AttrAddr, r.Addr), slog.Int(AttrCode, r.Code),
+		slog.String(AttrEnhanced, r.Enhanced), slog.String(AttrText, r.Text))
+}
+
+// sendLocked does the work of Send with c.mu held.
+func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*Result, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	if len(env.To) == 0 {
+		return nil, ErrNoRecipients
+	}
+	utf8Needed := env.SMTPUTF8
+	if err := CheckAddress(env.From, true); err != nil {
+		return nil, err
+	}
+	utf8Needed = utf8Needed || !isASCII(env.From)
+	for _, to := range env.To {
+		if err := CheckAddress(to, false); err != nil {
+			return nil, err
+		}
+		utf8Needed = utf8Needed || !isASCII(to)
+	}
+	dsn := env.DSN
+	if dsn == nil {
+		dsn = c.cfg.DSN
+	} else if err := dsn.check(); err != nil {
+		return nil, err
+	}
+	has := func(k string) bool { _, ok := c.ext[k]; return ok }
+	local := func(err error) (*Result, error) {
+		return nil, &Error{Stage: StageMail, Server: c.server, Err: err}
+	}
+	if utf8Needed && !has("SMTPUTF8") {
+		return local(ErrSMTPUTF8NotSupported)
+	}
+	eight := has("8BITMIME")
+	if env.EightBitMIME && !eight {
+		return local(Err8BitMIMENotSupported)
+	}
+	if lim, ok := c.ext["SIZE"]; ok && env.Size > 0 {
+		if n, err := strconv.ParseInt(strings.TrimSpace(lim), 10, 64); err == nil && n > 0 && env.Size > n {
+			return local(fmt.Errorf("%w (%d > %d bytes)", ErrSizeExceeded, env.Size, n))
+		}
+	}
+	useDSN := dsn != nil && has("DSN")
+	if dsn != nil && dsn.Require && !useDSN {
+		return local(ErrDSNNotSupported)
+	}
+
+	mail := "MAIL FROM:<" + env.From + ">"
+	if eight {
+		mail += " BODY=8BITMIME"
+	}
+	if utf8Needed {
+		mail += " SMTPUTF8"
+	}
+	if has("SIZE") && env.Size > 0 {
+		mail += " SIZE=" + strconv.FormatInt(env.Size, 10)
+	}
+	if useDSN {
+		if dsn.Return != "" {
+			mail += " RET=" + string(dsn.Return)
+		}
+		if dsn.EnvID != "" {
+			mail += " ENVID=" + xtext(dsn.EnvID)
+		}
+	}
+	notify := ""
+	if useDSN && len(dsn.Notify) > 0 {
+		ns := make([]string, len(dsn.Notify))
+		for i, n := range dsn.Notify {
+			ns[i] = string(n)
+		}
+		notify = " NOTIFY=" + strings.Join(ns, ",")
+	}
+
+	pipelining := has("PIPELINING") && !c.cfg.DisablePipelining
+	chunking := has("CHUNKING") && !c.cfg.DisableChunking
+	// The body goes in the same flight as MAIL and RCPT only when a
+	// partial refusal cannot break the recipient policy.
+	oneFlight := pipelining && (c.cfg.Recipients == AcceptedRecipients || len(env.To) == 1)
+
+	res := &Result{Server: c.server, Pipelined: pipelining, UsedBDAT: chunking, DSN: useDSN, Attempts: 1}
+	for _, to := range env.To {
+		res.Recipients = append(res.Recipients, RcptResult{Addr: to})
+	}
+
+	// For BDAT the first chunk is read before anything is sent, so that it
+	// can go in the first flight and a read error costs nothing.
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, 32<<10)
+	}
+	var chunk *chunker
+	if chunking {
+		c.cbuf.Reset()
+		chunk = &chunker{size: c.cfg.ChunkSize, src: msg, buf: &c.cbuf, rbuf: c.rbuf}
+		chunk.body = &wire.Body{W: chunk.buf, Check8: !eight}
+		if err := chunk.fill(); err != nil {
+			if errors.Is(err, wire.ErrEightBit) {
+				return local(Err8BitMIMENotSupported)
+			}
+			return nil, &Error{Stage: StageData, Server: c.server, Message: "reading the message", Err: err}
+		}
+	}
+
+	cmdTimeout := c.cfg.CommandTimeout
+	stage := StageMail
+	var (
+		mailReply Reply
+		dataReply Reply
+		sentData  bool // DATA or the first BDAT went in the flight
+	)
+	err := c.withDeadline(ctx, cmdTimeout*time.Duration(2+len(env.To)), func() error {
+		rset := c.needRset
+		if rset {
+			c.wc.Cmd("RSET", "")
+			if !pipelining {
+				if err := c.flushRead(&mailReply); err != nil {
+					return err
+				}
+				if mailReply.Code != 250 {
+					return c.replyErr(StageReset, "RSET", mailReply)
+				}
+				rset = false
+			}
+		}
+		c.wc.Cmd(mail, "")
+		if !pipelining {
+			if err := c.flushRead(&mailReply); err != nil {
+				return err
+			}
+			if mailReply.Code != 250 {
+				return nil
+			}
+			stage = StageRcpt
+			for i, to := range env.To {
+				c.wc.Cmd("RCPT TO:<"+to+">"+notify, "")
+				if err := c.flushRead(&res.Recipients[i].Reply); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		for _, to := range env.To {
+			c.wc.Cmd("RCPT TO:<"+to+">"+notify, "")
+		}
+		if oneFlight {
+			sentData = true
+			if chunking {
+				if err := chunk.writeTo(c); err != nil {
+					return err
+				}
+			} else {
+				c.wc.Cmd("DATA", "")
+			}
+		}
+		if err := c.wc.Flush(); err != nil {
+			return err
+		}
+		if rset {
+			var r Reply
+			if err := c.read(&r); err != nil {
+				return err
+			}
+			if r.Code != 250 {
+				return c.replyErr(StageReset, "RSET", r)
+			}
+		}
+		if err := c.read(&mailReply); err != nil {
+			return err
+		}
+		stage = StageRcpt
+		for i := range env.To {
+			if err := c.read(&res.Recipients[i].Reply); err != nil {
+				return err
+			}
+		}
+		if sentData {
+			stage = StageData
+			return c.read(&dataReply)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, c.ioErr(stage, mail, err)
+	}
+	c.needRset = false
+	for _, r := range res.Recipients {
+		level := slog.LevelInfo
+		if !r.Accepted() {
+			level = slog.LevelWarn
+		}
+		if !c.log.Enabled(ctx, level) {
+			continue
+		}
+		c.log.LogAttrs(ctx, level, EventRcpt, slog.String(AttrServer, c.server), slog.String(AttrMessageID, env.MessageID),
+			slog.Any(AttrRcpt, RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text}))
+	}
+	if mailReply.Code != 250 {
+		e := c.replyErr(StageMail, mail, mailReply)
+		if sentData && dataReply.Code == 354 {
+			c.abortData(ctx)
+		}
+		return res, e
+	}
+	c.needRset = true // MAIL accepted: a transaction is open until the body ends
+	var refused []RcptResult
+	worst := Reply{}
+	for _, r := range res.Recipients {
+		if !r.Accepted() {
+			refused = append(refused, r)
+			if worst.Code == 0 || (r.Reply.Code >= 500 && worst.Code < 500) {
+				worst = r.Reply
+			}
+		}
+	}
+	if len(refused) == len(res.Recipients) || (len(refused) > 0 && c.cfg.Recipients == AllRecipients) {
+		if sentData && dataReply.Code == 354 {
+			c.abortData(ctx)
+		}
+		e := &Error{Stage: StageRcpt, Server: c.server, Code: worst.Code, Enhanced: worst.Enhanced, Message: worst.Text,
+			Command: "RCPT TO:<" + refused[0].Addr + ">", Err: &RecipientsError{Refused: refused}}
+		if worst.Code == 421 {
+			c.breakWith(e)
+		} else if c.broken == nil {
+			if err := c.rset(ctx); err != nil {
+				return res, err
+			}
+		}
+		return res, e
+	}
+
+	if chunking {
+		return c.sendBDAT(ctx, res, chunk, sentData, dataReply, pipelining)
+	}
+	return c.sendDATA(ctx, res, msg, sentData, dataReply, eight)
+}
+
+// abortData ends a DATA the server accepted although the transaction
+// failed: an empty body, which the server refuses for lack of recipients
+// or delivers to nobody (RFC 2920 section 3.1).
+func (c *Client) abortData(ctx context.Context) {
+	var r Reply
+	err := c.withDeadline(ctx, c.cfg.CommandTimeout, func() error {
+		c.wc.Cmd(".", "")
+		return c.flushRead(&r)
+	})
+	if err != nil {
+		c.ioErr(StageData, ".", err)
+	}
+}
+
+func (c *Client) read(r *Reply) error {
+	var err error
+	*r, err = c.readReply(false)
+	return err
+}
+
+func (c *Client) flushRead(r *Reply) error {
+	if err := c.wc.Flush(); err != nil {
+		return err
+	}
+	return c.read(r)
+}
+
+func (c *Client) sendDATA(ctx context.Context, res *Result, msg io.Reader, sent bool, dataReply Reply, eight bool) (*Result, error) {
+	if !sent {
+		var err error
+		dataReply, err = c.cmd(ctx, StageData, "DATA")
+		if err != nil {
+			return res, err
+		}
+	}
+	if dataReply.Code != 354 {
+		e := c.replyErr(StageData, "DATA", dataReply)
+		if c.broken == nil {
+			c.rset(ctx)
+		}
+		return res, e
+	}
+	body := &wire.Body{W: c.wc.W, Stuff: true, Check8: !eight}
+	var final Reply
+	var readErr error
+	err := c.withDeadline(ctx, c.cfg.DataTimeout, func() error {
+		if _, err := io.CopyBuffer(body, msg, c.rbuf); err != nil {
+			if errors.Is(err, wire.ErrEightBit) {
+				return Err8BitMIMENotSupported
+			}
+			if !body.WriteFailed {
+				readErr = err
+			}
+			return err
+		}
+		if err := body.Close(); err != nil {
+			return err
+		}
+		if c.wc.Trace != nil {
+			c.wc.Trace(true, "["+strconv.FormatInt(body.N, 10)+" bytes of message]")
+			c.wc.Trace(true, ".")
+		}
+		return c.flushRead(&final)
+	})
+	res.Size = body.N
+	if err != nil {
+		// The body is incomplete: close the connection so that the server
+		// discards the transaction instead of delivering part of it.
+		if readErr != nil {
+			e := &Error{Stage: StageData, Server: c.server, Message: "reading the message", Err: readErr}
+			c.breakWith(e)
+			return res, e
+		}
+		return res, c.ioErr(StageData, "DATA", err)
+	}
+	return c.finish(res, final, "DATA")
+}
+
+func (c *Client) finish(res *Result, final Reply, cmd string) (*Result, error) {
+	res.Reply = final
+	if final.Code != 250 {
+		e := c.replyErr(StageData, cmd, final)
+		c.needRset = false // the transaction ended with the refusal
+		return res, e
+	}
+	c.needRset = false
+	res.QueueID = ParseQueueID(final.Text)
+	return res, nil
+}
+
+// chunker reads the message into BDAT chunks.
+type chunker struct {
+	size  int
+	src   io.Reader
+	buf   *bytes.Buffer
+	body  *wire.Body
+	eof   bool
+	total int64
+	rbuf  []byte
+}
+
+// fill reads until the buffer holds a chunk or the message ends.
+func (k *chunker) fill() error {
+	for !k.eof && k.buf.Len() < k.size {
+		n, err := k.src.Read(k.rbuf)
+		if n > 0 {
+			if _, err := k.body.Write(k.rbuf[:n]); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			k.eof = true
+			return k.body.Close()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTo buffers one BDAT command and its chunk; the last one says LAST.
+func (k *chunker) writeTo(c *Client) error {
+	n := k.buf.Len()
+	if !k.eof && n > k.size {
+		n = k.size
+	}
+	cmd := "BDAT " + strconv.Itoa(n)
+	if k.eof && n == k.buf.Len() {
+		cmd += " LAST"
+	}
+	c.wc.Cmd(cmd, "")
+	if c.wc.Trace != nil {
+		c.wc.Trace(true, "["+strconv.Itoa(n)+" bytes of message]")
+	}
+	_, err := c.wc.W.Write(k.buf.Next(n))
+	k.total += int64(n)
+	return err
+}
+
+func (k *chunker) last() bool { return k.eof && k.buf.Len() == 0 }
+
+func (c *Client) sendBDAT(ctx context.Context, res *Result, k *chunker, sent bool, first Reply, pipelining bool) (*Result, error) {
+	var final Reply
+	var readErr error
+	pending := 0
+	if sent {
+		if k.last() {
+			res.Size = k.total
+			return c.finish(res, first, "BDAT")
+		}
+		if first.Code != 250 {
+			return c.finishBDATErr(ctx, res, first)
+		}
+	}
+	err := c.withDeadline(ctx, c.cfg.DataTimeout, func() error {
+		for {
+			if !k.eof && k.buf.Len() < k.size {
+				if err := k.fill(); err != nil {
+					if errors.Is(err, wire.ErrEightBit) {
+						return Err8BitMIMENotSupported
+					}
+					readErr = err
+					return err
+				}
+			}
+			if err := k.writeTo(c); err != nil {
+				return err
+			}
+			pending++
+			last := k.last()
+			if !pipelining || last {
+				if err := c.wc.Flush(); err != nil {
+					return err
+				}
+				for ; pending > 0; pending-- {
+					if err := c.read(&final); err != nil {
+						return err
+					}
+					if final.Code != 250 {
+						// Drain the remaining replies.
+						for pending--; pending > 0; pending-- {
+							var r Reply
+							if err := c.read(&r); err != nil {
+								return err
+							}
+						}
+						return nil
+					}
+				}
+			}
+			if last {
+				return nil
+			}
+		}
+	})
+	res.Size = k.total
+	if err != nil {
+		if readErr != nil {
+			e := &Error{Stage: StageData, Server: c.server, Message: "reading the message", Err: readErr}
+			c.breakWith(e)
+			return res, e
+		}
+		return res, c.ioErr(StageData, "BDAT", err)
+	}
+	if final.Code != 250 {
+		return c.finishBDATErr(ctx, res, final)
+	}
+	return c.finish(res, final, "BDAT")
+}
+
+// finishBDATErr reports a refused chunk. A refusal before LAST leaves the
+// rest of the message unsent; the transaction is reset.
+func (c *Client) finishBDATErr(ctx context.Context, res *Result, r Reply) (*Result, error) {
+	res.Reply = r
+	e := c.replyErr(StageData, "BDAT", r)
+	if c.broken == nil {
+		c.rset(ctx)
+	}
+	return res, e
+}

@@ -123,7 +123,7 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	}
 	cfg.TLSConfig = tc
 
-	d, err := s.dialer(ctx, getenv, opts)
+	d, err := s.dialer(ctx, getenv, opts, cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (s *Sender) tlsConfig(ctx context.Context, getenv func(string) string, src 
 }
 
 // dialer builds the proxy dialer the profile asks for, or nil for direct.
-func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *Options) (transport.ContextDialer, error) {
+func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *Options, mode transport.TLSMode) (transport.ContextDialer, error) {
 	p := s.profile.Proxy
 	bad := func(field string, err error) (transport.ContextDialer, error) {
 		return nil, &ConfigError{Profile: s.profile.Name, Field: "proxy." + field, Err: err}
@@ -234,7 +234,7 @@ func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *O
 		// The environment may choose differently per server (NO_PROXY):
 		// every server must come out the same, or the choice is ambiguous.
 		for i, a := range s.servers {
-			c, reason, err := firewall.FromEnvironment(getenv, a.HostPort(s.modeOf(a)))
+			c, reason, err := firewall.FromEnvironment(getenv, a.HostPort(mode))
 			if err != nil {
 				return bad("url", err)
 			}
@@ -290,13 +290,6 @@ func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *O
 	return d, nil
 }
 
-func (s *Sender) modeOf(a transport.Address) transport.TLSMode {
-	m, err := transport.ParseTLSMode(s.profile.TLS)
-	if err != nil || s.profile.TLS == "" {
-		m = transport.TLSAuto
-	}
-	return m
-}
 
 func (s *Sender) openTrail(ctx context.Context) error {
 	a := s.profile.Audit

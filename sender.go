@@ -290,7 +290,6 @@ func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *O
 	return d, nil
 }
 
-
 func (s *Sender) openTrail(ctx context.Context) error {
 	a := s.profile.Audit
 	if a.File == "" && a.Syslog == "" && a.EventLog == "" {

@@ -188,3 +188,25 @@ func (p *proxy) own(err error, addr string) error {
 	}
 	return p.fail(OpConnect, addr, 0, p.proto+": handshake failed", err)
 }
+
+// dialEach dials through the proxy to each locally resolved address in
+// turn, moving on only while the proxy's refusal of CONNECT (its reply
+// code) is one retryable says concerns that address. It returns the first
+// error.
+func dialEach(ctx context.Context, hosts []string, dial func(host string) (net.Conn, error), retryable func(code int) bool) (net.Conn, error) {
+	var first error
+	for _, h := range hosts {
+		c, err := dial(h)
+		if err == nil {
+			return c, nil
+		}
+		if first == nil {
+			first = err
+		}
+		var pe *ProxyError
+		if ctx.Err() != nil || !errors.As(err, &pe) || pe.Op != OpConnect || !retryable(pe.Code) {
+			break
+		}
+	}
+	return nil, first
+}

@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -43,23 +42,10 @@ func (d *socks4Dialer) DialContext(ctx context.Context, network, addr string) (n
 	} else if len(host) > 255 {
 		return nil, fmt.Errorf("firewall: destination %q: name longer than 255 bytes", addr)
 	}
-	var first error
-	for _, h := range hosts {
-		c, err := d.dialVia(ctx, h, port, addr)
-		if err == nil {
-			return c, nil
-		}
-		if first == nil {
-			first = err
-		}
-		// SOCKS4 replies do not say why a request failed, so only a
-		// rejected request is worth trying at the next address.
-		var pe *ProxyError
-		if ctx.Err() != nil || !errors.As(err, &pe) || pe.Op != OpConnect || pe.Code != 91 {
-			break
-		}
-	}
-	return nil, first
+	// SOCKS4 replies do not say why a request failed, so only a rejected
+	// request (91) is worth trying at the next address.
+	return dialEach(ctx, hosts, func(h string) (net.Conn, error) { return d.dialVia(ctx, h, port, addr) },
+		func(code int) bool { return code == 91 })
 }
 
 func (d *socks4Dialer) dialVia(ctx context.Context, host string, port int, addr string) (net.Conn, error) {

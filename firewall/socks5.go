@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 
@@ -38,21 +37,10 @@ func (d *socks5Dialer) DialContext(ctx context.Context, network, addr string) (n
 			return nil, err
 		}
 	}
-	var first error
-	for _, h := range hosts {
-		c, err := d.dialVia(ctx, h, port, addr)
-		if err == nil {
-			return c, nil
-		}
-		if first == nil {
-			first = err
-		}
-		var pe *ProxyError
-		if ctx.Err() != nil || !errors.As(err, &pe) || pe.Op != OpConnect || pe.Code < 3 || pe.Code > 6 {
-			break
-		}
-	}
-	return nil, first
+	// Network unreachable, host unreachable, connection refused and TTL
+	// expired (3 to 6) are about one address: try the next.
+	return dialEach(ctx, hosts, func(h string) (net.Conn, error) { return d.dialVia(ctx, h, port, addr) },
+		func(code int) bool { return code >= 3 && code <= 6 })
 }
 
 func (d *socks5Dialer) dialVia(ctx context.Context, host string, port int, addr string) (net.Conn, error) {

@@ -14,6 +14,13 @@ type Profile struct {
 	Name        string `json:"name,omitempty"`
 	Description string `json:"description,omitempty"`
 
+	// Provider names a preset (see Presets): "exchange-online",
+	// "exchange-online-usgov", "exchange-online-china", "gmail",
+	// "outlook.com", "yahoo" or "custom" (the default: nothing filled in).
+	// A preset fills only what the profile leaves empty, so every value it
+	// supplies can be overridden.
+	Provider string `json:"provider,omitempty"`
+
 	// Servers lists relay addresses in the forms admins type:
 	// "host", "host:port", "host:587-starttls", "host:465-ssl",
 	// "host:465-nossl". With more than one, a connection, TLS or temporary
@@ -50,10 +57,37 @@ type Profile struct {
 	// SendTest and by messages that leave From empty.
 	From string `json:"from,omitempty"`
 
+	// Message defaults: applied by Send and SendTest to every message that
+	// leaves the field empty (SendRaw sends its bytes untouched).
+	// Organization is the Organization header. ReplyTo, ReadReceiptTo
+	// (Disposition-Notification-To) and ReturnReceiptTo are address lists
+	// as admins type them ("a@example.com; Ops <ops@example.com>").
+	Organization    string `json:"organization,omitempty"`
+	ReplyTo         string `json:"reply_to,omitempty"`
+	ReadReceiptTo   string `json:"read_receipt_to,omitempty"`
+	ReturnReceiptTo string `json:"return_receipt_to,omitempty"`
+	// Priority is normal, urgent or non-urgent; Importance low, normal or
+	// high; Sensitivity personal, private or company-confidential.
+	Priority    string `json:"priority,omitempty"`
+	Importance  string `json:"importance,omitempty"`
+	Sensitivity string `json:"sensitivity,omitempty"`
+	// Headers are custom header fields added to every message, in order,
+	// before the message's own.
+	Headers []HeaderField `json:"headers,omitempty"`
+	// MaxSubjectLength cuts longer subjects (in characters) when the message
+	// sets no limit of its own; zero means no limit.
+	MaxSubjectLength int `json:"max_subject_length,omitempty"`
+
 	SMIME SMIMEConfig `json:"smime,omitempty"`
 	Auth  Auth        `json:"auth,omitempty"`
 	Proxy Proxy       `json:"proxy,omitempty"`
 	Audit AuditConfig `json:"audit,omitempty"`
+}
+
+// A HeaderField is a custom header field a profile adds to each message.
+type HeaderField struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Auth configures SMTP authentication.

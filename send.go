@@ -35,12 +35,14 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 	if m == nil {
 		return nil, errors.New("mailwarden: nil message")
 	}
+	orig := m
+	m = s.defaults.apply(m)
 	if m.MessageID == "" {
 		id, err := envelope.NewMessageID(m.From.Domain(), nil)
 		if err != nil {
 			return nil, err
 		}
-		m.MessageID = id
+		m.MessageID, orig.MessageID = id, id
 	}
 	if s.smime != nil {
 		if m.Wrap != nil {

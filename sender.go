@@ -51,6 +51,7 @@ type Sender struct {
 	proxyReason string
 	trail       *audit.Handler // nil when the profile configures no audit sink
 	smime       *smimeSetup    // nil when the profile has no S/MIME settings
+	defaults    *messageDefaults
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -58,17 +59,30 @@ type Sender struct {
 // ConfigError is returned by NewSender for a profile that cannot work. It
 // names the profile and the field.
 type ConfigError struct {
+	File    string // the configuration file, when the profile came from one
 	Profile string
-	Field   string
+	Field   string // e.g. "auth.password"; empty when the whole file is at fault
 	Err     error
 }
 
 func (e *ConfigError) Error() string {
-	name := e.Profile
-	if name == "" {
-		name = "(unnamed)"
+	var b strings.Builder
+	b.WriteString("mailwarden: ")
+	if e.File != "" {
+		b.WriteString(e.File + ": ")
 	}
-	return fmt.Sprintf("mailwarden: profile %s: %s: %v", name, e.Field, e.Err)
+	if e.Profile != "" || e.File == "" {
+		name := e.Profile
+		if name == "" {
+			name = "(unnamed)"
+		}
+		b.WriteString("profile " + name + ": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	fmt.Fprint(&b, e.Err)
+	return b.String()
 }
 
 func (e *ConfigError) Unwrap() error { return e.Err }
@@ -87,7 +101,17 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	bad := func(field string, err error) (*Sender, error) {
 		return nil, &ConfigError{Profile: p.Name, Field: field, Err: err}
 	}
+	if p.Provider != "" {
+		var err error
+		if p, err = p.WithPreset(); err != nil {
+			return nil, err
+		}
+	}
 	s := &Sender{profile: p}
+	var err error
+	if s.defaults, err = parseDefaults(p); err != nil {
+		return nil, err
+	}
 	if len(p.Servers) == 0 {
 		return bad("servers", errors.New("at least one server is required"))
 	}
@@ -338,6 +362,10 @@ func (s *Sender) Close() error {
 	})
 	return s.closeErr
 }
+
+// Profile returns the profile the sender was made from, with its provider
+// preset applied.
+func (s *Sender) Profile() Profile { return s.profile }
 
 // Proxy returns the proxy the sender goes through (a URL without
 // credentials), "" when direct, and for "auto" why it was chosen.

@@ -14,6 +14,9 @@ import (
 // connFlags are the flags probe and send share: where the relay is, how to
 // reach it, how to secure and authenticate the session, and the audit trail.
 type connFlags struct {
+	fs             *flag.FlagSet
+	config         string
+	profileName    string
 	servers        stringList
 	tls            string
 	helo           string
@@ -48,6 +51,9 @@ type connFlags struct {
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
+	c.fs = fs
+	fs.StringVar(&c.config, "config", "", "configuration `FILE` with named profiles (default $MAILWARDEN_CONFIG); other flags override the profile's values")
+	fs.StringVar(&c.profileName, "profile", "", "profile `NAME` in --config (default $MAILWARDEN_PROFILE, then the file's active profile)")
 	fs.Var(&c.servers, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
 	fs.StringVar(&c.tls, "tls", "auto", "TLS `MODE`: auto, explicit (STARTTLS required), implicit, none")
 	fs.StringVar(&c.helo, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's name)")
@@ -93,8 +99,95 @@ func (s cliSecrets) Secret(_ context.Context, ref string) (string, error) {
 
 // profile turns the flags into a Profile; warnings go to stderr. Secrets
 // stay references: files and the environment are read when the sender needs
-// them.
+// them. With --config, the profile comes from the file and the flags given
+// explicitly override its values.
 func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
+	file := c.config
+	if file == "" {
+		file = e.getenv("MAILWARDEN_CONFIG")
+	}
+	if file == "" {
+		if c.profileName != "" {
+			return mailwarden.Profile{}, nil, errors.New("--profile needs --config (or MAILWARDEN_CONFIG)")
+		}
+		return c.flagProfile(e, true)
+	}
+	cfg, err := mailwarden.LoadConfig(file)
+	if err != nil {
+		return mailwarden.Profile{}, nil, err
+	}
+	name := c.profileName
+	if name == "" {
+		name = e.getenv("MAILWARDEN_PROFILE")
+	}
+	base, err := cfg.Profile(name)
+	if err != nil {
+		return mailwarden.Profile{}, nil, err
+	}
+	fp, secrets, err := c.flagProfile(e, false)
+	if err != nil {
+		return mailwarden.Profile{}, nil, err
+	}
+	if c.fs != nil {
+		c.fs.Visit(func(f *flag.Flag) {
+			if set, ok := overlay[f.Name]; ok {
+				set(&base, &fp)
+			}
+		})
+	}
+	if base.InsecureSkipVerify {
+		fmt.Fprintf(e.stderr, "smtpcheck: WARNING: profile %s turns certificate verification off: anyone on the path can read and change this session\n", base.Name)
+	}
+	if base.Auth.Password == "" && e.getenv("MAILWARDEN_PASSWORD") != "" {
+		base.Auth.Password = "env:MAILWARDEN_PASSWORD"
+	}
+	if fp.SMIME.SignP12 != "" || fp.SMIME.SignCert != "" || len(fp.SMIME.EncryptCerts) > 0 {
+		base.SMIME = fp.SMIME
+	}
+	return base, secrets, nil
+}
+
+// overlay copies, for each connection flag, the value it sets from the
+// flags' profile onto a profile from a file.
+var overlay = map[string]func(dst, src *mailwarden.Profile){
+	"server":               func(d, s *mailwarden.Profile) { d.Servers = s.Servers },
+	"tls":                  func(d, s *mailwarden.Profile) { d.TLS = s.TLS },
+	"helo":                 func(d, s *mailwarden.Profile) { d.HeloName = s.HeloName },
+	"timeout":              func(d, s *mailwarden.Profile) { d.Timeout = s.Timeout },
+	"ca":                   func(d, s *mailwarden.Profile) { d.CAFile = s.CAFile },
+	"insecure-skip-verify": func(d, s *mailwarden.Profile) { d.InsecureSkipVerify = s.InsecureSkipVerify },
+	"client-cert":          func(d, s *mailwarden.Profile) { d.ClientCertFile, d.ClientP12File = s.ClientCertFile, "" },
+	"client-key":           func(d, s *mailwarden.Profile) { d.ClientKeyFile = s.ClientKeyFile },
+	"client-p12": func(d, s *mailwarden.Profile) {
+		d.ClientP12File, d.ClientCertFile, d.ClientKeyFile = s.ClientP12File, "", ""
+	},
+	"client-p12-password-file": func(d, s *mailwarden.Profile) { d.ClientP12Password = s.ClientP12Password },
+	"auth":                     func(d, s *mailwarden.Profile) { d.Auth.Mechanism = s.Auth.Mechanism },
+	"user":                     func(d, s *mailwarden.Profile) { d.Auth.Username = s.Auth.Username },
+	"password":                 func(d, s *mailwarden.Profile) { d.Auth.Password = s.Auth.Password },
+	"password-file":            func(d, s *mailwarden.Profile) { d.Auth.Password = s.Auth.Password },
+	"authzid":                  func(d, s *mailwarden.Profile) { d.Auth.Authzid = s.Auth.Authzid },
+	"krb5-conf":                func(d, s *mailwarden.Profile) { d.Auth.Krb5Conf = s.Auth.Krb5Conf },
+	"keytab":                   func(d, s *mailwarden.Profile) { d.Auth.Keytab = s.Auth.Keytab },
+	"ccache":                   func(d, s *mailwarden.Profile) { d.Auth.CCache = s.Auth.CCache },
+	"spn":                      func(d, s *mailwarden.Profile) { d.Auth.SPN = s.Auth.SPN },
+	"oauth-token-file":         func(d, s *mailwarden.Profile) { d.Auth.OAuthToken = s.Auth.OAuthToken },
+	"allow-plaintext-auth":     func(d, s *mailwarden.Profile) { d.Auth.AllowPlaintext = s.Auth.AllowPlaintext },
+	"proxy":                    func(d, s *mailwarden.Profile) { d.Proxy = s.Proxy },
+	"proxy-type":               func(d, s *mailwarden.Profile) { d.Proxy.URL, d.Proxy.Type = "", s.Proxy.Type },
+	"proxy-host":               func(d, s *mailwarden.Profile) { d.Proxy.URL, d.Proxy.Host = "", s.Proxy.Host },
+	"proxy-port":               func(d, s *mailwarden.Profile) { d.Proxy.Port = s.Proxy.Port },
+	"proxy-user":               func(d, s *mailwarden.Profile) { d.Proxy.User = s.Proxy.User },
+	"proxy-password-file":      func(d, s *mailwarden.Profile) { d.Proxy.Password = s.Proxy.Password },
+	"audit-file":               func(d, s *mailwarden.Profile) { d.Audit.File = s.Audit.File },
+	"audit-key-file":           func(d, s *mailwarden.Profile) { d.Audit.KeyFile = s.Audit.KeyFile },
+	"syslog":                   func(d, s *mailwarden.Profile) { d.Audit.Syslog = s.Audit.Syslog },
+	"eventlog":                 func(d, s *mailwarden.Profile) { d.Audit.EventLog = s.Audit.EventLog },
+	"audit-fail-open":          func(d, s *mailwarden.Profile) { d.Audit.FailOpen = s.Audit.FailOpen },
+}
+
+// flagProfile builds a Profile from the flags alone.
+func (c *connFlags) flagProfile(e *env, requireServer bool) (mailwarden.Profile, cliSecrets, error) {
 	secrets := cliSecrets{}
 	var p mailwarden.Profile
 	p.Name = "command line"
@@ -105,12 +198,12 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 			}
 		}
 	}
-	if len(p.Servers) == 0 {
-		return p, nil, errors.New("--server is required")
+	if len(p.Servers) == 0 && requireServer {
+		return p, nil, errors.New("--server is required (or --config with a profile)")
 	}
 	p.TLS, p.HeloName, p.Timeout = c.tls, c.helo, c.timeout
 	p.CAFile, p.InsecureSkipVerify = c.ca, c.insecure
-	if c.insecure {
+	if c.insecure && requireServer {
 		fmt.Fprintln(e.stderr, "smtpcheck: WARNING: --insecure-skip-verify: the relay's certificate is NOT verified; anyone on the path can read and change this session")
 	}
 	if (c.clientCert == "") != (c.clientKey == "") {
@@ -137,7 +230,7 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 		a.Password = "cli:password"
 	case c.passwordFile != "":
 		a.Password = mailwarden.SecretRef("file:" + c.passwordFile)
-	case e.getenv("MAILWARDEN_PASSWORD") != "":
+	case requireServer && e.getenv("MAILWARDEN_PASSWORD") != "":
 		a.Password = "env:MAILWARDEN_PASSWORD"
 	}
 	if c.oauthTokenFile != "" {

@@ -31,6 +31,9 @@ func runSend(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeSender(e, s, "send")
+	if strings.TrimSpace(mf.from) == "" {
+		mf.from = s.Profile().From // a profile's sender identity
+	}
 
 	var res *transport.Result
 	var err error

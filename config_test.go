@@ -1,0 +1,309 @@
+package mailwarden
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mailwarden/envelope"
+	"mailwarden/headers"
+	"mailwarden/internal/smtptest"
+)
+
+const goodConfig = `{
+  "active": "alerts",
+  "profiles": [
+    {
+      "name": "alerts",
+      "description": "on-prem relay",
+      "servers": ["relay.example.com:587-starttls", "backup.example.com:465-ssl"],
+      "timeout": "45s",
+      "from": "Alerts <alerts@example.com>",
+      "organization": "Example Corp",
+      "priority": "urgent",
+      "headers": [{"name": "X-Alert-Source", "value": "monitor"}],
+      "max_subject_length": 80,
+      "auth": {"mechanism": "auto", "username": "alerts", "password": "env:SMTP_PASSWORD"}
+    },
+    {
+      "name": "o365",
+      "provider": "exchange-online",
+      "from": "alerts@example.com",
+      "timeout": 10
+    }
+  ]
+}`
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(goodConfig), "mailwarden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Names(), ","); got != "alerts,o365" {
+		t.Fatalf("names = %s", got)
+	}
+	p, err := c.Profile("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "alerts" || p.Timeout != 45*time.Second || p.Auth.Password != "env:SMTP_PASSWORD" || len(p.Servers) != 2 || p.MaxSubjectLength != 80 {
+		t.Errorf("active profile = %+v", p)
+	}
+	o, err := c.Profile("o365")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Timeout != 10*time.Second {
+		t.Errorf("numeric timeout = %v, want 10s", o.Timeout)
+	}
+	// The preset is applied when the profile is used, and only to empty
+	// fields; the file keeps what the admin wrote.
+	if len(o.Servers) != 0 {
+		t.Errorf("servers filled at load time: %v", o.Servers)
+	}
+	if _, err := c.Profile("nope"); err == nil || !strings.Contains(err.Error(), "alerts, o365") {
+		t.Errorf("unknown profile error = %v", err)
+	}
+}
+
+func TestConfigRoundTrip(t *testing.T) {
+	c, err := ParseConfig([]byte(goodConfig), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"timeout": "45s"`) {
+		t.Errorf("timeout not written as a duration:\n%s", out)
+	}
+	c2, err := ParseConfig(out, "")
+	if err != nil {
+		t.Fatalf("re-parse: %v\n%s", err, out)
+	}
+	for i := range c.Profiles {
+		a, _ := json.Marshal(c.Profiles[i])
+		b, _ := json.Marshal(c2.Profiles[i])
+		if string(a) != string(b) {
+			t.Errorf("profile %d changed:\n%s\n%s", i, a, b)
+		}
+	}
+}
+
+func TestParseConfigErrorsNameFileProfileField(t *testing.T) {
+	tests := []struct {
+		name, doc      string
+		profile, field string
+		msg            string
+	}{
+		{"syntax", "{\n \"profiles\": [\n  {\"name\": \"a\",}\n ]\n}", "", "", "line 3"},
+		{"unknown top-level", `{"profile": []}`, "", "profile", "unknown field"},
+		{"unknown field", `{"profiles":[{"name":"a","servers":["m.example.com"],"pasword":"x"}]}`, "a", "pasword", "unknown field"},
+		{"unknown nested field", `{"profiles":[{"name":"a","servers":["m.example.com"],"auth":{"user":"x"}}]}`, "a", "user", "unknown field"},
+		{"wrong type", `{"profiles":[{"name":"a","servers":"m.example.com"}]}`, "a", "servers", "not a valid value"},
+		{"bad timeout", `{"profiles":[{"name":"a","servers":["m.example.com"],"timeout":"soon"}]}`, "a", "timeout", "not a duration"},
+		{"no name", `{"profiles":[{"servers":["m.example.com"]}]}`, "#1", "name", "needs a name"},
+		{"duplicate", `{"profiles":[{"name":"a","servers":["m.example.com"]},{"name":"a","servers":["m.example.com"]}]}`, "a", "name", "two profiles"},
+		{"no servers", `{"profiles":[{"name":"a"}]}`, "a", "servers", "at least one server"},
+		{"bad server", `{"profiles":[{"name":"a","servers":["m.example.com","m:x-ssl"]}]}`, "a", "servers[1]", ""},
+		{"bad tls", `{"profiles":[{"name":"a","servers":["m.example.com"],"tls":"maybe"}]}`, "a", "tls", ""},
+		{"bad mechanism", `{"profiles":[{"name":"a","servers":["m.example.com"],"auth":{"mechanism":"DIGEST-MD6"}}]}`, "a", "auth.mechanism", "DIGEST-MD6"},
+		{"inline secret", `{"profiles":[{"name":"a","servers":["m.example.com"],"auth":{"password":"hunter2hunter2"}}]}`, "a", "auth.password", "not a secret reference"},
+		{"bad provider", `{"profiles":[{"name":"a","provider":"aol"}]}`, "a", "provider", "exchange-online"},
+		{"bad priority", `{"profiles":[{"name":"a","servers":["m.example.com"],"priority":"asap"}]}`, "a", "priority", ""},
+		{"bad reply-to", `{"profiles":[{"name":"a","servers":["m.example.com"],"reply_to":"not an address"}]}`, "a", "reply_to", ""},
+		{"header injection", `{"profiles":[{"name":"a","servers":["m.example.com"],"headers":[{"name":"X-A","value":"v\r\nBcc: evil@example.com"}]}]}`, "a", "headers[0].value", ""},
+		{"builder-owned header", `{"profiles":[{"name":"a","servers":["m.example.com"],"headers":[{"name":"Subject","value":"x"}]}]}`, "a", "headers", ""},
+		{"proxy", `{"profiles":[{"name":"a","servers":["m.example.com"],"proxy":{"url":"gopher://p:70"}}]}`, "a", "proxy", ""},
+		{"active unknown", `{"active":"b","profiles":[{"name":"a","servers":["m.example.com"]}]}`, "", "active", `"b"`},
+		{"no profiles", `{"profiles":[]}`, "", "profiles", "no profiles"},
+		{"trailing data", `{"profiles":[{"name":"a","servers":["m.example.com"]}]} {}`, "", "", "unexpected data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.doc), "conf.json")
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *ConfigError", err)
+			}
+			if ce.File != "conf.json" || ce.Profile != tt.profile || ce.Field != tt.field {
+				t.Errorf("file/profile/field = %q/%q/%q, want conf.json/%q/%q (%v)", ce.File, ce.Profile, ce.Field, tt.profile, tt.field, err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) || !strings.HasPrefix(err.Error(), "mailwarden: conf.json: ") {
+				t.Errorf("message %q does not start with the file or lacks %q", err, tt.msg)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the inline secret leaked: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.json")
+	_, err := LoadConfig(path)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.File != path || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPresetsFillOnlyEmptyFields(t *testing.T) {
+	for _, pr := range Presets() {
+		if pr.Name == "custom" {
+			continue
+		}
+		p, err := Profile{Name: pr.Name, Provider: pr.Name}.WithPreset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Servers) != 1 || p.TLS == "" || p.Auth.Mechanism == "" {
+			t.Errorf("%s: preset filled %v %q %q", pr.Name, p.Servers, p.TLS, p.Auth.Mechanism)
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: the preset's own values do not validate: %v", pr.Name, err)
+		}
+	}
+	eo, _ := LookupPreset("Exchange-Online")
+	if eo.Servers[0] != "smtp.office365.com:587-starttls" || eo.TLS != "explicit" || eo.Mechanism != "XOAUTH2" ||
+		eo.AppScopes[0] != "https://outlook.office365.com/.default" || !strings.Contains(eo.TokenURL, "{tenant}") {
+		t.Errorf("exchange-online preset = %+v", eo)
+	}
+	p, err := Profile{Provider: "exchange-online", Servers: []string{"relay.example.com:25"}, TLS: "none", Auth: Auth{Mechanism: "NTLM"}}.WithPreset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Servers[0] != "relay.example.com:25" || p.TLS != "none" || p.Auth.Mechanism != "NTLM" {
+		t.Errorf("preset overrode admin values: %v %s %s", p.Servers, p.TLS, p.Auth.Mechanism)
+	}
+	if _, err := (Profile{Provider: "aol"}).WithPreset(); err == nil {
+		t.Error("unknown provider accepted")
+	}
+	// Presets returns a copy.
+	ps := Presets()
+	ps[0].Name = "changed"
+	if Presets()[0].Name == "changed" {
+		t.Error("Presets exposes its table")
+	}
+}
+
+func TestProfileDefaultsApplyToSend(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	p := Profile{
+		Name: "defaults", Servers: []string{srv.Addr}, TLS: "none",
+		From:         "Alerts <alerts@example.com>",
+		Organization: "Example Corp", ReplyTo: "ops@example.com; noc@example.com",
+		ReadReceiptTo: "receipts@example.com", ReturnReceiptTo: "rr@example.com",
+		Priority: "urgent", Importance: "high", Sensitivity: "company-confidential",
+		Headers:          []HeaderField{{Name: "X-Alert-Source", Value: "monitor-7"}},
+		MaxSubjectLength: 10,
+	}
+	s, err := NewSender(context.Background(), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := &envelope.Message{To: []headers.Address{{Addr: "rcpt@example.com"}}, Subject: "0123456789ABCDEF", Text: "hi\r\n"}
+	if _, err := s.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if m.MessageID == "" {
+		t.Error("Send did not report the Message-ID to the caller")
+	}
+	if m.From.Addr != "" || m.Organization != "" {
+		t.Error("Send modified the caller's message")
+	}
+	got := string(srv.Messages()[0].Data)
+	for _, want := range []string{
+		"From: Alerts <alerts@example.com>\r\n", "Organization: Example Corp\r\n",
+		"Reply-To: ops@example.com, noc@example.com\r\n", "Disposition-Notification-To: receipts@example.com\r\n",
+		"Return-Receipt-To: rr@example.com\r\n", "Priority: urgent\r\n", "Importance: high\r\n",
+		"Sensitivity: Company-Confidential\r\n", "X-Alert-Source: monitor-7\r\n", "Subject: 0123456789\r\n",
+		"Message-ID: <" + m.MessageID + ">\r\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("sent message lacks %q:\n%s", want, got)
+		}
+	}
+	// A message's own values win over the defaults.
+	m2 := &envelope.Message{From: headers.Address{Addr: "me@example.com"}, To: []headers.Address{{Addr: "rcpt@example.com"}},
+		Subject: "x", Text: "hi\r\n", Priority: headers.PriorityNonUrgent, Organization: "Other"}
+	if _, err := s.Send(context.Background(), m2); err != nil {
+		t.Fatal(err)
+	}
+	got = string(srv.Messages()[1].Data)
+	for _, want := range []string{"From: me@example.com\r\n", "Priority: non-urgent\r\n", "Organization: Other\r\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("message value lost to a default: want %q in\n%s", want, got)
+		}
+	}
+}
+
+func TestImportSMTPXML(t *testing.T) {
+	doc := `<?xml version="1.0"?>
+<Settings><Other>x</Other>
+  <SMTP>
+    <Host>mail.example.com</Host>
+    <HostPort>587-starttls</HostPort>
+    <LoginMethod>AuthLoginMethod</LoginMethod>
+    <User>alerts</User>
+    <Password>s3cret-Inline</Password>
+    <Helo>app01.example.com</Helo>
+    <MaxSubjectLength>120</MaxSubjectLength>
+    <From>Alerts &lt;alerts@example.com&gt;</From>
+    <UseNTLMv1>false</UseNTLMv1>
+  </SMTP>
+</Settings>`
+	imp, err := ImportSMTPXML(strings.NewReader(doc), "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := imp.Profile
+	if p.Name != "legacy" || p.Servers[0] != "mail.example.com:587-starttls" || p.Auth.Mechanism != "LOGIN" || p.Auth.Username != "alerts" ||
+		p.HeloName != "app01.example.com" || p.MaxSubjectLength != 120 || p.From != "Alerts <alerts@example.com>" {
+		t.Errorf("profile = %+v", p)
+	}
+	if p.Auth.Password != "" || imp.Password != "s3cret-Inline" {
+		t.Errorf("inline password went into the profile: %q / %q", p.Auth.Password, imp.Password)
+	}
+	if len(imp.Warnings) != 1 || !strings.Contains(imp.Warnings[0], "usentlmv1") {
+		t.Errorf("warnings = %v", imp.Warnings)
+	}
+	out, _ := json.Marshal(p)
+	if strings.Contains(string(out), "s3cret") {
+		t.Errorf("profile JSON holds the password: %s", out)
+	}
+
+	ref, err := ImportSMTPXML(strings.NewReader(`<SMTP><Host>::1</Host><HostPort>25</HostPort><Password>env:SMTP_PW</Password><LoginMethod>NoLoginMethod</LoginMethod></SMTP>`), "v6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Profile.Servers[0] != "[::1]:25" || ref.Profile.Auth.Password != "env:SMTP_PW" || ref.Password != "" || !strings.EqualFold(ref.Profile.Auth.Mechanism, "none") {
+		t.Errorf("v6 profile = %+v, password %q", ref.Profile, ref.Password)
+	}
+
+	bad := []struct{ doc, field string }{
+		{`<Config/>`, "SMTP"},
+		{`<SMTP><Host>m</Host>`, "SMTP"},
+		{`<SMTP><HostPort>25</HostPort></SMTP>`, "Host"},
+		{`<SMTP><Host>m.example.com</Host><HostPort>smtp</HostPort></SMTP>`, "HostPort"},
+		{`<SMTP><Host>m.example.com</Host><HostPort>587-carrier</HostPort></SMTP>`, "Host/HostPort"},
+		{`<SMTP><Host>m.example.com</Host><LoginMethod>MagicMethod</LoginMethod></SMTP>`, "LoginMethod"},
+		{`<SMTP><Host>m.example.com</Host><MaxSubjectLength>-3</MaxSubjectLength></SMTP>`, "MaxSubjectLength"},
+		{`<SMTP><Host>m.example.com</Host><From>not an address</From></SMTP>`, "From"},
+		{`<SMTP><Host>m.example.com</Host><Host>n.example.com</Host></SMTP>`, "SMTP"},
+	}
+	for _, b := range bad {
+		_, err := ImportSMTPXML(strings.NewReader(b.doc), "x")
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != b.field {
+			t.Errorf("%s: err = %v, want field %s", b.doc, err, b.field)
+		}
+	}
+}

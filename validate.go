@@ -1,0 +1,114 @@
+package mailwarden
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"mailwarden/firewall"
+	"mailwarden/transport"
+)
+
+// Validate checks a profile without touching the network, files or secrets:
+// the provider, server addresses, TLS mode, timeout, mechanism name, proxy
+// settings, secret reference syntax and message defaults. NewSender does
+// the same checks and more (it reads files and resolves secrets). The error
+// is a *ConfigError naming the profile and the field.
+func (p Profile) Validate() error {
+	bad := func(field string, err error) error {
+		return &ConfigError{Profile: p.Name, Field: field, Err: err}
+	}
+	p, err := p.WithPreset()
+	if err != nil {
+		return err
+	}
+	if len(p.Servers) == 0 {
+		return bad("servers", errors.New("at least one server is required"))
+	}
+	for i, a := range p.Servers {
+		if _, err := transport.ParseAddress(a); err != nil {
+			return bad(fmt.Sprintf("servers[%d]", i), err)
+		}
+	}
+	if p.TLS != "" {
+		if _, err := transport.ParseTLSMode(p.TLS); err != nil {
+			return bad("tls", err)
+		}
+	}
+	if p.Timeout < 0 {
+		return bad("timeout", errors.New("must not be negative"))
+	}
+	if strings.ContainsAny(p.HeloName, "\r\n \t") {
+		return bad("helo", errors.New("must be one host name, without spaces or line breaks"))
+	}
+	if (p.ClientCertFile == "") != (p.ClientKeyFile == "") {
+		return bad("client_cert_file", errors.New("client_cert_file and client_key_file go together"))
+	}
+	if p.ClientP12File != "" && p.ClientCertFile != "" {
+		return bad("client_p12_file", errors.New("set either a PEM pair or a PKCS#12 file, not both"))
+	}
+	if _, ok := newRegistry().Canonical(p.Auth.Mechanism); !ok {
+		return bad("auth.mechanism", fmt.Errorf("unknown mechanism %q", p.Auth.Mechanism))
+	}
+	refs := []struct {
+		field string
+		ref   SecretRef
+	}{
+		{"client_p12_password", p.ClientP12Password},
+		{"auth.password", p.Auth.Password},
+		{"auth.oauth_token", p.Auth.OAuthToken},
+		{"proxy.password", p.Proxy.Password},
+		{"smime.sign_password", p.SMIME.SignPassword},
+	}
+	for _, r := range refs {
+		if err := r.ref.check(); err != nil {
+			return bad(r.field, err)
+		}
+	}
+	if err := p.Proxy.validate(); err != nil {
+		return bad("proxy", err)
+	}
+	if p.Audit.KeyFile != "" && p.Audit.File == "" {
+		return bad("audit.key_file", errors.New("needs audit.file"))
+	}
+	if _, err := parseDefaults(p); err != nil {
+		return err
+	}
+	return nil
+}
+
+// check reports whether r has the form SCHEME:REST.
+func (r SecretRef) check() error {
+	if r == "" {
+		return nil
+	}
+	scheme, rest, ok := strings.Cut(string(r), ":")
+	if !ok || rest == "" || scheme == "" {
+		// Not shown: it may be a secret typed into the wrong place.
+		return fmt.Errorf("the value (%d characters, not shown) is not a secret reference: write env:NAME, file:PATH or SCHEME:NAME; secrets are never written inline", len(r))
+	}
+	return nil
+}
+
+func (px Proxy) validate() error {
+	switch {
+	case strings.EqualFold(px.URL, "auto"):
+		return nil
+	case px.URL != "":
+		if px.Type != "" || px.Host != "" {
+			return errors.New("set either url or the type/host fields, not both")
+		}
+		_, err := firewall.ParseURL(px.URL)
+		return err
+	case px.Type != "" || px.Host != "":
+		t, err := firewall.ParseType(px.Type)
+		if err != nil {
+			return err
+		}
+		if t == firewall.TypeNone {
+			return nil
+		}
+		return firewall.Config{Type: t, Host: px.Host, Port: px.Port, User: px.User}.Validate()
+	}
+	return nil
+}

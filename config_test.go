@@ -307,3 +307,14 @@ func TestImportSMTPXML(t *testing.T) {
 		}
 	}
 }
+
+// The example configuration in the documentation must stay valid.
+func TestDocumentedExampleConfigLoads(t *testing.T) {
+	c, err := LoadConfig("docs/examples/mailwarden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Profiles) < 4 || c.Active != "onprem" {
+		t.Fatalf("profiles %v, active %q", c.Names(), c.Active)
+	}
+}

@@ -106,3 +106,24 @@ func TestConfigCommands(t *testing.T) {
 		t.Errorf("import-xml with ref: %s", out)
 	}
 }
+
+func TestProviderFlagFillsServerAndTLS(t *testing.T) {
+	// A provider preset with a dead override server, so nothing leaves
+	// this host: the probe fails to connect (exit 3) and its JSON shows the
+	// preset's TLS mode and the server given.
+	_, stderr, code := runWith(t, nil, "", "probe", "--provider", "gmail", "--server", "127.0.0.1:1")
+	if code != exitUsage || !strings.Contains(stderr, "XOAUTH2 needs a user name and a token") {
+		t.Errorf("preset mechanism without a token: exit %d, %s", code, stderr)
+	}
+	out, _, code := runWith(t, nil, "", "probe", "--provider", "gmail", "--server", "127.0.0.1:1", "--auth", "none", "--timeout", "2s", "--json")
+	if code != exitConnection {
+		t.Fatalf("exit %d, want %d: %s", code, exitConnection, out)
+	}
+	if !strings.Contains(out, "127.0.0.1:1") {
+		t.Errorf("probe output does not name the server: %s", out)
+	}
+	_, stderr, code = runWith(t, nil, "", "probe", "--provider", "aol")
+	if code != exitUsage || !strings.Contains(stderr, "unknown provider") {
+		t.Errorf("unknown provider: exit %d, %s", code, stderr)
+	}
+}

@@ -17,6 +17,7 @@ type connFlags struct {
 	fs             *flag.FlagSet
 	config         string
 	profileName    string
+	provider       string
 	servers        stringList
 	tls            string
 	helo           string
@@ -54,6 +55,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	c.fs = fs
 	fs.StringVar(&c.config, "config", "", "configuration `FILE` with named profiles (default $MAILWARDEN_CONFIG); other flags override the profile's values")
 	fs.StringVar(&c.profileName, "profile", "", "profile `NAME` in --config (default $MAILWARDEN_PROFILE, then the file's active profile)")
+	fs.StringVar(&c.provider, "provider", "", "provider `PRESET` that fills server, TLS and authentication: exchange-online, exchange-online-usgov, exchange-online-china, gmail, outlook.com, yahoo, custom (see: smtpcheck config presets)")
 	fs.Var(&c.servers, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
 	fs.StringVar(&c.tls, "tls", "auto", "TLS `MODE`: auto, explicit (STARTTLS required), implicit, none")
 	fs.StringVar(&c.helo, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's name)")
@@ -147,6 +149,15 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 	return base, secrets, nil
 }
 
+// isSet reports whether the flag was given on the command line.
+func (c *connFlags) isSet(name string) bool {
+	set := false
+	if c.fs != nil {
+		c.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	}
+	return set
+}
+
 // overlay copies, for each connection flag, the value it sets from the
 // flags' profile onto a profile from a file.
 var overlay = map[string]func(dst, src *mailwarden.Profile){
@@ -198,10 +209,14 @@ func (c *connFlags) flagProfile(e *env, requireServer bool) (mailwarden.Profile,
 			}
 		}
 	}
-	if len(p.Servers) == 0 && requireServer {
-		return p, nil, errors.New("--server is required (or --config with a profile)")
+	p.Provider = c.provider
+	if len(p.Servers) == 0 && requireServer && c.provider == "" {
+		return p, nil, errors.New("--server is required (or --provider, or --config with a profile)")
 	}
 	p.TLS, p.HeloName, p.Timeout = c.tls, c.helo, c.timeout
+	if c.provider != "" && !c.isSet("tls") {
+		p.TLS = "" // the preset's
+	}
 	p.CAFile, p.InsecureSkipVerify = c.ca, c.insecure
 	if c.insecure && requireServer {
 		fmt.Fprintln(e.stderr, "smtpcheck: WARNING: --insecure-skip-verify: the relay's certificate is NOT verified; anyone on the path can read and change this session")

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -84,6 +85,16 @@ func (c *Config) wrap(op string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		e := &Error{Op: op, Code: re.ErrorCode, Description: re.ErrorDescription}
+		if e.Code == "" {
+			// Some callers (the jwt package) leave the body unparsed.
+			var body struct {
+				Code        string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			if json.Unmarshal(re.Body, &body) == nil {
+				e.Code, e.Description = body.Code, body.Description
+			}
+		}
 		if re.Response != nil {
 			e.Status = re.Response.StatusCode
 		}

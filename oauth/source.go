@@ -235,3 +235,9 @@ func (c *Config) store(id string, t cachedToken) error {
 	cf.Tokens[id] = t
 	return writeCache(c.CachePath, c.CacheKey, cf)
 }
+
+// String, GoString and LogValue describe s without its tokens, so that
+// credentials holding it print safely.
+func (s *TokenSource) String() string       { return "oauth.TokenSource(" + string(s.cfg.Flow) + ")" }
+func (s *TokenSource) GoString() string     { return s.String() }
+func (s *TokenSource) LogValue() slog.Value { return slog.StringValue(s.String()) }

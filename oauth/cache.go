@@ -147,6 +147,9 @@ func writeCache(path string, key []byte, cf *cacheFile) error {
 		return &CacheError{Path: path, Err: err}
 	}
 	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return &CacheError{Path: path, Err: err}
+	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return &CacheError{Path: path, Err: err}

@@ -430,3 +430,53 @@ func TestTokenWaitHonoursContext(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestTwoProcessesShareRotatingRefreshTokens(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{})
+	cfg, clk := interactive(t, srv)
+	if _, err := oauth.Login(ctxT(t), cfg, oauth.LoginOptions{Open: browse(t)}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := oauth.NewTokenSource(cfg)
+	b, _ := oauth.NewTokenSource(cfg)
+	if _, err := b.Token(ctxT(t)); err != nil { // b loads the login
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Hour)
+	if _, err := a.Token(ctxT(t)); err != nil { // a refreshes: the refresh token rotates
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Hour)
+	// b's refresh token from the login is spent; b must pick up a's.
+	if _, err := b.Token(ctxT(t)); err != nil {
+		t.Fatalf("the second process used a spent refresh token: %v", err)
+	}
+	if n := srv.Requests("refresh_token"); n != 2 {
+		t.Errorf("%d refreshes, want 2", n)
+	}
+}
+
+func TestRunningSourcePicksUpANewLogin(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{})
+	cfg, clk := interactive(t, srv)
+	if _, err := oauth.Login(ctxT(t), cfg, oauth.LoginOptions{Open: browse(t)}); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := oauth.NewTokenSource(cfg)
+	if _, err := ts.Token(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	srv.RevokeAll()
+	clk.Add(2 * time.Hour)
+	if _, err := ts.Token(ctxT(t)); !errors.Is(err, oauth.ErrLoginRequired) {
+		t.Fatalf("after revocation: %v", err)
+	}
+	// The administrator logs in again; the running source (a service that
+	// was not restarted) carries on with the new login.
+	if _, err := oauth.Login(ctxT(t), cfg, oauth.LoginOptions{Open: browse(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Token(ctxT(t)); err != nil {
+		t.Fatalf("after a new login: %v", err)
+	}
+}

@@ -63,7 +63,13 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 	state := randomString(32)
 	verifier := oauth2.GenerateVerifier()
 	oc := c.oauth2Config(redirect.String())
-	authURL := oc.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+	authOpts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+	if au, err := url.Parse(oc.Endpoint.AuthURL); err == nil && au.Hostname() == "accounts.google.com" {
+		// Google issues a refresh token only when asked for offline access,
+		// and again for a returning user only with prompt=consent.
+		authOpts = append(authOpts, oauth2.AccessTypeOffline, oauth2.SetAuthURLParam("prompt", "consent"))
+	}
+	authURL := oc.AuthCodeURL(state, authOpts...)
 
 	type result struct {
 		code string

@@ -97,16 +97,27 @@ func (s *TokenSource) get(ctx context.Context, force bool) (cachedToken, error) 
 	defer func() { <-s.lock }()
 
 	c := &s.cfg
-	if !s.loaded && c.CachePath != "" {
+	now := c.now()
+	fresh := func(t cachedToken) bool {
+		return t.AccessToken != "" && (t.Expiry.IsZero() || t.Expiry.Sub(now) > c.refreshBefore())
+	}
+	if !force && s.loaded && fresh(s.cur) {
+		return s.cur, nil
+	}
+	// Before asking the server, look at the cache again: another process
+	// may have refreshed (rotating the refresh token), or an administrator
+	// may have logged in again since this one last looked.
+	if c.CachePath != "" {
 		cf, err := readCache(c.CachePath, c.CacheKey)
 		if err != nil {
 			return cachedToken{}, err
 		}
-		s.cur = cf.Tokens[s.id]
+		if t, ok := cf.Tokens[s.id]; ok && (t.RefreshToken != "" || t.Expiry.After(s.cur.Expiry)) {
+			s.cur = t
+		}
 	}
 	s.loaded = true
-	now := c.now()
-	if !force && s.cur.AccessToken != "" && (s.cur.Expiry.IsZero() || s.cur.Expiry.Sub(now) > c.refreshBefore()) {
+	if !force && fresh(s.cur) {
 		return s.cur, nil
 	}
 	nt, err := s.fetch(ctx)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -478,5 +479,37 @@ func TestRunningSourcePicksUpANewLogin(t *testing.T) {
 	}
 	if _, err := ts.Token(ctxT(t)); err != nil {
 		t.Fatalf("after a new login: %v", err)
+	}
+}
+
+func TestLoginServesLocalhostOnIPv6Too(t *testing.T) {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback on this machine")
+	} else {
+		ln.Close()
+	}
+	srv := oauthtest.New(t, oauthtest.Options{})
+	cfg, _ := interactive(t, srv)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	_, err := oauth.Login(ctxT(t), cfg, oauth.LoginOptions{Open: func(ctx context.Context, u string) error {
+		resp, err := noFollow.Get(u)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || loc.Hostname() != "localhost" {
+			return fmt.Errorf("redirect to %v", loc)
+		}
+		loc.Host = net.JoinHostPort("::1", loc.Port()) // a browser that prefers IPv6
+		resp, err = http.Get(loc.String())
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

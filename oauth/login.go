@@ -107,6 +107,13 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
+	if redirect.Hostname() == "localhost" {
+		// A browser may try ::1 for localhost first; serve it too when we can.
+		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
+			defer ln6.Close()
+			go srv.Serve(ln6)
+		}
+	}
 	defer srv.Close()
 
 	if err := opts.Open(ctx, authURL); err != nil {

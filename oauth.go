@@ -136,6 +136,9 @@ func Login(ctx context.Context, p Profile, opts *Options, ui LoginUI) (oauth.Tok
 		opts = &Options{}
 	}
 	flow := oauth.Flow(p.Auth.OAuth.Flow)
+	if flow == "" {
+		return oauth.Token{}, &ConfigError{Profile: p.Name, Field: "auth.oauth.flow", Err: errors.New("no OAuth flow configured")}
+	}
 	if flow != oauth.AuthorizationCode && flow != oauth.DeviceCode {
 		return oauth.Token{}, &ConfigError{Profile: p.Name, Field: "auth.oauth.flow",
 			Err: errors.New("login is for the authorization_code and device_code flows; " + string(flow) + " needs none")}

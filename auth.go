@@ -41,6 +41,17 @@ func authFactory(ctx context.Context, p Profile, getenv func(string) string, src
 		}
 		creds.Token = authmech.StaticToken(tok)
 	}
+	if a.OAuth.Flow != "" {
+		if canon != authmech.Auto && canon != "XOAUTH2" && canon != "OAUTHBEARER" {
+			return bad("oauth.flow", errors.New("an OAuth flow needs mechanism XOAUTH2, OAUTHBEARER or auto, not "+canon))
+		}
+		if creds.Token != nil {
+			return bad("oauth.flow", errors.New("configure oauth_token or an OAuth flow, not both"))
+		}
+		if creds.Token, err = oauthTokenSource(ctx, p, getenv, src); err != nil {
+			return nil, err
+		}
+	}
 	// Build one client now so that missing credentials are reported at
 	// configuration time, not on the first connection.
 	if _, err := reg.Client(canon, creds); err != nil {

@@ -103,6 +103,8 @@ type Auth struct {
 	Authzid string `json:"authzid,omitempty"`
 	// OAuthToken is an OAuth2 access token for XOAUTH2 and OAUTHBEARER.
 	OAuthToken SecretRef `json:"oauth_token,omitempty"`
+	// OAuth obtains and refreshes tokens instead (see OAuth).
+	OAuth OAuth `json:"oauth,omitempty"`
 	// Kerberos (GSSAPI): krb5.conf path, a keytab or a credential cache
 	// (empty: KRB5CCNAME), and the service principal (default smtp/<host>).
 	Krb5Conf string `json:"krb5_conf,omitempty"`

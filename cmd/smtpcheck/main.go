@@ -69,6 +69,7 @@ func commands() []command {
 		{"demo", "run everything against an embedded relay, with no configuration", runDemo},
 		{"audit", "verify a tamper-evident audit file chain", runAudit},
 		{"config", "check configuration files, show profiles and presets, import XML settings", runConfig},
+		{"oauth", "log in to an OAuth2 provider (login) or check token acquisition (token)", runOAuth},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

@@ -13,7 +13,8 @@ import (
 // fresh SASL client, or nil when the profile does not authenticate.
 // Secrets are resolved here, once, so that a missing one is a configuration
 // error before anything connects.
-func authFactory(ctx context.Context, p Profile, getenv func(string) string, src SecretSource) (func() (authmech.Client, error), error) {
+func authFactory(ctx context.Context, p Profile, opts *Options) (func() (authmech.Client, error), error) {
+	getenv, src := opts.Getenv, opts.Secrets
 	a := p.Auth
 	bad := func(field string, err error) (func() (authmech.Client, error), error) {
 		return nil, &ConfigError{Profile: p.Name, Field: "auth." + field, Err: err}
@@ -48,7 +49,7 @@ func authFactory(ctx context.Context, p Profile, getenv func(string) string, src
 		if creds.Token != nil {
 			return bad("oauth.flow", errors.New("configure oauth_token or an OAuth flow, not both"))
 		}
-		if creds.Token, err = oauthTokenSource(ctx, p, getenv, src); err != nil {
+		if creds.Token, err = oauthTokenSource(ctx, p, opts); err != nil {
 			return nil, err
 		}
 	}

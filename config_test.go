@@ -318,3 +318,35 @@ func TestDocumentedExampleConfigLoads(t *testing.T) {
 		t.Fatalf("profiles %v, active %q", c.Names(), c.Active)
 	}
 }
+
+func TestValidateOAuthAndPresetEndpoints(t *testing.T) {
+	p := Profile{Name: "o", Provider: "exchange-online", Auth: Auth{OAuth: OAuth{Flow: "implicit"}}}
+	var ce *ConfigError
+	if err := p.Validate(); !errors.As(err, &ce) || ce.Field != "auth.oauth.flow" {
+		t.Errorf("unknown flow: %v", err)
+	}
+	p.Auth.OAuth = OAuth{Flow: "client_credentials", ClientSecret: "plain-secret-value"}
+	if err := p.Validate(); !errors.As(err, &ce) || ce.Field != "auth.oauth.client_secret" || strings.Contains(err.Error(), "plain-secret") {
+		t.Errorf("inline client secret: %v", err)
+	}
+	// The preset fills the endpoints and the scopes that fit the flow.
+	app, _ := Profile{Provider: "exchange-online", Auth: Auth{OAuth: OAuth{Flow: "client_credentials"}}}.WithPreset()
+	if app.Auth.OAuth.TokenURL != "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token" ||
+		strings.Join(app.Auth.OAuth.Scopes, " ") != "https://outlook.office365.com/.default" {
+		t.Errorf("client credentials: %+v", app.Auth.OAuth)
+	}
+	user, _ := Profile{Provider: "exchange-online-usgov", Auth: Auth{OAuth: OAuth{Flow: "device_code"}}}.WithPreset()
+	if user.Auth.OAuth.DeviceAuthURL != "https://login.microsoftonline.us/{tenant}/oauth2/v2.0/devicecode" ||
+		strings.Join(user.Auth.OAuth.Scopes, " ") != "https://outlook.office365.us/SMTP.Send offline_access" {
+		t.Errorf("device code, US government: %+v", user.Auth.OAuth)
+	}
+	own, _ := Profile{Provider: "gmail", Auth: Auth{OAuth: OAuth{Flow: "authorization_code", TokenURL: "https://idp.example.com/token", Scopes: []string{"x"}}}}.WithPreset()
+	if own.Auth.OAuth.TokenURL != "https://idp.example.com/token" || own.Auth.OAuth.Scopes[0] != "x" || own.Auth.OAuth.AuthURL != "https://accounts.google.com/o/oauth2/v2/auth" {
+		t.Errorf("overrides lost: %+v", own.Auth.OAuth)
+	}
+	// Without a flow nothing OAuth is filled in.
+	none, _ := Profile{Provider: "gmail"}.WithPreset()
+	if none.Auth.OAuth.TokenURL != "" {
+		t.Errorf("OAuth filled without a flow: %+v", none.Auth.OAuth)
+	}
+}

@@ -47,14 +47,16 @@ type OAuth struct {
 
 // oauthConfig resolves p.Auth.OAuth into an oauth.Config. Errors are
 // *ConfigError naming the field as "auth.oauth.<name>".
-func oauthConfig(ctx context.Context, p Profile, getenv func(string) string, src SecretSource) (*oauth.Config, error) {
+func oauthConfig(ctx context.Context, p Profile, opts *Options) (*oauth.Config, error) {
+	getenv, src := opts.Getenv, opts.Secrets
 	o := p.Auth.OAuth
 	bad := func(field string, err error) (*oauth.Config, error) {
 		return nil, &ConfigError{Profile: p.Name, Field: "auth.oauth." + field, Err: err}
 	}
 	c := &oauth.Config{Flow: oauth.Flow(o.Flow), ClientID: o.ClientID, Tenant: o.TenantID,
 		AuthURL: o.AuthURL, TokenURL: o.TokenURL, DeviceAuthURL: o.DeviceAuthURL, RedirectURI: o.RedirectURI,
-		Scopes: o.Scopes, Subject: o.Subject, CachePath: o.TokenCache, LoginCommand: "smtpcheck oauth login"}
+		Scopes: o.Scopes, Subject: o.Subject, CachePath: o.TokenCache, LoginCommand: "smtpcheck oauth login",
+		HTTPClient: opts.HTTPClient}
 	if p.Name != "" {
 		c.LoginCommand += " --profile " + p.Name
 	}
@@ -97,8 +99,8 @@ func configErr(p Profile, err error) error {
 }
 
 // oauthTokenSource returns the TokenSource for p, validated.
-func oauthTokenSource(ctx context.Context, p Profile, getenv func(string) string, src SecretSource) (authmech.TokenSource, error) {
-	c, err := oauthConfig(ctx, p, getenv, src)
+func oauthTokenSource(ctx context.Context, p Profile, opts *Options) (authmech.TokenSource, error) {
+	c, err := oauthConfig(ctx, p, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +137,10 @@ func Login(ctx context.Context, p Profile, opts *Options, ui LoginUI) (oauth.Tok
 	if opts == nil {
 		opts = &Options{}
 	}
+	p, err := p.WithPreset()
+	if err != nil {
+		return oauth.Token{}, err
+	}
 	flow := oauth.Flow(p.Auth.OAuth.Flow)
 	if flow == "" {
 		return oauth.Token{}, &ConfigError{Profile: p.Name, Field: "auth.oauth.flow", Err: errors.New("no OAuth flow configured")}
@@ -143,7 +149,7 @@ func Login(ctx context.Context, p Profile, opts *Options, ui LoginUI) (oauth.Tok
 		return oauth.Token{}, &ConfigError{Profile: p.Name, Field: "auth.oauth.flow",
 			Err: errors.New("login is for the authorization_code and device_code flows; " + string(flow) + " needs none")}
 	}
-	c, err := oauthConfig(ctx, p, opts.Getenv, opts.Secrets)
+	c, err := oauthConfig(ctx, p, opts)
 	if err != nil {
 		return oauth.Token{}, err
 	}
@@ -165,10 +171,14 @@ func OAuthToken(ctx context.Context, p Profile, opts *Options, force bool) (oaut
 	if opts == nil {
 		opts = &Options{}
 	}
+	p, err := p.WithPreset()
+	if err != nil {
+		return oauth.Token{}, err
+	}
 	if p.Auth.OAuth.Flow == "" {
 		return oauth.Token{}, &ConfigError{Profile: p.Name, Field: "auth.oauth.flow", Err: errors.New("no OAuth flow configured")}
 	}
-	c, err := oauthConfig(ctx, p, opts.Getenv, opts.Secrets)
+	c, err := oauthConfig(ctx, p, opts)
 	if err != nil {
 		return oauth.Token{}, err
 	}

@@ -139,6 +139,29 @@ func (p Profile) WithPreset() (Profile, error) {
 	return p, nil
 }
 
-// applyPresetOAuth fills the OAuth settings from a preset; it is replaced
-// once profiles carry OAuth settings.
-func applyPresetOAuth(p *Profile, pr Preset) {}
+// applyPresetOAuth fills the OAuth endpoints and scopes of a profile that
+// acquires tokens (auth.oauth.flow set) from its preset: the delegated
+// scopes for the interactive flows, the application scopes for client
+// credentials and service accounts.
+func applyPresetOAuth(p *Profile, pr Preset) {
+	o := &p.Auth.OAuth
+	if o.Flow == "" {
+		return
+	}
+	fill := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	fill(&o.AuthURL, pr.AuthURL)
+	fill(&o.TokenURL, pr.TokenURL)
+	fill(&o.DeviceAuthURL, pr.DeviceAuthURL)
+	if len(o.Scopes) == 0 {
+		switch o.Flow {
+		case "client_credentials", "jwt_bearer":
+			o.Scopes = append([]string(nil), pr.AppScopes...)
+		default:
+			o.Scopes = append([]string(nil), pr.DelegatedScopes...)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -38,6 +39,10 @@ type Options struct {
 	// Forward is the dialer proxies are reached through (and the relay when
 	// there is no proxy); nil is a net.Dialer.
 	Forward firewall.Dialer
+	// HTTPClient makes the HTTPS requests: OAuth 2.0 token requests and
+	// the Microsoft Graph transport. nil is http.DefaultClient, which
+	// honours HTTPS_PROXY and NO_PROXY.
+	HTTPClient *http.Client
 }
 
 // A Sender sends mail as a Profile says. It is safe for concurrent use.
@@ -153,7 +158,7 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	}
 	cfg.Dialer = d
 
-	newAuth, err := authFactory(ctx, p, getenv, opts.Secrets)
+	newAuth, err := authFactory(ctx, p, &Options{Secrets: opts.Secrets, Getenv: getenv, HTTPClient: opts.HTTPClient})
 	if err != nil {
 		return nil, err
 	}

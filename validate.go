@@ -59,11 +59,18 @@ func (p Profile) Validate() error {
 		{"auth.oauth_token", p.Auth.OAuthToken},
 		{"proxy.password", p.Proxy.Password},
 		{"smime.sign_password", p.SMIME.SignPassword},
+		{"auth.oauth.client_secret", p.Auth.OAuth.ClientSecret},
+		{"auth.oauth.token_cache_key", p.Auth.OAuth.TokenCacheKey},
 	}
 	for _, r := range refs {
 		if err := r.ref.check(); err != nil {
 			return bad(r.field, err)
 		}
+	}
+	switch f := p.Auth.OAuth.Flow; f {
+	case "", "client_credentials", "authorization_code", "device_code", "jwt_bearer":
+	default:
+		return bad("auth.oauth.flow", fmt.Errorf("unknown flow %q (want client_credentials, authorization_code, device_code or jwt_bearer)", f))
 	}
 	if err := p.Proxy.validate(); err != nil {
 		return bad("proxy", err)

@@ -45,6 +45,8 @@ func runOAuth(ctx context.Context, e *env, args []string) int {
 
 // oauthFlags describe a profile's OAuth settings on the command line.
 type oauthFlags struct {
+	fs                                              *flag.FlagSet
+	config, profileName, provider                   string
 	flow, tenant, clientID                          string
 	clientSecretFile, clientSecretEnv               string
 	assertionCert, assertionKey                     string
@@ -56,6 +58,10 @@ type oauthFlags struct {
 }
 
 func (o *oauthFlags) register(fs *flag.FlagSet) {
+	o.fs = fs
+	fs.StringVar(&o.config, "config", "", "configuration `FILE` whose profile holds the OAuth settings (default $MAILWARDEN_CONFIG); the flags below override them")
+	fs.StringVar(&o.profileName, "profile", "", "profile `NAME` in --config (default $MAILWARDEN_PROFILE, then the active one)")
+	fs.StringVar(&o.provider, "provider", "", "provider `PRESET` that fills the endpoints and scopes: exchange-online, exchange-online-usgov, exchange-online-china, gmail, outlook.com")
 	fs.StringVar(&o.flow, "flow", "", "OAuth `FLOW`: client_credentials, authorization_code, device_code, jwt_bearer (default: from the other flags)")
 	fs.StringVar(&o.tenant, "tenant", "", "Entra ID tenant `ID`, replacing {tenant} in the URLs")
 	fs.StringVar(&o.clientID, "client-id", "", "OAuth client (application) `ID`")
@@ -73,6 +79,71 @@ func (o *oauthFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.tokenCache, "token-cache", "", "encrypted token cache `FILE`")
 	fs.StringVar(&o.tokenCacheKeyFile, "token-cache-key-file", "", "`FILE` holding the token cache key")
 	fs.StringVar(&o.tokenCacheKeyEnv, "token-cache-key-env", "", "environment `VARIABLE` holding the token cache key")
+}
+
+// profile returns the profile whose OAuth settings the command uses: the
+// one --config names with the OAuth flags given overriding its settings,
+// or one made of the flags alone. interactive is the flow a login runs
+// when none is configured.
+func (o *oauthFlags) profile(e *env, interactive string, login bool) (mailwarden.Profile, error) {
+	s, err := o.settings(interactive)
+	if err != nil {
+		return mailwarden.Profile{}, err
+	}
+	if login && !o.isSet("flow") {
+		s.Flow = interactive
+	}
+	file := o.config
+	if file == "" {
+		file = e.getenv("MAILWARDEN_CONFIG")
+	}
+	if file == "" {
+		if o.profileName != "" {
+			return mailwarden.Profile{}, errors.New("--profile needs --config (or MAILWARDEN_CONFIG)")
+		}
+		return mailwarden.Profile{Provider: o.provider, Auth: mailwarden.Auth{OAuth: s}}, nil
+	}
+	cfg, err := mailwarden.LoadConfig(file)
+	if err != nil {
+		return mailwarden.Profile{}, err
+	}
+	name := o.profileName
+	if name == "" {
+		name = e.getenv("MAILWARDEN_PROFILE")
+	}
+	p, err := cfg.Profile(name)
+	if err != nil {
+		return mailwarden.Profile{}, err
+	}
+	if o.provider != "" {
+		p.Provider = o.provider
+	}
+	d := &p.Auth.OAuth
+	set := map[string]func(){
+		"flow": func() { d.Flow = s.Flow }, "tenant": func() { d.TenantID = s.TenantID }, "client-id": func() { d.ClientID = s.ClientID },
+		"client-secret-file": func() { d.ClientSecret = s.ClientSecret }, "client-secret-env": func() { d.ClientSecret = s.ClientSecret },
+		"client-assertion-cert": func() { d.ClientCertFile = s.ClientCertFile }, "client-assertion-key": func() { d.ClientKeyFile = s.ClientKeyFile },
+		"auth-url": func() { d.AuthURL = s.AuthURL }, "token-url": func() { d.TokenURL = s.TokenURL }, "device-auth-url": func() { d.DeviceAuthURL = s.DeviceAuthURL },
+		"redirect-uri": func() { d.RedirectURI = s.RedirectURI }, "scope": func() { d.Scopes = s.Scopes },
+		"service-account-file": func() { d.ServiceAccountFile = s.ServiceAccountFile }, "subject": func() { d.Subject = s.Subject },
+		"token-cache":          func() { d.TokenCache = s.TokenCache },
+		"token-cache-key-file": func() { d.TokenCacheKey = s.TokenCacheKey }, "token-cache-key-env": func() { d.TokenCacheKey = s.TokenCacheKey },
+	}
+	o.fs.Visit(func(f *flag.Flag) {
+		if fn, ok := set[f.Name]; ok {
+			fn()
+		}
+	})
+	if d.Flow == "" {
+		return p, fmt.Errorf("profile %s configures no auth.oauth.flow", p.Name)
+	}
+	return p, nil
+}
+
+func (o *oauthFlags) isSet(name string) bool {
+	found := false
+	o.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 // settings returns the OAuth settings the flags give; interactive picks
@@ -128,7 +199,7 @@ func runOAuthLogin(ctx context.Context, e *env, args []string) int {
 	if *device {
 		flow = "device_code"
 	}
-	settings, err := of.settings(flow)
+	p, err := of.profile(e, flow, true)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck oauth login: %s\n", oneLine(err.Error()))
 		return exitUsage
@@ -155,12 +226,11 @@ func runOAuthLogin(ctx context.Context, e *env, args []string) int {
 			}
 			return nil
 		}}
-	p := mailwarden.Profile{Auth: mailwarden.Auth{OAuth: settings}}
 	tok, err := mailwarden.Login(ctx, p, &mailwarden.Options{Getenv: e.getenv}, ui)
 	if err != nil {
 		return oauthReport(e, "oauth login", err)
 	}
-	fmt.Fprintf(e.stdout, "logged in; tokens stored in %s\n", settings.TokenCache)
+	fmt.Fprintf(e.stdout, "logged in; tokens stored in %s\n", p.Auth.OAuth.TokenCache)
 	printToken(e.stdout, tok, false)
 	return exitOK
 }
@@ -177,14 +247,14 @@ func runOAuthToken(ctx context.Context, e *env, args []string) int {
 	if code, done := parseFlags(fs, e, args, "oauth token", oauthUsage); done {
 		return code
 	}
-	settings, err := of.settings("authorization_code")
+	p, err := of.profile(e, "authorization_code", false)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck oauth token: %s\n", oneLine(err.Error()))
 		return exitUsage
 	}
+	settings := p.Auth.OAuth
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	p := mailwarden.Profile{Auth: mailwarden.Auth{OAuth: settings}}
 	tok, err := mailwarden.OAuthToken(ctx, p, &mailwarden.Options{Getenv: e.getenv}, *force)
 	if err != nil {
 		return oauthReport(e, "oauth token", err)

@@ -25,7 +25,7 @@ type browserWriter struct {
 	errs   chan error
 }
 
-var loginURL = regexp.MustCompile(`http://127\.0\.0\.1:\d+/authorize\?\S+`)
+var loginURL = regexp.MustCompile(`http://127\.0\.0\.1:\d+/\S*authorize\?\S+`)
 
 func (w *browserWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()

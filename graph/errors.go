@@ -273,4 +273,3 @@ type apiError struct {
 		} `json:"innerError"`
 	} `json:"error"`
 }
-

@@ -13,6 +13,7 @@ import (
 
 	"mailwarden/envelope"
 	"mailwarden/firewall"
+	"mailwarden/graph"
 	"mailwarden/headers"
 	"mailwarden/transport"
 )
@@ -24,7 +25,7 @@ import (
 // the caller and the audit trail know it.
 //
 // The error is a *transport.Error (or wraps one) for SMTP and connection
-// failures, a *envelope.Error for a message that cannot be built, and wraps
+// failures (a *graph.Error for the graph transport), a *envelope.Error for a message that cannot be built, and wraps
 // ErrAuditFailed when the fail-closed audit trail could not record the send
 // (if that happens before the send, nothing was sent).
 func (s *Sender) Send(ctx context.Context, m *envelope.Message) (*transport.Result, error) {
@@ -51,6 +52,12 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 		m = &mm
 		extra = append(extra, slog.Attr{Key: "smime", Value: slog.GroupValue(s.smime.attrs...)})
 	}
+	if s.graph != nil && len(m.Bcc) > 0 && !m.BccHeader {
+		// Graph takes the recipients from the header and removes Bcc.
+		mm := *m
+		mm.BccHeader = true
+		m = &mm
+	}
 	from, rcpts, utf8, err := m.Envelope()
 	if err != nil {
 		return nil, err
@@ -74,6 +81,11 @@ func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Rea
 	}
 	defer os.Remove(f)
 	env := transport.Envelope{From: from, To: to, Size: size}
+	if s.graph != nil {
+		if err := checkGraphRecipients(f, to); err != nil {
+			return nil, err
+		}
+	}
 	return s.sendSpooled(ctx, env, f, nil)
 }
 
@@ -97,6 +109,10 @@ func (s *Sender) SendTest(ctx context.Context, to ...string) (*transport.Result,
 		rcpts = append(rcpts, list...)
 	}
 	host, _ := os.Hostname()
+	servers := strings.Join(s.profile.Servers, ", ")
+	if s.graph != nil {
+		servers = "Microsoft Graph " + s.graph.endpoint
+	}
 	name := s.profile.Name
 	if name == "" {
 		name = "(unnamed)"
@@ -106,7 +122,7 @@ func (s *Sender) SendTest(ctx context.Context, to ...string) (*transport.Result,
 		To:      rcpts,
 		Subject: "Mailwarden test message (profile " + name + ")",
 		Text: fmt.Sprintf("This is a test message sent by Mailwarden.\r\n\r\nProfile: %s\r\nServers: %s\r\nSent from host: %s\r\nSent at: %s\r\n",
-			name, strings.Join(s.profile.Servers, ", "), host, time.Now().UTC().Format(time.RFC3339)),
+			name, servers, host, time.Now().UTC().Format(time.RFC3339)),
 	}
 	return s.sendMessage(ctx, m, []slog.Attr{slog.Bool("test", true)})
 }
@@ -149,6 +165,9 @@ func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context,
 }
 
 func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*transport.Result, error) {
+	if s.graph != nil {
+		return s.sendGraph(ctx, env, file, extra)
+	}
 	ctx, sc := s.scope(ctx, extra)
 	if sc.tracked != nil {
 		// Fail-closed: nothing is sent unless the trail can record that it
@@ -179,6 +198,9 @@ type ProbeReport struct {
 	Proxy       string // proxy URL without credentials, "" when direct
 	ProxyReason string // for proxy "auto": why this proxy (or none) was chosen
 	Servers     []ServerProbe
+	// Graph is what the graph transport's probe found (one entry in
+	// Servers names the endpoint); nil for SMTP.
+	Graph *graph.CheckResult
 }
 
 // A ServerProbe is the probe of one server.
@@ -206,6 +228,9 @@ type ProxyHop struct {
 // The report has every server's steps; the error is the first failure (a
 // *transport.Error or wrapping one), nil when every server passed.
 func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {
+	if s.graph != nil {
+		return s.probeGraph(ctx)
+	}
 	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason}
 	var first error
 	for i, a := range s.servers {

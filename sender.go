@@ -51,6 +51,7 @@ type Sender struct {
 	proxyReason string
 	trail       *audit.Handler // nil when the profile configures no audit sink
 	smime       *smimeSetup    // nil when the profile has no S/MIME settings
+	graph       *graphSetup    // nil unless the profile's transport is graph
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -88,6 +89,13 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 		return nil, &ConfigError{Profile: p.Name, Field: field, Err: err}
 	}
 	s := &Sender{profile: p}
+	switch strings.ToLower(p.Transport) {
+	case "", "smtp":
+	case "graph":
+		return newGraphSender(ctx, s, opts, getenv)
+	default:
+		return bad("transport", fmt.Errorf("unknown transport %q (want smtp or graph)", p.Transport))
+	}
 	if len(p.Servers) == 0 {
 		return bad("servers", errors.New("at least one server is required"))
 	}
@@ -333,7 +341,10 @@ func (s *Sender) closeTrail() error {
 // closing seal). Sends after Close fail.
 func (s *Sender) Close() error {
 	s.closeOnce.Do(func() {
-		err := s.relay.Close()
+		var err error
+		if s.relay != nil {
+			err = s.relay.Close()
+		}
 		s.closeErr = errors.Join(err, s.closeTrail())
 	})
 	return s.closeErr

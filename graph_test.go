@@ -158,10 +158,10 @@ func TestGraphSendSignedEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &envelope.Message{
-		From: headers.Address{Name: "Alerts", Addr: "alerts@contoso.com"},
-		To:   []headers.Address{{Addr: "ops@contoso.com"}},
-		Cc:   []headers.Address{{Addr: "lead@contoso.com"}},
-		Bcc:  []headers.Address{{Addr: "auditor@fabrikam.com"}},
+		From:    headers.Address{Name: "Alerts", Addr: "alerts@contoso.com"},
+		To:      []headers.Address{{Addr: "ops@contoso.com"}},
+		Cc:      []headers.Address{{Addr: "lead@contoso.com"}},
+		Bcc:     []headers.Address{{Addr: "auditor@fabrikam.com"}},
 		Subject: "disk full", Text: "/var is 98% full.\r\n",
 	}
 	res, err := s.Send(context.Background(), m)

@@ -45,6 +45,7 @@ type connFlags struct {
 	transcript     string
 	audit          auditFlags
 	smime          mailwarden.SMIMEConfig // set by send from its S/MIME flags
+	graph          graphFlags
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -67,7 +68,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.keytab, "keytab", "", "keytab `FILE` for GSSAPI")
 	fs.StringVar(&c.ccache, "ccache", "", "Kerberos credential cache `FILE` (default KRB5CCNAME)")
 	fs.StringVar(&c.spn, "spn", "", "service principal `NAME` (default smtp/<server host>)")
-	fs.StringVar(&c.oauthTokenFile, "oauth-token-file", "", "`FILE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER)")
+	fs.StringVar(&c.oauthTokenFile, "oauth-token-file", "", "`FILE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER, --transport graph)")
 	fs.BoolVar(&c.allowPlainAuth, "allow-plaintext-auth", false, "DANGEROUS: allow PLAIN/LOGIN without TLS")
 	fs.StringVar(&c.proxy, "proxy", "", "proxy `URL` (socks5://, socks5h://, socks4://, socks4a://, http://, https://) or auto (from ALL_PROXY/HTTPS_PROXY/NO_PROXY)")
 	fs.StringVar(&c.proxyType, "proxy-type", "", "proxy `TYPE` for the field form: none, http, socks4, socks4a, socks5")
@@ -78,6 +79,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
 	fs.StringVar(&c.transcript, "transcript", "", "write the SMTP conversation to `FILE` (authentication redacted)")
 	c.audit.register(fs)
+	c.graph.register(fs)
 }
 
 // cliSecrets is the SecretSource for secrets given on the command line.
@@ -105,7 +107,7 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 			}
 		}
 	}
-	if len(p.Servers) == 0 {
+	if len(p.Servers) == 0 && !c.graph.isGraph() {
 		return p, nil, errors.New("--server is required")
 	}
 	p.TLS, p.HeloName, p.Timeout = c.tls, c.helo, c.timeout
@@ -142,6 +144,9 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 	}
 	if c.oauthTokenFile != "" {
 		a.OAuthToken = mailwarden.SecretRef("file:" + c.oauthTokenFile)
+	}
+	if err := c.graph.apply(&p); err != nil {
+		return p, nil, err
 	}
 
 	px := &p.Proxy

@@ -176,6 +176,9 @@ func (s *Sender) sendGraph(ctx context.Context, env transport.Envelope, file str
 		sender = env.From
 	}
 	attrs := []slog.Attr{slog.String("transport", "graph"), slog.String("from", env.From), slog.Any("rcpts", env.To)}
+	if s.profile.InsecureSkipVerify {
+		attrs = append(attrs, slog.Bool("insecure_skip_verify", true))
+	}
 	if env.MessageID != "" {
 		attrs = append(attrs, slog.String("message_id", env.MessageID))
 	}

@@ -50,12 +50,11 @@ func (c *Client) Check(ctx context.Context, sender string) (*CheckResult, error)
 	if c.Token == nil {
 		return done(&Error{Err: fmt.Errorf("%w: no TokenSource", ErrBadConfig)})
 	}
-	target, err := c.userURL(sender, "?$select=id")
+	base, target, err := c.userURL(sender, "?$select=id")
 	if err != nil {
 		return done(&Error{Err: err})
 	}
-	ep, _ := parseEndpoint(c.Endpoint)
-	res.Endpoint = ep.String()
+	res.Endpoint = base
 	tok, err := c.Token.Token(ctx)
 	if err != nil {
 		return done(&Error{Err: fmt.Errorf("%w: %w", ErrToken, err)})

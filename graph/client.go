@@ -183,13 +183,14 @@ func CheckSender(s string) error {
 	return nil
 }
 
-// userURL returns {endpoint}/v1.0/users/{sender}{suffix}.
-func (c *Client) userURL(sender, suffix string) (string, error) {
+// userURL returns the base URL and {base}/v1.0/users/{sender}{suffix}.
+func (c *Client) userURL(sender, suffix string) (base, target string, err error) {
 	u, err := parseEndpoint(c.Endpoint)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrBadConfig, err)
+		return "", "", fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	return u.String() + "/v1.0/users/" + url.PathEscape(sender) + suffix, nil
+	base = u.String()
+	return base, base + "/v1.0/users/" + url.PathEscape(sender) + suffix, nil
 }
 
 func (c *Client) maxRetries() int {
@@ -260,11 +261,11 @@ func (c *Client) SendMail(ctx context.Context, sender string, open Opener, size 
 	if open == nil {
 		return fail(&Error{Err: fmt.Errorf("%w: no message", ErrBadConfig)})
 	}
-	target, err := c.userURL(sender, "/sendMail")
+	base, target, err := c.userURL(sender, "/sendMail")
 	if err != nil {
 		return fail(&Error{Err: err})
 	}
-	res.Endpoint = strings.TrimSuffix(target, "/v1.0/users/"+url.PathEscape(sender)+"/sendMail")
+	res.Endpoint = base
 	bodyLen := int64(-1)
 	if size >= 0 {
 		bodyLen = int64(base64.StdEncoding.EncodedLen(int(size)))

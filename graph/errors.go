@@ -226,6 +226,8 @@ var hints = []hintRule{
 	{"invalid-token", func(e *Error) bool {
 		return e.Status == 401 && (codeIs(e, "InvalidAuthenticationToken") || e.Code == "")
 	}, "Graph rejected the access token: request an app-only token with the client-credentials flow for the scope https://graph.microsoft.com/.default (not https://outlook.office365.com/.default, which is for SMTP/IMAP), and check that it has not expired"},
+	{"send-as-denied", func(e *Error) bool { return codeIs(e, "ErrorSendAsDenied") || has(e.Message, "SendAsDenied") },
+		"the sender mailbox may not send as the message's From address: send from the mailbox's own address (graph sender = From), or grant the mailbox Send As permission on the From address"},
 	{"access-denied", func(e *Error) bool {
 		return e.Status == 403 || codeIs(e, "ErrorAccessDenied", "Authorization_RequestDenied")
 	}, "the app may not send as this mailbox: grant it the Mail.Send application permission with admin consent, and check any Exchange application access policy (New-ApplicationAccessPolicy) that restricts which mailboxes it may use"},
@@ -238,12 +240,15 @@ var hints = []hintRule{
 		return e.Status == 400 && (codeIs(e, "ErrorMimeContentInvalidBase64String", "ErrorMimeContentConversionFailed", "ErrorMimeContentInvalid") || has(e.Code, "mime") || has(e.Message, "mime"))
 	}, "Graph could not read the message as base64 MIME: send a complete RFC 5322 message (CRLF line ends) and check that nothing altered the request body on the way (proxies)"},
 	{"too-large", func(e *Error) bool {
-		return e.Status == 413 || errors.Is(e.Err, ErrMessageTooLarge) || codeIs(e, "ErrorMessageSizeExceeded", "RequestBodyTooLarge")
+		return e.Status == 413 || errors.Is(e.Err, ErrMessageTooLarge) || codeIs(e, "ErrorMessageSizeExceeded", "RequestBodyTooLarge") ||
+			(e.Status == 400 && has(e.Message, "maximum request length"))
 	}, "the message is too large for sendMail (about 4 MB per request, after base64 encoding, so about 3 MB of MIME): send smaller attachments or a link, or send this message by SMTP"},
 	{"throttled", func(e *Error) bool { return e.Status == 429 || codeIs(e, "ApplicationThrottled", "TooManyRequests") },
 		"Graph is throttling this app or mailbox (429; Exchange allows about 30 messages a minute and 10,000 recipients a day per mailbox): send more slowly, or retry after the time Graph gave"},
 	{"unavailable", func(e *Error) bool { return e.Status == 503 || e.Status == 504 || e.Status == 502 },
 		"Graph is temporarily unavailable: try again later"},
+	{"unexpected-success", func(e *Error) bool { return e.Status == 200 || e.Status == 201 },
+		"Graph answered with a success status other than 202 Accepted, which it has been reported to do for MIME messages it then did not send (around 2 MB and larger): check the sender's Sent Items, and send smaller messages"},
 	{"invalid-sender", func(e *Error) bool { return errors.Is(e.Err, ErrInvalidSender) },
 		"give the sender as the mailbox's user principal name or SMTP address, e.g. alerts@contoso.com"},
 	{"unknown-authority", func(e *Error) bool {

@@ -179,6 +179,9 @@ func (s *Sender) sendGraph(ctx context.Context, env transport.Envelope, file str
 	if s.profile.InsecureSkipVerify {
 		attrs = append(attrs, slog.Bool("insecure_skip_verify", true))
 	}
+	if s.proxy != "" {
+		attrs = append(attrs, slog.String("proxy", s.proxy))
+	}
 	if env.MessageID != "" {
 		attrs = append(attrs, slog.String("message_id", env.MessageID))
 	}

@@ -6,8 +6,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +28,7 @@ import (
 	"mailwarden/envelope"
 	"mailwarden/graph"
 	"mailwarden/headers"
+	"mailwarden/internal/demo"
 	"mailwarden/internal/testcert"
 	"mailwarden/smime"
 )
@@ -388,4 +392,85 @@ func TestGraphProfileErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+}
+
+// TestGraphOverTLSThroughSOCKS5 reaches an https endpoint through the
+// profile's SOCKS5 proxy, trusting it by CAFile; without the CA the
+// failure is a connection error with the CA hint.
+func TestGraphOverTLSThroughSOCKS5(t *testing.T) {
+	var mu sync.Mutex
+	var got []byte
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, _ = base64.StdEncoding.DecodeString(string(body))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted case's handshake error is expected
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := demo.StartSOCKS5("pu", "proxy-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+
+	p := mailwarden.Profile{Name: "tls", Transport: "graph", From: "alerts@contoso.com", CAFile: caFile,
+		Graph: mailwarden.GraphConfig{Endpoint: srv.URL, MaxRetries: -1},
+		Auth:  mailwarden.Auth{OAuthToken: "env:GRAPH_TOKEN"},
+		Proxy: mailwarden.Proxy{Type: "socks5", Host: "127.0.0.1", Port: proxyPort(t, proxy.Addr()), User: "pu", Password: "env:PROXY_PW"},
+		Audit: mailwarden.AuditConfig{File: filepath.Join(dir, "audit.log")}}
+	opts := &mailwarden.Options{Getenv: func(k string) string {
+		return map[string]string{"GRAPH_TOKEN": graphToken, "PROXY_PW": "proxy-pw"}[k]
+	}}
+	s, err := mailwarden.NewSender(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SendTest(context.Background(), "ops@contoso.com"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	mu.Lock()
+	if !bytes.Contains(got, []byte("Subject: Mailwarden test message (profile tls)")) {
+		t.Errorf("message %q", got)
+	}
+	mu.Unlock()
+	if proxy.Tunnels() != 1 {
+		t.Errorf("%d tunnels through the proxy, want 1", proxy.Tunnels())
+	}
+	send := findRecord(readAudit(t, p.Audit.File), "graph.send")
+	if send == nil || !strings.HasPrefix(fmt.Sprint(send["proxy"]), "socks5") || strings.Contains(fmt.Sprint(send["proxy"]), "proxy-pw") {
+		t.Errorf("graph.send %v", send)
+	}
+
+	p.CAFile, p.Audit = "", mailwarden.AuditConfig{}
+	s, err = mailwarden.NewSender(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.SendTest(context.Background(), "ops@contoso.com")
+	var ge *graph.Error
+	if !errors.As(err, &ge) || ge.Class() != graph.ClassConnection || !strings.Contains(ge.Hint(), "--ca") {
+		t.Errorf("untrusted endpoint: %v", err)
+	}
+}
+
+func proxyPort(t *testing.T, addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -162,12 +162,16 @@ func NewHTTPClient(tlsConfig *tls.Config, dial func(ctx context.Context, network
 }
 
 // CheckSender reports whether s can name the sender mailbox in a request
-// path: non-empty, at most 320 bytes, valid UTF-8 without control
-// characters, spaces or any of / ? # \ %. It returns an error wrapping
+// path: non-empty, not only dots ("." and ".." would climb out of
+// /users/), at most 320 bytes, valid UTF-8 without control characters,
+// spaces or any of / ? # \ %. It returns an error wrapping
 // ErrInvalidSender.
 func CheckSender(s string) error {
 	if s == "" {
 		return fmt.Errorf("%w: empty", ErrInvalidSender)
+	}
+	if strings.Trim(s, ".") == "" {
+		return fmt.Errorf("%w: %q is a dot path segment", ErrInvalidSender, s)
 	}
 	if len(s) > 320 {
 		return fmt.Errorf("%w: longer than 320 bytes", ErrInvalidSender)

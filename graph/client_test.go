@@ -103,7 +103,7 @@ func TestSendMailPathInjection(t *testing.T) {
 	f := newFakeGraph(t, reply{status: 202})
 	c := f.client(newFakeClock())
 	for _, s := range []string{
-		"", "a/b@contoso.com", "../../me", "a?x=1", "a#frag", "a\r\nX-Injected: 1", "a\nb", "a b@contoso.com",
+		"", ".", "..", "...", "a/b@contoso.com", "../../me", "a?x=1", "a#frag", "a\r\nX-Injected: 1", "a\nb", "a b@contoso.com",
 		"a%2Fb@contoso.com", `a\b`, "a\x00b", "a\x7fb", "\xff@contoso.com", strings.Repeat("a", 321),
 	} {
 		_, err := c.SendMail(context.Background(), s, opener(mime), int64(len(mime)))

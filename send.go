@@ -22,7 +22,10 @@ import (
 // failover to another server sends the very same bytes, and memory does not
 // grow with attachments), and sends it through the profile's relays. When
 // m.MessageID is empty, Send sets it to a new ID at the sender's domain, so
-// the caller and the audit trail know it.
+// the caller and the audit trail know it. Through the graph transport,
+// which takes recipients from the header, Bcc recipients are written in a
+// Bcc field of the message given to Graph (Graph removes it before
+// delivery); m itself is not changed.
 //
 // The error is a *transport.Error (or wraps one) for SMTP and connection
 // failures (a *graph.Error for the graph transport), a *envelope.Error for a message that cannot be built, and wraps
@@ -73,7 +76,10 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 
 // SendRaw sends a ready RFC 5322 message read from r (for example one a
 // program built itself) from the envelope sender from to the recipients
-// to. r is read to the end and spooled first.
+// to. r is read to the end and spooled first. Through the graph transport,
+// which takes the recipients from the message header, to must name exactly
+// the To, Cc and Bcc recipients of the message, or the error wraps
+// ErrGraphRecipients and nothing is sent.
 func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Reader) (*transport.Result, error) {
 	f, size, err := spool(func(w io.Writer) error { _, err := io.Copy(w, r); return err })
 	if err != nil {
@@ -225,6 +231,9 @@ type ProxyHop struct {
 
 // Probe connects to every server of the profile, negotiates TLS,
 // authenticates when the profile says how, and quits without sending mail.
+// For the graph transport it gets a token and makes one authenticated
+// request that sends nothing (see graph.Client.Check); Graph holds what it
+// found.
 // The report has every server's steps; the error is the first failure (a
 // *transport.Error or wrapping one), nil when every server passed.
 func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {

@@ -352,8 +352,17 @@ func (c *Client) attempt(ctx context.Context, target, cid string, open Opener, b
 		return 0, "", &Error{Err: fmt.Errorf("%w: %w", ErrBadConfig, err)}
 	}
 	req.ContentLength = bodyLen
+	// net/http may need the body again (an HTTP/2 connection that went
+	// away before the request was sent): open the message again.
+	req.GetBody = func() (io.ReadCloser, error) {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return &readCloser{Reader: newEncReader(rc), Closer: rc}, nil
+	}
 	if bodyLen == 0 {
-		req.Body = http.NoBody
+		req.Body, req.GetBody = http.NoBody, nil
 		rc.Close()
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)

@@ -76,8 +76,7 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 			name := profileName(r, i)
 			var ce *ConfigError
 			if errors.As(err, &ce) {
-				ce.File, ce.Profile = file, name
-				return nil, ce
+				return nil, &ConfigError{File: file, Profile: name, Field: ce.Field, Err: ce.Err}
 			}
 			field, err := fieldOf(err)
 			return nil, &ConfigError{File: file, Profile: name, Field: field, Err: err}
@@ -252,4 +251,41 @@ func lineCol(data []byte, off int64) (int, int) {
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := int(off) - bytes.LastIndexByte(before, '\n')
 	return line, col
+}
+
+type graphFields GraphConfig
+
+// MarshalJSON writes MaxRetryWait as a duration string ("2m0s").
+func (g GraphConfig) MarshalJSON() ([]byte, error) {
+	gj := struct {
+		graphFields
+		MaxRetryWait string `json:"max_retry_wait,omitempty"`
+	}{graphFields: graphFields(g)}
+	gj.graphFields.MaxRetryWait = 0
+	if g.MaxRetryWait != 0 {
+		gj.MaxRetryWait = g.MaxRetryWait.String()
+	}
+	return json.Marshal(gj)
+}
+
+// UnmarshalJSON reads MaxRetryWait as a duration string ("2m") or a
+// number of seconds, and refuses unknown fields.
+func (g *GraphConfig) UnmarshalJSON(data []byte) error {
+	var gj struct {
+		graphFields
+		MaxRetryWait json.RawMessage `json:"max_retry_wait,omitempty"`
+	}
+	if err := strictDecode(data, &gj); err != nil {
+		return err
+	}
+	*g = GraphConfig(gj.graphFields)
+	g.MaxRetryWait = 0
+	if len(gj.MaxRetryWait) > 0 && string(gj.MaxRetryWait) != "null" {
+		d, err := parseJSONDuration(gj.MaxRetryWait)
+		if err != nil {
+			return &ConfigError{Field: "graph.max_retry_wait", Err: err}
+		}
+		g.MaxRetryWait = d
+	}
+	return nil
 }

@@ -350,3 +350,40 @@ func TestValidateOAuthAndPresetEndpoints(t *testing.T) {
 		t.Errorf("OAuth filled without a flow: %+v", none.Auth.OAuth)
 	}
 }
+
+func TestGraphProfileInConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"profiles":[{"name":"g","provider":"exchange-online-usgov","transport":"graph",
+	  "graph":{"sender":"alerts@contoso.us","max_retry_wait":"90s"},
+	  "auth":{"oauth":{"flow":"client_credentials","tenant_id":"t","client_id":"c","client_secret":"env:S"}}}]}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := c.Profile("g")
+	if p.Graph.MaxRetryWait != 90*time.Second {
+		t.Errorf("max_retry_wait = %v", p.Graph.MaxRetryWait)
+	}
+	p, err = p.WithPreset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Servers) != 0 || p.Graph.Cloud != "usgov" || len(p.Auth.OAuth.Scopes) != 0 || p.Auth.OAuth.TokenURL != "https://login.microsoftonline.us/{tenant}/oauth2/v2.0/token" {
+		t.Errorf("graph preset: servers %v cloud %q scopes %v token %q", p.Servers, p.Graph.Cloud, p.Auth.OAuth.Scopes, p.Auth.OAuth.TokenURL)
+	}
+	out, _ := json.Marshal(p.Graph)
+	if !strings.Contains(string(out), `"max_retry_wait":"1m30s"`) {
+		t.Errorf("graph JSON: %s", out)
+	}
+	for doc, field := range map[string]string{
+		`{"profiles":[{"name":"g","transport":"graph","graph":{"cloud":"mars"}}]}`:                                 "graph.cloud",
+		`{"profiles":[{"name":"g","transport":"graph","graph":{"cloud":"china","endpoint":"https://x.example"}}]}`: "graph.endpoint",
+		`{"profiles":[{"name":"g","transport":"graph","graph":{"retries":3}}]}`:                                    "retries",
+		`{"profiles":[{"name":"g","transport":"graph","graph":{"max_retry_wait":"later"}}]}`:                       "graph.max_retry_wait",
+		`{"profiles":[{"name":"g","transport":"pigeon","servers":["m.example.com"]}]}`:                             "transport",
+	} {
+		_, err := ParseConfig([]byte(doc), "")
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != field || ce.Profile != "g" {
+			t.Errorf("%s: %v, want field %s", doc, err, field)
+		}
+	}
+}

@@ -126,7 +126,7 @@ func (p Profile) WithPreset() (Profile, error) {
 		}
 		return p, &ConfigError{Profile: p.Name, Field: "provider", Err: fmt.Errorf("unknown provider %q (known: %s)", p.Provider, strings.Join(names, ", "))}
 	}
-	if len(p.Servers) == 0 && len(pr.Servers) > 0 {
+	if len(p.Servers) == 0 && len(pr.Servers) > 0 && !strings.EqualFold(p.Transport, "graph") {
 		p.Servers = append([]string(nil), pr.Servers...)
 	}
 	if p.TLS == "" {
@@ -134,6 +134,9 @@ func (p Profile) WithPreset() (Profile, error) {
 	}
 	if p.Auth.Mechanism == "" {
 		p.Auth.Mechanism = pr.Mechanism
+	}
+	if strings.EqualFold(p.Transport, "graph") && p.Graph.Cloud == "" && p.Graph.Endpoint == "" {
+		p.Graph.Cloud = pr.GraphCloud
 	}
 	applyPresetOAuth(&p, pr)
 	return p, nil
@@ -156,7 +159,9 @@ func applyPresetOAuth(p *Profile, pr Preset) {
 	fill(&o.AuthURL, pr.AuthURL)
 	fill(&o.TokenURL, pr.TokenURL)
 	fill(&o.DeviceAuthURL, pr.DeviceAuthURL)
-	if len(o.Scopes) == 0 {
+	// The graph transport asks for its cloud's Graph resource instead (see
+	// graphToken).
+	if len(o.Scopes) == 0 && !strings.EqualFold(p.Transport, "graph") {
 		switch o.Flow {
 		case "client_credentials", "jwt_bearer":
 			o.Scopes = append([]string(nil), pr.AppScopes...)

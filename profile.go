@@ -6,7 +6,8 @@ import "time"
 // sending mail: the relay, how to reach and authenticate to it, and how to
 // protect and record what is sent. It is plain data, safe to load from a
 // file: secrets are SecretRefs, never values. The zero Profile is not
-// usable: at least one server is required (see Validate).
+// usable: at least one server is required (see Validate), unless Transport
+// is "graph".
 //
 // A Profile is read by NewSender and must not be modified afterwards.
 type Profile struct {
@@ -77,6 +78,12 @@ type Profile struct {
 	// MaxSubjectLength cuts longer subjects (in characters) when the message
 	// sets no limit of its own; zero means no limit.
 	MaxSubjectLength int `json:"max_subject_length,omitempty"`
+
+	// Transport is "smtp" (the default: the relays in Servers) or "graph"
+	// (Microsoft Graph sendMail, configured by Graph; Servers are then not
+	// used).
+	Transport string      `json:"transport,omitempty"`
+	Graph     GraphConfig `json:"graph,omitempty"`
 
 	SMIME SMIMEConfig `json:"smime,omitempty"`
 	Auth  Auth        `json:"auth,omitempty"`

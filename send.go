@@ -13,6 +13,7 @@ import (
 
 	"mailwarden/envelope"
 	"mailwarden/firewall"
+	"mailwarden/graph"
 	"mailwarden/headers"
 	"mailwarden/transport"
 )
@@ -21,10 +22,13 @@ import (
 // failover to another server sends the very same bytes, and memory does not
 // grow with attachments), and sends it through the profile's relays. When
 // m.MessageID is empty, Send sets it to a new ID at the sender's domain, so
-// the caller and the audit trail know it.
+// the caller and the audit trail know it. Through the graph transport,
+// which takes recipients from the header, Bcc recipients are written in a
+// Bcc field of the message given to Graph (Graph removes it before
+// delivery); m itself is not changed.
 //
 // The error is a *transport.Error (or wraps one) for SMTP and connection
-// failures, a *envelope.Error for a message that cannot be built, and wraps
+// failures (a *graph.Error for the graph transport), a *envelope.Error for a message that cannot be built, and wraps
 // ErrAuditFailed when the fail-closed audit trail could not record the send
 // (if that happens before the send, nothing was sent).
 func (s *Sender) Send(ctx context.Context, m *envelope.Message) (*transport.Result, error) {
@@ -53,6 +57,12 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 		m = &mm
 		extra = append(extra, slog.Attr{Key: "smime", Value: slog.GroupValue(s.smime.attrs...)})
 	}
+	if s.graph != nil && len(m.Bcc) > 0 && !m.BccHeader {
+		// Graph takes the recipients from the header and removes Bcc.
+		mm := *m
+		mm.BccHeader = true
+		m = &mm
+	}
 	from, rcpts, utf8, err := m.Envelope()
 	if err != nil {
 		return nil, err
@@ -68,7 +78,10 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 
 // SendRaw sends a ready RFC 5322 message read from r (for example one a
 // program built itself) from the envelope sender from to the recipients
-// to. r is read to the end and spooled first.
+// to. r is read to the end and spooled first. Through the graph transport,
+// which takes the recipients from the message header, to must name exactly
+// the To, Cc and Bcc recipients of the message, or the error wraps
+// ErrGraphRecipients and nothing is sent.
 func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Reader) (*transport.Result, error) {
 	f, size, err := spool(func(w io.Writer) error { _, err := io.Copy(w, r); return err })
 	if err != nil {
@@ -76,6 +89,11 @@ func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Rea
 	}
 	defer os.Remove(f)
 	env := transport.Envelope{From: from, To: to, Size: size}
+	if s.graph != nil {
+		if err := checkGraphRecipients(f, to); err != nil {
+			return nil, err
+		}
+	}
 	return s.sendSpooled(ctx, env, f, nil)
 }
 
@@ -99,6 +117,10 @@ func (s *Sender) SendTest(ctx context.Context, to ...string) (*transport.Result,
 		rcpts = append(rcpts, list...)
 	}
 	host, _ := os.Hostname()
+	servers := strings.Join(s.profile.Servers, ", ")
+	if s.graph != nil {
+		servers = "Microsoft Graph " + s.graph.endpoint
+	}
 	name := s.profile.Name
 	if name == "" {
 		name = "(unnamed)"
@@ -108,7 +130,7 @@ func (s *Sender) SendTest(ctx context.Context, to ...string) (*transport.Result,
 		To:      rcpts,
 		Subject: "Mailwarden test message (profile " + name + ")",
 		Text: fmt.Sprintf("This is a test message sent by Mailwarden.\r\n\r\nProfile: %s\r\nServers: %s\r\nSent from host: %s\r\nSent at: %s\r\n",
-			name, strings.Join(s.profile.Servers, ", "), host, time.Now().UTC().Format(time.RFC3339)),
+			name, servers, host, time.Now().UTC().Format(time.RFC3339)),
 	}
 	return s.sendMessage(ctx, m, []slog.Attr{slog.Bool("test", true)})
 }
@@ -151,6 +173,9 @@ func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context,
 }
 
 func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*transport.Result, error) {
+	if s.graph != nil {
+		return s.sendGraph(ctx, env, file, extra)
+	}
 	ctx, sc := s.scope(ctx, extra)
 	if sc.tracked != nil {
 		// Fail-closed: nothing is sent unless the trail can record that it
@@ -181,6 +206,9 @@ type ProbeReport struct {
 	Proxy       string // proxy URL without credentials, "" when direct
 	ProxyReason string // for proxy "auto": why this proxy (or none) was chosen
 	Servers     []ServerProbe
+	// Graph is what the graph transport's probe found (one entry in
+	// Servers names the endpoint); nil for SMTP.
+	Graph *graph.CheckResult
 }
 
 // A ServerProbe is the probe of one server.
@@ -205,9 +233,15 @@ type ProxyHop struct {
 
 // Probe connects to every server of the profile, negotiates TLS,
 // authenticates when the profile says how, and quits without sending mail.
+// For the graph transport it gets a token and makes one authenticated
+// request that sends nothing (see graph.Client.Check); Graph holds what it
+// found.
 // The report has every server's steps; the error is the first failure (a
 // *transport.Error or wrapping one), nil when every server passed.
 func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {
+	if s.graph != nil {
+		return s.probeGraph(ctx)
+	}
 	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason}
 	var first error
 	for i, a := range s.servers {

@@ -57,6 +57,7 @@ type Sender struct {
 	trail       *audit.Handler // nil when the profile configures no audit sink
 	smime       *smimeSetup    // nil when the profile has no S/MIME settings
 	defaults    *messageDefaults
+	graph       *graphSetup // nil unless the profile's transport is graph
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -116,6 +117,13 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	var err error
 	if s.defaults, err = parseDefaults(p); err != nil {
 		return nil, err
+	}
+	switch strings.ToLower(p.Transport) {
+	case "", "smtp":
+	case "graph":
+		return newGraphSender(ctx, s, opts, getenv)
+	default:
+		return bad("transport", fmt.Errorf("unknown transport %q (want smtp or graph)", p.Transport))
 	}
 	if len(p.Servers) == 0 {
 		return bad("servers", errors.New("at least one server is required"))
@@ -362,7 +370,10 @@ func (s *Sender) closeTrail() error {
 // closing seal). Sends after Close fail.
 func (s *Sender) Close() error {
 	s.closeOnce.Do(func() {
-		err := s.relay.Close()
+		var err error
+		if s.relay != nil {
+			err = s.relay.Close()
+		}
 		s.closeErr = errors.Join(err, s.closeTrail())
 	})
 	return s.closeErr

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"mailwarden/firewall"
+	"mailwarden/graph"
 	"mailwarden/transport"
 )
 
@@ -22,8 +23,25 @@ func (p Profile) Validate() error {
 	if err != nil {
 		return err
 	}
-	if len(p.Servers) == 0 {
-		return bad("servers", errors.New("at least one server is required"))
+	switch strings.ToLower(p.Transport) {
+	case "", "smtp":
+		if len(p.Servers) == 0 {
+			return bad("servers", errors.New("at least one server is required"))
+		}
+	case "graph":
+		if p.Graph.Cloud != "" && p.Graph.Endpoint != "" {
+			return bad("graph.endpoint", errors.New("set either graph.cloud or graph.endpoint, not both"))
+		}
+		if _, err := graph.Cloud(p.Graph.Cloud).Endpoint(); err != nil {
+			return bad("graph.cloud", err)
+		}
+		if p.Graph.Sender != "" {
+			if err := graph.CheckSender(p.Graph.Sender); err != nil {
+				return bad("graph.sender", err)
+			}
+		}
+	default:
+		return bad("transport", fmt.Errorf("unknown transport %q (want smtp or graph)", p.Transport))
 	}
 	for i, a := range p.Servers {
 		if _, err := transport.ParseAddress(a); err != nil {

@@ -36,8 +36,13 @@ type Message struct {
 	// Thunderbird (RFC 2076 / RFC 1036 Organization field).
 	Organization string
 	// To, Cc and Bcc are the recipients. Bcc recipients are only in the
-	// SMTP envelope, never in a header field.
+	// SMTP envelope, never in a header field, unless BccHeader is set.
 	To, Cc, Bcc []headers.Address
+	// BccHeader writes Bcc as a Bcc header field. Leave it off for SMTP,
+	// where every recipient would see the field. It is for submission
+	// interfaces that take the recipients from the header and remove Bcc
+	// before delivery, such as Microsoft Graph sendMail.
+	BccHeader bool
 	// Subject is plain UTF-8 text; leading and trailing white space is
 	// removed and it is RFC 2047-encoded as needed.
 	Subject string
@@ -398,6 +403,9 @@ func (m *Message) prepare(forWrite bool) (*prepared, error) {
 	addList("Reply-To", replyTo)
 	addList("To", to)
 	addList("Cc", cc)
+	if m.BccHeader {
+		addList("Bcc", bcc)
+	}
 	add("Subject", headers.EncodeText(subject))
 	add("Message-ID", "<"+msgID+">")
 	if org != "" {

@@ -49,6 +49,7 @@ type connFlags struct {
 	transcript     string
 	audit          auditFlags
 	smime          mailwarden.SMIMEConfig // set by send from its S/MIME flags
+	graph          graphFlags
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -75,7 +76,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.keytab, "keytab", "", "keytab `FILE` for GSSAPI")
 	fs.StringVar(&c.ccache, "ccache", "", "Kerberos credential cache `FILE` (default KRB5CCNAME)")
 	fs.StringVar(&c.spn, "spn", "", "service principal `NAME` (default smtp/<server host>)")
-	fs.StringVar(&c.oauthTokenFile, "oauth-token-file", "", "`FILE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER)")
+	fs.StringVar(&c.oauthTokenFile, "oauth-token-file", "", "`FILE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER, --transport graph)")
 	fs.BoolVar(&c.allowPlainAuth, "allow-plaintext-auth", false, "DANGEROUS: allow PLAIN/LOGIN without TLS")
 	fs.StringVar(&c.proxy, "proxy", "", "proxy `URL` (socks5://, socks5h://, socks4://, socks4a://, http://, https://) or auto (from ALL_PROXY/HTTPS_PROXY/NO_PROXY)")
 	fs.StringVar(&c.proxyType, "proxy-type", "", "proxy `TYPE` for the field form: none, http, socks4, socks4a, socks5")
@@ -86,6 +87,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
 	fs.StringVar(&c.transcript, "transcript", "", "write the SMTP conversation to `FILE` (authentication redacted)")
 	c.audit.register(fs)
+	c.graph.register(fs)
 }
 
 // cliSecrets is the SecretSource for secrets given on the command line.
@@ -195,6 +197,12 @@ var overlay = map[string]func(dst, src *mailwarden.Profile){
 	"syslog":                   func(d, s *mailwarden.Profile) { d.Audit.Syslog = s.Audit.Syslog },
 	"eventlog":                 func(d, s *mailwarden.Profile) { d.Audit.EventLog = s.Audit.EventLog },
 	"audit-fail-open":          func(d, s *mailwarden.Profile) { d.Audit.FailOpen = s.Audit.FailOpen },
+	"transport":                func(d, s *mailwarden.Profile) { d.Transport = s.Transport },
+	"graph-cloud":              func(d, s *mailwarden.Profile) { d.Graph.Cloud, d.Graph.Endpoint = s.Graph.Cloud, "" },
+	"graph-endpoint":           func(d, s *mailwarden.Profile) { d.Graph.Endpoint, d.Graph.Cloud = s.Graph.Endpoint, "" },
+	"graph-sender":             func(d, s *mailwarden.Profile) { d.Graph.Sender = s.Graph.Sender },
+	"graph-max-retries":        func(d, s *mailwarden.Profile) { d.Graph.MaxRetries = s.Graph.MaxRetries },
+	"oauth-token-env":          func(d, s *mailwarden.Profile) { d.Auth.OAuthToken = s.Auth.OAuthToken },
 }
 
 // flagProfile builds a Profile from the flags alone.
@@ -210,7 +218,7 @@ func (c *connFlags) flagProfile(e *env, requireServer bool) (mailwarden.Profile,
 		}
 	}
 	p.Provider = c.provider
-	if len(p.Servers) == 0 && requireServer && c.provider == "" {
+	if len(p.Servers) == 0 && requireServer && c.provider == "" && !c.graph.isGraph() {
 		return p, nil, errors.New("--server is required (or --provider, or --config with a profile)")
 	}
 	p.TLS, p.HeloName, p.Timeout = c.tls, c.helo, c.timeout
@@ -250,6 +258,9 @@ func (c *connFlags) flagProfile(e *env, requireServer bool) (mailwarden.Profile,
 	}
 	if c.oauthTokenFile != "" {
 		a.OAuthToken = mailwarden.SecretRef("file:" + c.oauthTokenFile)
+	}
+	if err := c.graph.apply(&p, !requireServer); err != nil {
+		return p, nil, err
 	}
 
 	px := &p.Proxy

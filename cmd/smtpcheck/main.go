@@ -9,9 +9,9 @@
 //	   not record a send and it was refused (fail-closed)
 //	2  usage or configuration error
 //	3  connection, proxy or TLS failure
-//	4  authentication failure
-//	5  message rejected (5xx)
-//	6  temporary failure (4xx)
+//	4  authentication failure (Graph: 401/403 or no token)
+//	5  message rejected (SMTP 5xx; Graph 4xx other than 401/403/429, or too large)
+//	6  temporary failure (SMTP 4xx; Graph 429 or 5xx)
 package main
 
 import (
@@ -40,9 +40,9 @@ const exitCodesHelp = `Exit codes:
      record a send and it was refused (fail-closed)
   2  usage or configuration error
   3  connection, proxy or TLS failure
-  4  authentication failure
-  5  message rejected (5xx)
-  6  temporary failure (4xx)
+  4  authentication failure (Graph: 401/403 or no token)
+  5  message rejected (SMTP 5xx; Graph 4xx other than 401/403/429, or too large)
+  6  temporary failure (SMTP 4xx; Graph 429 or 5xx)
 `
 
 // env is what a subcommand may touch of the outside world.

@@ -45,7 +45,7 @@ func addMessageFlags(fs *flag.FlagSet) *messageFlags {
 	fs.StringVar(&m.from, "from", "", "author `address`, e.g. 'Alerts <alerts@example.com>' (required)")
 	fs.StringVar(&m.to, "to", "", "recipient `list`: addresses separated by ',' or ';'")
 	fs.StringVar(&m.cc, "cc", "", "carbon-copy recipient `list`")
-	fs.StringVar(&m.bcc, "bcc", "", "blind-copy recipient `list` (SMTP envelope only, never in the header)")
+	fs.StringVar(&m.bcc, "bcc", "", "blind-copy recipient `list` (SMTP envelope only, never in the header; with --transport graph a Bcc field Graph removes)")
 	fs.StringVar(&m.replyTo, "reply-to", "", "Reply-To address `list`")
 	fs.StringVar(&m.organization, "organization", "", "Organization `text`")
 	fs.StringVar(&m.subject, "subject", "", "subject `text`")

@@ -103,6 +103,9 @@ func exitCode(err error) int {
 	if errors.As(err, &ce) {
 		return exitUsage
 	}
+	if code, ok := graphExitCode(err); ok {
+		return code
+	}
 	switch transport.Classify(err) {
 	case transport.ClassAuth:
 		return exitAuth
@@ -130,6 +133,8 @@ func report(e *env, name string, err error) int {
 		if h := te.Hint(); h != "" {
 			fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
 		}
+	} else if h := graphHint(err); h != "" {
+		fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
 	}
 	return exitCode(err)
 }
@@ -146,6 +151,7 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 	if rep.ProxyReason != "" {
 		fmt.Fprintf(w, "          (%s)\n", rep.ProxyReason)
 	}
+	printGraphProbe(w, rep)
 	for _, sp := range rep.Servers {
 		fmt.Fprintf(w, "server    %s\n", sp.Server)
 		in := sp.Info
@@ -254,6 +260,8 @@ type errorJSON struct {
 	Enhanced  string `json:"enhanced,omitempty"`
 	Temporary bool   `json:"temporary,omitempty"`
 	Hint      string `json:"hint,omitempty"`
+	GraphCode string `json:"graph_code,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
 	ExitCode  int    `json:"exit_code"`
 }
 
@@ -263,6 +271,9 @@ func errJSON(err error) *errorJSON {
 	}
 	ej := &errorJSON{Message: err.Error(), Class: transport.Classify(err).String(), ExitCode: exitCode(err)}
 	var te *transport.Error
+	if graphErrJSON(err, ej) {
+		return ej
+	}
 	if errors.As(err, &te) {
 		ej.Stage, ej.Code, ej.Temporary, ej.Hint = string(te.Stage), te.Code, te.Temporary(), te.Hint()
 		if !te.Enhanced.IsZero() {
@@ -273,12 +284,13 @@ func errJSON(err error) *errorJSON {
 }
 
 type probeOut struct {
-	Profile     string       `json:"profile,omitempty"`
-	Proxy       string       `json:"proxy,omitempty"`
-	ProxyReason string       `json:"proxy_reason,omitempty"`
-	Servers     []serverJSON `json:"servers"`
-	OK          bool         `json:"ok"`
-	Error       *errorJSON   `json:"error,omitempty"`
+	Profile     string          `json:"profile,omitempty"`
+	Proxy       string          `json:"proxy,omitempty"`
+	ProxyReason string          `json:"proxy_reason,omitempty"`
+	Servers     []serverJSON    `json:"servers"`
+	OK          bool            `json:"ok"`
+	Error       *errorJSON      `json:"error,omitempty"`
+	Graph       *graphProbeJSON `json:"graph,omitempty"`
 }
 
 func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
@@ -287,6 +299,7 @@ func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
 		return out
 	}
 	out.Profile, out.Proxy, out.ProxyReason = rep.Profile, rep.Proxy, rep.ProxyReason
+	out.Graph = graphProbeOut(rep)
 	for _, sp := range rep.Servers {
 		in := sp.Info
 		sj := serverJSON{Server: sp.Server, Addr: in.Addr, Remote: in.RemoteAddr, Capabilities: in.Extensions,

@@ -1,0 +1,331 @@
+package mailwarden
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"mailwarden/authmech"
+	"mailwarden/graph"
+	"mailwarden/transport"
+)
+
+// GraphConfig configures sending through Microsoft Graph (Profile.Transport
+// "graph"), for Microsoft 365 tenants where SMTP AUTH is switched off. The
+// access token comes from Auth.OAuthToken: an app-only token with the
+// Mail.Send application permission for the cloud's scope (for example
+// https://graph.microsoft.com/.default).
+//
+// TLS settings (CAFile, client certificates, InsecureSkipVerify), Timeout,
+// Proxy, S/MIME and Audit apply as they do for SMTP; Servers, TLS,
+// HeloName and the SASL settings are not used. Without a Proxy setting
+// the endpoint is reached directly, as the relays are (HTTPS_PROXY is
+// honoured only with Proxy.URL "auto").
+type GraphConfig struct {
+	// Cloud is "global" (the default), "usgov" (graph.microsoft.us),
+	// "usgov-dod" (dod-graph.microsoft.us) or "china"
+	// (microsoftgraph.chinacloudapi.cn).
+	Cloud string `json:"cloud,omitempty"`
+	// Endpoint overrides Cloud with a base URL, e.g. a test server.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Sender is the mailbox to send as (its user principal name or SMTP
+	// address); empty means each message's envelope sender (Sender, else
+	// From).
+	Sender string `json:"sender,omitempty"`
+	// MaxRetries and MaxRetryWait bound retries of throttled (429) and
+	// unavailable (503, 504) requests; zero means graph's defaults (4
+	// retries, waits up to 2 minutes), MaxRetries -1 means none.
+	MaxRetries   int           `json:"max_retries,omitempty"`
+	MaxRetryWait time.Duration `json:"max_retry_wait,omitempty"`
+}
+
+// ErrGraphRecipients is wrapped by the error of a SendRaw through Graph
+// whose envelope recipients differ from the recipients in the message's
+// To, Cc and Bcc fields: Graph sends to the header's recipients only, so
+// the message would go to other people than asked. Nothing was sent.
+var ErrGraphRecipients = errors.New("mailwarden: graph sends to the recipients in the message header, which differ from the envelope")
+
+// graphSetup is a Sender's Graph client.
+type graphSetup struct {
+	client   *graph.Client
+	endpoint string // base URL
+	sender   string // fixed sender mailbox, or "" for each message's own
+}
+
+// newGraphSender completes NewSender for Transport "graph".
+func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(string) string) (*Sender, error) {
+	p := s.profile
+	bad := func(field string, err error) (*Sender, error) {
+		return nil, &ConfigError{Profile: p.Name, Field: field, Err: err}
+	}
+	endpoint := p.Graph.Endpoint
+	if endpoint == "" {
+		ep, err := graph.Cloud(p.Graph.Cloud).Endpoint()
+		if err != nil {
+			return bad("graph.cloud", err)
+		}
+		endpoint = ep
+	} else if p.Graph.Cloud != "" {
+		return bad("graph.endpoint", errors.New("set either graph.cloud or graph.endpoint, not both"))
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Hostname() == "" {
+		return bad("graph.endpoint", fmt.Errorf("%q is not a URL", endpoint))
+	}
+	if p.Graph.Sender != "" {
+		if err := graph.CheckSender(p.Graph.Sender); err != nil {
+			return bad("graph.sender", err)
+		}
+	}
+	if p.Timeout < 0 {
+		return bad("timeout", errors.New("must not be negative"))
+	}
+	if p.Graph.MaxRetryWait < 0 {
+		return bad("graph.max_retry_wait", errors.New("must not be negative"))
+	}
+	tc, err := s.tlsConfig(ctx, getenv, opts.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	tc.InsecureSkipVerify = p.InsecureSkipVerify
+
+	// The proxy is chosen as for a relay at the endpoint's host and port.
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	addr, err := transport.ParseAddress(net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return bad("graph.endpoint", err)
+	}
+	s.servers = []transport.Address{addr}
+	d, err := s.dialer(ctx, getenv, opts, transport.TLSImplicit)
+	if err != nil {
+		return nil, err
+	}
+	dial := (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	if d != nil {
+		dial = d.DialContext
+	}
+	hc := graph.NewHTTPClient(tc, dial)
+	if p.Timeout > 0 {
+		hc.Timeout = p.Timeout
+	}
+	// Token requests go the way Graph requests go, unless the program
+	// chose its own HTTP client.
+	tokOpts := &Options{Getenv: getenv, Secrets: opts.Secrets, HTTPClient: opts.HTTPClient}
+	if tokOpts.HTTPClient == nil {
+		tokOpts.HTTPClient = hc
+	}
+	tok, err := graphToken(ctx, p, endpoint, tokOpts)
+	if err != nil {
+		return nil, err
+	}
+
+	if s.smime, err = loadSMIME(ctx, p, getenv, opts.Secrets); err != nil {
+		return nil, err
+	}
+	if err := s.openTrail(ctx); err != nil {
+		return nil, err
+	}
+	s.graph = &graphSetup{
+		endpoint: strings.TrimRight(endpoint, "/"),
+		sender:   p.Graph.Sender,
+		client: &graph.Client{
+			Endpoint:     endpoint,
+			HTTPClient:   hc,
+			Token:        tok,
+			Logger:       slog.New(&routeHandler{trail: s.trail, extra: handlerOf(opts.Logger), profile: p.Name}),
+			MaxRetries:   p.Graph.MaxRetries,
+			MaxRetryWait: p.Graph.MaxRetryWait,
+		},
+	}
+	return s, nil
+}
+
+// graphToken is the one place the Graph access token comes from: for now
+// the static Auth.OAuthToken, resolved once here so a missing secret is a
+// configuration error.
+func graphToken(ctx context.Context, p Profile, endpoint string, opts *Options) (graph.TokenSource, error) {
+	if p.Auth.OAuth.Flow != "" {
+		if p.Auth.OAuthToken != "" {
+			return nil, &ConfigError{Profile: p.Name, Field: "auth.oauth.flow", Err: errors.New("configure oauth_token or an OAuth flow, not both")}
+		}
+		if len(p.Auth.OAuth.Scopes) == 0 {
+			// The cloud's Graph resource: https://graph.microsoft.com/.default
+			// and its national-cloud twins.
+			p.Auth.OAuth.Scopes = []string{graph.TokenScope(endpoint)}
+		}
+		return oauthTokenSource(ctx, p, opts)
+	}
+	if p.Auth.OAuthToken == "" {
+		return nil, &ConfigError{Profile: p.Name, Field: "auth.oauth_token", Err: errors.New("the graph transport needs an OAuth2 access token (app-only, Mail.Send): configure auth.oauth (flow client_credentials) or auth.oauth_token")}
+	}
+	tok, err := p.Auth.OAuthToken.Resolve(ctx, opts.Getenv, opts.Secrets)
+	if err != nil {
+		return nil, &ConfigError{Profile: p.Name, Field: "auth.oauth_token", Err: err}
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return nil, &ConfigError{Profile: p.Name, Field: "auth.oauth_token", Err: errors.New("the token is empty")}
+	}
+	return authmech.StaticToken(tok), nil
+}
+
+// sendGraph sends a spooled message through Graph, with the same audit
+// records around it as an SMTP send: a fail-closed "graph.intent" before,
+// and the graph package's "graph.send" summary.
+func (s *Sender) sendGraph(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*transport.Result, error) {
+	sender := s.graph.sender
+	if sender == "" {
+		sender = env.From
+	}
+	attrs := []slog.Attr{slog.String("transport", "graph"), slog.String("from", env.From), slog.Any("rcpts", env.To)}
+	if s.profile.InsecureSkipVerify {
+		attrs = append(attrs, slog.Bool("insecure_skip_verify", true))
+	}
+	if s.proxy != "" {
+		attrs = append(attrs, slog.String("proxy", s.proxy))
+	}
+	if env.MessageID != "" {
+		attrs = append(attrs, slog.String("message_id", env.MessageID))
+	}
+	ctx, sc := s.scope(ctx, append(attrs, extra...))
+	if sc.tracked != nil {
+		ia := append([]slog.Attr{slog.String("profile", s.profile.Name), slog.String("endpoint", s.graph.endpoint),
+			slog.String("sender", sender), slog.Int64("size", env.Size)}, sc.attrs...)
+		if err := sc.tracked.Record(ctx, slog.LevelInfo, "graph.intent", ia...); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
+		}
+		if err := sc.tracked.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
+		}
+	}
+	open := func() (io.ReadCloser, error) { return os.Open(file) }
+	gr, err := s.graph.client.SendMail(ctx, sender, open, env.Size)
+	if sc.tracked != nil {
+		if werr := sc.tracked.Wait(ctx); werr != nil {
+			err = errors.Join(err, fmt.Errorf("%w (the message may have been sent): %w", ErrAuditFailed, werr))
+		}
+	}
+	if gr == nil {
+		return nil, err
+	}
+	return s.graphResult(gr, env), err
+}
+
+// graphResult describes an accepted Graph send as a transport.Result:
+// Reply is 202 with Graph's request-id, which is also the QueueID, and
+// every envelope recipient counts as accepted (Graph took them from the
+// header; delivery failures come later as non-delivery reports).
+func (s *Sender) graphResult(gr *graph.Result, env transport.Envelope) *transport.Result {
+	text := "Accepted by Microsoft Graph sendMail"
+	if gr.RequestID != "" {
+		text += " (request-id " + gr.RequestID + ")"
+	}
+	reply := transport.Reply{Code: gr.Status, Text: text}
+	res := &transport.Result{Server: hostOf(s.graph.endpoint), Reply: reply, QueueID: gr.RequestID,
+		Size: env.Size, Attempts: gr.Attempts, Duration: gr.Duration}
+	for _, r := range env.To {
+		res.Recipients = append(res.Recipients, transport.RcptResult{Addr: r, Reply: transport.Reply{Code: gr.Status, Text: "in the message header"}})
+	}
+	return res
+}
+
+func hostOf(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return endpoint
+	}
+	return u.Host
+}
+
+// checkGraphRecipients reads the header of the spooled message and checks
+// that its To, Cc and Bcc recipients are exactly the envelope's.
+func checkGraphRecipients(file string, to []string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m, err := mail.ReadMessage(f)
+	if err != nil {
+		return fmt.Errorf("%w: cannot read the message header: %w", ErrGraphRecipients, err)
+	}
+	inHeader := map[string]bool{}
+	for _, field := range []string{"To", "Cc", "Bcc"} {
+		list, err := m.Header.AddressList(field)
+		if err != nil && !errors.Is(err, mail.ErrHeaderNotPresent) {
+			return fmt.Errorf("%w: %s: %w", ErrGraphRecipients, field, err)
+		}
+		for _, a := range list {
+			inHeader[strings.ToLower(a.Address)] = true
+		}
+	}
+	inEnvelope := map[string]bool{}
+	var missing, extra []string
+	for _, r := range to {
+		k := strings.ToLower(r)
+		inEnvelope[k] = true
+		if !inHeader[k] {
+			missing = append(missing, r)
+		}
+	}
+	for k := range inHeader {
+		if !inEnvelope[k] {
+			extra = append(extra, k)
+		}
+	}
+	if len(missing) == 0 && len(extra) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if len(missing) > 0 {
+		fmt.Fprintf(&b, "; not in To, Cc or Bcc: %s (add a Bcc field for hidden recipients: Graph removes it before delivery)", strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		fmt.Fprintf(&b, "; in the header but not the envelope: %s", strings.Join(extra, ", "))
+	}
+	return fmt.Errorf("%w%s", ErrGraphRecipients, b.String())
+}
+
+// probeGraph is Probe for the graph transport: a token, and an
+// authenticated request that sends nothing (see graph.Client.Check).
+func (s *Sender) probeGraph(ctx context.Context) (*ProbeReport, error) {
+	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason}
+	sender := s.graph.sender
+	if sender == "" {
+		if a, err := mail.ParseAddress(s.profile.From); err == nil {
+			sender = a.Address
+		}
+	}
+	pctx, sc := s.scope(ctx, []slog.Attr{slog.Bool("probe", true), slog.String("transport", "graph")})
+	start := time.Now()
+	var cr *graph.CheckResult
+	var err error
+	if sender == "" {
+		err = &ConfigError{Profile: s.profile.Name, Field: "graph.sender", Err: errors.New("a sender mailbox (graph.sender or from) is needed to test Graph")}
+	} else {
+		cr, err = s.graph.client.Check(pctx, sender)
+	}
+	if sc.tracked != nil {
+		if werr := sc.tracked.Wait(pctx); werr != nil {
+			err = errors.Join(err, fmt.Errorf("%w: %w", ErrAuditFailed, werr))
+		}
+	}
+	rep.Graph = cr
+	rep.Servers = append(rep.Servers, ServerProbe{Server: s.graph.endpoint, Duration: time.Since(start), Err: err})
+	return rep, err
+}

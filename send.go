@@ -32,26 +32,7 @@ func (s *Sender) Send(ctx context.Context, m *envelope.Message) (*transport.Resu
 }
 
 func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []slog.Attr) (*transport.Result, error) {
-	if m == nil {
-		return nil, errors.New("mailwarden: nil message")
-	}
-	if m.MessageID == "" {
-		id, err := envelope.NewMessageID(m.From.Domain(), nil)
-		if err != nil {
-			return nil, err
-		}
-		m.MessageID = id
-	}
-	if s.smime != nil {
-		if m.Wrap != nil {
-			return nil, errors.New("mailwarden: the message already has a Wrap and the profile adds S/MIME")
-		}
-		mm := *m
-		mm.Wrap = s.smime.wrap.Wrap
-		m = &mm
-		extra = append(extra, slog.Attr{Key: "smime", Value: slog.GroupValue(s.smime.attrs...)})
-	}
-	from, rcpts, utf8, err := m.Envelope()
+	m, env, extra, err := s.prepare(m, extra)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +41,39 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 		return nil, err
 	}
 	defer os.Remove(f)
-	env := transport.Envelope{From: from, To: rcpts, SMTPUTF8: utf8, Size: size, MessageID: m.MessageID}
+	env.Size = size
 	return s.sendSpooled(ctx, env, f, extra)
+}
+
+// prepare readies m for sending as the profile says: it sets m.MessageID
+// when empty and returns the message to write (wrapped in S/MIME when the
+// profile has S/MIME), its envelope (without Size) and the attributes its
+// audit records carry. Send and the Outbox build messages through it.
+func (s *Sender) prepare(m *envelope.Message, extra []slog.Attr) (*envelope.Message, transport.Envelope, []slog.Attr, error) {
+	if m == nil {
+		return nil, transport.Envelope{}, nil, errors.New("mailwarden: nil message")
+	}
+	if m.MessageID == "" {
+		id, err := envelope.NewMessageID(m.From.Domain(), nil)
+		if err != nil {
+			return nil, transport.Envelope{}, nil, err
+		}
+		m.MessageID = id
+	}
+	if s.smime != nil {
+		if m.Wrap != nil {
+			return nil, transport.Envelope{}, nil, errors.New("mailwarden: the message already has a Wrap and the profile adds S/MIME")
+		}
+		mm := *m
+		mm.Wrap = s.smime.wrap.Wrap
+		m = &mm
+		extra = append(extra, slog.Attr{Key: "smime", Value: slog.GroupValue(s.smime.attrs...)})
+	}
+	from, rcpts, utf8, err := m.Envelope()
+	if err != nil {
+		return nil, transport.Envelope{}, nil, err
+	}
+	return m, transport.Envelope{From: from, To: rcpts, SMTPUTF8: utf8, MessageID: m.MessageID}, extra, nil
 }
 
 // SendRaw sends a ready RFC 5322 message read from r (for example one a
@@ -149,6 +161,12 @@ func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context,
 }
 
 func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*transport.Result, error) {
+	return s.sendOpened(ctx, env, func() (io.Reader, error) { return os.Open(file) }, extra)
+}
+
+// sendOpened sends the message open returns, recording the intent first
+// under a fail-closed audit trail.
+func (s *Sender) sendOpened(ctx context.Context, env transport.Envelope, open transport.Opener, extra []slog.Attr) (*transport.Result, error) {
 	ctx, sc := s.scope(ctx, extra)
 	if sc.tracked != nil {
 		// Fail-closed: nothing is sent unless the trail can record that it
@@ -162,7 +180,6 @@ func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file s
 			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
 		}
 	}
-	open := func() (io.Reader, error) { return os.Open(file) }
 	res, err := s.relay.Send(ctx, env, open)
 	if sc.tracked != nil {
 		if werr := sc.tracked.Wait(ctx); werr != nil {

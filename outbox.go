@@ -29,14 +29,25 @@ type Outbox struct {
 }
 
 // OpenOutbox opens (creating if needed) the spool directory cfg.Dir for
-// this Sender. When cfg.Deliverer is nil the Sender delivers; when
-// cfg.Logger is nil, events go where the Sender's go: to the profile's
-// audit trail and Options.Logger. Errors are *outbox.Error.
+// this Sender. When cfg.Deliverer is nil the Sender delivers. The outbox's
+// records always go where the Sender's go (the profile's audit trail and
+// Options.Logger), and also to cfg.Logger when it is set. Errors are
+// *outbox.Error.
 func (s *Sender) OpenOutbox(cfg outbox.Config) (*Outbox, error) {
 	if cfg.Deliverer == nil {
 		cfg.Deliverer = senderDeliverer{s}
 	}
-	if cfg.Logger == nil {
+	// The outbox's records go where the Sender's go (the audit trail and
+	// Options.Logger), and to cfg.Logger too when set.
+	if rh, ok := s.session.Logger.Handler().(*routeHandler); ok && cfg.Logger != nil {
+		c := *rh
+		if c.extra != nil {
+			c.extra = slog.NewMultiHandler(c.extra, cfg.Logger.Handler())
+		} else {
+			c.extra = cfg.Logger.Handler()
+		}
+		cfg.Logger = slog.New(&c)
+	} else if cfg.Logger == nil {
 		cfg.Logger = s.session.Logger
 	}
 	q, err := outbox.Open(cfg)

@@ -68,6 +68,7 @@ func commands() []command {
 		{"smime", "verify an S/MIME signing and encryption configuration", runSMIME},
 		{"demo", "run everything against an embedded relay, with no configuration", runDemo},
 		{"audit", "verify a tamper-evident audit file chain", runAudit},
+		{"outbox", "list, retry, purge or deliver (run) a durable outbox spool", runOutbox},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

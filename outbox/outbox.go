@@ -138,6 +138,7 @@ type Outbox struct {
 	closed   bool
 	sends    []time.Time // rate window
 	kick     chan struct{}
+	slots    chan struct{} // one per delivery under way, Concurrency in all
 	seq      uint32
 }
 
@@ -189,7 +190,8 @@ func Open(cfg Config) (*Outbox, error) {
 		return nil, &Error{Op: "open", Path: cfg.Dir, Err: err, Hint: "check that the spool directory exists and is writable"}
 	}
 	o := &Outbox{cfg: cfg, dir: cfg.Dir, log: log, cache: map[string]*loaded{}, inflight: map[string]bool{},
-		sent: map[string]bool{}, hold: map[string]time.Time{}, kick: make(chan struct{}, 1)}
+		sent: map[string]bool{}, hold: map[string]time.Time{}, kick: make(chan struct{}, 1),
+		slots: make(chan struct{}, cfg.Concurrency)}
 	if _, err := o.scan(context.Background()); err != nil {
 		return nil, err
 	}

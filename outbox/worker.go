@@ -29,8 +29,10 @@ func (o *Outbox) Run(ctx context.Context) error {
 	if o.cfg.Deliverer == nil {
 		return &Error{Op: "run", Err: ErrNoDeliverer}
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
-		_, next, err := o.pass(ctx)
+		_, next, err := o.pass(ctx, &wg)
 		if err != nil && ctx.Err() == nil {
 			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", err.Error())))
 		}
@@ -58,20 +60,24 @@ func (o *Outbox) RunOnce(ctx context.Context) (Stats, error) {
 	if o.cfg.Deliverer == nil {
 		return Stats{}, &Error{Op: "run", Err: ErrNoDeliverer}
 	}
-	st, _, err := o.pass(ctx)
+	var wg sync.WaitGroup
+	st, _, err := o.pass(ctx, &wg)
+	wg.Wait()
 	if err == nil {
 		err = ctx.Err()
 	}
-	return st, err
+	return *st, err
 }
 
-// pass delivers the entries due now, Concurrency at a time and paced by
-// the rate limit, and returns when all are done, with the time the next
-// entry falls due (zero if none).
-func (o *Outbox) pass(ctx context.Context) (Stats, time.Time, error) {
+// pass starts delivering the entries due now (and not already under
+// way), at most Concurrency at a time and paced by the rate limit, each in
+// a goroutine counted in wg. It returns once all are started, with the time
+// the next entry falls due (zero if none). The Stats are complete once wg
+// is done. A finished delivery wakes Run.
+func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Time, error) {
 	m, err := o.scan(ctx)
 	if err != nil {
-		return Stats{}, time.Time{}, err
+		return &Stats{}, time.Time{}, err
 	}
 	now := o.cfg.Now()
 	var due []string
@@ -97,17 +103,15 @@ func (o *Outbox) pass(ctx context.Context) (Stats, time.Time, error) {
 	o.mu.Unlock()
 	sort.Strings(due) // oldest first
 	var (
-		wg    sync.WaitGroup
 		smu   sync.Mutex
-		stats Stats
-		sem   = make(chan struct{}, o.cfg.Concurrency)
+		stats = &Stats{}
 	)
 	for _, id := range due {
 		if err := o.pace(ctx); err != nil {
 			break
 		}
 		select {
-		case sem <- struct{}{}:
+		case o.slots <- struct{}{}:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
@@ -123,15 +127,15 @@ func (o *Outbox) pass(ctx context.Context) (Stats, time.Time, error) {
 			o.mu.Lock()
 			delete(o.inflight, id)
 			o.mu.Unlock()
-			<-sem
+			<-o.slots
 			smu.Lock()
 			stats.add(r)
 			smu.Unlock()
+			o.wake()
 		}(id, m[id])
 	}
-	wg.Wait()
 	if len(due) > 0 {
-		next = o.cfg.Now() // look again at once: new entries or failures may be due
+		next = o.cfg.Now() // look again at once: new entries may be due
 	}
 	return stats, next, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -330,7 +329,7 @@ func (o *Outbox) writeEntry(id string, line []byte, write func(io.Writer) error,
 		return 0, err
 	}
 	total := int64(len(line)) + cw.n
-	first := fmt.Sprintf("%s %020d %s\n", magic, total, hex.EncodeToString(h.Sum(nil)))
+	first := firstLine(total, h.Sum(nil))
 	if _, err := f.WriteAt([]byte(first), 0); err != nil {
 		return 0, err
 	}

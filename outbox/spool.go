@@ -152,7 +152,15 @@ func parseFirst(b []byte) (int64, [32]byte, error) {
 	if _, err := hex.Decode(sum[:], []byte(fields[1])); err != nil || len(fields[1]) != 64 {
 		return 0, sum, corrupt("bad checksum field")
 	}
+	// Exactly as written, byte for byte (no other case, spacing or sign).
+	if firstLine(size, sum[:]) != s {
+		return 0, sum, corrupt("bad first line")
+	}
 	return size, sum, nil
+}
+
+func firstLine(size int64, sum []byte) string {
+	return fmt.Sprintf("%s %020d %s\n", magic, size, hex.EncodeToString(sum))
 }
 
 // bodyReader streams the message and checks the entry's checksum at the

@@ -69,7 +69,8 @@ func (e *FullError) Unwrap() error { return ErrFull }
 // Temporary reports whether a delivery error is worth retrying later: the
 // first error in its chain with a Temporary() bool method decides (as
 // transport.Error's does: 4xx, connection, TLS, proxy failures and
-// timeouts), except that a net.Error counts as temporary whatever its own
+// timeouts), except that a network error (*net.OpError, a timeout, a DNS
+// failure other than "no such host") counts as temporary whatever its own
 // method says (a refused connection is one). Without either, the failure
 // is permanent. A cancelled context is not temporary.
 func Temporary(err error) bool {
@@ -85,8 +86,19 @@ func Temporary(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
+	// A network error: *net.OpError (dial, read, write), a DNS failure, or
+	// any net.Error that timed out. (A bare syscall.Errno also has the
+	// net.Error methods; a file-system error must not count.)
+	var op *net.OpError
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return !dns.IsNotFound // a name that does not exist will not start to
+	}
+	if errors.As(err, &op) {
+		return true
+	}
 	var ne net.Error
-	if errors.As(err, &ne) {
+	if errors.As(err, &ne) && ne.Timeout() {
 		return true
 	}
 	return errors.Is(err, context.DeadlineExceeded)

@@ -183,6 +183,12 @@ func TestTemporary(t *testing.T) {
 		{errPlain, false},
 		{nil, false},
 		{io.ErrUnexpectedEOF, false},
+		// A file-system error is not a network error, though a bare
+		// syscall.Errno has the net.Error methods.
+		{&os.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}, false},
+		{syscall.ENOSPC, false},
+		{&net.DNSError{Err: "server misbehaving", Name: "relay.example", IsTemporary: true}, true},
+		{&net.DNSError{Err: "no such host", Name: "relay.example", IsNotFound: true}, false},
 	} {
 		if got := Temporary(c.err); got != c.want {
 			t.Errorf("Temporary(%v) = %v, want %v", c.err, got, c.want)
@@ -405,7 +411,7 @@ func TestRunDeliversAndStops(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 	if len(d.got) != 5 || len(ev.find("outbox.deferred")) != 1 {
-		t.Fatalf("delivered %d, deferred %d", len(d.got), len(ev.find("outbox.deferred")))
+		t.Fatalf("delivered %d, deferred %d: %v", len(d.got), len(ev.find("outbox.deferred")), ev.find("outbox.deferred"))
 	}
 	if _, err := Open(Config{}); err == nil {
 		t.Fatal("Open without a directory")

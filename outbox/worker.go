@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -179,8 +180,17 @@ func (o *Outbox) backoff(n int) time.Duration {
 
 // attempt delivers one entry and records the outcome.
 func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
+	// The scan that found the entry may predate the end of an earlier
+	// attempt (or a purge or retry by another process): look again now
+	// that it is marked in flight.
+	if _, err := os.Stat(o.msgPath(id)); err != nil {
+		return Stats{}
+	}
+	st, err := o.readState(ctx, id)
+	if err != nil || st.Dead || st.Next.After(o.cfg.Now()) {
+		return Stats{}
+	}
 	hdr := s.l.hdr
-	st := s.st
 	st.Attempts++
 	env := Envelope{From: hdr.From, To: hdr.To, SMTPUTF8: hdr.SMTPUTF8, MessageID: hdr.MessageID, Size: s.l.bodySize}
 	ids := func(extra ...slog.Attr) []slog.Attr {
@@ -189,7 +199,8 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
 	}
 	o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.attempt", ids()...)
 	actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
-	qid, err := o.cfg.Deliverer.Deliver(actx, env, func() (io.Reader, error) { return openBody(o.msgPath(id), s.l) })
+	var qid string
+	qid, err = o.cfg.Deliverer.Deliver(actx, env, func() (io.Reader, error) { return openBody(o.msgPath(id), s.l) })
 	cancel()
 	now := o.cfg.Now().UTC()
 	if err == nil {
@@ -209,6 +220,9 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
 	if errors.Is(err, ErrCorrupt) {
 		o.quarantine(ctx, id, err, true)
 		return Stats{Quarantined: 1}
+	}
+	if _, serr := os.Stat(o.msgPath(id)); errors.Is(serr, os.ErrNotExist) {
+		return Stats{} // purged meanwhile
 	}
 	if ctx.Err() != nil {
 		// Shutting down: not the relay's fault, not counted.

@@ -71,6 +71,7 @@ func TestOutboxChild(t *testing.T) {
 		tmp := progress + ".tmp"
 		os.WriteFile(tmp, []byte(strconv.Itoa(i+1)), 0o600)
 		os.Rename(tmp, progress)
+		time.Sleep(3 * time.Millisecond) // alerts trickle in: spread the work over the kills
 	}
 	for {
 		l, err := ob.List(ctx)
@@ -215,7 +216,7 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	killed, restarted := 0, false
 	restartErr := make(chan error, 1)
 	for i := 0; i < kills; i++ {
-		after := time.Duration(150+rng.IntN(900)) * time.Millisecond
+		after := time.Duration(300+rng.IntN(700)) * time.Millisecond
 		if i == kills/2 {
 			// Restart the server while the child is delivering.
 			go func() {
@@ -272,8 +273,8 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	}
 	fmt.Printf("outbox kill test: %d messages, %d SIGKILLs, server restarted: %v, deliveries %d, distinct %d, missing %d, duplicates %d\n",
 		total, killed, restarted, deliveries, len(sink.got), missing, dups)
-	if killed == 0 {
-		t.Error("the child was never killed (it finished too fast): the test proved nothing")
+	if killed < kills/2 {
+		t.Errorf("the child was killed only %d times (it finished too fast): too little proved", killed)
 	}
 }
 

@@ -424,3 +424,38 @@ func TestRunDeliversAndStops(t *testing.T) {
 		t.Fatalf("after Close: %v", err)
 	}
 }
+
+// TestRunSurvivesLostSpool: the spool directory disappears under a running
+// worker (a failed mount): it reports once, keeps going, and delivers once
+// the directory is back. No crash loop.
+func TestRunSurvivesLostSpool(t *testing.T) {
+	d := &script{}
+	o, ev := open(t, Config{Deliverer: d, PollInterval: 2 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- o.Run(ctx) }()
+	os.RemoveAll(o.Dir())
+	waitFor(t, func() bool { return len(ev.find("outbox.error")) > 0 })
+	time.Sleep(20 * time.Millisecond) // several more polls fail the same way
+	if err := os.MkdirAll(o.Dir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, o, "back@example.com", "x\r\n")
+	waitFor(t, func() bool { return len(ev.find("outbox.delivered")) == 1 })
+	cancel()
+	<-done
+	if n := len(ev.find("outbox.error")); n != 1 {
+		t.Fatalf("%d outbox.error records for one lasting failure", n)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

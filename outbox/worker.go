@@ -32,10 +32,16 @@ func (o *Outbox) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	lastErr := ""
 	for {
 		_, next, err := o.pass(ctx, &wg)
-		if err != nil && ctx.Err() == nil {
-			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", err.Error())))
+		switch {
+		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
+			// Once per distinct failure, not once per poll.
+			lastErr = err.Error()
+			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", lastErr)))
+		case err == nil:
+			lastErr = ""
 		}
 		wait := o.cfg.PollInterval
 		if !next.IsZero() {

@@ -15,7 +15,7 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "outbox-example-*")
 	defer os.RemoveAll(dir)
-	print := outbox.DelivererFunc(func(ctx context.Context, env outbox.Envelope, open outbox.Opener) (string, error) {
+	show := outbox.DelivererFunc(func(ctx context.Context, env outbox.Envelope, open outbox.Opener) (string, error) {
 		r, err := open()
 		if err != nil {
 			return "", err
@@ -25,7 +25,7 @@ func Example() {
 		fmt.Printf("to %v: %q\n", env.To, b)
 		return "4Q2x", err
 	})
-	o, err := outbox.Open(outbox.Config{Dir: dir, Deliverer: print})
+	o, err := outbox.Open(outbox.Config{Dir: dir, Deliverer: show})
 	if err != nil {
 		fmt.Println(err)
 		return

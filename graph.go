@@ -140,6 +140,7 @@ func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(s
 	if err := s.openTrail(ctx); err != nil {
 		return nil, err
 	}
+	s.logger = slog.New(&routeHandler{trail: s.trail, extra: handlerOf(opts.Logger), profile: p.Name})
 	s.graph = &graphSetup{
 		endpoint: strings.TrimRight(endpoint, "/"),
 		sender:   p.Graph.Sender,
@@ -147,7 +148,7 @@ func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(s
 			Endpoint:     endpoint,
 			HTTPClient:   hc,
 			Token:        tok,
-			Logger:       slog.New(&routeHandler{trail: s.trail, extra: handlerOf(opts.Logger), profile: p.Name}),
+			Logger:       s.logger,
 			MaxRetries:   p.Graph.MaxRetries,
 			MaxRetryWait: p.Graph.MaxRetryWait,
 		},
@@ -187,7 +188,7 @@ func graphToken(ctx context.Context, p Profile, endpoint string, opts *Options) 
 // sendGraph sends a spooled message through Graph, with the same audit
 // records around it as an SMTP send: a fail-closed "graph.intent" before,
 // and the graph package's "graph.send" summary.
-func (s *Sender) sendGraph(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*transport.Result, error) {
+func (s *Sender) sendGraph(ctx context.Context, env transport.Envelope, opener transport.Opener, extra []slog.Attr) (*transport.Result, error) {
 	sender := s.graph.sender
 	if sender == "" {
 		sender = env.From
@@ -213,7 +214,16 @@ func (s *Sender) sendGraph(ctx context.Context, env transport.Envelope, file str
 			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
 		}
 	}
-	open := func() (io.ReadCloser, error) { return os.Open(file) }
+	open := func() (io.ReadCloser, error) {
+		r, err := opener()
+		if err != nil {
+			return nil, err
+		}
+		if rc, ok := r.(io.ReadCloser); ok {
+			return rc, nil
+		}
+		return io.NopCloser(r), nil
+	}
 	gr, err := s.graph.client.SendMail(ctx, sender, open, env.Size)
 	if sc.tracked != nil {
 		if werr := sc.tracked.Wait(ctx); werr != nil {

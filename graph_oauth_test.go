@@ -1,12 +1,17 @@
 package mailwarden_test
 
 import (
+	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"mailwarden"
+	"mailwarden/envelope"
+	"mailwarden/headers"
 	"mailwarden/internal/oauthtest"
+	"mailwarden/outbox"
 )
 
 // The graph transport gets its app-only token from the client-credentials
@@ -49,5 +54,52 @@ func TestGraphWithClientCredentialsToken(t *testing.T) {
 	calls := f.got()
 	if len(calls) != 2 || !strings.HasPrefix(calls[0].auth, "Bearer ey") || calls[0].auth != calls[1].auth {
 		t.Fatalf("graph calls: %+v", calls)
+	}
+}
+
+// An outbox in front of a graph profile delivers through Graph, and a
+// throttled Graph (429) defers the message instead of losing it.
+func TestOutboxDeliversThroughGraph(t *testing.T) {
+	f := newFakeGraph(t, 429, "ApplicationThrottled")
+	dir := t.TempDir()
+	p := graphProfile(f, dir)
+	s, err := mailwarden.NewSender(context.Background(), p, graphOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ob, err := s.OpenOutbox(outbox.Config{Dir: filepath.Join(dir, "spool")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	m := &envelope.Message{From: headers.Address{Addr: "alerts@contoso.com"}, To: []headers.Address{{Addr: "ops@contoso.com"}},
+		Bcc: []headers.Address{{Addr: "audit@contoso.com"}}, Subject: "queued for graph", Text: "hi\r\n"}
+	if _, err := ob.Enqueue(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ob.RunOnce(context.Background())
+	if err != nil || st.Deferred != 1 {
+		t.Fatalf("throttled: %+v %v", st, err)
+	}
+	f.mu.Lock()
+	f.status = 202
+	f.mu.Unlock()
+	entries, err := ob.List(context.Background())
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("list: %v %v", entries, err)
+	}
+	if err := ob.Retry(context.Background(), entries[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	st, err = ob.RunOnce(context.Background())
+	if err != nil || st.Delivered != 1 {
+		t.Fatalf("after the throttle: %+v %v", st, err)
+	}
+	calls := f.got()
+	last := calls[len(calls)-1]
+	if !strings.Contains(last.uri, "/users/alerts@contoso.com/sendMail") || !bytes.Contains(last.mime, []byte("Bcc: audit@contoso.com\r\n")) ||
+		!bytes.Contains(last.mime, []byte("Message-ID: <"+m.MessageID+">")) {
+		t.Errorf("graph got %s\n%s", last.uri, last.mime)
 	}
 }

@@ -36,21 +36,39 @@ func (s *Sender) Send(ctx context.Context, m *envelope.Message) (*transport.Resu
 }
 
 func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []slog.Attr) (*transport.Result, error) {
+	m, env, extra, err := s.prepare(m, extra)
+	if err != nil {
+		return nil, err
+	}
+	f, size, err := spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err })
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f)
+	env.Size = size
+	return s.sendSpooled(ctx, env, f, extra)
+}
+
+// prepare readies m for sending as the profile says: it sets m.MessageID
+// when empty and returns the message to write (wrapped in S/MIME when the
+// profile has S/MIME), its envelope (without Size) and the attributes its
+// audit records carry. Send and the Outbox build messages through it.
+func (s *Sender) prepare(m *envelope.Message, extra []slog.Attr) (*envelope.Message, transport.Envelope, []slog.Attr, error) {
 	if m == nil {
-		return nil, errors.New("mailwarden: nil message")
+		return nil, transport.Envelope{}, nil, errors.New("mailwarden: nil message")
 	}
 	orig := m
 	m = s.defaults.apply(m)
 	if m.MessageID == "" {
 		id, err := envelope.NewMessageID(m.From.Domain(), nil)
 		if err != nil {
-			return nil, err
+			return nil, transport.Envelope{}, nil, err
 		}
 		m.MessageID, orig.MessageID = id, id
 	}
 	if s.smime != nil {
 		if m.Wrap != nil {
-			return nil, errors.New("mailwarden: the message already has a Wrap and the profile adds S/MIME")
+			return nil, transport.Envelope{}, nil, errors.New("mailwarden: the message already has a Wrap and the profile adds S/MIME")
 		}
 		mm := *m
 		mm.Wrap = s.smime.wrap.Wrap
@@ -65,15 +83,9 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 	}
 	from, rcpts, utf8, err := m.Envelope()
 	if err != nil {
-		return nil, err
+		return nil, transport.Envelope{}, nil, err
 	}
-	f, size, err := spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err })
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f)
-	env := transport.Envelope{From: from, To: rcpts, SMTPUTF8: utf8, Size: size, MessageID: m.MessageID}
-	return s.sendSpooled(ctx, env, f, extra)
+	return m, transport.Envelope{From: from, To: rcpts, SMTPUTF8: utf8, MessageID: m.MessageID}, extra, nil
 }
 
 // SendRaw sends a ready RFC 5322 message read from r (for example one a
@@ -173,8 +185,14 @@ func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context,
 }
 
 func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*transport.Result, error) {
+	return s.sendOpened(ctx, env, func() (io.Reader, error) { return os.Open(file) }, extra)
+}
+
+// sendOpened sends the message open returns, recording the intent first
+// under a fail-closed audit trail.
+func (s *Sender) sendOpened(ctx context.Context, env transport.Envelope, open transport.Opener, extra []slog.Attr) (*transport.Result, error) {
 	if s.graph != nil {
-		return s.sendGraph(ctx, env, file, extra)
+		return s.sendGraph(ctx, env, open, extra)
 	}
 	ctx, sc := s.scope(ctx, extra)
 	if sc.tracked != nil {
@@ -189,7 +207,6 @@ func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file s
 			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
 		}
 	}
-	open := func() (io.Reader, error) { return os.Open(file) }
 	res, err := s.relay.Send(ctx, env, open)
 	if sc.tracked != nil {
 		if werr := sc.tracked.Wait(ctx); werr != nil {

@@ -57,7 +57,8 @@ type Sender struct {
 	trail       *audit.Handler // nil when the profile configures no audit sink
 	smime       *smimeSetup    // nil when the profile has no S/MIME settings
 	defaults    *messageDefaults
-	graph       *graphSetup // nil unless the profile's transport is graph
+	logger      *slog.Logger // the transport's events: audit trail and Options.Logger
+	graph       *graphSetup  // nil unless the profile's transport is graph
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -181,6 +182,7 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	}
 	cfg.Logger = slog.New(&routeHandler{trail: s.trail, extra: handlerOf(opts.Logger), profile: p.Name})
 	s.session = cfg
+	s.logger = cfg.Logger
 
 	strategy := transport.InOrder
 	if p.RoundRobin {

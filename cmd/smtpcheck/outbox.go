@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"mailwarden/outbox"
+)
+
+const outboxUsage = `usage: smtpcheck outbox <command> --spool DIR [flags]
+
+Looks at and acts on a durable outbox (a spool directory of queued
+messages).
+
+Commands:
+  list               show every entry: id, state, attempts, next attempt,
+                     last error, Message-ID, recipients (--json for JSON)
+  retry ID           make a deferred or dead entry due now
+  purge ID           delete an entry without sending it
+  enqueue            build a message from the send flags and queue it
+  run                deliver the queue with the send connection flags, until
+                     interrupted (--once: one pass over what is due, then exit)
+
+Run 'smtpcheck outbox <command> --help' for a command's flags.
+
+Exit codes: 0 success; 2 usage, configuration or unknown id; 1 the spool
+cannot be read or written; for run --once: 5 some entry was dead-lettered,
+6 some entry was deferred; 3-6 for enqueue as for send.
+`
+
+func runOutbox(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, outboxUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(e.stdout, outboxUsage)
+		return exitOK
+	case "list":
+		return runOutboxList(ctx, e, args[1:])
+	case "retry", "purge":
+		return runOutboxAct(ctx, e, args[0], args[1:])
+	case "run":
+		return runOutboxRun(ctx, e, args[1:])
+	case "enqueue":
+		return runOutboxEnqueue(ctx, e, args[1:])
+	}
+	fmt.Fprintf(e.stderr, "smtpcheck outbox: unknown command %q\n\n", args[0])
+	fmt.Fprint(e.stderr, outboxUsage)
+	return exitUsage
+}
+
+// openSpool opens the spool for inspection (no delivery); quarantine
+// reports go to stderr.
+func openSpool(e *env, name, dir string) (*outbox.Outbox, int) {
+	if dir == "" {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: --spool is required\n", name)
+		return nil, exitUsage
+	}
+	o, err := outbox.Open(outbox.Config{Dir: dir, Logger: slog.New(&eventPrinter{w: e.stderr})})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
+		return nil, exitCheck
+	}
+	return o, 0
+}
+
+type entryJSON struct {
+	ID          string   `json:"id"`
+	State       string   `json:"state"`
+	Attempts    int      `json:"attempts"`
+	NextAttempt string   `json:"next_attempt,omitempty"`
+	LastError   string   `json:"last_error,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
+	MessageID   string   `json:"message_id,omitempty"`
+	From        string   `json:"from"`
+	Rcpts       []string `json:"rcpts"`
+	Size        int64    `json:"size"`
+	Created     string   `json:"created"`
+}
+
+type listJSON struct {
+	Entries     []entryJSON `json:"entries"`
+	Quarantined []string    `json:"quarantined"`
+}
+
+func runOutboxList(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("outbox list", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	spool := fs.String("spool", "", "spool `DIR`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code, done := parseFlags(fs, e, args, "outbox list", "usage: smtpcheck outbox list --spool DIR [--json]"); done {
+		return code
+	}
+	o, code := openSpool(e, "list", *spool)
+	if o == nil {
+		return code
+	}
+	defer o.Close()
+	list, err := o.List(ctx)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox list: %s\n", oneLine(err.Error()))
+		return exitCheck
+	}
+	q, _ := o.Quarantined()
+	if *asJSON {
+		out := listJSON{Entries: []entryJSON{}, Quarantined: q}
+		if out.Quarantined == nil {
+			out.Quarantined = []string{}
+		}
+		for _, en := range list {
+			j := entryJSON{ID: en.ID, State: string(en.State), Attempts: en.Attempts, LastError: en.LastError, Reason: en.Reason,
+				MessageID: en.Envelope.MessageID, From: en.Envelope.From, Rcpts: en.Envelope.To, Size: en.Envelope.Size,
+				Created: en.Created.UTC().Format(time.RFC3339)}
+			if !en.NextAttempt.IsZero() {
+				j.NextAttempt = en.NextAttempt.UTC().Format(time.RFC3339)
+			}
+			out.Entries = append(out.Entries, j)
+		}
+		writeJSON(e.stdout, out)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tATTEMPTS\tNEXT ATTEMPT\tMESSAGE-ID\tRECIPIENTS\tLAST ERROR")
+	for _, en := range list {
+		next := "-"
+		if !en.NextAttempt.IsZero() {
+			next = en.NextAttempt.UTC().Format(time.RFC3339)
+		}
+		state := string(en.State)
+		if en.Reason != "" {
+			state += " (" + en.Reason + ")"
+		}
+		lastErr := en.LastError
+		if lastErr == "" {
+			lastErr = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", en.ID, state, en.Attempts, next, oneLine(en.Envelope.MessageID),
+			oneLine(strings.Join(en.Envelope.To, ",")), oneLine(lastErr))
+	}
+	tw.Flush()
+	fmt.Fprintf(e.stdout, "%d queued", len(list))
+	if len(q) > 0 {
+		fmt.Fprintf(e.stdout, ", %d file(s) in quarantine (%s/quarantine)", len(q), *spool)
+	}
+	fmt.Fprintln(e.stdout)
+	return exitOK
+}
+
+// splitID takes the one positional ID from args, before or after the
+// flags.
+func splitID(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") && (n < 2 || args[n-2] != "--spool" && args[n-2] != "-spool") {
+		return args[n-1], args[:n-1]
+	}
+	return "", args
+}
+
+func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
+	id, rest := splitID(args)
+	fs := flag.NewFlagSet("outbox "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	spool := fs.String("spool", "", "spool `DIR`")
+	help := map[string]string{"retry": "usage: smtpcheck outbox retry --spool DIR ID\n\nMakes a deferred or dead entry due now (its maximum age counts again from now).",
+		"purge": "usage: smtpcheck outbox purge --spool DIR ID\n\nDeletes an entry without sending it."}[name]
+	if code, done := parseFlags(fs, e, rest, "outbox "+name, help); done {
+		return code
+	}
+	if id == "" {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: an entry ID is required (see 'smtpcheck outbox list')\n", name)
+		return exitUsage
+	}
+	o, code := openSpool(e, name, *spool)
+	if o == nil {
+		return code
+	}
+	defer o.Close()
+	var err error
+	if name == "retry" {
+		err = o.Retry(ctx, id)
+	} else {
+		err = o.Purge(ctx, id)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
+		if errors.Is(err, outbox.ErrNotFound) {
+			return exitUsage
+		}
+		return exitCheck
+	}
+	fmt.Fprintf(e.stdout, "%s %s\n", map[string]string{"retry": "due now:", "purge": "purged:"}[name], id)
+	return exitOK
+}
+
+// outboxFlags are the worker's settings.
+type outboxFlags struct {
+	spool                  string
+	concurrency, rate      int
+	ratePeriod, maxAge     time.Duration
+	minBackoff, maxBackoff time.Duration
+	maxBytes               int64
+	maxMessages            int
+	once                   bool
+}
+
+func (f *outboxFlags) register(fs *flag.FlagSet, run bool) {
+	fs.StringVar(&f.spool, "spool", "", "spool `DIR` (created if missing)")
+	fs.Int64Var(&f.maxBytes, "max-bytes", 0, "refuse to queue beyond `N` bytes in the spool (0: no limit)")
+	fs.IntVar(&f.maxMessages, "max-messages", 0, "refuse to queue beyond `N` entries (0: no limit)")
+	if !run {
+		return
+	}
+	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries (connections) at once")
+	fs.IntVar(&f.rate, "rate", 0, "send at most `N` messages per --rate-period (0: no limit; Exchange Online: 30 a minute)")
+	fs.DurationVar(&f.ratePeriod, "rate-period", time.Minute, "the period of --rate")
+	fs.DurationVar(&f.maxAge, "max-age", 24*time.Hour, "dead-letter an entry still failing temporarily after this long")
+	fs.DurationVar(&f.minBackoff, "min-backoff", 30*time.Second, "delay after the first temporary failure (doubled each time)")
+	fs.DurationVar(&f.maxBackoff, "max-backoff", 15*time.Minute, "longest delay between attempts")
+	fs.BoolVar(&f.once, "once", false, "one pass over the entries due now, then exit")
+}
+
+func (f *outboxFlags) config(logger *slog.Logger) outbox.Config {
+	return outbox.Config{Dir: f.spool, Logger: logger, MaxBytes: f.maxBytes, MaxMessages: f.maxMessages,
+		Concurrency: f.concurrency, RateLimit: f.rate, RatePeriod: f.ratePeriod, MaxAge: f.maxAge,
+		MinBackoff: f.minBackoff, MaxBackoff: f.maxBackoff}
+}
+
+func runOutboxRun(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("outbox run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var cf connFlags
+	cf.register(fs)
+	var of outboxFlags
+	of.register(fs, true)
+	if code, done := parseFlags(fs, e, args, "outbox run", "usage: smtpcheck outbox run --spool DIR --server ADDR [flags]\n\nDelivers the queue through the relay the connection flags describe, printing\nevery state change, until interrupted (or, with --once, after one pass)."); done {
+		return code
+	}
+	if of.spool == "" {
+		fmt.Fprintln(e.stderr, "smtpcheck outbox run: --spool is required")
+		return exitUsage
+	}
+	s, code := newSender(ctx, e, &cf, "outbox run")
+	if s == nil {
+		return code
+	}
+	defer closeSender(e, s, "outbox run")
+	var h slog.Handler = &eventPrinter{w: e.stdout}
+	if cf.json {
+		h = slog.NewJSONHandler(e.stdout, nil)
+	}
+	o, err := s.OpenOutbox(of.config(slog.New(outboxOnly{h})))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", oneLine(err.Error()))
+		return exitCheck
+	}
+	defer o.Close()
+	if of.once {
+		st, err := o.RunOnce(ctx)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", oneLine(err.Error()))
+			return exitCheck
+		}
+		fmt.Fprintf(e.stderr, "delivered %d, deferred %d, dead %d, quarantined %d\n", st.Delivered, st.Deferred, st.Dead, st.Quarantined)
+		switch {
+		case st.Dead > 0:
+			return exitRejected
+		case st.Deferred > 0:
+			return exitTemporary
+		}
+		return exitOK
+	}
+	if err := o.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", oneLine(err.Error()))
+		return exitCheck
+	}
+	return exitOK
+}
+
+func runOutboxEnqueue(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("outbox enqueue", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var cf connFlags
+	cf.register(fs)
+	mf := addMessageFlags(fs)
+	mf.stdin = e.stdin
+	var sf smimeFlags
+	sf.register(fs)
+	var of outboxFlags
+	of.register(fs, false)
+	if code, done := parseFlags(fs, e, args, "outbox enqueue", "usage: smtpcheck outbox enqueue --spool DIR --server ADDR --from ADDRESS --to LIST [flags]\n\nBuilds a message as send does (the profile's S/MIME included) and queues it\ndurably; 'outbox run' delivers it."); done {
+		return code
+	}
+	if of.spool == "" {
+		fmt.Fprintln(e.stderr, "smtpcheck outbox enqueue: --spool is required")
+		return exitUsage
+	}
+	cf.smime = sf.config()
+	s, code := newSender(ctx, e, &cf, "outbox enqueue")
+	if s == nil {
+		return code
+	}
+	defer closeSender(e, s, "outbox enqueue")
+	o, err := s.OpenOutbox(of.config(nil))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", oneLine(err.Error()))
+		return exitCheck
+	}
+	defer o.Close()
+	msg, err := mf.build()
+	defer mf.close()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", oneLine(err.Error()))
+		return exitUsage
+	}
+	en, err := o.Enqueue(ctx, msg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", oneLine(err.Error()))
+		var oe *outbox.Error
+		if errors.As(err, &oe) {
+			return exitCheck
+		}
+		return exitUsage
+	}
+	if cf.json {
+		writeJSON(e.stdout, map[string]any{"id": en.ID, "message_id": en.Envelope.MessageID, "size": en.Envelope.Size})
+	} else {
+		fmt.Fprintf(e.stdout, "queued %s <%s> (%d bytes)\n", en.ID, en.Envelope.MessageID, en.Envelope.Size)
+	}
+	return exitOK
+}
+
+// outboxOnly passes on the outbox's own records, not the transport's.
+type outboxOnly struct{ slog.Handler }
+
+func (h outboxOnly) Handle(ctx context.Context, r slog.Record) error {
+	if !strings.HasPrefix(r.Message, "outbox.") {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h outboxOnly) WithAttrs(a []slog.Attr) slog.Handler { return outboxOnly{h.Handler.WithAttrs(a)} }
+func (h outboxOnly) WithGroup(g string) slog.Handler      { return outboxOnly{h.Handler.WithGroup(g)} }
+
+// eventPrinter prints outbox events as one human line each.
+type eventPrinter struct {
+	w     io.Writer
+	attrs []slog.Attr
+}
+
+func (p *eventPrinter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (p *eventPrinter) WithAttrs(a []slog.Attr) slog.Handler {
+	return &eventPrinter{w: p.w, attrs: append(append([]slog.Attr(nil), p.attrs...), a...)}
+}
+func (p *eventPrinter) WithGroup(string) slog.Handler { return p }
+func (p *eventPrinter) Handle(_ context.Context, r slog.Record) error {
+	if !strings.HasPrefix(r.Message, "outbox.") {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %-19s", r.Time.UTC().Format("15:04:05"), r.Message)
+	var walk func(prefix string, a slog.Attr)
+	walk = func(prefix string, a slog.Attr) {
+		if a.Value.Kind() == slog.KindGroup {
+			for _, g := range a.Value.Group() {
+				walk(prefix, g)
+			}
+			return
+		}
+		if a.Key == "profile" {
+			return
+		}
+		fmt.Fprintf(&b, " %s=%s", prefix+a.Key, oneLine(a.Value.String()))
+	}
+	r.Attrs(func(a slog.Attr) bool { walk("", a); return true })
+	fmt.Fprintln(p.w, b.String())
+	return nil
+}

@@ -1,0 +1,96 @@
+package mailwarden
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+
+	"mailwarden/envelope"
+	"mailwarden/outbox"
+	"mailwarden/transport"
+)
+
+// An Outbox is a durable queue in front of a Sender: Enqueue stores a
+// message, built exactly as Send would build it (Message-ID, S/MIME), in a
+// spool directory and returns once it is on disk; Run delivers the queue
+// through the Sender's relays (reusing connections, failing over), retrying
+// temporary failures with backoff and dead-lettering permanent ones. Every
+// state change is an audit record (outbox.queued, outbox.attempt,
+// outbox.deferred, outbox.delivered, outbox.dead, outbox.quarantined; see
+// docs/audit-fields.md) next to the transport's own records.
+//
+// The embedded *outbox.Outbox gives Run, RunOnce, List, Retry, Purge and
+// Close; its own Enqueue (a ready message and envelope) stays reachable as
+// o.Outbox.Enqueue. Close the Outbox before the Sender.
+type Outbox struct {
+	*outbox.Outbox
+	s *Sender
+}
+
+// OpenOutbox opens (creating if needed) the spool directory cfg.Dir for
+// this Sender. When cfg.Deliverer is nil the Sender delivers. The outbox's
+// records always go where the Sender's go (the profile's audit trail and
+// Options.Logger), and also to cfg.Logger when it is set. Errors are
+// *outbox.Error.
+func (s *Sender) OpenOutbox(cfg outbox.Config) (*Outbox, error) {
+	if cfg.Deliverer == nil {
+		cfg.Deliverer = senderDeliverer{s}
+	}
+	// The outbox's records go where the Sender's go (the audit trail and
+	// Options.Logger), and to cfg.Logger too when set.
+	if rh, ok := s.logger.Handler().(*routeHandler); ok && cfg.Logger != nil {
+		c := *rh
+		if c.extra != nil {
+			c.extra = slog.NewMultiHandler(c.extra, cfg.Logger.Handler())
+		} else {
+			c.extra = cfg.Logger.Handler()
+		}
+		cfg.Logger = slog.New(&c)
+	} else if cfg.Logger == nil {
+		cfg.Logger = s.logger
+	}
+	q, err := outbox.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Outbox{Outbox: q, s: s}, nil
+}
+
+// Enqueue builds m as Send does (setting m.MessageID when empty, wrapping
+// it in S/MIME when the profile says so) and stores it durably. The error
+// is a *envelope.Error for a message that cannot be built, or an
+// *outbox.Error (wrapping outbox.ErrFull when the spool is full) when it
+// could not be stored; then nothing was queued.
+func (o *Outbox) Enqueue(ctx context.Context, m *envelope.Message) (outbox.Entry, error) {
+	mm, env, extra, err := o.s.prepare(m, nil)
+	if err != nil {
+		return outbox.Entry{}, err
+	}
+	// The queued record carries what a send's records carry (S/MIME).
+	ctx = withScope(ctx, &sendScope{attrs: extra})
+	return o.Outbox.Enqueue(ctx, outbox.Envelope{From: env.From, To: env.To, SMTPUTF8: env.SMTPUTF8, MessageID: env.MessageID},
+		func(w io.Writer) error { _, err := mm.WriteTo(w); return err })
+}
+
+// senderDeliverer delivers spooled messages through a Sender.
+type senderDeliverer struct{ s *Sender }
+
+func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open outbox.Opener) (string, error) {
+	tenv := transport.Envelope{From: env.From, To: env.To, SMTPUTF8: env.SMTPUTF8, Size: env.Size, MessageID: env.MessageID}
+	res, err := d.s.sendOpened(ctx, tenv, transport.Opener(open), []slog.Attr{slog.Bool("outbox_delivery", true)})
+	if err != nil {
+		if errors.Is(err, ErrAuditFailed) {
+			// The trail may come back: keep the message queued.
+			return "", retryLater{err}
+		}
+		return "", err
+	}
+	return res.QueueID, nil
+}
+
+// retryLater marks an error as temporary for the outbox.
+type retryLater struct{ error }
+
+func (e retryLater) Temporary() bool { return true }
+func (e retryLater) Unwrap() error   { return e.error }

@@ -1,0 +1,274 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Stats count what one pass of the worker did.
+type Stats struct {
+	Delivered, Deferred, Dead, Quarantined int
+}
+
+func (s *Stats) add(t Stats) {
+	s.Delivered += t.Delivered
+	s.Deferred += t.Deferred
+	s.Dead += t.Dead
+	s.Quarantined += t.Quarantined
+}
+
+// Run delivers entries as they fall due until ctx is done, then waits for
+// the deliveries under way and returns ctx's error. Errors reading the
+// spool are reported to the Logger and retried; Run does not give up.
+func (o *Outbox) Run(ctx context.Context) error {
+	if o.cfg.Deliverer == nil {
+		return &Error{Op: "run", Err: ErrNoDeliverer}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	lastErr := ""
+	for {
+		_, next, err := o.pass(ctx, &wg)
+		switch {
+		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
+			// Once per distinct failure, not once per poll.
+			lastErr = err.Error()
+			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", lastErr)))
+		case err == nil:
+			lastErr = ""
+		}
+		wait := o.cfg.PollInterval
+		if !next.IsZero() {
+			if d := next.Sub(o.cfg.Now()); d < wait {
+				wait = max(d, 0)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-o.kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// RunOnce attempts every entry due now, once, and returns what happened.
+// The error is a spool error or ctx's.
+func (o *Outbox) RunOnce(ctx context.Context) (Stats, error) {
+	if o.cfg.Deliverer == nil {
+		return Stats{}, &Error{Op: "run", Err: ErrNoDeliverer}
+	}
+	var wg sync.WaitGroup
+	st, _, err := o.pass(ctx, &wg)
+	wg.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return *st, err
+}
+
+// pass starts delivering the entries due now (and not already under
+// way), at most Concurrency at a time and paced by the rate limit, each in
+// a goroutine counted in wg. It returns once all are started, with the time
+// the next entry falls due (zero if none). The Stats are complete once wg
+// is done. A finished delivery wakes Run.
+func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Time, error) {
+	m, err := o.scan(ctx)
+	if err != nil {
+		return &Stats{}, time.Time{}, err
+	}
+	now := o.cfg.Now()
+	var due []string
+	var next time.Time
+	o.mu.Lock()
+	for id, s := range m {
+		if o.sent[id] || o.inflight[id] || s.st.Dead {
+			continue
+		}
+		at := s.st.Next
+		if at.IsZero() {
+			at = s.l.hdr.Created
+		}
+		if h, ok := o.hold[id]; ok && h.After(at) {
+			at = h
+		}
+		if !at.After(now) {
+			due = append(due, id)
+		} else if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	o.mu.Unlock()
+	sort.Strings(due) // oldest first
+	var (
+		smu   sync.Mutex
+		stats = &Stats{}
+	)
+	for _, id := range due {
+		if err := o.pace(ctx); err != nil {
+			break
+		}
+		select {
+		case o.slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		o.mu.Lock()
+		o.inflight[id] = true
+		o.mu.Unlock()
+		wg.Add(1)
+		go func(id string, s scanned) {
+			defer wg.Done()
+			r := o.attempt(ctx, id, s)
+			o.mu.Lock()
+			delete(o.inflight, id)
+			o.mu.Unlock()
+			<-o.slots
+			smu.Lock()
+			stats.add(r)
+			smu.Unlock()
+			o.wake()
+		}(id, m[id])
+	}
+	if len(due) > 0 {
+		next = o.cfg.Now() // look again at once: new entries may be due
+	}
+	return stats, next, nil
+}
+
+// pace waits until one more send stays within RateLimit per RatePeriod.
+func (o *Outbox) pace(ctx context.Context) error {
+	if o.cfg.RateLimit <= 0 {
+		return ctx.Err()
+	}
+	for {
+		o.mu.Lock()
+		now := o.cfg.Now()
+		cut := 0
+		for cut < len(o.sends) && !o.sends[cut].After(now.Add(-o.cfg.RatePeriod)) {
+			cut++
+		}
+		o.sends = o.sends[cut:]
+		if len(o.sends) < o.cfg.RateLimit {
+			o.sends = append(o.sends, now)
+			o.mu.Unlock()
+			return ctx.Err()
+		}
+		d := o.sends[0].Add(o.cfg.RatePeriod).Sub(now)
+		o.mu.Unlock()
+		o.log.LogAttrs(ctx, slog.LevelDebug, "outbox.paced", slog.Group("outbox", slog.Int64("wait_ms", d.Milliseconds())))
+		if err := o.cfg.Sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff is the delay after the n-th failed attempt (n >= 1), jittered.
+func (o *Outbox) backoff(n int) time.Duration {
+	d := o.cfg.MinBackoff
+	for i := 1; i < n && d < o.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, o.cfg.MaxBackoff)
+	return d/2 + time.Duration(o.cfg.Rand()*float64(d/2))
+}
+
+// attempt delivers one entry and records the outcome.
+func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
+	// The scan that found the entry may predate the end of an earlier
+	// attempt (or a purge or retry by another process): look again now
+	// that it is marked in flight.
+	if _, err := os.Stat(o.msgPath(id)); err != nil {
+		return Stats{}
+	}
+	st, err := o.readState(ctx, id)
+	if err != nil || st.Dead || st.Next.After(o.cfg.Now()) {
+		return Stats{}
+	}
+	hdr := s.l.hdr
+	st.Attempts++
+	env := Envelope{From: hdr.From, To: hdr.To, SMTPUTF8: hdr.SMTPUTF8, MessageID: hdr.MessageID, Size: s.l.bodySize}
+	ids := func(extra ...slog.Attr) []slog.Attr {
+		g := append([]slog.Attr{slog.String("spool_id", id), slog.Int("attempt", st.Attempts)}, extra...)
+		return []slog.Attr{slog.String("message_id", hdr.MessageID), {Key: "outbox", Value: slog.GroupValue(g...)}}
+	}
+	o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.attempt", ids()...)
+	actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
+	var qid string
+	qid, err = o.cfg.Deliverer.Deliver(actx, env, func() (io.Reader, error) { return openBody(o.msgPath(id), s.l) })
+	cancel()
+	now := o.cfg.Now().UTC()
+	if err == nil {
+		attrs := []slog.Attr{slog.String("queue_id", qid)}
+		attrs = append(attrs, ids(slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
+		if rerr := o.remove(id); rerr != nil {
+			// Sent, but still on disk: never send it again from this
+			// process; a restart will (at least once).
+			o.mu.Lock()
+			o.sent[id] = true
+			o.mu.Unlock()
+			attrs = append(attrs, slog.String("error", "delivered but not removed from the spool (it may be sent again after a restart): "+rerr.Error()))
+		}
+		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.delivered", attrs...)
+		return Stats{Delivered: 1}
+	}
+	if errors.Is(err, ErrCorrupt) {
+		o.quarantine(ctx, id, err, true)
+		return Stats{Quarantined: 1}
+	}
+	if _, serr := os.Stat(o.msgPath(id)); errors.Is(serr, os.ErrNotExist) {
+		return Stats{} // purged meanwhile
+	}
+	if ctx.Err() != nil {
+		// Shutting down: not the relay's fault, not counted.
+		o.log.LogAttrs(context.WithoutCancel(ctx), slog.LevelInfo, "outbox.deferred", ids(slog.String("reason", "interrupted"), slog.String("error", err.Error()))...)
+		return Stats{Deferred: 1}
+	}
+	st.LastError = err.Error()
+	start := hdr.Created
+	if st.Retried.After(start) {
+		start = st.Retried
+	}
+	deadline := start.Add(o.cfg.MaxAge)
+	var out Stats
+	switch {
+	case Temporary(err) && now.Before(deadline):
+		st.Next = now.Add(o.backoff(st.Attempts))
+		if st.Next.After(deadline) {
+			st.Next = deadline // one last try at the end of its life
+		}
+		out.Deferred = 1
+	case Temporary(err):
+		st.Dead, st.Reason, st.Next = true, "expired", time.Time{}
+		out.Dead = 1
+	default:
+		st.Dead, st.Reason, st.Next = true, "permanent", time.Time{}
+		out.Dead = 1
+	}
+	if werr := writeAtomic(o.dir, id+stateExt, marshalState(st)); werr != nil {
+		// The outcome could not be saved: hold the entry in memory for
+		// the backoff so it is not hammered, and say so.
+		o.mu.Lock()
+		o.hold[id] = now.Add(o.backoff(st.Attempts))
+		o.mu.Unlock()
+		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", ids(slog.String("error", "cannot save the entry's state: "+werr.Error()))...)
+	}
+	if st.Dead {
+		o.log.LogAttrs(ctx, slog.LevelError, "outbox.dead", ids(slog.String("reason", st.Reason), slog.String("error", st.LastError))...)
+	} else {
+		o.log.LogAttrs(ctx, slog.LevelWarn, "outbox.deferred", ids(slog.String("reason", "temporary failure"),
+			slog.String("error", st.LastError), slog.Time("next_attempt", st.Next))...)
+	}
+	return out
+}

@@ -43,6 +43,10 @@ type Options struct {
 	// the Microsoft Graph transport. nil is http.DefaultClient, which
 	// honours HTTPS_PROXY and NO_PROXY.
 	HTTPClient *http.Client
+	// MaxIdle is how many idle SMTP connections are kept for reuse; zero
+	// means 2. An Outbox delivering with Concurrency n reuses connections
+	// fully with MaxIdle >= n.
+	MaxIdle int
 }
 
 // A Sender sends mail as a Profile says. It is safe for concurrent use.
@@ -188,7 +192,7 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	if p.RoundRobin {
 		strategy = transport.RoundRobin
 	}
-	r, err := transport.NewRelay(transport.RelayConfig{Servers: s.servers, Strategy: strategy, Session: cfg})
+	r, err := transport.NewRelay(transport.RelayConfig{Servers: s.servers, Strategy: strategy, Session: cfg, MaxIdle: opts.MaxIdle})
 	if err != nil {
 		s.closeTrail()
 		return bad("servers", err)

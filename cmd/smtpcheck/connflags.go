@@ -18,6 +18,7 @@ type connFlags struct {
 	config         string
 	profileName    string
 	provider       string
+	maxIdle        int // set by commands that keep several connections (outbox run)
 	servers        stringList
 	tls            string
 	helo           string

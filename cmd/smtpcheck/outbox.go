@@ -250,6 +250,7 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "smtpcheck outbox run: --spool is required")
 		return exitUsage
 	}
+	cf.maxIdle = of.concurrency // every delivery keeps its connection
 	s, code := newSender(ctx, e, &cf, "outbox run")
 	if s == nil {
 		return code

@@ -70,7 +70,7 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
 		return nil, exitUsage
 	}
-	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv}
+	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv, MaxIdle: cf.maxIdle}
 	if cf.transcript != "" {
 		f, err := os.OpenFile(cf.transcript, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {

@@ -46,6 +46,7 @@ type Relay struct {
 	queueSeq int
 
 	mu       sync.Mutex
+	busy     bool
 	received []Received
 	done     chan struct{}
 }
@@ -143,9 +144,24 @@ func (s *session) check(mech, user, password string) error {
 	return nil
 }
 
+// SetBusy makes the relay refuse new messages with a temporary 451, as a
+// relay does when its queue is full or its disk is short, until called
+// with false.
+func (r *Relay) SetBusy(busy bool) {
+	r.mu.Lock()
+	r.busy = busy
+	r.mu.Unlock()
+}
+
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	if s.authUser == "" {
 		return smtp.ErrAuthRequired
+	}
+	s.r.mu.Lock()
+	busy := s.r.busy
+	s.r.mu.Unlock()
+	if busy {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
 	}
 	s.from = from
 	return nil

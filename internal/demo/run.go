@@ -17,6 +17,7 @@ import (
 	"mailwarden/envelope"
 	"mailwarden/headers"
 	"mailwarden/internal/testcert"
+	"mailwarden/outbox"
 	"mailwarden/smime"
 )
 
@@ -166,6 +167,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	fmt.Fprintf(out, "    final reply: %s\n", oneLine(res.Reply.String()))
 	fmt.Fprintf(out, "    queue id: %s, %d bytes, pipelined=%v, BDAT=%v\n", res.QueueID, res.Size, res.Pipelined, res.UsedBDAT)
 
+	if err := demoOutbox(ctx, out, step, sender, relay, filepath.Join(dir, "spool")); err != nil {
+		return err
+	}
+
 	closed = true
 	if err := sender.Close(); err != nil {
 		return err
@@ -192,8 +197,8 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 
 	got := relay.Messages()
-	if len(got) != 1 {
-		return fmt.Errorf("demo: the relay received %d messages, want 1", len(got))
+	if len(got) != 2 {
+		return fmt.Errorf("demo: the relay received %d messages, want 2 (the alert and the queued follow-up)", len(got))
 	}
 	g := got[0]
 	fmt.Fprintf(out, "    the proxy opened %d tunnel(s)\n", proxy.Tunnels())
@@ -214,6 +219,60 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	fmt.Fprintf(out, "    encrypted=%v cipher=%s; the inner message:\n\n", opened.Encrypted, opened.Cipher)
 	writeAbbreviated(out, opened.Entity, 40)
+	return nil
+}
+
+// demoOutbox shows the durable outbox: with the relay answering 451, a
+// follow-up alert is stored on disk and deferred with backoff, then
+// delivered once the relay accepts mail again.
+func demoOutbox(ctx context.Context, out io.Writer, step func(string, ...any), sender *mailwarden.Sender, relay *Relay, spool string) error {
+	step("the relay is now busy (451): a follow-up alert goes into the durable outbox (%s)", filepath.Base(spool))
+	relay.SetBusy(true)
+	ob, err := sender.OpenOutbox(outbox.Config{Dir: spool, MinBackoff: 400 * time.Millisecond, MaxBackoff: time.Second, RateLimit: 30})
+	if err != nil {
+		return err
+	}
+	defer ob.Close()
+	follow := &envelope.Message{
+		From:     headers.Address{Name: "Mailwarden Demo", Addr: "alerts@example.com"},
+		To:       []headers.Address{{Addr: "ops@example.com"}},
+		Subject:  "Follow-up: /var on db-01 back to 80 % used",
+		Text:     "The cleanup job freed 15 GB.\r\n",
+		Priority: headers.PriorityNormal,
+	}
+	entry, err := ob.Enqueue(ctx, follow)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "    queued %s (Message-ID %s), stored and fsync'd before Enqueue returned\n", entry.ID, follow.MessageID)
+	st, err := ob.RunOnce(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := ob.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		fmt.Fprintf(out, "    attempt %d: %s, next attempt in %d ms: %s\n", e.Attempts, e.State, time.Until(e.NextAttempt).Milliseconds(), oneLine(e.LastError))
+	}
+	if st.Deferred != 1 {
+		return fmt.Errorf("demo: the busy relay's 451 did not defer the message: %+v", st)
+	}
+	step("the relay accepts mail again: the outbox delivers when the backoff is over")
+	relay.SetBusy(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for st.Delivered == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if st, err = ob.RunOnce(ctx); err != nil {
+			return err
+		}
+	}
+	if st.Delivered != 1 {
+		return fmt.Errorf("demo: the outbox did not deliver the follow-up: %+v", st)
+	}
+	msgs := relay.Messages()
+	fmt.Fprintf(out, "    delivered; the relay now holds %d messages, the last one %d bytes\n", len(msgs), len(msgs[len(msgs)-1].Data))
 	return nil
 }
 

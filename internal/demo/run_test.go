@@ -31,6 +31,9 @@ func TestRunEndToEnd(t *testing.T) {
 		"encrypted=true cipher=aes256-gcm",
 		"Volume /var on db-01 is 95% full.",
 		"hmac-sha256, sealed=true",
+		"attempt 1: deferred",
+		"451 4.3.1",
+		"delivered; the relay now holds 2 messages",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("demo output lacks %q", want)
@@ -50,7 +53,8 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("trail: %+v, %v", rep, err)
 	}
 	trail, _ := os.ReadFile(filepath.Join(dir, "audit.log"))
-	for _, want := range []string{`"msg":"smtp.send"`, `"signed":true`, `"encrypted":true`, `"mech":"CRAM-MD5"`, `"queue_id":"DEMO0001"`} {
+	for _, want := range []string{`"msg":"smtp.send"`, `"signed":true`, `"encrypted":true`, `"mech":"CRAM-MD5"`, `"queue_id":"DEMO0001"`,
+		`"msg":"outbox.queued"`, `"msg":"outbox.deferred"`, `"msg":"outbox.delivered"`, `"queue_id":"DEMO0002"`} {
 		if !bytes.Contains(trail, []byte(want)) {
 			t.Errorf("trail lacks %s", want)
 		}

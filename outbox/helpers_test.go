@@ -14,10 +14,9 @@ import (
 
 // fakeClock is a manual clock; Sleep advances it.
 type fakeClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	slept  []time.Duration
-	sleepF func(d time.Duration)
+	mu    sync.Mutex
+	t     time.Time
+	slept []time.Duration
 }
 
 func newClock() *fakeClock {

@@ -363,10 +363,10 @@ func has(s, sub string) bool { return strings.Contains(strings.ToLower(s), strin
 var hints = []hintRule{
 	{"exchange-online-smtp-auth-disabled", func(e *Error) bool {
 		return e.Code == 535 && e.Enhanced == EnhancedCode{5, 7, 139} && has(e.Message, "SmtpClientAuthentication is disabled")
-	}, "Authenticated SMTP (SMTP AUTH) is disabled for this mailbox or tenant in Exchange Online: enable it for the mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false) or use OAuth2 (XOAUTH2)"},
+	}, "Authenticated SMTP (SMTP AUTH) is disabled for this mailbox or tenant in Exchange Online: enable it for the mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false) or use OAuth2 (XOAUTH2: auth.oauth with flow client_credentials for an Entra app, or authorization_code after 'smtpcheck oauth login'); where SMTP AUTH stays off, use the graph transport"},
 	{"entra-security-defaults", func(e *Error) bool {
 		return e.Code == 535 && e.Enhanced == EnhancedCode{5, 7, 139} && has(e.Message, "security defaults")
-	}, "Microsoft Entra ID security defaults block basic SMTP AUTH: use OAuth2 (XOAUTH2) or have an administrator change the policy"},
+	}, "Microsoft Entra ID security defaults block basic SMTP AUTH: use OAuth2 (XOAUTH2: auth.oauth, see 'smtpcheck oauth login') or the graph transport, or have an administrator change the policy"},
 	{"exchange-online-auth-5.7.139", func(e *Error) bool {
 		return e.Code == 535 && e.Enhanced == EnhancedCode{5, 7, 139}
 	}, "Exchange Online refused the authentication (5.7.139): check the account, MFA/conditional-access policies and whether SMTP AUTH is allowed; OAuth2 (XOAUTH2) avoids basic-auth policies"},

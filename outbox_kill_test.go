@@ -94,10 +94,30 @@ func TestOutboxChild(t *testing.T) {
 // killSink is the parent's SMTP server: it counts deliveries per
 // Message-ID across restarts on the same port.
 type killSink struct {
-	addr string
-	mu   sync.Mutex
-	got  map[string]int
-	srv  *smtp.Server
+	addr  string
+	mu    sync.Mutex
+	got   map[string]int
+	ln    net.Listener
+	conns []net.Conn
+}
+
+// trackListener records accepted connections so that stop can cut them
+// like a crashing server does. (go-smtp's own Server.Close races with a
+// BDAT chunk in flight: its Conn.Close clears a field handleBdat reads
+// without the lock, which -race reports.)
+type trackListener struct {
+	net.Listener
+	k *killSink
+}
+
+func (l trackListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.k.mu.Lock()
+		l.k.conns = append(l.k.conns, c)
+		l.k.mu.Unlock()
+	}
+	return c, err
 }
 
 var midRe = regexp.MustCompile(`(?m)^Message-I[Dd]: <([^>]+)>`)
@@ -123,9 +143,9 @@ func (k *killSink) start() error {
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.ErrorLog = quietLog{}
 	k.mu.Lock()
-	k.srv, k.addr = srv, ln.Addr().String()
+	k.ln, k.addr = ln, ln.Addr().String()
 	k.mu.Unlock()
-	go srv.Serve(ln)
+	go srv.Serve(trackListener{ln, k})
 	return nil
 }
 
@@ -136,9 +156,13 @@ func (quietLog) Println(...any)        {}
 
 func (k *killSink) stop() {
 	k.mu.Lock()
-	srv := k.srv
+	ln, conns := k.ln, k.conns
+	k.conns = nil
 	k.mu.Unlock()
-	srv.Close()
+	ln.Close()
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 type killSession struct{ k *killSink }

@@ -54,12 +54,13 @@ func TestFailClosedAuditRefusesTheSend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The collector goes away: no listener, and the open connection is cut.
-		ln.Close()
+		// The collector goes away: no listener, and the open connection is
+		// cut (once the sink has connected: it may do so in the background).
 		select {
 		case c := <-accepted:
+			ln.Close()
 			c.Close()
-		case <-time.After(5 * time.Second):
+		case <-time.After(20 * time.Second):
 			t.Fatal("the syslog sink never connected")
 		}
 		before := len(relay.Messages())

@@ -178,7 +178,14 @@ func DeviceLogin(ctx context.Context, cfg *Config, prompt func(ctx context.Conte
 	hctx := context.WithValue(ctx, oauth2.HTTPClient, c.httpClient())
 	oc := c.oauth2Config("")
 	start := c.now()
-	da, err := oc.DeviceAuth(hctx)
+	var daOpts []oauth2.AuthCodeOption
+	if c.ClientSecret != "" {
+		// A confidential client authenticates at the device authorization
+		// endpoint as at the token endpoint (RFC 8628 section 3.1);
+		// x/oauth2's DeviceAuth sends only the client_id.
+		daOpts = append(daOpts, oauth2.SetAuthURLParam("client_secret", c.ClientSecret))
+	}
+	da, err := oc.DeviceAuth(hctx, daOpts...)
 	if err != nil {
 		return Token{}, c.wrap("device_authorization", err)
 	}

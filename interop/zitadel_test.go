@@ -3,8 +3,14 @@ package interop
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -12,6 +18,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
@@ -27,6 +36,7 @@ const (
 	nativeClientID  = "mailwarden-native" // public client: authorization code + PKCE, refresh
 	tvClientID      = "mailwarden-tv"     // public client: device code, refresh
 	deviceClientID  = "mailwarden-device" // confidential client: device code, refresh
+	certClientID    = "mailwarden-cert"   // client credentials with a certificate assertion
 	deviceSecret    = "device-secret-4711"
 	serviceClientID = "sid1"
 	serviceSecret   = "verysecret"
@@ -150,6 +160,16 @@ func (r *recorder) last(t *testing.T, grant string) exchange {
 	return exchange{}
 }
 
+// nth returns the i-th exchange, counting from the end when i < 0.
+func (r *recorder) nth(i int) exchange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i < 0 {
+		i += len(r.ex)
+	}
+	return r.ex[i]
+}
+
 // count returns how many token requests of the given grant_type were made.
 func (r *recorder) count(grant string) int {
 	r.mu.Lock()
@@ -238,4 +258,39 @@ func readBody(t *testing.T, resp *http.Response) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// keyStorage hands zitadel's JWT profile verifier the client's public key.
+type keyStorage struct {
+	clientID string
+	key      *rsa.PublicKey
+}
+
+func (k keyStorage) GetKeyByIDAndClientID(_ context.Context, _, clientID string) (*jose.JSONWebKey, error) {
+	if clientID != k.clientID {
+		return nil, errors.New("unknown client")
+	}
+	return &jose.JSONWebKey{Key: k.key, Use: "sig", Algorithm: string(jose.RS256)}, nil
+}
+
+// clientCert returns an RSA key and a self-signed certificate for it, as
+// a certificate assertion uses.
+func clientCert(t *testing.T) (*rsa.PrivateKey, *x509.Certificate) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: certClientID},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, cert
 }

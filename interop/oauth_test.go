@@ -276,15 +276,40 @@ func testZitadel(t *testing.T, p *provider, server bool) {
 	})
 
 	t.Run("device_code/public_client", func(t *testing.T) {
-		tok, err := p.deviceLogin(t, tvClientID, "")
+		cfg, tok, err := p.deviceLogin(t, tvClientID, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.checkDevice(t, tok, tvClientID)
+
+		rt, _ := p.rec.last(t, "urn:ietf:params:oauth:grant-type:device_code").reply["refresh_token"].(string)
+
+		t.Run("refresh", func(t *testing.T) {
+			ts, err := oauth.NewTokenSource(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok2, err := ts.Current(t.Context(), true)
+			ex := p.rec.last(t, "refresh_token")
+			if ex.form.Get("client_id") != tvClientID || ex.form.Get("refresh_token") != rt || rt == "" {
+				t.Fatalf("the refresh request did not carry the device login's client and refresh token")
+			}
+			var oe *oauth.Error
+			if errors.As(err, &oe) && oe.Code == "invalid_grant" && oe.Description == "" {
+				t.Skip("zitadel's example storage stores no client for a refresh token issued by the device grant " +
+					"(its getInfoFromRequest knows only *AuthRequest and *RefreshTokenRequest, not *op.DeviceAuthorizationState), " +
+					"so op's ValidateRefreshTokenRequest refuses the refresh as invalid_grant (client mismatch); the oauth " +
+					"package reported it as " + err.Error())
+			}
+			if err != nil {
+				t.Fatalf("refresh after the device login: %v", err)
+			}
+			p.checkDevice(t, tok2, tvClientID)
+		})
 	})
 
 	t.Run("device_code/client_secret", func(t *testing.T) {
-		tok, err := p.deviceLogin(t, deviceClientID, deviceSecret)
+		_, tok, err := p.deviceLogin(t, deviceClientID, deviceSecret)
 		var oe *oauth.Error
 		if !server && errors.As(err, &oe) && oe.Op == "device_poll" && oe.Code == "invalid_client" &&
 			oe.Description == "confidential client requires authentication" {
@@ -303,7 +328,7 @@ func testZitadel(t *testing.T, p *provider, server bool) {
 
 // deviceLogin runs oauth.DeviceLogin, approving the code in zitadel's
 // example device pages after the first poll found it pending.
-func (p *provider) deviceLogin(t *testing.T, clientID, secret string) (oauth.Token, error) {
+func (p *provider) deviceLogin(t *testing.T, clientID, secret string) (*oauth.Config, oauth.Token, error) {
 	t.Helper()
 	cfg := &oauth.Config{Flow: oauth.DeviceCode, ClientID: clientID, ClientSecret: secret,
 		TokenURL: p.disc.TokenEndpoint, DeviceAuthURL: p.disc.DeviceAuthorizationEndpoint,
@@ -343,7 +368,7 @@ func (p *provider) deviceLogin(t *testing.T, clientID, secret string) (oauth.Tok
 		t.Errorf("poll waits %v, want zitadel's 5s interval", waits)
 	}
 	if err != nil {
-		return tok, err
+		return cfg, tok, err
 	}
 	if polls := p.rec.count(grant) - before; polls != 2 {
 		t.Errorf("%d polls, want 2 (pending, then approved)", polls)
@@ -351,7 +376,7 @@ func (p *provider) deviceLogin(t *testing.T, clientID, secret string) (oauth.Tok
 	if first := p.rec.nth(-2); first.form.Get("grant_type") != grant || first.reply["error"] != "authorization_pending" {
 		t.Errorf("the first poll was answered %v, want authorization_pending", first.reply)
 	}
-	return tok, nil
+	return cfg, tok, nil
 }
 
 // checkDevice checks the token of a device login.

@@ -144,6 +144,11 @@ func testZitadel(t *testing.T, p *provider, server bool) {
 		if !tok.Refreshable {
 			t.Error("no refresh token stored after login")
 		}
+		for _, s := range []string{"openid", "offline_access", scopeSend} {
+			if !slices.Contains(tok.Scopes, s) {
+				t.Errorf("oauth.Token.Scopes %q lack %s", tok.Scopes, s)
+			}
+		}
 		ex := p.rec.last(t, "authorization_code")
 		if len(ex.form.Get("code_verifier")) < 43 {
 			t.Errorf("the code exchange sent code_verifier %q, want a PKCE verifier", ex.form.Get("code_verifier"))

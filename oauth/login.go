@@ -164,8 +164,10 @@ type DevicePrompt struct {
 // a user code, hands it to prompt, and polls the token endpoint at the
 // server's interval (five seconds more after each slow_down) until the
 // user approves, declines (access_denied), or the code expires
-// (expired_token). The tokens are stored in the cache. Errors are
-// *ConfigError, *Error, *CacheError or ctx's error.
+// (expired_token). The tokens are stored in the cache. A configured
+// ClientSecret authenticates both the device authorization request and the
+// polls, in the request body. Errors are *ConfigError, *Error, *CacheError
+// or ctx's error.
 func DeviceLogin(ctx context.Context, cfg *Config, prompt func(ctx context.Context, p DevicePrompt) error) (Token, error) {
 	c := *cfg
 	c.Flow = DeviceCode

@@ -164,8 +164,10 @@ type DevicePrompt struct {
 // a user code, hands it to prompt, and polls the token endpoint at the
 // server's interval (five seconds more after each slow_down) until the
 // user approves, declines (access_denied), or the code expires
-// (expired_token). The tokens are stored in the cache. Errors are
-// *ConfigError, *Error, *CacheError or ctx's error.
+// (expired_token). The tokens are stored in the cache. A configured
+// ClientSecret authenticates both the device authorization request and the
+// polls, in the request body. Errors are *ConfigError, *Error, *CacheError
+// or ctx's error.
 func DeviceLogin(ctx context.Context, cfg *Config, prompt func(ctx context.Context, p DevicePrompt) error) (Token, error) {
 	c := *cfg
 	c.Flow = DeviceCode
@@ -178,7 +180,14 @@ func DeviceLogin(ctx context.Context, cfg *Config, prompt func(ctx context.Conte
 	hctx := context.WithValue(ctx, oauth2.HTTPClient, c.httpClient())
 	oc := c.oauth2Config("")
 	start := c.now()
-	da, err := oc.DeviceAuth(hctx)
+	var daOpts []oauth2.AuthCodeOption
+	if c.ClientSecret != "" {
+		// A confidential client authenticates at the device authorization
+		// endpoint as at the token endpoint (RFC 8628 section 3.1);
+		// x/oauth2's DeviceAuth sends only the client_id.
+		daOpts = append(daOpts, oauth2.SetAuthURLParam("client_secret", c.ClientSecret))
+	}
+	da, err := oc.DeviceAuth(hctx, daOpts...)
 	if err != nil {
 		return Token{}, c.wrap("device_authorization", err)
 	}

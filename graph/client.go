@@ -295,7 +295,9 @@ func (c *Client) SendMail(ctx context.Context, sender string, open Opener, size 
 		}
 		wait := e.RetryAfter
 		if wait <= 0 {
-			wait = time.Second << (res.Attempts - 1)
+			// 1s, 2s, 4s, ...; the shift stops growing long before it
+			// could overflow, and maxWait caps it below.
+			wait = time.Second << min(res.Attempts-1, 20)
 		}
 		if wait > c.maxWait() {
 			if e.RetryAfter > 0 {

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -88,6 +89,13 @@ func parseEndpoint(s string) (*url.URL, error) {
 	return u, nil
 }
 
+// isLoopback reports whether host is "localhost" or a literal loopback
+// address (127.0.0.0/8, ::1). A name that merely starts with "127." is
+// not: it may resolve anywhere.
 func isLoopback(host string) bool {
-	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

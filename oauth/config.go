@@ -182,11 +182,7 @@ func (c *Config) validate() error {
 		if strings.Contains(u, "{tenant}") && c.Tenant == "" {
 			return bad(field, "the URL contains {tenant} and no tenant ID is configured")
 		}
-		pu, err := url.Parse(c.endpoint(u))
-		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-			return bad(field, "not an http(s) URL")
-		}
-		return nil
+		return checkEndpoint(field, c.endpoint(u))
 	}
 	switch c.Flow {
 	case ClientCredentials, AuthorizationCode, DeviceCode, JWTBearer:
@@ -250,6 +246,11 @@ func (c *Config) validate() error {
 		if c.TokenURL == "" && sa.TokenURI == "" {
 			return bad("token_url", "required: the service-account key names no token_uri")
 		}
+		if c.TokenURL == "" {
+			if err := checkEndpoint("service_account_file", sa.TokenURI); err != nil {
+				return err
+			}
+		}
 	}
 	if (c.Flow == AuthorizationCode || c.Flow == DeviceCode) && c.CachePath == "" {
 		return bad("token_cache", "required for the "+string(c.Flow)+" flow: the refresh token is kept there")
@@ -258,6 +259,31 @@ func (c *Config) validate() error {
 		return bad("token_cache_key", "required with a token cache: tokens are encrypted at rest")
 	}
 	return nil
+}
+
+// checkEndpoint checks an authorization server URL: https, or plain http
+// only to a loopback address (a test server), since client secrets,
+// assertions, codes and refresh tokens travel in these requests.
+func checkEndpoint(field, u string) error {
+	bad := func(msg string) error { return &ConfigError{Field: field, Err: errors.New(msg)} }
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+		return bad("not an http(s) URL")
+	}
+	if pu.Scheme == "http" && !isLoopback(pu.Hostname()) {
+		return bad("plain http is only allowed to a loopback address: credentials travel in this request; use https")
+	}
+	return nil
+}
+
+// isLoopback reports whether host is "localhost" or a literal loopback
+// address; a name that merely starts with "127." is not.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // redirect returns the redirect URI to send and the address to listen on.

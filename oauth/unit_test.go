@@ -98,6 +98,16 @@ func TestConfigValidation(t *testing.T) {
 		{"no token url", func(c *Config) { c.TokenURL = "" }, "token_url"},
 		{"tenant template without tenant", func(c *Config) { c.Tenant = "" }, "token_url"},
 		{"not a url", func(c *Config) { c.TokenURL = "ftp://x/token" }, "token_url"},
+		{"ok plain http to loopback", func(c *Config) { c.TokenURL = "http://127.0.0.1:8080/token" }, ""},
+		{"ok plain http to localhost", func(c *Config) { c.Flow, c.AuthURL = AuthorizationCode, "http://localhost:1/authorize" }, ""},
+		{"plain http token url sends the secret in clear", func(c *Config) { c.TokenURL = "http://login.example/token" }, "token_url"},
+		{"plain http to a lookalike loopback name", func(c *Config) { c.TokenURL = "http://127.0.0.1.attacker.example/token" }, "token_url"},
+		{"plain http auth url", func(c *Config) { c.Flow, c.AuthURL = AuthorizationCode, "http://login.example/authorize" }, "auth_url"},
+		{"plain http device url", func(c *Config) { c.Flow, c.DeviceAuthURL = DeviceCode, "http://login.example/devicecode" }, "device_auth_url"},
+		{"jwt key file names a plain http token_uri", func(c *Config) {
+			c.Flow, c.TokenURL = JWTBearer, ""
+			c.ServiceAccountJSON = []byte(`{"type":"service_account","client_email":"a@b","private_key":"k","token_uri":"http://oauth2.example/token"}`)
+		}, "service_account_file"},
 		{"no secret nor cert", func(c *Config) { c.ClientSecret = "" }, "client_secret"},
 		{"secret and cert", func(c *Config) { c.ClientKey, c.ClientCert = ec.Key, ec.Cert }, "client_secret"},
 		{"cert without key", func(c *Config) { c.ClientSecret, c.ClientCert = "", ec.Cert }, "client_cert"},

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -106,6 +107,44 @@ type Config struct {
 	// returning ctx.Err() when ctx ends first.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// String describes c without its secrets: the client secret, the client
+// key, the service-account key and the cache key are reported only as
+// present or absent. GoString and LogValue say the same, so a Config
+// prints and logs safely under %v, %+v, %#v and slog.
+func (c Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "oauth.Config{Flow:%q ClientID:%q", string(c.Flow), c.ClientID)
+	if c.Tenant != "" {
+		fmt.Fprintf(&b, " Tenant:%q", c.Tenant)
+	}
+	for _, f := range []struct{ name, v string }{{"AuthURL", c.AuthURL}, {"TokenURL", c.TokenURL},
+		{"DeviceAuthURL", c.DeviceAuthURL}, {"RedirectURI", c.RedirectURI}, {"Subject", c.Subject}, {"CachePath", c.CachePath}} {
+		if f.v != "" {
+			fmt.Fprintf(&b, " %s:%q", f.name, f.v)
+		}
+	}
+	if len(c.Scopes) > 0 {
+		fmt.Fprintf(&b, " Scopes:%q", c.Scopes)
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"ClientSecret", c.ClientSecret != ""}, {"ClientKey", c.ClientKey != nil},
+		{"ServiceAccountJSON", len(c.ServiceAccountJSON) > 0}, {"CacheKey", len(c.CacheKey) > 0}} {
+		if f.set {
+			b.WriteString(" " + f.name + ":[redacted]")
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, so that %#v does not reveal the secrets either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue is String, for slog.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // LoadClientCert reads a PEM certificate and its RSA private key for a
 // certificate assertion. The first certificate in certFile is the one

@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +164,28 @@ func TestTokenPrintsWithoutTheToken(t *testing.T) {
 	for _, s := range []string{tok.String(), tok.GoString(), tok.LogValue().String()} {
 		if strings.Contains(s, "secret-access") {
 			t.Errorf("prints the token: %s", s)
+		}
+	}
+}
+
+func TestConfigPrintsWithoutSecrets(t *testing.T) {
+	ca, _ := testcert.NewCA("p CA")
+	cc, _ := ca.Issue(testcert.Options{CommonName: "client", Key: testcert.RSA2048, Purpose: testcert.Client})
+	c := Config{Flow: ClientCredentials, ClientID: "app-id", ClientSecret: "s3cret-client-value", TokenURL: "https://login.example/token",
+		CachePath: "/var/cache/t", CacheKey: []byte("cache-key-value"), ClientKey: cc.Key, ClientCert: cc.Cert,
+		ServiceAccountJSON: []byte(`{"private_key":"-----BEGIN PRIVATE KEY-----sa-key-value"}`)}
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("cfg", "config", c, "ptr", &c)
+	outs := []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%+v", &c), fmt.Sprintf("%#v", &c), logged.String()}
+	d := cc.Key.(*rsa.PrivateKey).D.String()
+	for _, s := range outs {
+		for _, secret := range []string{"s3cret-client-value", "cache-key-value", "sa-key-value", d[:20]} {
+			if strings.Contains(s, secret) {
+				t.Errorf("printed a secret (%.12s...): %s", secret, s)
+			}
+		}
+		if !strings.Contains(s, "app-id") {
+			t.Errorf("the description lost the client ID: %s", s)
 		}
 	}
 }

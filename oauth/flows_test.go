@@ -513,3 +513,37 @@ func TestLoginServesLocalhostOnIPv6Too(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLoginRedirectPathIsNotAServeMuxPattern: the redirect URI's path is
+// configuration, not a net/http pattern; braces or a space in it must not
+// panic, and the redirect must still be served on exactly that path.
+func TestLoginRedirectPathIsNotAServeMuxPattern(t *testing.T) {
+	for _, path := range []string{"/cb/{id}", "/cb%20x", "/cb/{$}"} {
+		t.Run(path, func(t *testing.T) {
+			srv := oauthtest.New(t, oauthtest.Options{})
+			cfg, _ := interactive(t, srv)
+			cfg.RedirectURI = "http://localhost" + path
+			var wrongPath int
+			info, err := oauth.Login(ctxT(t), cfg, oauth.LoginOptions{Open: func(ctx context.Context, u string) error {
+				au, _ := url.Parse(u)
+				redirect, _ := url.Parse(au.Query().Get("redirect_uri"))
+				other := *redirect
+				other.Path, other.RawPath = "/elsewhere", ""
+				other.RawQuery = url.Values{"code": {"c"}, "state": {au.Query().Get("state")}}.Encode()
+				resp, err := http.Get(other.String())
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				wrongPath = resp.StatusCode
+				return browse(t)(ctx, u)
+			}})
+			if err != nil || !info.Refreshable {
+				t.Fatalf("login: %v", err)
+			}
+			if wrongPath != http.StatusNotFound {
+				t.Errorf("a request to another path got %d, want 404", wrongPath)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -545,5 +546,71 @@ func TestLoginRedirectPathIsNotAServeMuxPattern(t *testing.T) {
 				t.Errorf("a request to another path got %d, want 404", wrongPath)
 			}
 		})
+	}
+}
+
+// waitersBlocked waits until n goroutines are waiting for ts's lock in
+// TokenSource.get, by reading the goroutine stacks.
+func waitersBlocked(t *testing.T, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for range 10000 {
+		got := 0
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "oauth.(*TokenSource).get(") {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("fewer than %d goroutines ever waited for the token lock", n)
+}
+
+// TestFailedFetchIsSharedWithWaiters: while one caller's request fails,
+// the callers waiting for it get its error instead of each sending the
+// failing request again in turn; the next call after that tries again.
+func TestFailedFetchIsSharedWithWaiters(t *testing.T) {
+	hs := oauthtest.New(t, oauthtest.Options{})
+	release := make(chan struct{})
+	inside := make(chan struct{}, 1)
+	var requests atomic.Int32
+	slow := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if requests.Add(1) == 1 {
+			inside <- struct{}{}
+			<-release
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	ts, err := oauth.NewTokenSource(&oauth.Config{Flow: oauth.ClientCredentials, ClientID: hs.ClientID(), ClientSecret: "wrong-secret",
+		TokenURL: hs.URL + "/token", HTTPClient: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make(chan error, n)
+	go func() { _, err := ts.Token(ctxT(t)); errs <- err }()
+	<-inside
+	for range n - 1 {
+		go func() { _, err := ts.Token(ctxT(t)); errs <- err }()
+	}
+	waitersBlocked(t, n-1)
+	close(release)
+	for range n {
+		var e *oauth.Error
+		if err := <-errs; !errors.As(err, &e) || e.Code != "invalid_client" {
+			t.Errorf("got %v, want the invalid_client failure", err)
+		}
+	}
+	if got := requests.Load(); got != 1 {
+		t.Errorf("%d token requests from %d concurrent callers of one failing fetch, want 1", got, n)
+	}
+	if _, err := ts.Token(ctxT(t)); err == nil {
+		t.Fatal("a wrong secret succeeded")
+	}
+	if got := requests.Load(); got != 2 {
+		t.Errorf("the next call after the failure made %d requests in all, want 2 (it must retry)", got)
 	}
 }

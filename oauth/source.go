@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -52,9 +53,15 @@ type TokenSource struct {
 	id   string
 	lock chan struct{} // a mutex whose wait a context can cancel
 
+	// fetches counts the fetches that ended in an answer (success or a
+	// failure not caused by the caller's context). A caller that sees it
+	// change while waiting for lock knows a fetch ran in the meantime.
+	fetches atomic.Uint64
+
 	// guarded by lock
-	loaded bool
-	cur    cachedToken
+	loaded  bool
+	cur     cachedToken
+	lastErr error // the last counted fetch's error; nil if it succeeded
 }
 
 // NewTokenSource validates cfg and returns a TokenSource for it. Nothing
@@ -89,6 +96,7 @@ func (t cachedToken) public() Token {
 }
 
 func (s *TokenSource) get(ctx context.Context, force bool) (cachedToken, error) {
+	seen := s.fetches.Load()
 	select {
 	case s.lock <- struct{}{}:
 	case <-ctx.Done():
@@ -101,8 +109,23 @@ func (s *TokenSource) get(ctx context.Context, force bool) (cachedToken, error) 
 	fresh := func(t cachedToken) bool {
 		return t.AccessToken != "" && (t.Expiry.IsZero() || t.Expiry.Sub(now) > c.refreshBefore())
 	}
+	// failed answers a failed fetch: a token that is merely due for
+	// renewal is still good while the server is unreachable; a revoked
+	// login is reported at once.
+	failed := func(err error) (cachedToken, error) {
+		if !force && !errors.Is(err, ErrLoginRequired) && s.cur.AccessToken != "" && s.cur.Expiry.After(now) {
+			return s.cur, nil
+		}
+		return cachedToken{}, err
+	}
 	if !force && s.loaded && fresh(s.cur) {
 		return s.cur, nil
+	}
+	// A fetch that failed while this caller waited is its answer too: the
+	// waiters do not each send the failing request again in turn. The
+	// next call, made after it, tries again.
+	if s.fetches.Load() != seen && s.lastErr != nil {
+		return failed(s.lastErr)
 	}
 	// Before asking the server, look at the cache again: another process
 	// may have refreshed (rotating the refresh token), or an administrator
@@ -122,14 +145,17 @@ func (s *TokenSource) get(ctx context.Context, force bool) (cachedToken, error) 
 	}
 	nt, err := s.fetch(ctx)
 	if err != nil {
-		// A token that is merely due for renewal is still good while the
-		// server is unreachable; a revoked login is reported at once.
-		if !force && !errors.Is(err, ErrLoginRequired) && ctx.Err() == nil &&
-			s.cur.AccessToken != "" && s.cur.Expiry.After(now) {
-			return s.cur, nil
+		if ctx.Err() != nil {
+			// This caller gave up; the waiters, whose contexts may
+			// still be live, fetch for themselves.
+			return cachedToken{}, err
 		}
-		return cachedToken{}, err
+		s.lastErr = err
+		s.fetches.Add(1)
+		return failed(err)
 	}
+	s.lastErr = nil
+	s.fetches.Add(1)
 	s.cur = nt
 	if c.CachePath != "" {
 		if err := c.store(s.id, nt); err != nil {

@@ -414,7 +414,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && n > 0 {
+		err = nil // more digits than int64 holds: a very long wait
+	}
+	if err == nil {
 		if n <= 0 {
 			return 0
 		}

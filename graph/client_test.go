@@ -448,6 +448,7 @@ func TestParseRetryAfter(t *testing.T) {
 		"12":                            12 * time.Second,
 		" 3 ":                           3 * time.Second,
 		"99999999":                      24 * time.Hour,
+		"99999999999999999999":          24 * time.Hour, // beyond int64: still "very long", not "absent"
 		"soon":                          0,
 		"Thu, 03 Dec 2026 06:01:00 GMT": time.Minute,
 		"Thu, 03 Dec 2026 05:00:00 GMT": 0,

@@ -614,3 +614,35 @@ func TestFailedFetchIsSharedWithWaiters(t *testing.T) {
 		t.Errorf("the next call after the failure made %d requests in all, want 2 (it must retry)", got)
 	}
 }
+
+// TestShortLivedTokenIsReused: a server issuing tokens that live no
+// longer than RefreshBefore (Keycloak's default is five minutes, the
+// same as DefaultRefreshBefore) must not be asked for a new token on
+// every call; such a token is renewed at half its lifetime instead.
+func TestShortLivedTokenIsReused(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{TTL: 5 * time.Minute})
+	clk := &clock{t: time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)}
+	ts, err := oauth.NewTokenSource(&oauth.Config{Flow: oauth.ClientCredentials, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(),
+		TokenURL: srv.URL + "/token", Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := ts.Token(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	if again, err := ts.Token(ctxT(t)); err != nil || again != first {
+		t.Fatalf("one minute into a five-minute token: %v, same token %v", err, again == first)
+	}
+	if n := srv.Requests("client_credentials"); n != 1 {
+		t.Errorf("%d token requests one minute into a five-minute token, want 1", n)
+	}
+	clk.Add(2 * time.Minute) // past half its lifetime: renewed
+	if again, err := ts.Token(ctxT(t)); err != nil || again == first {
+		t.Fatalf("three minutes into a five-minute token: %v, new token %v", err, again != first)
+	}
+	if n := srv.Requests("client_credentials"); n != 2 {
+		t.Errorf("%d token requests, want 2", n)
+	}
+}

@@ -107,7 +107,21 @@ func (s *TokenSource) get(ctx context.Context, force bool) (cachedToken, error) 
 	c := &s.cfg
 	now := c.now()
 	fresh := func(t cachedToken) bool {
-		return t.AccessToken != "" && (t.Expiry.IsZero() || t.Expiry.Sub(now) > c.refreshBefore())
+		if t.AccessToken == "" {
+			return false
+		}
+		if t.Expiry.IsZero() {
+			return true
+		}
+		// A token that lives no longer than RefreshBefore would be
+		// renewed on every call: renew it at half its lifetime instead.
+		skew := c.refreshBefore()
+		if !t.Issued.IsZero() {
+			if half := t.Expiry.Sub(t.Issued) / 2; half > 0 && half < skew {
+				skew = half
+			}
+		}
+		return t.Expiry.Sub(now) > skew
 	}
 	// failed answers a failed fetch: a token that is merely due for
 	// renewal is still good while the server is unreachable; a revoked
@@ -228,7 +242,7 @@ func (c *Config) oauth2Config(redirect string) *oauth2.Config {
 // fromOAuth2 converts tok, timing its expiry by c's clock; oldRefresh is
 // kept when the server did not rotate the refresh token.
 func (c *Config) fromOAuth2(tok *oauth2.Token, oldRefresh string) cachedToken {
-	t := cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry}
+	t := cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, Issued: c.now()}
 	if t.RefreshToken == "" {
 		t.RefreshToken = oldRefresh
 	}
@@ -237,7 +251,7 @@ func (c *Config) fromOAuth2(tok *oauth2.Token, oldRefresh string) cachedToken {
 		secs = int64(f) // the jwt package leaves ExpiresIn unset
 	}
 	if secs > 0 {
-		t.Expiry = c.now().Add(time.Duration(secs) * time.Second)
+		t.Expiry = t.Issued.Add(time.Duration(secs) * time.Second)
 	}
 	if sc, ok := tok.Extra("scope").(string); ok && sc != "" {
 		t.Scope = sc

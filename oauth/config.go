@@ -99,7 +99,10 @@ type Config struct {
 	// RefreshBefore is how long before expiry a token is renewed; zero is
 	// DefaultRefreshBefore.
 	RefreshBefore time.Duration
-	// HTTPClient makes every request; nil is http.DefaultClient.
+	// HTTPClient makes every request; nil is a client that does not
+	// follow redirects (a 307 would re-send the client secret or refresh
+	// token to another URL) and gives up on a request after
+	// DefaultHTTPTimeout. A client of the caller's is used as it is.
 	HTTPClient *http.Client
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -202,11 +205,21 @@ func (c *Config) refreshBefore() time.Duration {
 	return DefaultRefreshBefore
 }
 
+// DefaultHTTPTimeout limits each request of the client a nil
+// Config.HTTPClient stands for.
+const DefaultHTTPTimeout = time.Minute
+
+// defaultHTTPClient is never modified.
+var defaultHTTPClient = &http.Client{
+	Timeout:       DefaultHTTPTimeout,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
 func (c *Config) httpClient() *http.Client {
 	if c.HTTPClient != nil {
 		return c.HTTPClient
 	}
-	return http.DefaultClient
+	return defaultHTTPClient
 }
 
 // endpoint returns u with {tenant} replaced.

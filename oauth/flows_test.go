@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -644,5 +645,37 @@ func TestShortLivedTokenIsReused(t *testing.T) {
 	}
 	if n := srv.Requests("client_credentials"); n != 2 {
 		t.Errorf("%d token requests, want 2", n)
+	}
+}
+
+// TestTokenRequestNotResentOnRedirect: a token endpoint answering 307
+// must not make the client POST its secret to wherever Location points.
+func TestTokenRequestNotResentOnRedirect(t *testing.T) {
+	var leaked atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		if r.PostForm.Get("client_secret") != "" {
+			leaked.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"x","token_type":"Bearer","expires_in":3600}`)
+	}))
+	t.Cleanup(elsewhere.Close)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/token", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	ts, err := oauth.NewTokenSource(&oauth.Config{Flow: oauth.ClientCredentials, ClientID: "id", ClientSecret: "s3cret-client-value",
+		TokenURL: redirector.URL + "/token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.Token(ctxT(t))
+	var e *oauth.Error
+	if !errors.As(err, &e) || e.Status != http.StatusTemporaryRedirect {
+		t.Errorf("got %v, want an *oauth.Error with status 307", err)
+	}
+	if leaked.Load() != 0 {
+		t.Error("the client secret was re-posted to the redirect target")
 	}
 }

@@ -679,3 +679,63 @@ func TestTokenRequestNotResentOnRedirect(t *testing.T) {
 		t.Error("the client secret was re-posted to the redirect target")
 	}
 }
+
+// TestTwoProcessesRefreshAtOnce: two processes (two TokenSources on one
+// cache file) find the same token due at the same moment. Without a lock
+// across read, refresh and write both send the same refresh token; a
+// server that rotates refresh tokens takes the first and answers the
+// second invalid_grant, and that process reports "log in again" although
+// the login is fine. With the lock the second waits, then finds the first
+// one's token in the cache.
+func TestTwoProcessesRefreshAtOnce(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{})
+	cfg, clk := interactive(t, srv)
+	if _, err := oauth.Login(ctxT(t), cfg, oauth.LoginOptions{Open: browse(t)}); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	inside := make(chan struct{}, 1)
+	held := *cfg
+	held.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		inside <- struct{}{}
+		<-release
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	a, _ := oauth.NewTokenSource(&held)
+	b, _ := oauth.NewTokenSource(cfg)
+	clk.Add(2 * time.Hour)
+
+	aErr := make(chan error, 1)
+	go func() { _, err := a.Token(ctxT(t)); aErr <- err }()
+	<-inside // a has read the cache and is sending its refresh
+	bErr := make(chan error, 1)
+	go func() { _, err := b.Token(ctxT(t)); bErr <- err }()
+	var errB error
+	bDone := false
+	for !bDone && !stackShows("oauth.lockCache(") {
+		select {
+		case errB = <-bErr:
+			bDone = true
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(release)
+	if err := <-aErr; err != nil {
+		t.Errorf("process a: %v", err)
+	}
+	if !bDone {
+		errB = <-bErr
+	}
+	if errB != nil {
+		t.Errorf("process b: %v", errB)
+	}
+	if n := srv.Requests("refresh_token"); n != 1 {
+		t.Errorf("%d refresh requests, want 1 (b finds a's token in the cache)", n)
+	}
+}
+
+// stackShows reports whether some goroutine's stack holds fn.
+func stackShows(fn string) bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
+}

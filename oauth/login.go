@@ -139,15 +139,20 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 	if err != nil {
 		return Token{}, c.wrap("exchange", err)
 	}
-	return c.saveLogin(tok)
+	return c.saveLogin(ctx, tok)
 }
 
-func (c *Config) saveLogin(tok *oauth2.Token) (Token, error) {
+func (c *Config) saveLogin(ctx context.Context, tok *oauth2.Token) (Token, error) {
 	t := c.fromOAuth2(tok, "")
 	if t.RefreshToken == "" {
 		return Token{}, &Error{Op: "exchange", Err: errors.New("the server issued no refresh token"),
 			Hint: "request offline access (Entra ID: add the offline_access scope; Google: access_type=offline)"}
 	}
+	unlock, err := lockCache(ctx, c.CachePath)
+	if err != nil {
+		return Token{}, err
+	}
+	defer unlock()
 	if err := c.store(c.cacheID(), t); err != nil {
 		return Token{}, err
 	}
@@ -222,7 +227,7 @@ func DeviceLogin(ctx context.Context, cfg *Config, prompt func(ctx context.Conte
 			interval += 5 * time.Second // RFC 8628 section 3.5
 			continue
 		}
-		return c.saveLogin(tok)
+		return c.saveLogin(ctx, tok)
 	}
 }
 

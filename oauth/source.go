@@ -145,6 +145,11 @@ func (s *TokenSource) get(ctx context.Context, force bool) (cachedToken, error) 
 	// may have refreshed (rotating the refresh token), or an administrator
 	// may have logged in again since this one last looked.
 	if c.CachePath != "" {
+		unlock, err := lockCache(ctx, c.CachePath)
+		if err != nil {
+			return cachedToken{}, err
+		}
+		defer unlock()
 		cf, err := readCache(c.CachePath, c.CacheKey)
 		if err != nil {
 			return cachedToken{}, err

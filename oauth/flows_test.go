@@ -2,6 +2,8 @@ package oauth_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -738,4 +740,40 @@ func TestTwoProcessesRefreshAtOnce(t *testing.T) {
 func stackShows(fn string) bool {
 	buf := make([]byte, 1<<20)
 	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
+}
+
+// TestServiceAccountsSharingACacheKeepTheirOwnTokens: two profiles with
+// different service accounts acting for the same user share a cache file;
+// each must get a token for its own account, never the other's.
+func TestServiceAccountsSharingACacheKeepTheirOwnTokens(t *testing.T) {
+	issuer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		parts := strings.Split(r.PostForm.Get("assertion"), ".")
+		var claims struct {
+			Iss string `json:"iss"`
+		}
+		if len(parts) == 3 {
+			b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+			json.Unmarshal(b, &claims)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"token-for-%s","token_type":"Bearer","expires_in":3600}`, claims.Iss)
+	}))
+	t.Cleanup(issuer.Close)
+	cache := filepath.Join(t.TempDir(), "tokens")
+	cfg := func(email string) *oauth.Config {
+		sa := oauthtest.NewServiceAccount(t, email)
+		return &oauth.Config{Flow: oauth.JWTBearer, ServiceAccountJSON: sa.JSON(issuer.URL + "/token"), Subject: "admin@example.org",
+			Scopes: []string{"https://mail.google.com/"}, CachePath: cache, CacheKey: []byte("shared key")}
+	}
+	for _, email := range []string{"a@p.iam.gserviceaccount.com", "b@p.iam.gserviceaccount.com"} {
+		ts, err := oauth.NewTokenSource(cfg(email))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := ts.Token(ctxT(t))
+		if err != nil || tok != "token-for-"+email {
+			t.Errorf("service account %s got %q (%v)", email, tok, err)
+		}
+	}
 }

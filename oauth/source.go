@@ -266,16 +266,24 @@ func (c *Config) fromOAuth2(tok *oauth2.Token, oldRefresh string) cachedToken {
 	return t
 }
 
-// cacheID names c's entry in the cache: the same server, client, subject
-// and scopes share one. Both interactive flows share an entry, so either
-// login serves a profile.
+// cacheID names c's entry in the cache: the same server, client (for
+// JWTBearer, service account), subject and scopes share one. Both
+// interactive flows share an entry, so either login serves a profile.
 func (c *Config) cacheID() string {
 	flow := string(c.Flow)
 	if c.Flow == DeviceCode {
 		flow = string(AuthorizationCode)
 	}
+	parts := []string{flow, c.endpoint(c.TokenURL), c.ClientID, c.Subject, strings.Join(c.Scopes, " ")}
+	if c.Flow == JWTBearer {
+		// The service account is the client here, and ClientID is unused:
+		// two accounts acting for one subject must not share an entry.
+		if sa, err := parseServiceAccount(c.ServiceAccountJSON); err == nil {
+			parts = append(parts, sa.ClientEmail, sa.TokenURI)
+		}
+	}
 	h := sha256.New()
-	for _, s := range []string{flow, c.endpoint(c.TokenURL), c.ClientID, c.Subject, strings.Join(c.Scopes, " ")} {
+	for _, s := range parts {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}

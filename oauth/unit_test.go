@@ -176,10 +176,14 @@ func TestConfigPrintsWithoutSecrets(t *testing.T) {
 		ServiceAccountJSON: []byte(`{"private_key":"-----BEGIN PRIVATE KEY-----sa-key-value"}`)}
 	var logged strings.Builder
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("cfg", "config", c, "ptr", &c)
-	outs := []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%+v", &c), fmt.Sprintf("%#v", &c), logged.String()}
+	var jsonLogged strings.Builder
+	slog.New(slog.NewJSONHandler(&jsonLogged, nil)).Info("cfg", "config", c)
+	outs := []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%+v", &c), fmt.Sprintf("%#v", &c),
+		logged.String(), jsonLogged.String()}
 	d := cc.Key.(*rsa.PrivateKey).D.String()
+	cacheKey64 := base64.StdEncoding.EncodeToString(c.CacheKey)
 	for _, s := range outs {
-		for _, secret := range []string{"s3cret-client-value", "cache-key-value", "sa-key-value", d[:20]} {
+		for _, secret := range []string{"s3cret-client-value", "cache-key-value", "sa-key-value", d[:20], cacheKey64[:12]} {
 			if strings.Contains(s, secret) {
 				t.Errorf("printed a secret (%.12s...): %s", secret, s)
 			}

@@ -61,6 +61,14 @@ func TokenScope(endpoint string) string {
 	return strings.TrimRight(endpoint, "/") + "/.default"
 }
 
+// CheckEndpoint reports whether s is a base URL a Client accepts as its
+// Endpoint: https (plain http only to a loopback address), a host, and no
+// query, fragment or user info. Empty is DefaultEndpoint.
+func CheckEndpoint(s string) error {
+	_, err := parseEndpoint(s)
+	return err
+}
+
 // parseEndpoint checks a base URL: https (http only for a loopback host, as
 // tests use), a host, and no query, fragment or user info. The path, if
 // any, is kept as a prefix and "/v1.0" is appended to it.

@@ -379,6 +379,9 @@ func TestGraphProfileInConfig(t *testing.T) {
 		`{"profiles":[{"name":"g","transport":"graph","graph":{"retries":3}}]}`:                                    "retries",
 		`{"profiles":[{"name":"g","transport":"graph","graph":{"max_retry_wait":"later"}}]}`:                       "graph.max_retry_wait",
 		`{"profiles":[{"name":"g","transport":"pigeon","servers":["m.example.com"]}]}`:                             "transport",
+		// The endpoint a send would refuse is refused when the file is read.
+		`{"profiles":[{"name":"g","transport":"graph","graph":{"endpoint":"http://graph.example.com"}}]}`:      "graph.endpoint",
+		`{"profiles":[{"name":"g","transport":"graph","graph":{"endpoint":"https://graph.example.com?x=1"}}]}`: "graph.endpoint",
 	} {
 		_, err := ParseConfig([]byte(doc), "")
 		var ce *ConfigError

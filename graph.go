@@ -77,6 +77,9 @@ func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(s
 	} else if p.Graph.Cloud != "" {
 		return bad("graph.endpoint", errors.New("set either graph.cloud or graph.endpoint, not both"))
 	}
+	if err := graph.CheckEndpoint(endpoint); err != nil {
+		return bad("graph.endpoint", err)
+	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Hostname() == "" {
 		return bad("graph.endpoint", fmt.Errorf("%q is not a URL", endpoint))

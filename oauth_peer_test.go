@@ -47,7 +47,12 @@ type oauthFixture struct {
 	user   string
 	server string
 	ca     string
+	ttl    time.Duration
 }
+
+// untilDue waits until a token issued now is due for renewal: past half
+// its lifetime, the most a short-lived token is kept.
+func (f *oauthFixture) untilDue() { time.Sleep(f.ttl/2 + 100*time.Millisecond) }
 
 func newOAuthFixture(t *testing.T, keyFile, user, server, ca string, ttl time.Duration) *oauthFixture {
 	key, err := os.ReadFile(keyFile)
@@ -63,7 +68,7 @@ func newOAuthFixture(t *testing.T, keyFile, user, server, ca string, ttl time.Du
 		t.Fatal(err)
 	}
 	sa := oauthtest.NewServiceAccount(t, "mailer@project.iam.gserviceaccount.com")
-	f := &oauthFixture{dir: t.TempDir(), user: user, server: server, ca: ca}
+	f := &oauthFixture{dir: t.TempDir(), user: user, server: server, ca: ca, ttl: ttl}
 	f.srv = oauthtest.New(t, oauthtest.Options{JWTKey: key, User: user, TTL: ttl, Interval: 1, ClientCert: leaf.Cert, ServiceAccount: sa})
 	f.env = map[string]string{"CLIENT_SECRET": f.srv.ClientSecret(), "CACHE_KEY": "cache-key-for-the-test"}
 	write := func(name string, b []byte) string {
@@ -116,15 +121,17 @@ func (f *oauthFixture) login(t *testing.T, p Profile) {
 
 func TestOAuthFlowsAgainstDovecot(t *testing.T) {
 	v := peers.Need(t, "MW_DOVECOT_SUBMISSION", "MW_OAUTH_JWT_KEY_FILE", "MW_OAUTH_USER", "MW_TEST_CA", "MW_POSTFIX_MAILDIR")
-	// Four-minute tokens are due for renewal at once, so every Sender
-	// below refreshes: each send also proves the refresh path.
-	f := newOAuthFixture(t, v[1], v[2], v[0]+"-starttls", v[3], 4*time.Minute)
+	// Two-second tokens are due for renewal a second after they are
+	// issued, so after a login and that wait every Sender below
+	// refreshes: each interactive send also proves the refresh path.
+	f := newOAuthFixture(t, v[1], v[2], v[0]+"-starttls", v[3], 2*time.Second)
 	for _, flow := range []string{"client_credentials", "client_credentials_cert", "authorization_code", "device_code", "jwt_bearer"} {
 		for _, mech := range []string{"XOAUTH2", "OAUTHBEARER"} {
 			t.Run(flow+"/"+mech, func(t *testing.T) {
 				p := f.profile(flow, mech)
 				if flow == "authorization_code" || flow == "device_code" {
 					f.login(t, p)
+					f.untilDue()
 				}
 				tag, err := sendVia(t, p, f.getenv)
 				if err != nil {
@@ -145,6 +152,7 @@ func TestOAuthFlowsAgainstDovecot(t *testing.T) {
 		p := f.profile("authorization_code", "XOAUTH2")
 		f.login(t, p)
 		f.srv.RevokeAll()
+		f.untilDue()
 		_, err := sendVia(t, p, f.getenv)
 		if !errors.Is(err, oauth.ErrLoginRequired) {
 			t.Fatalf("got %v, want oauth.ErrLoginRequired", err)

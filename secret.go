@@ -37,7 +37,8 @@ func (r SecretRef) Resolve(ctx context.Context, getenv func(string) string, src 
 	}
 	scheme, rest, ok := strings.Cut(string(r), ":")
 	if !ok || rest == "" {
-		return "", fmt.Errorf("%w: %q is not of the form env:NAME, file:PATH or SCHEME:NAME", ErrSecretUnresolved, string(r))
+		// Not shown: it may be a secret typed where a reference belongs.
+		return "", fmt.Errorf("%w: the value (%d characters, not shown) is not of the form env:NAME, file:PATH or SCHEME:NAME; secrets are never written inline", ErrSecretUnresolved, len(r))
 	}
 	switch scheme {
 	case "env":

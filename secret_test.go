@@ -68,3 +68,20 @@ func TestSecretRefResolve(t *testing.T) {
 		t.Errorf("custom scheme without a source: %v", err)
 	}
 }
+
+// TestInlineSecretNotEchoed: a secret typed where a reference belongs
+// (a profile built in code with Password "Tr0ub4dor&3") must not come
+// back in the error that rejects it.
+func TestInlineSecretNotEchoed(t *testing.T) {
+	for _, ref := range []SecretRef{"Tr0ub4dor&3", "Tr0ub4dor&3:"} {
+		_, err := ref.Resolve(context.Background(), nil, nil)
+		if err == nil || !errors.Is(err, ErrSecretUnresolved) || strings.Contains(err.Error(), "Tr0ub4dor") {
+			t.Errorf("%d characters: %v", len(ref), err)
+		}
+	}
+	p := Profile{Name: "inline", Servers: []string{"127.0.0.1:1"}, Auth: Auth{Mechanism: "PLAIN", Username: "u", Password: "Tr0ub4dor&3"}}
+	_, err := NewSender(context.Background(), p, &Options{Getenv: func(string) string { return "" }})
+	if err == nil || strings.Contains(err.Error(), "Tr0ub4dor") {
+		t.Errorf("NewSender: %v", err)
+	}
+}

@@ -40,8 +40,11 @@ type Options struct {
 	// there is no proxy); nil is a net.Dialer.
 	Forward firewall.Dialer
 	// HTTPClient makes the HTTPS requests: OAuth 2.0 token requests and
-	// the Microsoft Graph transport. nil is http.DefaultClient, which
-	// honours HTTPS_PROXY and NO_PROXY.
+	// the Microsoft Graph transport. nil means, for token requests of an
+	// SMTP profile, a client that honours HTTPS_PROXY and NO_PROXY, follows
+	// no redirects and allows each request oauth.DefaultHTTPTimeout; the
+	// graph transport then uses its own client (the profile's TLS, proxy
+	// and timeout) for both.
 	HTTPClient *http.Client
 	// MaxIdle is how many idle SMTP connections are kept for reuse; zero
 	// means 2. An Outbox delivering with Concurrency n reuses connections

@@ -35,6 +35,11 @@ func (p Profile) Validate() error {
 		if _, err := graph.Cloud(p.Graph.Cloud).Endpoint(); err != nil {
 			return bad("graph.cloud", err)
 		}
+		if p.Graph.Endpoint != "" {
+			if err := graph.CheckEndpoint(p.Graph.Endpoint); err != nil {
+				return bad("graph.endpoint", err)
+			}
+		}
 		if p.Graph.Sender != "" {
 			if err := graph.CheckSender(p.Graph.Sender); err != nil {
 				return bad("graph.sender", err)

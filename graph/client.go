@@ -295,7 +295,9 @@ func (c *Client) SendMail(ctx context.Context, sender string, open Opener, size 
 		}
 		wait := e.RetryAfter
 		if wait <= 0 {
-			wait = time.Second << (res.Attempts - 1)
+			// 1s, 2s, 4s, ...; the shift stops growing long before it
+			// could overflow, and maxWait caps it below.
+			wait = time.Second << min(res.Attempts-1, 20)
 		}
 		if wait > c.maxWait() {
 			if e.RetryAfter > 0 {
@@ -412,7 +414,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && n > 0 {
+		err = nil // more digits than int64 holds: a very long wait
+	}
+	if err == nil {
 		if n <= 0 {
 			return 0
 		}

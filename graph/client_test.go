@@ -448,6 +448,7 @@ func TestParseRetryAfter(t *testing.T) {
 		"12":                            12 * time.Second,
 		" 3 ":                           3 * time.Second,
 		"99999999":                      24 * time.Hour,
+		"99999999999999999999":          24 * time.Hour, // beyond int64: still "very long", not "absent"
 		"soon":                          0,
 		"Thu, 03 Dec 2026 06:01:00 GMT": time.Minute,
 		"Thu, 03 Dec 2026 05:00:00 GMT": 0,
@@ -523,4 +524,46 @@ func equalDurations(a, b []time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// TestPlainHTTPToLookalikeLoopbackHostRefused: a host name that merely
+// starts with "127." (such as 127.0.0.1.attacker.example) resolves
+// anywhere; plain http to it would send the Bearer token in the clear.
+func TestPlainHTTPToLookalikeLoopbackHostRefused(t *testing.T) {
+	for _, ep := range []string{
+		"http://127.0.0.1.attacker.example",
+		"http://127.attacker.example:8080",
+		"http://localhost.attacker.example",
+		"http://[::ffff:8.8.8.8]",
+	} {
+		if _, err := parseEndpoint(ep); err == nil {
+			t.Errorf("%s: accepted for plain http", ep)
+		}
+	}
+	for _, ep := range []string{"http://127.0.0.1:8080", "http://127.1.2.3", "http://[::1]:80", "http://localhost:1234"} {
+		if _, err := parseEndpoint(ep); err != nil {
+			t.Errorf("%s: %v", ep, err)
+		}
+	}
+}
+
+// TestBackoffDoesNotOverflowWithManyRetries: with many retries and no
+// Retry-After, the doubling wait must stay capped at MaxRetryWait instead
+// of overflowing into a zero or negative wait (a tight retry loop).
+func TestBackoffDoesNotOverflowWithManyRetries(t *testing.T) {
+	f := newFakeGraph(t, reply{status: 503})
+	clk := newFakeClock()
+	c := f.client(clk)
+	c.MaxRetries = 70
+	c.MaxRetryWait = time.Minute
+	_, err := c.SendMail(context.Background(), "alerts@contoso.com", opener(mime), int64(len(mime)))
+	var ge *Error
+	if !errors.As(err, &ge) || ge.Attempts != 71 {
+		t.Fatalf("err = %v", err)
+	}
+	for i, w := range clk.waits {
+		if w <= 0 || w > time.Minute {
+			t.Fatalf("wait %d is %v, want within (0, 1m]", i+1, w)
+		}
+	}
 }

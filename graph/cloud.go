@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -60,6 +61,14 @@ func TokenScope(endpoint string) string {
 	return strings.TrimRight(endpoint, "/") + "/.default"
 }
 
+// CheckEndpoint reports whether s is a base URL a Client accepts as its
+// Endpoint: https (plain http only to a loopback address), a host, and no
+// query, fragment or user info. Empty is DefaultEndpoint.
+func CheckEndpoint(s string) error {
+	_, err := parseEndpoint(s)
+	return err
+}
+
 // parseEndpoint checks a base URL: https (http only for a loopback host, as
 // tests use), a host, and no query, fragment or user info. The path, if
 // any, is kept as a prefix and "/v1.0" is appended to it.
@@ -88,6 +97,13 @@ func parseEndpoint(s string) (*url.URL, error) {
 	return u, nil
 }
 
+// isLoopback reports whether host is "localhost" or a literal loopback
+// address (127.0.0.0/8, ::1). A name that merely starts with "127." is
+// not: it may resolve anywhere.
 func isLoopback(host string) bool {
-	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

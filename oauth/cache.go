@@ -53,6 +53,9 @@ type cachedToken struct {
 	RefreshToken string    `json:"refresh_token,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scope        string    `json:"scope,omitempty"`
+	// Issued is when the token was received (by Config.Now); zero in
+	// entries written before it was recorded.
+	Issued time.Time `json:"issued,omitzero"`
 }
 
 // cacheFile is the decrypted content: entries keyed by cacheID, so that

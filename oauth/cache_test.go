@@ -107,3 +107,29 @@ func TestCacheWrongKeyAndTampering(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheWriteTightensALooserFile: a cache file that exists with a
+// looser mode (copied in by hand, restored from a backup) is 0600 after
+// the next write, since the write replaces it.
+func TestCacheWriteTightensALooserFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permission bits on Windows")
+	}
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeCache(path, []byte("k"), &cacheFile{Tokens: map[string]cachedToken{}}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode after the write: %v, want 0600", fi.Mode().Perm())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -98,7 +99,10 @@ type Config struct {
 	// RefreshBefore is how long before expiry a token is renewed; zero is
 	// DefaultRefreshBefore.
 	RefreshBefore time.Duration
-	// HTTPClient makes every request; nil is http.DefaultClient.
+	// HTTPClient makes every request; nil is a client that does not
+	// follow redirects (a 307 would re-send the client secret or refresh
+	// token to another URL) and gives up on a request after
+	// DefaultHTTPTimeout. A client of the caller's is used as it is.
 	HTTPClient *http.Client
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -106,6 +110,44 @@ type Config struct {
 	// returning ctx.Err() when ctx ends first.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// String describes c without its secrets: the client secret, the client
+// key, the service-account key and the cache key are reported only as
+// present or absent. GoString and LogValue say the same, so a Config
+// prints and logs safely under %v, %+v, %#v and slog.
+func (c Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "oauth.Config{Flow:%q ClientID:%q", string(c.Flow), c.ClientID)
+	if c.Tenant != "" {
+		fmt.Fprintf(&b, " Tenant:%q", c.Tenant)
+	}
+	for _, f := range []struct{ name, v string }{{"AuthURL", c.AuthURL}, {"TokenURL", c.TokenURL},
+		{"DeviceAuthURL", c.DeviceAuthURL}, {"RedirectURI", c.RedirectURI}, {"Subject", c.Subject}, {"CachePath", c.CachePath}} {
+		if f.v != "" {
+			fmt.Fprintf(&b, " %s:%q", f.name, f.v)
+		}
+	}
+	if len(c.Scopes) > 0 {
+		fmt.Fprintf(&b, " Scopes:%q", c.Scopes)
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"ClientSecret", c.ClientSecret != ""}, {"ClientKey", c.ClientKey != nil},
+		{"ServiceAccountJSON", len(c.ServiceAccountJSON) > 0}, {"CacheKey", len(c.CacheKey) > 0}} {
+		if f.set {
+			b.WriteString(" " + f.name + ":[redacted]")
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, so that %#v does not reveal the secrets either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue is String, for slog.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // LoadClientCert reads a PEM certificate and its RSA private key for a
 // certificate assertion. The first certificate in certFile is the one
@@ -163,11 +205,21 @@ func (c *Config) refreshBefore() time.Duration {
 	return DefaultRefreshBefore
 }
 
+// DefaultHTTPTimeout limits each request of the client a nil
+// Config.HTTPClient stands for.
+const DefaultHTTPTimeout = time.Minute
+
+// defaultHTTPClient is never modified.
+var defaultHTTPClient = &http.Client{
+	Timeout:       DefaultHTTPTimeout,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
 func (c *Config) httpClient() *http.Client {
 	if c.HTTPClient != nil {
 		return c.HTTPClient
 	}
-	return http.DefaultClient
+	return defaultHTTPClient
 }
 
 // endpoint returns u with {tenant} replaced.
@@ -182,11 +234,7 @@ func (c *Config) validate() error {
 		if strings.Contains(u, "{tenant}") && c.Tenant == "" {
 			return bad(field, "the URL contains {tenant} and no tenant ID is configured")
 		}
-		pu, err := url.Parse(c.endpoint(u))
-		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-			return bad(field, "not an http(s) URL")
-		}
-		return nil
+		return checkEndpoint(field, c.endpoint(u))
 	}
 	switch c.Flow {
 	case ClientCredentials, AuthorizationCode, DeviceCode, JWTBearer:
@@ -250,6 +298,11 @@ func (c *Config) validate() error {
 		if c.TokenURL == "" && sa.TokenURI == "" {
 			return bad("token_url", "required: the service-account key names no token_uri")
 		}
+		if c.TokenURL == "" {
+			if err := checkEndpoint("service_account_file", sa.TokenURI); err != nil {
+				return err
+			}
+		}
 	}
 	if (c.Flow == AuthorizationCode || c.Flow == DeviceCode) && c.CachePath == "" {
 		return bad("token_cache", "required for the "+string(c.Flow)+" flow: the refresh token is kept there")
@@ -258,6 +311,31 @@ func (c *Config) validate() error {
 		return bad("token_cache_key", "required with a token cache: tokens are encrypted at rest")
 	}
 	return nil
+}
+
+// checkEndpoint checks an authorization server URL: https, or plain http
+// only to a loopback address (a test server), since client secrets,
+// assertions, codes and refresh tokens travel in these requests.
+func checkEndpoint(field, u string) error {
+	bad := func(msg string) error { return &ConfigError{Field: field, Err: errors.New(msg)} }
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+		return bad("not an http(s) URL")
+	}
+	if pu.Scheme == "http" && !isLoopback(pu.Hostname()) {
+		return bad("plain http is only allowed to a loopback address: credentials travel in this request; use https")
+	}
+	return nil
+}
+
+// isLoopback reports whether host is "localhost" or a literal loopback
+// address; a name that merely starts with "127." is not.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // redirect returns the redirect URI to send and the address to listen on.

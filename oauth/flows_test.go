@@ -2,13 +2,17 @@ package oauth_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -511,5 +515,265 @@ func TestLoginServesLocalhostOnIPv6Too(t *testing.T) {
 	}})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoginRedirectPathIsNotAServeMuxPattern: the redirect URI's path is
+// configuration, not a net/http pattern; braces or a space in it must not
+// panic, and the redirect must still be served on exactly that path.
+func TestLoginRedirectPathIsNotAServeMuxPattern(t *testing.T) {
+	for _, path := range []string{"/cb/{id}", "/cb%20x", "/cb/{$}"} {
+		t.Run(path, func(t *testing.T) {
+			srv := oauthtest.New(t, oauthtest.Options{})
+			cfg, _ := interactive(t, srv)
+			cfg.RedirectURI = "http://localhost" + path
+			var wrongPath int
+			info, err := oauth.Login(ctxT(t), cfg, oauth.LoginOptions{Open: func(ctx context.Context, u string) error {
+				au, _ := url.Parse(u)
+				redirect, _ := url.Parse(au.Query().Get("redirect_uri"))
+				other := *redirect
+				other.Path, other.RawPath = "/elsewhere", ""
+				other.RawQuery = url.Values{"code": {"c"}, "state": {au.Query().Get("state")}}.Encode()
+				resp, err := http.Get(other.String())
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				wrongPath = resp.StatusCode
+				return browse(t)(ctx, u)
+			}})
+			if err != nil || !info.Refreshable {
+				t.Fatalf("login: %v", err)
+			}
+			if wrongPath != http.StatusNotFound {
+				t.Errorf("a request to another path got %d, want 404", wrongPath)
+			}
+		})
+	}
+}
+
+// waitersBlocked waits until n goroutines are waiting for ts's lock in
+// TokenSource.get, by reading the goroutine stacks.
+func waitersBlocked(t *testing.T, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for range 10000 {
+		got := 0
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "oauth.(*TokenSource).get(") {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("fewer than %d goroutines ever waited for the token lock", n)
+}
+
+// TestFailedFetchIsSharedWithWaiters: while one caller's request fails,
+// the callers waiting for it get its error instead of each sending the
+// failing request again in turn; the next call after that tries again.
+func TestFailedFetchIsSharedWithWaiters(t *testing.T) {
+	hs := oauthtest.New(t, oauthtest.Options{})
+	release := make(chan struct{})
+	inside := make(chan struct{}, 1)
+	var requests atomic.Int32
+	slow := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if requests.Add(1) == 1 {
+			inside <- struct{}{}
+			<-release
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	ts, err := oauth.NewTokenSource(&oauth.Config{Flow: oauth.ClientCredentials, ClientID: hs.ClientID(), ClientSecret: "wrong-secret",
+		TokenURL: hs.URL + "/token", HTTPClient: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make(chan error, n)
+	go func() { _, err := ts.Token(ctxT(t)); errs <- err }()
+	<-inside
+	for range n - 1 {
+		go func() { _, err := ts.Token(ctxT(t)); errs <- err }()
+	}
+	waitersBlocked(t, n-1)
+	close(release)
+	for range n {
+		var e *oauth.Error
+		if err := <-errs; !errors.As(err, &e) || e.Code != "invalid_client" {
+			t.Errorf("got %v, want the invalid_client failure", err)
+		}
+	}
+	if got := requests.Load(); got != 1 {
+		t.Errorf("%d token requests from %d concurrent callers of one failing fetch, want 1", got, n)
+	}
+	if _, err := ts.Token(ctxT(t)); err == nil {
+		t.Fatal("a wrong secret succeeded")
+	}
+	if got := requests.Load(); got != 2 {
+		t.Errorf("the next call after the failure made %d requests in all, want 2 (it must retry)", got)
+	}
+}
+
+// TestShortLivedTokenIsReused: a server issuing tokens that live no
+// longer than RefreshBefore (Keycloak's default is five minutes, the
+// same as DefaultRefreshBefore) must not be asked for a new token on
+// every call; such a token is renewed at half its lifetime instead.
+func TestShortLivedTokenIsReused(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{TTL: 5 * time.Minute})
+	clk := &clock{t: time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)}
+	ts, err := oauth.NewTokenSource(&oauth.Config{Flow: oauth.ClientCredentials, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(),
+		TokenURL: srv.URL + "/token", Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := ts.Token(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	if again, err := ts.Token(ctxT(t)); err != nil || again != first {
+		t.Fatalf("one minute into a five-minute token: %v, same token %v", err, again == first)
+	}
+	if n := srv.Requests("client_credentials"); n != 1 {
+		t.Errorf("%d token requests one minute into a five-minute token, want 1", n)
+	}
+	clk.Add(2 * time.Minute) // past half its lifetime: renewed
+	if again, err := ts.Token(ctxT(t)); err != nil || again == first {
+		t.Fatalf("three minutes into a five-minute token: %v, new token %v", err, again != first)
+	}
+	if n := srv.Requests("client_credentials"); n != 2 {
+		t.Errorf("%d token requests, want 2", n)
+	}
+}
+
+// TestTokenRequestNotResentOnRedirect: a token endpoint answering 307
+// must not make the client POST its secret to wherever Location points.
+func TestTokenRequestNotResentOnRedirect(t *testing.T) {
+	var leaked atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		if r.PostForm.Get("client_secret") != "" {
+			leaked.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"x","token_type":"Bearer","expires_in":3600}`)
+	}))
+	t.Cleanup(elsewhere.Close)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/token", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	ts, err := oauth.NewTokenSource(&oauth.Config{Flow: oauth.ClientCredentials, ClientID: "id", ClientSecret: "s3cret-client-value",
+		TokenURL: redirector.URL + "/token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.Token(ctxT(t))
+	var e *oauth.Error
+	if !errors.As(err, &e) || e.Status != http.StatusTemporaryRedirect {
+		t.Errorf("got %v, want an *oauth.Error with status 307", err)
+	}
+	if leaked.Load() != 0 {
+		t.Error("the client secret was re-posted to the redirect target")
+	}
+}
+
+// TestTwoProcessesRefreshAtOnce: two processes (two TokenSources on one
+// cache file) find the same token due at the same moment. Without a lock
+// across read, refresh and write both send the same refresh token; a
+// server that rotates refresh tokens takes the first and answers the
+// second invalid_grant, and that process reports "log in again" although
+// the login is fine. With the lock the second waits, then finds the first
+// one's token in the cache.
+func TestTwoProcessesRefreshAtOnce(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{})
+	cfg, clk := interactive(t, srv)
+	if _, err := oauth.Login(ctxT(t), cfg, oauth.LoginOptions{Open: browse(t)}); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	inside := make(chan struct{}, 1)
+	held := *cfg
+	held.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		inside <- struct{}{}
+		<-release
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	a, _ := oauth.NewTokenSource(&held)
+	b, _ := oauth.NewTokenSource(cfg)
+	clk.Add(2 * time.Hour)
+
+	aErr := make(chan error, 1)
+	go func() { _, err := a.Token(ctxT(t)); aErr <- err }()
+	<-inside // a has read the cache and is sending its refresh
+	bErr := make(chan error, 1)
+	go func() { _, err := b.Token(ctxT(t)); bErr <- err }()
+	var errB error
+	bDone := false
+	for !bDone && !stackShows("oauth.lockCache(") {
+		select {
+		case errB = <-bErr:
+			bDone = true
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(release)
+	if err := <-aErr; err != nil {
+		t.Errorf("process a: %v", err)
+	}
+	if !bDone {
+		errB = <-bErr
+	}
+	if errB != nil {
+		t.Errorf("process b: %v", errB)
+	}
+	if n := srv.Requests("refresh_token"); n != 1 {
+		t.Errorf("%d refresh requests, want 1 (b finds a's token in the cache)", n)
+	}
+}
+
+// stackShows reports whether some goroutine's stack holds fn.
+func stackShows(fn string) bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
+}
+
+// TestServiceAccountsSharingACacheKeepTheirOwnTokens: two profiles with
+// different service accounts acting for the same user share a cache file;
+// each must get a token for its own account, never the other's.
+func TestServiceAccountsSharingACacheKeepTheirOwnTokens(t *testing.T) {
+	issuer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		parts := strings.Split(r.PostForm.Get("assertion"), ".")
+		var claims struct {
+			Iss string `json:"iss"`
+		}
+		if len(parts) == 3 {
+			b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+			json.Unmarshal(b, &claims)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"token-for-%s","token_type":"Bearer","expires_in":3600}`, claims.Iss)
+	}))
+	t.Cleanup(issuer.Close)
+	cache := filepath.Join(t.TempDir(), "tokens")
+	cfg := func(email string) *oauth.Config {
+		sa := oauthtest.NewServiceAccount(t, email)
+		return &oauth.Config{Flow: oauth.JWTBearer, ServiceAccountJSON: sa.JSON(issuer.URL + "/token"), Subject: "admin@example.org",
+			Scopes: []string{"https://mail.google.com/"}, CachePath: cache, CacheKey: []byte("shared key")}
+	}
+	for _, email := range []string{"a@p.iam.gserviceaccount.com", "b@p.iam.gserviceaccount.com"} {
+		ts, err := oauth.NewTokenSource(cfg(email))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := ts.Token(ctxT(t))
+		if err != nil || tok != "token-for-"+email {
+			t.Errorf("service account %s got %q (%v)", email, tok, err)
+		}
 	}
 }

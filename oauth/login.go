@@ -76,8 +76,14 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 		err  error
 	}
 	done := make(chan result, 1)
-	mux := http.NewServeMux()
-	mux.HandleFunc(redirect.Path, func(w http.ResponseWriter, r *http.Request) {
+	// The path is matched exactly, not registered as a ServeMux pattern:
+	// it comes from the configuration, and braces or a space in it would
+	// make a pattern that panics or matches other paths.
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != redirect.Path {
+			http.NotFound(w, r)
+			return
+		}
 		q := r.URL.Query()
 		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
 			http.Error(w, "state mismatch: this response does not belong to the pending login", http.StatusBadRequest)
@@ -105,7 +111,7 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 		}
 		fmt.Fprintf(w, "<!doctype html><title>smtpcheck</title><p>%s</p>\n", html.EscapeString(msg))
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	if redirect.Hostname() == "localhost" {
 		// A browser may try ::1 for localhost first; serve it too when we can.
@@ -133,15 +139,20 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 	if err != nil {
 		return Token{}, c.wrap("exchange", err)
 	}
-	return c.saveLogin(tok)
+	return c.saveLogin(ctx, tok)
 }
 
-func (c *Config) saveLogin(tok *oauth2.Token) (Token, error) {
+func (c *Config) saveLogin(ctx context.Context, tok *oauth2.Token) (Token, error) {
 	t := c.fromOAuth2(tok, "")
 	if t.RefreshToken == "" {
 		return Token{}, &Error{Op: "exchange", Err: errors.New("the server issued no refresh token"),
 			Hint: "request offline access (Entra ID: add the offline_access scope; Google: access_type=offline)"}
 	}
+	unlock, err := lockCache(ctx, c.CachePath)
+	if err != nil {
+		return Token{}, err
+	}
+	defer unlock()
 	if err := c.store(c.cacheID(), t); err != nil {
 		return Token{}, err
 	}
@@ -225,7 +236,7 @@ func DeviceLogin(ctx context.Context, cfg *Config, prompt func(ctx context.Conte
 			interval += 5 * time.Second // RFC 8628 section 3.5
 			continue
 		}
-		return c.saveLogin(tok)
+		return c.saveLogin(ctx, tok)
 	}
 }
 

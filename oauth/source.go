@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -52,9 +53,15 @@ type TokenSource struct {
 	id   string
 	lock chan struct{} // a mutex whose wait a context can cancel
 
+	// fetches counts the fetches that ended in an answer (success or a
+	// failure not caused by the caller's context). A caller that sees it
+	// change while waiting for lock knows a fetch ran in the meantime.
+	fetches atomic.Uint64
+
 	// guarded by lock
-	loaded bool
-	cur    cachedToken
+	loaded  bool
+	cur     cachedToken
+	lastErr error // the last counted fetch's error; nil if it succeeded
 }
 
 // NewTokenSource validates cfg and returns a TokenSource for it. Nothing
@@ -89,6 +96,7 @@ func (t cachedToken) public() Token {
 }
 
 func (s *TokenSource) get(ctx context.Context, force bool) (cachedToken, error) {
+	seen := s.fetches.Load()
 	select {
 	case s.lock <- struct{}{}:
 	case <-ctx.Done():
@@ -99,15 +107,49 @@ func (s *TokenSource) get(ctx context.Context, force bool) (cachedToken, error) 
 	c := &s.cfg
 	now := c.now()
 	fresh := func(t cachedToken) bool {
-		return t.AccessToken != "" && (t.Expiry.IsZero() || t.Expiry.Sub(now) > c.refreshBefore())
+		if t.AccessToken == "" {
+			return false
+		}
+		if t.Expiry.IsZero() {
+			return true
+		}
+		// A token that lives no longer than RefreshBefore would be
+		// renewed on every call: renew it at half its lifetime instead.
+		skew := c.refreshBefore()
+		if !t.Issued.IsZero() {
+			if half := t.Expiry.Sub(t.Issued) / 2; half > 0 && half < skew {
+				skew = half
+			}
+		}
+		return t.Expiry.Sub(now) > skew
+	}
+	// failed answers a failed fetch: a token that is merely due for
+	// renewal is still good while the server is unreachable; a revoked
+	// login is reported at once.
+	failed := func(err error) (cachedToken, error) {
+		if !force && !errors.Is(err, ErrLoginRequired) && s.cur.AccessToken != "" && s.cur.Expiry.After(now) {
+			return s.cur, nil
+		}
+		return cachedToken{}, err
 	}
 	if !force && s.loaded && fresh(s.cur) {
 		return s.cur, nil
+	}
+	// A fetch that failed while this caller waited is its answer too: the
+	// waiters do not each send the failing request again in turn. The
+	// next call, made after it, tries again.
+	if s.fetches.Load() != seen && s.lastErr != nil {
+		return failed(s.lastErr)
 	}
 	// Before asking the server, look at the cache again: another process
 	// may have refreshed (rotating the refresh token), or an administrator
 	// may have logged in again since this one last looked.
 	if c.CachePath != "" {
+		unlock, err := lockCache(ctx, c.CachePath)
+		if err != nil {
+			return cachedToken{}, err
+		}
+		defer unlock()
 		cf, err := readCache(c.CachePath, c.CacheKey)
 		if err != nil {
 			return cachedToken{}, err
@@ -122,14 +164,17 @@ func (s *TokenSource) get(ctx context.Context, force bool) (cachedToken, error) 
 	}
 	nt, err := s.fetch(ctx)
 	if err != nil {
-		// A token that is merely due for renewal is still good while the
-		// server is unreachable; a revoked login is reported at once.
-		if !force && !errors.Is(err, ErrLoginRequired) && ctx.Err() == nil &&
-			s.cur.AccessToken != "" && s.cur.Expiry.After(now) {
-			return s.cur, nil
+		if ctx.Err() != nil {
+			// This caller gave up; the waiters, whose contexts may
+			// still be live, fetch for themselves.
+			return cachedToken{}, err
 		}
-		return cachedToken{}, err
+		s.lastErr = err
+		s.fetches.Add(1)
+		return failed(err)
 	}
+	s.lastErr = nil
+	s.fetches.Add(1)
 	s.cur = nt
 	if c.CachePath != "" {
 		if err := c.store(s.id, nt); err != nil {
@@ -202,7 +247,7 @@ func (c *Config) oauth2Config(redirect string) *oauth2.Config {
 // fromOAuth2 converts tok, timing its expiry by c's clock; oldRefresh is
 // kept when the server did not rotate the refresh token.
 func (c *Config) fromOAuth2(tok *oauth2.Token, oldRefresh string) cachedToken {
-	t := cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry}
+	t := cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, Issued: c.now()}
 	if t.RefreshToken == "" {
 		t.RefreshToken = oldRefresh
 	}
@@ -211,7 +256,7 @@ func (c *Config) fromOAuth2(tok *oauth2.Token, oldRefresh string) cachedToken {
 		secs = int64(f) // the jwt package leaves ExpiresIn unset
 	}
 	if secs > 0 {
-		t.Expiry = c.now().Add(time.Duration(secs) * time.Second)
+		t.Expiry = t.Issued.Add(time.Duration(secs) * time.Second)
 	}
 	if sc, ok := tok.Extra("scope").(string); ok && sc != "" {
 		t.Scope = sc
@@ -221,16 +266,24 @@ func (c *Config) fromOAuth2(tok *oauth2.Token, oldRefresh string) cachedToken {
 	return t
 }
 
-// cacheID names c's entry in the cache: the same server, client, subject
-// and scopes share one. Both interactive flows share an entry, so either
-// login serves a profile.
+// cacheID names c's entry in the cache: the same server, client (for
+// JWTBearer, service account), subject and scopes share one. Both
+// interactive flows share an entry, so either login serves a profile.
 func (c *Config) cacheID() string {
 	flow := string(c.Flow)
 	if c.Flow == DeviceCode {
 		flow = string(AuthorizationCode)
 	}
+	parts := []string{flow, c.endpoint(c.TokenURL), c.ClientID, c.Subject, strings.Join(c.Scopes, " ")}
+	if c.Flow == JWTBearer {
+		// The service account is the client here, and ClientID is unused:
+		// two accounts acting for one subject must not share an entry.
+		if sa, err := parseServiceAccount(c.ServiceAccountJSON); err == nil {
+			parts = append(parts, sa.ClientEmail, sa.TokenURI)
+		}
+	}
 	h := sha256.New()
-	for _, s := range []string{flow, c.endpoint(c.TokenURL), c.ClientID, c.Subject, strings.Join(c.Scopes, " ")} {
+	for _, s := range parts {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}

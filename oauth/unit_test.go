@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +100,16 @@ func TestConfigValidation(t *testing.T) {
 		{"no token url", func(c *Config) { c.TokenURL = "" }, "token_url"},
 		{"tenant template without tenant", func(c *Config) { c.Tenant = "" }, "token_url"},
 		{"not a url", func(c *Config) { c.TokenURL = "ftp://x/token" }, "token_url"},
+		{"ok plain http to loopback", func(c *Config) { c.TokenURL = "http://127.0.0.1:8080/token" }, ""},
+		{"ok plain http to localhost", func(c *Config) { c.Flow, c.AuthURL = AuthorizationCode, "http://localhost:1/authorize" }, ""},
+		{"plain http token url sends the secret in clear", func(c *Config) { c.TokenURL = "http://login.example/token" }, "token_url"},
+		{"plain http to a lookalike loopback name", func(c *Config) { c.TokenURL = "http://127.0.0.1.attacker.example/token" }, "token_url"},
+		{"plain http auth url", func(c *Config) { c.Flow, c.AuthURL = AuthorizationCode, "http://login.example/authorize" }, "auth_url"},
+		{"plain http device url", func(c *Config) { c.Flow, c.DeviceAuthURL = DeviceCode, "http://login.example/devicecode" }, "device_auth_url"},
+		{"jwt key file names a plain http token_uri", func(c *Config) {
+			c.Flow, c.TokenURL = JWTBearer, ""
+			c.ServiceAccountJSON = []byte(`{"type":"service_account","client_email":"a@b","private_key":"k","token_uri":"http://oauth2.example/token"}`)
+		}, "service_account_file"},
 		{"no secret nor cert", func(c *Config) { c.ClientSecret = "" }, "client_secret"},
 		{"secret and cert", func(c *Config) { c.ClientKey, c.ClientCert = ec.Key, ec.Cert }, "client_secret"},
 		{"cert without key", func(c *Config) { c.ClientSecret, c.ClientCert = "", ec.Cert }, "client_cert"},
@@ -152,6 +164,32 @@ func TestTokenPrintsWithoutTheToken(t *testing.T) {
 	for _, s := range []string{tok.String(), tok.GoString(), tok.LogValue().String()} {
 		if strings.Contains(s, "secret-access") {
 			t.Errorf("prints the token: %s", s)
+		}
+	}
+}
+
+func TestConfigPrintsWithoutSecrets(t *testing.T) {
+	ca, _ := testcert.NewCA("p CA")
+	cc, _ := ca.Issue(testcert.Options{CommonName: "client", Key: testcert.RSA2048, Purpose: testcert.Client})
+	c := Config{Flow: ClientCredentials, ClientID: "app-id", ClientSecret: "s3cret-client-value", TokenURL: "https://login.example/token",
+		CachePath: "/var/cache/t", CacheKey: []byte("cache-key-value"), ClientKey: cc.Key, ClientCert: cc.Cert,
+		ServiceAccountJSON: []byte(`{"private_key":"-----BEGIN PRIVATE KEY-----sa-key-value"}`)}
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("cfg", "config", c, "ptr", &c)
+	var jsonLogged strings.Builder
+	slog.New(slog.NewJSONHandler(&jsonLogged, nil)).Info("cfg", "config", c)
+	outs := []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%+v", &c), fmt.Sprintf("%#v", &c),
+		logged.String(), jsonLogged.String()}
+	d := cc.Key.(*rsa.PrivateKey).D.String()
+	cacheKey64 := base64.StdEncoding.EncodeToString(c.CacheKey)
+	for _, s := range outs {
+		for _, secret := range []string{"s3cret-client-value", "cache-key-value", "sa-key-value", d[:20], cacheKey64[:12]} {
+			if strings.Contains(s, secret) {
+				t.Errorf("printed a secret (%.12s...): %s", secret, s)
+			}
+		}
+		if !strings.Contains(s, "app-id") {
+			t.Errorf("the description lost the client ID: %s", s)
 		}
 	}
 }

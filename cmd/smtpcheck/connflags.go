@@ -164,6 +164,7 @@ func (c *connFlags) isSet(name string) bool {
 // overlay copies, for each connection flag, the value it sets from the
 // flags' profile onto a profile from a file.
 var overlay = map[string]func(dst, src *mailwarden.Profile){
+	"provider":             func(d, s *mailwarden.Profile) { d.Provider = s.Provider },
 	"server":               func(d, s *mailwarden.Profile) { d.Servers = s.Servers },
 	"tls":                  func(d, s *mailwarden.Profile) { d.TLS = s.TLS },
 	"helo":                 func(d, s *mailwarden.Profile) { d.HeloName = s.HeloName },

@@ -42,7 +42,7 @@ type GraphConfig struct {
 	// From).
 	Sender string `json:"sender,omitempty"`
 	// MaxRetries and MaxRetryWait bound retries of throttled (429) and
-	// unavailable (503, 504) requests; zero means graph's defaults (4
+	// unavailable (503) requests (a 504 is not resent); zero means graph's defaults (4
 	// retries, waits up to 2 minutes), MaxRetries -1 means none.
 	MaxRetries   int           `json:"max_retries,omitempty"`
 	MaxRetryWait time.Duration `json:"max_retry_wait,omitempty"`

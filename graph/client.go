@@ -58,7 +58,7 @@ type Client struct {
 	// a "graph.retry" event per wait; nil logs nothing. The token is never
 	// logged.
 	Logger *slog.Logger
-	// MaxRetries is how often a throttled (429), unavailable (503, 504) or
+	// MaxRetries is how often a throttled (429), unavailable (503) or
 	// unreachable (dial failure) request is retried; 0 means
 	// DefaultMaxRetries, negative means never.
 	MaxRetries int
@@ -235,10 +235,13 @@ func (c *Client) requestID() string {
 // the message's length in bytes, or -1 when unknown (the body is then sent
 // chunked and the size limit is not checked beforehand).
 //
-// Throttling (429), 503 and 504 replies and failures to connect are retried
-// up to MaxRetries times, waiting as Retry-After says (or 1s, 2s, 4s, ...
+// Throttling (429) and 503 replies and failures to connect are retried up
+// to MaxRetries times, waiting as Retry-After says (or 1s, 2s, 4s, ...
 // when it does not), each wait at most MaxRetryWait. Other failures are not
-// retried: a request that reached Graph may have been sent.
+// retried: a request that reached Graph may have been sent. That includes
+// 504, whose gateway gave up on a mailbox server that may have sent the
+// message; it is still a temporary error, for callers (the outbox) that
+// retry later and accept a duplicate over a loss.
 //
 // On success (202 Accepted) the Result carries Graph's request-id. The
 // error is always an *Error; open's error is its Err.
@@ -321,7 +324,7 @@ func (c *Client) SendMail(ctx context.Context, sender string, open Opener, size 
 // message and may succeed later.
 func retryable(e *Error) bool {
 	switch e.Status {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		return true
 	case 0:
 		var oe *net.OpError

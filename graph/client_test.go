@@ -248,13 +248,13 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 }
 
 func TestRetryBackoffWithoutRetryAfter(t *testing.T) {
-	f := newFakeGraph(t, reply{status: 504})
+	f := newFakeGraph(t, reply{status: 503})
 	clk := newFakeClock()
 	c := f.client(clk)
 	c.MaxRetryWait = 3 * time.Second
 	_, err := c.SendMail(context.Background(), "alerts@contoso.com", opener(mime), int64(len(mime)))
 	var ge *Error
-	if !errors.As(err, &ge) || ge.Status != 504 || ge.Attempts != 5 {
+	if !errors.As(err, &ge) || ge.Status != 503 || ge.Attempts != 5 {
 		t.Fatalf("err = %v", err)
 	}
 	want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}
@@ -565,5 +565,23 @@ func TestBackoffDoesNotOverflowWithManyRetries(t *testing.T) {
 		if w <= 0 || w > time.Minute {
 			t.Fatalf("wait %d is %v, want within (0, 1m]", i+1, w)
 		}
+	}
+}
+
+// A 504 means a gateway gave up waiting for the mailbox server, which may
+// have sent the message: SendMail does not send it again itself. The error
+// stays temporary, so a caller that accepts duplicates (the outbox: at
+// least once) retries later with its own backoff.
+func TestGatewayTimeoutIsNotResent(t *testing.T) {
+	f := newFakeGraph(t, reply{status: 504})
+	clk := newFakeClock()
+	c := f.client(clk)
+	_, err := c.SendMail(context.Background(), "alerts@contoso.com", opener(mime), int64(len(mime)))
+	var ge *Error
+	if !errors.As(err, &ge) || ge.Status != 504 || ge.Attempts != 1 || len(clk.waits) != 0 {
+		t.Fatalf("err = %v, waits %v", err, clk.waits)
+	}
+	if !ge.Temporary() || ge.Class() != ClassTemporary {
+		t.Errorf("504: temporary %v class %v", ge.Temporary(), ge.Class())
 	}
 }

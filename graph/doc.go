@@ -19,8 +19,9 @@
 // package does not acquire tokens itself.
 //
 // National clouds have their own endpoints; see Cloud. Throttling (429) and
-// service unavailability (503, 504) are retried as Graph asks, honouring
-// Retry-After (RFC 9110 section 10.2.3). Every failure is an *Error with a
+// service unavailability (503) are retried as Graph asks, honouring
+// Retry-After (RFC 9110 section 10.2.3); a 504 is not resent (the message
+// may have gone out) but is a temporary error. Every failure is an *Error with a
 // Class the smtpcheck exit codes follow and, for known failures, a Hint.
 //
 // Out of scope: the JSON message format, drafts and upload sessions for

@@ -26,7 +26,7 @@ func (g *graphFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.cloud, "graph-cloud", "", "Microsoft Graph `CLOUD`: global (default), usgov, usgov-dod, china")
 	fs.StringVar(&g.endpoint, "graph-endpoint", "", "Microsoft Graph base `URL`, overriding --graph-cloud")
 	fs.StringVar(&g.sender, "graph-sender", "", "mailbox `UPN` to send as through Graph (default: the --from address)")
-	fs.IntVar(&g.maxRetries, "graph-max-retries", 0, "retries of a throttled (429), unavailable (503, 504) or unreachable Graph request; 0 means 4, -1 none")
+	fs.IntVar(&g.maxRetries, "graph-max-retries", 0, "retries of a throttled (429), unavailable (503) or unreachable Graph request (a 504 is not resent: the message may have gone out); 0 means 4, -1 none")
 	fs.StringVar(&g.oauthTokenEnv, "oauth-token-env", "", "environment `VARIABLE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER, graph)")
 }
 

@@ -7,17 +7,18 @@ import (
 	"mailwarden/authmech"
 	"mailwarden/authmech/gssapi"
 	"mailwarden/authmech/ntlm"
+	"mailwarden/oauth"
 )
 
 // authFactory returns what the transport calls once per connection for a
 // fresh SASL client, or nil when the profile does not authenticate.
 // Secrets are resolved here, once, so that a missing one is a configuration
 // error before anything connects.
-func authFactory(ctx context.Context, p Profile, opts *Options) (func() (authmech.Client, error), error) {
+func authFactory(ctx context.Context, p Profile, opts *Options) (func() (authmech.Client, error), *oauth.TokenSource, error) {
 	getenv, src := opts.Getenv, opts.Secrets
 	a := p.Auth
-	bad := func(field string, err error) (func() (authmech.Client, error), error) {
-		return nil, &ConfigError{Profile: p.Name, Field: "auth." + field, Err: err}
+	bad := func(field string, err error) (func() (authmech.Client, error), *oauth.TokenSource, error) {
+		return nil, nil, &ConfigError{Profile: p.Name, Field: "auth." + field, Err: err}
 	}
 	reg := newRegistry()
 	canon, ok := reg.Canonical(a.Mechanism)
@@ -26,7 +27,7 @@ func authFactory(ctx context.Context, p Profile, opts *Options) (func() (authmec
 		return bad("mechanism", err)
 	}
 	if canon == authmech.None {
-		return nil, nil
+		return nil, nil, nil
 	}
 	creds := authmech.Credentials{Username: a.Username, Authzid: a.Authzid,
 		Kerberos: authmech.Kerberos{Config: a.Krb5Conf, Keytab: a.Keytab, CCache: a.CCache, SPN: a.SPN}}
@@ -35,6 +36,7 @@ func authFactory(ctx context.Context, p Profile, opts *Options) (func() (authmec
 		return bad("password", err)
 	}
 	creds.Password = authmech.Secret(pw)
+	var tokens *oauth.TokenSource
 	if a.OAuthToken != "" {
 		tok, err := a.OAuthToken.Resolve(ctx, getenv, src)
 		if err != nil {
@@ -49,9 +51,10 @@ func authFactory(ctx context.Context, p Profile, opts *Options) (func() (authmec
 		if creds.Token != nil {
 			return bad("oauth.flow", errors.New("configure oauth_token or an OAuth flow, not both"))
 		}
-		if creds.Token, err = oauthTokenSource(ctx, p, opts); err != nil {
-			return nil, err
+		if tokens, err = oauthTokenSource(ctx, p, opts); err != nil {
+			return nil, nil, err
 		}
+		creds.Token = tokens
 	}
 	// Build one client now so that missing credentials are reported at
 	// configuration time, not on the first connection.
@@ -61,7 +64,7 @@ func authFactory(ctx context.Context, p Profile, opts *Options) (func() (authmec
 	if canon != authmech.Auto && canon != "GSSAPI" && creds.Password == "" && creds.Token == nil {
 		return bad("password", errors.New("no password or token configured"))
 	}
-	return func() (authmech.Client, error) { return reg.Client(canon, creds) }, nil
+	return func() (authmech.Client, error) { return reg.Client(canon, creds) }, tokens, nil
 }
 
 // newRegistry returns the mechanisms a Sender offers: the built-ins plus

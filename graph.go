@@ -16,6 +16,7 @@ import (
 
 	"mailwarden/authmech"
 	"mailwarden/graph"
+	"mailwarden/oauth"
 	"mailwarden/transport"
 )
 
@@ -136,6 +137,9 @@ func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(s
 	if err != nil {
 		return nil, err
 	}
+	if ts, ok := tok.(*oauth.TokenSource); ok {
+		s.tokens = ts
+	}
 
 	if s.smime, err = loadSMIME(ctx, p, getenv, opts.Secrets); err != nil {
 		return nil, err
@@ -172,7 +176,11 @@ func graphToken(ctx context.Context, p Profile, endpoint string, opts *Options) 
 			// and its national-cloud twins.
 			p.Auth.OAuth.Scopes = []string{graph.TokenScope(endpoint)}
 		}
-		return oauthTokenSource(ctx, p, opts)
+		ts, err := oauthTokenSource(ctx, p, opts)
+		if err != nil {
+			return nil, err
+		}
+		return ts, nil
 	}
 	if p.Auth.OAuthToken == "" {
 		return nil, &ConfigError{Profile: p.Name, Field: "auth.oauth_token", Err: errors.New("the graph transport needs an OAuth2 access token (app-only, Mail.Send): configure auth.oauth (flow client_credentials) or auth.oauth_token")}
@@ -317,7 +325,10 @@ func checkGraphRecipients(file string, to []string) error {
 // probeGraph is Probe for the graph transport: a token, and an
 // authenticated request that sends nothing (see graph.Client.Check).
 func (s *Sender) probeGraph(ctx context.Context) (*ProbeReport, error) {
-	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason}
+	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason, OAuth: s.probeToken(ctx)}
+	if rep.OAuth != nil && rep.OAuth.Err != nil {
+		return rep, rep.OAuth.Err // Graph cannot be asked anything without a token
+	}
 	sender := s.graph.sender
 	if sender == "" {
 		if a, err := mail.ParseAddress(s.profile.From); err == nil {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"time"
 
-	"mailwarden/authmech"
 	"mailwarden/oauth"
 )
 
@@ -99,7 +99,7 @@ func configErr(p Profile, err error) error {
 }
 
 // oauthTokenSource returns the TokenSource for p, validated.
-func oauthTokenSource(ctx context.Context, p Profile, opts *Options) (authmech.TokenSource, error) {
+func oauthTokenSource(ctx context.Context, p Profile, opts *Options) (*oauth.TokenSource, error) {
 	c, err := oauthConfig(ctx, p, opts)
 	if err != nil {
 		return nil, err
@@ -187,4 +187,28 @@ func OAuthToken(ctx context.Context, p Profile, opts *Options, force bool) (oaut
 		return oauth.Token{}, configErr(p, err)
 	}
 	return ts.Current(ctx, force)
+}
+
+// An OAuthProbe is the token step of a probe: the access token obtained as
+// a send would obtain it (from the cache, refreshed, or fetched), timed, so
+// that a refusal by the identity provider shows apart from one by the mail
+// server. It never holds the token itself.
+type OAuthProbe struct {
+	Flow        string
+	Duration    time.Duration
+	Expiry      time.Time // zero when the server named none
+	Scopes      []string
+	Refreshable bool
+	Err         error // an *oauth.Error, matching oauth.ErrLoginRequired when a login is needed
+}
+
+// probeToken runs the token step for a Sender that acquires tokens.
+func (s *Sender) probeToken(ctx context.Context) *OAuthProbe {
+	if s.tokens == nil {
+		return nil
+	}
+	start := time.Now()
+	tok, err := s.tokens.Current(ctx, false)
+	return &OAuthProbe{Flow: s.profile.Auth.OAuth.Flow, Duration: time.Since(start), Expiry: tok.Expiry,
+		Scopes: tok.Scopes, Refreshable: tok.Refreshable, Err: err}
 }

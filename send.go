@@ -226,6 +226,10 @@ type ProbeReport struct {
 	// Graph is what the graph transport's probe found (one entry in
 	// Servers names the endpoint); nil for SMTP.
 	Graph *graph.CheckResult
+	// OAuth is the token step, for profiles that acquire OAuth 2.0
+	// tokens (auth.oauth); nil otherwise. It comes first: a token the
+	// identity provider refuses shows here, apart from the servers.
+	OAuth *OAuthProbe
 }
 
 // A ServerProbe is the probe of one server.
@@ -259,8 +263,11 @@ func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {
 	if s.graph != nil {
 		return s.probeGraph(ctx)
 	}
-	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason}
+	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason, OAuth: s.probeToken(ctx)}
 	var first error
+	if rep.OAuth != nil && rep.OAuth.Err != nil {
+		first = rep.OAuth.Err
+	}
 	for i, a := range s.servers {
 		pctx, sc := s.scope(ctx, []slog.Attr{slog.Bool("probe", true)})
 		var hops []ProxyHop

@@ -18,6 +18,7 @@ import (
 
 	"mailwarden/audit"
 	"mailwarden/firewall"
+	"mailwarden/oauth"
 	"mailwarden/transport"
 )
 
@@ -65,6 +66,7 @@ type Sender struct {
 	smime       *smimeSetup    // nil when the profile has no S/MIME settings
 	defaults    *messageDefaults
 	logger      *slog.Logger // the transport's events: audit trail and Options.Logger
+	tokens      *oauth.TokenSource // nil unless the profile acquires OAuth tokens
 	graph       *graphSetup  // nil unless the profile's transport is graph
 	closeOnce   sync.Once
 	closeErr    error
@@ -174,11 +176,12 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	}
 	cfg.Dialer = d
 
-	newAuth, err := authFactory(ctx, p, &Options{Secrets: opts.Secrets, Getenv: getenv, HTTPClient: opts.HTTPClient})
+	newAuth, tokens, err := authFactory(ctx, p, &Options{Secrets: opts.Secrets, Getenv: getenv, HTTPClient: opts.HTTPClient})
 	if err != nil {
 		return nil, err
 	}
 	cfg.NewAuth = newAuth
+	s.tokens = tokens
 
 	if s.smime, err = loadSMIME(ctx, p, getenv, opts.Secrets); err != nil {
 		return nil, err

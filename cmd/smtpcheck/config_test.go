@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"mailwarden"
+	"mailwarden/internal/oauthtest"
 )
 
 func writeFile(t *testing.T, name, content string) string {
@@ -125,5 +126,28 @@ func TestProviderFlagFillsServerAndTLS(t *testing.T) {
 	_, stderr, code = runWith(t, nil, "", "probe", "--provider", "aol")
 	if code != exitUsage || !strings.Contains(stderr, "unknown provider") {
 		t.Errorf("unknown provider: exit %d, %s", code, stderr)
+	}
+}
+
+func TestProbeJSONShowsARefusedToken(t *testing.T) {
+	idp := oauthtest.New(t, oauthtest.Options{})
+	conf := writeFile(t, "c.json", `{"profiles":[{"name":"o365","servers":["127.0.0.1:1"],"tls":"none","timeout":"2s",
+	  "auth":{"mechanism":"XOAUTH2","username":"a@contoso.com","oauth":{"flow":"client_credentials","client_id":"`+idp.ClientID()+`",
+	  "client_secret":"env:WRONG_SECRET","token_url":"`+idp.URL+`/token","scopes":["s"]}}}]}`)
+	out, _, code := runWith(t, map[string]string{"WRONG_SECRET": "nope"}, "", "probe", "--config", conf, "--json")
+	if code != exitAuth {
+		t.Fatalf("exit %d, want %d: %s", code, exitAuth, out)
+	}
+	var got probeOut
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.OAuth == nil || got.OAuth.Flow != "client_credentials" || got.OAuth.Error == nil || got.OAuth.Error.Stage != "oauth" ||
+		got.Error == nil || got.Error.ExitCode != exitAuth || !strings.Contains(got.Error.Message, "invalid_client") {
+		t.Errorf("probe JSON: %s", out)
+	}
+	text, _, code := runWith(t, map[string]string{"WRONG_SECRET": "nope"}, "", "probe", "--config", conf)
+	if code != exitAuth || !strings.Contains(text, "oauth     client_credentials token: FAILED") {
+		t.Errorf("probe text (exit %d): %s", code, text)
 	}
 }

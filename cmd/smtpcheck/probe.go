@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mailwarden"
+	"mailwarden/oauth"
 	"mailwarden/transport"
 )
 
@@ -106,6 +107,15 @@ func exitCode(err error) int {
 	if code, ok := graphExitCode(err); ok {
 		return code
 	}
+	var oe *oauth.Error
+	if !errors.As(err, new(*transport.Error)) && errors.As(err, &oe) {
+		// The identity provider answered (a refusal: authentication), or
+		// could not be reached (connection).
+		if oe.Code != "" || oe.LoginRequired() || oe.Status/100 == 4 {
+			return exitAuth
+		}
+		return exitConnection
+	}
 	switch transport.Classify(err) {
 	case transport.ClassAuth:
 		return exitAuth
@@ -151,6 +161,7 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 	if rep.ProxyReason != "" {
 		fmt.Fprintf(w, "          (%s)\n", rep.ProxyReason)
 	}
+	printOAuthProbe(w, rep.OAuth)
 	printGraphProbe(w, rep)
 	for _, sp := range rep.Servers {
 		fmt.Fprintf(w, "server    %s\n", sp.Server)
@@ -274,6 +285,14 @@ func errJSON(err error) *errorJSON {
 	if graphErrJSON(err, ej) {
 		return ej
 	}
+	var oe *oauth.Error
+	if !errors.As(err, &te) && errors.As(err, &oe) {
+		ej.Stage, ej.Hint = "oauth", oe.Hint
+		if ej.ExitCode == exitAuth {
+			ej.Class = transport.ClassAuth.String()
+		}
+		return ej
+	}
 	if errors.As(err, &te) {
 		ej.Stage, ej.Code, ej.Temporary, ej.Hint = string(te.Stage), te.Code, te.Temporary(), te.Hint()
 		if !te.Enhanced.IsZero() {
@@ -291,6 +310,48 @@ type probeOut struct {
 	OK          bool            `json:"ok"`
 	Error       *errorJSON      `json:"error,omitempty"`
 	Graph       *graphProbeJSON `json:"graph,omitempty"`
+	OAuth       *oauthProbeJSON `json:"oauth,omitempty"`
+}
+
+// oauthProbeJSON is the token step of a probe; it never holds the token.
+type oauthProbeJSON struct {
+	Flow        string     `json:"flow"`
+	DurationMS  int64      `json:"duration_ms"`
+	Expiry      *time.Time `json:"expiry,omitempty"`
+	Scopes      []string   `json:"scopes,omitempty"`
+	Refreshable bool       `json:"refreshable"`
+	Error       *errorJSON `json:"error,omitempty"`
+}
+
+func oauthProbeOut(o *mailwarden.OAuthProbe) *oauthProbeJSON {
+	if o == nil {
+		return nil
+	}
+	j := &oauthProbeJSON{Flow: o.Flow, DurationMS: o.Duration.Milliseconds(), Scopes: o.Scopes, Refreshable: o.Refreshable, Error: errJSON(o.Err)}
+	if !o.Expiry.IsZero() {
+		e := o.Expiry.UTC()
+		j.Expiry = &e
+	}
+	return j
+}
+
+// printOAuthProbe prints the token step.
+func printOAuthProbe(w io.Writer, o *mailwarden.OAuthProbe) {
+	if o == nil {
+		return
+	}
+	if o.Err != nil {
+		fmt.Fprintf(w, "oauth     %s token: FAILED after %s: %s\n", o.Flow, ms(o.Duration), oneLine(o.Err.Error()))
+		return
+	}
+	detail := "scopes " + strings.Join(o.Scopes, " ")
+	if !o.Expiry.IsZero() {
+		detail += ", expires " + o.Expiry.UTC().Format(time.RFC3339)
+	}
+	if o.Refreshable {
+		detail += ", refreshable"
+	}
+	fmt.Fprintf(w, "oauth     %s token in %s (%s)\n", o.Flow, ms(o.Duration), detail)
 }
 
 func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
@@ -300,6 +361,7 @@ func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
 	}
 	out.Profile, out.Proxy, out.ProxyReason = rep.Profile, rep.Proxy, rep.ProxyReason
 	out.Graph = graphProbeOut(rep)
+	out.OAuth = oauthProbeOut(rep.OAuth)
 	for _, sp := range rep.Servers {
 		in := sp.Info
 		sj := serverJSON{Server: sp.Server, Addr: in.Addr, Remote: in.RemoteAddr, Capabilities: in.Extensions,

@@ -272,6 +272,9 @@ func (o *Outbox) Enqueue(ctx context.Context, env Envelope, write func(io.Writer
 		return fail(id, err, "")
 	}
 	line = append(line, '\n')
+	if len(line) > maxHeader {
+		return fail(id, fmt.Errorf("envelope too large (%d bytes, at most %d)", len(line), maxHeader), "split the recipients over several messages")
+	}
 	full := &FullError{Limit: "max_bytes", Max: o.cfg.MaxBytes, Used: o.cfg.MaxBytes - left}
 	size, err := o.writeEntry(id, line, write, left, full)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -43,5 +45,70 @@ func TestManyRecipientsNotQuarantined(t *testing.T) {
 	if q, _ := o.Quarantined(); len(q) != 0 {
 		t.Fatalf("quarantined %v", q)
 	}
-	_ = time.Second
+}
+
+// TestRateLimitCountsWhenSent: the rate limit holds for the times messages
+// are actually handed to the relay. A send slot that is only free after a
+// slow delivery must not be paced (and its send recorded) before it is
+// free: the send would happen later than recorded, and the window would
+// let more than RateLimit through.
+func TestRateLimitCountsWhenSent(t *testing.T) {
+	clk := newClock()
+	var nows atomic.Int64
+	now := func() time.Time { nows.Add(1); return clk.Now() }
+	var mu sync.Mutex
+	var starts []time.Time
+	d := DelivererFunc(func(ctx context.Context, env Envelope, open Opener) (string, error) {
+		mu.Lock()
+		starts = append(starts, clk.Now())
+		first := len(starts) == 1
+		mu.Unlock()
+		if first {
+			// A slow first delivery (50s). Give the worker the chance
+			// to look at the clock for the next message meanwhile, as it
+			// would in real time.
+			c0 := nows.Load()
+			for deadline := time.Now().Add(500 * time.Millisecond); nows.Load() == c0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			clk.Advance(50 * time.Second)
+		} else {
+			clk.Advance(time.Second)
+		}
+		return "", nil
+	})
+	o, _ := open(t, Config{Deliverer: d, Now: now, Sleep: clk.Sleep, RateLimit: 3, RatePeriod: time.Minute})
+	for i := range 6 {
+		enqueue(t, o, "", message(i))
+	}
+	st, err := o.RunOnce(context.Background())
+	if err != nil || st.Delivered != 6 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	for i := 3; i < len(starts); i++ {
+		if gap := starts[i].Sub(starts[i-3]); gap < time.Minute {
+			t.Fatalf("4 sends within %v (limit 3 a minute): %v", gap, starts)
+		}
+	}
+}
+
+// TestCancelledPassKeepsNoSlot: a pass whose context is already done
+// takes no delivery slot with it; later passes still deliver (with
+// Concurrency 1 a lost slot would block every later pass).
+func TestCancelledPassKeepsNoSlot(t *testing.T) {
+	d := &script{}
+	o, _ := open(t, Config{Deliverer: d, RateLimit: 1000})
+	enqueue(t, o, "s@example.com", message(1))
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 50 {
+		if st, _ := o.RunOnce(cancelled); st.Delivered != 0 {
+			t.Fatalf("delivered with a cancelled context: %+v", st)
+		}
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 20*time.Second)
+	defer stop()
+	if st, err := o.RunOnce(ctx); err != nil || st.Delivered != 1 {
+		t.Fatalf("%+v %v (a delivery slot was lost)", st, err)
+	}
 }

@@ -114,14 +114,21 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 		stats = &Stats{}
 	)
 	for _, id := range due {
-		if err := o.pace(ctx); err != nil {
-			break
-		}
+		// A slot first, then the rate: the send is counted when it
+		// starts, not before a slow delivery frees the slot.
+		// (When both are ready select picks either: only a slot taken is
+		// given back, and a slot is never kept when ctx is done.)
+		acquired := false
 		select {
 		case o.slots <- struct{}{}:
+			acquired = true
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil {
+		if !acquired {
+			break
+		}
+		if err := o.pace(ctx); err != nil {
+			<-o.slots
 			break
 		}
 		o.mu.Lock()

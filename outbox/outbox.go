@@ -132,6 +132,7 @@ type Outbox struct {
 	inflight map[string]bool
 	sent     map[string]bool      // delivered, but the file could not be removed: never send again
 	hold     map[string]time.Time // the state could not be saved: not before
+	stuck    map[string]bool      // a corrupt state file that could not be quarantined (reported once)
 	bytes    int64
 	count    int
 	closed   bool
@@ -189,7 +190,7 @@ func Open(cfg Config) (*Outbox, error) {
 		return nil, &Error{Op: "open", Path: cfg.Dir, Err: err, Hint: "check that the spool directory exists and is writable"}
 	}
 	o := &Outbox{cfg: cfg, dir: cfg.Dir, log: log, cache: map[string]*loaded{}, inflight: map[string]bool{},
-		sent: map[string]bool{}, hold: map[string]time.Time{}, kick: make(chan struct{}, 1),
+		sent: map[string]bool{}, hold: map[string]time.Time{}, stuck: map[string]bool{}, kick: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Concurrency)}
 	if _, err := o.scan(context.Background()); err != nil {
 		return nil, err
@@ -432,8 +433,13 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 	}
 	for id := range msgs {
 		o.mu.Lock()
-		l := o.cache[id]
+		l, skip := o.cache[id], o.sent[id]
 		o.mu.Unlock()
+		if l == nil && skip {
+			// A corrupt entry that could not be quarantined: it was
+			// reported; do not verify and report it again at every scan.
+			continue
+		}
 		if l == nil {
 			l, err = loadMsg(o.msgPath(id))
 			if errors.Is(err, os.ErrNotExist) {
@@ -459,10 +465,16 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 		out[id] = scanned{l: l, st: st}
 	}
 	o.mu.Lock()
+	for _, m := range []map[string]bool{o.sent, o.stuck} {
+		for id := range m {
+			if !msgs[id] {
+				delete(m, id)
+			}
+		}
+	}
 	for id := range o.cache {
 		if !msgs[id] {
 			delete(o.cache, id)
-			delete(o.sent, id)
 			delete(o.hold, id)
 		}
 	}
@@ -484,8 +496,16 @@ func (o *Outbox) readState(ctx context.Context, id string) (state, error) {
 		return state{}, err
 	}
 	st, err := parseState(b)
+	o.mu.Lock()
+	stuck := o.stuck[id]
+	if err == nil {
+		delete(o.stuck, id)
+	}
+	o.mu.Unlock()
 	if err != nil {
-		o.quarantine(ctx, id, err, false)
+		if !stuck { // else reported already, and it could not be moved
+			o.quarantine(ctx, id, err, false)
+		}
 		return state{}, nil
 	}
 	return st, nil
@@ -522,6 +542,9 @@ func (o *Outbox) quarantine(ctx context.Context, id string, why error, whole boo
 	if moveErr != nil && whole {
 		// It could not be moved: never look at it again in this process.
 		o.sent[id] = true
+	}
+	if moveErr != nil && !whole {
+		o.stuck[id] = true
 	}
 	o.mu.Unlock()
 }

@@ -3,6 +3,8 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,5 +112,47 @@ func TestCancelledPassKeepsNoSlot(t *testing.T) {
 	defer stop()
 	if st, err := o.RunOnce(ctx); err != nil || st.Delivered != 1 {
 		t.Fatalf("%+v %v (a delivery slot was lost)", st, err)
+	}
+}
+
+// TestQuarantineThatCannotMoveDoesNotLoop: when a corrupt file cannot be
+// moved to the quarantine (the quarantine directory is gone, the disk is
+// read-only), it is reported once, not again at every scan (every poll of
+// a running worker), and the worker still delivers the good entries.
+func TestQuarantineThatCannotMoveDoesNotLoop(t *testing.T) {
+	dir := t.TempDir()
+	o, ev := open(t, Config{Dir: dir, Deliverer: &script{}})
+	enqueue(t, o, "good@example.com", message(1))
+	badMsg := enqueue(t, o, "bad@example.com", message(2))
+	badState := enqueue(t, o, "state@example.com", message(3))
+	b, _ := os.ReadFile(filepath.Join(dir, badMsg.ID+msgExt))
+	b[len(b)-3] ^= 0x20
+	os.WriteFile(filepath.Join(dir, badMsg.ID+msgExt), b, 0o600)
+	os.WriteFile(filepath.Join(dir, badState.ID+stateExt), []byte("{\"attempts\":2}\nbad\n"), 0o600)
+	// The quarantine cannot take anything.
+	if err := os.Remove(filepath.Join(dir, quarantine)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, quarantine), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		mustList(t, o)
+	}
+	q := ev.find("outbox.quarantined")
+	if len(q) != 2 {
+		t.Fatalf("%d quarantined events for 2 corrupt files: %v", len(q), q)
+	}
+	for _, r := range q {
+		if r.attrs["outbox.error"] == "" {
+			t.Errorf("the failed move is not reported: %v", r.attrs)
+		}
+	}
+	st, err := o.RunOnce(context.Background())
+	if err != nil || st.Delivered != 2 || st.Quarantined != 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if n := len(ev.find("outbox.quarantined")); n != 2 {
+		t.Fatalf("%d quarantined events after a pass", n)
 	}
 }

@@ -156,3 +156,34 @@ func TestQuarantineThatCannotMoveDoesNotLoop(t *testing.T) {
 		t.Fatalf("%d quarantined events after a pass", n)
 	}
 }
+
+// TestClockSetBackDoesNotStrandEntries: the clock is set back (an NTP
+// correction after a boot with a wrong clock, a restored VM snapshot).
+// Times written with the old clock lie in the future: an entry queued
+// then, and one deferred then, must still be delivered now, not when the
+// clock catches up hours later.
+func TestClockSetBackDoesNotStrandEntries(t *testing.T) {
+	clk := newClock()
+	d := &script{answers: []error{&smtpErr{451}}}
+	o, _ := open(t, Config{Deliverer: d, Now: clk.Now, Sleep: clk.Sleep, Rand: func() float64 { return 0 },
+		MinBackoff: time.Minute, MaxBackoff: 4 * time.Minute})
+	deferred := enqueue(t, o, "deferred@example.com", message(1))
+	if st, _ := o.RunOnce(context.Background()); st.Deferred != 1 {
+		t.Fatalf("%+v", st)
+	}
+	queued := enqueue(t, o, "queued@example.com", message(2))
+	clk.Advance(-2 * time.Hour)
+	st, err := o.RunOnce(context.Background())
+	if err != nil || st.Delivered != 2 {
+		t.Fatalf("%+v %v after the clock went back (entries %s, %s)", st, err, deferred.ID, queued.ID)
+	}
+	// A delay the worker set itself is still honoured.
+	d.answers = []error{&smtpErr{451}}
+	enqueue(t, o, "again@example.com", message(3))
+	if st, _ := o.RunOnce(context.Background()); st.Deferred != 1 {
+		t.Fatalf("%+v", st)
+	}
+	if st, _ := o.RunOnce(context.Background()); st != (Stats{}) {
+		t.Fatalf("retried before its backoff: %+v", st)
+	}
+}

@@ -94,10 +94,7 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 		if o.sent[id] || o.inflight[id] || s.st.Dead {
 			continue
 		}
-		at := s.st.Next
-		if at.IsZero() {
-			at = s.l.hdr.Created
-		}
+		at := o.dueAt(s.st, now)
 		if h, ok := o.hold[id]; ok && h.After(at) {
 			at = h
 		}
@@ -154,6 +151,18 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 	return stats, next, nil
 }
 
+// dueAt returns when an entry whose state is st is due, given the time
+// now. A never-tried entry is due at once. A time further ahead than
+// MaxBackoff, the longest delay the worker sets, can only have been written
+// before the clock was set back (an NTP correction, a restored snapshot):
+// the entry is due now rather than stranded until the clock catches up.
+func (o *Outbox) dueAt(st state, now time.Time) time.Time {
+	if st.Next.IsZero() || st.Next.After(now.Add(o.cfg.MaxBackoff)) {
+		return now
+	}
+	return st.Next
+}
+
 // pace waits until one more send stays within RateLimit per RatePeriod.
 func (o *Outbox) pace(ctx context.Context) error {
 	if o.cfg.RateLimit <= 0 {
@@ -200,7 +209,7 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
 		return Stats{}
 	}
 	st, err := o.readState(ctx, id)
-	if err != nil || st.Dead || st.Next.After(o.cfg.Now()) {
+	if now := o.cfg.Now(); err != nil || st.Dead || o.dueAt(st, now).After(now) {
 		return Stats{}
 	}
 	hdr := s.l.hdr

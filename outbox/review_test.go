@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,5 +186,22 @@ func TestClockSetBackDoesNotStrandEntries(t *testing.T) {
 	}
 	if st, _ := o.RunOnce(context.Background()); st != (Stats{}) {
 		t.Fatalf("retried before its backoff: %+v", st)
+	}
+}
+
+// TestBackoffDoesNotOverflow: with a very large MaxBackoff (a caller's
+// "no cap") the doubling must not overflow into zero or a negative delay
+// (an entry retried in a hot loop) after many attempts.
+func TestBackoffDoesNotOverflow(t *testing.T) {
+	for _, maxB := range []time.Duration{time.Duration(math.MaxInt64), 100 * 365 * 24 * time.Hour, 15 * time.Minute} {
+		o, _ := open(t, Config{MinBackoff: 30 * time.Second, MaxBackoff: maxB, Rand: func() float64 { return 0.999 }})
+		prev := time.Duration(0)
+		for n := 1; n <= 200; n++ {
+			d := o.backoff(n)
+			if d < 15*time.Second || d > maxB || d < prev {
+				t.Fatalf("MaxBackoff %v: backoff(%d) = %v after %v", maxB, n, d, prev)
+			}
+			prev = d
+		}
 	}
 }

@@ -194,6 +194,10 @@ func (o *Outbox) pace(ctx context.Context) error {
 func (o *Outbox) backoff(n int) time.Duration {
 	d := o.cfg.MinBackoff
 	for i := 1; i < n && d < o.cfg.MaxBackoff; i++ {
+		if d > o.cfg.MaxBackoff/2 {
+			d = o.cfg.MaxBackoff // doubling would pass it (or overflow)
+			break
+		}
 		d *= 2
 	}
 	d = min(d, o.cfg.MaxBackoff)

@@ -205,3 +205,65 @@ func TestBackoffDoesNotOverflow(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentPassesDoNotSendTwice: RunOnce called while another pass
+// is under way (a "send now" button next to a running worker) must not
+// deliver an entry the other pass has started meanwhile. Both passes may
+// list the entry as due; only one may start it.
+func TestConcurrentPassesDoNotSendTwice(t *testing.T) {
+	var nows atomic.Int64
+	var mu sync.Mutex
+	calls := map[string]int{}
+	in := make(chan string, 10)
+	release := map[string]chan struct{}{"a@x": make(chan struct{}), "b@x": make(chan struct{}), "c@x": make(chan struct{})}
+	d := DelivererFunc(func(ctx context.Context, env Envelope, open Opener) (string, error) {
+		mu.Lock()
+		calls[env.MessageID]++
+		mu.Unlock()
+		in <- env.MessageID
+		<-release[env.MessageID]
+		return "", nil
+	})
+	o, _ := open(t, Config{Deliverer: d, Concurrency: 2, Now: func() time.Time { nows.Add(1); return time.Now() }})
+	for _, id := range []string{"a@x", "b@x", "c@x"} {
+		enqueue(t, o, id, message(len(id)))
+		time.Sleep(time.Millisecond) // distinct, ordered spool ids
+	}
+	done := make(chan Stats, 2)
+	run := func() { st, _ := o.RunOnce(context.Background()); done <- st }
+	go run()
+	got := map[string]bool{<-in: true, <-in: true}
+	if !got["a@x"] || !got["b@x"] {
+		t.Fatalf("first pass started %v", got)
+	}
+	// The first pass now waits for a slot to start c. A second pass
+	// lists c as due too.
+	n0 := nows.Load()
+	go run()
+	for nows.Load() == n0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // let it finish listing what is due
+	close(release["a@x"])
+	if id := <-in; id != "c@x" {
+		t.Fatalf("started %s", id)
+	}
+	close(release["b@x"])
+	// Either the other pass finishes (it skipped c), or c is started a
+	// second time.
+	var results []Stats
+	select {
+	case st := <-done:
+		results = append(results, st)
+	case <-in:
+	}
+	close(release["c@x"])
+	for len(results) < 2 {
+		results = append(results, <-done)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["c@x"] != 1 || results[0].Delivered+results[1].Delivered != 3 {
+		t.Fatalf("deliveries %v, stats %+v", calls, results)
+	}
+}

@@ -124,13 +124,25 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 		if !acquired {
 			break
 		}
+		// Another pass (a RunOnce next to Run) may have listed it too and
+		// started it meanwhile: check and mark in one step.
+		o.mu.Lock()
+		taken := o.inflight[id] || o.sent[id]
+		if !taken {
+			o.inflight[id] = true
+		}
+		o.mu.Unlock()
+		if taken {
+			<-o.slots
+			continue
+		}
 		if err := o.pace(ctx); err != nil {
+			o.mu.Lock()
+			delete(o.inflight, id)
+			o.mu.Unlock()
 			<-o.slots
 			break
 		}
-		o.mu.Lock()
-		o.inflight[id] = true
-		o.mu.Unlock()
 		wg.Add(1)
 		go func(id string, s scanned) {
 			defer wg.Done()

@@ -36,10 +36,12 @@ func (o *Outbox) Run(ctx context.Context) error {
 	for {
 		_, next, err := o.pass(ctx, &wg)
 		switch {
-		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
-			// Once per distinct failure, not once per poll.
-			lastErr = err.Error()
-			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", lastErr)))
+		case err != nil && ctx.Err() == nil && rootCause(err) != lastErr:
+			// Once per distinct failure, not once per poll. The root
+			// cause decides: a directory that vanished fails in open or,
+			// mid-listing, in readdirent, and that is one failure.
+			lastErr = rootCause(err)
+			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", err.Error())))
 		case err == nil:
 			lastErr = ""
 		}
@@ -58,6 +60,17 @@ func (o *Outbox) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// rootCause returns the text of the innermost error of err's chain.
+func rootCause(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
+		}
+		err = u
 	}
 }
 

@@ -186,8 +186,16 @@ func Open(cfg Config) (*Outbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	_, statErr := os.Stat(cfg.Dir)
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, quarantine), 0o700); err != nil {
 		return nil, &Error{Op: "open", Path: cfg.Dir, Err: err, Hint: "check that the spool directory exists and is writable"}
+	}
+	// A spool directory created here must itself survive a crash, or the
+	// entries fsync'd into it could vanish with it.
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := errors.Join(syncDir(filepath.Dir(filepath.Clean(cfg.Dir))), syncDir(cfg.Dir)); err != nil {
+			return nil, &Error{Op: "open", Path: cfg.Dir, Err: err, Hint: "check that the spool directory's parent is readable"}
+		}
 	}
 	o := &Outbox{cfg: cfg, dir: cfg.Dir, log: log, cache: map[string]*loaded{}, inflight: map[string]bool{},
 		sent: map[string]bool{}, hold: map[string]time.Time{}, stuck: map[string]bool{}, kick: make(chan struct{}, 1),
@@ -526,6 +534,7 @@ func (o *Outbox) quarantine(ctx context.Context, id string, why error, whole boo
 			moveErr = errors.Join(moveErr, err)
 		}
 	}
+	syncDir(qdir) // the new names first: a crash must not lose both
 	syncDir(o.dir)
 	what := "entry"
 	if !whole {

@@ -133,6 +133,7 @@ type Outbox struct {
 	sent     map[string]bool      // delivered, but the file could not be removed: never send again
 	hold     map[string]time.Time // the state could not be saved: not before
 	stuck    map[string]bool      // a corrupt state file that could not be quarantined (reported once)
+	unread   map[string]string    // the error last reported for an entry that could not be read
 	bytes    int64
 	count    int
 	closed   bool
@@ -198,7 +199,7 @@ func Open(cfg Config) (*Outbox, error) {
 		}
 	}
 	o := &Outbox{cfg: cfg, dir: cfg.Dir, log: log, cache: map[string]*loaded{}, inflight: map[string]bool{},
-		sent: map[string]bool{}, hold: map[string]time.Time{}, stuck: map[string]bool{}, kick: make(chan struct{}, 1),
+		sent: map[string]bool{}, hold: map[string]time.Time{}, stuck: map[string]bool{}, unread: map[string]string{}, kick: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Concurrency)}
 	if _, err := o.scan(context.Background()); err != nil {
 		return nil, err
@@ -457,7 +458,7 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 				if errors.Is(err, ErrCorrupt) {
 					o.quarantine(ctx, id, err, true)
 				} else {
-					o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("spool_id", id), slog.String("error", err.Error())))
+					o.unreadable(ctx, id, err)
 				}
 				continue
 			}
@@ -471,6 +472,9 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 		}
 		bytes += l.fileSize
 		out[id] = scanned{l: l, st: st}
+		o.mu.Lock()
+		delete(o.unread, id)
+		o.mu.Unlock()
 	}
 	o.mu.Lock()
 	for _, m := range []map[string]bool{o.sent, o.stuck} {
@@ -484,6 +488,11 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 		if !msgs[id] {
 			delete(o.cache, id)
 			delete(o.hold, id)
+		}
+	}
+	for id := range o.unread {
+		if !msgs[id] {
+			delete(o.unread, id)
 		}
 	}
 	o.bytes, o.count = bytes, len(out)
@@ -500,7 +509,7 @@ func (o *Outbox) readState(ctx context.Context, id string) (state, error) {
 		return state{}, nil
 	}
 	if err != nil {
-		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("spool_id", id), slog.String("error", err.Error())))
+		o.unreadable(ctx, id, err)
 		return state{}, err
 	}
 	st, err := parseState(b)
@@ -517,6 +526,19 @@ func (o *Outbox) readState(ctx context.Context, id string) (state, error) {
 		return state{}, nil
 	}
 	return st, nil
+}
+
+// unreadable reports an entry whose files cannot be read (a permission,
+// an I/O error): once, and again only when the error changes, not at every
+// scan.
+func (o *Outbox) unreadable(ctx context.Context, id string, err error) {
+	o.mu.Lock()
+	same := o.unread[id] == err.Error()
+	o.unread[id] = err.Error()
+	o.mu.Unlock()
+	if !same {
+		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("spool_id", id), slog.String("error", err.Error())))
+	}
 }
 
 // quarantine moves a corrupt entry (whole, or only its state file) to the

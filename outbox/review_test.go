@@ -267,3 +267,32 @@ func TestConcurrentPassesDoNotSendTwice(t *testing.T) {
 		t.Fatalf("deliveries %v, stats %+v", calls, results)
 	}
 }
+
+// TestUnreadableEntryReportedOnce: an entry the worker cannot read (in
+// production typically a file created by another user, e.g. an enqueue
+// run as root into a service's spool; here a state path that is a
+// directory, since the tests may run as root) is reported once, not as an
+// error record at every scan (every poll of a running worker), and
+// reported again only if the error changes.
+func TestUnreadableEntryReportedOnce(t *testing.T) {
+	dir := t.TempDir()
+	o, ev := open(t, Config{Dir: dir, Deliverer: &script{}})
+	e := enqueue(t, o, "x@example.com", message(1))
+	if err := os.Mkdir(filepath.Join(dir, e.ID+stateExt), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		mustList(t, o)
+		o.RunOnce(context.Background())
+	}
+	if n := len(ev.find("outbox.error")); n != 1 {
+		t.Fatalf("%d outbox.error records for one unreadable entry: %v", n, ev.find("outbox.error"))
+	}
+	// Readable again: delivered.
+	if err := os.Remove(filepath.Join(dir, e.ID+stateExt)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := o.RunOnce(context.Background()); err != nil || st.Delivered != 1 {
+		t.Fatalf("%+v %v", st, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -294,5 +295,32 @@ func TestUnreadableEntryReportedOnce(t *testing.T) {
 	}
 	if st, err := o.RunOnce(context.Background()); err != nil || st.Delivered != 1 {
 		t.Fatalf("%+v %v", st, err)
+	}
+}
+
+// TestLocalResourceShortageIsTemporary: a delivery that fails because
+// this process ran out of file descriptors (opening the spooled message
+// with EMFILE under load) is not the message's fault: it is deferred, not
+// dead-lettered.
+func TestLocalResourceShortageIsTemporary(t *testing.T) {
+	emfile := fmt.Errorf("transport: opening the message: %w", &os.PathError{Op: "open", Path: "x.msg", Err: syscall.EMFILE})
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{emfile, true},
+		{&os.PathError{Op: "open", Path: "x", Err: syscall.ENFILE}, true},
+		{&os.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}, false},
+		{&os.PathError{Op: "open", Path: "x", Err: syscall.EACCES}, false},
+	} {
+		if got := Temporary(c.err); got != c.want {
+			t.Errorf("Temporary(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+	d := &script{answers: []error{emfile}}
+	o, _ := open(t, Config{Deliverer: d})
+	enqueue(t, o, "e@example.com", message(1))
+	if st, _ := o.RunOnce(context.Background()); st.Deferred != 1 || st.Dead != 0 {
+		t.Fatalf("%+v", st)
 	}
 }

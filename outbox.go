@@ -15,7 +15,10 @@ import (
 // message, built exactly as Send would build it (Message-ID, S/MIME), in a
 // spool directory and returns once it is on disk; Run delivers the queue
 // through the Sender's relays (reusing connections, failing over), retrying
-// temporary failures with backoff and dead-lettering permanent ones. Every
+// temporary failures with backoff and dead-lettering permanent ones. A
+// relay's 4xx is temporary and its 5xx permanent; connection, proxy and
+// TLS failures (a certificate that does not verify included) and timeouts
+// are temporary, as is an audit trail that could not record the send. Every
 // state change is an audit record (outbox.queued, outbox.attempt,
 // outbox.deferred, outbox.delivered, outbox.dead, outbox.quarantined; see
 // docs/audit-fields.md) next to the transport's own records.
@@ -79,14 +82,41 @@ type senderDeliverer struct{ s *Sender }
 func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open outbox.Opener) (string, error) {
 	tenv := transport.Envelope{From: env.From, To: env.To, SMTPUTF8: env.SMTPUTF8, Size: env.Size, MessageID: env.MessageID}
 	res, err := d.s.sendOpened(ctx, tenv, transport.Opener(open), []slog.Attr{slog.Bool("outbox_delivery", true)})
-	if err != nil {
-		if errors.Is(err, ErrAuditFailed) {
-			// The trail may come back: keep the message queued.
-			return "", retryLater{err}
-		}
-		return "", err
+	if err == nil {
+		return res.QueueID, nil
 	}
-	return res.QueueID, nil
+	return "", deliveryError(err)
+}
+
+// deliveryError marks the failures the outbox must retry although their
+// own Temporary says no:
+//
+//   - the audit trail failed and no relay refused the message: the trail
+//     may come back. (When a relay did answer, its reply decides: a 550
+//     stays permanent even if the trail failed too.)
+//   - a connection-class transport failure (transport.ClassConnection): a
+//     TLS handshake or certificate verification failure, a 5xx greeting
+//     or STARTTLS refusal, a server that broke the protocol, a network
+//     error in the middle of a session. These are faults of the path to
+//     the relay, which its operator fixes (renews the certificate, ...),
+//     not of the message, so the entry is deferred until its maximum age,
+//     as Postfix defers mail on TLS failures. The last error is kept and
+//     shown by list.
+//
+// A cancelled context is never made temporary.
+func deliveryError(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var te *transport.Error
+	relayAnswered := errors.As(err, &te)
+	switch {
+	case errors.Is(err, ErrAuditFailed) && !relayAnswered:
+		return retryLater{err}
+	case relayAnswered && transport.Classify(err) == transport.ClassConnection:
+		return retryLater{err}
+	}
+	return err
 }
 
 // retryLater marks an error as temporary for the outbox.

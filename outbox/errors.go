@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -71,8 +72,10 @@ func (e *FullError) Unwrap() error { return ErrFull }
 // transport.Error's does: 4xx, connection, TLS, proxy failures and
 // timeouts), except that a network error (*net.OpError, a timeout, a DNS
 // failure other than "no such host") counts as temporary whatever its own
-// method says (a refused connection is one). Without either, the failure
-// is permanent. A cancelled context is not temporary.
+// method says (a refused connection is one), and so does a local resource
+// shortage (a syscall.Errno whose Temporary is true: EMFILE, ENFILE,
+// EAGAIN, EINTR). Without any of these, the failure is permanent. A
+// cancelled context is not temporary.
 func Temporary(err error) bool {
 	if err == nil {
 		return false
@@ -99,6 +102,13 @@ func Temporary(err error) bool {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	// A local shortage (too many open files, EAGAIN, EINTR), say when
+	// opening the spooled message under load, is not the message's fault.
+	// (Errno's Temporary is false for ENOENT, EACCES, ENOSPC.)
+	var errno syscall.Errno
+	if errors.As(err, &errno) && errno.Temporary() {
 		return true
 	}
 	return errors.Is(err, context.DeadlineExceeded)

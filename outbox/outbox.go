@@ -132,6 +132,8 @@ type Outbox struct {
 	inflight map[string]bool
 	sent     map[string]bool      // delivered, but the file could not be removed: never send again
 	hold     map[string]time.Time // the state could not be saved: not before
+	stuck    map[string]bool      // a corrupt state file that could not be quarantined (reported once)
+	unread   map[string]string    // the error last reported for an entry that could not be read
 	bytes    int64
 	count    int
 	closed   bool
@@ -185,11 +187,19 @@ func Open(cfg Config) (*Outbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	_, statErr := os.Stat(cfg.Dir)
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, quarantine), 0o700); err != nil {
 		return nil, &Error{Op: "open", Path: cfg.Dir, Err: err, Hint: "check that the spool directory exists and is writable"}
 	}
+	// A spool directory created here must itself survive a crash, or the
+	// entries fsync'd into it could vanish with it.
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := errors.Join(syncDir(filepath.Dir(filepath.Clean(cfg.Dir))), syncDir(cfg.Dir)); err != nil {
+			return nil, &Error{Op: "open", Path: cfg.Dir, Err: err, Hint: "check that the spool directory's parent is readable"}
+		}
+	}
 	o := &Outbox{cfg: cfg, dir: cfg.Dir, log: log, cache: map[string]*loaded{}, inflight: map[string]bool{},
-		sent: map[string]bool{}, hold: map[string]time.Time{}, kick: make(chan struct{}, 1),
+		sent: map[string]bool{}, hold: map[string]time.Time{}, stuck: map[string]bool{}, unread: map[string]string{}, kick: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Concurrency)}
 	if _, err := o.scan(context.Background()); err != nil {
 		return nil, err
@@ -272,6 +282,9 @@ func (o *Outbox) Enqueue(ctx context.Context, env Envelope, write func(io.Writer
 		return fail(id, err, "")
 	}
 	line = append(line, '\n')
+	if len(line) > maxHeader {
+		return fail(id, fmt.Errorf("envelope too large (%d bytes, at most %d)", len(line), maxHeader), "split the recipients over several messages")
+	}
 	full := &FullError{Limit: "max_bytes", Max: o.cfg.MaxBytes, Used: o.cfg.MaxBytes - left}
 	size, err := o.writeEntry(id, line, write, left, full)
 	if err != nil {
@@ -429,8 +442,13 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 	}
 	for id := range msgs {
 		o.mu.Lock()
-		l := o.cache[id]
+		l, skip := o.cache[id], o.sent[id]
 		o.mu.Unlock()
+		if l == nil && skip {
+			// A corrupt entry that could not be quarantined: it was
+			// reported; do not verify and report it again at every scan.
+			continue
+		}
 		if l == nil {
 			l, err = loadMsg(o.msgPath(id))
 			if errors.Is(err, os.ErrNotExist) {
@@ -440,7 +458,7 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 				if errors.Is(err, ErrCorrupt) {
 					o.quarantine(ctx, id, err, true)
 				} else {
-					o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("spool_id", id), slog.String("error", err.Error())))
+					o.unreadable(ctx, id, err)
 				}
 				continue
 			}
@@ -454,13 +472,27 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 		}
 		bytes += l.fileSize
 		out[id] = scanned{l: l, st: st}
+		o.mu.Lock()
+		delete(o.unread, id)
+		o.mu.Unlock()
 	}
 	o.mu.Lock()
+	for _, m := range []map[string]bool{o.sent, o.stuck} {
+		for id := range m {
+			if !msgs[id] {
+				delete(m, id)
+			}
+		}
+	}
 	for id := range o.cache {
 		if !msgs[id] {
 			delete(o.cache, id)
-			delete(o.sent, id)
 			delete(o.hold, id)
+		}
+	}
+	for id := range o.unread {
+		if !msgs[id] {
+			delete(o.unread, id)
 		}
 	}
 	o.bytes, o.count = bytes, len(out)
@@ -477,15 +509,36 @@ func (o *Outbox) readState(ctx context.Context, id string) (state, error) {
 		return state{}, nil
 	}
 	if err != nil {
-		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("spool_id", id), slog.String("error", err.Error())))
+		o.unreadable(ctx, id, err)
 		return state{}, err
 	}
 	st, err := parseState(b)
+	o.mu.Lock()
+	stuck := o.stuck[id]
+	if err == nil {
+		delete(o.stuck, id)
+	}
+	o.mu.Unlock()
 	if err != nil {
-		o.quarantine(ctx, id, err, false)
+		if !stuck { // else reported already, and it could not be moved
+			o.quarantine(ctx, id, err, false)
+		}
 		return state{}, nil
 	}
 	return st, nil
+}
+
+// unreadable reports an entry whose files cannot be read (a permission,
+// an I/O error): once, and again only when the error changes, not at every
+// scan.
+func (o *Outbox) unreadable(ctx context.Context, id string, err error) {
+	o.mu.Lock()
+	same := o.unread[id] == err.Error()
+	o.unread[id] = err.Error()
+	o.mu.Unlock()
+	if !same {
+		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("spool_id", id), slog.String("error", err.Error())))
+	}
 }
 
 // quarantine moves a corrupt entry (whole, or only its state file) to the
@@ -503,6 +556,7 @@ func (o *Outbox) quarantine(ctx context.Context, id string, why error, whole boo
 			moveErr = errors.Join(moveErr, err)
 		}
 	}
+	syncDir(qdir) // the new names first: a crash must not lose both
 	syncDir(o.dir)
 	what := "entry"
 	if !whole {
@@ -519,6 +573,9 @@ func (o *Outbox) quarantine(ctx context.Context, id string, why error, whole boo
 	if moveErr != nil && whole {
 		// It could not be moved: never look at it again in this process.
 		o.sent[id] = true
+	}
+	if moveErr != nil && !whole {
+		o.stuck[id] = true
 	}
 	o.mu.Unlock()
 }

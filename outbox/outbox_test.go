@@ -445,7 +445,7 @@ func TestRunSurvivesLostSpool(t *testing.T) {
 	cancel()
 	<-done
 	if n := len(ev.find("outbox.error")); n != 1 {
-		t.Fatalf("%d outbox.error records for one lasting failure", n)
+		t.Fatalf("%d outbox.error records for one lasting failure: %v", n, ev.find("outbox.error"))
 	}
 }
 

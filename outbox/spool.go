@@ -37,7 +37,7 @@ const (
 	stateExt    = ".state"
 	tmpPrefix   = ".tmp-"
 	quarantine  = "quarantine"
-	maxHeader   = 1 << 20
+	maxHeader   = 1 << 20 // the longest header line (the envelope as JSON)
 	staleTmpAge = 10 * time.Minute
 )
 
@@ -110,11 +110,20 @@ func loadMsg(path string) (*loaded, error) {
 	if st.Size() != int64(firstLen)+size {
 		return nil, corrupt("file is %d bytes, its header says %d", st.Size(), int64(firstLen)+size)
 	}
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		return nil, corrupt("no header line")
+	// The header line may be longer than the reader's buffer (an envelope
+	// with thousands of recipients); Enqueue bounds it by maxHeader.
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if err == nil {
+			break
+		}
+		if err != bufio.ErrBufferFull || len(line) > maxHeader {
+			return nil, corrupt("no header line")
+		}
 	}
-	l := &loaded{hdrLine: append([]byte(nil), line...), fileSize: st.Size(), sum: sum}
+	l := &loaded{hdrLine: line, fileSize: st.Size(), sum: sum}
 	h := sha256.New()
 	h.Write(l.hdrLine)
 	n, err := io.Copy(h, br)

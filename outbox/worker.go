@@ -36,10 +36,12 @@ func (o *Outbox) Run(ctx context.Context) error {
 	for {
 		_, next, err := o.pass(ctx, &wg)
 		switch {
-		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
-			// Once per distinct failure, not once per poll.
-			lastErr = err.Error()
-			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", lastErr)))
+		case err != nil && ctx.Err() == nil && rootCause(err) != lastErr:
+			// Once per distinct failure, not once per poll. The root
+			// cause decides: a directory that vanished fails in open or,
+			// mid-listing, in readdirent, and that is one failure.
+			lastErr = rootCause(err)
+			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", err.Error())))
 		case err == nil:
 			lastErr = ""
 		}
@@ -58,6 +60,17 @@ func (o *Outbox) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// rootCause returns the text of the innermost error of err's chain.
+func rootCause(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
+		}
+		err = u
 	}
 }
 
@@ -94,10 +107,7 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 		if o.sent[id] || o.inflight[id] || s.st.Dead {
 			continue
 		}
-		at := s.st.Next
-		if at.IsZero() {
-			at = s.l.hdr.Created
-		}
+		at := o.dueAt(s.st, now)
 		if h, ok := o.hold[id]; ok && h.After(at) {
 			at = h
 		}
@@ -114,19 +124,38 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 		stats = &Stats{}
 	)
 	for _, id := range due {
-		if err := o.pace(ctx); err != nil {
-			break
-		}
+		// A slot first, then the rate: the send is counted when it
+		// starts, not before a slow delivery frees the slot.
+		// (When both are ready select picks either: only a slot taken is
+		// given back, and a slot is never kept when ctx is done.)
+		acquired := false
 		select {
 		case o.slots <- struct{}{}:
+			acquired = true
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil {
+		if !acquired {
 			break
 		}
+		// Another pass (a RunOnce next to Run) may have listed it too and
+		// started it meanwhile: check and mark in one step.
 		o.mu.Lock()
-		o.inflight[id] = true
+		taken := o.inflight[id] || o.sent[id]
+		if !taken {
+			o.inflight[id] = true
+		}
 		o.mu.Unlock()
+		if taken {
+			<-o.slots
+			continue
+		}
+		if err := o.pace(ctx); err != nil {
+			o.mu.Lock()
+			delete(o.inflight, id)
+			o.mu.Unlock()
+			<-o.slots
+			break
+		}
 		wg.Add(1)
 		go func(id string, s scanned) {
 			defer wg.Done()
@@ -145,6 +174,18 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 		next = o.cfg.Now() // look again at once: new entries may be due
 	}
 	return stats, next, nil
+}
+
+// dueAt returns when an entry whose state is st is due, given the time
+// now. A never-tried entry is due at once. A time further ahead than
+// MaxBackoff, the longest delay the worker sets, can only have been written
+// before the clock was set back (an NTP correction, a restored snapshot):
+// the entry is due now rather than stranded until the clock catches up.
+func (o *Outbox) dueAt(st state, now time.Time) time.Time {
+	if st.Next.IsZero() || st.Next.After(now.Add(o.cfg.MaxBackoff)) {
+		return now
+	}
+	return st.Next
 }
 
 // pace waits until one more send stays within RateLimit per RatePeriod.
@@ -178,6 +219,10 @@ func (o *Outbox) pace(ctx context.Context) error {
 func (o *Outbox) backoff(n int) time.Duration {
 	d := o.cfg.MinBackoff
 	for i := 1; i < n && d < o.cfg.MaxBackoff; i++ {
+		if d > o.cfg.MaxBackoff/2 {
+			d = o.cfg.MaxBackoff // doubling would pass it (or overflow)
+			break
+		}
 		d *= 2
 	}
 	d = min(d, o.cfg.MaxBackoff)
@@ -193,7 +238,7 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
 		return Stats{}
 	}
 	st, err := o.readState(ctx, id)
-	if err != nil || st.Dead || st.Next.After(o.cfg.Now()) {
+	if now := o.cfg.Now(); err != nil || st.Dead || o.dueAt(st, now).After(now) {
 		return Stats{}
 	}
 	hdr := s.l.hdr

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"mailwarden/graph"
+	"mailwarden/oauth"
 	"mailwarden/outbox"
 	"mailwarden/transport"
 )
@@ -13,7 +15,8 @@ import (
 // TestDeliveryErrorClassification: what the outbox makes of a Sender's
 // failure. A relay's 5xx stays permanent even when the audit trail failed
 // too (it was made temporary and retried for a day); a trail failure
-// alone, and connection-class failures (TLS), are retried.
+// alone, connection-class failures (TLS) and authentication failures (a
+// rotated password must not dead-letter the queue) are retried.
 func TestDeliveryErrorClassification(t *testing.T) {
 	auditErr := fmt.Errorf("%w: %w", ErrAuditFailed, errors.New("syslog: connection refused"))
 	afterSend := fmt.Errorf("%w (the message may have been sent): %w", ErrAuditFailed, errors.New("syslog: broken pipe"))
@@ -34,7 +37,12 @@ func TestDeliveryErrorClassification(t *testing.T) {
 		{"451", deferred, true},
 		{"tls-certificate", tlsFail, true},
 		{"tls-and-audit-after", errors.Join(tlsFail, afterSend), true},
-		{"535", authFail, false},
+		{"535", authFail, true},
+		{"535-and-audit-after", errors.Join(authFail, afterSend), true},
+		{"graph-401", &graph.Error{Status: 401, Code: "InvalidAuthenticationToken"}, true},
+		{"graph-403", &graph.Error{Status: 403, Code: "ErrorAccessDenied"}, true},
+		{"graph-400", &graph.Error{Status: 400, Code: "ErrorMimeContentInvalidBase64String"}, false},
+		{"token-endpoint", &oauth.Error{Op: "client_credentials", Status: 401, Code: "invalid_client"}, true},
 		{"cancelled", cancelled, false},
 	} {
 		got := deliveryError(c.err)

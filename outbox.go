@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"mailwarden/envelope"
+	"mailwarden/graph"
+	"mailwarden/oauth"
 	"mailwarden/outbox"
 	"mailwarden/transport"
 )
@@ -102,6 +104,12 @@ func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open 
 //     not of the message, so the entry is deferred until its maximum age,
 //     as Postfix defers mail on TLS failures. The last error is kept and
 //     shown by list.
+//   - an authentication failure: a 535 or another AUTH-stage refusal, an
+//     identity provider that refuses or cannot be reached for a token, a
+//     Graph 401/403. A rotated password, an expired client secret or a
+//     revoked consent is fixed by the administrator, and the queue must
+//     not be dead-lettered meanwhile (Postfix's smtp_sasl_auth_soft_bounce
+//     does the same); the entries wait until their maximum age.
 //
 // A cancelled context is never made temporary.
 func deliveryError(err error) error {
@@ -114,6 +122,16 @@ func deliveryError(err error) error {
 	case errors.Is(err, ErrAuditFailed) && !relayAnswered:
 		return retryLater{err}
 	case relayAnswered && transport.Classify(err) == transport.ClassConnection:
+		return retryLater{err}
+	case relayAnswered && transport.Classify(err) == transport.ClassAuth:
+		return retryLater{err}
+	}
+	var ge *graph.Error
+	if errors.As(err, &ge) && ge.Class() == graph.ClassAuth {
+		return retryLater{err}
+	}
+	var oe *oauth.Error
+	if errors.As(err, &oe) {
 		return retryLater{err}
 	}
 	return err

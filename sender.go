@@ -65,9 +65,9 @@ type Sender struct {
 	trail       *audit.Handler // nil when the profile configures no audit sink
 	smime       *smimeSetup    // nil when the profile has no S/MIME settings
 	defaults    *messageDefaults
-	logger      *slog.Logger // the transport's events: audit trail and Options.Logger
+	logger      *slog.Logger       // the transport's events: audit trail and Options.Logger
 	tokens      *oauth.TokenSource // nil unless the profile acquires OAuth tokens
-	graph       *graphSetup  // nil unless the profile's transport is graph
+	graph       *graphSetup        // nil unless the profile's transport is graph
 	closeOnce   sync.Once
 	closeErr    error
 }

@@ -83,12 +83,12 @@ type Profile struct {
 	// (Microsoft Graph sendMail, configured by Graph; Servers are then not
 	// used).
 	Transport string      `json:"transport,omitempty"`
-	Graph     GraphConfig `json:"graph,omitempty"`
+	Graph     GraphConfig `json:"graph,omitzero"`
 
-	SMIME SMIMEConfig `json:"smime,omitempty"`
-	Auth  Auth        `json:"auth,omitempty"`
-	Proxy Proxy       `json:"proxy,omitempty"`
-	Audit AuditConfig `json:"audit,omitempty"`
+	SMIME SMIMEConfig `json:"smime,omitzero"`
+	Auth  Auth        `json:"auth,omitzero"`
+	Proxy Proxy       `json:"proxy,omitzero"`
+	Audit AuditConfig `json:"audit,omitzero"`
 }
 
 // A HeaderField is a custom header field a profile adds to each message.
@@ -111,7 +111,7 @@ type Auth struct {
 	// OAuthToken is an OAuth2 access token for XOAUTH2 and OAUTHBEARER.
 	OAuthToken SecretRef `json:"oauth_token,omitempty"`
 	// OAuth obtains and refreshes tokens instead (see OAuth).
-	OAuth OAuth `json:"oauth,omitempty"`
+	OAuth OAuth `json:"oauth,omitzero"`
 	// Kerberos (GSSAPI): krb5.conf path, a keytab or a credential cache
 	// (empty: KRB5CCNAME), and the service principal (default smtp/<host>).
 	Krb5Conf string `json:"krb5_conf,omitempty"`

@@ -103,3 +103,35 @@ func TestOutboxDeliversThroughGraph(t *testing.T) {
 		t.Errorf("graph got %s\n%s", last.uri, last.mime)
 	}
 }
+
+// client_auth "client_secret_basic" in a profile reaches the token request:
+// a server that takes the secret only by HTTP Basic issues the token.
+func TestProfileClientSecretBasic(t *testing.T) {
+	f := newFakeGraph(t, 202, "")
+	idp := oauthtest.New(t, oauthtest.Options{BasicOnly: true})
+	p := mailwarden.Profile{
+		Name: "m365-basic", Transport: "graph", From: "alerts@contoso.com",
+		Graph: mailwarden.GraphConfig{Endpoint: f.srv.URL, MaxRetries: -1},
+		Auth: mailwarden.Auth{OAuth: mailwarden.OAuth{Flow: "client_credentials", ClientID: idp.ClientID(),
+			ClientSecret: "env:CLIENT_SECRET", ClientAuth: "client_secret_basic", TokenURL: idp.URL + "/token"}},
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	opts := &mailwarden.Options{Getenv: func(string) string { return idp.ClientSecret() }}
+	s, err := mailwarden.NewSender(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.SendTest(context.Background(), "ops@contoso.com"); err != nil {
+		t.Fatal(err)
+	}
+	if idp.Requests("basic") != 1 {
+		t.Errorf("%d Basic token requests, want 1", idp.Requests("basic"))
+	}
+	p.Auth.OAuth.ClientAuth = "client_secret_jwt"
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "auth.oauth.client_auth") {
+		t.Errorf("unknown client_auth: %v", err)
+	}
+}

@@ -23,6 +23,10 @@ type OAuth struct {
 	TenantID     string    `json:"tenant_id,omitempty"`
 	ClientID     string    `json:"client_id,omitempty"`
 	ClientSecret SecretRef `json:"client_secret,omitempty"`
+	// ClientAuth is how the client secret is sent: "client_secret_post"
+	// (the default: in the request body, as Microsoft Entra ID documents)
+	// or "client_secret_basic" (HTTP Basic, which some servers require).
+	ClientAuth string `json:"client_auth,omitempty"`
 	// ClientCertFile and ClientKeyFile are a PEM certificate and its RSA
 	// key, for a certificate assertion instead of a client secret.
 	ClientCertFile string `json:"client_cert_file,omitempty"`
@@ -56,7 +60,7 @@ func oauthConfig(ctx context.Context, p Profile, opts *Options) (*oauth.Config, 
 	c := &oauth.Config{Flow: oauth.Flow(o.Flow), ClientID: o.ClientID, Tenant: o.TenantID,
 		AuthURL: o.AuthURL, TokenURL: o.TokenURL, DeviceAuthURL: o.DeviceAuthURL, RedirectURI: o.RedirectURI,
 		Scopes: o.Scopes, Subject: o.Subject, CachePath: o.TokenCache, LoginCommand: "smtpcheck oauth login",
-		HTTPClient: opts.HTTPClient}
+		HTTPClient: opts.HTTPClient, ClientAuth: oauth.ClientAuth(o.ClientAuth)}
 	if p.Name != "" {
 		c.LoginCommand += " --profile " + p.Name
 	}

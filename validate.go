@@ -95,6 +95,11 @@ func (p Profile) Validate() error {
 	default:
 		return bad("auth.oauth.flow", fmt.Errorf("unknown flow %q (want client_credentials, authorization_code, device_code or jwt_bearer)", f))
 	}
+	switch a := p.Auth.OAuth.ClientAuth; a {
+	case "", "client_secret_post", "client_secret_basic":
+	default:
+		return bad("auth.oauth.client_auth", fmt.Errorf("unknown method %q (want client_secret_post or client_secret_basic)", a))
+	}
 	if err := p.Proxy.validate(); err != nil {
 		return bad("proxy", err)
 	}

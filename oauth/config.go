@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // A Flow names how a TokenSource obtains tokens.
@@ -53,6 +55,12 @@ type Config struct {
 	// ClientSecret is the client secret value. It is optional for public
 	// clients using AuthorizationCode or DeviceCode.
 	ClientSecret string
+	// ClientAuth is how a client secret is sent: ClientSecretPost (the
+	// zero value: client_id and client_secret in the request body, as
+	// Microsoft Entra ID documents) or ClientSecretBasic (HTTP Basic,
+	// RFC 6749 section 2.3.1, which every server must accept and some
+	// accept exclusively).
+	ClientAuth ClientAuth
 	// ClientKey and ClientCert authenticate the client with a signed
 	// assertion instead of a secret (ClientCredentials only). The key must
 	// be RSA; see LoadClientCert.
@@ -228,6 +236,39 @@ func (c *Config) endpoint(u string) string {
 }
 
 // validate checks c once, before anything is requested.
+// ClientAuth is a client authentication method for a client secret
+// (RFC 7591 token_endpoint_auth_method names).
+type ClientAuth string
+
+// Client authentication methods.
+const (
+	ClientSecretPost  ClientAuth = "client_secret_post"
+	ClientSecretBasic ClientAuth = "client_secret_basic"
+)
+
+// authStyle is c.ClientAuth as x/oauth2 names it.
+func (c *Config) authStyle() oauth2.AuthStyle {
+	if c.ClientAuth == ClientSecretBasic {
+		return oauth2.AuthStyleInHeader
+	}
+	return oauth2.AuthStyleInParams
+}
+
+// authenticate adds the client's credentials to a request we build
+// ourselves, as c.ClientAuth says.
+func (c *Config) authenticate(req *http.Request, form url.Values) {
+	if c.ClientSecret == "" {
+		form.Set("client_id", c.ClientID)
+		return
+	}
+	if c.ClientAuth == ClientSecretBasic {
+		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
+		return
+	}
+	form.Set("client_id", c.ClientID)
+	form.Set("client_secret", c.ClientSecret)
+}
+
 func (c *Config) validate() error {
 	bad := func(field, msg string) error { return &ConfigError{Field: field, Err: errors.New(msg)} }
 	checkURL := func(field, u string) error {
@@ -235,6 +276,11 @@ func (c *Config) validate() error {
 			return bad(field, "the URL contains {tenant} and no tenant ID is configured")
 		}
 		return checkEndpoint(field, c.endpoint(u))
+	}
+	switch c.ClientAuth {
+	case "", ClientSecretPost, ClientSecretBasic:
+	default:
+		return bad("client_auth", fmt.Sprintf("unknown client authentication method %q (want client_secret_post or client_secret_basic)", c.ClientAuth))
 	}
 	switch c.Flow {
 	case ClientCredentials, AuthorizationCode, DeviceCode, JWTBearer:

@@ -192,13 +192,20 @@ func DeviceLogin(ctx context.Context, cfg *Config, prompt func(ctx context.Conte
 	oc := c.oauth2Config("")
 	start := c.now()
 	var daOpts []oauth2.AuthCodeOption
-	if c.ClientSecret != "" {
+	dctx := hctx
+	switch {
+	case c.ClientSecret != "" && c.ClientAuth == ClientSecretBasic:
+		// x/oauth2's DeviceAuth has no Basic: add it to this one request.
+		hc := *c.httpClient()
+		hc.Transport = basicAuthTransport{base: hc.Transport, id: c.ClientID, secret: c.ClientSecret}
+		dctx = context.WithValue(ctx, oauth2.HTTPClient, &hc)
+	case c.ClientSecret != "":
 		// A confidential client authenticates at the device authorization
 		// endpoint as at the token endpoint (RFC 8628 section 3.1);
 		// x/oauth2's DeviceAuth sends only the client_id.
 		daOpts = append(daOpts, oauth2.SetAuthURLParam("client_secret", c.ClientSecret))
 	}
-	da, err := oc.DeviceAuth(hctx, daOpts...)
+	da, err := oc.DeviceAuth(dctx, daOpts...)
 	if err != nil {
 		return Token{}, c.wrap("device_authorization", err)
 	}
@@ -243,14 +250,16 @@ func DeviceLogin(ctx context.Context, cfg *Config, prompt func(ctx context.Conte
 // pollDevice makes one device access token request. It returns the token,
 // or the pending code (authorization_pending, slow_down), or an *Error.
 func (c *Config) pollDevice(ctx context.Context, deviceCode string) (*oauth2.Token, string, error) {
-	v := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode}, "client_id": {c.ClientID}}
-	if c.ClientSecret != "" {
-		v.Set("client_secret", c.ClientSecret) // Google's device flow wants it
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(c.TokenURL), strings.NewReader(v.Encode()))
+	v := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(c.TokenURL), nil)
 	if err != nil {
 		return nil, "", &Error{Op: "device_poll", Err: err}
 	}
+	c.authenticate(req, v) // a confidential client authenticates (Google's device flow wants it)
+	form := v.Encode()
+	req.Body = io.NopCloser(strings.NewReader(form))
+	req.ContentLength = int64(len(form))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(form)), nil }
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.httpClient().Do(req)
@@ -300,4 +309,21 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// basicAuthTransport sends the client's credentials by HTTP Basic
+// (form-urlencoded first, RFC 6749 section 2.3.1).
+type basicAuthTransport struct {
+	base       http.RoundTripper
+	id, secret string
+}
+
+func (t basicAuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.SetBasicAuth(url.QueryEscape(t.id), url.QueryEscape(t.secret))
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
 }

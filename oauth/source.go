@@ -192,7 +192,7 @@ func (s *TokenSource) fetch(ctx context.Context) (cachedToken, error) {
 	case ClientCredentials:
 		tokenURL := c.endpoint(c.TokenURL)
 		cc := clientcredentials.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret,
-			TokenURL: tokenURL, Scopes: c.Scopes, AuthStyle: oauth2.AuthStyleInParams}
+			TokenURL: tokenURL, Scopes: c.Scopes, AuthStyle: c.authStyle()}
 		if c.ClientKey != nil {
 			a, err := c.clientAssertion(tokenURL)
 			if err != nil {
@@ -241,7 +241,7 @@ func (s *TokenSource) fetch(ctx context.Context) (cachedToken, error) {
 func (c *Config) oauth2Config(redirect string) *oauth2.Config {
 	return &oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scopes: c.Scopes, RedirectURL: redirect,
 		Endpoint: oauth2.Endpoint{AuthURL: c.endpoint(c.AuthURL), TokenURL: c.endpoint(c.TokenURL),
-			DeviceAuthURL: c.endpoint(c.DeviceAuthURL), AuthStyle: oauth2.AuthStyleInParams}}
+			DeviceAuthURL: c.endpoint(c.DeviceAuthURL), AuthStyle: c.authStyle()}}
 }
 
 // fromOAuth2 converts tok, timing its expiry by c's clock; oldRefresh is

@@ -48,7 +48,7 @@ type oauthFlags struct {
 	fs                                              *flag.FlagSet
 	config, profileName, provider                   string
 	flow, tenant, clientID                          string
-	clientSecretFile, clientSecretEnv               string
+	clientSecretFile, clientSecretEnv, clientAuth   string
 	assertionCert, assertionKey                     string
 	authURL, tokenURL, deviceAuthURL                string
 	redirectURI                                     string
@@ -67,6 +67,7 @@ func (o *oauthFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.clientID, "client-id", "", "OAuth client (application) `ID`")
 	fs.StringVar(&o.clientSecretFile, "client-secret-file", "", "`FILE` holding the client secret")
 	fs.StringVar(&o.clientSecretEnv, "client-secret-env", "", "environment `VARIABLE` holding the client secret")
+	fs.StringVar(&o.clientAuth, "client-auth", "", "how the client secret is sent: client_secret_post (default: in the body) or client_secret_basic (HTTP Basic)")
 	fs.StringVar(&o.assertionCert, "client-assertion-cert", "", "PEM certificate `FILE` for a client certificate assertion (instead of a secret)")
 	fs.StringVar(&o.assertionKey, "client-assertion-key", "", "PEM RSA key `FILE` for the client certificate assertion")
 	fs.StringVar(&o.authURL, "auth-url", "", "authorization endpoint `URL`")
@@ -122,6 +123,7 @@ func (o *oauthFlags) profile(e *env, interactive string, login bool) (mailwarden
 	set := map[string]func(){
 		"flow": func() { d.Flow = s.Flow }, "tenant": func() { d.TenantID = s.TenantID }, "client-id": func() { d.ClientID = s.ClientID },
 		"client-secret-file": func() { d.ClientSecret = s.ClientSecret }, "client-secret-env": func() { d.ClientSecret = s.ClientSecret },
+		"client-auth":           func() { d.ClientAuth = s.ClientAuth },
 		"client-assertion-cert": func() { d.ClientCertFile = s.ClientCertFile }, "client-assertion-key": func() { d.ClientKeyFile = s.ClientKeyFile },
 		"auth-url": func() { d.AuthURL = s.AuthURL }, "token-url": func() { d.TokenURL = s.TokenURL }, "device-auth-url": func() { d.DeviceAuthURL = s.DeviceAuthURL },
 		"redirect-uri": func() { d.RedirectURI = s.RedirectURI }, "scope": func() { d.Scopes = s.Scopes },
@@ -149,7 +151,7 @@ func (o *oauthFlags) isSet(name string) bool {
 // settings returns the OAuth settings the flags give; interactive picks
 // the default flow when --flow is not given and no app credential is.
 func (o *oauthFlags) settings(interactive string) (mailwarden.OAuth, error) {
-	s := mailwarden.OAuth{Flow: o.flow, TenantID: o.tenant, ClientID: o.clientID,
+	s := mailwarden.OAuth{Flow: o.flow, TenantID: o.tenant, ClientID: o.clientID, ClientAuth: o.clientAuth,
 		ClientCertFile: o.assertionCert, ClientKeyFile: o.assertionKey,
 		AuthURL: o.authURL, TokenURL: o.tokenURL, DeviceAuthURL: o.deviceAuthURL, RedirectURI: o.redirectURI,
 		Scopes: o.scopes, ServiceAccountFile: o.serviceAccount, Subject: o.subject, TokenCache: o.tokenCache}

@@ -71,6 +71,9 @@ type Options struct {
 	DenyAuthorize bool
 	// Interval is the device poll interval in seconds sent to clients.
 	Interval int
+	// BasicOnly refuses a client secret in the request body: clients must
+	// use HTTP Basic (client_secret_basic, RFC 6749 section 2.3.1).
+	BasicOnly bool
 }
 
 // A ServiceAccount is a Google-style service account: the JSON key a
@@ -243,10 +246,55 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, redirect.String(), http.StatusFound)
 }
 
+// clientForm returns the request's form with the client's credentials in
+// it, taken from HTTP Basic when the client used that (client_id and
+// client_secret form-urlencoded, RFC 6749 section 2.3.1). A client that
+// uses two methods at once, or a body secret under BasicOnly, is refused.
+func (s *Server) clientForm(r *http.Request) (url.Values, error) {
+	if err := r.ParseForm(); err != nil {
+		return nil, errors.New("unreadable form")
+	}
+	f := url.Values{}
+	for k, v := range r.PostForm {
+		f[k] = v
+	}
+	id, sec, basic := r.BasicAuth()
+	switch {
+	case basic && f.Get("client_secret") != "":
+		return nil, errors.New("more than one client authentication method")
+	case basic:
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		sec, err2 = url.QueryUnescape(sec)
+		if err1 != nil || err2 != nil {
+			return nil, errors.New("malformed Basic credentials")
+		}
+		if f.Get("client_id") != "" && f.Get("client_id") != id {
+			return nil, errors.New("client_id differs from the Basic credentials")
+		}
+		f.Set("client_id", id)
+		f.Set("client_secret", sec)
+		s.mu.Lock()
+		s.requests["basic"]++
+		s.mu.Unlock()
+	case s.opts.BasicOnly && f.Get("client_secret") != "":
+		return nil, errors.New("client_secret in the body: use HTTP Basic")
+	}
+	return f, nil
+}
+
 func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
-	if r.PostForm.Get("client_id") != s.opts.ClientID {
+	f, err := s.clientForm(r)
+	if err != nil {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+		return
+	}
+	if f.Get("client_id") != s.opts.ClientID {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "unknown client")
+		return
+	}
+	if sec := f.Get("client_secret"); sec != "" && subtle.ConstantTimeCompare([]byte(sec), []byte(s.opts.ClientSecret)) != 1 {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "wrong client secret")
 		return
 	}
 	code := randHex(16)
@@ -257,16 +305,16 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
 		"device_code": code, "user_code": "WDJB-MJHT", "verification_uri": s.URL + "/device",
-		"expires_in": 900, "interval": s.opts.Interval, "scope": r.PostForm.Get("scope"),
+		"expires_in": 900, "interval": s.opts.Interval, "scope": f.Get("scope"),
 	})
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "unreadable form")
+	f, err := s.clientForm(r)
+	if err != nil {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
 		return
 	}
-	f := r.PostForm
 	grant := f.Get("grant_type")
 	s.mu.Lock()
 	s.requests[grant]++

@@ -60,7 +60,7 @@ func oauthConfig(ctx context.Context, p Profile, opts *Options) (*oauth.Config, 
 	c := &oauth.Config{Flow: oauth.Flow(o.Flow), ClientID: o.ClientID, Tenant: o.TenantID,
 		AuthURL: o.AuthURL, TokenURL: o.TokenURL, DeviceAuthURL: o.DeviceAuthURL, RedirectURI: o.RedirectURI,
 		Scopes: o.Scopes, Subject: o.Subject, CachePath: o.TokenCache, LoginCommand: "smtpcheck oauth login",
-		HTTPClient: opts.HTTPClient, ClientAuth: oauth.ClientAuth(o.ClientAuth)}
+		HTTPClient: opts.HTTPClient, ClientAuth: oauth.ClientAuth(o.ClientAuth), Account: p.Auth.Username}
 	if p.Name != "" {
 		c.LoginCommand += " --profile " + p.Name
 	}

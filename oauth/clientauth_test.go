@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +76,32 @@ func TestClientSecretBasic(t *testing.T) {
 			t.Fatalf("got %v, want a ConfigError for client_auth", err)
 		}
 	})
+}
+
+// Two mailboxes of one application share a cache file: each keeps its own
+// login, and the login asks the server for the right account.
+func TestInteractiveLoginsAreKeptPerAccount(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{TTL: time.Hour})
+	alerts, _ := interactive(t, srv)
+	alerts.Account = "alerts@contoso.com"
+	reports := *alerts
+	reports.Account = "reports@contoso.com"
+	var authURL string
+	if _, err := oauth.Login(ctxT(t), alerts, oauth.LoginOptions{Open: func(ctx context.Context, u string) error {
+		authURL = u
+		return browse(t)(ctx, u)
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(authURL, "login_hint=alerts%40contoso.com") {
+		t.Errorf("the login does not name the account: %s", authURL)
+	}
+	ts, _ := oauth.NewTokenSource(&reports)
+	if _, err := ts.Token(ctxT(t)); !errors.Is(err, oauth.ErrLoginRequired) {
+		t.Fatalf("the other mailbox got %v, want ErrLoginRequired (not alerts' token)", err)
+	}
+	ts, _ = oauth.NewTokenSource(alerts)
+	if _, err := ts.Token(ctxT(t)); err != nil {
+		t.Fatalf("alerts' own login: %v", err)
+	}
 }

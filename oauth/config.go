@@ -55,6 +55,12 @@ type Config struct {
 	// ClientSecret is the client secret value. It is optional for public
 	// clients using AuthorizationCode or DeviceCode.
 	ClientSecret string
+	// Account is the user an interactive login is for (the mailbox, e.g.
+	// the SMTP user name). It keeps the logins of several mailboxes of one
+	// application apart in a shared cache, and is sent to the
+	// authorization server as login_hint so the right account signs in.
+	// Optional.
+	Account string
 	// ClientAuth is how a client secret is sent: ClientSecretPost (the
 	// zero value: client_id and client_secret in the request body, as
 	// Microsoft Entra ID documents) or ClientSecretBasic (HTTP Basic,

@@ -64,6 +64,9 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 	verifier := oauth2.GenerateVerifier()
 	oc := c.oauth2Config(redirect.String())
 	authOpts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+	if c.Account != "" {
+		authOpts = append(authOpts, oauth2.SetAuthURLParam("login_hint", c.Account))
+	}
 	if au, err := url.Parse(oc.Endpoint.AuthURL); err == nil && au.Hostname() == "accounts.google.com" {
 		// Google issues a refresh token only when asked for offline access,
 		// and again for a returning user only with prompt=consent.

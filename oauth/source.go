@@ -267,7 +267,7 @@ func (c *Config) fromOAuth2(tok *oauth2.Token, oldRefresh string) cachedToken {
 }
 
 // cacheID names c's entry in the cache: the same server, client (for
-// JWTBearer, service account), subject and scopes share one. Both
+// JWTBearer, service account), subject, account and scopes share one. Both
 // interactive flows share an entry, so either login serves a profile.
 func (c *Config) cacheID() string {
 	flow := string(c.Flow)
@@ -275,6 +275,10 @@ func (c *Config) cacheID() string {
 		flow = string(AuthorizationCode)
 	}
 	parts := []string{flow, c.endpoint(c.TokenURL), c.ClientID, c.Subject, strings.Join(c.Scopes, " ")}
+	if (c.Flow == AuthorizationCode || c.Flow == DeviceCode) && c.Account != "" {
+		// One application, several mailboxes: one login each.
+		parts = append(parts, "account", strings.ToLower(c.Account))
+	}
 	if c.Flow == JWTBearer {
 		// The service account is the client here, and ClientID is unused:
 		// two accounts acting for one subject must not share an entry.

@@ -49,6 +49,7 @@ type oauthFlags struct {
 	config, profileName, provider                   string
 	flow, tenant, clientID                          string
 	clientSecretFile, clientSecretEnv, clientAuth   string
+	user                                            string
 	assertionCert, assertionKey                     string
 	authURL, tokenURL, deviceAuthURL                string
 	redirectURI                                     string
@@ -67,6 +68,7 @@ func (o *oauthFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.clientID, "client-id", "", "OAuth client (application) `ID`")
 	fs.StringVar(&o.clientSecretFile, "client-secret-file", "", "`FILE` holding the client secret")
 	fs.StringVar(&o.clientSecretEnv, "client-secret-env", "", "environment `VARIABLE` holding the client secret")
+	fs.StringVar(&o.user, "user", "", "the mailbox `ADDRESS` the login is for (the SMTP user): logins are kept per mailbox, and the provider is asked to sign in this account")
 	fs.StringVar(&o.clientAuth, "client-auth", "", "how the client secret is sent: client_secret_post (default: in the body) or client_secret_basic (HTTP Basic)")
 	fs.StringVar(&o.assertionCert, "client-assertion-cert", "", "PEM certificate `FILE` for a client certificate assertion (instead of a secret)")
 	fs.StringVar(&o.assertionKey, "client-assertion-key", "", "PEM RSA key `FILE` for the client certificate assertion")
@@ -102,7 +104,7 @@ func (o *oauthFlags) profile(e *env, interactive string, login bool) (mailwarden
 		if o.profileName != "" {
 			return mailwarden.Profile{}, errors.New("--profile needs --config (or MAILWARDEN_CONFIG)")
 		}
-		return mailwarden.Profile{Provider: o.provider, Auth: mailwarden.Auth{OAuth: s}}, nil
+		return mailwarden.Profile{Provider: o.provider, Auth: mailwarden.Auth{Username: o.user, OAuth: s}}, nil
 	}
 	cfg, err := mailwarden.LoadConfig(file)
 	if err != nil {
@@ -118,6 +120,9 @@ func (o *oauthFlags) profile(e *env, interactive string, login bool) (mailwarden
 	}
 	if o.provider != "" {
 		p.Provider = o.provider
+	}
+	if o.user != "" {
+		p.Auth.Username = o.user
 	}
 	d := &p.Auth.OAuth
 	set := map[string]func(){

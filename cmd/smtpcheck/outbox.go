@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"mailwarden/audit"
 	"mailwarden/outbox"
 )
 
@@ -61,11 +62,21 @@ func runOutbox(ctx context.Context, e *env, args []string) int {
 // openSpool opens the spool for inspection (no delivery); quarantine
 // reports go to stderr.
 func openSpool(e *env, name, dir string) (*outbox.Outbox, int) {
+	return openSpoolLogged(e, name, dir, nil)
+}
+
+// openSpoolLogged is openSpool whose records also go to an audit trail
+// when trail is not nil.
+func openSpoolLogged(e *env, name, dir string, trail *audit.Handler) (*outbox.Outbox, int) {
 	if dir == "" {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: --spool is required\n", name)
 		return nil, exitUsage
 	}
-	o, err := outbox.Open(outbox.Config{Dir: dir, Logger: slog.New(&eventPrinter{w: e.stderr})})
+	var h slog.Handler = &eventPrinter{w: e.stderr}
+	if trail != nil {
+		h = slog.NewMultiHandler(h, trail)
+	}
+	o, err := outbox.Open(outbox.Config{Dir: dir, Logger: slog.New(h)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
 		return nil, exitCheck
@@ -161,10 +172,17 @@ func splitID(args []string) (string, []string) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		return args[0], args[1:]
 	}
-	if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") && (n < 2 || args[n-2] != "--spool" && args[n-2] != "-spool") {
+	if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") && (n < 2 || !takesValue(args[n-2])) {
 		return args[n-1], args[:n-1]
 	}
 	return "", args
+}
+
+// takesValue reports whether arg is a flag whose value is the next
+// argument: every flag of retry and purge but the boolean one.
+func takesValue(arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	return strings.HasPrefix(arg, "-") && !strings.Contains(arg, "=") && name != "audit-fail-open"
 }
 
 func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
@@ -172,8 +190,10 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 	fs := flag.NewFlagSet("outbox "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	spool := fs.String("spool", "", "spool `DIR`")
-	help := map[string]string{"retry": "usage: smtpcheck outbox retry --spool DIR ID\n\nMakes a deferred or dead entry due now (its maximum age counts again from now).",
-		"purge": "usage: smtpcheck outbox purge --spool DIR ID\n\nDeletes an entry without sending it."}[name]
+	var af auditFlags
+	af.register(fs)
+	help := map[string]string{"retry": "usage: smtpcheck outbox retry --spool DIR [audit flags] ID\n\nMakes a deferred or dead entry due now (its maximum age counts again from now).\nWith --audit-file or --syslog the operator's action is recorded in the audit trail.",
+		"purge": "usage: smtpcheck outbox purge --spool DIR [audit flags] ID\n\nDeletes an entry without sending it.\nWith --audit-file or --syslog the operator's action is recorded in the audit trail."}[name]
 	if code, done := parseFlags(fs, e, rest, "outbox "+name, help); done {
 		return code
 	}
@@ -181,12 +201,21 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: an entry ID is required (see 'smtpcheck outbox list')\n", name)
 		return exitUsage
 	}
-	o, code := openSpool(e, name, *spool)
+	trail, err := af.handler(ctx, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
+		return exitUsage
+	}
+	var tracked *audit.Handler
+	if trail != nil {
+		defer trail.Close()
+		tracked = trail.Track()
+	}
+	o, code := openSpoolLogged(e, name, *spool, tracked)
 	if o == nil {
 		return code
 	}
 	defer o.Close()
-	var err error
 	if name == "retry" {
 		err = o.Retry(ctx, id)
 	} else {
@@ -200,6 +229,12 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 		return exitCheck
 	}
 	fmt.Fprintf(e.stdout, "%s %s\n", map[string]string{"retry": "due now:", "purge": "purged:"}[name], id)
+	if tracked != nil {
+		if werr := tracked.Wait(ctx); werr != nil {
+			fmt.Fprintf(e.stderr, "smtpcheck outbox %s: done, but the audit trail could not record it: %s\n", name, oneLine(werr.Error()))
+			return exitCheck
+		}
+	}
 	return exitOK
 }
 

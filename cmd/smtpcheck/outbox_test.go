@@ -63,8 +63,17 @@ func TestOutboxCommands(t *testing.T) {
 	if json.Unmarshal([]byte(out), &l) != nil || len(l.Entries) != 1 || l.Entries[0].State != "deferred" || l.Entries[0].Attempts != 1 {
 		t.Fatalf("after retry: %s", out)
 	}
-	if _, stderr, code := runWith(t, nil, "", "outbox", "purge", "--spool", spool, ids[1]); code != exitOK {
+	if _, stderr, code := runWith(t, nil, "", "outbox", "purge", "--spool", spool, "--audit-file", auditFile, ids[1]); code != exitOK {
 		t.Fatalf("purge: exit %d %s", code, stderr)
+	}
+	// The operator's purge is in the same audit trail as the sends, and the
+	// chain still verifies.
+	trail, _ := os.ReadFile(auditFile)
+	if !strings.Contains(string(trail), `"msg":"outbox.purged"`) || !strings.Contains(string(trail), ids[1]) {
+		t.Errorf("the purge is not in the audit trail:\n%s", trail)
+	}
+	if _, stderr, code := runWith(t, nil, "", "audit", "verify", auditFile); code != exitOK {
+		t.Errorf("audit verify after the purge: exit %d %s", code, stderr)
 	}
 	if _, stderr, code := runWith(t, nil, "", "outbox", "purge", "--spool", spool, ids[1]); code != exitUsage || !strings.Contains(stderr, "no such entry") {
 		t.Fatalf("purge again: exit %d %s", code, stderr)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,4 +109,63 @@ func waitInSink(t *testing.T, dir, queueID string) []byte {
 	}
 	t.Fatalf("no file for queue id %s in %s", queueID, dir)
 	return nil
+}
+
+// TestOutboxAgainstRealPostfixRefusals: the test environment's Postfix
+// answers 451 for defer-* recipients and 550 for reject-* ones (a
+// check_recipient_access table). The outbox defers the first with the
+// MTA's reply kept, dead-letters the second, and delivers the ordinary
+// message in the same pass.
+func TestOutboxAgainstRealPostfixRefusals(t *testing.T) {
+	v := peers.Need(t, "MW_POSTFIX_STARTTLS", "MW_POSTFIX_MAILDIR", "MW_TEST_CA")
+	qids := &queueIDs{ids: map[string]string{}}
+	s, err := mailwarden.NewSender(context.Background(), mailwarden.Profile{Name: "outbox-refusals", Servers: []string{v[0]},
+		TLS: "explicit", CAFile: v[2]}, &mailwarden.Options{Logger: slog.New(qids)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ob, err := s.OpenOutbox(outbox.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	tag := "outbox-cue-" + time.Now().Format("150405.000000000")
+	mids := map[string]string{}
+	for _, rcpt := range []string{"ops@example.org", "defer-1@example.org", "reject-1@example.org"} {
+		m := alert(t, tag+" "+rcpt)
+		m.To[0].Addr = rcpt
+		if _, err := ob.Enqueue(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		mids[rcpt] = m.MessageID
+	}
+	st, err := ob.RunOnce(context.Background())
+	if err != nil || st.Delivered != 1 || st.Deferred != 1 || st.Dead != 1 {
+		t.Fatalf("one pass: %+v %v, want 1 delivered, 1 deferred, 1 dead", st, err)
+	}
+	qids.mu.Lock()
+	qid := qids.ids[mids["ops@example.org"]]
+	qids.mu.Unlock()
+	if got := waitInSink(t, v[1], qid); !bytes.Contains(got, []byte(tag)) {
+		t.Errorf("the ordinary message did not arrive: %.300s", got)
+	}
+	list, err := ob.List(context.Background())
+	if err != nil || len(list) != 2 {
+		t.Fatalf("left in the spool: %+v %v", list, err)
+	}
+	for _, e := range list {
+		switch e.Envelope.MessageID {
+		case mids["defer-1@example.org"]:
+			if e.State != outbox.StateDeferred || e.Attempts != 1 || !strings.Contains(e.LastError, "451 4.3.0") || e.NextAttempt.IsZero() {
+				t.Errorf("deferred entry: %+v", e)
+			}
+		case mids["reject-1@example.org"]:
+			if e.State != outbox.StateDead || !strings.Contains(e.LastError, "550 5.1.1") {
+				t.Errorf("dead entry: %+v", e)
+			}
+		default:
+			t.Errorf("unexpected entry %+v", e)
+		}
+	}
 }

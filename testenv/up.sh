@@ -271,6 +271,13 @@ EOF
 		'/^Received: from .*[[:space:]]by submission\.mailwarden\.test with / IGNORE' \
 		>"$d/etc/header_checks"
 
+	# Recipients that get a refusal on cue, for tests of what a client does
+	# with a real MTA's temporary and permanent answers.
+	printf '%s\n' \
+		'/^defer-[^@]*@/ 451 4.3.0 Temporarily unable to accept this recipient (testenv defer-*)' \
+		'/^reject-[^@]*@/ 550 5.1.1 No such user here (testenv reject-*)' \
+		>"$d/etc/rcpt_access"
+
 	cat >"$d/etc/main.cf" <<EOF
 compatibility_level = 3.6
 queue_directory = $d/queue
@@ -289,7 +296,7 @@ inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8 [::1]/128
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject
-smtpd_recipient_restrictions =
+smtpd_recipient_restrictions = check_recipient_access regexp:$d/etc/rcpt_access
 smtpd_peername_lookup = no
 smtp_dns_support_level = disabled
 local_header_rewrite_clients =

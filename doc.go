@@ -1,13 +1,31 @@
 // Package mailwarden sends alert and report mail the way an administrator
-// configured it: a Profile names the relays, TLS, authentication, proxy,
-// S/MIME and audit settings, and a Sender made from it sends, probes ("Test
+// configured it: a Profile names the relays (or Microsoft Graph), TLS,
+// authentication, proxy, sender identity and message defaults, S/MIME and
+// audit settings, and a Sender made from it sends, probes ("Test
 // connection") and sends test messages ("Send test email").
+//
+// Profiles come from Go code or from a JSON configuration file
+// (LoadConfig: several named profiles, one active; every error names the
+// file, the profile and the field), optionally filled in from a provider
+// preset (Presets: Exchange Online and its national clouds, Gmail,
+// Outlook.com, Yahoo), or imported from an XML <SMTP> block
+// (ImportSMTPXML).
+//
+// OAuth 2.0 tokens for XOAUTH2, OAUTHBEARER and the Graph transport are
+// obtained as Profile.Auth.OAuth says (client credentials with a secret or
+// a certificate, a one-time PKCE or device login, a Google service
+// account) and kept in an encrypted cache; see Login and package oauth.
+//
+// Sender.OpenOutbox puts a durable queue in front of a Sender, so that an
+// alert sent while the relay, the proxy or the network is down is stored
+// on disk and delivered once the way is clear.
 //
 // The packages below do the work and can be used alone: headers and
 // envelope build messages, smime signs and encrypts them, transport speaks
-// SMTP, authmech holds the SASL mechanisms, firewall reaches relays through
-// proxies, and audit keeps a tamper-evident trail. This package only wires a
-// Profile into them.
+// SMTP, graph speaks Microsoft Graph sendMail, authmech holds the SASL
+// mechanisms, oauth obtains tokens, firewall reaches relays through
+// proxies, outbox queues durably, and audit keeps a tamper-evident trail.
+// This package only wires a Profile into them.
 //
 // Secrets are never part of a Profile: it holds SecretRefs (env:NAME,
 // file:PATH, or a reference an embedding product's SecretSource resolves).

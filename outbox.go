@@ -36,7 +36,9 @@ type Outbox struct {
 // OpenOutbox opens (creating if needed) the spool directory cfg.Dir for
 // this Sender. When cfg.Deliverer is nil the Sender delivers. The outbox's
 // records always go where the Sender's go (the profile's audit trail and
-// Options.Logger), and also to cfg.Logger when it is set. Errors are
+// Options.Logger), and also to cfg.Logger when it is set. With
+// cfg.Concurrency above 2, give the Sender Options.MaxIdle of at least
+// the same, so that every delivery keeps its connection. Errors are
 // *outbox.Error.
 func (s *Sender) OpenOutbox(cfg outbox.Config) (*Outbox, error) {
 	if cfg.Deliverer == nil {

@@ -63,7 +63,8 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 	if err := strictDecode(data, &raw); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, &ConfigError{File: file, Err: jsonError(data, err)}
+			line, col := lineCol(data, se.Offset)
+			return nil, &ConfigError{File: file, Err: fmt.Errorf("line %d, column %d: %w", line, col, err)}
 		}
 		field, err := fieldOf(err)
 		return nil, &ConfigError{File: file, Field: field, Err: err}
@@ -231,16 +232,6 @@ func fieldOf(err error) (string, error) {
 		return f, errors.New("unknown field (misspelt, or not a setting of this version)")
 	}
 	return "", err
-}
-
-// jsonError adds the line and column to a JSON syntax error.
-func jsonError(data []byte, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := lineCol(data, se.Offset)
-		return fmt.Errorf("line %d, column %d: %w", line, col, err)
-	}
-	return err
 }
 
 func lineCol(data []byte, off int64) (int, int) {

@@ -55,6 +55,38 @@ type GraphConfig struct {
 // the message would go to other people than asked. Nothing was sent.
 var ErrGraphRecipients = errors.New("mailwarden: graph sends to the recipients in the message header, which differ from the envelope")
 
+// resolve checks the Graph settings of the profile called profile and
+// returns the base URL sends go to: Endpoint, or the Cloud's. Errors are
+// *ConfigError naming the field.
+func (g GraphConfig) resolve(profile string) (string, error) {
+	bad := func(field string, err error) (string, error) {
+		return "", &ConfigError{Profile: profile, Field: field, Err: err}
+	}
+	if g.Cloud != "" && g.Endpoint != "" {
+		return bad("graph.endpoint", errors.New("set either graph.cloud or graph.endpoint, not both"))
+	}
+	endpoint := g.Endpoint
+	if endpoint == "" {
+		ep, err := graph.Cloud(g.Cloud).Endpoint()
+		if err != nil {
+			return bad("graph.cloud", err)
+		}
+		endpoint = ep
+	}
+	if err := graph.CheckEndpoint(endpoint); err != nil {
+		return bad("graph.endpoint", err)
+	}
+	if g.Sender != "" {
+		if err := graph.CheckSender(g.Sender); err != nil {
+			return bad("graph.sender", err)
+		}
+	}
+	if g.MaxRetryWait < 0 {
+		return bad("graph.max_retry_wait", errors.New("must not be negative"))
+	}
+	return endpoint, nil
+}
+
 // graphSetup is a Sender's Graph client.
 type graphSetup struct {
 	client   *graph.Client
@@ -68,33 +100,16 @@ func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(s
 	bad := func(field string, err error) (*Sender, error) {
 		return nil, &ConfigError{Profile: p.Name, Field: field, Err: err}
 	}
-	endpoint := p.Graph.Endpoint
-	if endpoint == "" {
-		ep, err := graph.Cloud(p.Graph.Cloud).Endpoint()
-		if err != nil {
-			return bad("graph.cloud", err)
-		}
-		endpoint = ep
-	} else if p.Graph.Cloud != "" {
-		return bad("graph.endpoint", errors.New("set either graph.cloud or graph.endpoint, not both"))
-	}
-	if err := graph.CheckEndpoint(endpoint); err != nil {
-		return bad("graph.endpoint", err)
+	endpoint, err := p.Graph.resolve(p.Name)
+	if err != nil {
+		return nil, err
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Hostname() == "" {
 		return bad("graph.endpoint", fmt.Errorf("%q is not a URL", endpoint))
 	}
-	if p.Graph.Sender != "" {
-		if err := graph.CheckSender(p.Graph.Sender); err != nil {
-			return bad("graph.sender", err)
-		}
-	}
 	if p.Timeout < 0 {
 		return bad("timeout", errors.New("must not be negative"))
-	}
-	if p.Graph.MaxRetryWait < 0 {
-		return bad("graph.max_retry_wait", errors.New("must not be negative"))
 	}
 	tc, err := s.tlsConfig(ctx, getenv, opts.Secrets)
 	if err != nil {
@@ -133,7 +148,7 @@ func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(s
 	if tokOpts.HTTPClient == nil {
 		tokOpts.HTTPClient = hc
 	}
-	tok, err := graphToken(ctx, p, endpoint, tokOpts)
+	tok, err := graphToken(ctx, p, tokOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -166,15 +181,10 @@ func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(s
 // graphToken is the one place the Graph access token comes from: for now
 // the static Auth.OAuthToken, resolved once here so a missing secret is a
 // configuration error.
-func graphToken(ctx context.Context, p Profile, endpoint string, opts *Options) (graph.TokenSource, error) {
+func graphToken(ctx context.Context, p Profile, opts *Options) (graph.TokenSource, error) {
 	if p.Auth.OAuth.Flow != "" {
 		if p.Auth.OAuthToken != "" {
 			return nil, &ConfigError{Profile: p.Name, Field: "auth.oauth.flow", Err: errors.New("configure oauth_token or an OAuth flow, not both")}
-		}
-		if len(p.Auth.OAuth.Scopes) == 0 {
-			// The cloud's Graph resource: https://graph.microsoft.com/.default
-			// and its national-cloud twins.
-			p.Auth.OAuth.Scopes = []string{graph.TokenScope(endpoint)}
 		}
 		ts, err := oauthTokenSource(ctx, p, opts)
 		if err != nil {

@@ -135,3 +135,20 @@ func TestProfileClientSecretBasic(t *testing.T) {
 		t.Errorf("unknown client_auth: %v", err)
 	}
 }
+
+// OAuthToken (smtpcheck oauth token) asks for what a graph Sender asks for:
+// the endpoint's Graph resource, so both use one cache entry.
+func TestOAuthTokenForAGraphProfileUsesTheGraphScope(t *testing.T) {
+	idp := oauthtest.New(t, oauthtest.Options{})
+	p := mailwarden.Profile{Name: "m365-graph", Transport: "graph",
+		Graph: mailwarden.GraphConfig{Cloud: "usgov"},
+		Auth: mailwarden.Auth{OAuth: mailwarden.OAuth{Flow: "client_credentials", ClientID: idp.ClientID(),
+			ClientSecret: "env:CLIENT_SECRET", TokenURL: idp.URL + "/token"}}}
+	opts := &mailwarden.Options{Getenv: func(string) string { return idp.ClientSecret() }}
+	if _, err := mailwarden.OAuthToken(context.Background(), p, opts, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := idp.LastForm().Get("scope"); got != "https://graph.microsoft.us/.default" {
+		t.Errorf("scope %q, want the US Government Graph resource", got)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"time"
 
+	"mailwarden/graph"
 	"mailwarden/oauth"
 )
 
@@ -63,6 +65,15 @@ func oauthConfig(ctx context.Context, p Profile, opts *Options) (*oauth.Config, 
 		HTTPClient: opts.HTTPClient, ClientAuth: oauth.ClientAuth(o.ClientAuth), Account: p.Auth.Username}
 	if p.Name != "" {
 		c.LoginCommand += " --profile " + p.Name
+	}
+	if len(c.Scopes) == 0 && strings.EqualFold(p.Transport, "graph") {
+		// The graph transport's token is for the cloud's Graph resource
+		// (https://graph.microsoft.com/.default and its national twins).
+		ep, err := p.Graph.resolve(p.Name)
+		if err != nil {
+			return nil, err
+		}
+		c.Scopes = []string{graph.TokenScope(ep)}
 	}
 	sec, err := o.ClientSecret.Resolve(ctx, getenv, src)
 	if err != nil {
@@ -182,13 +193,9 @@ func OAuthToken(ctx context.Context, p Profile, opts *Options, force bool) (oaut
 	if p.Auth.OAuth.Flow == "" {
 		return oauth.Token{}, &ConfigError{Profile: p.Name, Field: "auth.oauth.flow", Err: errors.New("no OAuth flow configured")}
 	}
-	c, err := oauthConfig(ctx, p, opts)
+	ts, err := oauthTokenSource(ctx, p, opts)
 	if err != nil {
 		return oauth.Token{}, err
-	}
-	ts, err := oauth.NewTokenSource(c)
-	if err != nil {
-		return oauth.Token{}, configErr(p, err)
 	}
 	return ts.Current(ctx, force)
 }

@@ -35,10 +35,9 @@ func (r SecretRef) Resolve(ctx context.Context, getenv func(string) string, src 
 	if r == "" {
 		return "", nil
 	}
-	scheme, rest, ok := strings.Cut(string(r), ":")
-	if !ok || rest == "" {
-		// Not shown: it may be a secret typed where a reference belongs.
-		return "", fmt.Errorf("%w: the value (%d characters, not shown) is not of the form env:NAME, file:PATH or SCHEME:NAME; secrets are never written inline", ErrSecretUnresolved, len(r))
+	scheme, rest, err := r.parts()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrSecretUnresolved, err)
 	}
 	switch scheme {
 	case "env":
@@ -70,4 +69,15 @@ func (r SecretRef) Resolve(ctx context.Context, getenv func(string) string, src 
 		return "", fmt.Errorf("%w: %s: %w", ErrSecretUnresolved, scheme, err)
 	}
 	return v, nil
+}
+
+// parts splits r into its scheme and the rest, or says why r is not a
+// reference. The value is never shown: it may be a secret typed where a
+// reference belongs.
+func (r SecretRef) parts() (scheme, rest string, err error) {
+	scheme, rest, ok := strings.Cut(string(r), ":")
+	if !ok || scheme == "" || rest == "" {
+		return "", "", fmt.Errorf("the value (%d characters, not shown) is not a secret reference: it is not of the form env:NAME, file:PATH or SCHEME:NAME; secrets are never written inline", len(r))
+	}
+	return scheme, rest, nil
 }

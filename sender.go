@@ -117,14 +117,11 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	bad := func(field string, err error) (*Sender, error) {
 		return nil, &ConfigError{Profile: p.Name, Field: field, Err: err}
 	}
-	if p.Provider != "" {
-		var err error
-		if p, err = p.WithPreset(); err != nil {
-			return nil, err
-		}
+	p, err := p.WithPreset()
+	if err != nil {
+		return nil, err
 	}
 	s := &Sender{profile: p}
-	var err error
 	if s.defaults, err = parseDefaults(p); err != nil {
 		return nil, err
 	}

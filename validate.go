@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"mailwarden/firewall"
-	"mailwarden/graph"
 	"mailwarden/transport"
 )
 
@@ -29,21 +28,8 @@ func (p Profile) Validate() error {
 			return bad("servers", errors.New("at least one server is required"))
 		}
 	case "graph":
-		if p.Graph.Cloud != "" && p.Graph.Endpoint != "" {
-			return bad("graph.endpoint", errors.New("set either graph.cloud or graph.endpoint, not both"))
-		}
-		if _, err := graph.Cloud(p.Graph.Cloud).Endpoint(); err != nil {
-			return bad("graph.cloud", err)
-		}
-		if p.Graph.Endpoint != "" {
-			if err := graph.CheckEndpoint(p.Graph.Endpoint); err != nil {
-				return bad("graph.endpoint", err)
-			}
-		}
-		if p.Graph.Sender != "" {
-			if err := graph.CheckSender(p.Graph.Sender); err != nil {
-				return bad("graph.sender", err)
-			}
+		if _, err := p.Graph.resolve(p.Name); err != nil {
+			return err
 		}
 	default:
 		return bad("transport", fmt.Errorf("unknown transport %q (want smtp or graph)", p.Transport))
@@ -117,12 +103,8 @@ func (r SecretRef) check() error {
 	if r == "" {
 		return nil
 	}
-	scheme, rest, ok := strings.Cut(string(r), ":")
-	if !ok || rest == "" || scheme == "" {
-		// Not shown: it may be a secret typed into the wrong place.
-		return fmt.Errorf("the value (%d characters, not shown) is not a secret reference: write env:NAME, file:PATH or SCHEME:NAME; secrets are never written inline", len(r))
-	}
-	return nil
+	_, _, err := r.parts()
+	return err
 }
 
 func (px Proxy) validate() error {

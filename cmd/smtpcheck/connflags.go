@@ -153,12 +153,16 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 }
 
 // isSet reports whether the flag was given on the command line.
-func (c *connFlags) isSet(name string) bool {
-	set := false
-	if c.fs != nil {
-		c.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+func (c *connFlags) isSet(name string) bool { return flagGiven(c.fs, name) }
+
+// flagGiven reports whether the flag called name was given on the command
+// line (not merely left at its default). A nil fs has none.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	if fs != nil {
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	}
-	return set
+	return given
 }
 
 // overlay copies, for each connection flag, the value it sets from the

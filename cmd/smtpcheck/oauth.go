@@ -147,11 +147,7 @@ func (o *oauthFlags) profile(e *env, interactive string, login bool) (mailwarden
 	return p, nil
 }
 
-func (o *oauthFlags) isSet(name string) bool {
-	found := false
-	o.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
-	return found
-}
+func (o *oauthFlags) isSet(name string) bool { return flagGiven(o.fs, name) }
 
 // settings returns the OAuth settings the flags give; interactive picks
 // the default flow when --flow is not given and no app credential is.
@@ -304,18 +300,11 @@ func printToken(w io.Writer, tok oauth.Token, show bool) {
 // failure.
 func oauthReport(e *env, name string, err error) int {
 	fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
-	var ce *mailwarden.ConfigError
 	var cache *oauth.CacheError
-	var oe *oauth.Error
-	switch {
-	case errors.As(err, &ce), errors.As(err, &cache):
+	if errors.As(err, &cache) {
 		return exitUsage
-	case errors.Is(err, oauth.ErrLoginRequired):
-		return exitAuth
-	case errors.As(err, &oe) && (oe.Code != "" || oe.Status/100 == 4):
-		return exitAuth
 	}
-	return exitConnection
+	return exitCode(err)
 }
 
 // openBrowser asks the desktop to open u. It does not wait for the

@@ -10,22 +10,17 @@ import (
 	"mailwarden/oauth"
 )
 
-// authFactory returns what the transport calls once per connection for a
+// authFactory returns, for the plan's canonical mechanism canon, what the transport calls once per connection for a
 // fresh SASL client, or nil when the profile does not authenticate.
 // Secrets are resolved here, once, so that a missing one is a configuration
 // error before anything connects.
-func authFactory(ctx context.Context, p Profile, opts *Options) (func() (authmech.Client, error), *oauth.TokenSource, error) {
+func authFactory(ctx context.Context, p Profile, canon string, opts *Options) (func() (authmech.Client, error), *oauth.TokenSource, error) {
 	getenv, src := opts.Getenv, opts.Secrets
 	a := p.Auth
 	bad := func(field string, err error) (func() (authmech.Client, error), *oauth.TokenSource, error) {
 		return nil, nil, &ConfigError{Profile: p.Name, Field: "auth." + field, Err: err}
 	}
 	reg := newRegistry()
-	canon, ok := reg.Canonical(a.Mechanism)
-	if !ok {
-		_, err := reg.Client(a.Mechanism, authmech.Credentials{})
-		return bad("mechanism", err)
-	}
 	if canon == authmech.None {
 		return nil, nil, nil
 	}

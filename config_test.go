@@ -120,7 +120,7 @@ func TestParseConfigErrorsNameFileProfileField(t *testing.T) {
 		{"bad reply-to", `{"profiles":[{"name":"a","servers":["m.example.com"],"reply_to":"not an address"}]}`, "a", "reply_to", ""},
 		{"header injection", `{"profiles":[{"name":"a","servers":["m.example.com"],"headers":[{"name":"X-A","value":"v\r\nBcc: evil@example.com"}]}]}`, "a", "headers[0].value", ""},
 		{"builder-owned header", `{"profiles":[{"name":"a","servers":["m.example.com"],"headers":[{"name":"Subject","value":"x"}]}]}`, "a", "headers", ""},
-		{"proxy", `{"profiles":[{"name":"a","servers":["m.example.com"],"proxy":{"url":"gopher://p:70"}}]}`, "a", "proxy", ""},
+		{"proxy", `{"profiles":[{"name":"a","servers":["m.example.com"],"proxy":{"url":"gopher://p:70"}}]}`, "a", "proxy.url", ""},
 		{"active unknown", `{"active":"b","profiles":[{"name":"a","servers":["m.example.com"]}]}`, "", "active", `"b"`},
 		{"no profiles", `{"profiles":[]}`, "", "profiles", "no profiles"},
 		{"trailing data", `{"profiles":[{"name":"a","servers":["m.example.com"]}]} {}`, "", "", "unexpected data"},

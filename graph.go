@@ -87,29 +87,27 @@ func (g GraphConfig) resolve(profile string) (string, error) {
 	return endpoint, nil
 }
 
-// graphSetup is a Sender's Graph client.
-type graphSetup struct {
+// graphDelivery sends through Microsoft Graph sendMail.
+type graphDelivery struct {
 	client   *graph.Client
+	profile  Profile
 	endpoint string // base URL
 	sender   string // fixed sender mailbox, or "" for each message's own
+	proxy    string
 }
 
-// newGraphSender completes NewSender for Transport "graph".
-func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(string) string) (*Sender, error) {
-	p := s.profile
-	bad := func(field string, err error) (*Sender, error) {
+var _ delivery = (*graphDelivery)(nil)
+
+// newGraphDelivery completes NewSender for the graph transport: the HTTP
+// client (the profile's TLS, proxy and timeout) and the token source.
+func (s *Sender) newGraphDelivery(ctx context.Context, pl *plan, opts *Options, getenv func(string) string) (*graphDelivery, error) {
+	p := pl.profile
+	bad := func(field string, err error) (*graphDelivery, error) {
 		return nil, &ConfigError{Profile: p.Name, Field: field, Err: err}
 	}
-	endpoint, err := p.Graph.resolve(p.Name)
-	if err != nil {
-		return nil, err
-	}
-	u, err := url.Parse(endpoint)
+	u, err := url.Parse(pl.endpoint)
 	if err != nil || u.Hostname() == "" {
-		return bad("graph.endpoint", fmt.Errorf("%q is not a URL", endpoint))
-	}
-	if p.Timeout < 0 {
-		return bad("timeout", errors.New("must not be negative"))
+		return bad("graph.endpoint", fmt.Errorf("%q is not a URL", pl.endpoint))
 	}
 	tc, err := s.tlsConfig(ctx, getenv, opts.Secrets)
 	if err != nil {
@@ -129,8 +127,7 @@ func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(s
 	if err != nil {
 		return bad("graph.endpoint", err)
 	}
-	s.servers = []transport.Address{addr}
-	d, err := s.dialer(ctx, getenv, opts, transport.TLSImplicit)
+	d, err := s.dialer(ctx, pl, []transport.Address{addr}, getenv, opts, transport.TLSImplicit)
 	if err != nil {
 		return nil, err
 	}
@@ -155,27 +152,19 @@ func newGraphSender(ctx context.Context, s *Sender, opts *Options, getenv func(s
 	if ts, ok := tok.(*oauth.TokenSource); ok {
 		s.tokens = ts
 	}
-
-	if s.smime, err = loadSMIME(ctx, p, getenv, opts.Secrets); err != nil {
-		return nil, err
-	}
-	if err := s.openTrail(ctx); err != nil {
-		return nil, err
-	}
-	s.logger = slog.New(&routeHandler{trail: s.trail, extra: handlerOf(opts.Logger), profile: p.Name})
-	s.graph = &graphSetup{
-		endpoint: strings.TrimRight(endpoint, "/"),
+	return &graphDelivery{
+		profile:  p,
+		endpoint: strings.TrimRight(pl.endpoint, "/"),
 		sender:   p.Graph.Sender,
+		proxy:    s.proxy,
 		client: &graph.Client{
-			Endpoint:     endpoint,
+			Endpoint:     pl.endpoint,
 			HTTPClient:   hc,
 			Token:        tok,
-			Logger:       s.logger,
 			MaxRetries:   p.Graph.MaxRetries,
 			MaxRetryWait: p.Graph.MaxRetryWait,
 		},
-	}
-	return s, nil
+	}, nil
 }
 
 // graphToken is the one place the Graph access token comes from: for now
@@ -206,35 +195,33 @@ func graphToken(ctx context.Context, p Profile, opts *Options) (graph.TokenSourc
 	return authmech.StaticToken(tok), nil
 }
 
-// sendGraph sends a spooled message through Graph, with the same audit
-// records around it as an SMTP send: a fail-closed "graph.intent" before,
-// and the graph package's "graph.send" summary.
-func (s *Sender) sendGraph(ctx context.Context, env transport.Envelope, opener transport.Opener, extra []slog.Attr) (*transport.Result, error) {
-	sender := s.graph.sender
-	if sender == "" {
-		sender = env.From
+// intent is a fail-closed "graph.intent" record before each send; the
+// graph package writes the "graph.send" summary after it.
+func (d *graphDelivery) intent(env transport.Envelope, extra []slog.Attr) (string, []slog.Attr, []slog.Attr) {
+	scope := []slog.Attr{slog.String("transport", "graph"), slog.String("from", env.From), slog.Any("rcpts", env.To)}
+	if d.profile.InsecureSkipVerify {
+		scope = append(scope, slog.Bool("insecure_skip_verify", true))
 	}
-	attrs := []slog.Attr{slog.String("transport", "graph"), slog.String("from", env.From), slog.Any("rcpts", env.To)}
-	if s.profile.InsecureSkipVerify {
-		attrs = append(attrs, slog.Bool("insecure_skip_verify", true))
-	}
-	if s.proxy != "" {
-		attrs = append(attrs, slog.String("proxy", s.proxy))
+	if d.proxy != "" {
+		scope = append(scope, slog.String("proxy", d.proxy))
 	}
 	if env.MessageID != "" {
-		attrs = append(attrs, slog.String("message_id", env.MessageID))
+		scope = append(scope, slog.String("message_id", env.MessageID))
 	}
-	ctx, sc := s.scope(ctx, append(attrs, extra...))
-	if sc.tracked != nil {
-		ia := append([]slog.Attr{slog.String("profile", s.profile.Name), slog.String("endpoint", s.graph.endpoint),
-			slog.String("sender", sender), slog.Int64("size", env.Size)}, sc.attrs...)
-		if err := sc.tracked.Record(ctx, slog.LevelInfo, "graph.intent", ia...); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
-		}
-		if err := sc.tracked.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
-		}
+	scope = append(scope, extra...)
+	record := append([]slog.Attr{slog.String("profile", d.profile.Name), slog.String("endpoint", d.endpoint),
+		slog.String("sender", d.senderOf(env)), slog.Int64("size", env.Size)}, scope...)
+	return "graph.intent", record, scope
+}
+
+func (d *graphDelivery) senderOf(env transport.Envelope) string {
+	if d.sender != "" {
+		return d.sender
 	}
+	return env.From
+}
+
+func (d *graphDelivery) deliver(ctx context.Context, env transport.Envelope, opener transport.Opener) (*Result, error) {
 	open := func() (io.ReadCloser, error) {
 		r, err := opener()
 		if err != nil {
@@ -245,35 +232,36 @@ func (s *Sender) sendGraph(ctx context.Context, env transport.Envelope, opener t
 		}
 		return io.NopCloser(r), nil
 	}
-	gr, err := s.graph.client.SendMail(ctx, sender, open, env.Size)
-	if sc.tracked != nil {
-		if werr := sc.tracked.Wait(ctx); werr != nil {
-			err = errors.Join(err, fmt.Errorf("%w (the message may have been sent): %w", ErrAuditFailed, werr))
-		}
-	}
+	gr, err := d.client.SendMail(ctx, d.senderOf(env), open, env.Size)
 	if gr == nil {
 		return nil, err
 	}
-	return s.graphResult(gr, env), err
+	return d.result(gr, env), err
 }
 
-// graphResult describes an accepted Graph send as a transport.Result:
-// Reply is 202 with Graph's request-id, which is also the QueueID, and
-// every envelope recipient counts as accepted (Graph took them from the
-// header; delivery failures come later as non-delivery reports).
-func (s *Sender) graphResult(gr *graph.Result, env transport.Envelope) *transport.Result {
+// result describes an accepted Graph send: Reply carries the HTTP status
+// (202) and Graph's request-id, which is also the QueueID, and every
+// envelope recipient is listed with it (Graph took them from the header;
+// delivery failures come later as non-delivery reports).
+func (d *graphDelivery) result(gr *graph.Result, env transport.Envelope) *Result {
 	text := "Accepted by Microsoft Graph sendMail"
 	if gr.RequestID != "" {
 		text += " (request-id " + gr.RequestID + ")"
 	}
 	reply := transport.Reply{Code: gr.Status, Text: text}
-	res := &transport.Result{Server: hostOf(s.graph.endpoint), Reply: reply, QueueID: gr.RequestID,
+	res := &Result{Transport: "graph", Server: hostOf(d.endpoint), Reply: reply, QueueID: gr.RequestID, RequestID: gr.RequestID,
 		Size: env.Size, Attempts: gr.Attempts, Duration: gr.Duration}
 	for _, r := range env.To {
 		res.Recipients = append(res.Recipients, transport.RcptResult{Addr: r, Reply: transport.Reply{Code: gr.Status, Text: "in the message header"}})
 	}
 	return res
 }
+
+func (d *graphDelivery) describe() string { return "Microsoft Graph " + d.endpoint }
+
+func (d *graphDelivery) recipientsFromHeader() bool { return true }
+
+func (d *graphDelivery) close() error { return nil }
 
 func hostOf(endpoint string) string {
 	u, err := url.Parse(endpoint)
@@ -332,34 +320,27 @@ func checkGraphRecipients(file string, to []string) error {
 	return fmt.Errorf("%w%s", ErrGraphRecipients, b.String())
 }
 
-// probeGraph is Probe for the graph transport: a token, and an
-// authenticated request that sends nothing (see graph.Client.Check).
-func (s *Sender) probeGraph(ctx context.Context) (*ProbeReport, error) {
-	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason, OAuth: s.probeToken(ctx)}
+// probe is a token, and an authenticated request that sends nothing
+// (see graph.Client.Check).
+func (d *graphDelivery) probe(ctx context.Context, rep *ProbeReport, await func(context.Context, []slog.Attr, func(context.Context) error) error) error {
 	if rep.OAuth != nil && rep.OAuth.Err != nil {
-		return rep, rep.OAuth.Err // Graph cannot be asked anything without a token
+		return rep.OAuth.Err // Graph cannot be asked anything without a token
 	}
-	sender := s.graph.sender
+	sender := d.sender
 	if sender == "" {
-		if a, err := mail.ParseAddress(s.profile.From); err == nil {
+		if a, err := mail.ParseAddress(d.profile.From); err == nil {
 			sender = a.Address
 		}
 	}
-	pctx, sc := s.scope(ctx, []slog.Attr{slog.Bool("probe", true), slog.String("transport", "graph")})
 	start := time.Now()
-	var cr *graph.CheckResult
-	var err error
-	if sender == "" {
-		err = &ConfigError{Profile: s.profile.Name, Field: "graph.sender", Err: errors.New("a sender mailbox (graph.sender or from) is needed to test Graph")}
-	} else {
-		cr, err = s.graph.client.Check(pctx, sender)
-	}
-	if sc.tracked != nil {
-		if werr := sc.tracked.Wait(pctx); werr != nil {
-			err = errors.Join(err, fmt.Errorf("%w: %w", ErrAuditFailed, werr))
+	err := await(ctx, []slog.Attr{slog.Bool("probe", true), slog.String("transport", "graph")}, func(ctx context.Context) error {
+		if sender == "" {
+			return &ConfigError{Profile: d.profile.Name, Field: "graph.sender", Err: errors.New("a sender mailbox (graph.sender or from) is needed to test Graph")}
 		}
-	}
-	rep.Graph = cr
-	rep.Servers = append(rep.Servers, ServerProbe{Server: s.graph.endpoint, Duration: time.Since(start), Err: err})
-	return rep, err
+		cr, err := d.client.Check(ctx, sender)
+		rep.Graph = cr
+		return err
+	})
+	rep.Servers = append(rep.Servers, ServerProbe{Server: d.endpoint, Duration: time.Since(start), Err: err})
+	return err
 }

@@ -126,6 +126,14 @@ func oauthTokenSource(ctx context.Context, p Profile, opts *Options) (*oauth.Tok
 	return ts, nil
 }
 
+// Token describes an access token; it prints without the token itself
+// (see oauth.Token).
+type Token = oauth.Token
+
+// DevicePrompt is what the device code flow shows the administrator (see
+// oauth.DevicePrompt).
+type DevicePrompt = oauth.DevicePrompt
+
 // LoginUI is how Login talks to the administrator.
 type LoginUI struct {
 	// Device runs the device code flow even when the profile's flow is

@@ -2,13 +2,10 @@ package mailwarden
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 
 	"mailwarden/envelope"
-	"mailwarden/graph"
-	"mailwarden/oauth"
 	"mailwarden/outbox"
 	"mailwarden/transport"
 )
@@ -80,60 +77,52 @@ func (o *Outbox) Enqueue(ctx context.Context, m *envelope.Message) (outbox.Entry
 		func(w io.Writer) error { _, err := mm.WriteTo(w); return err })
 }
 
+// The outbox package's types, so that a program (smtpcheck's outbox
+// commands among them) works with a spool through this package alone.
+type (
+	// OutboxConfig configures an outbox (see outbox.Config).
+	OutboxConfig = outbox.Config
+	// Spool is an outbox opened without a Sender, to list and act on its
+	// entries (see outbox.Outbox); OpenSpool opens one.
+	Spool = outbox.Outbox
+	// OutboxError is the outbox's error type (see outbox.Error).
+	OutboxError = outbox.Error
+)
+
+// ErrOutboxEntryNotFound is returned by Retry and Purge for an unknown
+// entry ID (outbox.ErrNotFound).
+var ErrOutboxEntryNotFound = outbox.ErrNotFound
+
+// OpenSpool opens the spool directory cfg.Dir to inspect and act on its
+// entries, without a Sender to deliver them (cfg.Deliverer may be nil:
+// Run then fails). Errors are *OutboxError.
+func OpenSpool(cfg OutboxConfig) (*Spool, error) { return outbox.Open(cfg) }
+
 // senderDeliverer delivers spooled messages through a Sender.
 type senderDeliverer struct{ s *Sender }
 
 func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open outbox.Opener) (string, error) {
 	tenv := transport.Envelope{From: env.From, To: env.To, SMTPUTF8: env.SMTPUTF8, Size: env.Size, MessageID: env.MessageID}
-	res, err := d.s.sendOpened(ctx, tenv, transport.Opener(open), []slog.Attr{slog.Bool("outbox_delivery", true)})
+	res, err := d.s.send(ctx, tenv, transport.Opener(open), []slog.Attr{slog.Bool("outbox_delivery", true)})
 	if err == nil {
 		return res.QueueID, nil
 	}
 	return "", deliveryError(err)
 }
 
-// deliveryError marks the failures the outbox must retry although their
-// own Temporary says no:
+// deliveryError is the outbox's retry decision on a Sender's failure (see
+// retryable): a failure of the path to the relay (a refused connection, a
+// TLS certificate that does not verify), of the credentials (a rotated
+// password, a refused token) or of the audit trail is fixed by an
+// administrator, not by changing the message, so the entry is deferred
+// until its maximum age, as Postfix defers mail on TLS failures and with
+// smtp_sasl_auth_soft_bounce. A relay's rejection stays permanent even when
+// the trail failed too. A cancelled context is never made temporary.
 //
-//   - the audit trail failed and no relay refused the message: the trail
-//     may come back. (When a relay did answer, its reply decides: a 550
-//     stays permanent even if the trail failed too.)
-//   - a connection-class transport failure (transport.ClassConnection): a
-//     TLS handshake or certificate verification failure, a 5xx greeting
-//     or STARTTLS refusal, a server that broke the protocol, a network
-//     error in the middle of a session. These are faults of the path to
-//     the relay, which its operator fixes (renews the certificate, ...),
-//     not of the message, so the entry is deferred until its maximum age,
-//     as Postfix defers mail on TLS failures. The last error is kept and
-//     shown by list.
-//   - an authentication failure: a 535 or another AUTH-stage refusal, an
-//     identity provider that refuses or cannot be reached for a token, a
-//     Graph 401/403. A rotated password, an expired client secret or a
-//     revoked consent is fixed by the administrator, and the queue must
-//     not be dead-lettered meanwhile (Postfix's smtp_sasl_auth_soft_bounce
-//     does the same); the entries wait until their maximum age.
-//
-// A cancelled context is never made temporary.
+// An error for which AuditError.Accepted is true reports a message a relay
+// accepted and the trail failed to record afterwards.
 func deliveryError(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	var te *transport.Error
-	relayAnswered := errors.As(err, &te)
-	switch {
-	case errors.Is(err, ErrAuditFailed) && !relayAnswered:
-		return retryLater{err}
-	case relayAnswered && transport.Classify(err) == transport.ClassConnection:
-		return retryLater{err}
-	case relayAnswered && transport.Classify(err) == transport.ClassAuth:
-		return retryLater{err}
-	}
-	var ge *graph.Error
-	if errors.As(err, &ge) && ge.Class() == graph.ClassAuth {
-		return retryLater{err}
-	}
-	var oe *oauth.Error
-	if errors.As(err, &oe) {
+	if retryable(err) {
 		return retryLater{err}
 	}
 	return err

@@ -8,11 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"mailwarden/envelope"
-	"mailwarden/firewall"
 	"mailwarden/graph"
 	"mailwarden/headers"
 	"mailwarden/transport"
@@ -31,11 +29,11 @@ import (
 // failures (a *graph.Error for the graph transport), a *envelope.Error for a message that cannot be built, and wraps
 // ErrAuditFailed when the fail-closed audit trail could not record the send
 // (if that happens before the send, nothing was sent).
-func (s *Sender) Send(ctx context.Context, m *envelope.Message) (*transport.Result, error) {
+func (s *Sender) Send(ctx context.Context, m *envelope.Message) (*Result, error) {
 	return s.sendMessage(ctx, m, nil)
 }
 
-func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []slog.Attr) (*transport.Result, error) {
+func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []slog.Attr) (*Result, error) {
 	m, env, extra, err := s.prepare(m, extra)
 	if err != nil {
 		return nil, err
@@ -75,7 +73,7 @@ func (s *Sender) prepare(m *envelope.Message, extra []slog.Attr) (*envelope.Mess
 		m = &mm
 		extra = append(extra, slog.Attr{Key: "smime", Value: slog.GroupValue(s.smime.attrs...)})
 	}
-	if s.graph != nil && len(m.Bcc) > 0 && !m.BccHeader {
+	if s.delivery.recipientsFromHeader() && len(m.Bcc) > 0 && !m.BccHeader {
 		// Graph takes the recipients from the header and removes Bcc.
 		mm := *m
 		mm.BccHeader = true
@@ -94,14 +92,14 @@ func (s *Sender) prepare(m *envelope.Message, extra []slog.Attr) (*envelope.Mess
 // which takes the recipients from the message header, to must name exactly
 // the To, Cc and Bcc recipients of the message, or the error wraps
 // ErrGraphRecipients and nothing is sent.
-func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Reader) (*transport.Result, error) {
+func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Reader) (*Result, error) {
 	f, size, err := spool(func(w io.Writer) error { _, err := io.Copy(w, r); return err })
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(f)
 	env := transport.Envelope{From: from, To: to, Size: size}
-	if s.graph != nil {
+	if s.delivery.recipientsFromHeader() {
 		if err := checkGraphRecipients(f, to); err != nil {
 			return nil, err
 		}
@@ -112,7 +110,7 @@ func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Rea
 // SendTest sends a short test message to the given recipients from the
 // profile's From address: the "Send test email" button. The audit trail
 // marks it with test=true.
-func (s *Sender) SendTest(ctx context.Context, to ...string) (*transport.Result, error) {
+func (s *Sender) SendTest(ctx context.Context, to ...string) (*Result, error) {
 	if s.profile.From == "" {
 		return nil, &ConfigError{Profile: s.profile.Name, Field: "from", Err: errors.New("a From address is needed to send a test message")}
 	}
@@ -129,10 +127,7 @@ func (s *Sender) SendTest(ctx context.Context, to ...string) (*transport.Result,
 		rcpts = append(rcpts, list...)
 	}
 	host, _ := os.Hostname()
-	servers := strings.Join(s.profile.Servers, ", ")
-	if s.graph != nil {
-		servers = "Microsoft Graph " + s.graph.endpoint
-	}
+	servers := s.delivery.describe()
 	name := s.profile.Name
 	if name == "" {
 		name = "(unnamed)"
@@ -184,36 +179,8 @@ func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context,
 	return withScope(ctx, sc), sc
 }
 
-func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*transport.Result, error) {
-	return s.sendOpened(ctx, env, func() (io.Reader, error) { return os.Open(file) }, extra)
-}
-
-// sendOpened sends the message open returns, recording the intent first
-// under a fail-closed audit trail.
-func (s *Sender) sendOpened(ctx context.Context, env transport.Envelope, open transport.Opener, extra []slog.Attr) (*transport.Result, error) {
-	if s.graph != nil {
-		return s.sendGraph(ctx, env, open, extra)
-	}
-	ctx, sc := s.scope(ctx, extra)
-	if sc.tracked != nil {
-		// Fail-closed: nothing is sent unless the trail can record that it
-		// is about to be.
-		attrs := append([]slog.Attr{slog.String("profile", s.profile.Name), slog.String("from", env.From),
-			slog.Any("rcpts", env.To), slog.String("message_id", env.MessageID), slog.Int64("size", env.Size)}, extra...)
-		if err := sc.tracked.Record(ctx, slog.LevelInfo, "smtp.intent", attrs...); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
-		}
-		if err := sc.tracked.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrAuditFailed, err)
-		}
-	}
-	res, err := s.relay.Send(ctx, env, open)
-	if sc.tracked != nil {
-		if werr := sc.tracked.Wait(ctx); werr != nil {
-			err = errors.Join(err, fmt.Errorf("%w (the message may have been sent): %w", ErrAuditFailed, werr))
-		}
-	}
-	return res, err
+func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*Result, error) {
+	return s.send(ctx, env, func() (io.Reader, error) { return os.Open(file) }, extra)
 }
 
 // A ProbeReport is what "Test connection" shows: for each server, each
@@ -260,36 +227,13 @@ type ProxyHop struct {
 // The report has every server's steps; the error is the first failure (a
 // *transport.Error or wrapping one), nil when every server passed.
 func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {
-	if s.graph != nil {
-		return s.probeGraph(ctx)
-	}
 	rep := &ProbeReport{Profile: s.profile.Name, Proxy: s.proxy, ProxyReason: s.proxyReason, OAuth: s.probeToken(ctx)}
 	var first error
 	if rep.OAuth != nil && rep.OAuth.Err != nil {
 		first = rep.OAuth.Err
 	}
-	for i, a := range s.servers {
-		pctx, sc := s.scope(ctx, []slog.Attr{slog.Bool("probe", true)})
-		var hops []ProxyHop
-		pctx = firewall.WithTrace(pctx, &firewall.Trace{
-			ProxyConnected: func(proxy string, d time.Duration, err error) {
-				hops = append(hops, ProxyHop{Step: "connect to proxy", Proxy: proxy, Duration: d, Err: err})
-			},
-			TunnelOpened: func(proxy, addr string, d time.Duration, err error) {
-				hops = append(hops, ProxyHop{Step: "open tunnel", Proxy: proxy, Target: addr, Duration: d, Err: err})
-			},
-		})
-		start := time.Now()
-		info, err := transport.Probe(pctx, a, s.session)
-		if sc.tracked != nil {
-			if werr := sc.tracked.Wait(pctx); werr != nil {
-				err = errors.Join(err, fmt.Errorf("%w: %w", ErrAuditFailed, werr))
-			}
-		}
-		rep.Servers = append(rep.Servers, ServerProbe{Server: s.profile.Servers[i], Info: info, Duration: time.Since(start), Err: err, ProxyHops: hops})
-		if err != nil && first == nil {
-			first = err
-		}
+	if err := s.delivery.probe(ctx, rep, s.probeStep); first == nil {
+		first = err
 	}
 	return rep, first
 }

@@ -56,18 +56,17 @@ type Options struct {
 // A Sender sends mail as a Profile says. It is safe for concurrent use.
 // Close it to release connections and seal the audit trail.
 type Sender struct {
-	profile     Profile
-	servers     []transport.Address
-	session     *transport.Config
-	relay       *transport.Relay
+	plan        *plan
+	profile     Profile // the plan's profile, preset applied
+	delivery    delivery
 	proxy       string
 	proxyReason string
+	rootCAs     *x509.CertPool // the system roots plus the profile's ca_file; nil without one
 	trail       *audit.Handler // nil when the profile configures no audit sink
 	smime       *smimeSetup    // nil when the profile has no S/MIME settings
 	defaults    *messageDefaults
 	logger      *slog.Logger       // the transport's events: audit trail and Options.Logger
 	tokens      *oauth.TokenSource // nil unless the profile acquires OAuth tokens
-	graph       *graphSetup        // nil unless the profile's transport is graph
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -114,94 +113,87 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	bad := func(field string, err error) (*Sender, error) {
-		return nil, &ConfigError{Profile: p.Name, Field: field, Err: err}
-	}
-	p, err := p.WithPreset()
+	pl, err := resolvePlan(p)
 	if err != nil {
 		return nil, err
 	}
-	s := &Sender{profile: p}
-	if s.defaults, err = parseDefaults(p); err != nil {
+	s := &Sender{plan: pl, profile: pl.profile, defaults: pl.defaults}
+	var d interface {
+		delivery
+		start(logger *slog.Logger, opts *Options) error
+	}
+	if pl.graph {
+		d, err = s.newGraphDelivery(ctx, pl, opts, getenv)
+	} else {
+		d, err = s.newSMTPDelivery(ctx, pl, opts, getenv)
+	}
+	if err != nil {
 		return nil, err
 	}
-	switch strings.ToLower(p.Transport) {
-	case "", "smtp":
-	case "graph":
-		return newGraphSender(ctx, s, opts, getenv)
-	default:
-		return bad("transport", fmt.Errorf("unknown transport %q (want smtp or graph)", p.Transport))
+	if s.smime, err = loadSMIME(ctx, s.profile, getenv, opts.Secrets); err != nil {
+		return nil, err
 	}
-	if len(p.Servers) == 0 {
-		return bad("servers", errors.New("at least one server is required"))
+	if err := s.openTrail(ctx); err != nil {
+		return nil, err
 	}
-	for _, a := range p.Servers {
-		addr, err := transport.ParseAddress(a)
-		if err != nil {
-			return bad("servers", err)
-		}
-		s.servers = append(s.servers, addr)
+	s.logger = slog.New(&routeHandler{trail: s.trail, extra: handlerOf(opts.Logger), profile: s.profile.Name})
+	if err := d.start(s.logger, opts); err != nil {
+		s.closeTrail()
+		return nil, &ConfigError{Profile: s.profile.Name, Field: "servers", Err: err}
 	}
+	s.delivery = d
+	return s, nil
+}
+
+// newSMTPDelivery completes NewSender for the SMTP transport: the session
+// configuration every connection to the relays uses.
+func (s *Sender) newSMTPDelivery(ctx context.Context, pl *plan, opts *Options, getenv func(string) string) (*smtpDelivery, error) {
+	p := pl.profile
 	cfg := &transport.Config{
+		TLS:                pl.tls,
 		HeloName:           p.HeloName,
 		InsecureSkipVerify: p.InsecureSkipVerify,
 		AllowPlaintextAuth: p.Auth.AllowPlaintext,
-		Transcript:         opts.Transcript,
+		Transcript:         redacting(opts.Transcript),
+		DialTimeout:        p.Timeout,
+		CommandTimeout:     p.Timeout,
 	}
-	if p.TLS != "" {
-		m, err := transport.ParseTLSMode(p.TLS)
-		if err != nil {
-			return bad("tls", err)
-		}
-		cfg.TLS = m
-	} else {
-		cfg.TLS = transport.TLSAuto
-	}
-	if p.Timeout < 0 {
-		return bad("timeout", errors.New("must not be negative"))
-	}
-	cfg.DialTimeout, cfg.CommandTimeout = p.Timeout, p.Timeout
 	tc, err := s.tlsConfig(ctx, getenv, opts.Secrets)
 	if err != nil {
 		return nil, err
 	}
 	cfg.TLSConfig = tc
-
-	d, err := s.dialer(ctx, getenv, opts, cfg.TLS)
-	if err != nil {
+	if cfg.Dialer, err = s.dialer(ctx, pl, pl.servers, getenv, opts, cfg.TLS); err != nil {
 		return nil, err
 	}
-	cfg.Dialer = d
-
-	newAuth, tokens, err := authFactory(ctx, p, &Options{Secrets: opts.Secrets, Getenv: getenv, HTTPClient: opts.HTTPClient})
+	newAuth, tokens, err := authFactory(ctx, p, pl.mechanism, &Options{Secrets: opts.Secrets, Getenv: getenv, HTTPClient: opts.HTTPClient})
 	if err != nil {
 		return nil, err
 	}
 	cfg.NewAuth = newAuth
 	s.tokens = tokens
+	return &smtpDelivery{profile: p.Name, names: p.Servers, roundRobin: p.RoundRobin, servers: pl.servers, session: cfg}, nil
+}
 
-	if s.smime, err = loadSMIME(ctx, p, getenv, opts.Secrets); err != nil {
-		return nil, err
-	}
-
-	if err := s.openTrail(ctx); err != nil {
-		return nil, err
-	}
-	cfg.Logger = slog.New(&routeHandler{trail: s.trail, extra: handlerOf(opts.Logger), profile: p.Name})
-	s.session = cfg
-	s.logger = cfg.Logger
-
+// start gives the session its logger and opens the relay pool.
+func (d *smtpDelivery) start(logger *slog.Logger, opts *Options) error {
+	d.session.Logger = logger
 	strategy := transport.InOrder
-	if p.RoundRobin {
+	if d.roundRobin {
 		strategy = transport.RoundRobin
 	}
-	r, err := transport.NewRelay(transport.RelayConfig{Servers: s.servers, Strategy: strategy, Session: cfg, MaxIdle: opts.MaxIdle})
+	r, err := transport.NewRelay(transport.RelayConfig{Servers: d.servers, Strategy: strategy, Session: d.session, MaxIdle: opts.MaxIdle})
 	if err != nil {
-		s.closeTrail()
-		return bad("servers", err)
+		return err
 	}
-	s.relay = r
-	return s, nil
+	d.relay = r
+	return nil
+}
+
+// start gives the Graph client its logger.
+func (d *graphDelivery) start(logger *slog.Logger, _ *Options) error {
+	d.client.Logger = logger
+	return nil
 }
 
 func handlerOf(l *slog.Logger) slog.Handler {
@@ -230,6 +222,7 @@ func (s *Sender) tlsConfig(ctx context.Context, getenv func(string) string, src 
 			return bad("ca_file", fmt.Errorf("%s holds no PEM certificate", p.CAFile))
 		}
 		tc.RootCAs = pool
+		s.rootCAs = pool
 	}
 	switch {
 	case p.ClientCertFile != "" || p.ClientKeyFile != "":
@@ -264,59 +257,31 @@ func (s *Sender) tlsConfig(ctx context.Context, getenv func(string) string, src 
 	return tc, nil
 }
 
-// dialer builds the proxy dialer the profile asks for, or nil for direct.
-func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *Options, mode transport.TLSMode) (transport.ContextDialer, error) {
-	p := s.profile.Proxy
+// dialer builds the proxy dialer the plan asks for, or nil for direct.
+// servers are where it will connect (for proxy "auto", which may choose
+// per destination). An https:// proxy's certificate is verified against
+// the same roots as the relay's (the system's plus ca_file).
+func (s *Sender) dialer(ctx context.Context, pl *plan, servers []transport.Address, getenv func(string) string, opts *Options, mode transport.TLSMode) (transport.ContextDialer, error) {
 	bad := func(field string, err error) (transport.ContextDialer, error) {
-		return nil, &ConfigError{Profile: s.profile.Name, Field: "proxy." + field, Err: err}
+		return nil, &ConfigError{Profile: pl.profile.Name, Field: "proxy." + field, Err: err}
 	}
 	var forward firewall.Dialer = opts.Forward
 	if forward == nil {
 		forward = &net.Dialer{}
 	}
-	var fc firewall.Config
-	switch {
-	case strings.EqualFold(p.URL, "auto"):
+	fc := pl.proxy.config
+	if pl.proxy.auto {
 		// The environment may choose differently per server (NO_PROXY):
 		// every server must come out the same, or the choice is ambiguous.
-		for i, a := range s.servers {
+		for i, a := range servers {
 			c, reason, err := firewall.FromEnvironment(getenv, a.HostPort(mode))
 			if err != nil {
 				return bad("url", err)
 			}
 			if i > 0 && c.String() != fc.String() {
-				return bad("url", fmt.Errorf("the environment sends %s and %s through different proxies; configure the proxy explicitly", s.servers[0], a))
+				return bad("url", fmt.Errorf("the environment sends %s and %s through different proxies; configure the proxy explicitly", servers[0], a))
 			}
 			fc, s.proxyReason = c, reason
-		}
-	case p.URL != "":
-		c, err := firewall.ParseURL(p.URL)
-		if err != nil {
-			return bad("url", err)
-		}
-		fc = c
-		if p.Password != "" {
-			pw, err := p.Password.Resolve(ctx, getenv, opts.Secrets)
-			if err != nil {
-				return bad("password", err)
-			}
-			fc.Password = firewall.Secret(pw)
-		}
-		if p.User != "" {
-			fc.User = p.User
-		}
-	case p.Type != "" || p.Host != "":
-		t, err := firewall.ParseType(p.Type)
-		if err != nil {
-			return bad("type", err)
-		}
-		fc = firewall.Config{Type: t, Host: p.Host, Port: p.Port, User: p.User}
-		if p.Password != "" {
-			pw, err := p.Password.Resolve(ctx, getenv, opts.Secrets)
-			if err != nil {
-				return bad("password", err)
-			}
-			fc.Password = firewall.Secret(pw)
 		}
 	}
 	if fc.Type == firewall.TypeNone {
@@ -324,6 +289,16 @@ func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *O
 			return opts.Forward, nil
 		}
 		return nil, nil
+	}
+	if pl.proxy.password != "" {
+		pw, err := pl.proxy.password.Resolve(ctx, getenv, opts.Secrets)
+		if err != nil {
+			return bad("password", err)
+		}
+		fc.Password = firewall.Secret(pw)
+	}
+	if s.rootCAs != nil && fc.TLSConfig == nil {
+		fc.TLSConfig = &tls.Config{RootCAs: s.rootCAs, MinVersion: tls.VersionTLS12}
 	}
 	if err := fc.Validate(); err != nil {
 		return bad("url", err)
@@ -380,8 +355,8 @@ func (s *Sender) closeTrail() error {
 func (s *Sender) Close() error {
 	s.closeOnce.Do(func() {
 		var err error
-		if s.relay != nil {
-			err = s.relay.Close()
+		if s.delivery != nil {
+			err = s.delivery.close()
 		}
 		s.closeErr = errors.Join(err, s.closeTrail())
 	})
@@ -395,6 +370,19 @@ func (s *Sender) Profile() Profile { return s.profile }
 // Proxy returns the proxy the sender goes through (a URL without
 // credentials), "" when direct, and for "auto" why it was chosen.
 func (s *Sender) Proxy() (proxy, reason string) { return s.proxy, s.proxyReason }
+
+// redacting returns w behind the audit package's redacting transcript
+// writer (AUTH exchanges and proxy credentials removed), unless it is one
+// already; nil stays nil.
+func redacting(w io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	if t, ok := w.(*audit.Transcript); ok {
+		return t
+	}
+	return audit.NewTranscript(w)
+}
 
 // ErrAuditFailed is wrapped by the error of a send or probe that the audit
 // trail could not record under the fail-closed policy.

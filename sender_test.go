@@ -23,7 +23,7 @@ func TestNewSenderConfigErrorsNameTheField(t *testing.T) {
 		field string
 	}{
 		{"no server", Profile{Name: "p"}, "servers"},
-		{"bad server", Profile{Name: "p", Servers: []string{"mail.example.com:x-ssl"}}, "servers"},
+		{"bad server", Profile{Name: "p", Servers: []string{"mail.example.com:x-ssl"}}, "servers[0]"},
 		{"bad tls", Profile{Servers: []string{"mail.example.com"}, TLS: "sometimes"}, "tls"},
 		{"negative timeout", Profile{Servers: []string{"mail.example.com"}, Timeout: -1}, "timeout"},
 		{"missing ca", Profile{Servers: []string{"mail.example.com"}, CAFile: filepath.Join(dir, "none.pem")}, "ca_file"},
@@ -84,7 +84,7 @@ func TestNewSenderClientP12WrongPasswordLeaksNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.session.TLSConfig.Certificates; len(got) != 1 || !got[0].Leaf.Equal(lb.Client.Cert) {
+	if got := s.delivery.(*smtpDelivery).session.TLSConfig.Certificates; len(got) != 1 || !got[0].Leaf.Equal(lb.Client.Cert) {
 		t.Errorf("client certificate not loaded: %v", got)
 	}
 	s.Close()

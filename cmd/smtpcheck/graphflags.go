@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"mailwarden"
-	"mailwarden/graph"
 )
 
 // graphFlags select Microsoft Graph sendMail instead of an SMTP relay.
@@ -67,48 +66,6 @@ func (g *graphFlags) apply(p *mailwarden.Profile, lenient bool) error {
 		p.Auth.OAuthToken = mailwarden.SecretRef("env:" + g.oauthTokenEnv)
 	}
 	return nil
-}
-
-// graphExitCode maps Graph failures to the documented exit codes, as
-// transport.Classify does for SMTP ones.
-func graphExitCode(err error) (int, bool) {
-	if errors.Is(err, mailwarden.ErrGraphRecipients) {
-		return exitUsage, true
-	}
-	var ge *graph.Error
-	if !errors.As(err, &ge) {
-		return 0, false
-	}
-	switch ge.Class() {
-	case graph.ClassAuth:
-		return exitAuth, true
-	case graph.ClassRejected:
-		return exitRejected, true
-	case graph.ClassTemporary:
-		return exitTemporary, true
-	case graph.ClassUsage:
-		return exitUsage, true
-	}
-	return exitConnection, true
-}
-
-// graphErrJSON fills the JSON error of a Graph failure.
-func graphErrJSON(err error, ej *errorJSON) bool {
-	var ge *graph.Error
-	if !errors.As(err, &ge) {
-		return false
-	}
-	ej.Class, ej.Stage, ej.Code, ej.Temporary, ej.Hint = ge.Class().String(), "graph."+ge.Op, ge.Status, ge.Temporary(), ge.Hint()
-	ej.GraphCode, ej.RequestID = ge.Code, ge.RequestID
-	return true
-}
-
-func graphHint(err error) string {
-	var ge *graph.Error
-	if errors.As(err, &ge) {
-		return ge.Hint()
-	}
-	return ""
 }
 
 type graphProbeJSON struct {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"mailwarden"
-	"mailwarden/oauth"
 )
 
 const oauthUsage = `usage: smtpcheck oauth login [--device] [--no-browser] [--port N] [OAuth flags]
@@ -219,7 +218,7 @@ func runOAuthLogin(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintln(e.stdout, "Waiting for the browser to return...")
 			return nil
 		},
-		Prompt: func(ctx context.Context, p oauth.DevicePrompt) error {
+		Prompt: func(ctx context.Context, p mailwarden.DevicePrompt) error {
 			fmt.Fprintf(e.stdout, "To log in, visit %s on any device and enter the code %s\n", p.VerificationURI, p.UserCode)
 			if p.VerificationURIComplete != "" {
 				fmt.Fprintf(e.stdout, "(or open %s)\n", p.VerificationURIComplete)
@@ -281,7 +280,7 @@ func runOAuthToken(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-func printToken(w io.Writer, tok oauth.Token, show bool) {
+func printToken(w io.Writer, tok mailwarden.Token, show bool) {
 	if tok.Expiry.IsZero() {
 		fmt.Fprintln(w, "expires   (the server did not say)")
 	} else {
@@ -300,10 +299,6 @@ func printToken(w io.Writer, tok oauth.Token, show bool) {
 // failure.
 func oauthReport(e *env, name string, err error) int {
 	fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
-	var cache *oauth.CacheError
-	if errors.As(err, &cache) {
-		return exitUsage
-	}
 	return exitCode(err)
 }
 

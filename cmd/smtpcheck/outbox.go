@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"mailwarden"
 	"mailwarden/audit"
-	"mailwarden/outbox"
 )
 
 const outboxUsage = `usage: smtpcheck outbox <command> --spool DIR [flags]
@@ -61,13 +61,13 @@ func runOutbox(ctx context.Context, e *env, args []string) int {
 
 // openSpool opens the spool for inspection (no delivery); quarantine
 // reports go to stderr.
-func openSpool(e *env, name, dir string) (*outbox.Outbox, int) {
+func openSpool(e *env, name, dir string) (*mailwarden.Spool, int) {
 	return openSpoolLogged(e, name, dir, nil)
 }
 
 // openSpoolLogged is openSpool whose records also go to an audit trail
 // when trail is not nil.
-func openSpoolLogged(e *env, name, dir string, trail *audit.Handler) (*outbox.Outbox, int) {
+func openSpoolLogged(e *env, name, dir string, trail *audit.Handler) (*mailwarden.Spool, int) {
 	if dir == "" {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: --spool is required\n", name)
 		return nil, exitUsage
@@ -76,7 +76,7 @@ func openSpoolLogged(e *env, name, dir string, trail *audit.Handler) (*outbox.Ou
 	if trail != nil {
 		h = slog.NewMultiHandler(h, trail)
 	}
-	o, err := outbox.Open(outbox.Config{Dir: dir, Logger: slog.New(h)})
+	o, err := mailwarden.OpenSpool(mailwarden.OutboxConfig{Dir: dir, Logger: slog.New(h)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
 		return nil, exitCheck
@@ -223,7 +223,7 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
-		if errors.Is(err, outbox.ErrNotFound) {
+		if errors.Is(err, mailwarden.ErrOutboxEntryNotFound) {
 			return exitUsage
 		}
 		return exitCheck
@@ -265,8 +265,8 @@ func (f *outboxFlags) register(fs *flag.FlagSet, run bool) {
 	fs.BoolVar(&f.once, "once", false, "one pass over the entries due now, then exit")
 }
 
-func (f *outboxFlags) config(logger *slog.Logger) outbox.Config {
-	return outbox.Config{Dir: f.spool, Logger: logger, MaxBytes: f.maxBytes, MaxMessages: f.maxMessages,
+func (f *outboxFlags) config(logger *slog.Logger) mailwarden.OutboxConfig {
+	return mailwarden.OutboxConfig{Dir: f.spool, Logger: logger, MaxBytes: f.maxBytes, MaxMessages: f.maxMessages,
 		Concurrency: f.concurrency, RateLimit: f.rate, RatePeriod: f.ratePeriod, MaxAge: f.maxAge,
 		MinBackoff: f.minBackoff, MaxBackoff: f.maxBackoff}
 }
@@ -362,7 +362,7 @@ func runOutboxEnqueue(ctx context.Context, e *env, args []string) int {
 	en, err := o.Enqueue(ctx, msg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", oneLine(err.Error()))
-		var oe *outbox.Error
+		var oe *mailwarden.OutboxError
 		if errors.As(err, &oe) {
 			return exitCheck
 		}

@@ -11,13 +11,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"mailwarden"
-	"mailwarden/oauth"
-	"mailwarden/transport"
+	"mailwarden/audit"
 )
 
 func runProbe(ctx context.Context, e *env, args []string) int {
@@ -73,7 +71,9 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 	}
 	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv, MaxIdle: cf.maxIdle}
 	if cf.transcript != "" {
-		f, err := os.OpenFile(cf.transcript, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		// The transcript goes through the redacting writer: AUTH
+		// exchanges and proxy credentials never reach the file.
+		f, err := audit.CreateTranscript(cf.transcript)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "smtpcheck %s: --transcript: %s\n", name, oneLine(err.Error()))
 			return nil, exitUsage
@@ -95,39 +95,22 @@ func closeSender(e *env, s *mailwarden.Sender, name string) {
 	}
 }
 
+// exitCodes are the documented exit codes of each class of failure.
+var exitCodes = map[mailwarden.Class]int{
+	mailwarden.ClassNone:       exitOK,
+	mailwarden.ClassConnection: exitConnection,
+	mailwarden.ClassTLS:        exitConnection,
+	mailwarden.ClassAuth:       exitAuth,
+	mailwarden.ClassRejected:   exitRejected,
+	mailwarden.ClassTemporary:  exitTemporary,
+	mailwarden.ClassUsage:      exitUsage,
+	mailwarden.ClassAudit:      exitCheck,
+}
+
 // exitCode maps an error to the documented exit codes.
 func exitCode(err error) int {
-	if err == nil {
-		return exitOK
-	}
-	var ce *mailwarden.ConfigError
-	if errors.As(err, &ce) {
-		return exitUsage
-	}
-	if code, ok := graphExitCode(err); ok {
+	if code, ok := exitCodes[mailwarden.Classify(err)]; ok {
 		return code
-	}
-	var oe *oauth.Error
-	if !errors.As(err, new(*transport.Error)) && errors.As(err, &oe) {
-		// The identity provider answered (a refusal: authentication), or
-		// could not be reached (connection).
-		if oe.Code != "" || oe.LoginRequired() || oe.Status/100 == 4 {
-			return exitAuth
-		}
-		return exitConnection
-	}
-	switch transport.Classify(err) {
-	case transport.ClassAuth:
-		return exitAuth
-	case transport.ClassRejected:
-		return exitRejected
-	case transport.ClassTemporary:
-		return exitTemporary
-	case transport.ClassUsage:
-		return exitUsage
-	}
-	if errors.Is(err, mailwarden.ErrAuditFailed) {
-		return exitCheck
 	}
 	return exitConnection
 }
@@ -138,12 +121,7 @@ func report(e *env, name string, err error) int {
 		return exitOK
 	}
 	fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
-	var te *transport.Error
-	if errors.As(err, &te) {
-		if h := te.Hint(); h != "" {
-			fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
-		}
-	} else if h := graphHint(err); h != "" {
+	if h := mailwarden.Hint(err); h != "" && !strings.Contains(err.Error(), h) {
 		fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
 	}
 	return exitCode(err)
@@ -280,26 +258,9 @@ func errJSON(err error) *errorJSON {
 	if err == nil {
 		return nil
 	}
-	ej := &errorJSON{Message: err.Error(), Class: transport.Classify(err).String(), ExitCode: exitCode(err)}
-	var te *transport.Error
-	if graphErrJSON(err, ej) {
-		return ej
-	}
-	var oe *oauth.Error
-	if !errors.As(err, &te) && errors.As(err, &oe) {
-		ej.Stage, ej.Hint = "oauth", oe.Hint
-		if ej.ExitCode == exitAuth {
-			ej.Class = transport.ClassAuth.String()
-		}
-		return ej
-	}
-	if errors.As(err, &te) {
-		ej.Stage, ej.Code, ej.Temporary, ej.Hint = string(te.Stage), te.Code, te.Temporary(), te.Hint()
-		if !te.Enhanced.IsZero() {
-			ej.Enhanced = te.Enhanced.String()
-		}
-	}
-	return ej
+	x := mailwarden.Explain(err)
+	return &errorJSON{Message: err.Error(), Class: x.Class.String(), ExitCode: exitCode(err), Stage: x.Stage, Code: x.Code,
+		Enhanced: x.Enhanced, Temporary: x.Temporary, Hint: x.Hint, GraphCode: x.GraphCode, RequestID: x.RequestID}
 }
 
 type probeOut struct {

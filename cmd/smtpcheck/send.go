@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"mailwarden"
 	"mailwarden/headers"
-	"mailwarden/transport"
 )
 
 func runSend(ctx context.Context, e *env, args []string) int {
@@ -35,7 +35,7 @@ func runSend(ctx context.Context, e *env, args []string) int {
 		mf.from = s.Profile().From // a profile's sender identity
 	}
 
-	var res *transport.Result
+	var res *mailwarden.Result
 	var err error
 	if *data != "" {
 		from, rcpts, perr := rawEnvelope(mf)
@@ -96,7 +96,7 @@ func rawEnvelope(mf *messageFlags) (string, []string, error) {
 	return from.Addr, rcpts, nil
 }
 
-func printResult(w io.Writer, res *transport.Result) {
+func printResult(w io.Writer, res *mailwarden.Result) {
 	if res == nil {
 		return
 	}
@@ -142,7 +142,7 @@ type sendOut struct {
 	Error      *errorJSON `json:"error,omitempty"`
 }
 
-func replyParts(r transport.Reply) (int, string, string) {
+func replyParts(r mailwarden.Reply) (int, string, string) {
 	enh := ""
 	if !r.Enhanced.IsZero() {
 		enh = r.Enhanced.String()
@@ -150,7 +150,7 @@ func replyParts(r transport.Reply) (int, string, string) {
 	return r.Code, enh, r.Text
 }
 
-func sendJSON(res *transport.Result, err error) sendOut {
+func sendJSON(res *mailwarden.Result, err error) sendOut {
 	out := sendOut{OK: err == nil, Error: errJSON(err)}
 	if res == nil {
 		return out

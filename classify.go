@@ -309,6 +309,15 @@ func kerberos(err error) *gssapi.Error {
 	return nil
 }
 
+// auditSyslog reports whether err is a failure of the syslog audit sink,
+// when it was written to or when it was opened.
+func auditSyslog(err error) bool {
+	var se *audit.SinkError
+	var ce *ConfigError
+	return (errors.As(err, &se) && se.Sink == "syslog") ||
+		(errors.As(err, &ce) && strings.HasPrefix(ce.Field, "audit") && has(err.Error(), "syslog"))
+}
+
 // hintRules come before the leaf packages' own hints: they know what a
 // leaf cannot (the option that applies, a proxy in front of the relay).
 // Most specific first; each row has a case in classify_test.go.
@@ -385,13 +394,11 @@ var hintRules = []hintRule{
 		return te != nil && te.Code == 454
 	}, "the server could not check the credentials right now (454 4.7.0: its authentication back end, e.g. saslauthd, LDAP or the KDC, is down): try later, or tell its administrator"},
 	{"audit-syslog-down", func(err error) bool {
-		var se *audit.SinkError
-		return errors.As(err, &se) && se.Sink == "syslog" && errors.Is(err, syscall.ECONNREFUSED)
+		return auditSyslog(err) && errors.Is(err, syscall.ECONNREFUSED)
 	}, "the syslog server refused the connection: check --syslog (audit.syslog) and that the server runs; --audit-fail-open (audit.fail_open) sends anyway and reports the gap"},
 	{"audit-syslog-ca", func(err error) bool {
-		var se *audit.SinkError
 		var ua x509.UnknownAuthorityError
-		return errors.As(err, &se) && se.Sink == "syslog" && (errors.As(err, &ua) || has(err.Error(), "unknown authority"))
+		return auditSyslog(err) && (errors.As(err, &ua) || has(err.Error(), "unknown authority"))
 	}, "the syslog server's certificate is not signed by a trusted CA: add the CA that issued it with --ca (ca_file), which is trusted for the syslog server as for the relay"},
 }
 
@@ -403,4 +410,32 @@ var fallbackHints = []hintRule{
 		"Graph sends to the recipients in the message header: name every envelope recipient in To, Cc or Bcc"},
 	{"oauth-cache", func(err error) bool { var c *oauth.CacheError; return errors.As(err, &c) },
 		"the token cache cannot be used: check its path, permissions and key (--token-cache, --token-cache-key-file), or log in again with 'smtpcheck oauth login'"},
+}
+
+// Summary returns err's text on one line for an operator, without the
+// prefixes the layers repeat: "mailwarden: " and a package prefix right
+// after a field of the same name ("smime.sign_cert: smime: open ..."
+// becomes "smime.sign_cert: open ..."). Line breaks become " / ".
+func Summary(err error) string {
+	if err == nil {
+		return ""
+	}
+	segs := strings.Split(strings.ReplaceAll(strings.ReplaceAll(err.Error(), "\r\n", " / "), "\n", " / "), ": ")
+	out := segs[:0]
+	for _, seg := range segs {
+		if seg == "mailwarden" {
+			continue
+		}
+		if n := len(out); n > 0 && !strings.ContainsAny(seg, " /") && seg != "" && samePackage(out[n-1], seg) {
+			continue
+		}
+		out = append(out, seg)
+	}
+	return strings.Join(out, ": ")
+}
+
+// samePackage reports whether prefix (a package name such as "smime") is
+// what the field before it ("smime.sign_cert") already says.
+func samePackage(field, prefix string) bool {
+	return strings.HasPrefix(field, prefix+".") || strings.HasPrefix(field, prefix+"/") || field == prefix
 }

@@ -56,6 +56,38 @@ func LoadConfig(path string) (*Config, error) {
 // ParseConfig parses and validates a configuration; file names it in
 // errors and may be empty.
 func ParseConfig(data []byte, file string) (*Config, error) {
+	return parseConfig(data, file, nil)
+}
+
+// LoadProfile reads the configuration file at path and returns the profile
+// called name (empty: the active one, or the only one). Only that profile
+// is validated: a mistake in another profile of the file does not stop
+// this one from being shown or used. The file's structure (JSON syntax,
+// names, the active profile) is checked as LoadConfig checks it. Errors
+// are *ConfigError.
+func LoadProfile(path, name string) (Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Profile{}, &ConfigError{File: path, Err: err}
+	}
+	var deferred map[string]error
+	c, err := parseConfig(data, path, &deferred)
+	if err != nil {
+		return Profile{}, err
+	}
+	p, err := c.Profile(name)
+	if err != nil {
+		return Profile{}, err
+	}
+	if err := deferred[p.Name]; err != nil {
+		return Profile{}, err
+	}
+	return p, nil
+}
+
+// parseConfig is ParseConfig; with deferred not nil, a profile that does
+// not validate is kept and its error stored there under its name.
+func parseConfig(data []byte, file string, deferred *map[string]error) (*Config, error) {
 	var raw struct {
 		Active   string            `json:"active"`
 		Profiles []json.RawMessage `json:"profiles"`
@@ -94,7 +126,13 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 			if errors.As(err, &ce) {
 				ce.File = file
 			}
-			return nil, err
+			if deferred == nil {
+				return nil, err
+			}
+			if *deferred == nil {
+				*deferred = map[string]error{}
+			}
+			(*deferred)[p.Name] = err
 		}
 		c.Profiles = append(c.Profiles, p)
 	}

@@ -62,13 +62,15 @@ type Sender struct {
 	proxy       string
 	proxyReason string
 	rootCAs     *x509.CertPool // the system roots plus the profile's ca_file; nil without one
-	trail       *audit.Handler // nil when the profile configures no audit sink
-	smime       *smimeSetup    // nil when the profile has no S/MIME settings
-	defaults    *messageDefaults
-	logger      *slog.Logger       // the transport's events: audit trail and Options.Logger
-	tokens      *oauth.TokenSource // nil unless the profile acquires OAuth tokens
-	closeOnce   sync.Once
-	closeErr    error
+	// auditDegraded is the sink a fail-open trail could not open.
+	auditDegraded error
+	trail         *audit.Handler // nil when the profile configures no audit sink
+	smime         *smimeSetup    // nil when the profile has no S/MIME settings
+	defaults      *messageDefaults
+	logger        *slog.Logger       // the transport's events: audit trail and Options.Logger
+	tokens        *oauth.TokenSource // nil unless the profile acquires OAuth tokens
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // ConfigError is returned by NewSender for a profile that cannot work. It
@@ -137,6 +139,10 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 		return nil, err
 	}
 	s.logger = slog.New(&routeHandler{trail: s.trail, extra: handlerOf(opts.Logger), profile: s.profile.Name})
+	if s.auditDegraded != nil {
+		// The sinks that did open record the gap.
+		s.logger.LogAttrs(ctx, slog.LevelWarn, "audit.sink_unavailable", slog.String("sink", "syslog"), slog.String("error", s.auditDegraded.Error()))
+	}
 	if err := d.start(s.logger, opts); err != nil {
 		s.closeTrail()
 		return nil, &ConfigError{Profile: s.profile.Name, Field: "servers", Err: err}
@@ -311,37 +317,64 @@ func (s *Sender) dialer(ctx context.Context, pl *plan, servers []transport.Addre
 	return d, nil
 }
 
+// openTrail opens the audit sinks the profile names. A tcp+tls syslog
+// server's certificate is verified against the same roots as the relay's
+// (the system's plus ca_file). Under audit.fail_open, a sink that cannot
+// be opened (a syslog server that is down) is left out rather than
+// refusing every send: the Sender goes on with the others, records the gap
+// in them, and reports it by AuditDegraded.
 func (s *Sender) openTrail(ctx context.Context) error {
 	a := s.profile.Audit
 	if a.File == "" && a.Syslog == "" && a.EventLog == "" {
-		if a.KeyFile != "" {
-			return &ConfigError{Profile: s.profile.Name, Field: "audit.key_file", Err: errors.New("needs audit.file")}
-		}
 		return nil
 	}
-	cfg := audit.Config{Syslog: a.Syslog, EventLog: a.EventLog}
+	bad := func(field string, err error) error {
+		return &ConfigError{Profile: s.profile.Name, Field: field, Err: err}
+	}
+	cfg := audit.Config{EventLog: a.EventLog}
 	if a.File != "" {
 		cfg.File = &audit.FileConfig{Path: a.File}
 		if a.KeyFile != "" {
 			key, err := audit.LoadKey(a.KeyFile)
 			if err != nil {
-				return &ConfigError{Profile: s.profile.Name, Field: "audit.key_file", Err: err}
+				return bad("audit.key_file", err)
 			}
 			cfg.File.Key = key
 		}
-	} else if a.KeyFile != "" {
-		return &ConfigError{Profile: s.profile.Name, Field: "audit.key_file", Err: errors.New("needs audit.file")}
+	}
+	if a.Syslog != "" {
+		sc, err := audit.ParseSyslogURL(a.Syslog)
+		if err != nil {
+			return bad("audit.syslog", err)
+		}
+		if sc.Network == audit.NetTLS && s.rootCAs != nil {
+			sc.TLS = &tls.Config{RootCAs: s.rootCAs, MinVersion: tls.VersionTLS12}
+		}
+		cfg.SyslogConfig = &sc
 	}
 	if a.FailOpen {
 		cfg.Policy = audit.FailOpen
 	}
 	h, err := audit.New(ctx, cfg)
+	if err != nil && a.FailOpen && cfg.SyslogConfig != nil {
+		s.auditDegraded = fmt.Errorf("audit: syslog %s cannot be reached; sending without it (fail-open): %w", a.Syslog, err)
+		cfg.SyslogConfig = nil
+		if cfg.File == nil && cfg.EventLog == "" {
+			return nil
+		}
+		h, err = audit.New(ctx, cfg)
+	}
 	if err != nil {
-		return &ConfigError{Profile: s.profile.Name, Field: "audit", Err: err}
+		return bad("audit", err)
 	}
 	s.trail = h
 	return nil
 }
+
+// AuditDegraded reports an audit sink that a fail-open profile could not
+// open (its syslog server was down when the Sender was made): sends go on
+// without it. nil when every sink is open.
+func (s *Sender) AuditDegraded() error { return s.auditDegraded }
 
 func (s *Sender) closeTrail() error {
 	if s.trail == nil {

@@ -135,9 +135,14 @@ func loadSMIME(ctx context.Context, p Profile, getenv func(string) string, src S
 		if err != nil {
 			return bad("encrypt_certs", err)
 		}
+		// The trail names every key that can read the message: the
+		// sender's own, with encrypt_to_self, too.
 		var fps []string
 		for _, r := range st.recipients {
 			fps = append(fps, fingerprint(r))
+		}
+		if ec.Self != nil {
+			fps = append(fps, fingerprint(ec.Self))
 		}
 		st.attrs = append(st.attrs, slog.Bool("encrypted", true), slog.String("cipher", cipher.String()), slog.Any("recipients_sha256", fps))
 	}

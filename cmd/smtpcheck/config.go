@@ -50,7 +50,7 @@ func configCheck(e *env, args []string) int {
 	}
 	c, err := mailwarden.LoadConfig(args[0])
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck config check: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck config check: %s\n", errLine(err))
 		return exitUsage
 	}
 	for _, p := range c.Profiles {
@@ -81,17 +81,14 @@ func configShow(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "smtpcheck config show: --config is required")
 		return exitUsage
 	}
-	c, err := mailwarden.LoadConfig(*file)
+	p, err := mailwarden.LoadProfile(*file, *name)
 	if err == nil {
-		var p mailwarden.Profile
-		if p, err = c.Profile(*name); err == nil {
-			if p, err = p.WithPreset(); err == nil {
-				writeJSON(e.stdout, p)
-				return exitOK
-			}
+		if p, err = p.WithPreset(); err == nil {
+			writeJSON(e.stdout, p)
+			return exitOK
 		}
 	}
-	fmt.Fprintf(e.stderr, "smtpcheck config show: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(e.stderr, "smtpcheck config show: %s\n", errLine(err))
 	return exitUsage
 }
 
@@ -142,13 +139,13 @@ func configImportXML(e *env, args []string) int {
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck config import-xml: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck config import-xml: %s\n", errLine(err))
 		return exitUsage
 	}
 	defer f.Close()
 	imp, err := mailwarden.ImportSMTPXML(f, *name)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck config import-xml: %s: %s\n", fs.Arg(0), oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck config import-xml: %s: %s\n", fs.Arg(0), errLine(err))
 		return exitUsage
 	}
 	for _, w := range imp.Warnings {
@@ -158,7 +155,7 @@ func configImportXML(e *env, args []string) int {
 	if *ref != "" {
 		p.Auth.Password = mailwarden.SecretRef(*ref)
 		if err := p.Validate(); err != nil {
-			fmt.Fprintf(e.stderr, "smtpcheck config import-xml: --password-ref: %s\n", oneLine(err.Error()))
+			fmt.Fprintf(e.stderr, "smtpcheck config import-xml: --password-ref: %s\n", errLine(err))
 			return exitUsage
 		}
 	} else if imp.Password != "" {
@@ -166,7 +163,7 @@ func configImportXML(e *env, args []string) int {
 	}
 	out, err := json.MarshalIndent(mailwarden.Config{Active: p.Name, Profiles: []mailwarden.Profile{p}}, "", "  ")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck config import-xml: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck config import-xml: %s\n", errLine(err))
 		return exitUsage
 	}
 	fmt.Fprintf(e.stdout, "%s\n", out)

@@ -117,15 +117,11 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 		}
 		return c.flagProfile(e, true)
 	}
-	cfg, err := mailwarden.LoadConfig(file)
-	if err != nil {
-		return mailwarden.Profile{}, nil, err
-	}
 	name := c.profileName
 	if name == "" {
 		name = e.getenv("MAILWARDEN_PROFILE")
 	}
-	base, err := cfg.Profile(name)
+	base, err := mailwarden.LoadProfile(file, name)
 	if err != nil {
 		return mailwarden.Profile{}, nil, err
 	}
@@ -215,7 +211,7 @@ var overlay = map[string]func(dst, src *mailwarden.Profile){
 func (c *connFlags) flagProfile(e *env, requireServer bool) (mailwarden.Profile, cliSecrets, error) {
 	secrets := cliSecrets{}
 	var p mailwarden.Profile
-	p.Name = "command line"
+	p.Name = flagProfileName
 	for _, s := range c.servers {
 		for _, part := range strings.Split(s, ",") {
 			if part = strings.TrimSpace(part); part != "" {

@@ -266,7 +266,7 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 			fmt.Fprint(e.stdout, "\n"+exitCodesHelp)
 			return exitOK
 		}
-		fmt.Fprintf(e.stderr, "smtpcheck message: %v\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck message: %v\n", errLine(err))
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -276,11 +276,11 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	msg, err := mf.build()
 	defer mf.close()
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck message: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck message: %s\n", errLine(err))
 		return exitUsage
 	}
 	if _, err := msg.WriteTo(e.stdout); err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck message: writing the message: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck message: writing the message: %s\n", errLine(err))
 		return exitCheck
 	}
 	return exitOK

@@ -203,7 +203,7 @@ func runOAuthLogin(ctx context.Context, e *env, args []string) int {
 	}
 	p, err := of.profile(e, flow, true)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck oauth login: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck oauth login: %s\n", errLine(err))
 		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -251,7 +251,7 @@ func runOAuthToken(ctx context.Context, e *env, args []string) int {
 	}
 	p, err := of.profile(e, "authorization_code", false)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck oauth token: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck oauth token: %s\n", errLine(err))
 		return exitUsage
 	}
 	settings := p.Auth.OAuth
@@ -298,7 +298,7 @@ func printToken(w io.Writer, tok mailwarden.Token, show bool) {
 // is an authentication failure, and an unreachable server a connection
 // failure.
 func oauthReport(e *env, name string, err error) int {
-	fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+	fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, errLine(err))
 	return exitCode(err)
 }
 

@@ -78,7 +78,7 @@ func openSpoolLogged(e *env, name, dir string, trail *audit.Handler) (*mailwarde
 	}
 	o, err := mailwarden.OpenSpool(mailwarden.OutboxConfig{Dir: dir, Logger: slog.New(h)})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
 		return nil, exitCheck
 	}
 	return o, 0
@@ -118,7 +118,7 @@ func runOutboxList(ctx context.Context, e *env, args []string) int {
 	defer o.Close()
 	list, err := o.List(ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox list: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck outbox list: %s\n", errLine(err))
 		return exitCheck
 	}
 	q, _ := o.Quarantined()
@@ -203,7 +203,7 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 	}
 	trail, err := af.handler(ctx, e.stderr)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
 		return exitUsage
 	}
 	var tracked *audit.Handler
@@ -222,7 +222,7 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 		err = o.Purge(ctx, id)
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
 		if errors.Is(err, mailwarden.ErrOutboxEntryNotFound) {
 			return exitUsage
 		}
@@ -231,7 +231,7 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 	fmt.Fprintf(e.stdout, "%s %s\n", map[string]string{"retry": "due now:", "purge": "purged:"}[name], id)
 	if tracked != nil {
 		if werr := tracked.Wait(ctx); werr != nil {
-			fmt.Fprintf(e.stderr, "smtpcheck outbox %s: done, but the audit trail could not record it: %s\n", name, oneLine(werr.Error()))
+			fmt.Fprintf(e.stderr, "smtpcheck outbox %s: done, but the audit trail could not record it: %s\n", name, errLine(werr))
 			return exitCheck
 		}
 	}
@@ -297,14 +297,14 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 	}
 	o, err := s.OpenOutbox(of.config(slog.New(outboxOnly{h})))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", errLine(err))
 		return exitCheck
 	}
 	defer o.Close()
 	if of.once {
 		st, err := o.RunOnce(ctx)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", oneLine(err.Error()))
+			fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", errLine(err))
 			return exitCheck
 		}
 		fmt.Fprintf(e.stderr, "delivered %d, deferred %d, dead %d, quarantined %d\n", st.Delivered, st.Deferred, st.Dead, st.Quarantined)
@@ -317,7 +317,7 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	if err := o.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", errLine(err))
 		return exitCheck
 	}
 	return exitOK
@@ -349,19 +349,19 @@ func runOutboxEnqueue(ctx context.Context, e *env, args []string) int {
 	defer closeSender(e, s, "outbox enqueue")
 	o, err := s.OpenOutbox(of.config(nil))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", errLine(err))
 		return exitCheck
 	}
 	defer o.Close()
 	msg, err := mf.build()
 	defer mf.close()
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", errLine(err))
 		return exitUsage
 	}
 	en, err := o.Enqueue(ctx, msg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", errLine(err))
 		var oe *mailwarden.OutboxError
 		if errors.As(err, &oe) {
 			return exitCheck

@@ -51,7 +51,7 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string, name, help string) (cod
 			fmt.Fprint(e.stdout, "\n"+exitCodesHelp)
 			return exitOK, true
 		}
-		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, errLine(err))
 		return exitUsage, true
 	}
 	if fs.NArg() > 0 {
@@ -66,7 +66,7 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string, name, help string) (cod
 func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwarden.Sender, int) {
 	p, secrets, err := cf.profile(e)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, errLine(err))
 		return nil, exitUsage
 	}
 	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv, MaxIdle: cf.maxIdle}
@@ -75,7 +75,7 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 		// exchanges and proxy credentials never reach the file.
 		f, err := audit.CreateTranscript(cf.transcript)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "smtpcheck %s: --transcript: %s\n", name, oneLine(err.Error()))
+			fmt.Fprintf(e.stderr, "smtpcheck %s: --transcript: %s\n", name, errLine(err))
 			return nil, exitUsage
 		}
 		// Closed at exit; the transcript is small and written as it goes.
@@ -83,15 +83,21 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 	}
 	s, err := mailwarden.NewSender(ctx, p, opts)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, errLine(err))
+		if h := mailwarden.Hint(err); h != "" {
+			fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
+		}
 		return nil, exitUsage
+	}
+	if err := s.AuditDegraded(); err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck %s: WARNING: %s\n", name, errLine(err))
 	}
 	return s, 0
 }
 
 func closeSender(e *env, s *mailwarden.Sender, name string) {
 	if err := s.Close(); err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck %s: closing: %s\n", name, oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck %s: closing: %s\n", name, errLine(err))
 	}
 }
 
@@ -120,11 +126,21 @@ func report(e *env, name string, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+	fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, errLine(err))
 	if h := mailwarden.Hint(err); h != "" && !strings.Contains(err.Error(), h) {
 		fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
 	}
 	return exitCode(err)
+}
+
+// flagProfileName names the profile smtpcheck makes from its flags.
+const flagProfileName = "command line"
+
+// errLine is err as one line: the layers' repeated prefixes removed (see
+// mailwarden.Summary), and the name of the flags' own profile, which
+// says nothing the command line does not.
+func errLine(err error) string {
+	return oneLine(strings.Replace(mailwarden.Summary(err), "profile "+flagProfileName+": ", "", 1))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }

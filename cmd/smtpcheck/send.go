@@ -40,14 +40,14 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	if *data != "" {
 		from, rcpts, perr := rawEnvelope(mf)
 		if perr != nil {
-			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", oneLine(perr.Error()))
+			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", errLine(perr))
 			return exitUsage
 		}
 		var r io.Reader = e.stdin
 		if *data != "-" {
 			f, oerr := os.Open(*data)
 			if oerr != nil {
-				fmt.Fprintf(e.stderr, "smtpcheck send: --data: %s\n", oneLine(oerr.Error()))
+				fmt.Fprintf(e.stderr, "smtpcheck send: --data: %s\n", errLine(oerr))
 				return exitUsage
 			}
 			defer f.Close()
@@ -58,7 +58,7 @@ func runSend(ctx context.Context, e *env, args []string) int {
 		msg, berr := mf.build()
 		defer mf.close()
 		if berr != nil {
-			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", oneLine(berr.Error()))
+			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", errLine(berr))
 			return exitUsage
 		}
 		res, err = s.Send(ctx, msg)
@@ -78,7 +78,9 @@ func rawEnvelope(mf *messageFlags) (string, []string, error) {
 		return "", nil, fmt.Errorf("--from: %w", err)
 	}
 	var rcpts []string
-	for name, list := range map[string]string{"to": mf.to, "cc": mf.cc, "bcc": mf.bcc} {
+	// RCPT TO goes in the order given: --to, then --cc, then --bcc.
+	for _, f := range []struct{ name, list string }{{"to", mf.to}, {"cc", mf.cc}, {"bcc", mf.bcc}} {
+		name, list := f.name, f.list
 		if strings.TrimSpace(list) == "" {
 			continue
 		}

@@ -69,7 +69,7 @@ func runSMIME(ctx context.Context, e *env, args []string) int {
 	// the profile's validation.
 	s, err := mailwarden.NewSender(ctx, mailwarden.Profile{Name: "command line", Servers: []string{"localhost"}, SMIME: cfg}, &mailwarden.Options{Getenv: e.getenv})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck smime verify: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck smime verify: %s\n", errLine(err))
 		return exitUsage
 	}
 	defer s.Close()

@@ -12,7 +12,7 @@ import (
 	"mailwarden"
 	"mailwarden/envelope"
 	"mailwarden/headers"
-	"mailwarden/internal/demo"
+	"mailwarden/internal/fakes"
 	"mailwarden/internal/testcert"
 )
 
@@ -24,7 +24,7 @@ func TestFailClosedAuditRefusesTheSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay, err := demo.StartRelay(lb.Server.TLS(), "u", "p")
+	relay, err := fakes.StartRelay(lb.Server.TLS(), "u", "p")
 	if err != nil {
 		t.Fatal(err)
 	}

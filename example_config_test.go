@@ -9,26 +9,20 @@ import (
 	"strings"
 
 	"mailwarden"
-	"mailwarden/internal/demo"
-	"mailwarden/internal/testcert"
 )
 
 // This example is the "Send test email" button: a short message from the
 // profile's From address, marked as a test in the audit trail.
 func ExampleSender_SendTest() {
-	certs, _ := testcert.NewLoopback()
-	relay, _ := demo.StartRelay(certs.Server.TLS(), "alerts", "pw")
+	relay := startExampleRelay("alerts", "pw") // your relay instead
 	defer relay.Close()
-	dir, _ := os.MkdirTemp("", "example")
-	defer os.RemoveAll(dir)
-	caFile := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caFile, certs.CA.CertPEM, 0o644)
+	dir := relay.Dir
 	os.WriteFile(filepath.Join(dir, "pw"), []byte("pw\n"), 0o600)
 
 	sender, err := mailwarden.NewSender(context.Background(), mailwarden.Profile{
 		Name:    "alerts",
-		Servers: []string{relay.Addr() + "-starttls"},
-		CAFile:  caFile,
+		Servers: []string{relay.Addr + "-starttls"},
+		CAFile:  relay.CAFile,
 		From:    "Alerts <alerts@example.com>",
 		Auth:    mailwarden.Auth{Mechanism: "auto", Username: "alerts", Password: mailwarden.SecretRef("file:" + filepath.Join(dir, "pw"))},
 	}, nil)
@@ -43,7 +37,7 @@ func ExampleSender_SendTest() {
 		return
 	}
 	fmt.Println(res.Reply.Code, res.Accepted())
-	fmt.Println(strings.Contains(string(relay.Messages()[0].Data), "Subject: Mailwarden test message (profile alerts)"))
+	fmt.Println(strings.Contains(string(relay.Received()[0].Data), "Subject: Mailwarden test message (profile alerts)"))
 	// Output:
 	// 250 [ops@example.com]
 	// true

@@ -9,27 +9,20 @@ import (
 	"mailwarden"
 	"mailwarden/envelope"
 	"mailwarden/headers"
-	"mailwarden/internal/demo"
-	"mailwarden/internal/testcert"
-	"mailwarden/outbox"
 )
 
 // This example queues an alert durably and delivers it. Enqueue returns once
 // the message is on disk, so it survives a crash or a relay outage; Run (or
 // RunOnce) delivers, retrying temporary failures with backoff.
 func ExampleSender_OpenOutbox() {
-	certs, _ := testcert.NewLoopback()
-	relay, _ := demo.StartRelay(certs.Server.TLS(), "alerts", "pw")
+	relay := startExampleRelay("alerts", "pw") // your relay instead
 	defer relay.Close()
-	dir, _ := os.MkdirTemp("", "example")
-	defer os.RemoveAll(dir)
-	caFile := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caFile, certs.CA.CertPEM, 0o644)
+	dir := relay.Dir
 	os.WriteFile(filepath.Join(dir, "pw"), []byte("pw"), 0o600)
 
 	sender, err := mailwarden.NewSender(context.Background(), mailwarden.Profile{
-		Servers: []string{relay.Addr() + "-starttls"},
-		CAFile:  caFile,
+		Servers: []string{relay.Addr + "-starttls"},
+		CAFile:  relay.CAFile,
 		Auth:    mailwarden.Auth{Mechanism: "auto", Username: "alerts", Password: mailwarden.SecretRef("file:" + filepath.Join(dir, "pw"))},
 	}, nil)
 	if err != nil {
@@ -37,7 +30,7 @@ func ExampleSender_OpenOutbox() {
 		return
 	}
 	defer sender.Close()
-	ob, err := sender.OpenOutbox(outbox.Config{Dir: filepath.Join(dir, "spool"), RateLimit: 30})
+	ob, err := sender.OpenOutbox(mailwarden.OutboxConfig{Dir: filepath.Join(dir, "spool"), RateLimit: 30})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -57,7 +50,7 @@ func ExampleSender_OpenOutbox() {
 	}
 	fmt.Println(entry.State, entry.Envelope.MessageID == m.MessageID)
 	st, err := ob.RunOnce(context.Background()) // a service runs ob.Run(ctx) instead
-	fmt.Printf("%+v %v %d\n", st, err, len(relay.Messages()))
+	fmt.Printf("%+v %v %d\n", st, err, len(relay.Received()))
 	// Output:
 	// queued true
 	// {Delivered:1 Deferred:0 Dead:0 Quarantined:0} <nil> 1

@@ -4,32 +4,24 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"mailwarden"
 	"mailwarden/envelope"
 	"mailwarden/headers"
-	"mailwarden/internal/demo"
-	"mailwarden/internal/testcert"
 )
 
 // This example sends an urgent alert through a relay over STARTTLS with
 // SASL authentication. The relay here is an embedded one on 127.0.0.1 with
 // a throwaway CA; a real profile names the customer's relay.
 func ExampleSender_Send() {
-	certs, _ := testcert.NewLoopback()
-	relay, _ := demo.StartRelay(certs.Server.TLS(), "alerts", "relay-password")
+	relay := startExampleRelay("alerts", "relay-password") // your relay instead
 	defer relay.Close()
-	dir, _ := os.MkdirTemp("", "example")
-	defer os.RemoveAll(dir)
-	caFile := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caFile, certs.CA.CertPEM, 0o644)
 	os.Setenv("RELAY_PASSWORD", "relay-password")
 
 	profile := mailwarden.Profile{
 		Name:    "alerts",
-		Servers: []string{relay.Addr() + "-starttls"},
-		CAFile:  caFile,
+		Servers: []string{relay.Addr + "-starttls"},
+		CAFile:  relay.CAFile,
 		Auth:    mailwarden.Auth{Mechanism: "auto", Username: "alerts", Password: "env:RELAY_PASSWORD"},
 	}
 	ctx := context.Background()
@@ -52,7 +44,7 @@ func ExampleSender_Send() {
 		return
 	}
 	fmt.Println(res.Reply.Code, res.QueueID, res.Accepted())
-	got := relay.Messages()[0]
+	got := relay.Received()[0]
 	fmt.Println(got.AuthMech, got.TLS)
 	// Output:
 	// 250 DEMO0001 [ops@example.com]
@@ -62,17 +54,12 @@ func ExampleSender_Send() {
 // This example is the "Test connection" button: it connects, negotiates
 // TLS and authenticates, and sends no mail.
 func ExampleSender_Probe() {
-	certs, _ := testcert.NewLoopback()
-	relay, _ := demo.StartRelay(certs.Server.TLS(), "alerts", "pw")
+	relay := startExampleRelay("alerts", "pw") // your relay instead
 	defer relay.Close()
-	dir, _ := os.MkdirTemp("", "example")
-	defer os.RemoveAll(dir)
-	caFile := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caFile, certs.CA.CertPEM, 0o644)
 
 	sender, err := mailwarden.NewSender(context.Background(), mailwarden.Profile{
-		Servers: []string{relay.Addr() + "-starttls"},
-		CAFile:  caFile,
+		Servers: []string{relay.Addr + "-starttls"},
+		CAFile:  relay.CAFile,
 	}, nil)
 	if err != nil {
 		fmt.Println(err)

@@ -28,7 +28,7 @@ import (
 	"mailwarden/envelope"
 	"mailwarden/graph"
 	"mailwarden/headers"
-	"mailwarden/internal/demo"
+	"mailwarden/internal/fakes"
 	"mailwarden/internal/testcert"
 	"mailwarden/smime"
 )
@@ -415,7 +415,7 @@ func TestGraphOverTLSThroughSOCKS5(t *testing.T) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := demo.StartSOCKS5("pu", "proxy-pw")
+	proxy, err := fakes.StartSOCKS5("pu", "proxy-pw")
 	if err != nil {
 		t.Fatal(err)
 	}

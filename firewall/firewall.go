@@ -335,15 +335,6 @@ func New(c Config, forward Dialer) (ProxyDialer, error) {
 	return nil, fmt.Errorf("%w: %v", ErrUnknownScheme, c.Type)
 }
 
-// FromURL is ParseURL followed by New.
-func FromURL(raw string, forward Dialer) (ProxyDialer, error) {
-	c, err := ParseURL(raw)
-	if err != nil {
-		return nil, err
-	}
-	return New(c, forward)
-}
-
 // direct connects without a proxy.
 type direct struct{ forward Dialer }
 

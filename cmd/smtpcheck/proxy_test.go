@@ -74,4 +74,3 @@ func TestSendThroughRealProxies(t *testing.T) {
 }
 
 func hostOf(hp string) string { h, _, _ := strings.Cut(hp, ":"); return h }
-func portOf(hp string) string { _, p, _ := strings.Cut(hp, ":"); return p }

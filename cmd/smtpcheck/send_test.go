@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"mailwarden/internal/demo"
+	"mailwarden/internal/fakes"
 	"mailwarden/internal/peers"
 	"mailwarden/internal/testcert"
 )
@@ -26,13 +26,13 @@ func runWith(t *testing.T, getenv map[string]string, stdin string, args ...strin
 }
 
 // startRelay runs the embedded demo relay and writes its CA to a file.
-func startRelay(t *testing.T) (*demo.Relay, string) {
+func startRelay(t *testing.T) (*fakes.Relay, string) {
 	t.Helper()
 	lb, err := testcert.NewLoopback()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := demo.StartRelay(lb.Server.TLS(), "demo", "relay-pw-1")
+	r, err := fakes.StartRelay(lb.Server.TLS(), "demo", "relay-pw-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
-// Package demo runs Mailwarden's zero-configuration demonstration: an
-// embedded relay on 127.0.0.1 with a throwaway certificate authority, which
-// `smtpcheck demo` sends a real message to and whose received copy it shows.
-package demo
+// Package fakes holds the embedded peers of `smtpcheck demo` and of the
+// examples and tests: an SMTP submission relay, a SOCKS5 proxy and a
+// throwaway PKI, all on 127.0.0.1. It imports no package of Mailwarden's
+// that sends mail (not the root package), so that what it fakes is always
+// reached through the real code path.
+package fakes
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package demo
+package fakes
 
 import (
 	"crypto/subtle"

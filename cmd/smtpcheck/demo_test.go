@@ -1,4 +1,4 @@
-package demo
+package main
 
 import (
 	"bytes"
@@ -12,12 +12,12 @@ import (
 	"mailwarden/audit"
 )
 
-func TestRunEndToEnd(t *testing.T) {
+func TestDemoEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := Run(ctx, &out, Options{Dir: dir}); err != nil {
+	if err := runDemoIn(ctx, &out, dir); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	got := out.String()

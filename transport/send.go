@@ -292,24 +292,96 @@ func (r RcptAttr) LogValue() slog.Value {
 		slog.String(AttrEnhanced, r.Enhanced), slog.String(AttrText, r.Text))
 }
 
-// sendLocked does the work of Send with c.mu held.
+// txn is one mail transaction: what the envelope checks decided, and the
+// replies as they arrive.
+type txn struct {
+	env        Envelope
+	utf8       bool // the transaction needs SMTPUTF8
+	eight      bool // the server takes 8BITMIME
+	dsn        *DSN // nil: no DSN parameters
+	mail       string
+	notify     string // the RCPT NOTIFY parameter, with its leading space
+	pipelining bool
+	chunking   bool
+	// oneFlight sends the body's first command (DATA or BDAT) in the same
+	// flight as MAIL and RCPT.
+	oneFlight bool
+	chunk     *chunker // the first BDAT chunk, read before anything is sent
+
+	res       *Result
+	stage     Stage
+	mailReply Reply
+	dataReply Reply
+	sentData  bool // DATA or the first BDAT went in the flight
+}
+
+// sendLocked does the work of Send with c.mu held, in the protocol's own
+// steps: check the envelope against the session, build the MAIL line, send
+// MAIL and RCPT (in one pipelined flight or in lockstep), check the
+// replies, then send the body.
 func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*Result, error) {
+	t, err := c.checkEnvelope(env)
+	if err != nil {
+		return nil, err
+	}
+	c.mailLine(t)
+	t.res = &Result{Server: c.server, Pipelined: t.pipelining, UsedBDAT: t.chunking, DSN: t.dsn != nil, Attempts: 1}
+	for _, to := range env.To {
+		t.res.Recipients = append(t.res.Recipients, RcptResult{Addr: to})
+	}
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, 32<<10) // the body's read buffer, reused
+	}
+	if t.chunking {
+		if err := c.firstChunk(t, msg); err != nil {
+			return nil, err
+		}
+	}
+	t.stage = StageMail
+	err = c.withDeadline(ctx, c.cfg.CommandTimeout*time.Duration(2+len(env.To)), func() error {
+		pending, err := c.resetFirst(t)
+		if err != nil {
+			return err
+		}
+		if !t.pipelining {
+			return c.lockstepFlight(t)
+		}
+		return c.pipelinedFlight(t, pending)
+	})
+	if err != nil {
+		return t.res, c.ioErr(t.stage, t.mail, err)
+	}
+	c.needRset = false
+	c.logRcpts(ctx, t)
+	if err := c.checkEnvelopeReplies(ctx, t); err != nil {
+		return t.res, err
+	}
+	if t.chunking {
+		return c.sendBDAT(ctx, t.res, t.chunk, t.sentData, t.dataReply, t.pipelining)
+	}
+	return c.sendDATA(ctx, t.res, msg, t.sentData, t.dataReply, t.eight)
+}
+
+// checkEnvelope checks env before anything is sent: the addresses, the
+// DSN request, and what the message needs against what the server offers
+// (SMTPUTF8, 8BITMIME, SIZE, DSN).
+func (c *Client) checkEnvelope(env Envelope) (*txn, error) {
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
 	if len(env.To) == 0 {
 		return nil, ErrNoRecipients
 	}
-	utf8Needed := env.SMTPUTF8
+	t := &txn{env: env, utf8: env.SMTPUTF8}
 	if err := CheckAddress(env.From, true); err != nil {
 		return nil, err
 	}
-	utf8Needed = utf8Needed || !isASCII(env.From)
+	t.utf8 = t.utf8 || !isASCII(env.From)
 	for _, to := range env.To {
 		if err := CheckAddress(to, false); err != nil {
 			return nil, err
 		}
-		utf8Needed = utf8Needed || !isASCII(to)
+		t.utf8 = t.utf8 || !isASCII(to)
 	}
 	dsn := env.DSN
 	if dsn == nil {
@@ -317,15 +389,14 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 	} else if err := dsn.check(); err != nil {
 		return nil, err
 	}
-	has := func(k string) bool { _, ok := c.ext[k]; return ok }
-	local := func(err error) (*Result, error) {
+	local := func(err error) (*txn, error) {
 		return nil, &Error{Stage: StageMail, Server: c.server, Err: err}
 	}
-	if utf8Needed && !has("SMTPUTF8") {
+	if t.utf8 && !c.has("SMTPUTF8") {
 		return local(ErrSMTPUTF8NotSupported)
 	}
-	eight := has("8BITMIME")
-	if env.EightBitMIME && !eight {
+	t.eight = c.has("8BITMIME")
+	if env.EightBitMIME && !t.eight {
 		return local(Err8BitMIMENotSupported)
 	}
 	if lim, ok := c.ext["SIZE"]; ok && env.Size > 0 {
@@ -333,150 +404,155 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 			return local(fmt.Errorf("%w (%d > %d bytes)", ErrSizeExceeded, env.Size, n))
 		}
 	}
-	useDSN := dsn != nil && has("DSN")
-	if dsn != nil && dsn.Require && !useDSN {
+	if dsn != nil && c.has("DSN") {
+		t.dsn = dsn
+	} else if dsn != nil && dsn.Require {
 		return local(ErrDSNNotSupported)
 	}
-
-	mail := "MAIL FROM:<" + env.From + ">"
-	if eight {
-		mail += " BODY=8BITMIME"
-	}
-	if utf8Needed {
-		mail += " SMTPUTF8"
-	}
-	if has("SIZE") && env.Size > 0 {
-		mail += " SIZE=" + strconv.FormatInt(env.Size, 10)
-	}
-	if useDSN {
-		if dsn.Return != "" {
-			mail += " RET=" + string(dsn.Return)
-		}
-		if dsn.EnvID != "" {
-			mail += " ENVID=" + xtext(dsn.EnvID)
-		}
-	}
-	notify := ""
-	if useDSN && len(dsn.Notify) > 0 {
-		ns := make([]string, len(dsn.Notify))
-		for i, n := range dsn.Notify {
-			ns[i] = string(n)
-		}
-		notify = " NOTIFY=" + strings.Join(ns, ",")
-	}
-
-	pipelining := has("PIPELINING") && !c.cfg.DisablePipelining
-	chunking := has("CHUNKING") && !c.cfg.DisableChunking
+	t.pipelining = c.has("PIPELINING") && !c.cfg.DisablePipelining
+	t.chunking = c.has("CHUNKING") && !c.cfg.DisableChunking
 	// The body goes in the same flight as MAIL and RCPT only when a
 	// partial refusal cannot break the recipient policy.
-	oneFlight := pipelining && (c.cfg.Recipients == AcceptedRecipients || len(env.To) == 1)
+	t.oneFlight = t.pipelining && (c.cfg.Recipients == AcceptedRecipients || len(env.To) == 1)
+	return t, nil
+}
 
-	res := &Result{Server: c.server, Pipelined: pipelining, UsedBDAT: chunking, DSN: useDSN, Attempts: 1}
-	for _, to := range env.To {
-		res.Recipients = append(res.Recipients, RcptResult{Addr: to})
-	}
+// has reports whether the server offers the extension k.
+func (c *Client) has(k string) bool { _, ok := c.ext[k]; return ok }
 
-	// For BDAT the first chunk is read before anything is sent, so that it
-	// can go in the first flight and a read error costs nothing.
-	if c.rbuf == nil {
-		c.rbuf = make([]byte, 32<<10)
+// mailLine builds the MAIL command and the RCPT NOTIFY parameter.
+func (c *Client) mailLine(t *txn) {
+	mail := "MAIL FROM:<" + t.env.From + ">"
+	if t.eight {
+		mail += " BODY=8BITMIME"
 	}
-	var chunk *chunker
-	if chunking {
-		c.cbuf.Reset()
-		chunk = &chunker{size: c.cfg.ChunkSize, src: msg, buf: &c.cbuf, rbuf: c.rbuf}
-		chunk.body = &wire.Body{W: chunk.buf, Check8: !eight}
-		if err := chunk.fill(); err != nil {
-			if errors.Is(err, wire.ErrEightBit) {
-				return local(Err8BitMIMENotSupported)
+	if t.utf8 {
+		mail += " SMTPUTF8"
+	}
+	if c.has("SIZE") && t.env.Size > 0 {
+		mail += " SIZE=" + strconv.FormatInt(t.env.Size, 10)
+	}
+	if t.dsn != nil {
+		if t.dsn.Return != "" {
+			mail += " RET=" + string(t.dsn.Return)
+		}
+		if t.dsn.EnvID != "" {
+			mail += " ENVID=" + xtext(t.dsn.EnvID)
+		}
+		if len(t.dsn.Notify) > 0 {
+			ns := make([]string, len(t.dsn.Notify))
+			for i, n := range t.dsn.Notify {
+				ns[i] = string(n)
 			}
-			return nil, &Error{Stage: StageData, Server: c.server, Message: "reading the message", Err: err}
+			t.notify = " NOTIFY=" + strings.Join(ns, ",")
 		}
 	}
+	t.mail = mail
+}
 
-	cmdTimeout := c.cfg.CommandTimeout
-	stage := StageMail
-	var (
-		mailReply Reply
-		dataReply Reply
-		sentData  bool // DATA or the first BDAT went in the flight
-	)
-	err := c.withDeadline(ctx, cmdTimeout*time.Duration(2+len(env.To)), func() error {
-		rset := c.needRset
-		if rset {
-			c.wc.Cmd("RSET", "")
-			if !pipelining {
-				if err := c.flushRead(&mailReply); err != nil {
-					return err
-				}
-				if mailReply.Code != 250 {
-					return c.replyErr(StageReset, "RSET", mailReply)
-				}
-				rset = false
-			}
+// firstChunk reads the first BDAT chunk before anything is sent, so that
+// it can go in the first flight and a read error costs nothing.
+func (c *Client) firstChunk(t *txn, msg io.Reader) error {
+	c.cbuf.Reset()
+	t.chunk = &chunker{size: c.cfg.ChunkSize, src: msg, buf: &c.cbuf, rbuf: c.rbuf}
+	t.chunk.body = &wire.Body{W: t.chunk.buf, Check8: !t.eight}
+	if err := t.chunk.fill(); err != nil {
+		if errors.Is(err, wire.ErrEightBit) {
+			return &Error{Stage: StageMail, Server: c.server, Err: Err8BitMIMENotSupported}
 		}
-		c.wc.Cmd(mail, "")
-		if !pipelining {
-			if err := c.flushRead(&mailReply); err != nil {
-				return err
-			}
-			if mailReply.Code != 250 {
-				return nil
-			}
-			stage = StageRcpt
-			for i, to := range env.To {
-				c.wc.Cmd("RCPT TO:<"+to+">"+notify, "")
-				if err := c.flushRead(&res.Recipients[i].Reply); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		for _, to := range env.To {
-			c.wc.Cmd("RCPT TO:<"+to+">"+notify, "")
-		}
-		if oneFlight {
-			sentData = true
-			if chunking {
-				if err := chunk.writeTo(c); err != nil {
-					return err
-				}
-			} else {
-				c.wc.Cmd("DATA", "")
-			}
-		}
-		if err := c.wc.Flush(); err != nil {
-			return err
-		}
-		if rset {
-			var r Reply
-			if err := c.read(&r); err != nil {
-				return err
-			}
-			if r.Code != 250 {
-				return c.replyErr(StageReset, "RSET", r)
-			}
-		}
-		if err := c.read(&mailReply); err != nil {
-			return err
-		}
-		stage = StageRcpt
-		for i := range env.To {
-			if err := c.read(&res.Recipients[i].Reply); err != nil {
-				return err
-			}
-		}
-		if sentData {
-			stage = StageData
-			return c.read(&dataReply)
-		}
+		return &Error{Stage: StageData, Server: c.server, Message: "reading the message", Err: err}
+	}
+	return nil
+}
+
+// resetFirst ends the previous transaction with RSET when one is open.
+// Without pipelining it waits for the reply; with pipelining the reply is
+// read after the flight, and pending says so.
+func (c *Client) resetFirst(t *txn) (pending bool, err error) {
+	if !c.needRset {
+		return false, nil
+	}
+	c.wc.Cmd("RSET", "")
+	if t.pipelining {
+		return true, nil
+	}
+	if err := c.flushRead(&t.mailReply); err != nil {
+		return false, err
+	}
+	if t.mailReply.Code != 250 {
+		return false, c.replyErr(StageReset, "RSET", t.mailReply)
+	}
+	return false, nil
+}
+
+// lockstepFlight sends MAIL, then each RCPT, waiting for every reply.
+func (c *Client) lockstepFlight(t *txn) error {
+	c.wc.Cmd(t.mail, "")
+	if err := c.flushRead(&t.mailReply); err != nil {
+		return err
+	}
+	if t.mailReply.Code != 250 {
 		return nil
-	})
-	if err != nil {
-		return res, c.ioErr(stage, mail, err)
 	}
-	c.needRset = false
-	for _, r := range res.Recipients {
+	t.stage = StageRcpt
+	for i, to := range t.env.To {
+		c.wc.Cmd("RCPT TO:<"+to+">"+t.notify, "")
+		if err := c.flushRead(&t.res.Recipients[i].Reply); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pipelinedFlight sends MAIL, every RCPT and (with oneFlight) DATA or the
+// first BDAT chunk in one flight (RFC 2920), then reads the replies in
+// order; rsetPending says a RSET reply comes first.
+func (c *Client) pipelinedFlight(t *txn, rsetPending bool) error {
+	c.wc.Cmd(t.mail, "")
+	for _, to := range t.env.To {
+		c.wc.Cmd("RCPT TO:<"+to+">"+t.notify, "")
+	}
+	if t.oneFlight {
+		t.sentData = true
+		if t.chunking {
+			if err := t.chunk.writeTo(c); err != nil {
+				return err
+			}
+		} else {
+			c.wc.Cmd("DATA", "")
+		}
+	}
+	if err := c.wc.Flush(); err != nil {
+		return err
+	}
+	if rsetPending {
+		var r Reply
+		if err := c.read(&r); err != nil {
+			return err
+		}
+		if r.Code != 250 {
+			return c.replyErr(StageReset, "RSET", r)
+		}
+	}
+	if err := c.read(&t.mailReply); err != nil {
+		return err
+	}
+	t.stage = StageRcpt
+	for i := range t.env.To {
+		if err := c.read(&t.res.Recipients[i].Reply); err != nil {
+			return err
+		}
+	}
+	if t.sentData {
+		t.stage = StageData
+		return c.read(&t.dataReply)
+	}
+	return nil
+}
+
+// logRcpts records the server's answer to each RCPT.
+func (c *Client) logRcpts(ctx context.Context, t *txn) {
+	for _, r := range t.res.Recipients {
 		level := slog.LevelInfo
 		if !r.Accepted() {
 			level = slog.LevelWarn
@@ -484,20 +560,30 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 		if !c.log.Enabled(ctx, level) {
 			continue
 		}
-		c.log.LogAttrs(ctx, level, EventRcpt, slog.String(AttrServer, c.server), slog.String(AttrMessageID, env.MessageID),
+		c.log.LogAttrs(ctx, level, EventRcpt, slog.String(AttrServer, c.server), slog.String(AttrMessageID, t.env.MessageID),
 			slog.Any(AttrRcpt, RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text}))
 	}
-	if mailReply.Code != 250 {
-		e := c.replyErr(StageMail, mail, mailReply)
-		if sentData && dataReply.Code == 354 {
+}
+
+// checkEnvelopeReplies decides from the MAIL and RCPT replies whether the
+// body may follow: a refused MAIL, or recipients refused against the
+// recipient policy, end the transaction (a DATA the server already
+// accepted is ended with an empty body).
+func (c *Client) checkEnvelopeReplies(ctx context.Context, t *txn) error {
+	abort := func() {
+		if t.sentData && t.dataReply.Code == 354 {
 			c.abortData(ctx)
 		}
-		return res, e
+	}
+	if t.mailReply.Code != 250 {
+		e := c.replyErr(StageMail, t.mail, t.mailReply)
+		abort()
+		return e
 	}
 	c.needRset = true // MAIL accepted: a transaction is open until the body ends
 	var refused []RcptResult
 	worst := Reply{}
-	for _, r := range res.Recipients {
+	for _, r := range t.res.Recipients {
 		if !r.Accepted() {
 			refused = append(refused, r)
 			if worst.Code == 0 || (r.Reply.Code >= 500 && worst.Code < 500) {
@@ -505,26 +591,20 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 			}
 		}
 	}
-	if len(refused) == len(res.Recipients) || (len(refused) > 0 && c.cfg.Recipients == AllRecipients) {
-		if sentData && dataReply.Code == 354 {
-			c.abortData(ctx)
-		}
-		e := &Error{Stage: StageRcpt, Server: c.server, Code: worst.Code, Enhanced: worst.Enhanced, Message: worst.Text,
-			Command: "RCPT TO:<" + refused[0].Addr + ">", Err: &RecipientsError{Refused: refused}}
-		if worst.Code == 421 {
-			c.breakWith(e)
-		} else if c.broken == nil {
-			if err := c.rset(ctx); err != nil {
-				return res, err
-			}
-		}
-		return res, e
+	if len(refused) == 0 || (len(refused) < len(t.res.Recipients) && c.cfg.Recipients != AllRecipients) {
+		return nil
 	}
-
-	if chunking {
-		return c.sendBDAT(ctx, res, chunk, sentData, dataReply, pipelining)
+	abort()
+	e := &Error{Stage: StageRcpt, Server: c.server, Code: worst.Code, Enhanced: worst.Enhanced, Message: worst.Text,
+		Command: "RCPT TO:<" + refused[0].Addr + ">", Err: &RecipientsError{Refused: refused}}
+	if worst.Code == 421 {
+		c.breakWith(e)
+	} else if c.broken == nil {
+		if err := c.rset(ctx); err != nil {
+			return err
+		}
 	}
-	return c.sendDATA(ctx, res, msg, sentData, dataReply, eight)
+	return e
 }
 
 // abortData ends a DATA the server accepted although the transaction

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"mailwarden"
 	"mailwarden/audit"
 )
 
@@ -101,38 +102,24 @@ func runAuditVerify(e *env, args []string) int {
 	return exitOK
 }
 
-// auditFlags are the audit flags that send, probe and demo share:
-//
-//	--audit-file FILE      hash-chained JSON-lines audit trail
-//	--audit-key-file FILE  HMAC key for the chain (hex or raw, mode 0600)
-//	--syslog URL           unixgram:///dev/log, udp://127.0.0.1:514, tcp://..., tcp+tls://...?ca=FILE
-//	--eventlog SOURCE      Windows Event Log source (registered beforehand)
-//	--audit-fail-open      carry on when the trail cannot be written (default: refuse)
-type auditFlags struct {
-	file, keyFile, syslog, eventlog string
-	failOpen                        bool
-}
+// auditFlags are the audit flags of the commands that record without a
+// Sender (outbox retry and purge); see bindAudit.
+type auditFlags struct{ mailwarden.AuditConfig }
 
-func (a *auditFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.file, "audit-file", "", "write a tamper-evident audit trail to `FILE`")
-	fs.StringVar(&a.keyFile, "audit-key-file", "", "HMAC key `FILE` for the audit trail's hash chain")
-	fs.StringVar(&a.syslog, "syslog", "", "send audit records to syslog at `URL` (unixgram:///dev/log, udp://host:514, tcp://..., tcp+tls://...)")
-	fs.StringVar(&a.eventlog, "eventlog", "", "send audit records to the Windows Event Log under `SOURCE`")
-	fs.BoolVar(&a.failOpen, "audit-fail-open", false, "send even when an audit sink fails (the failure is reported on stderr)")
-}
+func (a *auditFlags) register(fs *flag.FlagSet) { bindAudit(fs, &a.AuditConfig) }
 
 // handler builds the audit Handler the flags describe, or returns nil when
 // no sink was asked for. Under --audit-fail-open each failure is printed to
 // stderr. Errors are configuration errors (exit 2).
 func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Handler, error) {
-	if a.keyFile != "" && a.file == "" {
+	if a.KeyFile != "" && a.File == "" {
 		return nil, errors.New("--audit-key-file needs --audit-file")
 	}
-	cfg := audit.Config{Syslog: a.syslog, EventLog: a.eventlog}
-	if a.file != "" {
-		cfg.File = &audit.FileConfig{Path: a.file}
-		if a.keyFile != "" {
-			key, err := audit.LoadKey(a.keyFile)
+	cfg := audit.Config{Syslog: a.Syslog, EventLog: a.EventLog}
+	if a.File != "" {
+		cfg.File = &audit.FileConfig{Path: a.File}
+		if a.KeyFile != "" {
+			key, err := audit.LoadKey(a.KeyFile)
 			if err != nil {
 				return nil, err
 			}
@@ -142,7 +129,7 @@ func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Hand
 	if cfg.File == nil && cfg.Syslog == "" && cfg.EventLog == "" {
 		return nil, nil
 	}
-	if a.failOpen {
+	if a.FailOpen {
 		cfg.Policy = audit.FailOpen
 		cfg.OnError = func(err error) { fmt.Fprintf(stderr, "smtpcheck: audit: %v\n", err) }
 	}

@@ -11,84 +11,192 @@ import (
 	"mailwarden"
 )
 
-// connFlags are the flags probe and send share: where the relay is, how to
-// reach it, how to secure and authenticate the session, and the audit trail.
+// connFlags are the flags probe, send and the outbox share: where the relay
+// is, how to reach it, how to secure and authenticate the session, and the
+// audit trail. Every flag that sets a profile field is bound to that field
+// in bindProfile; the other flags live here.
 type connFlags struct {
-	fs             *flag.FlagSet
-	config         string
-	profileName    string
-	provider       string
-	maxIdle        int // set by commands that keep several connections (outbox run)
-	servers        stringList
-	tls            string
-	helo           string
-	timeout        time.Duration
-	ca             string
-	insecure       bool
-	clientCert     string
-	clientKey      string
-	clientP12      string
-	clientP12PW    string
-	auth           string
-	user           string
-	passwordFile   string
-	password       string
-	authzid        string
-	krb5Conf       string
-	keytab         string
-	ccache         string
-	spn            string
-	oauthTokenFile string
-	allowPlainAuth bool
-	proxy          string
-	proxyType      string
-	proxyHost      string
-	proxyPort      int
-	proxyUser      string
-	proxyPWFile    string
-	json           bool
-	transcript     string
-	audit          auditFlags
-	smime          mailwarden.SMIMEConfig // set by send from its S/MIME flags
-	graph          graphFlags
+	fs          *flag.FlagSet
+	config      string
+	profileName string
+	maxIdle     int // set by commands that keep several connections (outbox run)
+	json        bool
+	transcript  string
+	smime       mailwarden.SMIMEConfig // set by send from its S/MIME flags
+
+	p       mailwarden.Profile // what the flags say
+	secrets cliSecrets         // secrets given on the command line (--password)
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	c.fs = fs
+	c.secrets = cliSecrets{}
 	fs.StringVar(&c.config, "config", "", "configuration `FILE` with named profiles (default $MAILWARDEN_CONFIG); other flags override the profile's values")
 	fs.StringVar(&c.profileName, "profile", "", "profile `NAME` in --config (default $MAILWARDEN_PROFILE, then the file's active profile)")
-	fs.StringVar(&c.provider, "provider", "", "provider `PRESET` that fills server, TLS and authentication: exchange-online, exchange-online-usgov, exchange-online-china, gmail, outlook.com, yahoo, custom (see: smtpcheck config presets)")
-	fs.Var(&c.servers, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
-	fs.StringVar(&c.tls, "tls", "auto", "TLS `MODE`: auto, explicit (STARTTLS required), implicit, none")
-	fs.StringVar(&c.helo, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's name)")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for each step")
-	fs.StringVar(&c.ca, "ca", "", "PEM `FILE` of extra certificate authorities to trust")
-	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
-	fs.StringVar(&c.clientCert, "client-cert", "", "client certificate PEM `FILE`")
-	fs.StringVar(&c.clientKey, "client-key", "", "client key PEM `FILE`")
-	fs.StringVar(&c.clientP12, "client-p12", "", "client certificate and key as a PKCS#12 `FILE`")
-	fs.StringVar(&c.clientP12PW, "client-p12-password-file", "", "`FILE` holding the PKCS#12 password")
-	fs.StringVar(&c.auth, "auth", "", "authentication `MECH`: auto, PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1, NTLM, GSSAPI, XOAUTH2, OAUTHBEARER, none")
-	fs.StringVar(&c.user, "user", "", "user `NAME` for authentication")
-	fs.StringVar(&c.passwordFile, "password-file", "", "`FILE` holding the password (or set MAILWARDEN_PASSWORD)")
-	fs.StringVar(&c.password, "password", "", "the password itself (visible to other processes: prefer --password-file)")
-	fs.StringVar(&c.authzid, "authzid", "", "authorization `IDENTITY` (PLAIN)")
-	fs.StringVar(&c.krb5Conf, "krb5-conf", "", "krb5.conf `FILE` for GSSAPI")
-	fs.StringVar(&c.keytab, "keytab", "", "keytab `FILE` for GSSAPI")
-	fs.StringVar(&c.ccache, "ccache", "", "Kerberos credential cache `FILE` (default KRB5CCNAME)")
-	fs.StringVar(&c.spn, "spn", "", "service principal `NAME` (default smtp/<server host>)")
-	fs.StringVar(&c.oauthTokenFile, "oauth-token-file", "", "`FILE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER, --transport graph)")
-	fs.BoolVar(&c.allowPlainAuth, "allow-plaintext-auth", false, "DANGEROUS: allow PLAIN/LOGIN without TLS")
-	fs.StringVar(&c.proxy, "proxy", "", "proxy `URL` (socks5://, socks5h://, socks4://, socks4a://, http://, https://) or auto (from ALL_PROXY/HTTPS_PROXY/NO_PROXY)")
-	fs.StringVar(&c.proxyType, "proxy-type", "", "proxy `TYPE` for the field form: none, http, socks4, socks4a, socks5")
-	fs.StringVar(&c.proxyHost, "proxy-host", "", "proxy `HOST`")
-	fs.IntVar(&c.proxyPort, "proxy-port", 0, "proxy `PORT` (default per type)")
-	fs.StringVar(&c.proxyUser, "proxy-user", "", "proxy user `NAME`")
-	fs.StringVar(&c.proxyPWFile, "proxy-password-file", "", "`FILE` holding the proxy password")
+	bindProfile(fs, &c.p, c.secrets)
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
 	fs.StringVar(&c.transcript, "transcript", "", "write the SMTP conversation to `FILE` (authentication redacted)")
-	c.audit.register(fs)
-	c.graph.register(fs)
+}
+
+// bindProfile binds every flag that sets a profile field to that field of
+// p. Adding such a flag is one line here: the flags-only profile and the
+// overlay onto a --config profile both come from it. Secrets given on the
+// command line go into secrets.
+func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
+	fs.StringVar(&p.Provider, "provider", "", "provider `PRESET` that fills server, TLS and authentication: exchange-online, exchange-online-usgov, exchange-online-china, gmail, outlook.com, yahoo, custom (see: smtpcheck config presets)")
+	fs.Var(&serverList{list: &p.Servers}, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
+	fs.StringVar(&p.TLS, "tls", "auto", "TLS `MODE`: auto (STARTTLS when offered; implicit TLS on port 465), explicit (STARTTLS required), implicit, none")
+	fs.StringVar(&p.HeloName, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's name)")
+	fs.DurationVar(&p.Timeout, "timeout", 30*time.Second, "time limit for each step")
+	fs.StringVar(&p.CAFile, "ca", "", "PEM `FILE` of extra certificate authorities to trust, for the relay, an https:// proxy, a tcp+tls:// syslog server and the Graph endpoint")
+	fs.BoolVar(&p.InsecureSkipVerify, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
+	fs.Var(setClearing(&p.ClientCertFile, &p.ClientP12File), "client-cert", "client certificate PEM `FILE`")
+	fs.StringVar(&p.ClientKeyFile, "client-key", "", "client key PEM `FILE`")
+	fs.Var(setClearing(&p.ClientP12File, &p.ClientCertFile, &p.ClientKeyFile), "client-p12", "client certificate and key as a PKCS#12 `FILE`")
+	fs.Var(secretRef("file:", &p.ClientP12Password), "client-p12-password-file", "`FILE` holding the PKCS#12 password")
+	a := &p.Auth
+	fs.StringVar(&a.Mechanism, "auth", "", "authentication `MECH`: auto (the default when --user or a token is given), PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1, NTLM, GSSAPI, XOAUTH2, OAUTHBEARER, none")
+	fs.StringVar(&a.Username, "user", "", "user `NAME` for authentication")
+	fs.Var(secretRef("file:", &a.Password), "password-file", "`FILE` holding the password (or set MAILWARDEN_PASSWORD)")
+	fs.Var(cliSecret("cli:password", secrets, &a.Password), "password", "the password itself (visible to other processes: prefer --password-file)")
+	fs.StringVar(&a.Authzid, "authzid", "", "authorization `IDENTITY` (PLAIN)")
+	fs.StringVar(&a.Krb5Conf, "krb5-conf", "", "krb5.conf `FILE` for GSSAPI")
+	fs.StringVar(&a.Keytab, "keytab", "", "keytab `FILE` for GSSAPI")
+	fs.StringVar(&a.CCache, "ccache", "", "Kerberos credential cache `FILE` (default KRB5CCNAME)")
+	fs.StringVar(&a.SPN, "spn", "", "service principal `NAME` (default smtp/<server host>)")
+	fs.Var(secretRef("file:", &a.OAuthToken), "oauth-token-file", "`FILE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER, --transport graph)")
+	fs.Var(secretRef("env:", &a.OAuthToken), "oauth-token-env", "environment `VARIABLE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER, graph)")
+	fs.BoolVar(&a.AllowPlaintext, "allow-plaintext-auth", false, "DANGEROUS: allow mechanisms that send a reusable secret (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, NTLM) on a connection without TLS")
+	px := &p.Proxy
+	fs.Var(setClearing(&px.URL, &px.Type, &px.Host), "proxy", "proxy `URL` (socks5://, socks5h://, socks4://, socks4a://, http://, https://) or auto (from ALL_PROXY/HTTPS_PROXY/NO_PROXY)")
+	fs.Var(setClearing(&px.Type, &px.URL), "proxy-type", "proxy `TYPE` for the field form: none, http, socks4, socks4a, socks5")
+	fs.Var(setClearing(&px.Host, &px.URL), "proxy-host", "proxy `HOST`")
+	fs.IntVar(&px.Port, "proxy-port", 0, "proxy `PORT` (default per type)")
+	fs.StringVar(&px.User, "proxy-user", "", "proxy user `NAME`")
+	fs.Var(secretRef("file:", &px.Password), "proxy-password-file", "`FILE` holding the proxy password")
+	bindAudit(fs, &p.Audit)
+	fs.StringVar(&p.Transport, "transport", "smtp", "`KIND` of transport: smtp (the relays in --server) or graph (Microsoft Graph sendMail; needs --oauth-token-file or --oauth-token-env)")
+	fs.Var(setClearing(&p.Graph.Cloud, &p.Graph.Endpoint), "graph-cloud", "Microsoft Graph `CLOUD`: global (default), usgov, usgov-dod, china")
+	fs.Var(setClearing(&p.Graph.Endpoint, &p.Graph.Cloud), "graph-endpoint", "Microsoft Graph base `URL`, overriding --graph-cloud")
+	fs.StringVar(&p.Graph.Sender, "graph-sender", "", "mailbox `UPN` to send as through Graph (default: the --from address)")
+	fs.IntVar(&p.Graph.MaxRetries, "graph-max-retries", 0, "retries of a throttled (429), unavailable (503) or unreachable Graph request (a 504 is not resent: the message may have gone out); 0 means 4, -1 none")
+}
+
+// bindAudit binds the audit flags to a:
+//
+//	--audit-file FILE      hash-chained JSON-lines audit trail
+//	--audit-key-file FILE  HMAC key for the chain (hex or raw, mode 0600)
+//	--syslog URL           unixgram:///dev/log, udp://127.0.0.1:514, tcp://..., tcp+tls://...?ca=FILE
+//	--eventlog SOURCE      Windows Event Log source (registered beforehand)
+//	--audit-fail-open      carry on when the trail cannot be written (default: refuse)
+func bindAudit(fs *flag.FlagSet, a *mailwarden.AuditConfig) {
+	fs.StringVar(&a.File, "audit-file", "", "write a tamper-evident audit trail to `FILE`")
+	fs.StringVar(&a.KeyFile, "audit-key-file", "", "HMAC key `FILE` for the audit trail's hash chain")
+	fs.StringVar(&a.Syslog, "syslog", "", "send audit records to syslog at `URL` (unixgram:///dev/log, udp://host:514, tcp://..., tcp+tls://...)")
+	fs.StringVar(&a.EventLog, "eventlog", "", "send audit records to the Windows Event Log under `SOURCE`")
+	fs.BoolVar(&a.FailOpen, "audit-fail-open", false, "send even when an audit sink fails or cannot be reached at start (the failure is reported on stderr and in the other sinks)")
+}
+
+// serverList is --server: repeatable, each value a comma-separated list.
+// Given on the command line it replaces a profile's servers (its first
+// value replaces, later ones add).
+type serverList struct {
+	list *[]string
+	set  bool
+}
+
+func (l *serverList) String() string {
+	if l.list == nil {
+		return ""
+	}
+	return strings.Join(*l.list, ",")
+}
+
+func (l *serverList) Set(s string) error {
+	if !l.set {
+		*l.list, l.set = nil, true
+	}
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l.list = append(*l.list, part)
+		}
+	}
+	return nil
+}
+
+// clearingValue sets a string field and clears the fields that are the
+// other way of saying the same thing (--client-p12 clears a PEM pair,
+// --proxy-host clears a proxy URL).
+type clearingValue struct {
+	dst   *string
+	clear []*string
+}
+
+func setClearing(dst *string, clear ...*string) *clearingValue {
+	return &clearingValue{dst: dst, clear: clear}
+}
+
+func (v *clearingValue) String() string {
+	if v.dst == nil {
+		return ""
+	}
+	return *v.dst
+}
+
+func (v *clearingValue) Set(s string) error {
+	*v.dst = s
+	for _, c := range v.clear {
+		*c = ""
+	}
+	return nil
+}
+
+// refValue sets a SecretRef from a file name or a variable name: the
+// secret is read when the sender needs it, never kept in the flag.
+type refValue struct {
+	scheme string // "file:" or "env:"
+	dst    *mailwarden.SecretRef
+}
+
+func secretRef(scheme string, dst *mailwarden.SecretRef) *refValue {
+	return &refValue{scheme: scheme, dst: dst}
+}
+
+func (v *refValue) String() string {
+	if v.dst == nil {
+		return ""
+	}
+	return strings.TrimPrefix(string(*v.dst), v.scheme)
+}
+
+func (v *refValue) Set(s string) error {
+	*v.dst = mailwarden.SecretRef(v.scheme + s)
+	return nil
+}
+
+// cliSecretValue is a secret given on the command line itself: it is kept
+// in secrets under ref and the profile names ref.
+type cliSecretValue struct {
+	ref     string
+	secrets cliSecrets
+	dst     *mailwarden.SecretRef
+}
+
+func cliSecret(ref string, secrets cliSecrets, dst *mailwarden.SecretRef) *cliSecretValue {
+	return &cliSecretValue{ref: ref, secrets: secrets, dst: dst}
+}
+
+func (v *cliSecretValue) String() string {
+	if v.secrets == nil {
+		return ""
+	}
+	return v.secrets[v.ref]
+}
+
+func (v *cliSecretValue) Set(s string) error {
+	v.secrets[v.ref] = s
+	*v.dst = mailwarden.SecretRef(v.ref)
+	return nil
 }
 
 // cliSecrets is the SecretSource for secrets given on the command line.
@@ -107,6 +215,12 @@ func (s cliSecrets) Secret(_ context.Context, ref string) (string, error) {
 // them. With --config, the profile comes from the file and the flags given
 // explicitly override its values.
 func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
+	if err := c.checkCombinations(); err != nil {
+		return mailwarden.Profile{}, nil, err
+	}
+	if c.isSet("password") {
+		fmt.Fprintln(e.stderr, "smtpcheck: warning: --password is visible to other processes on this host; prefer --password-file or MAILWARDEN_PASSWORD")
+	}
 	file := c.config
 	if file == "" {
 		file = e.getenv("MAILWARDEN_CONFIG")
@@ -115,7 +229,8 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 		if c.profileName != "" {
 			return mailwarden.Profile{}, nil, errors.New("--profile needs --config (or MAILWARDEN_CONFIG)")
 		}
-		return c.flagProfile(e, true)
+		p, err := c.flagProfile(e)
+		return p, c.secrets, err
 	}
 	name := c.profileName
 	if name == "" {
@@ -125,16 +240,23 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 	if err != nil {
 		return mailwarden.Profile{}, nil, err
 	}
-	fp, secrets, err := c.flagProfile(e, false)
-	if err != nil {
-		return mailwarden.Profile{}, nil, err
+	// The flags given on the command line, and only those, are set again
+	// on the file's profile.
+	if c.isSet("proxy") {
+		base.Proxy = mailwarden.Proxy{} // a proxy URL replaces every proxy setting
 	}
-	if c.fs != nil {
-		c.fs.Visit(func(f *flag.Flag) {
-			if set, ok := overlay[f.Name]; ok {
-				set(&base, &fp)
-			}
-		})
+	over := flag.NewFlagSet("overlay", flag.ContinueOnError)
+	fromFile := base
+	bindProfile(over, &base, cliSecrets{}) // sets the flag defaults into base
+	base = fromFile
+	var serr error
+	c.fs.Visit(func(f *flag.Flag) {
+		if over.Lookup(f.Name) != nil && serr == nil {
+			serr = over.Set(f.Name, f.Value.String())
+		}
+	})
+	if serr != nil {
+		return mailwarden.Profile{}, nil, serr
 	}
 	if base.InsecureSkipVerify {
 		fmt.Fprintf(e.stderr, "smtpcheck: WARNING: profile %s turns certificate verification off: anyone on the path can read and change this session\n", base.Name)
@@ -142,10 +264,63 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 	if base.Auth.Password == "" && e.getenv("MAILWARDEN_PASSWORD") != "" {
 		base.Auth.Password = "env:MAILWARDEN_PASSWORD"
 	}
-	if fp.SMIME.SignP12 != "" || fp.SMIME.SignCert != "" || len(fp.SMIME.EncryptCerts) > 0 {
-		base.SMIME = fp.SMIME
+	if c.smime.SignP12 != "" || c.smime.SignCert != "" || len(c.smime.EncryptCerts) > 0 {
+		base.SMIME = c.smime
 	}
-	return base, secrets, nil
+	return base, c.secrets, nil
+}
+
+// checkCombinations refuses flags that contradict each other.
+func (c *connFlags) checkCombinations() error {
+	switch {
+	case c.isSet("client-cert") != c.isSet("client-key"):
+		return errors.New("--client-cert and --client-key go together")
+	case c.isSet("client-p12") && c.isSet("client-cert"):
+		return errors.New("use either --client-cert/--client-key or --client-p12, not both")
+	case c.isSet("password") && c.isSet("password-file"):
+		return errors.New("use either --password or --password-file, not both")
+	case c.isSet("oauth-token-file") && c.isSet("oauth-token-env"):
+		return errors.New("use either --oauth-token-file or --oauth-token-env, not both")
+	case c.isSet("graph-cloud") && c.isSet("graph-endpoint"):
+		return errors.New("use either --graph-cloud or --graph-endpoint, not both")
+	case c.isSet("proxy") && (c.isSet("proxy-type") || c.isSet("proxy-host")):
+		return errors.New("use either --proxy or the --proxy-type/--proxy-host fields, not both")
+	}
+	return nil
+}
+
+// flagProfile is the profile of the flags alone.
+func (c *connFlags) flagProfile(e *env) (mailwarden.Profile, error) {
+	p := c.p
+	p.Name = flagProfileName
+	if len(p.Servers) == 0 && p.Provider == "" && !strings.EqualFold(p.Transport, "graph") {
+		return p, errors.New("--server is required (or --provider, or --config with a profile)")
+	}
+	if p.Provider != "" && !c.isSet("tls") {
+		p.TLS = "" // the preset's
+	}
+	if p.InsecureSkipVerify {
+		fmt.Fprintln(e.stderr, "smtpcheck: WARNING: --insecure-skip-verify: the relay's certificate is NOT verified; anyone on the path can read and change this session")
+	}
+	if p.Auth.Password == "" && e.getenv("MAILWARDEN_PASSWORD") != "" {
+		p.Auth.Password = "env:MAILWARDEN_PASSWORD"
+	}
+	switch strings.ToLower(p.Transport) {
+	case "", "smtp":
+		p.Transport = ""
+		if g := p.Graph; g.Cloud != "" || g.Endpoint != "" || g.Sender != "" || g.MaxRetries != 0 {
+			return p, errors.New("--graph-cloud, --graph-endpoint, --graph-sender and --graph-max-retries need --transport graph")
+		}
+	case "graph":
+		p.Transport = "graph"
+		if len(p.Servers) > 0 {
+			return p, errors.New("--server is not used with --transport graph (set --graph-cloud or --graph-endpoint)")
+		}
+	default:
+		return p, fmt.Errorf("--transport %q: want smtp or graph", p.Transport)
+	}
+	p.SMIME = c.smime
+	return p, nil
 }
 
 // isSet reports whether the flag was given on the command line.
@@ -159,122 +334,4 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 		fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	}
 	return given
-}
-
-// overlay copies, for each connection flag, the value it sets from the
-// flags' profile onto a profile from a file.
-var overlay = map[string]func(dst, src *mailwarden.Profile){
-	"provider":             func(d, s *mailwarden.Profile) { d.Provider = s.Provider },
-	"server":               func(d, s *mailwarden.Profile) { d.Servers = s.Servers },
-	"tls":                  func(d, s *mailwarden.Profile) { d.TLS = s.TLS },
-	"helo":                 func(d, s *mailwarden.Profile) { d.HeloName = s.HeloName },
-	"timeout":              func(d, s *mailwarden.Profile) { d.Timeout = s.Timeout },
-	"ca":                   func(d, s *mailwarden.Profile) { d.CAFile = s.CAFile },
-	"insecure-skip-verify": func(d, s *mailwarden.Profile) { d.InsecureSkipVerify = s.InsecureSkipVerify },
-	"client-cert":          func(d, s *mailwarden.Profile) { d.ClientCertFile, d.ClientP12File = s.ClientCertFile, "" },
-	"client-key":           func(d, s *mailwarden.Profile) { d.ClientKeyFile = s.ClientKeyFile },
-	"client-p12": func(d, s *mailwarden.Profile) {
-		d.ClientP12File, d.ClientCertFile, d.ClientKeyFile = s.ClientP12File, "", ""
-	},
-	"client-p12-password-file": func(d, s *mailwarden.Profile) { d.ClientP12Password = s.ClientP12Password },
-	"auth":                     func(d, s *mailwarden.Profile) { d.Auth.Mechanism = s.Auth.Mechanism },
-	"user":                     func(d, s *mailwarden.Profile) { d.Auth.Username = s.Auth.Username },
-	"password":                 func(d, s *mailwarden.Profile) { d.Auth.Password = s.Auth.Password },
-	"password-file":            func(d, s *mailwarden.Profile) { d.Auth.Password = s.Auth.Password },
-	"authzid":                  func(d, s *mailwarden.Profile) { d.Auth.Authzid = s.Auth.Authzid },
-	"krb5-conf":                func(d, s *mailwarden.Profile) { d.Auth.Krb5Conf = s.Auth.Krb5Conf },
-	"keytab":                   func(d, s *mailwarden.Profile) { d.Auth.Keytab = s.Auth.Keytab },
-	"ccache":                   func(d, s *mailwarden.Profile) { d.Auth.CCache = s.Auth.CCache },
-	"spn":                      func(d, s *mailwarden.Profile) { d.Auth.SPN = s.Auth.SPN },
-	"oauth-token-file":         func(d, s *mailwarden.Profile) { d.Auth.OAuthToken = s.Auth.OAuthToken },
-	"allow-plaintext-auth":     func(d, s *mailwarden.Profile) { d.Auth.AllowPlaintext = s.Auth.AllowPlaintext },
-	"proxy":                    func(d, s *mailwarden.Profile) { d.Proxy = s.Proxy },
-	"proxy-type":               func(d, s *mailwarden.Profile) { d.Proxy.URL, d.Proxy.Type = "", s.Proxy.Type },
-	"proxy-host":               func(d, s *mailwarden.Profile) { d.Proxy.URL, d.Proxy.Host = "", s.Proxy.Host },
-	"proxy-port":               func(d, s *mailwarden.Profile) { d.Proxy.Port = s.Proxy.Port },
-	"proxy-user":               func(d, s *mailwarden.Profile) { d.Proxy.User = s.Proxy.User },
-	"proxy-password-file":      func(d, s *mailwarden.Profile) { d.Proxy.Password = s.Proxy.Password },
-	"audit-file":               func(d, s *mailwarden.Profile) { d.Audit.File = s.Audit.File },
-	"audit-key-file":           func(d, s *mailwarden.Profile) { d.Audit.KeyFile = s.Audit.KeyFile },
-	"syslog":                   func(d, s *mailwarden.Profile) { d.Audit.Syslog = s.Audit.Syslog },
-	"eventlog":                 func(d, s *mailwarden.Profile) { d.Audit.EventLog = s.Audit.EventLog },
-	"audit-fail-open":          func(d, s *mailwarden.Profile) { d.Audit.FailOpen = s.Audit.FailOpen },
-	"transport":                func(d, s *mailwarden.Profile) { d.Transport = s.Transport },
-	"graph-cloud":              func(d, s *mailwarden.Profile) { d.Graph.Cloud, d.Graph.Endpoint = s.Graph.Cloud, "" },
-	"graph-endpoint":           func(d, s *mailwarden.Profile) { d.Graph.Endpoint, d.Graph.Cloud = s.Graph.Endpoint, "" },
-	"graph-sender":             func(d, s *mailwarden.Profile) { d.Graph.Sender = s.Graph.Sender },
-	"graph-max-retries":        func(d, s *mailwarden.Profile) { d.Graph.MaxRetries = s.Graph.MaxRetries },
-	"oauth-token-env":          func(d, s *mailwarden.Profile) { d.Auth.OAuthToken = s.Auth.OAuthToken },
-}
-
-// flagProfile builds a Profile from the flags alone.
-func (c *connFlags) flagProfile(e *env, requireServer bool) (mailwarden.Profile, cliSecrets, error) {
-	secrets := cliSecrets{}
-	var p mailwarden.Profile
-	p.Name = flagProfileName
-	for _, s := range c.servers {
-		for _, part := range strings.Split(s, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				p.Servers = append(p.Servers, part)
-			}
-		}
-	}
-	p.Provider = c.provider
-	if len(p.Servers) == 0 && requireServer && c.provider == "" && !c.graph.isGraph() {
-		return p, nil, errors.New("--server is required (or --provider, or --config with a profile)")
-	}
-	p.TLS, p.HeloName, p.Timeout = c.tls, c.helo, c.timeout
-	if c.provider != "" && !c.isSet("tls") {
-		p.TLS = "" // the preset's
-	}
-	p.CAFile, p.InsecureSkipVerify = c.ca, c.insecure
-	if c.insecure && requireServer {
-		fmt.Fprintln(e.stderr, "smtpcheck: WARNING: --insecure-skip-verify: the relay's certificate is NOT verified; anyone on the path can read and change this session")
-	}
-	if (c.clientCert == "") != (c.clientKey == "") {
-		return p, nil, errors.New("--client-cert and --client-key go together")
-	}
-	if c.clientP12 != "" && c.clientCert != "" {
-		return p, nil, errors.New("use either --client-cert/--client-key or --client-p12, not both")
-	}
-	p.ClientCertFile, p.ClientKeyFile, p.ClientP12File = c.clientCert, c.clientKey, c.clientP12
-	if c.clientP12PW != "" {
-		p.ClientP12Password = mailwarden.SecretRef("file:" + c.clientP12PW)
-	}
-
-	a := &p.Auth
-	a.Mechanism, a.Username, a.Authzid = c.auth, c.user, c.authzid
-	a.Krb5Conf, a.Keytab, a.CCache, a.SPN = c.krb5Conf, c.keytab, c.ccache, c.spn
-	a.AllowPlaintext = c.allowPlainAuth
-	switch {
-	case c.password != "" && c.passwordFile != "":
-		return p, nil, errors.New("use either --password or --password-file, not both")
-	case c.password != "":
-		fmt.Fprintln(e.stderr, "smtpcheck: warning: --password is visible to other processes on this host; prefer --password-file or MAILWARDEN_PASSWORD")
-		secrets["cli:password"] = c.password
-		a.Password = "cli:password"
-	case c.passwordFile != "":
-		a.Password = mailwarden.SecretRef("file:" + c.passwordFile)
-	case requireServer && e.getenv("MAILWARDEN_PASSWORD") != "":
-		a.Password = "env:MAILWARDEN_PASSWORD"
-	}
-	if c.oauthTokenFile != "" {
-		a.OAuthToken = mailwarden.SecretRef("file:" + c.oauthTokenFile)
-	}
-	if err := c.graph.apply(&p, !requireServer); err != nil {
-		return p, nil, err
-	}
-
-	px := &p.Proxy
-	if c.proxy != "" && (c.proxyType != "" || c.proxyHost != "") {
-		return p, nil, errors.New("use either --proxy or the --proxy-type/--proxy-host fields, not both")
-	}
-	px.URL, px.Type, px.Host, px.Port, px.User = c.proxy, c.proxyType, c.proxyHost, c.proxyPort, c.proxyUser
-	if c.proxyPWFile != "" {
-		px.Password = mailwarden.SecretRef("file:" + c.proxyPWFile)
-	}
-
-	p.SMIME = c.smime
-	p.Audit = mailwarden.AuditConfig{File: c.audit.file, KeyFile: c.audit.keyFile, Syslog: c.audit.syslog, EventLog: c.audit.eventlog, FailOpen: c.audit.failOpen}
-	return p, secrets, nil
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"flag"
 	"io"
+	"reflect"
 	"testing"
 	"time"
+
+	"mailwarden"
 )
 
 // overlayProfile parses args as probe's connection flags over the file conf.
@@ -49,5 +52,50 @@ func TestConfigOverlayAppliesOnlyFlagsGiven(t *testing.T) {
 	}
 	if p.Provider != "gmail" {
 		t.Errorf("--provider given with --config was ignored: provider %q", p.Provider)
+	}
+}
+
+// TestEveryProfileFlagOverlaysAsGiven: each flag bound to a profile field
+// sets the same value on a --config profile as on the flags' own profile,
+// so a new flag needs one line in bindProfile and nothing else.
+func TestEveryProfileFlagOverlaysAsGiven(t *testing.T) {
+	var flagsOnly mailwarden.Profile
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	bindProfile(fs, &flagsOnly, cliSecrets{})
+	var args []string
+	fs.VisitAll(func(f *flag.Flag) {
+		v := "v-" + f.Name
+		switch f.DefValue {
+		case "false":
+			v = "true"
+		case "0":
+			v = "7"
+		case "30s":
+			v = "7s"
+		}
+		args = append(args, "--"+f.Name+"="+v)
+	})
+	// Flags that clear each other are given one at a time.
+	for _, arg := range args {
+		flagsOnly = mailwarden.Profile{}
+		fs = flag.NewFlagSet("t", flag.ContinueOnError)
+		bindProfile(fs, &flagsOnly, cliSecrets{})
+		if err := fs.Parse([]string{arg}); err != nil {
+			t.Fatal(err)
+		}
+		var fromFile mailwarden.Profile
+		over := flag.NewFlagSet("o", flag.ContinueOnError)
+		bindProfile(over, &fromFile, cliSecrets{})
+		fs.Visit(func(f *flag.Flag) {
+			if err := over.Set(f.Name, f.Value.String()); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if !reflect.DeepEqual(flagsOnly, fromFile) {
+			t.Errorf("%s: flags %+v, overlay %+v", arg, flagsOnly, fromFile)
+		}
+	}
+	if len(args) < 35 {
+		t.Errorf("only %d profile flags", len(args))
 	}
 }

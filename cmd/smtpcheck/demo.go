@@ -35,6 +35,22 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// demoRun is one run of the demonstration: its embedded peers, files and
+// the sender under test.
+type demoRun struct {
+	out       io.Writer
+	dir       string
+	pki       *fakes.PKI
+	relay     *fakes.Relay
+	proxy     *fakes.SOCKS5
+	caFile    string
+	keyFile   string
+	auditFile string
+	secrets   secretMap
+}
+
+func (d *demoRun) step(format string, args ...any) { fmt.Fprintf(d.out, "==> "+format+"\n", args...) }
+
 // runDemoIn runs the whole demonstration and writes what happens to out: an
 // embedded relay with a throwaway CA, a message with priority and
 // sensitivity headers sent over STARTTLS with authentication, an audit
@@ -43,75 +59,20 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 // directory, removed afterwards. Only the peers are embedded (package
 // fakes): every step is the real code path a profile takes.
 func runDemoIn(ctx context.Context, out io.Writer, dir string) error {
-	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
-
 	if dir == "" {
-		d, err := os.MkdirTemp("", "mailwarden-demo-")
+		tmp, err := os.MkdirTemp("", "mailwarden-demo-")
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(d)
-		dir = d
+		defer os.RemoveAll(tmp)
+		dir = tmp
 	}
-
-	step("making a throwaway certificate authority and a certificate for 127.0.0.1")
-	pki, err := fakes.NewPKI()
-	if err != nil {
+	d := &demoRun{out: out, dir: dir}
+	defer d.close()
+	if err := d.startPeers(); err != nil {
 		return err
 	}
-	caFile := filepath.Join(dir, "demo-ca.pem")
-	if err := os.WriteFile(caFile, pki.CAPEM, 0o644); err != nil {
-		return err
-	}
-	password := randomHex(12)
-	relay, err := fakes.StartRelay(pki.Server, "demo", password)
-	if err != nil {
-		return err
-	}
-	defer relay.Close()
-	step("embedded relay listening on %s (STARTTLS; AUTH only after TLS)", relay.Addr())
-
-	step("making throwaway S/MIME certificates: signer alerts@example.com, recipient ops@example.com")
-	certFiles := map[string][]byte{"signer.pem": pki.Signer.CertPEM, "signer.key": pki.Signer.KeyPEM, "recipient.pem": pki.Recipient.CertPEM}
-	for name, b := range certFiles {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			return err
-		}
-	}
-
-	proxyPassword := randomHex(12)
-	proxy, err := fakes.StartSOCKS5("demo-proxy", proxyPassword)
-	if err != nil {
-		return err
-	}
-	defer proxy.Close()
-	step("embedded SOCKS5 proxy listening on %s (user/password; loopback destinations only)", proxy.Addr())
-
-	keyFile := filepath.Join(dir, "audit.key")
-	if err := os.WriteFile(keyFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
-		return err
-	}
-	auditFile := filepath.Join(dir, "audit.log")
-
-	profile := mailwarden.Profile{
-		Name: "demo",
-		// The relay is reached through the proxy by name: the certificate
-		// is checked against "localhost", never against the proxy.
-		Servers: []string{"localhost:" + portOf(relay.Addr()) + "-starttls"},
-		Proxy:   mailwarden.Proxy{URL: "socks5h://" + proxy.Addr(), User: "demo-proxy", Password: "demo:proxy-password"},
-		CAFile:  caFile,
-		Timeout: 10 * time.Second,
-		// auto picks CRAM-MD5 (stronger than PLAIN) from what the relay
-		// offers after STARTTLS.
-		Auth:  mailwarden.Auth{Mechanism: "auto", Username: "demo", Password: "demo:password"},
-		Audit: mailwarden.AuditConfig{File: auditFile, KeyFile: keyFile},
-		SMIME: mailwarden.SMIMEConfig{
-			SignCert: filepath.Join(dir, "signer.pem"), SignKey: filepath.Join(dir, "signer.key"),
-			EncryptCerts: []string{filepath.Join(dir, "recipient.pem")}, EncryptCipher: "aes256-gcm",
-		},
-	}
-	secrets := secretMap{"demo:password": password, "demo:proxy-password": proxyPassword}
-	sender, err := mailwarden.NewSender(ctx, profile, &mailwarden.Options{Secrets: secrets})
+	sender, err := mailwarden.NewSender(ctx, d.profile(), &mailwarden.Options{Secrets: d.secrets})
 	if err != nil {
 		return err
 	}
@@ -121,14 +82,102 @@ func runDemoIn(ctx context.Context, out io.Writer, dir string) error {
 			sender.Close()
 		}
 	}()
+	if err := d.checkAndSend(ctx, sender); err != nil {
+		return err
+	}
+	if err := demoOutbox(ctx, out, d.step, sender, d.relay, filepath.Join(dir, "spool")); err != nil {
+		return err
+	}
+	closed = true
+	if err := sender.Close(); err != nil {
+		return err
+	}
+	if err := d.verifyTrail(); err != nil {
+		return err
+	}
+	return d.showReceived()
+}
 
-	step("checking the S/MIME configuration (the \"Verify\" button)")
+// startPeers makes the throwaway PKI and starts the relay and the proxy.
+func (d *demoRun) startPeers() error {
+	d.step("making a throwaway certificate authority and a certificate for 127.0.0.1")
+	pki, err := fakes.NewPKI()
+	if err != nil {
+		return err
+	}
+	d.pki = pki
+	d.caFile = filepath.Join(d.dir, "demo-ca.pem")
+	if err := os.WriteFile(d.caFile, pki.CAPEM, 0o644); err != nil {
+		return err
+	}
+	password := randomHex(12)
+	if d.relay, err = fakes.StartRelay(pki.Server, "demo", password); err != nil {
+		return err
+	}
+	d.step("embedded relay listening on %s (STARTTLS; AUTH only after TLS)", d.relay.Addr())
+
+	d.step("making throwaway S/MIME certificates: signer alerts@example.com, recipient ops@example.com")
+	certFiles := map[string][]byte{"signer.pem": pki.Signer.CertPEM, "signer.key": pki.Signer.KeyPEM, "recipient.pem": pki.Recipient.CertPEM}
+	for name, b := range certFiles {
+		if err := os.WriteFile(filepath.Join(d.dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	proxyPassword := randomHex(12)
+	if d.proxy, err = fakes.StartSOCKS5("demo-proxy", proxyPassword); err != nil {
+		return err
+	}
+	d.step("embedded SOCKS5 proxy listening on %s (user/password; loopback destinations only)", d.proxy.Addr())
+	d.keyFile = filepath.Join(d.dir, "audit.key")
+	if err := os.WriteFile(d.keyFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
+		return err
+	}
+	d.auditFile = filepath.Join(d.dir, "audit.log")
+	d.secrets = secretMap{"demo:password": password, "demo:proxy-password": proxyPassword}
+	return nil
+}
+
+func (d *demoRun) close() {
+	if d.proxy != nil {
+		d.proxy.Close()
+	}
+	if d.relay != nil {
+		d.relay.Close()
+	}
+}
+
+// profile is the demo's profile, as an administrator would configure it.
+func (d *demoRun) profile() mailwarden.Profile {
+	return mailwarden.Profile{
+		Name: "demo",
+		// The relay is reached through the proxy by name: the certificate
+		// is checked against "localhost", never against the proxy.
+		Servers: []string{"localhost:" + portOf(d.relay.Addr()) + "-starttls"},
+		Proxy:   mailwarden.Proxy{URL: "socks5h://" + d.proxy.Addr(), User: "demo-proxy", Password: "demo:proxy-password"},
+		CAFile:  d.caFile,
+		Timeout: 10 * time.Second,
+		// auto picks CRAM-MD5 (stronger than PLAIN) from what the relay
+		// offers after STARTTLS.
+		Auth:  mailwarden.Auth{Mechanism: "auto", Username: "demo", Password: "demo:password"},
+		Audit: mailwarden.AuditConfig{File: d.auditFile, KeyFile: d.keyFile},
+		SMIME: mailwarden.SMIMEConfig{
+			SignCert: filepath.Join(d.dir, "signer.pem"), SignKey: filepath.Join(d.dir, "signer.key"),
+			EncryptCerts: []string{filepath.Join(d.dir, "recipient.pem")}, EncryptCipher: "aes256-gcm",
+		},
+	}
+}
+
+// checkAndSend presses the "Verify" and "Test connection" buttons, then
+// sends the alert.
+func (d *demoRun) checkAndSend(ctx context.Context, sender *mailwarden.Sender) error {
+	out := d.out
+	d.step("checking the S/MIME configuration (the \"Verify\" button)")
 	if err := sender.VerifySMIME("alerts@example.com"); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "    signer key matches its certificate, certificates valid and allow S/MIME, From is in the signer certificate")
 
-	step("probing the relay (the \"Test connection\" button)")
+	d.step("probing the relay (the \"Test connection\" button)")
 	rep, err := sender.Probe(ctx)
 	if err != nil {
 		return err
@@ -141,8 +190,22 @@ func runDemoIn(ctx context.Context, out io.Writer, dir string) error {
 			fmt.Fprintf(out, "    %-10s %5d ms  %s\n", st.Name, st.Duration.Milliseconds(), oneLine(st.Detail))
 		}
 	}
+	d.step("sending an urgent, company-confidential alert with an attachment, signed (SHA-256) and encrypted (AES-256-GCM)")
+	res, err := sender.Send(ctx, demoAlert())
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Recipients {
+		fmt.Fprintf(out, "    rcpt %-22s %s\n", r.Addr, oneLine(r.Reply.String()))
+	}
+	fmt.Fprintf(out, "    final reply: %s\n", oneLine(res.Reply.String()))
+	fmt.Fprintf(out, "    queue id: %s, %d bytes, pipelined=%v, BDAT=%v\n", res.QueueID, res.Size, res.Pipelined, res.UsedBDAT)
+	return nil
+}
 
-	msg := &envelope.Message{
+// demoAlert is the alert the demo sends.
+func demoAlert() *envelope.Message {
+	return &envelope.Message{
 		From:         headers.Address{Name: "Mailwarden Demo", Addr: "alerts@example.com"},
 		Organization: "Example Corp Security Operations",
 		To:           []headers.Address{{Addr: "ops@example.com"}, {Name: "Doe, Jane", Addr: "jane@example.org"}},
@@ -158,31 +221,16 @@ func runDemoIn(ctx context.Context, out io.Writer, dir string) error {
 			Body: strings.NewReader("Filesystem  Size  Used Avail Use% Mounted on\r\n/dev/vdb1   100G   95G    5G  95% /var\r\n"),
 		}},
 	}
-	step("sending an urgent, company-confidential alert with an attachment, signed (SHA-256) and encrypted (AES-256-GCM)")
-	res, err := sender.Send(ctx, msg)
+}
+
+// verifyTrail checks the audit trail's hash chain and prints it.
+func (d *demoRun) verifyTrail() error {
+	d.step("verifying the audit trail's hash chain (%s)", filepath.Base(d.auditFile))
+	key, err := audit.LoadKey(d.keyFile)
 	if err != nil {
 		return err
 	}
-	for _, r := range res.Recipients {
-		fmt.Fprintf(out, "    rcpt %-22s %s\n", r.Addr, oneLine(r.Reply.String()))
-	}
-	fmt.Fprintf(out, "    final reply: %s\n", oneLine(res.Reply.String()))
-	fmt.Fprintf(out, "    queue id: %s, %d bytes, pipelined=%v, BDAT=%v\n", res.QueueID, res.Size, res.Pipelined, res.UsedBDAT)
-
-	if err := demoOutbox(ctx, out, step, sender, relay, filepath.Join(dir, "spool")); err != nil {
-		return err
-	}
-
-	closed = true
-	if err := sender.Close(); err != nil {
-		return err
-	}
-	step("verifying the audit trail's hash chain (%s)", filepath.Base(auditFile))
-	key, err := audit.LoadKey(keyFile)
-	if err != nil {
-		return err
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "audit*.log"))
+	files, _ := filepath.Glob(filepath.Join(d.dir, "audit*.log"))
 	var trail []string
 	for _, f := range files {
 		if !strings.HasSuffix(f, ".lock") {
@@ -193,23 +241,26 @@ func runDemoIn(ctx context.Context, out io.Writer, dir string) error {
 	if err != nil {
 		return fmt.Errorf("demo: audit trail does not verify: %w", err)
 	}
-	fmt.Fprintf(out, "    %d records, seq %d to %d, %s, sealed=%v\n", vr.Records, vr.FirstSeq, vr.LastSeq, vr.Alg, vr.Sealed)
-	if err := printTrail(out, trail); err != nil {
-		return err
-	}
+	fmt.Fprintf(d.out, "    %d records, seq %d to %d, %s, sealed=%v\n", vr.Records, vr.FirstSeq, vr.LastSeq, vr.Alg, vr.Sealed)
+	return printTrail(d.out, trail)
+}
 
-	got := relay.Messages()
+// showReceived shows what the relay received, and opens it as the
+// recipient would.
+func (d *demoRun) showReceived() error {
+	out := d.out
+	got := d.relay.Messages()
 	if len(got) != 2 {
 		return fmt.Errorf("demo: the relay received %d messages, want 2 (the alert and the queued follow-up)", len(got))
 	}
 	g := got[0]
-	fmt.Fprintf(out, "    the proxy opened %d tunnel(s)\n", proxy.Tunnels())
-	step("what the relay received (TLS=%v, AUTH %s as %s, MAIL FROM %s, RCPT TO %s)",
+	fmt.Fprintf(out, "    the proxy opened %d tunnel(s)\n", d.proxy.Tunnels())
+	d.step("what the relay received (TLS=%v, AUTH %s as %s, MAIL FROM %s, RCPT TO %s)",
 		g.TLS, g.AuthMech, g.AuthUser, g.From, strings.Join(g.Recipients, ", "))
 	writeAbbreviated(out, g.Data, 6)
 
-	step("opening it as the recipient would: decrypt with ops@example.com's key, verify the signature")
-	opened, err := pki.OpenAsRecipient(g.Data)
+	d.step("opening it as the recipient would: decrypt with ops@example.com's key, verify the signature")
+	opened, err := d.pki.OpenAsRecipient(g.Data)
 	if err != nil {
 		return fmt.Errorf("demo: the received message does not open: %w", err)
 	}

@@ -228,75 +228,118 @@ func randomToken(r io.Reader, n int) (string, error) {
 	return token32.EncodeToString(b), nil
 }
 
+// addressLists are a message's address fields in canonical form.
+type addressLists struct {
+	replyTo, to, cc, bcc, dnt, rrt []headers.Address
+}
+
+// prepare checks m and builds its top-level header. With forWrite it
+// draws the Date and Message-ID it leaves empty from the clock and
+// randomness, which happens only once everything is valid.
 func (m *Message) prepare(forWrite bool) (*prepared, error) {
 	p := &prepared{m: m}
-	var err error
-	canon := func(field string, a headers.Address) (headers.Address, error) {
-		c, err := a.Canonical()
-		if err != nil {
-			return c, fieldErr(field, err)
-		}
-		if c.SMTPUTF8() {
-			p.smtputf8 = true
-		}
-		return c, nil
+	lists, err := p.addresses()
+	if err != nil {
+		return nil, err
 	}
-	list := func(field string, l []headers.Address) ([]headers.Address, error) {
-		out := make([]headers.Address, 0, len(l))
-		for _, a := range l {
-			c, err := canon(field, a)
-			if err != nil {
+	subject, org, err := m.texts()
+	if err != nil {
+		return nil, err
+	}
+	prio, err := headers.PriorityFields(m.Priority, m.Importance, m.Sensitivity)
+	if err != nil {
+		return nil, fieldErr("Priority", err)
+	}
+	custom, err := m.customFields()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.checkBody(); err != nil {
+		return nil, err
+	}
+	msgID := strings.TrimSuffix(strings.TrimPrefix(m.MessageID, "<"), ">")
+	if msgID != "" {
+		if err := checkID(msgID, true); err != nil {
+			return nil, fieldErr("MessageID", err)
+		}
+	}
+	// Everything is valid. Only now draw on the clock and randomness.
+	date := m.Date
+	if forWrite {
+		if date.IsZero() {
+			if m.Clock != nil {
+				date = m.Clock()
+			} else {
+				date = time.Now()
+			}
+		}
+		if msgID == "" {
+			if msgID, err = NewMessageID(p.from.Domain(), m.Rand); err != nil {
 				return nil, err
 			}
-			out = append(out, c)
-		}
-		return out, nil
-	}
-	add := func(name, value string) { p.fields = append(p.fields, headers.Field{Name: name, Value: value}) }
-	addList := func(name string, l []headers.Address) {
-		if len(l) > 0 {
-			add(name, headers.FormatAddressList(l))
 		}
 	}
+	p.header(lists, date, subject, msgID, org, prio, custom)
+	// Check that every field can be written, so WriteTo fails before
+	// writing anything.
+	for _, f := range p.fields {
+		if _, err := headers.FormatField(f.Name, f.Value); err != nil {
+			return nil, fieldErr(f.Name, err)
+		}
+	}
+	return p, nil
+}
 
+// canon returns a in canonical form; an address that needs SMTPUTF8 marks
+// the message.
+func (p *prepared) canon(field string, a headers.Address) (headers.Address, error) {
+	c, err := a.Canonical()
+	if err != nil {
+		return c, fieldErr(field, err)
+	}
+	if c.SMTPUTF8() {
+		p.smtputf8 = true
+	}
+	return c, nil
+}
+
+// addresses checks the address fields and sets the envelope: From, Sender
+// and the recipients (To, Cc and Bcc, each address once).
+func (p *prepared) addresses() (*addressLists, error) {
+	m := p.m
 	if m.From.Addr == "" {
 		return nil, fieldErr("From", fmt.Errorf("%w: a From address is required", ErrMissing))
 	}
-	if p.from, err = canon("From", m.From); err != nil {
+	var err error
+	if p.from, err = p.canon("From", m.From); err != nil {
 		return nil, err
 	}
 	if m.Sender.Addr != "" || m.Sender.Name != "" {
-		if p.sender, err = canon("Sender", m.Sender); err != nil {
+		if p.sender, err = p.canon("Sender", m.Sender); err != nil {
 			return nil, err
 		}
 	}
-	replyTo, err := list("ReplyTo", m.ReplyTo)
-	if err != nil {
-		return nil, err
-	}
-	to, err := list("To", m.To)
-	if err != nil {
-		return nil, err
-	}
-	cc, err := list("Cc", m.Cc)
-	if err != nil {
-		return nil, err
-	}
-	bcc, err := list("Bcc", m.Bcc)
-	if err != nil {
-		return nil, err
-	}
-	dnt, err := list("ReadReceiptTo", m.ReadReceiptTo)
-	if err != nil {
-		return nil, err
-	}
-	rrt, err := list("ReturnReceiptTo", m.ReturnReceiptTo)
-	if err != nil {
-		return nil, err
+	l := &addressLists{}
+	for _, f := range []struct {
+		field string
+		in    []headers.Address
+		out   *[]headers.Address
+	}{
+		{"ReplyTo", m.ReplyTo, &l.replyTo}, {"To", m.To, &l.to}, {"Cc", m.Cc, &l.cc}, {"Bcc", m.Bcc, &l.bcc},
+		{"ReadReceiptTo", m.ReadReceiptTo, &l.dnt}, {"ReturnReceiptTo", m.ReturnReceiptTo, &l.rrt},
+	} {
+		*f.out = make([]headers.Address, 0, len(f.in))
+		for _, a := range f.in {
+			c, err := p.canon(f.field, a)
+			if err != nil {
+				return nil, err
+			}
+			*f.out = append(*f.out, c)
+		}
 	}
 	seen := map[string]bool{}
-	for _, l := range [][]headers.Address{to, cc, bcc} {
-		for _, a := range l {
+	for _, list := range [][]headers.Address{l.to, l.cc, l.bcc} {
+		for _, a := range list {
 			if k := strings.ToLower(a.Addr); !seen[k] {
 				seen[k] = true
 				p.rcpts = append(p.rcpts, a.Addr)
@@ -306,25 +349,29 @@ func (m *Message) prepare(forWrite bool) (*prepared, error) {
 	if len(p.rcpts) == 0 {
 		return nil, fieldErr("To", fmt.Errorf("%w: at least one recipient (To, Cc or Bcc) is required", ErrMissing))
 	}
+	return l, nil
+}
 
-	subject := strings.TrimSpace(m.Subject)
+// texts checks the Subject (cut to MaxSubjectLength) and Organization.
+func (m *Message) texts() (subject, org string, err error) {
+	subject = strings.TrimSpace(m.Subject)
 	if err := headers.CheckText(subject); err != nil {
-		return nil, fieldErr("Subject", err)
+		return "", "", fieldErr("Subject", err)
 	}
 	subject = headers.Truncate(subject, m.MaxSubjectLength)
-	org := strings.TrimSpace(m.Organization)
+	org = strings.TrimSpace(m.Organization)
 	if err := headers.CheckText(org); err != nil {
-		return nil, fieldErr("Organization", err)
+		return "", "", fieldErr("Organization", err)
 	}
 	if m.MaxSubjectLength < 0 {
-		return nil, invalid("MaxSubjectLength", "%d is negative", m.MaxSubjectLength)
+		return "", "", invalid("MaxSubjectLength", "%d is negative", m.MaxSubjectLength)
 	}
+	return subject, org, nil
+}
 
-	prio, err := headers.PriorityFields(m.Priority, m.Importance, m.Sensitivity)
-	if err != nil {
-		return nil, fieldErr("Priority", err)
-	}
-
+// customFields checks the caller's own header fields: no field the
+// package writes itself, no line breaks; non-ASCII values are encoded.
+func (m *Message) customFields() ([]headers.Field, error) {
 	custom := make([]headers.Field, 0, len(m.Header))
 	for i, f := range m.Header {
 		name := fmt.Sprintf("Header[%d]", i)
@@ -350,81 +397,63 @@ func (m *Message) prepare(forWrite bool) (*prepared, error) {
 		}
 		custom = append(custom, headers.Field{Name: f.Name, Value: v})
 	}
+	return custom, nil
+}
 
+// checkBody checks the text parts and the attachments' header fields,
+// without reading any attachment.
+func (m *Message) checkBody() error {
 	if !utf8.ValidString(m.Text) {
-		return nil, invalid("Text", "not valid UTF-8")
+		return invalid("Text", "not valid UTF-8")
 	}
 	if !utf8.ValidString(m.HTML) {
-		return nil, invalid("HTML", "not valid UTF-8")
+		return invalid("HTML", "not valid UTF-8")
 	}
 	for i, a := range m.Attachments {
 		if err := checkAttachment(a); err != nil {
-			return nil, fieldErr(fmt.Sprintf("Attachments[%d]", i), err)
+			return fieldErr(fmt.Sprintf("Attachments[%d]", i), err)
 		}
 		for _, f := range attachmentEntity(a).fields {
 			if _, err := headers.FormatField(f.Name, f.Value); err != nil || f.Value == "" {
 				if err == nil {
 					err = fmt.Errorf("%w: cannot format %s", ErrInvalid, f.Name)
 				}
-				return nil, fieldErr(fmt.Sprintf("Attachments[%d]", i), err)
+				return fieldErr(fmt.Sprintf("Attachments[%d]", i), err)
 			}
 		}
 	}
+	return nil
+}
 
-	msgID := strings.TrimSuffix(strings.TrimPrefix(m.MessageID, "<"), ">")
-	if msgID != "" {
-		if err := checkID(msgID, true); err != nil {
-			return nil, fieldErr("MessageID", err)
+// header sets the top-level header fields in their order.
+func (p *prepared) header(l *addressLists, date time.Time, subject, msgID, org string, prio, custom []headers.Field) {
+	add := func(name, value string) { p.fields = append(p.fields, headers.Field{Name: name, Value: value}) }
+	addList := func(name string, list []headers.Address) {
+		if len(list) > 0 {
+			add(name, headers.FormatAddressList(list))
 		}
 	}
-
-	// Everything is valid. Only now draw on the clock and randomness.
-	date := m.Date
-	if forWrite {
-		if date.IsZero() {
-			if m.Clock != nil {
-				date = m.Clock()
-			} else {
-				date = time.Now()
-			}
-		}
-		if msgID == "" {
-			if msgID, err = NewMessageID(p.from.Domain(), m.Rand); err != nil {
-				return nil, err
-			}
-		}
-	}
-
 	add("Date", date.Format(time.RFC1123Z))
 	add("From", p.from.String())
 	if p.sender.Addr != "" && !strings.EqualFold(p.sender.Addr, p.from.Addr) {
 		add("Sender", p.sender.String())
 	}
-	addList("Reply-To", replyTo)
-	addList("To", to)
-	addList("Cc", cc)
-	if m.BccHeader {
-		addList("Bcc", bcc)
+	addList("Reply-To", l.replyTo)
+	addList("To", l.to)
+	addList("Cc", l.cc)
+	if p.m.BccHeader {
+		addList("Bcc", l.bcc)
 	}
 	add("Subject", headers.EncodeText(subject))
 	add("Message-ID", "<"+msgID+">")
 	if org != "" {
 		add("Organization", headers.EncodeText(org))
 	}
-	addList("Disposition-Notification-To", dnt)
-	addList("Return-Receipt-To", rrt)
+	addList("Disposition-Notification-To", l.dnt)
+	addList("Return-Receipt-To", l.rrt)
 	p.fields = append(p.fields, prio...)
 	p.fields = append(p.fields, custom...)
 	add("MIME-Version", "1.0")
-
-	// Check that every field can be written, so WriteTo fails before
-	// writing anything.
-	for _, f := range p.fields {
-		if _, err := headers.FormatField(f.Name, f.Value); err != nil {
-			return nil, fieldErr(f.Name, err)
-		}
-	}
-	return p, nil
 }
 
 func isASCII(s string) bool {

@@ -239,51 +239,19 @@ func (e *Encrypter) Wrap(dst io.Writer) (io.WriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	var contentAlg []byte
 	ew := &encWriter{}
 	smimeType := "enveloped-data"
 	outerOID := cms.OIDEnvelopedData
+	var contentAlg []byte
 	if c.gcm() {
 		smimeType = "authEnveloped-data"
 		outerOID = cms.OIDAuthEnvelopedData
-		nonce := make([]byte, 12)
-		if _, err := io.ReadFull(e.rand(), nonce); err != nil {
-			return nil, fmt.Errorf("smime: random: %w", err)
-		}
-		g, err := cms.NewGCMEncrypter(cek, nonce)
-		if err != nil {
-			return nil, err
-		}
-		ew.gcm = g
-		oid := cms.OIDAES256GCM
-		if c == AES128GCM {
-			oid = cms.OIDAES128GCM
-		}
-		var b cryptobyte.Builder
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(oid)
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1OctetString(nonce)
-				b.AddASN1Int64(16)
-			})
-		})
-		contentAlg = b.BytesOrPanic()
+		contentAlg, err = e.startGCM(ew, cek)
 	} else {
-		iv := make([]byte, aes.BlockSize)
-		if _, err := io.ReadFull(e.rand(), iv); err != nil {
-			return nil, fmt.Errorf("smime: random: %w", err)
-		}
-		ew.cbc = cipher.NewCBCEncrypter(block, iv)
-		oid := cms.OIDAES256CBC
-		if c == AES128CBC {
-			oid = cms.OIDAES128CBC
-		}
-		var b cryptobyte.Builder
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(oid)
-			b.AddASN1OctetString(iv)
-		})
-		contentAlg = b.BytesOrPanic()
+		contentAlg, err = e.startCBC(ew, block)
+	}
+	if err != nil {
+		return nil, err
 	}
 	clear(cek)
 
@@ -320,6 +288,53 @@ func (e *Encrypter) Wrap(dst io.Writer) (io.WriteCloser, error) {
 	ew.chunks = newChunker(b64, ew.encrypt)
 	ew.canon = newCanonWriter(ew.chunks, false)
 	return ew, nil
+}
+
+// startGCM sets ew up for AES-GCM with a fresh nonce (RFC 5084) and
+// returns the content-encryption AlgorithmIdentifier.
+func (e *Encrypter) startGCM(ew *encWriter, cek []byte) ([]byte, error) {
+	nonce := make([]byte, 12)
+	if _, err := io.ReadFull(e.rand(), nonce); err != nil {
+		return nil, fmt.Errorf("smime: random: %w", err)
+	}
+	g, err := cms.NewGCMEncrypter(cek, nonce)
+	if err != nil {
+		return nil, err
+	}
+	ew.gcm = g
+	oid := cms.OIDAES256GCM
+	if e.cfg.Cipher == AES128GCM {
+		oid = cms.OIDAES128GCM
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(oid)
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1OctetString(nonce)
+			b.AddASN1Int64(16)
+		})
+	})
+	return b.BytesOrPanic(), nil
+}
+
+// startCBC sets ew up for AES-CBC with a fresh IV and returns the
+// content-encryption AlgorithmIdentifier.
+func (e *Encrypter) startCBC(ew *encWriter, block cipher.Block) ([]byte, error) {
+	iv := make([]byte, aes.BlockSize)
+	if _, err := io.ReadFull(e.rand(), iv); err != nil {
+		return nil, fmt.Errorf("smime: random: %w", err)
+	}
+	ew.cbc = cipher.NewCBCEncrypter(block, iv)
+	oid := cms.OIDAES256CBC
+	if e.cfg.Cipher == AES128CBC {
+		oid = cms.OIDAES128CBC
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(oid)
+		b.AddASN1OctetString(iv)
+	})
+	return b.BytesOrPanic(), nil
 }
 
 type encWriter struct {

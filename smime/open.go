@@ -335,22 +335,7 @@ func verifySignedData(sd *cms.Node, detached []byte, o OpenOptions) ([]byte, *x5
 	if content == nil {
 		return nil, nil, fmt.Errorf("%w: no content to verify", ErrMalformed)
 	}
-	var certs []*x509.Certificate
-	var infos *cms.Node
-	for _, c := range sd.Children[3:] {
-		switch {
-		case c.Is(2, 0, true):
-			for _, cc := range c.Children {
-				if cc.Is(0, 16, true) {
-					if cert, err := x509.ParseCertificate(cc.DER()); err == nil {
-						certs = append(certs, cert)
-					}
-				}
-			}
-		case c.Is(0, 17, true):
-			infos = c
-		}
-	}
+	certs, infos := signedDataCerts(sd)
 	if infos == nil || len(infos.Children) == 0 {
 		return nil, nil, fmt.Errorf("%w: no SignerInfo", ErrMalformed)
 	}
@@ -399,23 +384,51 @@ func verifySignedData(sd *cms.Node, detached []byte, o OpenOptions) ([]byte, *x5
 	if err := checkSig(signer, sAlg, h, signed, sigNode.Bytes()); err != nil {
 		return nil, nil, err
 	}
+	if err := checkSignerCert(signer, certs, o); err != nil {
+		return nil, nil, err
+	}
+	return content, signer, nil
+}
+
+// signedDataCerts returns the certificates a SignedData carries and its
+// SignerInfos (nil when there are none).
+func signedDataCerts(sd *cms.Node) ([]*x509.Certificate, *cms.Node) {
+	var certs []*x509.Certificate
+	var infos *cms.Node
+	for _, c := range sd.Children[3:] {
+		switch {
+		case c.Is(2, 0, true):
+			for _, cc := range c.Children {
+				if cc.Is(0, 16, true) {
+					if cert, err := x509.ParseCertificate(cc.DER()); err == nil {
+						certs = append(certs, cert)
+					}
+				}
+			}
+		case c.Is(0, 17, true):
+			infos = c
+		}
+	}
+	return certs, infos
+}
+
+// checkSignerCert checks the signer certificate: valid now, usable for
+// signing S/MIME, and chaining to the roots.
+func checkSignerCert(signer *x509.Certificate, certs []*x509.Certificate, o OpenOptions) error {
 	now := time.Now()
 	if o.Now != nil {
 		now = o.Now()
 	}
 	if err := checkTime("signer", signer, now); err != nil {
-		return nil, nil, err
+		return err
 	}
 	if signer.KeyUsage != 0 && signer.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return nil, nil, &CertError{Role: "signer", Cert: signer, Err: ErrWrongUsage, Detail: "key usage lacks digitalSignature"}
+		return &CertError{Role: "signer", Cert: signer, Err: ErrWrongUsage, Detail: "key usage lacks digitalSignature"}
 	}
 	if err := checkEKU("signer", signer); err != nil {
-		return nil, nil, err
+		return err
 	}
-	if err := checkChain("signer", signer, certs, o.Roots, now); err != nil {
-		return nil, nil, err
-	}
-	return content, signer, nil
+	return checkChain("signer", signer, certs, o.Roots, now)
 }
 
 func findSigner(sid *cms.Node, certs []*x509.Certificate) (*x509.Certificate, error) {
@@ -558,28 +571,9 @@ func decryptEnveloped(env *cms.Node, auth bool, o OpenOptions) ([]byte, string, 
 	if ecNode == nil || !ecNode.Is(2, 0, ecNode.Constructed) {
 		return nil, "", fmt.Errorf("%w: no encrypted content", ErrMalformed)
 	}
-	ct := ecNode.Bytes()
-	a := alg.Algorithm
-	var name string
-	var keyLen int
-	gcm := false
-	switch {
-	case a.Equal(cms.OIDAES128CBC):
-		name, keyLen = "aes128-cbc", 16
-	case a.Equal(cms.OIDAES192CBC):
-		name, keyLen = "aes192-cbc", 24
-	case a.Equal(cms.OIDAES256CBC):
-		name, keyLen = "aes256-cbc", 32
-	case a.Equal(cms.OIDAES128GCM):
-		name, keyLen, gcm = "aes128-gcm", 16, true
-	case a.Equal(cms.OIDAES192GCM):
-		name, keyLen, gcm = "aes192-gcm", 24, true
-	case a.Equal(cms.OIDAES256GCM):
-		name, keyLen, gcm = "aes256-gcm", 32, true
-	case a.Equal(cms.OIDDESEDE3), a.Equal(cms.OIDDESCBC), a.Equal(cms.OIDRC2CBC):
-		return nil, "", fmt.Errorf("%w: obsolete content cipher %v (DES/3DES/RC2)", ErrUnsupported, a)
-	default:
-		return nil, "", fmt.Errorf("%w: content cipher %v", ErrUnsupported, a)
+	name, keyLen, gcm, err := contentCipher(alg.Algorithm)
+	if err != nil {
+		return nil, "", err
 	}
 	if len(cek) != keyLen {
 		return nil, "", fmt.Errorf("%w: key length %d for %s", ErrDecrypt, len(cek), name)
@@ -591,52 +585,90 @@ func decryptEnveloped(env *cms.Node, auth bool, o OpenOptions) ([]byte, string, 
 	if gcm != auth {
 		return nil, "", fmt.Errorf("%w: %s in the wrong container (GCM needs AuthEnvelopedData)", ErrUnsupported, name)
 	}
+	var pt []byte
 	if gcm {
-		var p struct {
-			Nonce  []byte
-			ICVLen int `asn1:"optional,default:12"`
-		}
-		if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &p); err != nil {
-			return nil, "", fmt.Errorf("%w: GCM parameters: %w", ErrMalformed, err)
-		}
-		if p.ICVLen != len(mac) || len(p.Nonce) == 0 {
-			return nil, "", fmt.Errorf("%w: GCM tag length", ErrMalformed)
-		}
-		aead, err := cipher.NewGCMWithNonceSize(block, len(p.Nonce))
-		if p.ICVLen != 16 && err == nil {
-			if len(p.Nonce) != 12 {
-				return nil, "", fmt.Errorf("%w: GCM with %d-byte nonce and %d-byte tag", ErrUnsupported, len(p.Nonce), p.ICVLen)
-			}
-			aead, err = cipher.NewGCMWithTagSize(block, p.ICVLen)
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: %w", ErrUnsupported, err)
-		}
-		pt, err := aead.Open(nil, p.Nonce, append(ct, mac...), aad)
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: authentication tag mismatch (content altered or wrong key)", ErrDecrypt)
-		}
-		return pt, name, nil
+		pt, err = openGCM(block, alg.Parameters.FullBytes, ecNode.Bytes(), mac, aad)
+	} else {
+		pt, err = openCBC(block, alg.Parameters.FullBytes, ecNode.Bytes())
 	}
+	if err != nil {
+		return nil, "", err
+	}
+	return pt, name, nil
+}
+
+// contentCipher names the content-encryption algorithm a: its name, key
+// length and whether it is AES-GCM. DES, 3DES and RC2 are refused.
+func contentCipher(a asn1.ObjectIdentifier) (name string, keyLen int, gcm bool, err error) {
+	switch {
+	case a.Equal(cms.OIDAES128CBC):
+		return "aes128-cbc", 16, false, nil
+	case a.Equal(cms.OIDAES192CBC):
+		return "aes192-cbc", 24, false, nil
+	case a.Equal(cms.OIDAES256CBC):
+		return "aes256-cbc", 32, false, nil
+	case a.Equal(cms.OIDAES128GCM):
+		return "aes128-gcm", 16, true, nil
+	case a.Equal(cms.OIDAES192GCM):
+		return "aes192-gcm", 24, true, nil
+	case a.Equal(cms.OIDAES256GCM):
+		return "aes256-gcm", 32, true, nil
+	case a.Equal(cms.OIDDESEDE3), a.Equal(cms.OIDDESCBC), a.Equal(cms.OIDRC2CBC):
+		return "", 0, false, fmt.Errorf("%w: obsolete content cipher %v (DES/3DES/RC2)", ErrUnsupported, a)
+	}
+	return "", 0, false, fmt.Errorf("%w: content cipher %v", ErrUnsupported, a)
+}
+
+// openGCM decrypts AES-GCM content (RFC 5084) and checks its tag.
+func openGCM(block cipher.Block, params, ct, mac, aad []byte) ([]byte, error) {
+	var p struct {
+		Nonce  []byte
+		ICVLen int `asn1:"optional,default:12"`
+	}
+	if _, err := asn1.Unmarshal(params, &p); err != nil {
+		return nil, fmt.Errorf("%w: GCM parameters: %w", ErrMalformed, err)
+	}
+	if p.ICVLen != len(mac) || len(p.Nonce) == 0 {
+		return nil, fmt.Errorf("%w: GCM tag length", ErrMalformed)
+	}
+	aead, err := cipher.NewGCMWithNonceSize(block, len(p.Nonce))
+	if p.ICVLen != 16 && err == nil {
+		if len(p.Nonce) != 12 {
+			return nil, fmt.Errorf("%w: GCM with %d-byte nonce and %d-byte tag", ErrUnsupported, len(p.Nonce), p.ICVLen)
+		}
+		aead, err = cipher.NewGCMWithTagSize(block, p.ICVLen)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	pt, err := aead.Open(nil, p.Nonce, append(ct, mac...), aad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: authentication tag mismatch (content altered or wrong key)", ErrDecrypt)
+	}
+	return pt, nil
+}
+
+// openCBC decrypts AES-CBC content and removes its PKCS#7 padding.
+func openCBC(block cipher.Block, params, ct []byte) ([]byte, error) {
 	var iv []byte
-	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &iv); err != nil || len(iv) != aes.BlockSize {
-		return nil, "", fmt.Errorf("%w: CBC IV", ErrMalformed)
+	if _, err := asn1.Unmarshal(params, &iv); err != nil || len(iv) != aes.BlockSize {
+		return nil, fmt.Errorf("%w: CBC IV", ErrMalformed)
 	}
 	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
-		return nil, "", fmt.Errorf("%w: ciphertext length %d", ErrDecrypt, len(ct))
+		return nil, fmt.Errorf("%w: ciphertext length %d", ErrDecrypt, len(ct))
 	}
 	pt := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(block, iv).CryptBlocks(pt, ct)
 	pad := int(pt[len(pt)-1])
 	if pad == 0 || pad > aes.BlockSize {
-		return nil, "", fmt.Errorf("%w: bad padding", ErrDecrypt)
+		return nil, fmt.Errorf("%w: bad padding", ErrDecrypt)
 	}
 	for _, b := range pt[len(pt)-pad:] {
 		if int(b) != pad {
-			return nil, "", fmt.Errorf("%w: bad padding", ErrDecrypt)
+			return nil, fmt.Errorf("%w: bad padding", ErrDecrypt)
 		}
 	}
-	return pt[:len(pt)-pad], name, nil
+	return pt[:len(pt)-pad], nil
 }
 
 func unwrapKey(ris *cms.Node, id *Identity) ([]byte, error) {

@@ -63,6 +63,43 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 	state := randomString(32)
 	verifier := oauth2.GenerateVerifier()
 	oc := c.oauth2Config(redirect.String())
+	authURL := oc.AuthCodeURL(state, c.authCodeOptions(oc, verifier)...)
+	done := make(chan loginResult, 1)
+	handler := c.redirectHandler(redirect.Path, state, done)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	if redirect.Hostname() == "localhost" {
+		// A browser may try ::1 for localhost first; serve it too when we can.
+		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
+			defer ln6.Close()
+			go srv.Serve(ln6)
+		}
+	}
+	defer srv.Close()
+
+	if err := opts.Open(ctx, authURL); err != nil {
+		return Token{}, err
+	}
+	var res loginResult
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		return Token{}, fmt.Errorf("oauth: waiting for the browser to return to %s: %w", redirect, ctx.Err())
+	}
+	if res.err != nil {
+		return Token{}, res.err
+	}
+	hctx := context.WithValue(ctx, oauth2.HTTPClient, c.httpClient())
+	tok, err := oc.Exchange(hctx, res.code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return Token{}, c.wrap("exchange", err)
+	}
+	return c.saveLogin(ctx, tok)
+}
+
+// authCodeOptions are the parameters of the authorization request: PKCE,
+// the account to log in (login_hint), and for Google offline access.
+func (c *Config) authCodeOptions(oc *oauth2.Config, verifier string) []oauth2.AuthCodeOption {
 	authOpts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
 	if c.Account != "" {
 		authOpts = append(authOpts, oauth2.SetAuthURLParam("login_hint", c.Account))
@@ -72,18 +109,23 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 		// and again for a returning user only with prompt=consent.
 		authOpts = append(authOpts, oauth2.AccessTypeOffline, oauth2.SetAuthURLParam("prompt", "consent"))
 	}
-	authURL := oc.AuthCodeURL(state, authOpts...)
+	return authOpts
+}
 
-	type result struct {
-		code string
-		err  error
-	}
-	done := make(chan result, 1)
-	// The path is matched exactly, not registered as a ServeMux pattern:
-	// it comes from the configuration, and braces or a space in it would
-	// make a pattern that panics or matches other paths.
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != redirect.Path {
+// loginResult is what the browser's redirect brought: a code or an error.
+type loginResult struct {
+	code string
+	err  error
+}
+
+// redirectHandler receives the browser's redirect at path, checks state
+// and passes the first code (or error) to done. The path is matched
+// exactly, not registered as a ServeMux pattern: it comes from the
+// configuration, and braces or a space in it would make a pattern that
+// panics or matches other paths.
+func (c *Config) redirectHandler(path, state string, done chan<- loginResult) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path {
 			http.NotFound(w, r)
 			return
 		}
@@ -92,7 +134,7 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 			http.Error(w, "state mismatch: this response does not belong to the pending login", http.StatusBadRequest)
 			return
 		}
-		var res result
+		var res loginResult
 		if code := q.Get("error"); code != "" {
 			e := &Error{Op: "authorize", Code: code, Description: q.Get("error_description")}
 			c.addHint(e)
@@ -114,35 +156,6 @@ func Login(ctx context.Context, cfg *Config, opts LoginOptions) (Token, error) {
 		}
 		fmt.Fprintf(w, "<!doctype html><title>smtpcheck</title><p>%s</p>\n", html.EscapeString(msg))
 	})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	if redirect.Hostname() == "localhost" {
-		// A browser may try ::1 for localhost first; serve it too when we can.
-		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
-			defer ln6.Close()
-			go srv.Serve(ln6)
-		}
-	}
-	defer srv.Close()
-
-	if err := opts.Open(ctx, authURL); err != nil {
-		return Token{}, err
-	}
-	var res result
-	select {
-	case res = <-done:
-	case <-ctx.Done():
-		return Token{}, fmt.Errorf("oauth: waiting for the browser to return to %s: %w", redirect, ctx.Err())
-	}
-	if res.err != nil {
-		return Token{}, res.err
-	}
-	hctx := context.WithValue(ctx, oauth2.HTTPClient, c.httpClient())
-	tok, err := oc.Exchange(hctx, res.code, oauth2.VerifierOption(verifier))
-	if err != nil {
-		return Token{}, c.wrap("exchange", err)
-	}
-	return c.saveLogin(ctx, tok)
 }
 
 func (c *Config) saveLogin(ctx context.Context, tok *oauth2.Token) (Token, error) {

@@ -151,3 +151,22 @@ func TestProbeJSONShowsARefusedToken(t *testing.T) {
 		t.Errorf("probe text (exit %d): %s", code, text)
 	}
 }
+
+// TestConfigShowWithAnotherProfileBroken: one bad profile broke config
+// show (and send) of every other profile in the file.
+func TestConfigShowWithAnotherProfileBroken(t *testing.T) {
+	conf := writeFile(t, "c.json", `{"profiles":[{"name":"good","servers":["relay.example.com:587"]},
+		{"name":"bad","servers":["relay.example.com:x-ssl"]}]}`)
+	out, stderr, code := runWith(t, nil, "", "config", "show", "--config", conf, "--profile", "good")
+	if code != exitOK || !strings.Contains(out, "relay.example.com:587") {
+		t.Fatalf("good: exit %d\n%s%s", code, out, stderr)
+	}
+	_, stderr, code = runWith(t, nil, "", "config", "show", "--config", conf, "--profile", "bad")
+	if code != exitUsage || !strings.Contains(stderr, "servers[0]") {
+		t.Fatalf("bad: exit %d: %s", code, stderr)
+	}
+	_, stderr, code = runWith(t, nil, "", "config", "check", conf)
+	if code == exitOK {
+		t.Fatalf("config check passes a file with a bad profile: %s", stderr)
+	}
+}

@@ -32,5 +32,17 @@
 //
 // A Sender is safe for concurrent use. Its audit trail is fail-closed by
 // default: a send the trail cannot record is refused before anything is
-// sent, and the error wraps ErrAuditFailed.
+// sent, and the error wraps ErrAuditFailed (an *AuditError).
+//
+// Send returns a Result for either transport. Every error a Sender, an
+// Outbox or OAuthToken returns has one Class (Classify: connection, tls,
+// auth, rejected, temporary, usage, audit) and, for the failures an
+// administrator meets, a Hint naming the setting to change; Explain gives
+// both with the server's own reply for a program's output. The outbox
+// retries by the same classification.
+//
+// The default TLS mode (Profile.TLS empty) is auto: STARTTLS when offered,
+// implicit TLS on port 465; credentials are never sent unencrypted unless
+// Auth.AllowPlaintext says so. (The transport package's own zero mode is
+// stricter: STARTTLS required.)
 package mailwarden

@@ -31,9 +31,13 @@ type Profile struct {
 	// RoundRobin spreads sends over Servers instead of always trying them in
 	// order.
 	RoundRobin bool `json:"round_robin,omitempty"`
-	// TLS is "auto" (the default: STARTTLS when offered), "explicit"
-	// (STARTTLS required), "implicit" (TLS from the first byte) or "none".
-	// An address suffix such as "-ssl" or "-starttls" overrides it.
+	// TLS is "auto" (the default, also when empty: STARTTLS when the
+	// server offers it, and implicit TLS on port 465), "explicit" (STARTTLS
+	// required), "implicit" (TLS from the first byte) or "none". An
+	// address suffix such as "-ssl" or "-starttls" overrides it. Under
+	// auto a session the server offers no STARTTLS stays unencrypted (the
+	// probe says so), but PLAIN, LOGIN and the token mechanisms never send
+	// their secret on it unless Auth.AllowPlaintext says so.
 	TLS string `json:"tls,omitempty"`
 	// HeloName is the name sent in EHLO/HELO; empty means this host's name.
 	HeloName string `json:"helo,omitempty"`
@@ -42,7 +46,8 @@ type Profile struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 
 	// CAFile adds PEM certificate authorities to the system roots for
-	// verifying the relay.
+	// verifying the relay, and also an https:// proxy, a tcp+tls:// syslog
+	// audit sink and the Graph endpoint.
 	CAFile string `json:"ca_file,omitempty"`
 	// InsecureSkipVerify turns certificate verification off. It is reported
 	// in every probe, result and audit record.
@@ -101,8 +106,9 @@ type HeaderField struct {
 type Auth struct {
 	// Mechanism is a SASL name (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256,
 	// NTLM, GSSAPI, XOAUTH2, OAUTHBEARER), an admin-screen alias
-	// (AuthLoginMethod, KERBEROS, ...), "auto", or "none" (the default:
-	// no AUTH).
+	// (AuthLoginMethod, KERBEROS, ...), "auto", or "none". Empty means
+	// auto when the profile gives credentials (a Username, an OAuthToken or
+	// an OAuth flow) and none otherwise.
 	Mechanism string    `json:"mechanism,omitempty"`
 	Username  string    `json:"username,omitempty"`
 	Password  SecretRef `json:"password,omitempty"`
@@ -151,7 +157,9 @@ type AuditConfig struct {
 	Syslog string `json:"syslog,omitempty"`
 	// EventLog is a Windows Event Log source name.
 	EventLog string `json:"eventlog,omitempty"`
-	// FailOpen lets sends go on when the trail cannot record them; by
-	// default (fail-closed) such a send is refused.
+	// FailOpen lets sends go on when the trail cannot record them, and a
+	// syslog server that cannot be reached when the Sender is made is left
+	// out (Sender.AuditDegraded says so); by default (fail-closed) such a
+	// send is refused.
 	FailOpen bool `json:"fail_open,omitempty"`
 }

@@ -34,8 +34,9 @@ type Options struct {
 	// example a program's own structured log). The audit trail the Profile
 	// configures gets them regardless.
 	Logger *slog.Logger
-	// Transcript, when not nil, receives the SMTP conversation with
-	// authentication redacted.
+	// Transcript, when not nil, receives the SMTP conversation through
+	// the audit package's redacting writer (audit.Transcript): AUTH
+	// exchanges and proxy credentials never reach it.
 	Transcript io.Writer
 	// Forward is the dialer proxies are reached through (and the relay when
 	// there is no proxy); nil is a net.Dialer.

@@ -18,8 +18,10 @@
 // credentials in clear by accident. An address suffix ("host:587-starttls",
 // "host:465-ssl", "host:25-nossl") overrides Config.TLS.
 //
-// Probe runs the opening of a session without AUTH and reports each step
-// with its timing, the TLS details and the capabilities, for diagnostics.
+// Probe runs the opening of a session, with AUTH when the Config has
+// credentials (so a probe proves them too), says QUIT, and reports each
+// step with its timing, the TLS details and the capabilities, for
+// diagnostics.
 //
 // A Relay reuses sessions and retries: Relay.Send takes an Opener (a
 // function returning a fresh reader) because a message may have to be

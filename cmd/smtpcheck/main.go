@@ -43,6 +43,8 @@ const exitCodesHelp = `Exit codes:
   4  authentication failure (Graph: 401/403 or no token)
   5  message rejected (SMTP 5xx; Graph 4xx other than 401/403/429, or too large)
   6  temporary failure (SMTP 4xx; Graph 429 or 5xx)
+With --json the error names its class (connection, tls, auth, rejected,
+temporary, usage, audit) and a hint.
 `
 
 // env is what a subcommand may touch of the outside world.

@@ -578,25 +578,7 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 	}
 	cmdName := "AUTH " + mech
 	for {
-		var r Reply
-		err := c.withDeadline(ctx, c.cfg.CommandTimeout, func() error {
-			if err := c.wc.Cmd(line, traceAs); err != nil {
-				return err
-			}
-			if err := c.wc.Flush(); err != nil {
-				return err
-			}
-			code, lines, err := c.wc.ReadReply(true)
-			if err != nil {
-				return err
-			}
-			if code != 334 {
-				r = parseReply(code, lines)
-			} else {
-				r = Reply{Code: code, Text: strings.Join(lines, "")}
-			}
-			return nil
-		})
+		r, err := c.authRoundTrip(ctx, line, traceAs)
 		if err != nil {
 			return fail(mech, c.ioErr(StageAuth, cmdName, err))
 		}
@@ -626,14 +608,7 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 			if err != nil {
 				// Cancel the exchange (RFC 4954 section 4) and report
 				// the mechanism's error.
-				c.withDeadline(ctx, c.cfg.CommandTimeout, func() error {
-					c.wc.Cmd("*", "")
-					if err := c.wc.Flush(); err != nil {
-						return err
-					}
-					_, _, err := c.wc.ReadReply(false)
-					return err
-				})
+				c.cancelAuth(ctx)
 				return fail(mech, &Error{Stage: StageAuth, Server: c.server, Command: cmdName, Err: err})
 			}
 			line, traceAs = base64.StdEncoding.EncodeToString(resp), "[redacted]"
@@ -647,6 +622,43 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 			return fail(mech, e)
 		}
 	}
+}
+
+// authRoundTrip sends one line of a SASL exchange (traced as traceAs)
+// and reads the reply; a 334 challenge keeps its text whole.
+func (c *Client) authRoundTrip(ctx context.Context, line, traceAs string) (Reply, error) {
+	var r Reply
+	err := c.withDeadline(ctx, c.cfg.CommandTimeout, func() error {
+		if err := c.wc.Cmd(line, traceAs); err != nil {
+			return err
+		}
+		if err := c.wc.Flush(); err != nil {
+			return err
+		}
+		code, lines, err := c.wc.ReadReply(true)
+		if err != nil {
+			return err
+		}
+		if code != 334 {
+			r = parseReply(code, lines)
+		} else {
+			r = Reply{Code: code, Text: strings.Join(lines, "")}
+		}
+		return nil
+	})
+	return r, err
+}
+
+// cancelAuth cancels a SASL exchange with "*" (RFC 4954 section 4).
+func (c *Client) cancelAuth(ctx context.Context) {
+	c.withDeadline(ctx, c.cfg.CommandTimeout, func() error {
+		c.wc.Cmd("*", "")
+		if err := c.wc.Flush(); err != nil {
+			return err
+		}
+		_, _, err := c.wc.ReadReply(false)
+		return err
+	})
 }
 
 func replyAttr(r Reply) slog.Attr {

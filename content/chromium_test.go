@@ -196,4 +196,3 @@ func hasLogoBlue(t *testing.T, b []byte) bool {
 }
 
 func near(a uint32, b uint32) bool { return a+6 >= b && a <= b+6 }
-

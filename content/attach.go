@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"strconv"
 	"strings"
 
 	"mailwarden/envelope"
@@ -94,7 +95,8 @@ func (r *rowReader) Read(p []byte) (int, error) {
 // NewCSVReader returns the report's rows as CSV (RFC 4180: CRLF line ends,
 // fields quoted as needed) in UTF-8 with a byte order mark, so Excel opens
 // it as UTF-8: a header line of the columns, then one line per row with
-// each cell's text. When a row has a link or a group, a "link" and/or
+// each cell's text (a cell that would run as a spreadsheet formula is
+// prefixed with an apostrophe). When a row has a link or a group, a "link" and/or
 // "group" column is added at the end. It reads the rows as it goes; memory
 // does not grow with the number of rows.
 func NewCSVReader(rep *Report) io.Reader {
@@ -122,7 +124,7 @@ func NewCSVReader(rep *Report) io.Reader {
 		} else {
 			row := rep.Rows[i]
 			for _, c := range cols {
-				rec = append(rec, stripBidi(row.Cells[c].Text()))
+				rec = append(rec, csvSafe(stripBidi(row.Cells[c].Text())))
 			}
 			if hasLink {
 				rec = append(rec, row.Link)
@@ -138,6 +140,25 @@ func NewCSVReader(rep *Report) io.Reader {
 		w.Flush()
 		return i < len(rep.Rows), w.Error()
 	}}
+}
+
+// csvSafe defuses a cell a spreadsheet would run as a formula ("CSV
+// injection"): one starting with '=', '@', a tab or CR, or with '+' or '-'
+// when it is not a number, gets a leading apostrophe, which Excel and
+// LibreOffice show as text.
+func csvSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '@', '\t', '\r':
+		return "'" + s
+	case '+', '-':
+		if _, err := strconv.ParseFloat(s, 64); err != nil {
+			return "'" + s
+		}
+	}
+	return s
 }
 
 // NewJSONReader returns the report as JSON: an object with "title",

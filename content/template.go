@@ -8,6 +8,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	texttemplate "text/template"
@@ -78,6 +79,10 @@ func (t *Template) Source() string { return t.source }
 // "test", or "" for any JSON value.
 func (t *Template) Shape() string { return t.shape }
 
+// definesLayout matches a file that carries the layout itself (as
+// Template.Source prints it).
+var definesLayout = regexp.MustCompile(`\{\{-?\s*define\s+"layout_start"`)
+
 //go:embed builtin/*.tmpl
 var builtinFS embed.FS
 
@@ -135,7 +140,7 @@ func Parse(name, src string) (*Template, error) {
 		return bad("", err)
 	}
 	full := src
-	if !strings.Contains(src, `{{define "layout_start"}}`) {
+	if !definesLayout.MatchString(src) {
 		full = string(layout) + src
 	}
 	t := &Template{name: name, source: full}

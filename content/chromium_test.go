@@ -40,7 +40,7 @@ func chromium(t *testing.T) string {
 // 'smtpcheck template render --html' writes it) and the hostile report in
 // headless Chromium, served from 127.0.0.1, and checks that the page makes
 // no request anywhere else, that every image loads, that nothing scrolls
-// sideways at 600 and 1200 px, and that no injected script ran. The
+// sideways at 600 and 1200 px (long words in the data wrap), and that no injected script ran. The
 // screenshots at both widths are kept in the test's artifact directory
 // (go test -artifacts -outputdir DIR).
 func TestChromiumRendersBuiltins(t *testing.T) {

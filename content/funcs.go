@@ -4,6 +4,7 @@ import (
 	htmltemplate "html/template"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // severities maps severity names (lower case) to a class; each class has
@@ -67,6 +68,10 @@ func funcMap() map[string]any {
 			}
 			return Page{Title: title, Service: service}
 		},
+		// wrap escapes text for HTML and lets words longer than 20
+		// characters break (<wbr>), so a long host name, path or hash wraps
+		// in a narrow column instead of widening the message.
+		"wrap": wrapLong,
 		// paragraphs splits text at blank lines, for text shown as text.
 		"paragraphs": paragraphs,
 		// lines splits text at line breaks.
@@ -114,6 +119,32 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b[i:])
+}
+
+// wrapLong returns s escaped for HTML with a <wbr> after every 20
+// characters of a word and after each '/', '.', '_', '-', '=', '&' or '?'
+// in a word longer than 20 characters.
+func wrapLong(s string) htmltemplate.HTML {
+	var b strings.Builder
+	for i, word := range strings.Split(s, " ") {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if utf8.RuneCountInString(word) <= 20 {
+			b.WriteString(htmltemplate.HTMLEscapeString(word))
+			continue
+		}
+		run := 0
+		for _, r := range word {
+			b.WriteString(htmltemplate.HTMLEscapeString(string(r)))
+			run++
+			if run >= 20 || strings.ContainsRune("/._-=&?", r) {
+				b.WriteString("<wbr>")
+				run = 0
+			}
+		}
+	}
+	return htmltemplate.HTML(b.String())
 }
 
 func paragraphs(s string) []string {

@@ -177,6 +177,20 @@ func TestCSVAttachment(t *testing.T) {
 	}
 }
 
+func TestWrapLong(t *testing.T) {
+	for in, want := range map[string]string{
+		"short words stay":                  "short words stay",
+		"<b>":                               "&lt;b&gt;",
+		"/srv/data/very/long/path/name.txt": "/<wbr>srv/<wbr>data/<wbr>very/<wbr>long/<wbr>path/<wbr>name.<wbr>txt",
+		"0123456789abcdefghijKLMNO":         "0123456789abcdefghij<wbr>KLMNO",
+		"<script>alert(1)</script>-------":  "&lt;script&gt;alert(1)&lt;/<wbr>script&gt;-<wbr>-<wbr>-<wbr>-<wbr>-<wbr>-<wbr>-<wbr>",
+	} {
+		if got := string(wrapLong(in)); got != want {
+			t.Errorf("wrapLong(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestHTMLToText(t *testing.T) {
 	for _, c := range []struct{ name, html, want string }{
 		{"heading and paragraphs", `<h1>Title</h1><p>One  two
@@ -185,6 +199,7 @@ three</p><p>Four<br>five</p>`, "Title\n=====\n\nOne two three\n\nFour\nfive\n"},
 		{"link", `<p>See <a href="https://x.example/">the notes</a>, <a href="https://y.example/">https://y.example/</a> and <a href="javascript:x()">this</a>.</p>`, "See the notes <https://x.example/>, <https://y.example/> and this.\n"},
 		{"aligned table", `<table><tr><th>Name</th><th>Size</th></tr><tr><td>a</td><td>12 MB</td></tr><tr><td>日本</td><td>1</td></tr></table>`, "Name  Size\n----  -----\na     12 MB\n日本  1\n"},
 		{"layout table", `<table role="presentation"><tr><td>left</td><td>right</td></tr></table>`, "left\nright\n"},
+		{"wbr adds nothing", `<p>very<wbr>long<wbr>word</p>`, "verylongword\n"},
 		{"script and style dropped", `<style>p{}</style><script>x()</script><p>ok</p>`, "ok\n"},
 		{"wide table as records", `<table><tr><th>A</th><th>B</th></tr><tr><td>` + strings.Repeat("x", 60) + `</td><td>` + strings.Repeat("y", 60) + `</td></tr></table>`, "A: " + strings.Repeat("x", 60) + "\nB: " + strings.Repeat("y", 60) + "\n"},
 	} {

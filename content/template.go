@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"unicode"
 	"unicode/utf8"
@@ -100,17 +101,29 @@ func Builtins() []Builtin {
 	}
 }
 
-// Lookup returns the built-in template name; the error wraps ErrUnknown
-// when there is none.
-func Lookup(name string) (*Template, error) {
+// builtins parses each built-in template once, when first looked up.
+var builtins = lazyBuiltins()
+
+func lazyBuiltins() map[string]func() (*Template, error) {
+	m := map[string]func() (*Template, error){}
 	for _, b := range Builtins() {
-		if b.Name == name {
-			src, err := builtinFS.ReadFile("builtin/" + name + ".tmpl")
+		m[b.Name] = sync.OnceValues(func() (*Template, error) {
+			src, err := builtinFS.ReadFile("builtin/" + b.Name + ".tmpl")
 			if err != nil {
-				return nil, &Error{Template: name, Err: err}
+				return nil, &Error{Template: b.Name, Err: err}
 			}
-			return Parse(name, string(src))
-		}
+			return Parse(b.Name, string(src))
+		})
+	}
+	return m
+}
+
+// Lookup returns the built-in template name; the error wraps ErrUnknown
+// when there is none. A Template is never modified, so every call returns
+// the same one.
+func Lookup(name string) (*Template, error) {
+	if load, ok := builtins[name]; ok {
+		return load()
 	}
 	return nil, &Error{Template: name, Err: fmt.Errorf("%w (built-in templates: alert, report, test)", ErrUnknown)}
 }

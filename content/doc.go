@@ -42,12 +42,14 @@
 // it as UTF-8, and cells that a spreadsheet would run as formulas prefixed
 // with an apostrophe; JSON as the report data.
 //
-// The text is derived with golang.org/x/net/html rather than an
-// HTML-to-text library: the maintained ones either lay tables out as rows
-// of cells without alignment or (jaytaylor/html2text) have not been
-// maintained since 2020 and draw tables with box characters through a
-// table-writer dependency; the derivation here is about 350 lines, treats
-// layout tables as layout, and is tested by table.
+// The text is derived with golang.org/x/net/html (already a dependency)
+// rather than an HTML-to-text library. jaytaylor/html2text (last changed
+// in 2023) and its maintained fork inbucket/html2text draw tables through
+// olekukonko/tablewriter (two more dependencies, with borders) as an
+// option and drop an image's alt text; k3a/html2text does not align
+// tables. None of them tells a layout table (role="presentation", which
+// every mail layout nests) from a data table, which is what makes a mail
+// readable as text. The derivation here is one file, tested by table.
 //
 // Out of scope: remote images and web fonts (never loaded), charsets other
 // than UTF-8, right-to-left layout of whole messages, and templates that

@@ -27,7 +27,8 @@
 //
 // Functions available in templates: image NAME (the cid: URL of a built-in
 // image, see Images), badge SEVERITY (the badge image name), severityColor
-// SEVERITY, isSeverity COLUMN, upper, page TITLE SERVICE (the layout's
+// SEVERITY, isSeverity COLUMN, wrap TEXT (escaped, long words may break),
+// upper, page TITLE SERVICE (the layout's
 // argument), paragraphs TEXT (text split at blank lines, to show the
 // administrator's text as text), lines, orElse S DEFAULT, cell ROW COLUMN,
 // safeLink URL (the URL when http, https or mailto, else ""), msoStart

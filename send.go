@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"mailwarden/content"
 	"mailwarden/envelope"
 	"mailwarden/graph"
 	"mailwarden/headers"
@@ -108,8 +109,10 @@ func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Rea
 }
 
 // SendTest sends a short test message to the given recipients from the
-// profile's From address: the "Send test email" button. The audit trail
-// marks it with test=true.
+// profile's From address: the "Send test email" button. It is the built-in
+// "test" content template (HTML with a text alternative, naming the
+// profile, its servers, this host and the time). The audit trail marks it
+// with test=true.
 func (s *Sender) SendTest(ctx context.Context, to ...string) (*Result, error) {
 	if s.profile.From == "" {
 		return nil, &ConfigError{Profile: s.profile.Name, Field: "from", Err: errors.New("a From address is needed to send a test message")}
@@ -132,13 +135,16 @@ func (s *Sender) SendTest(ctx context.Context, to ...string) (*Result, error) {
 	if name == "" {
 		name = "(unnamed)"
 	}
-	m := &envelope.Message{
-		From:    from,
-		To:      rcpts,
-		Subject: "Mailwarden test message (profile " + name + ")",
-		Text: fmt.Sprintf("This is a test message sent by Mailwarden.\r\n\r\nProfile: %s\r\nServers: %s\r\nSent from host: %s\r\nSent at: %s\r\n",
-			name, servers, host, time.Now().UTC().Format(time.RFC3339)),
+	tmpl, err := content.Lookup("test")
+	if err != nil {
+		return nil, err
 	}
+	r, err := tmpl.Render(&content.Test{Profile: name, Servers: servers, Host: host, SentAt: time.Now().UTC().Format(time.RFC3339)})
+	if err != nil {
+		return nil, err
+	}
+	m := &envelope.Message{From: from, To: rcpts}
+	r.Apply(m)
 	return s.sendMessage(ctx, m, []slog.Attr{slog.Bool("test", true)})
 }
 

@@ -37,6 +37,7 @@ PACKAGES=(
 	krb5-kdc krb5-admin-server krb5-user
 	dovecot-core dovecot-submissiond dovecot-gssapi
 	libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
+	chromium python3
 )
 
 T0=${EPOCHREALTIME/[.,]/}

@@ -72,6 +72,7 @@ func commands() []command {
 		{"audit", "verify a tamper-evident audit file chain", runAudit},
 		{"config", "check configuration files, show profiles and presets, import XML settings", runConfig},
 		{"oauth", "log in to an OAuth2 provider (login) or check token acquisition (token)", runOAuth},
+		{"template", "list, show and render the alert/report/test content templates", runTemplate},
 		{"outbox", "list, retry, purge or deliver (run) a durable outbox spool", runOutbox},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

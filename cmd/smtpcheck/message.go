@@ -257,6 +257,7 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	fs.SetOutput(io.Discard)
 	mf := addMessageFlags(fs)
 	mf.stdin = e.stdin
+	tf := addTemplateFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(e.stdout, "usage: smtpcheck message --from ADDRESS --to LIST [flags] > message.eml")
@@ -275,6 +276,9 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	}
 	msg, err := mf.build()
 	defer mf.close()
+	if err == nil {
+		err = tf.apply(msg, mf, e.stdin)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck message: %s\n", errLine(err))
 		return exitUsage

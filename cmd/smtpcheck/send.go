@@ -21,6 +21,7 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	mf.stdin = e.stdin
 	var sf smimeFlags
 	sf.register(fs)
+	tf := addTemplateFlags(fs)
 	data := fs.String("data", "", "send the ready RFC 5322 message in `FILE` ('-' for standard input) instead of building one; --from and --to/--cc/--bcc give the envelope")
 	if code, done := parseFlags(fs, e, args, "send", "usage: smtpcheck send --server ADDR --from ADDRESS --to LIST [flags]\n\nBuilds a message from the flags (or takes one with --data) and sends it."); done {
 		return code
@@ -57,6 +58,9 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	} else {
 		msg, berr := mf.build()
 		defer mf.close()
+		if berr == nil {
+			berr = tf.apply(msg, mf, e.stdin)
+		}
 		if berr != nil {
 			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", errLine(berr))
 			return exitUsage

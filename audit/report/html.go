@@ -32,6 +32,12 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 	"count": func(m map[Outcome]int, o Outcome) int { return m[o] },
 	"bad":   func(o Outcome) bool { return o.bad() },
+	"fp": func(s string) string {
+		if len(s) > 16 {
+			return s[:16] + "…"
+		}
+		return s
+	},
 	"next":  func(u uint64) uint64 { return u + 1 },
 	"group": func(name string, c []*Count) map[string]any { return map[string]any{"Name": name, "Counts": c} },
 }).Parse(htmlTemplate))

@@ -158,11 +158,25 @@ func firstSeq(name string) (scanFile, error) {
 	}
 }
 
-// readLine appends the next line (with its newline, if any) to dst.
+// MaxScanLine is the longest line a Scanner holds in memory: a longer line
+// is read to its end but not kept, and is reported as not an audit record
+// (the File sink never writes one that long: records are a few hundred
+// bytes).
+const MaxScanLine = 16 << 20
+
+// readLine appends the next line (with its newline, if any) to dst. A line
+// longer than MaxScanLine is cut to its first MaxScanLine bytes (plus its
+// newline), which parseLine then refuses.
 func readLine(r *bufio.Reader, dst []byte) ([]byte, error) {
 	for {
 		chunk, err := r.ReadSlice('\n')
-		dst = append(dst, chunk...)
+		nl := len(chunk) > 0 && chunk[len(chunk)-1] == '\n'
+		if room := MaxScanLine - len(dst); room > 0 {
+			dst = append(dst, chunk[:min(len(chunk), room)]...)
+		}
+		if nl && dst[len(dst)-1] != '\n' {
+			dst = append(dst, '\n') // a line cut short keeps its end
+		}
 		if err != bufio.ErrBufferFull {
 			return dst, err
 		}

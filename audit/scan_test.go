@@ -248,3 +248,20 @@ func TestScannerEmptyAndUnreadable(t *testing.T) {
 		t.Error("no files: no error")
 	}
 }
+
+// TestScannerLongLine: a line far longer than any record (a file padded to
+// exhaust memory) is read through in bounded memory and reported where
+// Verify reports it.
+func TestScannerLongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	writeTrail(t, FileConfig{Path: path, Now: newClock().Now}, 4)
+	l := readLines(t, path)
+	long := strings.Repeat("x", MaxScanLine+100) + "\n"
+	writeLines(t, path, append(l[:3:3], append([]string{long}, l[3:]...)...))
+	sameVerdict(t, nil, []string{path})
+	_, _, err, _ := scanAll(t, ScanConfig{}, path)
+	var te *TamperError
+	if !errors.As(err, &te) || te.Kind != Inserted || te.Line != 4 {
+		t.Errorf("err = %v", err)
+	}
+}

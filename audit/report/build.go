@@ -98,7 +98,7 @@ func Build(opts Options, files ...string) (*Report, error) {
 			rep.Verdict.Warnings = append(rep.Verdict.Warnings, fmt.Sprintf("record %d: not readable as JSON: %v", r.Seq, derr))
 			continue
 		}
-		if err := b.add(rec); err != nil {
+		if err := b.add(rec, r.JSON); err != nil {
 			rep.Close()
 			return nil, err
 		}
@@ -184,7 +184,7 @@ func (b *builder) inPeriod(t time.Time) bool {
 }
 
 // add takes one verified record.
-func (b *builder) add(r *record) error {
+func (b *builder) add(r *record, raw []byte) error {
 	v := &b.rep.Verdict
 	if b.firstRec {
 		v.FirstHash, v.FirstTime, b.firstRec = r.Hash, r.Time, false
@@ -192,7 +192,7 @@ func (b *builder) add(r *record) error {
 	v.LastTime = r.Time
 	v.checkAnchor(b.opts.Anchor, r.Seq, r.Hash)
 	if strings.HasPrefix(r.Msg, "audit.") {
-		b.trailEvent(r)
+		b.trailEvent(r, raw)
 	}
 	if !b.inPeriod(r.Time) {
 		return nil
@@ -439,7 +439,7 @@ func (b *builder) finish() error {
 }
 
 // trailEvent notes the trail's own records a reviewer should see.
-func (b *builder) trailEvent(r *record) {
+func (b *builder) trailEvent(r *record, raw []byte) {
 	v := &b.rep.Verdict
 	switch {
 	case r.Msg == audit.MsgOpen && (r.Reason == "start" || r.Reason == "rotate" || r.Reason == "resume"):
@@ -454,11 +454,39 @@ func (b *builder) trailEvent(r *record) {
 			Detail: "the writer found its active file missing when it started: records written to it may have been deleted"})
 	default:
 		// A gap or crash record, or another of the trail's own events:
-		// shown with its reason.
-		d := "reason " + r.Reason
-		if r.Reason == "" {
-			d = "(no reason given)"
+		// shown with all its fields.
+		d := eventFields(raw)
+		if d == "" {
+			d = "(no details)"
 		}
 		v.Events = append(v.Events, TrailEvent{Seq: r.Seq, Time: r.Time, Msg: r.Msg, Detail: d})
 	}
+}
+
+// eventFields renders the fields of a trail record other than the chain and
+// time fields as "key=value" pairs in key order (values as JSON).
+func eventFields(raw []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		switch k {
+		case "seq", "prev", "hash", "time", "level", "msg":
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		v := string(m[k])
+		var str string
+		if json.Unmarshal(m[k], &str) == nil {
+			v = str
+		}
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, " ")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -405,5 +406,27 @@ func checkSelfContained(t *testing.T, doc []byte) {
 				t.Error("the style sheet loads something")
 			}
 		}
+	}
+}
+
+// TestTrailEvents: the trail's own records (a recovery after a failed write,
+// and any other audit.* record, such as a gap or crash record) are listed
+// in the verdict with their seq numbers and fields.
+func TestTrailEvents(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fixedClock{t: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}
+	w := newTrailWriter(t, dir, clock, 0)
+	// A record named like a trail event (the Handler prefixes audit.open and
+	// audit.seal only; the File sink writes the others).
+	w.rec(slog.LevelWarn, "audit.gap", slog.String("reason", "crash"), slog.Uint64("from_seq", 7), slog.Uint64("to_seq", 9))
+	w.close()
+	rep, err := Build(Options{Key: testKey}, w.files()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	ev := rep.Verdict.Events
+	if len(ev) != 1 || ev[0].Seq != 2 || ev[0].Msg != "audit.gap" || ev[0].Detail != "from_seq=7 reason=crash to_seq=9" {
+		t.Errorf("events %+v", ev)
 	}
 }

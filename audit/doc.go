@@ -99,6 +99,14 @@
 // write that fails leaves the file as it is (a torn line stays as evidence)
 // and the next write continues the chain in a new file.
 //
+// # Reading a trail
+//
+// A Scanner reads a trail record by record in chain order and checks it as
+// Verify does, in memory bounded by the longest line, yielding only
+// records that verified; ScanConfig.Restarts accepts (and lists) a writer
+// that stopped without its seal and a later one that resumed the chain.
+// Package audit/report builds the reviewers' report on it.
+//
 // # Windows Event Log
 //
 // On Windows, OpenEventLog(source) writes each entry as an event in the

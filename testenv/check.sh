@@ -307,6 +307,25 @@ m=$(marker unix)
 logger -u "$MW_SYSLOG_UNIX" --rfc5424 -t mailwarden-check "$m" 2>/dev/null || true
 logged "$m" && ok "rsyslog unix $MW_SYSLOG_UNIX" || bad "rsyslog unix: $m not in $MW_SYSLOG_FILE"
 
+# ------------------------------------------------------- browser and PDF
+
+# Headless Chromium renders a page (no network: the page is a data: URL) and
+# pdftoppm reads a PDF it printed.
+m=$(marker chromium)
+if out=$(timeout 90 "$MW_CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+	--user-data-dir="$TMP/chromium" --dump-dom "data:text/html,<p>$m</p>" 2>/dev/null) && [[ $out == *"$m"* ]]; then
+	ok "chromium $MW_CHROMIUM"
+else
+	bad "chromium $MW_CHROMIUM: --dump-dom did not show the page"
+fi
+if timeout 90 "$MW_CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+	--user-data-dir="$TMP/chromium" --print-to-pdf="$TMP/check.pdf" "data:text/html,<p>$m</p>" >/dev/null 2>&1 &&
+	"$MW_PDFTOPPM" -r 20 -png -f 1 -l 1 "$TMP/check.pdf" "$TMP/page" && compgen -G "$TMP/page*.png" >/dev/null; then
+	ok "print to PDF and pdftoppm $MW_PDFTOPPM"
+else
+	bad "chromium --print-to-pdf or pdftoppm failed"
+fi
+
 if [ "$FAILED" -gt 0 ]; then
 	echo "check: $FAILED check(s) failed" >&2
 	exit 1

@@ -37,7 +37,7 @@ PACKAGES=(
 	krb5-kdc krb5-admin-server krb5-user
 	dovecot-core dovecot-submissiond dovecot-gssapi
 	libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
-	chromium python3
+	chromium python3 poppler-utils fonts-dejavu-core
 )
 
 T0=${EPOCHREALTIME/[.,]/}
@@ -904,6 +904,9 @@ write_env() {
 	{
 		printf '# Mailwarden test peers, written by testenv/up.sh. Test-only secrets.\n'
 		printf 'export MW_TEST_CA=%s\n' "$CERTS/ca.pem"
+		# Tools, not daemons: the audit report's browser test.
+		printf 'export MW_CHROMIUM=%s\n' "$(command -v chromium)"
+		printf 'export MW_PDFTOPPM=%s\n' "$(command -v pdftoppm)"
 		for f in "$RUN"/*/env.part; do
 			[ -e "$f" ] && cat "$f"
 		done

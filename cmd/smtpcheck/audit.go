@@ -12,6 +12,7 @@ import (
 )
 
 const auditUsage = `usage: smtpcheck audit verify [--key-file FILE] [--allow-open] FILE...
+       smtpcheck audit report [flags] FILE...   (see 'smtpcheck audit report --help')
 
 Checks the hash chain of an audit trail written with --audit-file: every
 record's hash, its link to the record before it, and the sequence numbers,
@@ -44,6 +45,8 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	case "verify":
 		return runAuditVerify(e, args[1:])
+	case "report":
+		return runAuditReport(e, args[1:])
 	}
 	fmt.Fprintf(e.stderr, "smtpcheck audit: unknown command %q\n\n", args[0])
 	fmt.Fprint(e.stderr, auditUsage)

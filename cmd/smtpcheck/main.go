@@ -69,7 +69,7 @@ func commands() []command {
 		{"send", "build a message from flags (or take one with --data) and send it", runSend},
 		{"smime", "verify an S/MIME signing and encryption configuration", runSMIME},
 		{"demo", "run everything against an embedded relay, with no configuration", runDemo},
-		{"audit", "verify a tamper-evident audit file chain", runAudit},
+		{"audit", "verify a tamper-evident audit file chain, or report on it for reviewers", runAudit},
 		{"config", "check configuration files, show profiles and presets, import XML settings", runConfig},
 		{"oauth", "log in to an OAuth2 provider (login) or check token acquisition (token)", runOAuth},
 		{"template", "list, show and render the alert/report/test content templates", runTemplate},

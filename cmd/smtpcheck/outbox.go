@@ -209,7 +209,7 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 	var tracked *audit.Handler
 	if trail != nil {
 		defer trail.Close()
-		tracked = trail.Track()
+		tracked = withOperator(trail.Track()) // who, for the report
 	}
 	o, code := openSpoolLogged(e, name, *spool, tracked)
 	if o == nil {

@@ -75,6 +75,20 @@ func TestOutboxCommands(t *testing.T) {
 	if _, stderr, code := runWith(t, nil, "", "audit", "verify", auditFile); code != exitOK {
 		t.Errorf("audit verify after the purge: exit %d %s", code, stderr)
 	}
+	// The report names who purged it, and the message delivered before.
+	trailFiles, _ := filepath.Glob(filepath.Join(filepath.Dir(auditFile), "*.log"))
+	out, stderr, code = runWith(t, nil, "", append([]string{"audit", "report", "--format", "json"}, trailFiles...)...)
+	var rep struct {
+		Summary struct {
+			Actions []struct{ Action, Who, MessageID string }
+		}
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("audit report: exit %d %s", code, stderr)
+	}
+	if a := rep.Summary.Actions; len(a) != 1 || a[0].Action != "purge" || a[0].Who != operatorName() || !strings.Contains(a[0].Who, "@") {
+		t.Errorf("report actions %+v, want a purge by %s", a, operatorName())
+	}
 	if _, stderr, code := runWith(t, nil, "", "outbox", "purge", "--spool", spool, ids[1]); code != exitUsage || !strings.Contains(stderr, "no such entry") {
 		t.Fatalf("purge again: exit %d %s", code, stderr)
 	}

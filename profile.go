@@ -37,8 +37,13 @@ type Profile struct {
 	TLS string `json:"tls,omitempty"`
 	// HeloName is the name sent in EHLO/HELO; empty means this host's name.
 	HeloName string `json:"helo,omitempty"`
-	// Timeout bounds each step (dial, each command, the message data); zero
-	// means the transport's defaults.
+	// Timeout bounds each step: the dial (TCP, proxy, TLS handshake and
+	// greeting), each command and its reply, and the data phase (the whole
+	// body's transfer plus the server's final reply, for DATA and BDAT
+	// alike). It is not scaled by the message's size: a profile that sends
+	// large messages over a slow link needs a Timeout long enough for the
+	// transfer. Zero means the transport's defaults (30 s to dial, 2 min
+	// per command, 10 min for the data phase).
 	Timeout time.Duration `json:"timeout,omitempty"`
 
 	// CAFile adds PEM certificate authorities to the system roots for

@@ -160,7 +160,11 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	if p.Timeout < 0 {
 		return bad("timeout", errors.New("must not be negative"))
 	}
-	cfg.DialTimeout, cfg.CommandTimeout = p.Timeout, p.Timeout
+	// The timeout bounds the data phase as well (the body's transfer and
+	// the final reply together, DATA and BDAT alike): a relay that never
+	// answers the final "." must not hold a send for DataTimeout's ten
+	// minutes.
+	cfg.DialTimeout, cfg.CommandTimeout, cfg.DataTimeout = p.Timeout, p.Timeout, p.Timeout
 	tc, err := s.tlsConfig(ctx, getenv, opts.Secrets)
 	if err != nil {
 		return nil, err

@@ -61,7 +61,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.servers, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
 	fs.StringVar(&c.tls, "tls", "auto", "TLS `MODE`: auto, explicit (STARTTLS required), implicit, none")
 	fs.StringVar(&c.helo, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's name)")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for each step")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for each step: dial, each command, and the message data (transfer and final reply)")
 	fs.StringVar(&c.ca, "ca", "", "PEM `FILE` of extra certificate authorities to trust")
 	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
 	fs.StringVar(&c.clientCert, "client-cert", "", "client certificate PEM `FILE`")

@@ -123,8 +123,12 @@ type Auth struct {
 	Keytab   string `json:"keytab,omitempty"`
 	CCache   string `json:"ccache,omitempty"`
 	SPN      string `json:"spn,omitempty"`
-	// AllowPlaintext lets mechanisms that expose a reusable secret (PLAIN,
-	// LOGIN) run on a connection without TLS. Off by default.
+	// AllowPlaintext lets mechanisms authenticate on a connection without
+	// TLS, which a man in the middle that strips STARTTLS (TLS "auto") can
+	// exploit: PLAIN and LOGIN send the password, XOAUTH2 and OAUTHBEARER a
+	// bearer token; CRAM-MD5, SCRAM and NTLM exchanges can be cracked
+	// offline; GSSAPI leaves the session open to takeover. Off by default,
+	// and "auto" then picks no mechanism in clear.
 	AllowPlaintext bool `json:"allow_plaintext,omitempty"`
 }
 

@@ -86,8 +86,12 @@ type Config struct {
 	// authmech.Client and takes precedence over Auth.
 	NewAuth func() (authmech.Client, error)
 
-	// AllowPlaintextAuth lets mechanisms send reusable secrets over a
-	// connection without TLS (authmech.ServerInfo.AllowPlaintext).
+	// AllowPlaintextAuth lets mechanisms authenticate on a connection
+	// without TLS (authmech.ServerInfo.AllowPlaintext): PLAIN and LOGIN
+	// (the password itself), XOAUTH2 and OAUTHBEARER (a bearer token),
+	// CRAM-MD5, SCRAM and NTLM (crackable offline from a recording) and
+	// GSSAPI (no security layer). Off, each refuses with an
+	// *authmech.PlaintextError that says why.
 	AllowPlaintextAuth bool
 
 	// DialTimeout bounds the TCP connect plus TLS handshake and greeting;

@@ -14,6 +14,14 @@
 // verified and the client answers, in a wrap token of its own, "no security
 // layer" (TLS protects the session) with the authorization identity.
 //
+// On a connection without TLS, Start refuses with an
+// *authmech.PlaintextError unless ServerInfo.AllowPlaintext: the exchange
+// itself gives an eavesdropper nothing to crack (the ticket is sealed with
+// the service's key, the authenticator with a session key, and the server's
+// replay cache stops a replay), but with no security layer the session
+// after AUTH is unprotected, so a man in the middle that stripped STARTTLS
+// relays the exchange to the real server and then sends as the user.
+//
 // Credentials come from a password, a keytab, or an existing credential
 // cache — the last is "authenticate as the account the service runs as"
 // (kinit or a Windows logon put the ticket there; KRB5CCNAME names it).
@@ -178,6 +186,9 @@ func (c *Client) kdcMsg(err error) string {
 
 // Start gets a service ticket and sends the initial context token.
 func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, []byte, error) {
+	if err := info.RefuseInClear("GSSAPI", "it negotiates no security layer, so whoever is on the path can relay the exchange and take over the authenticated session"); err != nil {
+		return "", nil, err
+	}
 	spn := c.creds.Kerberos.SPN
 	if spn == "" {
 		if info == nil || info.Name == "" {

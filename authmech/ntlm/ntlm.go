@@ -133,8 +133,8 @@ func (c *Client) User() string {
 
 // Start sends the NEGOTIATE message as the initial response.
 func (c *Client) Start(_ context.Context, info *authmech.ServerInfo) (string, []byte, error) {
-	if !info.Encrypted() && !info.AllowPlaintext {
-		return "", nil, authmech.ErrPlaintextRefused
+	if err := info.RefuseInClear("NTLM", "an eavesdropper can record the NTLMv2 response and crack the password offline"); err != nil {
+		return "", nil, err
 	}
 	c.info, c.step = info, 0
 	c.negotiate = negotiateMessage()

@@ -267,8 +267,21 @@ func initialContextToken(apreq []byte) []byte {
 	return asn1tools.AddASNAppTag(b, 0)
 }
 
-// Next handles the AP-REP, then the security-layer offer.
-func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
+// Next handles the AP-REP, then the security-layer offer. Both come from
+// the server and are parsed by gokrb5, which does not bound every length
+// (a short AP-REP cipher text made it panic): lengths are checked first,
+// and a panic that still escapes is turned into an *Error, so a hostile
+// server cannot crash the process.
+func (c *Client) Next(_ context.Context, challenge []byte) (resp []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			op, sentinel := "wrap", error(nil)
+			if !c.mutual {
+				op, sentinel = "ap-rep", ErrMutualAuth
+			}
+			resp, err = nil, &Error{Op: op, Msg: fmt.Sprintf("malformed token from the server (%v)", r), Err: sentinel}
+		}
+	}()
 	c.step++
 	switch {
 	case !c.mutual:
@@ -298,6 +311,13 @@ func (c *Client) checkAPRep(b []byte) error {
 	}
 	if !tok.IsAPRep() {
 		return &Error{Op: "ap-rep", Msg: "the server's reply is not an AP-REP", Err: ErrMutualAuth}
+	}
+	et, err := crypto.GetEtype(c.sessionKey.KeyType)
+	if err != nil {
+		return &Error{Op: "ap-rep", Msg: err.Error(), Err: ErrMutualAuth}
+	}
+	if len(tok.APRep.EncPart.Cipher) < et.GetConfounderByteSize()+et.GetHMACBitLength()/8 {
+		return &Error{Op: "ap-rep", Msg: "the AP-REP's encrypted part is too short", Err: ErrMutualAuth}
 	}
 	plain, err := crypto.DecryptEncPart(tok.APRep.EncPart, c.sessionKey, keyusage.AP_REP_ENCPART)
 	if err != nil {

@@ -137,7 +137,10 @@ type Auth struct {
 type Proxy struct {
 	// URL is a proxy URL (socks5://, socks5h://, socks4://, socks4a://,
 	// http://, https://), or "auto" to take it from ALL_PROXY, HTTPS_PROXY
-	// and NO_PROXY. When empty, the field form below is used.
+	// and NO_PROXY. When empty, the field form below is used. The URL never
+	// holds a password: Validate and NewSender refuse "user:PASSWORD@"
+	// (field proxy.url); the user goes in User and the password in
+	// Password, as a reference.
 	URL string `json:"url,omitempty"`
 	// The field form admin screens show: Type is none, http (tunnel),
 	// socks4, socks4a or socks5.

@@ -294,7 +294,11 @@ func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *O
 			fc, s.proxyReason = c, reason
 		}
 	case p.URL != "":
-		c, err := firewall.ParseURL(p.URL)
+		err := p.inlinePassword()
+		c, perr := firewall.ParseURL(p.URL)
+		if err == nil {
+			err = perr
+		}
 		if err != nil {
 			return bad("url", err)
 		}

@@ -86,6 +86,9 @@ func (p Profile) Validate() error {
 	default:
 		return bad("auth.oauth.client_auth", fmt.Errorf("unknown method %q (want client_secret_post or client_secret_basic)", a))
 	}
+	if err := p.Proxy.inlinePassword(); err != nil { // before validate: its error would not name proxy.password
+		return bad("proxy.url", err)
+	}
 	if err := p.Proxy.validate(); err != nil {
 		return bad("proxy", err)
 	}

@@ -277,6 +277,9 @@ func (c *connFlags) flagProfile(e *env, requireServer bool) (mailwarden.Profile,
 	if c.proxyPWFile != "" {
 		px.Password = mailwarden.SecretRef("file:" + c.proxyPWFile)
 	}
+	if err := c.proxyURLPassword(e, px, secrets); err != nil {
+		return p, nil, err
+	}
 
 	p.SMIME = c.smime
 	p.Audit = mailwarden.AuditConfig{File: c.audit.file, KeyFile: c.audit.keyFile, Syslog: c.audit.syslog, EventLog: c.audit.eventlog, FailOpen: c.audit.failOpen}

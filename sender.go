@@ -18,6 +18,7 @@ import (
 
 	"mailwarden/audit"
 	"mailwarden/firewall"
+	"mailwarden/internal/scrub"
 	"mailwarden/oauth"
 	"mailwarden/transport"
 )
@@ -121,6 +122,8 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	if err != nil {
 		return nil, err
 	}
+	secrets := scrub.New() // filled as secrets are resolved (scrub.go)
+	ctx = withSessionSecrets(ctx, secrets)
 	s := &Sender{profile: p}
 	if s.defaults, err = parseDefaults(p); err != nil {
 		return nil, err
@@ -183,6 +186,7 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	}
 	cfg.NewAuth = newAuth
 	s.tokens = tokens
+	cfg.Scrub = secrets.Scrub
 
 	if s.smime, err = loadSMIME(ctx, p, getenv, opts.Secrets); err != nil {
 		return nil, err

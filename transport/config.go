@@ -126,6 +126,14 @@ type Config struct {
 	// Logger receives the events listed in events.go; nil discards them.
 	Logger *slog.Logger
 
+	// Scrub, when not nil, rewrites the text of every server reply line
+	// before it is stored in a Reply or an error, logged or written to the
+	// Transcript (SASL challenges excepted: the mechanism needs them, and
+	// the transcript redacts them anyway). A sender passes one that removes
+	// the session's secrets, in plain and encoded forms, so that a server
+	// echoing the credentials in its 535 puts them nowhere.
+	Scrub func(string) string
+
 	// Transcript, when not nil, receives the protocol conversation, one
 	// line per command or reply line, prefixed "C: " or "S: ". AUTH
 	// payloads (initial responses, challenges and responses) are replaced

@@ -207,6 +207,7 @@ func newClientNorm(ctx context.Context, conn net.Conn, addr Address, cfg *Config
 		conn:   conn,
 	}
 	c.wc = wire.New(conn, cfg.MaxReplyLine, cfg.MaxReplySize)
+	c.wc.Scrub = cfg.Scrub
 	if cfg.Transcript != nil {
 		c.wc.Trace = c.trace
 	}

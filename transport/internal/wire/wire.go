@@ -36,6 +36,11 @@ type Conn struct {
 	MaxLine  int
 	MaxReply int
 	Trace    Tracer
+	// Scrub, when not nil, rewrites the text of every reply line (after
+	// "NNN-" or "NNN ") before it is traced or returned, except the SASL
+	// challenges ReadReply(true) reads, which the mechanism needs intact
+	// and the trace redacts.
+	Scrub func(string) string
 }
 
 // New returns a Conn over nc.
@@ -102,6 +107,9 @@ func (c *Conn) ReadReply(redact bool) (int, []string, error) {
 		total += len(line) + 2
 		if c.MaxReply > 0 && total > c.MaxReply {
 			return code, lines, ErrReplyTooLong
+		}
+		if c.Scrub != nil && len(line) > 4 && !(redact && line[:3] == "334") {
+			line = line[:4] + c.Scrub(line[4:])
 		}
 		if c.Trace != nil {
 			if redact && len(line) > 4 && line[:3] == "334" {

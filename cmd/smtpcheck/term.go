@@ -48,4 +48,3 @@ func term(s string) string {
 	}
 	return b.String()
 }
-

@@ -49,7 +49,7 @@ func authFactory(ctx context.Context, p Profile, canon string, opts *Options) (f
 		if tokens, err = oauthTokenSource(ctx, p, opts); err != nil {
 			return nil, nil, err
 		}
-		creds.Token = tokens
+		creds.Token = withTokenScrub(tokens, sessionSecrets(ctx))
 	}
 	// Build one client now so that missing credentials are reported at
 	// configuration time, not on the first connection.

@@ -29,6 +29,11 @@
 //
 // Secrets are never part of a Profile: it holds SecretRefs (env:NAME,
 // file:PATH, or a reference an embedding product's SecretSource resolves).
+// Once resolved, every secret of a Sender (and every OAuth access token it
+// obtains) is scrubbed, in plain, base64 and hex forms, from what servers,
+// proxies and identity providers send back, before it reaches an error, a
+// transcript or the audit trail: a relay that echoes the password in its
+// 535 does not get it logged.
 //
 // A Sender is safe for concurrent use. Its audit trail is fail-closed by
 // default: a send the trail cannot record is refused before anything is

@@ -189,6 +189,9 @@ func planProxy(name string, px Proxy) (proxyPlan, error) {
 		if px.Type != "" || px.Host != "" {
 			return bad("proxy", errors.New("set either url or the type/host fields, not both"))
 		}
+		if err := px.inlinePassword(); err != nil { // before parsing: its error would not name proxy.password
+			return bad("proxy.url", err)
+		}
 		c, err := firewall.ParseURL(px.URL)
 		if err != nil {
 			return bad("proxy.url", err)

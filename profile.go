@@ -41,8 +41,13 @@ type Profile struct {
 	TLS string `json:"tls,omitempty"`
 	// HeloName is the name sent in EHLO/HELO; empty means this host's name.
 	HeloName string `json:"helo,omitempty"`
-	// Timeout bounds each step (dial, each command, the message data); zero
-	// means the transport's defaults.
+	// Timeout bounds each step: the dial (TCP, proxy, TLS handshake and
+	// greeting), each command and its reply, and the data phase (the whole
+	// body's transfer plus the server's final reply, for DATA and BDAT
+	// alike). It is not scaled by the message's size: a profile that sends
+	// large messages over a slow link needs a Timeout long enough for the
+	// transfer. Zero means the transport's defaults (30 s to dial, 2 min
+	// per command, 10 min for the data phase).
 	Timeout time.Duration `json:"timeout,omitempty"`
 
 	// CAFile adds PEM certificate authorities to the system roots for
@@ -124,8 +129,12 @@ type Auth struct {
 	Keytab   string `json:"keytab,omitempty"`
 	CCache   string `json:"ccache,omitempty"`
 	SPN      string `json:"spn,omitempty"`
-	// AllowPlaintext lets mechanisms that expose a reusable secret (PLAIN,
-	// LOGIN) run on a connection without TLS. Off by default.
+	// AllowPlaintext lets mechanisms authenticate on a connection without
+	// TLS, which a man in the middle that strips STARTTLS (TLS "auto") can
+	// exploit: PLAIN and LOGIN send the password, XOAUTH2 and OAUTHBEARER a
+	// bearer token; CRAM-MD5, SCRAM and NTLM exchanges can be cracked
+	// offline; GSSAPI leaves the session open to takeover. Off by default,
+	// and "auto" then picks no mechanism in clear.
 	AllowPlaintext bool `json:"allow_plaintext,omitempty"`
 }
 
@@ -134,7 +143,10 @@ type Auth struct {
 type Proxy struct {
 	// URL is a proxy URL (socks5://, socks5h://, socks4://, socks4a://,
 	// http://, https://), or "auto" to take it from ALL_PROXY, HTTPS_PROXY
-	// and NO_PROXY. When empty, the field form below is used.
+	// and NO_PROXY. When empty, the field form below is used. The URL never
+	// holds a password: Validate and NewSender refuse "user:PASSWORD@"
+	// (field proxy.url); the user goes in User and the password in
+	// Password, as a reference.
 	URL string `json:"url,omitempty"`
 	// The field form admin screens show: Type is none, http (tunnel),
 	// socks4, socks4a or socks5.

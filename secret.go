@@ -32,6 +32,14 @@ var ErrSecretUnresolved = errors.New("mailwarden: secret could not be resolved")
 // Resolve returns the secret r refers to. getenv may be nil (os.Getenv is
 // used); src may be nil when no reference needs it.
 func (r SecretRef) Resolve(ctx context.Context, getenv func(string) string, src SecretSource) (string, error) {
+	v, err := r.resolve(ctx, getenv, src)
+	if err == nil {
+		sessionSecrets(ctx).Add(v) // scrubbed from what servers echo (scrub.go)
+	}
+	return v, err
+}
+
+func (r SecretRef) resolve(ctx context.Context, getenv func(string) string, src SecretSource) (string, error) {
 	if r == "" {
 		return "", nil
 	}

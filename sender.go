@@ -18,6 +18,7 @@ import (
 
 	"mailwarden/audit"
 	"mailwarden/firewall"
+	"mailwarden/internal/scrub"
 	"mailwarden/oauth"
 	"mailwarden/transport"
 )
@@ -120,6 +121,8 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	if err != nil {
 		return nil, err
 	}
+	secrets := scrub.New() // filled as secrets are resolved (scrub.go)
+	ctx = withSessionSecrets(ctx, secrets)
 	s := &Sender{plan: pl, profile: pl.profile, defaults: pl.defaults}
 	var d interface {
 		delivery
@@ -165,6 +168,11 @@ func (s *Sender) newSMTPDelivery(ctx context.Context, pl *plan, opts *Options, g
 		DialTimeout:        p.Timeout,
 		CommandTimeout:     p.Timeout,
 	}
+	// The timeout bounds the data phase as well (the body's transfer and
+	// the final reply together, DATA and BDAT alike): a relay that never
+	// answers the final "." must not hold a send for DataTimeout's ten
+	// minutes.
+	cfg.DataTimeout = p.Timeout
 	tc, err := s.tlsConfig(ctx, getenv, opts.Secrets)
 	if err != nil {
 		return nil, err
@@ -179,6 +187,7 @@ func (s *Sender) newSMTPDelivery(ctx context.Context, pl *plan, opts *Options, g
 	}
 	cfg.NewAuth = newAuth
 	s.tokens = tokens
+	cfg.Scrub = sessionSecrets(ctx).Scrub
 	return &smtpDelivery{profile: p.Name, names: p.Servers, roundRobin: p.RoundRobin, servers: pl.servers, session: cfg}, nil
 }
 

@@ -19,9 +19,9 @@ type ServerInfo struct {
 	// Mechanisms lists the SASL mechanisms the server advertised in its EHLO
 	// AUTH keyword, upper-cased, in the server's order.
 	Mechanisms []string
-	// AllowPlaintext is the transport's policy: when false, a mechanism that
-	// would expose a reusable secret on a connection without TLS must refuse
-	// with ErrPlaintextRefused.
+	// AllowPlaintext is the transport's policy: when false, a mechanism
+	// must refuse a connection without TLS with a *PlaintextError (see
+	// RefuseInClear), and auto picks none.
 	AllowPlaintext bool
 }
 

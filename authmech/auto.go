@@ -10,9 +10,13 @@ import (
 // AutoClient chooses, in Start, the strongest mechanism that the server
 // offers and the credentials satisfy (see the Rank constants: GSSAPI,
 // SCRAM-SHA-256, SCRAM-SHA-1, NTLM, CRAM-MD5, OAUTHBEARER, XOAUTH2, PLAIN,
-// LOGIN), and delegates the exchange to it. Mechanisms that would refuse the
-// connection (PLAIN or LOGIN without TLS, unless ServerInfo.AllowPlaintext)
-// are skipped rather than tried. Chosen says what was picked.
+// LOGIN), and delegates the exchange to it. On a connection without TLS it
+// picks nothing unless ServerInfo.AllowPlaintext: every built-in mechanism
+// then either sends a reusable secret (PLAIN, LOGIN, bearer tokens), gives
+// an eavesdropper something to crack offline (CRAM-MD5, SCRAM, NTLM) or
+// leaves the session open to takeover (GSSAPI), and auto must never be
+// what sends credentials in clear after a STARTTLS strip. Chosen says what
+// was picked.
 type AutoClient struct {
 	reg    *Registry
 	creds  Credentials
@@ -25,9 +29,6 @@ func (a *AutoClient) Chosen() string { return a.chosen }
 
 // User returns the user name reported to the audit trail.
 func (a *AutoClient) User() string { return a.creds.Username }
-
-// plaintextSensitive mechanisms refuse connections without TLS.
-var plaintextSensitive = map[string]bool{"PLAIN": true, "LOGIN": true, "XOAUTH2": true, "OAUTHBEARER": true, "NTLM": true}
 
 // Start picks a mechanism and starts it. When nothing fits it returns an
 // error wrapping ErrNotOffered that lists what the server offered.
@@ -50,8 +51,8 @@ func (a *AutoClient) Start(ctx context.Context, info *ServerInfo) (string, []byt
 			skipped = append(skipped, m.Name+" (credentials do not fit)")
 			continue
 		}
-		if plaintextSensitive[m.Name] && !info.Encrypted() && !info.AllowPlaintext {
-			skipped = append(skipped, m.Name+" (no TLS)")
+		if info.RefuseInClear(m.Name, "") != nil {
+			skipped = append(skipped, m.Name+" (refused without TLS)")
 			continue
 		}
 		c, err := m.New(a.creds)
@@ -70,13 +71,27 @@ func (a *AutoClient) Start(ctx context.Context, info *ServerInfo) (string, []byt
 	if len(skipped) > 0 {
 		msg += "; skipped " + strings.Join(skipped, ", ")
 	}
-	return "", nil, &autoError{msg: msg}
+	clear := info.RefuseInClear("auto", "") != nil
+	if clear {
+		msg += "; the connection is not encrypted and no mechanism authenticates without TLS (a recorded exchange gives away the password, a token or the session) unless plaintext authentication is explicitly allowed"
+	}
+	return "", nil, &autoError{msg: msg, clear: clear}
 }
 
-type autoError struct{ msg string }
+// autoError matches ErrNotOffered, and ErrPlaintextRefused when the
+// connection is not encrypted.
+type autoError struct {
+	msg   string
+	clear bool
+}
 
 func (e *autoError) Error() string { return e.msg }
-func (e *autoError) Unwrap() error { return ErrNotOffered }
+func (e *autoError) Unwrap() []error {
+	if e.clear {
+		return []error{ErrNotOffered, ErrPlaintextRefused}
+	}
+	return []error{ErrNotOffered}
+}
 
 // Next continues the chosen mechanism's exchange.
 func (a *AutoClient) Next(ctx context.Context, challenge []byte) ([]byte, error) {

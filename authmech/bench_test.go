@@ -58,7 +58,7 @@ func BenchmarkMechanisms(b *testing.B) {
 			for b.Loop() {
 				c := m.newClient()
 				c.nonce = m.nonce
-				c.Start(ctx, plainInfo)
+				c.Start(ctx, tlsInfo)
 				if _, err := c.Next(ctx, []byte(m.first)); err != nil {
 					b.Fatal(err)
 				}

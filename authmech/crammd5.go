@@ -9,7 +9,8 @@ import (
 )
 
 // cramClient implements CRAM-MD5 (RFC 2195). The password never crosses
-// the wire, but a recorded exchange can be attacked offline: prefer SCRAM.
+// the wire, but a recorded exchange can be attacked offline (one HMAC-MD5
+// per guess), so it refuses a connection without TLS like PLAIN does.
 type cramClient struct {
 	c    Credentials
 	done bool
@@ -27,7 +28,10 @@ func newCRAMMD5(c Credentials) (Client, error) {
 
 func (m *cramClient) User() string { return m.c.Username }
 
-func (m *cramClient) Start(context.Context, *ServerInfo) (string, []byte, error) {
+func (m *cramClient) Start(_ context.Context, info *ServerInfo) (string, []byte, error) {
+	if err := info.RefuseInClear("CRAM-MD5", exposesOffline); err != nil {
+		return "", nil, err
+	}
 	m.done = false
 	return "CRAM-MD5", nil, nil
 }

@@ -3,6 +3,7 @@ package authmech_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 
 	"mailwarden/authmech"
@@ -61,16 +62,26 @@ func ExampleRegistry_Client() {
 	if err != nil {
 		panic(err)
 	}
-	info := &authmech.ServerInfo{Name: "relay.example.com", Mechanisms: []string{"LOGIN", "PLAIN", "CRAM-MD5"}}
-	mech, _, err := client.Start(context.Background(), info) // no TLS: PLAIN and LOGIN refuse
+	info := &authmech.ServerInfo{
+		Name:       "relay.example.com",
+		TLS:        &tls.ConnectionState{HandshakeComplete: true},
+		Mechanisms: []string{"LOGIN", "PLAIN", "CRAM-MD5"},
+	}
+	mech, _, err := client.Start(context.Background(), info) // CRAM-MD5 ranks above PLAIN and LOGIN
 	fmt.Println(mech, err)
 	resp, _ := client.Next(context.Background(), []byte("<1896.697170952@postoffice.reston.mci.net>"))
 	fmt.Println(string(resp))
+
+	// Without TLS (a STARTTLS stripped on the way) auto picks nothing.
+	clear, _ := reg.Client("Auto", authmech.Credentials{Username: "tim", Password: "tanstaaftanstaaf"})
+	_, _, err = clear.Start(context.Background(), &authmech.ServerInfo{Name: "relay.example.com", Mechanisms: info.Mechanisms})
+	fmt.Println(errors.Is(err, authmech.ErrPlaintextRefused))
 
 	none, err := reg.Client("NoLoginMethod", authmech.Credentials{})
 	fmt.Println(none == nil, err)
 	// Output:
 	// CRAM-MD5 <nil>
 	// tim b913a602c7eda7a495b4e6e7334d3890
+	// true
 	// true <nil>
 }

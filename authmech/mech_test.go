@@ -33,28 +33,65 @@ func TestPLAINRFC4616(t *testing.T) {
 	}
 }
 
+// TestPlaintextPolicy: no built-in mechanism starts on a connection
+// without TLS unless AllowPlaintext, and the refusal names the mechanism
+// and what it would expose: the password or token itself, or an exchange
+// crackable offline (CRAM-MD5 and SCRAM after a STARTTLS strip).
 func TestPlaintextPolicy(t *testing.T) {
 	creds := Credentials{Username: "u", Password: "p", Token: StaticToken("tok")}
 	reg := NewRegistry()
-	for _, name := range []string{"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"} {
+	for name, why := range map[string]string{"PLAIN": "password itself", "LOGIN": "password itself", "XOAUTH2": "bearer token",
+		"OAUTHBEARER": "bearer token", "CRAM-MD5": "crack the password offline", "SCRAM-SHA-1": "crack the password offline",
+		"SCRAM-SHA-256": "crack the password offline"} {
 		c, err := reg.Client(name, creds)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := c.Start(context.Background(), plainInfo); !errors.Is(err, ErrPlaintextRefused) {
-			t.Errorf("%s without TLS: %v, want ErrPlaintextRefused", name, err)
+		for _, info := range []*ServerInfo{plainInfo, nil, {Name: "m", TLS: &tls.ConnectionState{HandshakeComplete: false}}} {
+			mech, ir, err := c.Start(context.Background(), info)
+			var pe *PlaintextError
+			if !errors.Is(err, ErrPlaintextRefused) || !errors.As(err, &pe) || pe.Mechanism != name || ir != nil || mech != "" {
+				t.Errorf("%s without TLS: %q %q %v, want a *PlaintextError", name, mech, ir, err)
+				continue
+			}
+			if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), why) {
+				t.Errorf("%s: %q does not say %q", name, err, why)
+			}
 		}
 		allowed := &ServerInfo{Name: "m", AllowPlaintext: true}
 		if _, _, err := c.Start(context.Background(), allowed); err != nil {
 			t.Errorf("%s with AllowPlaintext: %v", name, err)
 		}
-	}
-	// CRAM-MD5 and SCRAM never send the password itself.
-	for _, name := range []string{"CRAM-MD5", "SCRAM-SHA-256"} {
-		c, _ := reg.Client(name, creds)
-		if _, _, err := c.Start(context.Background(), plainInfo); err != nil {
-			t.Errorf("%s without TLS: %v", name, err)
+		if _, _, err := c.Start(context.Background(), tlsInfo); err != nil {
+			t.Errorf("%s with TLS: %v", name, err)
 		}
+	}
+}
+
+// TestSCRAMLowIterationCountRefused: a server (or a man in the middle)
+// that asks for fewer than 4096 iterations (RFC 7677 section 4) to make a
+// recorded proof cheap to crack gets ErrSCRAMIterations and no proof.
+func TestSCRAMLowIterationCountRefused(t *testing.T) {
+	for _, iter := range []string{"1", "4095", "0", "-1", "", "x", "1048577"} {
+		c, _ := newSCRAM("SCRAM-SHA-256", sha256.New, Credentials{Username: "user", Password: "pencil"}, nil)
+		c.nonce = "rOprNGfwEbeRWgbNEkqO"
+		if _, _, err := c.Start(context.Background(), tlsInfo); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Next(context.Background(), []byte("r=rOprNGfwEbeRWgbNEkqOserver,s=W22ZaJ0SNY7soEsUEjb6gQ==,i="+iter))
+		if !errors.Is(err, ErrSCRAMIterations) || resp != nil {
+			t.Errorf("i=%q: %q, %v; want ErrSCRAMIterations and no proof", iter, resp, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "4096") {
+			t.Errorf("i=%q: %v does not name the minimum", iter, err)
+		}
+	}
+	c, _ := newSCRAM("SCRAM-SHA-256", sha256.New, Credentials{Username: "user", Password: "pencil"}, nil)
+	c.nonce = "rOprNGfwEbeRWgbNEkqO"
+	c.Start(context.Background(), tlsInfo)
+	if resp, err := c.Next(context.Background(), []byte("r=rOprNGfwEbeRWgbNEkqOserver,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")); err != nil || !strings.Contains(string(resp), ",p=") {
+		t.Errorf("i=4096: %q, %v", resp, err)
 	}
 }
 
@@ -78,7 +115,7 @@ func TestLOGIN(t *testing.T) {
 func TestCRAMMD5RFC2195(t *testing.T) {
 	// RFC 2195 section 2.
 	c, _ := NewRegistry().Client("CramMD5Method", Credentials{Username: "tim", Password: "tanstaaftanstaaf"})
-	if mech, ir, err := c.Start(context.Background(), plainInfo); mech != "CRAM-MD5" || ir != nil || err != nil {
+	if mech, ir, err := c.Start(context.Background(), tlsInfo); mech != "CRAM-MD5" || ir != nil || err != nil {
 		t.Fatalf("Start = %q %q %v", mech, ir, err)
 	}
 	got, err := c.Next(context.Background(), []byte("<1896.697170952@postoffice.reston.mci.net>"))
@@ -121,7 +158,7 @@ func TestSCRAMVectors(t *testing.T) {
 		t.Run(tt.rfc, func(t *testing.T) {
 			c := tt.newHash()
 			c.nonce = tt.nonce
-			mech, ir, err := c.Start(context.Background(), plainInfo)
+			mech, ir, err := c.Start(context.Background(), tlsInfo)
 			if err != nil || mech != tt.name || string(ir) != "n,,n=user,r="+tt.nonce {
 				t.Fatalf("Start = %q %q %v", mech, ir, err)
 			}
@@ -145,7 +182,7 @@ func TestSCRAMVectors(t *testing.T) {
 func TestSCRAMRefusesAServerThatCannotProveThePassword(t *testing.T) {
 	c, _ := newSCRAM("SCRAM-SHA-1", sha1.New, Credentials{Username: "user", Password: "pencil"}, nil)
 	c.nonce = "fyko+d2lbbFgONRv9qkxdawL"
-	c.Start(context.Background(), plainInfo)
+	c.Start(context.Background(), tlsInfo)
 	if _, err := c.Next(context.Background(), []byte("r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096")); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +203,7 @@ func TestSCRAMRefusesAServerThatCannotProveThePassword(t *testing.T) {
 	for _, sf := range bad {
 		c, _ := newSCRAM("SCRAM-SHA-1", sha1.New, Credentials{Username: "user", Password: "pencil"}, nil)
 		c.nonce = "fyko+d2lbbFgONRv9qkxdawL"
-		c.Start(context.Background(), plainInfo)
+		c.Start(context.Background(), tlsInfo)
 		if _, err := c.Next(context.Background(), []byte(sf)); err == nil {
 			t.Errorf("server-first %q accepted", sf)
 		}
@@ -249,7 +286,9 @@ func TestAutoPicksTheStrongestUsable(t *testing.T) {
 		{[]string{"LOGIN"}, true, pw, "LOGIN"},
 		{[]string{"PLAIN", "XOAUTH2", "OAUTHBEARER"}, true, tok, "OAUTHBEARER"},
 		{[]string{"PLAIN", "XOAUTH2"}, true, tok, "XOAUTH2"},
-		{[]string{"PLAIN", "CRAM-MD5"}, false, pw, "CRAM-MD5"},
+		{[]string{"PLAIN", "CRAM-MD5"}, false, pw, ""}, // CRAM-MD5 is crackable offline
+		{[]string{"SCRAM-SHA-256", "SCRAM-SHA-1"}, false, pw, ""},
+		{[]string{"OAUTHBEARER", "XOAUTH2"}, false, tok, ""},
 		{[]string{"PLAIN", "LOGIN"}, false, pw, ""},                         // never in clear
 		{[]string{"XOAUTH2"}, true, pw, ""},                                 // no token
 		{[]string{"PLAIN-CLIENTTOKEN", "SCRAM-SHA-256-PLUS"}, true, pw, ""}, // exact tokens only
@@ -265,8 +304,8 @@ func TestAutoPicksTheStrongestUsable(t *testing.T) {
 		}
 		mech, _, err := c.Start(context.Background(), info)
 		if tt.want == "" {
-			if !errors.Is(err, ErrNotOffered) {
-				t.Errorf("%v tls=%v: %q, %v; want ErrNotOffered", tt.offered, tt.tls, mech, err)
+			if !errors.Is(err, ErrNotOffered) || errors.Is(err, ErrPlaintextRefused) == tt.tls {
+				t.Errorf("%v tls=%v: %q, %v; want ErrNotOffered (and ErrPlaintextRefused without TLS)", tt.offered, tt.tls, mech, err)
 			}
 			continue
 		}

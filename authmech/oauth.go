@@ -79,9 +79,8 @@ func (o *oauthClient) name() string {
 func (o *oauthClient) User() string { return o.c.Username }
 
 func (o *oauthClient) Start(ctx context.Context, info *ServerInfo) (string, []byte, error) {
-	if !info.Encrypted() && !info.AllowPlaintext {
-		// A bearer token is as good as a password to whoever sees it.
-		return "", nil, ErrPlaintextRefused
+	if err := info.RefuseInClear(o.name(), exposesBearer); err != nil {
+		return "", nil, err
 	}
 	tok, err := o.c.Token.Token(ctx)
 	if err != nil {

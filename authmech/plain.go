@@ -38,8 +38,8 @@ func newPlain(c Credentials) (Client, error) {
 func (p *plainClient) User() string { return p.c.Username }
 
 func (p *plainClient) Start(_ context.Context, info *ServerInfo) (string, []byte, error) {
-	if !info.Encrypted() && !info.AllowPlaintext {
-		return "", nil, ErrPlaintextRefused
+	if err := info.RefuseInClear("PLAIN", exposesPassword); err != nil {
+		return "", nil, err
 	}
 	// message = [authzid] UTF8NUL authcid UTF8NUL passwd (RFC 4616 section 2)
 	ir := []byte(p.c.Authzid + "\x00" + p.c.Username + "\x00" + p.c.Password.Reveal())
@@ -72,8 +72,8 @@ func newLogin(c Credentials) (Client, error) {
 func (l *loginClient) User() string { return l.c.Username }
 
 func (l *loginClient) Start(_ context.Context, info *ServerInfo) (string, []byte, error) {
-	if !info.Encrypted() && !info.AllowPlaintext {
-		return "", nil, ErrPlaintextRefused
+	if err := info.RefuseInClear("LOGIN", exposesPassword); err != nil {
+		return "", nil, err
 	}
 	l.step = 0
 	return "LOGIN", nil, nil

@@ -17,9 +17,20 @@ import (
 	"strings"
 )
 
-// MaxSCRAMIterations bounds the iteration count a server may ask for, so a
-// hostile server cannot make the client spin for minutes.
-const MaxSCRAMIterations = 1 << 20
+// MinSCRAMIterations and MaxSCRAMIterations bound the iteration count a
+// server may ask for. The minimum is RFC 7677's (section 4: at least 4096):
+// a server, or a man in the middle, that asks for 1 would make a recorded
+// proof cheap to crack. The maximum stops a hostile server from making the
+// client spin for minutes.
+const (
+	MinSCRAMIterations = 4096
+	MaxSCRAMIterations = 1 << 20
+)
+
+// ErrSCRAMIterations is wrapped when a SCRAM server asks for an iteration
+// count outside MinSCRAMIterations to MaxSCRAMIterations. The client then
+// stops before it computes or sends a proof.
+var ErrSCRAMIterations = errors.New("authmech: SCRAM iteration count out of range")
 
 // ErrServerSignature is returned by Verify when a SCRAM server did not prove
 // that it knows the password (RFC 5802 section 3: the client MUST verify
@@ -75,7 +86,13 @@ func (s *scramClient) gs2Header() string {
 	return "n,,"
 }
 
-func (s *scramClient) Start(context.Context, *ServerInfo) (string, []byte, error) {
+func (s *scramClient) Start(_ context.Context, info *ServerInfo) (string, []byte, error) {
+	// Without channel binding (this client sends gs2 flag "n") a man in the
+	// middle who stripped STARTTLS records the proof, with an iteration
+	// count of its choosing, and cracks the password offline.
+	if err := info.RefuseInClear(s.name, exposesOffline); err != nil {
+		return "", nil, err
+	}
 	if s.nonce == "" {
 		b := make([]byte, 24)
 		if _, err := io.ReadFull(s.rand, b); err != nil {
@@ -141,8 +158,9 @@ func (s *scramClient) clientFinal(serverFirst string) ([]byte, error) {
 		return nil, fmt.Errorf("authmech: %s: bad salt from server", s.name)
 	}
 	iter, err := strconv.Atoi(iterStr)
-	if err != nil || iter < 1 || iter > MaxSCRAMIterations {
-		return nil, fmt.Errorf("authmech: %s: iteration count %q out of range (1 to %d)", s.name, iterStr, MaxSCRAMIterations)
+	if err != nil || iter < MinSCRAMIterations || iter > MaxSCRAMIterations {
+		return nil, fmt.Errorf("%w: %s server asked for %q, want %d (RFC 7677) to %d; a low count makes the proof cheap to crack offline",
+			ErrSCRAMIterations, s.name, iterStr, MinSCRAMIterations, MaxSCRAMIterations)
 	}
 	salted, err := pbkdf2.Key(s.h, s.c.Password.Reveal(), salt, iter, s.h().Size())
 	if err != nil {

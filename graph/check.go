@@ -83,11 +83,11 @@ func (c *Client) Check(ctx context.Context, sender string) (*CheckResult, error)
 		res.Note = "token accepted; the sender exists in this tenant (Mail.Send itself is only tested by sending)"
 		return done(nil)
 	case http.StatusForbidden:
-		e := responseError(resp, c.now())
+		e := responseError(resp, c.now(), tok)
 		res.Note = "token accepted by Graph; the app may not read users (" + e.Code + "), so the sender mailbox and the Mail.Send permission are only tested by sending"
 		return done(nil)
 	}
-	e := responseError(resp, c.now())
+	e := responseError(resp, c.now(), tok)
 	e.ClientRequestID = cid
 	e.Attempts = 1
 	return done(e)

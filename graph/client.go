@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"mailwarden/internal/scrub"
 )
 
 // A TokenSource supplies OAuth 2.0 access tokens. It has the shape of
@@ -385,11 +387,13 @@ func (c *Client) attempt(ctx context.Context, target, cid string, open Opener, b
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return resp.StatusCode, rid, nil
 	}
-	return 0, "", responseError(resp, c.now())
+	return 0, "", responseError(resp, c.now(), tok)
 }
 
-// responseError reads a failed response into an *Error.
-func responseError(resp *http.Response, now time.Time) *Error {
+// responseError reads a failed response into an *Error. The bearer token
+// the request carried is scrubbed from Graph's text (plain, base64, hex),
+// in case a server echoes it.
+func responseError(resp *http.Response, now time.Time, tok string) *Error {
 	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("request-id"), ClientRequestID: resp.Header.Get("client-request-id")}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var ae apiError
@@ -401,6 +405,8 @@ func responseError(resp *http.Response, now time.Time) *Error {
 	} else {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
+	secrets := scrub.New(tok)
+	e.Code, e.Message = secrets.Scrub(e.Code), secrets.Scrub(e.Message)
 	if resp.StatusCode < 300 {
 		e.Err = fmt.Errorf("%w %d (want 202 Accepted)", ErrUnexpectedStatus, resp.StatusCode)
 	} else if resp.StatusCode < 400 {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"mailwarden/internal/scrub"
 )
 
 // ErrLoginRequired is matched (with errors.Is) by the error a TokenSource
@@ -74,7 +76,7 @@ func (c *Config) loginHint() string {
 }
 
 // wrap turns an x/oauth2 error into an *Error, dropping the raw body.
-func (c *Config) wrap(op string, err error) error {
+func (c *Config) wrap(op string, err error, secrets ...string) error {
 	if err == nil {
 		return nil
 	}
@@ -98,6 +100,7 @@ func (c *Config) wrap(op string, err error) error {
 		if re.Response != nil {
 			e.Status = re.Response.StatusCode
 		}
+		c.scrubEcho(e, secrets...)
 		c.addHint(e)
 		return e
 	}
@@ -105,6 +108,14 @@ func (c *Config) wrap(op string, err error) error {
 }
 
 // addHint fills in Hint (and loginRequired) from the error code.
+// scrubEcho removes the client secret and the other secrets of the request
+// (a refresh token, a client assertion) from the server's error text, in
+// plain, base64 or hex, in case the server echoes what it was sent.
+func (c *Config) scrubEcho(e *Error, secrets ...string) {
+	set := scrub.New(append(secrets, c.ClientSecret)...)
+	e.Code, e.Description = set.Scrub(e.Code), set.Scrub(e.Description)
+}
+
 func (c *Config) addHint(e *Error) {
 	switch e.Code {
 	case "invalid_grant":

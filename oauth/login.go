@@ -305,6 +305,7 @@ func (c *Config) pollDevice(ctx context.Context, deviceCode string) (*oauth2.Tok
 		return nil, r.Error, nil
 	default:
 		e := &Error{Op: "device_poll", Status: resp.StatusCode, Code: r.Error, Description: r.Description}
+		c.scrubEcho(e)
 		c.addHint(e)
 		return nil, "", e
 	}

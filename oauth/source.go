@@ -202,7 +202,7 @@ func (s *TokenSource) fetch(ctx context.Context) (cachedToken, error) {
 		}
 		tok, err := cc.Token(hctx)
 		if err != nil {
-			return cachedToken{}, c.wrap("client_credentials", err)
+			return cachedToken{}, c.wrap("client_credentials", err, cc.EndpointParams.Get("client_assertion"))
 		}
 		return c.fromOAuth2(tok, ""), nil
 	case JWTBearer:
@@ -231,7 +231,7 @@ func (s *TokenSource) fetch(ctx context.Context) (cachedToken, error) {
 		}
 		tok, err := c.oauth2Config("").TokenSource(hctx, &oauth2.Token{RefreshToken: s.cur.RefreshToken}).Token()
 		if err != nil {
-			return cachedToken{}, c.wrap("refresh", err)
+			return cachedToken{}, c.wrap("refresh", err, s.cur.RefreshToken)
 		}
 		return c.fromOAuth2(tok, s.cur.RefreshToken), nil
 	}

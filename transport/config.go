@@ -86,8 +86,12 @@ type Config struct {
 	// authmech.Client and takes precedence over Auth.
 	NewAuth func() (authmech.Client, error)
 
-	// AllowPlaintextAuth lets mechanisms send reusable secrets over a
-	// connection without TLS (authmech.ServerInfo.AllowPlaintext).
+	// AllowPlaintextAuth lets mechanisms authenticate on a connection
+	// without TLS (authmech.ServerInfo.AllowPlaintext): PLAIN and LOGIN
+	// (the password itself), XOAUTH2 and OAUTHBEARER (a bearer token),
+	// CRAM-MD5, SCRAM and NTLM (crackable offline from a recording) and
+	// GSSAPI (no security layer). Off, each refuses with an
+	// *authmech.PlaintextError that says why.
 	AllowPlaintextAuth bool
 
 	// DialTimeout bounds the TCP connect plus TLS handshake and greeting;
@@ -121,6 +125,14 @@ type Config struct {
 
 	// Logger receives the events listed in events.go; nil discards them.
 	Logger *slog.Logger
+
+	// Scrub, when not nil, rewrites the text of every server reply line
+	// before it is stored in a Reply or an error, logged or written to the
+	// Transcript (SASL challenges excepted: the mechanism needs them, and
+	// the transcript redacts them anyway). A sender passes one that removes
+	// the session's secrets, in plain and encoded forms, so that a server
+	// echoing the credentials in its 535 puts them nowhere.
+	Scrub func(string) string
 
 	// Transcript, when not nil, receives the protocol conversation, one
 	// line per command or reply line, prefixed "C: " or "S: ". AUTH

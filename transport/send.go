@@ -23,13 +23,28 @@ func fingerprint(der []byte) string {
 }
 
 // CheckAddress validates an envelope address (a mailbox without angle
-// brackets) as Send does before anything reaches the wire. It refuses
-// control characters (CR, LF, NUL, ...), spaces, angle brackets,
-// backslashes, invalid UTF-8, and non-ASCII runes whose low byte is CR or
-// LF (which a component that truncates characters to bytes would turn
-// into a line break). An empty address is valid only as the reverse path
-// (from). It returns an *AddressError.
-func CheckAddress(addr string, from bool) error {
+// brackets) as Send does before anything reaches the wire of a server that
+// does not announce SMTPUTF8. It refuses control characters (CR, LF, NUL,
+// ...), spaces, angle brackets, backslashes, invalid UTF-8, and non-ASCII
+// runes whose low byte is special in an SMTP command (CR, LF, NUL, space,
+// '<', '>', ':', '='), which a component that truncates characters to bytes
+// would turn into a line break or a parameter: U+0120 in "b\u0120NOTIFY=..."
+// becomes " NOTIFY=...". When the server announces SMTPUTF8, Send accepts
+// such runes, except those whose low byte is CR or LF. An empty address is
+// valid only as the reverse path (from). It returns an *AddressError.
+func CheckAddress(addr string, from bool) error { return checkAddress(addr, from, false) }
+
+// lowByteSpecial reports whether a non-ASCII rune's low byte is special in
+// an SMTP command line.
+func lowByteSpecial(r rune) bool {
+	switch r & 0xff {
+	case 0, ' ', '<', '>', ':', '=':
+		return true
+	}
+	return false
+}
+
+func checkAddress(addr string, from, smtputf8 bool) error {
 	bad := func(why string) error { return &AddressError{Address: addr, Reason: why} }
 	if addr == "" {
 		if from {
@@ -55,6 +70,8 @@ func CheckAddress(addr string, from bool) error {
 			return bad("backslash")
 		case r >= 0x80 && (r&0xff == '\r' || r&0xff == '\n'):
 			return bad(fmt.Sprintf("character %U whose low byte is CR or LF", r))
+		case r >= 0x80 && !smtputf8 && lowByteSpecial(r):
+			return bad(fmt.Sprintf("character %U whose low byte is %q (allowed only when the server announces SMTPUTF8)", r, rune(r&0xff)))
 		case r >= 0x80 && r <= 0x9f:
 			return bad(fmt.Sprintf("control character %U", r))
 		}
@@ -373,12 +390,13 @@ func (c *Client) checkEnvelope(env Envelope) (*txn, error) {
 		return nil, ErrNoRecipients
 	}
 	t := &txn{env: env, utf8: env.SMTPUTF8}
-	if err := CheckAddress(env.From, true); err != nil {
+	_, utf8OK := c.ext["SMTPUTF8"]
+	if err := checkAddress(env.From, true, utf8OK); err != nil {
 		return nil, err
 	}
 	t.utf8 = t.utf8 || !isASCII(env.From)
 	for _, to := range env.To {
-		if err := CheckAddress(to, false); err != nil {
+		if err := checkAddress(to, false, utf8OK); err != nil {
 			return nil, err
 		}
 		t.utf8 = t.utf8 || !isASCII(to)

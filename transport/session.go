@@ -207,6 +207,7 @@ func newClientNorm(ctx context.Context, conn net.Conn, addr Address, cfg *Config
 		conn:   conn,
 	}
 	c.wc = wire.New(conn, cfg.MaxReplyLine, cfg.MaxReplySize)
+	c.wc.Scrub = cfg.Scrub
 	if cfg.Transcript != nil {
 		c.wc.Trace = c.trace
 	}
@@ -302,6 +303,14 @@ func (c *Client) replyErr(stage Stage, cmd string, r Reply) *Error {
 		c.breakWith(e)
 	}
 	return e
+}
+
+// scrub applies Config.Scrub, if any.
+func (c *Client) scrub(s string) string {
+	if c.cfg.Scrub == nil {
+		return s
+	}
+	return c.cfg.Scrub(s)
 }
 
 // readReply reads one reply.
@@ -473,16 +482,24 @@ func (c *Client) hello(ctx context.Context) error {
 	t := time.Now()
 	c.ext = nil
 	c.info.Extensions, c.info.EHLOLines, c.info.AuthMechanisms, c.info.HELO = nil, nil, nil, false
+	// The keywords are parsed as sent (a short password must not erase
+	// "STARTTLS"); what is kept for display is scrubbed.
+	c.wc.KeepText = true
 	r, err := c.cmd(ctx, StageEHLO, "EHLO "+c.cfg.HeloName)
+	c.wc.KeepText = false
 	if err != nil {
 		return err
 	}
+	raw := r.Text
+	r.Text = c.scrub(raw)
 	if r.Code == 250 {
 		c.step("ehlo", t, r.String())
-		lines := strings.Split(r.Text, "\n")
+		lines := strings.Split(raw, "\n")
 		c.ext = make(map[string]string)
 		if len(lines) > 1 {
-			c.info.EHLOLines = append([]string(nil), lines[1:]...)
+			for _, l := range lines[1:] {
+				c.info.EHLOLines = append(c.info.EHLOLines, c.scrub(l))
+			}
 			for _, l := range lines[1:] {
 				k, v, _ := strings.Cut(l, " ")
 				k = upper(k)

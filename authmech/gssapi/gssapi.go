@@ -14,6 +14,14 @@
 // verified and the client answers, in a wrap token of its own, "no security
 // layer" (TLS protects the session) with the authorization identity.
 //
+// On a connection without TLS, Start refuses with an
+// *authmech.PlaintextError unless ServerInfo.AllowPlaintext: the exchange
+// itself gives an eavesdropper nothing to crack (the ticket is sealed with
+// the service's key, the authenticator with a session key, and the server's
+// replay cache stops a replay), but with no security layer the session
+// after AUTH is unprotected, so a man in the middle that stripped STARTTLS
+// relays the exchange to the real server and then sends as the user.
+//
 // Credentials come from a password, a keytab, or an existing credential
 // cache — the last is "authenticate as the account the service runs as"
 // (kinit or a Windows logon put the ticket there; KRB5CCNAME names it).
@@ -178,6 +186,9 @@ func (c *Client) kdcMsg(err error) string {
 
 // Start gets a service ticket and sends the initial context token.
 func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, []byte, error) {
+	if err := info.RefuseInClear("GSSAPI", "it negotiates no security layer, so whoever is on the path can relay the exchange and take over the authenticated session"); err != nil {
+		return "", nil, err
+	}
 	spn := c.creds.Kerberos.SPN
 	if spn == "" {
 		if info == nil || info.Name == "" {
@@ -256,8 +267,21 @@ func initialContextToken(apreq []byte) []byte {
 	return asn1tools.AddASNAppTag(b, 0)
 }
 
-// Next handles the AP-REP, then the security-layer offer.
-func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
+// Next handles the AP-REP, then the security-layer offer. Both come from
+// the server and are parsed by gokrb5, which does not bound every length
+// (a short AP-REP cipher text made it panic): lengths are checked first,
+// and a panic that still escapes is turned into an *Error, so a hostile
+// server cannot crash the process.
+func (c *Client) Next(_ context.Context, challenge []byte) (resp []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			op, sentinel := "wrap", error(nil)
+			if !c.mutual {
+				op, sentinel = "ap-rep", ErrMutualAuth
+			}
+			resp, err = nil, &Error{Op: op, Msg: fmt.Sprintf("malformed token from the server (%v)", r), Err: sentinel}
+		}
+	}()
 	c.step++
 	switch {
 	case !c.mutual:
@@ -287,6 +311,13 @@ func (c *Client) checkAPRep(b []byte) error {
 	}
 	if !tok.IsAPRep() {
 		return &Error{Op: "ap-rep", Msg: "the server's reply is not an AP-REP", Err: ErrMutualAuth}
+	}
+	et, err := crypto.GetEtype(c.sessionKey.KeyType)
+	if err != nil {
+		return &Error{Op: "ap-rep", Msg: err.Error(), Err: ErrMutualAuth}
+	}
+	if len(tok.APRep.EncPart.Cipher) < et.GetConfounderByteSize()+et.GetHMACBitLength()/8 {
+		return &Error{Op: "ap-rep", Msg: "the AP-REP's encrypted part is too short", Err: ErrMutualAuth}
 	}
 	plain, err := crypto.DecryptEncPart(tok.APRep.EncPart, c.sessionKey, keyusage.AP_REP_ENCPART)
 	if err != nil {

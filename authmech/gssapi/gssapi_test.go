@@ -32,14 +32,14 @@ func TestInitialContextTokenFraming(t *testing.T) {
 	}
 }
 
-func testKey(t *testing.T, b byte) types.EncryptionKey {
+func testKey(t testing.TB, b byte) types.EncryptionKey {
 	t.Helper()
 	return types.EncryptionKey{KeyType: etypeID.AES256_CTS_HMAC_SHA1_96, KeyValue: bytes.Repeat([]byte{b}, 32)}
 }
 
 // acceptorOffer builds the wrap token an acceptor sends: RFC 4752 offer
 // bytes under key, with the acceptor flags.
-func acceptorOffer(t *testing.T, key types.EncryptionKey, flags byte, offer []byte) []byte {
+func acceptorOffer(t testing.TB, key types.EncryptionKey, flags byte, offer []byte) []byte {
 	t.Helper()
 	wt := gss.WrapToken{Flags: flags, EC: 12, Payload: offer}
 	if err := wt.SetCheckSum(key, keyusage.GSSAPI_ACCEPTOR_SEAL); err != nil {

@@ -133,8 +133,8 @@ func (c *Client) User() string {
 
 // Start sends the NEGOTIATE message as the initial response.
 func (c *Client) Start(_ context.Context, info *authmech.ServerInfo) (string, []byte, error) {
-	if !info.Encrypted() && !info.AllowPlaintext {
-		return "", nil, authmech.ErrPlaintextRefused
+	if err := info.RefuseInClear("NTLM", "an eavesdropper can record the NTLMv2 response and crack the password offline"); err != nil {
+		return "", nil, err
 	}
 	c.info, c.step = info, 0
 	c.negotiate = negotiateMessage()
@@ -182,6 +182,11 @@ func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 	return c.authenticate(ch, challenge, clientChallenge, exported, cb, spn)
 }
 
+// ErrMalformedChallenge is matched (errors.Is) by every error about the
+// server's CHALLENGE message: not NTLM, truncated, a field or an AV pair out
+// of bounds, no end marker, or no Unicode support.
+var ErrMalformedChallenge = errors.New("authmech/ntlm: bad CHALLENGE message")
+
 type challengeMsg struct {
 	flags      uint32
 	challenge  []byte
@@ -190,7 +195,7 @@ type challengeMsg struct {
 
 func field(msg []byte, off int) ([]byte, error) {
 	if len(msg) < off+8 {
-		return nil, errors.New("authmech/ntlm: CHALLENGE message too short")
+		return nil, fmt.Errorf("%w: too short", ErrMalformedChallenge)
 	}
 	n := int(binary.LittleEndian.Uint16(msg[off:]))
 	start := int(binary.LittleEndian.Uint32(msg[off+4:]))
@@ -198,14 +203,14 @@ func field(msg []byte, off int) ([]byte, error) {
 		return nil, nil
 	}
 	if start < 0 || start+n > len(msg) {
-		return nil, errors.New("authmech/ntlm: CHALLENGE message field out of range")
+		return nil, fmt.Errorf("%w: a field lies outside the message", ErrMalformedChallenge)
 	}
 	return msg[start : start+n], nil
 }
 
 func parseChallenge(msg []byte) (*challengeMsg, error) {
 	if len(msg) < 48 || !bytes.Equal(msg[:8], signature) || binary.LittleEndian.Uint32(msg[8:]) != 2 {
-		return nil, errors.New("authmech/ntlm: the server's challenge is not an NTLM CHALLENGE message")
+		return nil, fmt.Errorf("%w: the server's challenge is not an NTLM CHALLENGE message", ErrMalformedChallenge)
 	}
 	ti, err := field(msg, 40)
 	if err != nil {
@@ -213,7 +218,7 @@ func parseChallenge(msg []byte) (*challengeMsg, error) {
 	}
 	ch := &challengeMsg{flags: binary.LittleEndian.Uint32(msg[20:]), challenge: msg[24:32], targetInfo: ti}
 	if ch.flags&flagUnicode == 0 {
-		return nil, errors.New("authmech/ntlm: the server does not speak Unicode NTLM")
+		return nil, fmt.Errorf("%w: the server does not speak Unicode NTLM", ErrMalformedChallenge)
 	}
 	if _, err := parseAV(ti); err != nil {
 		return nil, err
@@ -234,7 +239,7 @@ func parseAV(b []byte) ([]avPair, error) {
 			return out, nil
 		}
 		if 4+n > len(b) {
-			return nil, errors.New("authmech/ntlm: malformed target information in the CHALLENGE")
+			return nil, fmt.Errorf("%w: malformed target information", ErrMalformedChallenge)
 		}
 		out = append(out, avPair{id, b[4 : 4+n]})
 		b = b[4+n:]
@@ -242,7 +247,7 @@ func parseAV(b []byte) ([]avPair, error) {
 	if len(b) == 0 && len(out) == 0 {
 		return nil, nil
 	}
-	return nil, errors.New("authmech/ntlm: target information lacks its end marker")
+	return nil, fmt.Errorf("%w: target information lacks its end marker", ErrMalformedChallenge)
 }
 
 func encodeAV(pairs []avPair) []byte {
@@ -309,7 +314,9 @@ func (c *Client) authenticate(ch *challengeMsg, rawChallenge, clientChallenge, e
 	for i, p := range pairs {
 		switch p.id {
 		case avTimestamp:
-			timestamp = p.value
+			if len(p.value) == 8 {
+				timestamp = p.value
+			}
 		case avFlags:
 			if len(p.value) == 4 {
 				f := binary.LittleEndian.Uint32(p.value) | avFlagMIC
@@ -332,7 +339,13 @@ func (c *Client) authenticate(ch *challengeMsg, rawChallenge, clientChallenge, e
 	if timestamp == nil {
 		timestamp = fileTime(c.now())
 	}
-	return c.buildAuthenticate(ch, rawChallenge, clientChallenge, exported, encodeAV(pairs), timestamp, true)
+	ti := encodeAV(pairs)
+	// The NTLMv2 response (proof, 28-byte header, target information, 4
+	// zero bytes) must fit a 16-bit field length.
+	if 16+28+len(ti)+4 > 0xffff {
+		return nil, fmt.Errorf("%w: target information too long (%d bytes)", ErrMalformedChallenge, len(ch.targetInfo))
+	}
+	return c.buildAuthenticate(ch, rawChallenge, clientChallenge, exported, ti, timestamp, true)
 }
 
 func fileTime(t time.Time) []byte {

@@ -87,7 +87,7 @@ func runAuditVerify(e *env, args []string) int {
 	case errors.As(err, &te) && te.Tail && *allowOpen:
 		fmt.Fprintf(e.stdout, "ok (open): %d records, seq %d to %d, %d file(s), %s, not sealed; last hash %s\n", rep.Records, rep.FirstSeq, rep.LastSeq, len(rep.Files), rep.Alg, rep.LastHash)
 	case te != nil:
-		fmt.Fprintf(e.stderr, "smtpcheck audit verify: %s line %d: record %d %s: %s\n", te.File, te.Line, te.Seq, te.Kind, te.Detail)
+		fmt.Fprintf(e.stderr, "smtpcheck audit verify: %s line %d: record %d %s: %s\n", te.File, te.Line, te.Seq, te.Kind, term(te.Detail))
 		if rep != nil && rep.Records > 0 {
 			fmt.Fprintf(e.stderr, "  %d records before it are intact (seq %d to %d)\n", rep.Records, rep.FirstSeq, rep.LastSeq)
 		}
@@ -97,7 +97,7 @@ func runAuditVerify(e *env, args []string) int {
 		return exitUsage
 	}
 	for _, w := range rep.Warnings {
-		fmt.Fprintf(e.stdout, "warning: %s\n", w)
+		fmt.Fprintf(e.stdout, "warning: %s\n", term(w))
 	}
 	if rep.Records > 0 && !rep.Anchored {
 		fmt.Fprintf(e.stdout, "note: the trail starts at seq %d, linked to an earlier record that is not among the files (rotated out by retention?)\n", rep.FirstSeq)
@@ -134,7 +134,7 @@ func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Hand
 	}
 	if a.FailOpen {
 		cfg.Policy = audit.FailOpen
-		cfg.OnError = func(err error) { fmt.Fprintf(stderr, "smtpcheck: audit: %v\n", err) }
+		cfg.OnError = func(err error) { fmt.Fprintf(stderr, "smtpcheck: audit: %s\n", oneLine(err.Error())) }
 	}
 	return audit.New(ctx, cfg)
 }

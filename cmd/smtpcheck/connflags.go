@@ -47,7 +47,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.Var(&serverList{list: &p.Servers}, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
 	fs.StringVar(&p.TLS, "tls", "auto", "TLS `MODE`: auto (STARTTLS when offered; implicit TLS on port 465), explicit (STARTTLS required), implicit, none")
 	fs.StringVar(&p.HeloName, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's name)")
-	fs.DurationVar(&p.Timeout, "timeout", 30*time.Second, "time limit for each step")
+	fs.DurationVar(&p.Timeout, "timeout", 30*time.Second, "time limit for each step: dial, each command, and the message data (transfer and final reply)")
 	fs.StringVar(&p.CAFile, "ca", "", "PEM `FILE` of extra certificate authorities to trust, for the relay, an https:// proxy, a tcp+tls:// syslog server and the Graph endpoint")
 	fs.BoolVar(&p.InsecureSkipVerify, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
 	fs.Var(setClearing(&p.ClientCertFile, &p.ClientP12File), "client-cert", "client certificate PEM `FILE`")
@@ -66,7 +66,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.StringVar(&a.SPN, "spn", "", "service principal `NAME` (default smtp/<server host>)")
 	fs.Var(secretRef("file:", &a.OAuthToken), "oauth-token-file", "`FILE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER, --transport graph)")
 	fs.Var(secretRef("env:", &a.OAuthToken), "oauth-token-env", "environment `VARIABLE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER, graph)")
-	fs.BoolVar(&a.AllowPlaintext, "allow-plaintext-auth", false, "DANGEROUS: allow mechanisms that send a reusable secret (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, NTLM) on a connection without TLS")
+	fs.BoolVar(&a.AllowPlaintext, "allow-plaintext-auth", false, "DANGEROUS: allow authentication without TLS: PLAIN, LOGIN, XOAUTH2, OAUTHBEARER (secret sent as is), CRAM-MD5, SCRAM-SHA-*, NTLM (crackable offline), GSSAPI (session takeover)")
 	px := &p.Proxy
 	fs.Var(setClearing(&px.URL, &px.Type, &px.Host), "proxy", "proxy `URL` (socks5://, socks5h://, socks4://, socks4a://, http://, https://) or auto (from ALL_PROXY/HTTPS_PROXY/NO_PROXY)")
 	fs.Var(setClearing(&px.Type, &px.URL), "proxy-type", "proxy `TYPE` for the field form: none, http, socks4, socks4a, socks5")
@@ -230,6 +230,9 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 			return mailwarden.Profile{}, nil, errors.New("--profile needs --config (or MAILWARDEN_CONFIG)")
 		}
 		p, err := c.flagProfile(e)
+		if err == nil {
+			err = c.proxyURLPassword(e, &p.Proxy, c.secrets)
+		}
 		return p, c.secrets, err
 	}
 	name := c.profileName
@@ -255,6 +258,9 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 			serr = over.Set(f.Name, f.Value.String())
 		}
 	})
+	if serr == nil && c.isSet("proxy") {
+		serr = c.proxyURLPassword(e, &base.Proxy, c.secrets)
+	}
 	if serr != nil {
 		return mailwarden.Profile{}, nil, serr
 	}

@@ -29,8 +29,8 @@ func printGraphProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 		return
 	}
 	g := rep.Graph
-	fmt.Fprintf(w, "graph     %s as %s: token obtained; GET /users answered %d (request-id %s)\n", g.Endpoint, g.Sender, g.Status, g.RequestID)
+	fmt.Fprintf(w, "graph     %s as %s: token obtained; GET /users answered %d (request-id %s)\n", term(g.Endpoint), term(g.Sender), g.Status, term(g.RequestID))
 	if g.Note != "" {
-		fmt.Fprintf(w, "          %s\n", g.Note)
+		fmt.Fprintf(w, "          %s\n", term(g.Note))
 	}
 }

@@ -291,6 +291,4 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 }
 
 // oneLine keeps an error message on one line, whatever it quotes.
-func oneLine(s string) string {
-	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
-}
+func oneLine(s string) string { return term(s) }

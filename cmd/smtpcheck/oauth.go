@@ -219,9 +219,9 @@ func runOAuthLogin(ctx context.Context, e *env, args []string) int {
 			return nil
 		},
 		Prompt: func(ctx context.Context, p mailwarden.DevicePrompt) error {
-			fmt.Fprintf(e.stdout, "To log in, visit %s on any device and enter the code %s\n", p.VerificationURI, p.UserCode)
+			fmt.Fprintf(e.stdout, "To log in, visit %s on any device and enter the code %s\n", term(p.VerificationURI), term(p.UserCode))
 			if p.VerificationURIComplete != "" {
-				fmt.Fprintf(e.stdout, "(or open %s)\n", p.VerificationURIComplete)
+				fmt.Fprintf(e.stdout, "(or open %s)\n", term(p.VerificationURIComplete))
 			}
 			if !p.Expiry.IsZero() {
 				fmt.Fprintf(e.stdout, "The code expires at %s. Waiting...\n", p.Expiry.UTC().Format(time.RFC3339))
@@ -286,10 +286,10 @@ func printToken(w io.Writer, tok mailwarden.Token, show bool) {
 	} else {
 		fmt.Fprintf(w, "expires   %s (in %s)\n", tok.Expiry.UTC().Format(time.RFC3339), time.Until(tok.Expiry).Round(time.Second))
 	}
-	fmt.Fprintf(w, "scopes    %s\n", strings.Join(tok.Scopes, " "))
+	fmt.Fprintf(w, "scopes    %s\n", term(strings.Join(tok.Scopes, " ")))
 	fmt.Fprintf(w, "refresh   %v\n", map[bool]string{true: "a refresh token is stored", false: "none (a new token is fetched when this one expires)"}[tok.Refreshable])
 	if show {
-		fmt.Fprintf(w, "token     %s\n", tok.AccessToken)
+		fmt.Fprintf(w, "token     %s\n", term(tok.AccessToken))
 	}
 }
 

@@ -150,15 +150,15 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 		return
 	}
 	if rep.Proxy != "" {
-		fmt.Fprintf(w, "proxy     %s\n", rep.Proxy)
+		fmt.Fprintf(w, "proxy     %s\n", term(rep.Proxy))
 	}
 	if rep.ProxyReason != "" {
-		fmt.Fprintf(w, "          (%s)\n", rep.ProxyReason)
+		fmt.Fprintf(w, "          (%s)\n", term(rep.ProxyReason))
 	}
 	printOAuthProbe(w, rep.OAuth)
 	printGraphProbe(w, rep)
 	for _, sp := range rep.Servers {
-		fmt.Fprintf(w, "server    %s\n", sp.Server)
+		fmt.Fprintf(w, "server    %s\n", term(sp.Server))
 		in := sp.Info
 		switch {
 		case in.RemoteAddr != "" && in.RemoteAddr != in.Addr:
@@ -191,13 +191,13 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 			fmt.Fprintln(w, "tls       none: this session was not encrypted")
 		}
 		if len(in.EHLOLines) > 0 {
-			fmt.Fprintf(w, "offers    %s\n", strings.Join(in.EHLOLines, ", "))
+			fmt.Fprintf(w, "offers    %s\n", term(strings.Join(in.EHLOLines, ", ")))
 		}
 		if len(in.AuthMechanisms) > 0 {
-			fmt.Fprintf(w, "auth      offered: %s\n", strings.Join(in.AuthMechanisms, " "))
+			fmt.Fprintf(w, "auth      offered: %s\n", term(strings.Join(in.AuthMechanisms, " ")))
 		}
 		if in.AuthMechanism != "" {
-			fmt.Fprintf(w, "auth      authenticated with %s as %s\n", in.AuthMechanism, in.AuthUser)
+			fmt.Fprintf(w, "auth      authenticated with %s as %s\n", term(in.AuthMechanism), term(in.AuthUser))
 		}
 		if sp.Err != nil {
 			fmt.Fprintf(w, "result    FAILED after %s: %s\n", ms(sp.Duration), oneLine(sp.Err.Error()))
@@ -216,10 +216,10 @@ func printCert(w io.Writer, i int, c *x509.Certificate) {
 	for _, ip := range c.IPAddresses {
 		sans = append(sans, ip.String())
 	}
-	fmt.Fprintf(w, "%-9s subject %s; issuer %s; valid %s to %s", label, c.Subject, c.Issuer,
+	fmt.Fprintf(w, "%-9s subject %s; issuer %s; valid %s to %s", label, term(c.Subject.String()), term(c.Issuer.String()),
 		c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02"))
 	if len(sans) > 0 {
-		fmt.Fprintf(w, "; SANs %s", strings.Join(sans, ", "))
+		fmt.Fprintf(w, "; SANs %s", term(strings.Join(sans, ", ")))
 	}
 	fmt.Fprintln(w)
 }
@@ -321,7 +321,7 @@ func printOAuthProbe(w io.Writer, o *mailwarden.OAuthProbe) {
 		fmt.Fprintf(w, "oauth     %s token: FAILED after %s: %s\n", o.Flow, ms(o.Duration), oneLine(o.Err.Error()))
 		return
 	}
-	detail := "scopes " + strings.Join(o.Scopes, " ")
+	detail := "scopes " + term(strings.Join(o.Scopes, " "))
 	if !o.Expiry.IsZero() {
 		detail += ", expires " + o.Expiry.UTC().Format(time.RFC3339)
 	}

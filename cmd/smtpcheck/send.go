@@ -107,13 +107,13 @@ func printResult(w io.Writer, res *mailwarden.Result) {
 		return
 	}
 	for _, r := range res.Recipients {
-		fmt.Fprintf(w, "rcpt      %-30s %s\n", r.Addr, oneLine(r.Reply.String()))
+		fmt.Fprintf(w, "rcpt      %-30s %s\n", term(r.Addr), oneLine(r.Reply.String()))
 	}
 	if res.Reply.Code != 0 {
 		fmt.Fprintf(w, "reply     %s\n", oneLine(res.Reply.String()))
 	}
 	if res.QueueID != "" {
-		fmt.Fprintf(w, "queue id  %s\n", res.QueueID)
+		fmt.Fprintf(w, "queue id  %s\n", term(res.QueueID))
 	}
 	var how []string
 	if res.Pipelined {
@@ -122,7 +122,7 @@ func printResult(w io.Writer, res *mailwarden.Result) {
 	if res.UsedBDAT {
 		how = append(how, "BDAT")
 	}
-	fmt.Fprintf(w, "sent      %d bytes to %s in %s (%d attempt(s)) %s\n", res.Size, res.Server, ms(res.Duration), res.Attempts, strings.Join(how, ", "))
+	fmt.Fprintf(w, "sent      %d bytes to %s in %s (%d attempt(s)) %s\n", res.Size, term(res.Server), ms(res.Duration), res.Attempts, term(strings.Join(how, ", ")))
 }
 
 type rcptJSON struct {

@@ -9,6 +9,8 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -417,4 +419,46 @@ func (c *Conn) Lines() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.lines...)
+}
+
+// EchoCredentials is a Hostile script: a relay that offers PLAIN and
+// LOGIN and refuses every AUTH with a 535 that reflects what it was sent:
+// the password in plain text and upper-cased, the AUTH payload as received
+// (base64) and the password in hex.
+func EchoCredentials(c *Conn) {
+	c.Send("220 echo.example ESMTP\r\n")
+	for {
+		l, ok := c.Line()
+		if !ok {
+			return
+		}
+		f := strings.Fields(l)
+		switch strings.ToUpper(f[0]) {
+		case "EHLO":
+			c.Send("250-echo.example\r\n250 AUTH PLAIN LOGIN\r\n")
+		case "AUTH":
+			var pw, sent string
+			if strings.EqualFold(f[1], "PLAIN") {
+				sent = f[2]
+				blob, _ := base64.StdEncoding.DecodeString(sent)
+				parts := strings.Split(string(blob), "\x00")
+				pw = parts[len(parts)-1]
+			} else { // LOGIN
+				c.Send("334 VXNlcm5hbWU6\r\n")
+				c.Line()
+				c.Send("334 UGFzc3dvcmQ6\r\n")
+				sent, _ = c.Line()
+				b, _ := base64.StdEncoding.DecodeString(sent)
+				pw = string(b)
+			}
+			c.Send("535-5.7.8 authentication failed for password " + pw + "\r\n" +
+				"535-5.7.8 you sent " + sent + "\r\n" +
+				"535 5.7.8 (hex " + hex.EncodeToString([]byte(pw)) + ", PASSWORD " + strings.ToUpper(pw) + ")\r\n")
+		case "QUIT":
+			c.Send("221 bye\r\n")
+			return
+		default:
+			c.Send("250 ok\r\n")
+		}
+	}
 }

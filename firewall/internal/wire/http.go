@@ -11,6 +11,8 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+
+	"mailwarden/internal/scrub"
 )
 
 // MaxConnectResponse bounds the status line and header of a CONNECT
@@ -134,17 +136,11 @@ func parseStatusLine(l string) (*ConnectResponse, bool) {
 
 // ConnectFailure turns a non-2xx CONNECT response into a *Error in
 // words. The proxy's own text is sanitized and stripped of the password
-// and the credentials token, in case the proxy echoes them.
+// and the credentials token, in case the proxy echoes them, in plain,
+// base64 or hex (internal/scrub).
 func ConnectFailure(r *ConnectResponse, auth bool, password, token string) *Error {
-	scrub := func(s string) string {
-		if password != "" {
-			s = strings.ReplaceAll(s, password, redacted)
-		}
-		if token != "" {
-			s = strings.ReplaceAll(s, token, redacted)
-		}
-		return quoteProxyText(s)
-	}
+	secrets := scrub.New(password, token)
+	clean := func(s string) string { return quoteProxyText(secrets.Scrub(s)) }
 	var what string
 	op := OpConnect
 	switch r.Status {
@@ -171,9 +167,9 @@ func ConnectFailure(r *ConnectResponse, auth bool, password, token string) *Erro
 	default:
 		what = "proxy refused the tunnel"
 	}
-	msg := fmt.Sprintf("%s: %s (HTTP %d %s", ProtoHTTP, what, r.Status, scrub(r.Reason))
+	msg := fmt.Sprintf("%s: %s (HTTP %d %s", ProtoHTTP, what, r.Status, clean(r.Reason))
 	if r.Status == http.StatusProxyAuthRequired && len(r.Authenticate) > 0 {
-		msg += "; Proxy-Authenticate: " + scrub(strings.Join(r.Authenticate, ", "))
+		msg += "; Proxy-Authenticate: " + clean(strings.Join(r.Authenticate, ", "))
 	}
 	return &Error{Op: op, Code: r.Status, Msg: msg + ")"}
 }

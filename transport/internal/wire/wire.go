@@ -36,6 +36,13 @@ type Conn struct {
 	MaxLine  int
 	MaxReply int
 	Trace    Tracer
+	// Scrub, when not nil, rewrites the text of every reply line (after
+	// "NNN-" or "NNN ") before it is traced, and before it is returned
+	// unless KeepText is set (EHLO keywords must be parsed as sent). The
+	// SASL challenges ReadReply(true) reads are left alone: the mechanism
+	// needs them intact and the trace redacts them.
+	Scrub    func(string) string
+	KeepText bool
 }
 
 // New returns a Conn over nc.
@@ -103,7 +110,15 @@ func (c *Conn) ReadReply(redact bool) (int, []string, error) {
 		if c.MaxReply > 0 && total > c.MaxReply {
 			return code, lines, ErrReplyTooLong
 		}
-		if c.Trace != nil {
+		if c.Scrub != nil && len(line) > 4 && !(redact && line[:3] == "334") {
+			scrubbed := line[:4] + c.Scrub(line[4:])
+			if c.Trace != nil {
+				c.Trace(false, scrubbed)
+			}
+			if !c.KeepText {
+				line = scrubbed
+			}
+		} else if c.Trace != nil {
 			if redact && len(line) > 4 && line[:3] == "334" {
 				c.Trace(false, line[:4]+"[redacted]")
 			} else {

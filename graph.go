@@ -246,15 +246,14 @@ func (s *Sender) sendGraph(ctx context.Context, env transport.Envelope, opener t
 		return io.NopCloser(r), nil
 	}
 	gr, err := s.graph.client.SendMail(ctx, sender, open, env.Size)
+	var res *transport.Result
+	if gr != nil {
+		res = s.graphResult(gr, env)
+	}
 	if sc.tracked != nil {
-		if werr := sc.tracked.Wait(ctx); werr != nil {
-			err = errors.Join(err, fmt.Errorf("%w (the message may have been sent): %w", ErrAuditFailed, werr))
-		}
+		err = afterSend(res, err, sc.tracked.Wait(ctx))
 	}
-	if gr == nil {
-		return nil, err
-	}
-	return s.graphResult(gr, env), err
+	return res, err
 }
 
 // graphResult describes an accepted Graph send as a transport.Result:

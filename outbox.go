@@ -20,7 +20,10 @@ import (
 // temporary failures with backoff and dead-lettering permanent ones. A
 // relay's 4xx is temporary and its 5xx permanent; connection, proxy and
 // TLS failures (a certificate that does not verify included) and timeouts
-// are temporary, as is an audit trail that could not record the send. Every
+// are temporary, as is an audit trail that could not record the send before
+// it. A message the relay accepted is never sent again: when only the audit
+// record after the relay's reply failed (an *AcceptedError), the entry is
+// kept as delivered and only its record is retried. Every
 // state change is an audit record (outbox.queued, outbox.attempt,
 // outbox.deferred, outbox.delivered, outbox.dead, outbox.quarantined; see
 // docs/audit-fields.md) next to the transport's own records.
@@ -89,6 +92,12 @@ func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open 
 	if err == nil {
 		return res.QueueID, nil
 	}
+	var ae *AcceptedError
+	if errors.As(err, &ae) && ae.Result != nil {
+		// Delivered: the outbox keeps that durable and retries only the
+		// record (never the send).
+		return ae.Result.QueueID, err
+	}
 	return "", deliveryError(err)
 }
 
@@ -113,9 +122,11 @@ func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open 
 //     not be dead-lettered meanwhile (Postfix's smtp_sasl_auth_soft_bounce
 //     does the same); the entries wait until their maximum age.
 //
-// A cancelled context is never made temporary.
+// A cancelled context is never made temporary. An *AcceptedError (the
+// relay accepted the message, its record failed) is never retried:
+// Deliver returns it as it is, and the outbox honours its Accepted method.
 func deliveryError(err error) error {
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || outbox.Accepted(err) {
 		return err
 	}
 	var te *transport.Error

@@ -209,9 +209,7 @@ func (s *Sender) sendOpened(ctx context.Context, env transport.Envelope, open tr
 	}
 	res, err := s.relay.Send(ctx, env, open)
 	if sc.tracked != nil {
-		if werr := sc.tracked.Wait(ctx); werr != nil {
-			err = errors.Join(err, fmt.Errorf("%w (the message may have been sent): %w", ErrAuditFailed, werr))
-		}
+		err = afterSend(res, err, sc.tracked.Wait(ctx))
 	}
 	return res, err
 }

@@ -242,12 +242,13 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
 		return Stats{}
 	}
 	hdr := s.l.hdr
+	if st.Delivered {
+		// The relay accepted it; only its record is missing.
+		return o.accepted(ctx, id, hdr, st, "", nil)
+	}
 	st.Attempts++
 	env := Envelope{From: hdr.From, To: hdr.To, SMTPUTF8: hdr.SMTPUTF8, MessageID: hdr.MessageID, Size: s.l.bodySize}
-	ids := func(extra ...slog.Attr) []slog.Attr {
-		g := append([]slog.Attr{slog.String("spool_id", id), slog.Int("attempt", st.Attempts)}, extra...)
-		return []slog.Attr{slog.String("message_id", hdr.MessageID), {Key: "outbox", Value: slog.GroupValue(g...)}}
-	}
+	ids := func(extra ...slog.Attr) []slog.Attr { return entryAttrs(hdr, id, st.Attempts, extra...) }
 	o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.attempt", ids()...)
 	actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
 	var qid string
@@ -267,6 +268,9 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
 		}
 		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.delivered", attrs...)
 		return Stats{Delivered: 1}
+	}
+	if Accepted(err) {
+		return o.accepted(ctx, id, hdr, st, qid, err)
 	}
 	if errors.Is(err, ErrCorrupt) {
 		o.quarantine(ctx, id, err, true)

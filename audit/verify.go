@@ -109,6 +109,34 @@ type Report struct {
 	// found its active file missing when it started (records written to
 	// that file before are gone without a trace in the chain).
 	Warnings []string
+	// Gaps lists the breaks the writer recorded itself (see Gap), in chain
+	// order. They are facts, not tampering; Verify checks on past them.
+	Gaps []Gap
+}
+
+// A Gap is a break in the chain that the writer recorded when it went on:
+// a file that ends without its seal (the writer was killed, or a write
+// failed) followed by a file whose audit.open record (reason ReasonCrash or
+// ReasonRecover) names exactly the last record before the break. The
+// record being written at that moment may be lost (Torn: a partial line
+// was left, which cannot be checked). A gap proves nothing about records
+// that were never written; records cut off the end of the file before the
+// restart would have been recorded as a gap at an earlier record, which
+// only an anchor kept elsewhere shows (see VerifyAnchor).
+type Gap struct {
+	File     string // the file that ends without its seal
+	Reason   string // ReasonCrash or ReasonRecover
+	LastSeq  uint64 // the last intact record before the break
+	LastHash string // its hex hash
+	Torn     bool   // a partial line after it was set aside
+	// At is the sequence number of the audit.open record that recorded
+	// the gap.
+	At uint64
+}
+
+// gapOpen reports whether p is an audit.open record that records a break.
+func gapOpen(p *parsedLine) bool {
+	return p != nil && p.msg == MsgOpen && (p.reason == ReasonCrash || p.reason == ReasonRecover) && p.lastSeq > 0
 }
 
 type verifyRec struct {
@@ -166,6 +194,19 @@ func Verify(key []byte, files ...string) (*Report, error) {
 		fs = append(fs, fr)
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].first < fs[j].first })
+
+	// A torn last line of a file whose successor records a break is the
+	// record the writer was writing when it broke off: set it aside (the
+	// gap check below still requires the file to end exactly at the
+	// record the break names).
+	torn := map[string]bool{}
+	for i := 0; i+1 < len(fs); i++ {
+		n := len(fs[i].recs)
+		if n > 0 && fs[i].recs[n-1].torn && len(fs[i+1].recs) > 0 && gapOpen(fs[i+1].recs[0].p) {
+			fs[i].recs = fs[i].recs[:n-1]
+			torn[fs[i].name] = true
+		}
+	}
 
 	rep := &Report{}
 	var recs []verifyRec
@@ -293,6 +334,10 @@ func Verify(key []byte, files ...string) (*Report, error) {
 		prevPrev = prev
 		expect, prev = p.seq+1, p.hash
 		if ends[i] && p.msg != MsgSeal {
+			if n := recs[i+1].p; gapOpen(n) && n.lastSeq == p.seq && n.lastHash == rep.LastHash {
+				rep.Gaps = append(rep.Gaps, Gap{File: r.file, Reason: n.reason, LastSeq: p.seq, LastHash: rep.LastHash, Torn: torn[r.file], At: n.seq})
+				continue
+			}
 			return rep, &TamperError{Kind: Truncated, File: r.file, Line: r.line + 1, Seq: expect,
 				Detail: "the file ends without an audit.seal record but the chain goes on in the next file"}
 		}

@@ -18,6 +18,12 @@ across all the given files (rotated files and the active one, in any order).
 It reports the first record that was edited, removed, inserted, reordered or
 spliced in, and a trail cut short.
 
+A writer that was killed (or whose disk filled up) leaves a file without
+its seal; the next writer records that in its first record (reason crash or
+recover, with the last intact seq and hash). verify reports such a recorded
+gap as a fact, not tampering ("gap: ..."), and goes on checking the rest;
+the record being written at that moment may be lost.
+
 A trail is complete when it ends with the seal record written when the
 writer closed it. A file still being written has no seal yet: --allow-open
 accepts a trail whose only fault is a missing seal after a whole record, and
@@ -87,6 +93,9 @@ func runAuditVerify(e *env, args []string) int {
 		if rep != nil && rep.Records > 0 {
 			fmt.Fprintf(e.stderr, "  %d records before it are intact (seq %d to %d)\n", rep.Records, rep.FirstSeq, rep.LastSeq)
 		}
+		if rep != nil {
+			printGaps(e.stderr, rep.Gaps)
+		}
 		return exitCheck
 	default:
 		fmt.Fprintf(e.stderr, "smtpcheck audit verify: %v\n", err)
@@ -95,6 +104,7 @@ func runAuditVerify(e *env, args []string) int {
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}
+	printGaps(e.stdout, rep.Gaps)
 	if rep.Records > 0 && !rep.Anchored {
 		fmt.Fprintf(e.stdout, "note: the trail starts at seq %d, linked to an earlier record that is not among the files (rotated out by retention?)\n", rep.FirstSeq)
 	}
@@ -147,4 +157,16 @@ func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Hand
 		cfg.OnError = func(err error) { fmt.Fprintf(stderr, "smtpcheck: audit: %v\n", err) }
 	}
 	return audit.New(ctx, cfg)
+}
+
+// printGaps prints the breaks the writer recorded itself.
+func printGaps(w io.Writer, gaps []audit.Gap) {
+	for _, g := range gaps {
+		torn := ""
+		if g.Torn {
+			torn = ", a partial line after it set aside"
+		}
+		fmt.Fprintf(w, "gap: %s ends without its seal after record %d (%s recorded at record %d%s); the record being written then may be lost\n",
+			g.File, g.LastSeq, g.Reason, g.At, torn)
+	}
 }

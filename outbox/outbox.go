@@ -142,6 +142,10 @@ type Outbox struct {
 	kick     chan struct{}
 	slots    chan struct{} // one per delivery under way, Concurrency in all
 	seq      uint32
+
+	wmu     sync.Mutex // guards the worker lock (workerlock.go)
+	workers int        // Run and RunOnce calls holding it
+	lockf   *os.File
 }
 
 // Open opens (creating if needed) the spool directory, removes leftovers

@@ -25,11 +25,19 @@ func (s *Stats) add(t Stats) {
 
 // Run delivers entries as they fall due until ctx is done, then waits for
 // the deliveries under way and returns ctx's error. Errors reading the
-// spool are reported to the Logger and retried; Run does not give up.
+// spool are reported to the Logger and retried; Run does not give up. Only
+// one worker delivers a spool: when another process (or another Outbox on
+// the same directory) runs one, Run returns at once an *Error wrapping
+// ErrBusy. Enqueue, List, Retry and Purge work beside a worker.
 func (o *Outbox) Run(ctx context.Context) error {
 	if o.cfg.Deliverer == nil {
 		return &Error{Op: "run", Err: ErrNoDeliverer}
 	}
+	unlock, err := o.waitLock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	lastErr := ""
@@ -63,6 +71,30 @@ func (o *Outbox) Run(ctx context.Context) error {
 	}
 }
 
+// waitLock takes the worker lock for Run. Another worker is final
+// (ErrBusy); a spool that cannot be reached (a directory gone with a
+// failed mount) is reported once and tried again, as Run does.
+func (o *Outbox) waitLock(ctx context.Context) (func(), error) {
+	reported := false
+	for {
+		unlock, err := o.lockWorker()
+		if err == nil || errors.Is(err, ErrBusy) {
+			return unlock, err
+		}
+		if !reported {
+			reported = true
+			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", err.Error())))
+		}
+		t := time.NewTimer(o.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // rootCause returns the text of the innermost error of err's chain.
 func rootCause(err error) string {
 	for {
@@ -75,11 +107,17 @@ func rootCause(err error) string {
 }
 
 // RunOnce attempts every entry due now, once, and returns what happened.
-// The error is a spool error or ctx's.
+// The error is a spool error (wrapping ErrBusy when another worker
+// delivers the spool, see Run) or ctx's.
 func (o *Outbox) RunOnce(ctx context.Context) (Stats, error) {
 	if o.cfg.Deliverer == nil {
 		return Stats{}, &Error{Op: "run", Err: ErrNoDeliverer}
 	}
+	unlock, err := o.lockWorker()
+	if err != nil {
+		return Stats{}, err
+	}
+	defer unlock()
 	var wg sync.WaitGroup
 	st, _, err := o.pass(ctx, &wg)
 	wg.Wait()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"mailwarden"
 	"mailwarden/audit"
 )
 
@@ -133,7 +134,8 @@ func (a *auditFlags) register(fs *flag.FlagSet) {
 
 // handler builds the audit Handler the flags describe, or returns nil when
 // no sink was asked for. Under --audit-fail-open each failure is printed to
-// stderr. Errors are configuration errors (exit 2).
+// stderr. Errors are configuration errors (exit 2), except a trail that
+// cannot be opened, which wraps mailwarden.ErrAuditFailed (exit 1).
 func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Handler, error) {
 	if a.keyFile != "" && a.file == "" {
 		return nil, errors.New("--audit-key-file needs --audit-file")
@@ -156,7 +158,16 @@ func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Hand
 		cfg.Policy = audit.FailOpen
 		cfg.OnError = func(err error) { fmt.Fprintf(stderr, "smtpcheck: audit: %v\n", err) }
 	}
-	return audit.New(ctx, cfg)
+	if a.syslog != "" {
+		if _, err := audit.ParseSyslogURL(a.syslog); err != nil {
+			return nil, err
+		}
+	}
+	h, err := audit.New(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w (it cannot be opened): %w", mailwarden.ErrAuditFailed, err)
+	}
+	return h, nil
 }
 
 // printGaps prints the breaks the writer recorded itself.

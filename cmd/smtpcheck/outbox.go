@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"mailwarden"
 	"mailwarden/audit"
 	"mailwarden/outbox"
 )
@@ -204,6 +205,9 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 	trail, err := af.handler(ctx, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, oneLine(err.Error()))
+		if errors.Is(err, mailwarden.ErrAuditFailed) {
+			return exitCheck
+		}
 		return exitUsage
 	}
 	var tracked *audit.Handler

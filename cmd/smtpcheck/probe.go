@@ -84,6 +84,9 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 	s, err := mailwarden.NewSender(ctx, p, opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
+		if errors.Is(err, mailwarden.ErrAuditFailed) {
+			return nil, exitCheck // the trail cannot be opened: nothing is sent
+		}
 		return nil, exitUsage
 	}
 	return s, 0

@@ -122,7 +122,7 @@ type Report struct {
 // was left, which cannot be checked). A gap proves nothing about records
 // that were never written; records cut off the end of the file before the
 // restart would have been recorded as a gap at an earlier record, which
-// only an anchor kept elsewhere shows (see VerifyAnchor).
+// only an anchor kept elsewhere (Report.LastSeq, LastHash) shows.
 type Gap struct {
 	File     string // the file that ends without its seal
 	Reason   string // ReasonCrash or ReasonRecover

@@ -120,6 +120,18 @@ type quietLogger struct{}
 func (quietLogger) Printf(string, ...any) {}
 func (quietLogger) Println(...any)        {}
 
+// set installs the hooks (nil leaves one as it is) under the lock.
+func (r *faultRelay) set(mail func(conn int) error, data func(conn int, mid string) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if mail != nil {
+		r.mail = mail
+	}
+	if data != nil {
+		r.data = data
+	}
+}
+
 // counts returns how many messages arrived, how many distinct ones, and
 // the Message-IDs that arrived more than once.
 func (r *faultRelay) counts() (total, unique int, dups []string) {

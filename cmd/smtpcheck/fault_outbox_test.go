@@ -55,7 +55,7 @@ func TestOutboxRunRecoversAfterAuditDiskFull(t *testing.T) {
 	var once sync.Once
 	var filler string
 	filled := make(chan struct{})
-	relay.data = func(_ int, mid string) error {
+	relay.set(nil, func(_ int, mid string) error {
 		relay.mu.Lock()
 		seen := len(relay.got)
 		relay.mu.Unlock()
@@ -63,7 +63,7 @@ func TestOutboxRunRecoversAfterAuditDiskFull(t *testing.T) {
 			once.Do(func() { filler = faulttest.Fill(t, auditDir); close(filled) })
 		}
 		return nil
-	}
+	})
 	cmd, out := smtpcheckProc(t, "outbox", "run", "--spool", spool, "--server", relay.addr, "--tls", "none", "--timeout", "5s",
 		"--audit-file", auditFile, "--min-backoff", "200ms", "--max-backoff", "400ms")
 	if err := cmd.Start(); err != nil {
@@ -117,14 +117,14 @@ func TestOutboxRunLeavesAStuckSession(t *testing.T) {
 	acked := enqueueN(t, spool, relay.addr, n)
 	var mu sync.Mutex
 	sickUpTo := 1 << 30 // every connection is sick until the relay recovers
-	relay.mail = func(conn int) error {
+	relay.set(func(conn int) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if conn <= sickUpTo {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "stuck"}
 		}
 		return nil
-	}
+	}, nil)
 	cmd, out := smtpcheckProc(t, "outbox", "run", "--spool", spool, "--server", relay.addr, "--tls", "none", "--timeout", "5s",
 		"--min-backoff", "50ms", "--max-backoff", "200ms")
 	if err := cmd.Start(); err != nil {
@@ -163,7 +163,7 @@ func TestOutboxRunLeavesAStuckSession(t *testing.T) {
 func TestTwoWorkersOnOneSpool(t *testing.T) {
 	spool := filepath.Join(t.TempDir(), "spool")
 	relay := startFaultRelay(t)
-	relay.data = func(int, string) error { time.Sleep(5 * time.Millisecond); return nil }
+	relay.set(nil, func(int, string) error { time.Sleep(5 * time.Millisecond); return nil })
 	acked := enqueueN(t, spool, relay.addr, 20)
 	worker := []string{"outbox", "run", "--spool", spool, "--server", relay.addr, "--tls", "none", "--timeout", "5s", "--concurrency", "2"}
 	first, out1 := smtpcheckProc(t, worker...)

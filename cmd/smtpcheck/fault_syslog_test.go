@@ -128,7 +128,7 @@ func TestOutboxRunNoResendWhenCollectorDiesAfter250(t *testing.T) {
 	acked := enqueueN(t, spool, relay.addr, n)
 	var once sync.Once
 	killedAt := make(chan string, 1)
-	relay.data = func(_ int, mid string) error {
+	relay.set(nil, func(_ int, mid string) error {
 		relay.mu.Lock()
 		seen := len(relay.got)
 		relay.mu.Unlock()
@@ -140,7 +140,7 @@ func TestOutboxRunNoResendWhenCollectorDiesAfter250(t *testing.T) {
 			})
 		}
 		return nil
-	}
+	})
 	cmd, out := smtpcheckProc(t, "outbox", "run", "--spool", spool, "--server", relay.addr, "--tls", "none", "--timeout", "5s",
 		"--syslog", "tcp://"+col.addr, "--min-backoff", "200ms", "--max-backoff", "400ms")
 	if err := cmd.Start(); err != nil {

@@ -186,6 +186,8 @@ func (e *AuditError) Error() string {
 	switch {
 	case e.Before:
 		return fmt.Sprintf("%v: %v", ErrAuditFailed, e.Err)
+	case e.Accepted:
+		return fmt.Sprintf("%v (the message was sent): %v", ErrAuditFailed, e.Err)
 	default:
 		return fmt.Sprintf("%v (the message may have been sent): %v", ErrAuditFailed, e.Err)
 	}

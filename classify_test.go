@@ -121,7 +121,7 @@ func TestAuditErrorReportsAcceptedMessage(t *testing.T) {
 	if !errors.Is(err, ErrAuditFailed) || !errors.As(err, &ae) || !ae.Accepted {
 		t.Fatalf("%v", err)
 	}
-	if !strings.Contains(err.Error(), "may have been sent") {
+	if !strings.Contains(err.Error(), "the message was sent") {
 		t.Errorf("message %q", err)
 	}
 	if !retryable(&AuditError{Before: true, Err: errors.New("x")}) || retryable(context.Canceled) {

@@ -87,7 +87,13 @@ func (s *Sender) send(ctx context.Context, env transport.Envelope, open transpor
 		}
 	}
 	res, err := s.delivery.deliver(ctx, env, open)
-	return res, s.settle(ctx, sc, err, err == nil)
+	err = s.settle(ctx, sc, err, err == nil)
+	var ae *AuditError
+	if res != nil && errors.As(err, &ae) && ae.Accepted {
+		// Delivered: only the record is missing (see AcceptedError).
+		err = &AcceptedError{Result: res, Err: err}
+	}
+	return res, err
 }
 
 // settle waits for the records of a send or probe to be written and

@@ -2,6 +2,7 @@ package mailwarden
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 
@@ -17,7 +18,10 @@ import (
 // temporary failures with backoff and dead-lettering permanent ones. A
 // relay's 4xx is temporary and its 5xx permanent; connection, proxy and
 // TLS failures (a certificate that does not verify included) and timeouts
-// are temporary, as is an audit trail that could not record the send. Every
+// are temporary, as is an audit trail that could not record the send before
+// it. A message the relay accepted is never sent again: when only the audit
+// record after the relay's reply failed (an *AcceptedError), the entry is
+// kept as delivered and only its record is retried. Every
 // state change is an audit record (outbox.queued, outbox.attempt,
 // outbox.deferred, outbox.delivered, outbox.dead, outbox.quarantined; see
 // docs/audit-fields.md) next to the transport's own records.
@@ -107,6 +111,12 @@ func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open 
 	if err == nil {
 		return res.QueueID, nil
 	}
+	var ae *AcceptedError
+	if errors.As(err, &ae) && ae.Result != nil {
+		// Delivered: the outbox keeps that durable and retries only the
+		// record (never the send).
+		return ae.Result.QueueID, err
+	}
 	return "", deliveryError(err)
 }
 
@@ -119,9 +129,13 @@ func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open 
 // smtp_sasl_auth_soft_bounce. A relay's rejection stays permanent even when
 // the trail failed too. A cancelled context is never made temporary.
 //
-// An error for which AuditError.Accepted is true reports a message a relay
-// accepted and the trail failed to record afterwards.
+// An *AcceptedError (the relay accepted the message, its record failed) is
+// never retried: it is returned as it is, and the outbox honours its
+// Accepted method.
 func deliveryError(err error) error {
+	if outbox.Accepted(err) {
+		return err
+	}
 	if retryable(err) {
 		return retryLater{err}
 	}

@@ -44,10 +44,14 @@ func TestDeliveryErrorClassification(t *testing.T) {
 		{"graph-400", &graph.Error{Status: 400, Code: "ErrorMimeContentInvalidBase64String"}, false},
 		{"token-endpoint", &oauth.Error{Op: "client_credentials", Status: 401, Code: "invalid_client"}, true},
 		{"cancelled", cancelled, false},
+		{"250-then-audit-failed", &AcceptedError{Result: &Result{QueueID: "4XyZ"}, Err: afterSend}, false},
 	} {
 		got := deliveryError(c.err)
 		if outbox.Temporary(got) != c.want {
 			t.Errorf("%s: Temporary(%v) = %v, want %v", c.name, got, !c.want, c.want)
+		}
+		if want := c.name == "250-then-audit-failed"; outbox.Accepted(got) != want {
+			t.Errorf("%s: outbox.Accepted(%v) = %v, want %v", c.name, got, !want, want)
 		}
 		if !errors.Is(got, c.err) {
 			t.Errorf("%s: the cause is lost: %v", c.name, got)

@@ -365,6 +365,11 @@ func (s *Sender) openTrail(ctx context.Context) error {
 	if a.FailOpen {
 		cfg.Policy = audit.FailOpen
 	}
+	if a.Syslog != "" {
+		if _, err := audit.ParseSyslogURL(a.Syslog); err != nil {
+			return &ConfigError{Profile: s.profile.Name, Field: "audit.syslog", Err: err}
+		}
+	}
 	h, err := audit.New(ctx, cfg)
 	if err != nil && a.FailOpen && cfg.SyslogConfig != nil {
 		s.auditDegraded = fmt.Errorf("audit: syslog %s cannot be reached; sending without it (fail-open): %w", a.Syslog, err)
@@ -375,7 +380,11 @@ func (s *Sender) openTrail(ctx context.Context) error {
 		h, err = audit.New(ctx, cfg)
 	}
 	if err != nil {
-		return bad("audit", err)
+		// The settings are valid (checked above); the trail cannot be
+		// opened now (a directory missing or not writable, a full disk, a
+		// collector that does not answer): an audit failure, not a usage
+		// error.
+		return &ConfigError{Profile: s.profile.Name, Field: "audit", Err: fmt.Errorf("%w (it cannot be opened): %w", ErrAuditFailed, err)}
 	}
 	s.trail = h
 	return nil

@@ -29,6 +29,20 @@ const (
 // Verify lists such records in Report.Warnings.
 const ReasonActiveMissing = "active-missing"
 
+// Reasons of an audit.open record written after a break in the chain: the
+// file before it ends without its seal (and perhaps with a torn line).
+// Such a record names the last intact record it found (last_seq,
+// last_hash); Verify reports the break in Report.Gaps, as a fact, when the
+// file before ends with exactly that record, and goes on checking.
+const (
+	// ReasonCrash: OpenFile found the active file without its seal: the
+	// writer before was killed or the machine stopped.
+	ReasonCrash = "crash"
+	// ReasonRecover: a write failed (a full disk, a vanished file) and
+	// the writer went on in a new file.
+	ReasonRecover = "recover"
+)
+
 // chain is the running state of a hash chain: the last sequence number and
 // the hash of the last record.
 type chain struct {
@@ -92,6 +106,10 @@ type parsedLine struct {
 	msg    string
 	alg    string
 	reason string
+	// lastSeq and lastHash are an open record's account of a break
+	// (ReasonCrash, ReasonRecover); lastSeq is 0 otherwise.
+	lastSeq  uint64
+	lastHash string
 }
 
 var errMalformed = errors.New("not an audit record")
@@ -143,14 +161,19 @@ func parseLine(line []byte) (*parsedLine, error) {
 	p.signed = append(p.signed, line[:body]...)
 	p.signed = append(p.signed, '}')
 	var f struct {
-		Msg    string `json:"msg"`
-		Alg    string `json:"alg"`
-		Reason string `json:"reason"`
+		Msg      string `json:"msg"`
+		Alg      string `json:"alg"`
+		Reason   string `json:"reason"`
+		LastSeq  uint64 `json:"last_seq"`
+		LastHash string `json:"last_hash"`
 	}
 	if err := json.Unmarshal(line, &f); err != nil {
 		return nil, errMalformed
 	}
 	p.msg, p.alg, p.reason = f.Msg, f.Alg, f.Reason
+	if p.msg == MsgOpen {
+		p.lastSeq, p.lastHash = f.LastSeq, f.LastHash
+	}
 	return p, nil
 }
 

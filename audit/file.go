@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -156,11 +157,15 @@ func (f *File) open() error {
 	st, err := os.Stat(cfg.Path)
 	switch {
 	case err == nil && st.Size() > 0:
-		if err := f.resume(cfg.Path); err != nil {
+		sealed, err := f.resume(cfg.Path)
+		if err != nil {
 			return err
 		}
 		if err := f.moveAway(); err != nil {
 			return err
+		}
+		if !sealed {
+			return f.create(ReasonCrash)
 		}
 		return f.create("resume")
 	case err == nil:
@@ -214,18 +219,30 @@ func (f *File) now() time.Time {
 	return time.Now()
 }
 
-// resume sets the chain state from the last complete line of path.
-func (f *File) resume(path string) error {
+// resume sets the chain state from the last complete line of path and
+// reports whether that line is the seal a writer leaves on Close.
+func (f *File) resume(path string) (sealed bool, err error) {
 	line, err := lastLine(path)
 	if err != nil {
-		return fmt.Errorf("audit: file: reading the end of %s: %w", path, err)
+		return false, fmt.Errorf("audit: file: reading the end of %s: %w", path, err)
 	}
 	p, err := parseLine(line)
 	if err != nil {
-		return fmt.Errorf("audit: file: %s does not end with an audit record; move it away to start a new chain", path)
+		return false, fmt.Errorf("audit: file: %s does not end with an audit record; move it away to start a new chain", path)
 	}
 	f.chain.seq, f.chain.prev = p.seq, p.hash
-	return nil
+	return p.msg == MsgSeal, nil
+}
+
+// openAttrs are the attributes of the audit.open record of a new file;
+// after a break (ReasonCrash, ReasonRecover) they name the last intact
+// record.
+func (f *File) openAttrs(reason string) []slog.Attr {
+	a := []slog.Attr{slog.String("alg", f.chain.alg), slog.String("file", filepath.Base(f.cfg.Path)), slog.String("reason", reason)}
+	if reason == ReasonCrash || reason == ReasonRecover {
+		a = append(a, slog.Uint64("last_seq", f.chain.seq), slog.String("last_hash", hex.EncodeToString(f.chain.prev[:])))
+	}
+	return a
 }
 
 // lastLine returns the last complete ('\n'-terminated) line of path, reading
@@ -318,14 +335,19 @@ func (f *File) create(reason string) error {
 		return fmt.Errorf("audit: file: %w", err)
 	}
 	f.f, f.size, f.records, f.opened, f.broken = fh, 0, 0, f.now(), nil
-	if err := f.writeOwn(MsgOpen, slog.String("alg", f.chain.alg), slog.String("file", filepath.Base(f.cfg.Path)), slog.String("reason", reason)); err != nil {
+	if err := f.writeOwn(MsgOpen, f.openAttrs(reason)...); err != nil {
+		// Nothing of the chain is in it (at most a torn open record): take
+		// it away, or the next try would find it in the way (O_EXCL) for
+		// as long as the process runs, and Verify would find it empty.
 		fh.Close()
 		f.f = nil
+		os.Remove(f.cfg.Path)
 		return err
 	}
 	if f.cfg.Sync != SyncNone {
 		if err := f.f.Sync(); err != nil {
-			return fmt.Errorf("audit: file: %w", err)
+			f.broken = fmt.Errorf("audit: file: %w", err)
+			return f.broken
 		}
 		syncDir(f.cfg.Path)
 	}
@@ -434,8 +456,15 @@ func (f *File) restart() error {
 		if err := f.moveAway(); err != nil {
 			return err
 		}
+	} else if st, err := os.Stat(f.cfg.Path); err == nil {
+		// A file an earlier failed create could not remove.
+		if st.Size() == 0 {
+			os.Remove(f.cfg.Path)
+		} else if err := f.moveAway(); err != nil {
+			return err
+		}
 	}
-	if err := f.create("recover"); err != nil {
+	if err := f.create(ReasonRecover); err != nil {
 		return err
 	}
 	return f.prune()

@@ -340,10 +340,17 @@ func TestReopenContinuesChain(t *testing.T) {
 	if len(files) != 4 {
 		t.Fatalf("files = %v", files)
 	}
-	_, err = Verify(testKey, files...)
+	// The restart recorded the crash: Verify reports it as a gap, with
+	// the torn line set aside, and checks the rest.
+	rep, err := Verify(testKey, files...)
+	if err != nil || len(rep.Gaps) != 1 || rep.Gaps[0].File != files[2] || rep.Gaps[0].Reason != ReasonCrash || !rep.Gaps[0].Torn || !rep.Sealed {
+		t.Fatalf("crashed file: %+v, %v; want one recorded crash gap", rep, err)
+	}
+	// Without the file after the crash, the crashed file is cut short.
+	_, err = Verify(testKey, files[:3]...)
 	var te *TamperError
 	if !errors.As(err, &te) || te.Kind != Truncated || te.File != files[2] {
-		t.Fatalf("crashed file: err = %v", err)
+		t.Fatalf("crashed file alone: err = %v", err)
 	}
 	// The chain across the clean restarts verifies on its own.
 	if _, err := Verify(testKey, files[:2]...); err != nil {
@@ -356,7 +363,8 @@ func TestReopenContinuesChain(t *testing.T) {
 	}
 	whole, _ := parseLine([]byte(strings.TrimSuffix(crashed[len(crashed)-1], "\n")))
 	first, _ := parseLine([]byte(strings.TrimSuffix(last[0], "\n")))
-	if whole == nil || first == nil || first.prev != whole.hash || first.seq != whole.seq+1 || first.reason != "resume" {
+	if whole == nil || first == nil || first.prev != whole.hash || first.seq != whole.seq+1 || first.reason != ReasonCrash ||
+		first.lastSeq != whole.seq || first.lastHash != hex.EncodeToString(whole.hash[:]) || rep.Gaps[0].LastSeq != whole.seq {
 		t.Errorf("resume after crash does not link: %+v -> %+v", whole, first)
 	}
 }
@@ -450,16 +458,15 @@ func TestWriteFailureRecovers(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("rotated files: %v", files)
 	}
-	// The broken file ends without a seal: Verify says so, and the new file
-	// continues the chain from its last record.
-	_, err = Verify(testKey, files[0], path)
-	var te *TamperError
-	if !errors.As(err, &te) || te.Kind != Truncated || te.File != files[0] || te.Seq != 3 {
-		t.Errorf("err = %v", err)
+	// The broken file ends without a seal, and the new file continues the
+	// chain from its last record, saying so: Verify reports the gap.
+	rep, err := Verify(testKey, files[0], path)
+	if err != nil || len(rep.Gaps) != 1 || rep.Gaps[0].Reason != ReasonRecover || rep.Gaps[0].LastSeq != 2 || rep.Gaps[0].File != files[0] {
+		t.Errorf("recorded recovery: %+v, %v", rep, err)
 	}
 	lines := readLines(t, path)
 	p, _ := parseLine([]byte(strings.TrimSuffix(lines[0], "\n")))
-	if p == nil || p.seq != 3 || p.reason != "recover" {
+	if p == nil || p.seq != 3 || p.reason != "recover" || p.lastSeq != 2 {
 		t.Errorf("first record of the new file: %q", lines[0])
 	}
 	if rep, err := Verify(testKey, path); err != nil || rep.Anchored {

@@ -228,13 +228,20 @@ func (s *Scanner) Next() bool {
 
 // restart reports whether the file that ends at l (its last whole record,
 // or its torn last line) is followed by a file resuming the chain, and
-// records the restart.
+// records the restart. Without ScanConfig.Restarts only a restart whose
+// audit.open records the gap (reason crash or recover, naming the last
+// record before it) is accepted, as Verify accepts it.
 func (s *Scanner) restart(l *scanLine, torn bool) bool {
-	if !s.cfg.Restarts || l.fi >= len(s.files)-1 {
+	if l.fi >= len(s.files)-1 {
 		return false
 	}
 	n, err := s.src.peek()
 	if err != nil || n == nil || n.p == nil || n.fi != l.fi+1 || n.line != 1 {
+		return false
+	}
+	// A restart the writer recorded itself (a gap, as Verify reports it)
+	// is accepted in strict mode too; others only with cfg.Restarts.
+	if !s.cfg.Restarts && !(gapOpen(n.p) && n.p.lastSeq == s.expect-1) {
 		return false
 	}
 	if n.p.msg != MsgOpen || n.p.seq != s.expect || n.p.prev != s.prev || !s.selfOK(n.p) {

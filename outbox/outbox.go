@@ -106,6 +106,7 @@ const (
 	StateQueued   State = "queued"   // never tried
 	StateDeferred State = "deferred" // tried, failed temporarily, will be tried again
 	StateDead     State = "dead"     // failed permanently or expired; kept until retried or purged
+	// StateDelivered (accepted.go): accepted by the relay, its record pending.
 )
 
 // An Entry describes a queued message.
@@ -141,6 +142,10 @@ type Outbox struct {
 	kick     chan struct{}
 	slots    chan struct{} // one per delivery under way, Concurrency in all
 	seq      uint32
+
+	wmu     sync.Mutex // guards the worker lock (workerlock.go)
+	workers int        // Run and RunOnce calls holding it
+	lockf   *os.File
 }
 
 // Open opens (creating if needed) the spool directory, removes leftovers
@@ -584,6 +589,8 @@ func (o *Outbox) entry(id string, s scanned) Entry {
 	e := Entry{ID: id, Created: s.l.hdr.Created, Attempts: s.st.Attempts, LastError: s.st.LastError, Reason: s.st.Reason,
 		Envelope: Envelope{From: s.l.hdr.From, To: s.l.hdr.To, SMTPUTF8: s.l.hdr.SMTPUTF8, MessageID: s.l.hdr.MessageID, Size: s.l.bodySize}}
 	switch {
+	case s.st.Delivered:
+		e.State, e.NextAttempt = StateDelivered, s.st.Next
 	case s.st.Dead:
 		e.State = StateDead
 	case s.st.Attempts > 0:

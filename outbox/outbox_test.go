@@ -43,7 +43,7 @@ func TestEnqueueDeliverRemoves(t *testing.T) {
 	}
 	names, _ := os.ReadDir(o.Dir())
 	for _, n := range names {
-		if n.Name() != quarantine {
+		if n.Name() != quarantine && n.Name() != lockName {
 			t.Errorf("left in the spool: %s", n.Name())
 		}
 	}
@@ -434,6 +434,9 @@ func TestRunSurvivesLostSpool(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- o.Run(ctx) }()
+	// Once the worker holds its lock (it creates worker.lock; a removal
+	// racing with that would leave the directory in place).
+	waitFor(t, func() bool { b, _ := os.ReadFile(filepath.Join(o.Dir(), lockName)); return len(b) > 0 })
 	os.RemoveAll(o.Dir())
 	waitFor(t, func() bool { return len(ev.find("outbox.error")) > 0 })
 	time.Sleep(20 * time.Millisecond) // several more polls fail the same way

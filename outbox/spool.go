@@ -59,6 +59,11 @@ type state struct {
 	Dead      bool      `json:"dead,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
 	Retried   time.Time `json:"retried,omitempty"`
+	// Delivered: the relay accepted the message but its record could
+	// not be written; only the record is retried (see Accepted).
+	Delivered   bool   `json:"delivered,omitempty"`
+	QueueID     string `json:"queue_id,omitempty"`
+	RecordTries int    `json:"record_tries,omitempty"`
 }
 
 // loaded is a verified entry file.

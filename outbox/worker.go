@@ -25,11 +25,19 @@ func (s *Stats) add(t Stats) {
 
 // Run delivers entries as they fall due until ctx is done, then waits for
 // the deliveries under way and returns ctx's error. Errors reading the
-// spool are reported to the Logger and retried; Run does not give up.
+// spool are reported to the Logger and retried; Run does not give up. Only
+// one worker delivers a spool: when another process (or another Outbox on
+// the same directory) runs one, Run returns at once an *Error wrapping
+// ErrBusy. Enqueue, List, Retry and Purge work beside a worker.
 func (o *Outbox) Run(ctx context.Context) error {
 	if o.cfg.Deliverer == nil {
 		return &Error{Op: "run", Err: ErrNoDeliverer}
 	}
+	unlock, err := o.waitLock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	lastErr := ""
@@ -63,6 +71,30 @@ func (o *Outbox) Run(ctx context.Context) error {
 	}
 }
 
+// waitLock takes the worker lock for Run. Another worker is final
+// (ErrBusy); a spool that cannot be reached (a directory gone with a
+// failed mount) is reported once and tried again, as Run does.
+func (o *Outbox) waitLock(ctx context.Context) (func(), error) {
+	reported := false
+	for {
+		unlock, err := o.lockWorker()
+		if err == nil || errors.Is(err, ErrBusy) {
+			return unlock, err
+		}
+		if !reported {
+			reported = true
+			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", slog.Group("outbox", slog.String("error", err.Error())))
+		}
+		t := time.NewTimer(o.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // rootCause returns the text of the innermost error of err's chain.
 func rootCause(err error) string {
 	for {
@@ -75,11 +107,17 @@ func rootCause(err error) string {
 }
 
 // RunOnce attempts every entry due now, once, and returns what happened.
-// The error is a spool error or ctx's.
+// The error is a spool error (wrapping ErrBusy when another worker
+// delivers the spool, see Run) or ctx's.
 func (o *Outbox) RunOnce(ctx context.Context) (Stats, error) {
 	if o.cfg.Deliverer == nil {
 		return Stats{}, &Error{Op: "run", Err: ErrNoDeliverer}
 	}
+	unlock, err := o.lockWorker()
+	if err != nil {
+		return Stats{}, err
+	}
+	defer unlock()
 	var wg sync.WaitGroup
 	st, _, err := o.pass(ctx, &wg)
 	wg.Wait()
@@ -242,12 +280,13 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
 		return Stats{}
 	}
 	hdr := s.l.hdr
+	if st.Delivered {
+		// The relay accepted it; only its record is missing.
+		return o.accepted(ctx, id, hdr, st, "", nil)
+	}
 	st.Attempts++
 	env := Envelope{From: hdr.From, To: hdr.To, SMTPUTF8: hdr.SMTPUTF8, MessageID: hdr.MessageID, Size: s.l.bodySize}
-	ids := func(extra ...slog.Attr) []slog.Attr {
-		g := append([]slog.Attr{slog.String("spool_id", id), slog.Int("attempt", st.Attempts)}, extra...)
-		return []slog.Attr{slog.String("message_id", hdr.MessageID), {Key: "outbox", Value: slog.GroupValue(g...)}}
-	}
+	ids := func(extra ...slog.Attr) []slog.Attr { return entryAttrs(hdr, id, st.Attempts, extra...) }
 	o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.attempt", ids()...)
 	actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
 	var qid string
@@ -267,6 +306,9 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
 		}
 		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.delivered", attrs...)
 		return Stats{Delivered: 1}
+	}
+	if Accepted(err) {
+		return o.accepted(ctx, id, hdr, st, qid, err)
 	}
 	if errors.Is(err, ErrCorrupt) {
 		o.quarantine(ctx, id, err, true)

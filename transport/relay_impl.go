@@ -65,17 +65,23 @@ func (r *Relay) put(ic *idleClient) {
 	defer r.mu.Unlock()
 	if r.closed || r.cfg.MaxIdle < 0 || len(r.idle) >= r.cfg.MaxIdle ||
 		(r.cfg.MaxMessages > 0 && ic.sent >= r.cfg.MaxMessages) || ic.c.usable() != nil {
-		if ic.c.usable() != nil {
-			ic.c.Close()
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ic.c.Quit(ctx)
-		cancel()
+		r.retire(ic)
 		return
 	}
 	ic.since = time.Now()
 	r.idle = append(r.idle, ic)
+}
+
+// retire ends a session that must not be reused: QUIT when it still
+// works, a plain close otherwise.
+func (r *Relay) retire(ic *idleClient) {
+	if ic.c.usable() != nil {
+		ic.c.Close()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ic.c.Quit(ctx)
+	cancel()
 }
 
 // retryable reports whether another session or server may succeed: a
@@ -151,15 +157,25 @@ func (r *Relay) send(ctx context.Context, env Envelope, open Opener) (*Result, e
 				return res, nil
 			}
 			lastErr, lastRes = err, res
-			if ic.c.usable() == nil {
-				r.put(ic)
-			} else {
+			broken := ic.c.usable() != nil
+			switch {
+			case broken:
 				ic.c.Close()
+			case retryable(err):
+				// A temporary refusal on a working session: do not keep
+				// it. A relay that answers 4xx to every transaction on
+				// this connection (stuck in a bad state, or a server of a
+				// failover set about to be taken out) would keep every
+				// later attempt on it; a fresh connection reaches the
+				// relay as it is now, or the next server.
+				r.retire(ic)
+			default:
+				r.put(ic)
 			}
 			if !retryable(err) {
 				return res, err
 			}
-			if reused && (ic.c.usable() != nil) {
+			if reused && broken {
 				continue // stale idle session: try a fresh one to the same server
 			}
 			break

@@ -20,6 +20,12 @@ across all the given files (rotated files and the active one, in any order).
 It reports the first record that was edited, removed, inserted, reordered or
 spliced in, and a trail cut short.
 
+A writer that was killed (or whose disk filled up) leaves a file without
+its seal; the next writer records that in its first record (reason crash or
+recover, with the last intact seq and hash). verify reports such a recorded
+gap as a fact, not tampering ("gap: ..."), and goes on checking the rest;
+the record being written at that moment may be lost.
+
 A trail is complete when it ends with the seal record written when the
 writer closed it. A file still being written has no seal yet: --allow-open
 accepts a trail whose only fault is a missing seal after a whole record, and
@@ -91,6 +97,9 @@ func runAuditVerify(e *env, args []string) int {
 		if rep != nil && rep.Records > 0 {
 			fmt.Fprintf(e.stderr, "  %d records before it are intact (seq %d to %d)\n", rep.Records, rep.FirstSeq, rep.LastSeq)
 		}
+		if rep != nil {
+			printGaps(e.stderr, rep.Gaps)
+		}
 		return exitCheck
 	default:
 		fmt.Fprintf(e.stderr, "smtpcheck audit verify: %v\n", err)
@@ -99,6 +108,7 @@ func runAuditVerify(e *env, args []string) int {
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(e.stdout, "warning: %s\n", term(w))
 	}
+	printGaps(e.stdout, rep.Gaps)
 	if rep.Records > 0 && !rep.Anchored {
 		fmt.Fprintf(e.stdout, "note: the trail starts at seq %d, linked to an earlier record that is not among the files (rotated out by retention?)\n", rep.FirstSeq)
 	}
@@ -113,7 +123,8 @@ func (a *auditFlags) register(fs *flag.FlagSet) { bindAudit(fs, &a.AuditConfig) 
 
 // handler builds the audit Handler the flags describe, or returns nil when
 // no sink was asked for. Under --audit-fail-open each failure is printed to
-// stderr. Errors are configuration errors (exit 2).
+// stderr. Errors are configuration errors (exit 2), except a trail that
+// cannot be opened, which wraps mailwarden.ErrAuditFailed (exit 1).
 func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Handler, error) {
 	if a.KeyFile != "" && a.File == "" {
 		return nil, errors.New("--audit-key-file needs --audit-file")
@@ -136,5 +147,26 @@ func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Hand
 		cfg.Policy = audit.FailOpen
 		cfg.OnError = func(err error) { fmt.Fprintf(stderr, "smtpcheck: audit: %s\n", oneLine(err.Error())) }
 	}
-	return audit.New(ctx, cfg)
+	if a.Syslog != "" {
+		if _, err := audit.ParseSyslogURL(a.Syslog); err != nil {
+			return nil, err
+		}
+	}
+	h, err := audit.New(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w (it cannot be opened): %w", mailwarden.ErrAuditFailed, err)
+	}
+	return h, nil
+}
+
+// printGaps prints the breaks the writer recorded itself.
+func printGaps(w io.Writer, gaps []audit.Gap) {
+	for _, g := range gaps {
+		torn := ""
+		if g.Torn {
+			torn = ", a partial line after it set aside"
+		}
+		fmt.Fprintf(w, "gap: %s ends without its seal after record %d (%s recorded at record %d%s); the record being written then may be lost\n",
+			g.File, g.LastSeq, g.Reason, g.At, torn)
+	}
 }

@@ -37,7 +37,8 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success
   1  a check failed (audit or smime verify), or the audit trail could not
-     record a send and it was refused (fail-closed)
+     record a send (or be opened at startup) and it was refused
+     (fail-closed)
   2  usage or configuration error
   3  connection, proxy or TLS failure
   4  authentication failure (Graph: 401/403 or no token)

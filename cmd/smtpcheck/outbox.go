@@ -31,8 +31,14 @@ Commands:
 
 Run 'smtpcheck outbox <command> --help' for a command's flags.
 
+Only one 'run' delivers a spool at a time (a lock, worker.lock): a second
+one exits 1 naming the first one's pid; the other commands work beside it.
+A message the relay accepted is never sent again, even when its audit
+record failed: list shows it as "delivered" until the record is written.
+
 Exit codes: 0 success; 2 usage, configuration or unknown id; 1 the spool
-cannot be read or written; for run --once: 5 some entry was dead-lettered,
+cannot be read or written, another run is delivering it, or the audit trail
+cannot be opened; for run --once: 5 some entry was dead-lettered,
 6 some entry was deferred; 3-6 for enqueue as for send.
 `
 
@@ -204,6 +210,9 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 	trail, err := af.handler(ctx, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
+		if errors.Is(err, mailwarden.ErrAuditFailed) {
+			return exitCheck
+		}
 		return exitUsage
 	}
 	var tracked *audit.Handler

@@ -87,6 +87,9 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 		if h := mailwarden.Hint(err); h != "" {
 			fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
 		}
+		if errors.Is(err, mailwarden.ErrAuditFailed) {
+			return nil, exitCheck // the trail cannot be opened: nothing is sent
+		}
 		return nil, exitUsage
 	}
 	if err := s.AuditDegraded(); err != nil {

@@ -1,0 +1,92 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// acceptedErr is what a Deliverer returns when the relay accepted the
+// message and the audit record after it failed.
+type acceptedErr struct{ error }
+
+func (acceptedErr) Accepted() bool { return true }
+
+// recordingDeliverer accepts every message, reports the audit failure
+// after the first send, and stores records only once healed.
+type recordingDeliverer struct {
+	mu     sync.Mutex
+	sends  map[string]int
+	healed bool
+	tries  int
+}
+
+func (d *recordingDeliverer) Deliver(_ context.Context, env Envelope, _ Opener) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.sends[env.MessageID]++
+	return "Q1", acceptedErr{errors.New("audit: file: no space left on device")}
+}
+
+func (d *recordingDeliverer) TrackRecords(ctx context.Context) (context.Context, func(context.Context) error) {
+	return ctx, func(context.Context) error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.tries++
+		if !d.healed {
+			return errors.New("audit: file: no space left on device")
+		}
+		return nil
+	}
+}
+
+// TestAcceptedMessageIsNeverResent: a message the relay accepted whose
+// audit record failed is kept as delivered (durably: a new Outbox on the
+// same spool sees it so) and only its record is retried; once the record
+// is stored the entry goes. The relay sees it once.
+func TestAcceptedMessageIsNeverResent(t *testing.T) {
+	clk := newClock()
+	d := &recordingDeliverer{sends: map[string]int{}}
+	dir := t.TempDir()
+	cfg := Config{Dir: dir, Deliverer: d, Now: clk.Now, Sleep: clk.Sleep, MinBackoff: time.Second, MaxBackoff: time.Second}
+	o, ev := open(t, cfg)
+	enqueue(t, o, "m1@example.com", message(1))
+	ctx := context.Background()
+	st, err := o.RunOnce(ctx)
+	if err != nil || st.Delivered != 1 {
+		t.Fatalf("first pass: %+v, %v; want 1 delivered", st, err)
+	}
+	if l := mustList(t, o); len(l) != 1 || l[0].State != StateDelivered {
+		t.Fatalf("after the failed record: %+v, want one entry in state delivered", l)
+	}
+	if len(ev.find("outbox.record_pending")) != 1 {
+		t.Fatalf("no outbox.record_pending event: %v", ev.names())
+	}
+	// A restart: a new Outbox on the same spool must not send it again.
+	o2, _ := open(t, cfg)
+	for i := 0; i < 3; i++ {
+		clk.Advance(2 * time.Second)
+		if _, err := o2.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.mu.Lock()
+	d.healed = true
+	d.mu.Unlock()
+	clk.Advance(2 * time.Second)
+	st, err = o2.RunOnce(ctx)
+	if err != nil || st != (Stats{}) {
+		t.Fatalf("record pass: %+v, %v; want nothing counted (the delivery was counted once)", st, err)
+	}
+	if l := mustList(t, o2); len(l) != 0 {
+		t.Fatalf("after the record was stored: %+v, want an empty spool", l)
+	}
+	if d.sends["m1@example.com"] != 1 {
+		t.Fatalf("the relay got %d copies, want 1", d.sends["m1@example.com"])
+	}
+	if d.tries != 5 {
+		t.Fatalf("record tries = %d, want 5 (first, three while broken, one healed)", d.tries)
+	}
+}

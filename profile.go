@@ -57,6 +57,11 @@ type Profile struct {
 	// From is the sender address ("Alerts <alerts@example.com>") used by
 	// SendTest and by messages that leave From empty.
 	From string `json:"from,omitempty"`
+	// To and Cc are default recipients, address lists as admins type them:
+	// SendTest with no recipients sends to them, and Send uses them for a
+	// message that names no recipient at all (no To, Cc or Bcc).
+	To string `json:"to,omitempty"`
+	Cc string `json:"cc,omitempty"`
 
 	// Message defaults: applied by Send and SendTest to every message that
 	// leaves the field empty (SendRaw sends its bytes untouched).

@@ -8,13 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"mailwarden/envelope"
 	"mailwarden/firewall"
 	"mailwarden/graph"
-	"mailwarden/headers"
 	"mailwarden/transport"
 )
 
@@ -107,44 +105,6 @@ func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Rea
 		}
 	}
 	return s.sendSpooled(ctx, env, f, nil)
-}
-
-// SendTest sends a short test message to the given recipients from the
-// profile's From address: the "Send test email" button. The audit trail
-// marks it with test=true.
-func (s *Sender) SendTest(ctx context.Context, to ...string) (*transport.Result, error) {
-	if s.profile.From == "" {
-		return nil, &ConfigError{Profile: s.profile.Name, Field: "from", Err: errors.New("a From address is needed to send a test message")}
-	}
-	from, err := headers.ParseAddress(s.profile.From)
-	if err != nil {
-		return nil, &ConfigError{Profile: s.profile.Name, Field: "from", Err: err}
-	}
-	var rcpts []headers.Address
-	for _, t := range to {
-		list, err := headers.ParseAddressList(t)
-		if err != nil {
-			return nil, err
-		}
-		rcpts = append(rcpts, list...)
-	}
-	host, _ := os.Hostname()
-	servers := strings.Join(s.profile.Servers, ", ")
-	if s.graph != nil {
-		servers = "Microsoft Graph " + s.graph.endpoint
-	}
-	name := s.profile.Name
-	if name == "" {
-		name = "(unnamed)"
-	}
-	m := &envelope.Message{
-		From:    from,
-		To:      rcpts,
-		Subject: "Mailwarden test message (profile " + name + ")",
-		Text: fmt.Sprintf("This is a test message sent by Mailwarden.\r\n\r\nProfile: %s\r\nServers: %s\r\nSent from host: %s\r\nSent at: %s\r\n",
-			name, servers, host, time.Now().UTC().Format(time.RFC3339)),
-	}
-	return s.sendMessage(ctx, m, []slog.Attr{slog.Bool("test", true)})
 }
 
 // spool writes a message to a temporary file and returns its name and size.

@@ -51,6 +51,8 @@ type connFlags struct {
 	audit          auditFlags
 	smime          mailwarden.SMIMEConfig // set by send from its S/MIME flags
 	graph          graphFlags
+	from           string    // set by send from --from: the profile's From (send --test)
+	watch          *tlsWatch // set by send: notes whether each message went encrypted
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -169,6 +171,7 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 // flags' profile onto a profile from a file.
 var overlay = map[string]func(dst, src *mailwarden.Profile){
 	"provider":             func(d, s *mailwarden.Profile) { d.Provider = s.Provider },
+	"from":                 func(d, s *mailwarden.Profile) { d.From = s.From },
 	"server":               func(d, s *mailwarden.Profile) { d.Servers = s.Servers },
 	"tls":                  func(d, s *mailwarden.Profile) { d.TLS = s.TLS },
 	"helo":                 func(d, s *mailwarden.Profile) { d.HeloName = s.HeloName },
@@ -216,6 +219,7 @@ func (c *connFlags) flagProfile(e *env, requireServer bool) (mailwarden.Profile,
 	secrets := cliSecrets{}
 	var p mailwarden.Profile
 	p.Name = "command line"
+	p.From = c.from
 	for _, s := range c.servers {
 		for _, part := range strings.Split(s, ",") {
 			if part = strings.TrimSpace(part); part != "" {

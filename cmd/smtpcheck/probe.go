@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -72,7 +73,12 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 		return nil, exitUsage
 	}
 	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv, MaxIdle: cf.maxIdle}
-	if cf.transcript != "" {
+	if cf.watch != nil {
+		opts.Logger = slog.New(cf.watch)
+	}
+	if cf.transcript == "-" {
+		opts.Transcript = e.stdout
+	} else if cf.transcript != "" {
 		f, err := os.OpenFile(cf.transcript, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "smtpcheck %s: --transcript: %s\n", name, oneLine(err.Error()))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,10 +23,18 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	var sf smimeFlags
 	sf.register(fs)
 	data := fs.String("data", "", "send the ready RFC 5322 message in `FILE` ('-' for standard input) instead of building one; --from and --to/--cc/--bcc give the envelope")
-	if code, done := parseFlags(fs, e, args, "send", "usage: smtpcheck send --server ADDR --from ADDRESS --to LIST [flags]\n\nBuilds a message from the flags (or takes one with --data) and sends it."); done {
+	test := fs.Bool("test", false, "send the canned test message (\"Send test email\") from --from or the profile's from, to --to/--cc/--bcc or the profile's default to and cc; the audit trail marks it test: true")
+	if code, done := parseFlags(fs, e, args, "send", sendUsage); done {
 		return code
 	}
+	if *test {
+		if code, bad := checkTestFlags(e, fs); bad {
+			return code
+		}
+	}
 	cf.smime = sf.config()
+	cf.from = mf.from
+	cf.watch = &tlsWatch{}
 	s, code := newSender(ctx, e, &cf, "send")
 	if s == nil {
 		return code
@@ -37,7 +46,14 @@ func runSend(ctx context.Context, e *env, args []string) int {
 
 	var res *transport.Result
 	var err error
-	if *data != "" {
+	var msgID string
+	if *test {
+		res, msgID, err = sendTest(ctx, s, mf)
+		if ue := (usageError{}); errors.As(err, &ue) {
+			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", oneLine(ue.Error()))
+			return exitUsage
+		}
+	} else if *data != "" {
 		from, rcpts, perr := rawEnvelope(mf)
 		if perr != nil {
 			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", oneLine(perr.Error()))
@@ -53,7 +69,9 @@ func runSend(ctx context.Context, e *env, args []string) int {
 			defer f.Close()
 			r = f
 		}
-		res, err = s.SendRaw(ctx, from, rcpts, r)
+		idr := &messageIDReader{r: r}
+		res, err = s.SendRaw(ctx, from, rcpts, idr)
+		msgID = idr.id()
 	} else {
 		msg, berr := mf.build()
 		defer mf.close()
@@ -62,11 +80,15 @@ func runSend(ctx context.Context, e *env, args []string) int {
 			return exitUsage
 		}
 		res, err = s.Send(ctx, msg)
+		msgID = msg.MessageID
 	}
 	if cf.json {
-		writeJSON(e.stdout, sendJSON(res, err))
+		out := sendJSON(res, err)
+		out.MessageID = msgID
+		writeJSON(e.stdout, out)
 	} else {
 		printResult(e.stdout, res)
+		printSendExtras(e, res, msgID, cf.watch)
 	}
 	return report(e, "send", err)
 }
@@ -116,6 +138,9 @@ func printResult(w io.Writer, res *transport.Result) {
 	if res.UsedBDAT {
 		how = append(how, "BDAT")
 	}
+	if res.Reply.Code/100 != 2 {
+		return // not sent: the error says why
+	}
 	fmt.Fprintf(w, "sent      %d bytes to %s in %s (%d attempt(s)) %s\n", res.Size, res.Server, ms(res.Duration), res.Attempts, strings.Join(how, ", "))
 }
 
@@ -134,6 +159,7 @@ type sendOut struct {
 	Enhanced   string     `json:"enhanced,omitempty"`
 	Text       string     `json:"text,omitempty"`
 	QueueID    string     `json:"queue_id,omitempty"`
+	MessageID  string     `json:"message_id,omitempty"`
 	Size       int64      `json:"size,omitempty"`
 	Pipelined  bool       `json:"pipelined,omitempty"`
 	Chunking   bool       `json:"chunking,omitempty"`

@@ -72,7 +72,8 @@ type Profile struct {
 	ReplyTo         string `json:"reply_to,omitempty"`
 	ReadReceiptTo   string `json:"read_receipt_to,omitempty"`
 	ReturnReceiptTo string `json:"return_receipt_to,omitempty"`
-	// Priority is normal, urgent or non-urgent; Importance low, normal or
+	// Priority is normal, urgent or non-urgent (high and low are accepted as
+	// aliases of urgent and non-urgent); Importance low, normal or
 	// high; Sensitivity personal, private or company-confidential.
 	Priority    string `json:"priority,omitempty"`
 	Importance  string `json:"importance,omitempty"`

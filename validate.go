@@ -59,19 +59,7 @@ func (p Profile) Validate() error {
 	if _, ok := newRegistry().Canonical(p.Auth.Mechanism); !ok {
 		return bad("auth.mechanism", fmt.Errorf("unknown mechanism %q", p.Auth.Mechanism))
 	}
-	refs := []struct {
-		field string
-		ref   SecretRef
-	}{
-		{"client_p12_password", p.ClientP12Password},
-		{"auth.password", p.Auth.Password},
-		{"auth.oauth_token", p.Auth.OAuthToken},
-		{"proxy.password", p.Proxy.Password},
-		{"smime.sign_password", p.SMIME.SignPassword},
-		{"auth.oauth.client_secret", p.Auth.OAuth.ClientSecret},
-		{"auth.oauth.token_cache_key", p.Auth.OAuth.TokenCacheKey},
-	}
-	for _, r := range refs {
+	for _, r := range p.secretRefs() {
 		if err := r.ref.check(); err != nil {
 			return bad(r.field, err)
 		}

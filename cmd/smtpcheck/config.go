@@ -43,25 +43,7 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 	return exitUsage
 }
 
-func configCheck(e *env, args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(e.stderr, "usage: smtpcheck config check FILE")
-		return exitUsage
-	}
-	c, err := mailwarden.LoadConfig(args[0])
-	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck config check: %s\n", oneLine(err.Error()))
-		return exitUsage
-	}
-	for _, p := range c.Profiles {
-		mark := ""
-		if p.Name == c.Active {
-			mark = " (active)"
-		}
-		fmt.Fprintf(e.stdout, "ok  %s%s\n", p.Name, mark)
-	}
-	return exitOK
-}
+func configCheck(e *env, args []string) int { return runConfigCheck(e, args) }
 
 func configShow(e *env, args []string) int {
 	fs := flag.NewFlagSet("config show", flag.ContinueOnError)

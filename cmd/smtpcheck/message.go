@@ -54,7 +54,7 @@ func addMessageFlags(fs *flag.FlagSet) *messageFlags {
 	fs.StringVar(&m.htmlFile, "html-file", "", "read the HTML body from `file`")
 	fs.Var(&m.attach, "attach", "attach `file` (repeatable; streamed, any size)")
 	fs.Var(&m.header, "header", "extra header `'Name: value'` (repeatable)")
-	fs.StringVar(&m.priority, "priority", "", "`priority`: normal, urgent or non-urgent")
+	fs.StringVar(&m.priority, "priority", "", "`priority`: normal, urgent or non-urgent (high and low are aliases of urgent and non-urgent)")
 	fs.StringVar(&m.importance, "importance", "", "`importance`: high, normal or low")
 	fs.StringVar(&m.sensitivity, "sensitivity", "", "`sensitivity`: personal, private or company-confidential")
 	fs.StringVar(&m.readReceiptTo, "read-receipt-to", "", "ask for a read receipt to `list` (Disposition-Notification-To)")

@@ -48,6 +48,10 @@ func (f *smimeFlags) config() mailwarden.SMIMEConfig {
 }
 
 func runSMIME(ctx context.Context, e *env, args []string) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(e.stdout, smimeUsage)
+		return exitOK
+	}
 	if len(args) == 0 || args[0] != "verify" {
 		fmt.Fprintln(e.stderr, "usage: smtpcheck smime verify [--from ADDRESS] [S/MIME flags]")
 		return exitUsage

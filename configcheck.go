@@ -234,3 +234,14 @@ func (p Profile) unresolvedRefs(ctx context.Context, file string, getenv func(st
 	}
 	return out
 }
+
+// adminMechanismNames are the login-method names of admin screens and
+// their XML settings that the registry takes as aliases.
+var adminMechanismNames = []string{"NoLoginMethod", "AuthLoginMethod", "LoginPlainMethod", "CramMD5Method", "KERBEROS"}
+
+// acceptedMechanisms lists, for an error message, the mechanism names a
+// profile accepts.
+func acceptedMechanisms() string {
+	return "want one of " + strings.Join(adminMechanismNames, ", ") + ", a SASL name (" +
+		strings.Join(newRegistry().Names(), ", ") + "), auto or none"
+}

@@ -57,7 +57,7 @@ func (p Profile) Validate() error {
 		return bad("client_p12_file", errors.New("set either a PEM pair or a PKCS#12 file, not both"))
 	}
 	if _, ok := newRegistry().Canonical(p.Auth.Mechanism); !ok {
-		return bad("auth.mechanism", fmt.Errorf("unknown mechanism %q", p.Auth.Mechanism))
+		return bad("auth.mechanism", fmt.Errorf("unknown mechanism %q (%s)", p.Auth.Mechanism, acceptedMechanisms()))
 	}
 	for _, r := range p.secretRefs() {
 		if err := r.ref.check(); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -116,7 +115,7 @@ func configImportXML(e *env, args []string) int {
 	ref := fs.String("password-ref", "", "secret `REF` (env:NAME, file:PATH) where you stored the password the XML holds")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(e.stdout, "usage: smtpcheck config import-xml [--name NAME] [--password-ref REF] FILE")
+			fmt.Fprintln(e.stdout, importXMLUsage)
 			return exitOK
 		}
 		fmt.Fprintln(e.stderr, "usage: smtpcheck config import-xml [--name NAME] [--password-ref REF] FILE")
@@ -146,11 +145,6 @@ func configImportXML(e *env, args []string) int {
 	} else if imp.Password != "" {
 		fmt.Fprintln(e.stderr, "smtpcheck config import-xml: note: the XML holds a password; it was NOT copied. Store it in a file or the environment and pass --password-ref file:PATH or env:NAME (or set auth.password in the output).")
 	}
-	out, err := json.MarshalIndent(mailwarden.Config{Active: p.Name, Profiles: []mailwarden.Profile{p}}, "", "  ")
-	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck config import-xml: %s\n", oneLine(err.Error()))
-		return exitUsage
-	}
-	fmt.Fprintf(e.stdout, "%s\n", out)
+	writeJSON(e.stdout, mailwarden.Config{Active: p.Name, Profiles: []mailwarden.Profile{p}})
 	return exitOK
 }

@@ -56,3 +56,30 @@ func runConfigCheck(e *env, args []string) int {
 	}
 	return exitOK
 }
+
+const importXMLUsage = `usage: smtpcheck config import-xml [--name NAME] [--password-ref REF] FILE
+
+Reads the first <SMTP> element of the XML file FILE (the settings block some
+products keep; element names match in any case) and writes a configuration
+file with one profile to standard output. It reads:
+
+  <Host>              the relay's host name or address
+  <HostPort>          the port, optionally with -starttls, -ssl or -nossl
+                      (25, 587-starttls, 465-ssl, 465-nossl)
+  <LoginMethod>       NoLoginMethod, AuthLoginMethod, LoginPlainMethod,
+                      CramMD5Method, KERBEROS, or a SASL name (PLAIN, LOGIN,
+                      CRAM-MD5, SCRAM-SHA-256, NTLM, GSSAPI, ...)
+  <User>              the user name
+  <Password>          env:NAME or file:PATH is kept as a reference; a password
+                      written inline is NOT copied (use --password-ref)
+  <Helo>              the name sent in EHLO
+  <MaxSubjectLength>  longer subjects are cut
+  <From>              the sender address
+  <SenderName>        the display name of <From>
+
+Other elements are skipped with a note on standard error.
+
+Flags:
+  --name NAME          name of the new profile (default "imported")
+  --password-ref REF   secret reference (env:NAME, file:PATH) where you stored
+                       the password the XML holds`

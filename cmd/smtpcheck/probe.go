@@ -407,5 +407,6 @@ func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
 func writeJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // addresses print as typed: <a@example.com>
 	_ = enc.Encode(v)
 }

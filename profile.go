@@ -125,7 +125,8 @@ type Auth struct {
 	CCache   string `json:"ccache,omitempty"`
 	SPN      string `json:"spn,omitempty"`
 	// AllowPlaintext lets mechanisms that expose a reusable secret (PLAIN,
-	// LOGIN) run on a connection without TLS. Off by default.
+	// LOGIN, NTLM, XOAUTH2, OAUTHBEARER) run on a connection without TLS.
+	// Off by default.
 	AllowPlaintext bool `json:"allow_plaintext,omitempty"`
 }
 

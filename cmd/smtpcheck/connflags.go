@@ -80,7 +80,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.ccache, "ccache", "", "Kerberos credential cache `FILE` (default KRB5CCNAME)")
 	fs.StringVar(&c.spn, "spn", "", "service principal `NAME` (default smtp/<server host>)")
 	fs.StringVar(&c.oauthTokenFile, "oauth-token-file", "", "`FILE` holding an OAuth2 access token (XOAUTH2, OAUTHBEARER, --transport graph)")
-	fs.BoolVar(&c.allowPlainAuth, "allow-plaintext-auth", false, "DANGEROUS: allow PLAIN/LOGIN without TLS")
+	fs.BoolVar(&c.allowPlainAuth, "allow-plaintext-auth", false, "DANGEROUS: let the mechanisms that send a reusable secret (PLAIN, LOGIN, NTLM, XOAUTH2, OAUTHBEARER; also when --auth auto picks one) run on a connection without TLS")
 	fs.StringVar(&c.proxy, "proxy", "", "proxy `URL` (socks5://, socks5h://, socks4://, socks4a://, http://, https://) or auto (from ALL_PROXY/HTTPS_PROXY/NO_PROXY)")
 	fs.StringVar(&c.proxyType, "proxy-type", "", "proxy `TYPE` for the field form: none, http, socks4, socks4a, socks5")
 	fs.StringVar(&c.proxyHost, "proxy-host", "", "proxy `HOST`")

@@ -80,3 +80,21 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 		t.Errorf("warnings only: exit %d, %q %q", code, out, stderr)
 	}
 }
+
+// TestAllowPlaintextAuthHelpNamesEveryMechanism: the help names every
+// mechanism the option lets run without TLS (authmech refuses each of them
+// with ErrPlaintextRefused otherwise).
+func TestAllowPlaintextAuthHelpNamesEveryMechanism(t *testing.T) {
+	out, _, _ := runWith(t, nil, "", "probe", "--help")
+	i := strings.Index(out, "-allow-plaintext-auth")
+	if i < 0 {
+		t.Fatal("no --allow-plaintext-auth in probe --help")
+	}
+	help := out[i:]
+	help = help[:strings.Index(help, "\n  -")]
+	for _, m := range []string{"PLAIN", "LOGIN", "NTLM", "XOAUTH2", "OAUTHBEARER"} {
+		if !strings.Contains(help, m) {
+			t.Errorf("--allow-plaintext-auth help lacks %s: %q", m, help)
+		}
+	}
+}

@@ -35,7 +35,8 @@ type Profile struct {
 	// (STARTTLS required), "implicit" (TLS from the first byte) or "none".
 	// An address suffix such as "-ssl" or "-starttls" overrides it.
 	TLS string `json:"tls,omitempty"`
-	// HeloName is the name sent in EHLO/HELO; empty means this host's name.
+	// HeloName is the name sent in EHLO/HELO; empty means this host's fully
+	// qualified name, else the address literal of the connection (RFC 5321).
 	HeloName string `json:"helo,omitempty"`
 	// Timeout bounds each step (dial, each command, the message data); zero
 	// means the transport's defaults.

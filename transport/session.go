@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -31,7 +30,7 @@ func (cfg *Config) norm() (*Config, error) {
 		c = *cfg
 	}
 	if c.HeloName == "" {
-		c.HeloName = defaultHeloName()
+		c.HeloName = hostFQDN() // "" leaves it to the session (heloName)
 	} else if err := checkHeloName(c.HeloName); err != nil {
 		return nil, fmt.Errorf("%w: HeloName %q: %v", ErrBadConfig, c.HeloName, err)
 	}
@@ -82,14 +81,6 @@ func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false 
 func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
 func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
 func (d discardHandler) WithGroup(string) slog.Handler           { return d }
-
-func defaultHeloName() string {
-	h, err := os.Hostname()
-	if err != nil || !strings.Contains(h, ".") || checkHeloName(h) != nil {
-		return "localhost"
-	}
-	return h
-}
 
 func checkHeloName(h string) error {
 	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
@@ -473,7 +464,7 @@ func (c *Client) hello(ctx context.Context) error {
 	t := time.Now()
 	c.ext = nil
 	c.info.Extensions, c.info.EHLOLines, c.info.AuthMechanisms, c.info.HELO = nil, nil, nil, false
-	r, err := c.cmd(ctx, StageEHLO, "EHLO "+c.cfg.HeloName)
+	r, err := c.cmd(ctx, StageEHLO, "EHLO "+c.heloName())
 	if err != nil {
 		return err
 	}
@@ -498,15 +489,15 @@ func (c *Client) hello(ctx context.Context) error {
 		return nil
 	}
 	if r.Code < 500 || r.Code > 504 && r.Code != 550 {
-		return c.replyErr(StageEHLO, "EHLO "+c.cfg.HeloName, r)
+		return c.replyErr(StageEHLO, "EHLO "+c.heloName(), r)
 	}
-	r, err = c.cmd(ctx, StageEHLO, "HELO "+c.cfg.HeloName)
+	r, err = c.cmd(ctx, StageEHLO, "HELO "+c.heloName())
 	if err != nil {
 		return err
 	}
 	c.step("helo", t, r.String())
 	if r.Code != 250 {
-		return c.replyErr(StageEHLO, "HELO "+c.cfg.HeloName, r)
+		return c.replyErr(StageEHLO, "HELO "+c.heloName(), r)
 	}
 	c.info.HELO = true
 	return nil

@@ -62,7 +62,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.provider, "provider", "", "provider `PRESET` that fills server, TLS and authentication: exchange-online, exchange-online-usgov, exchange-online-china, gmail, outlook.com, yahoo, custom (see: smtpcheck config presets)")
 	fs.Var(&c.servers, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
 	fs.StringVar(&c.tls, "tls", "auto", "TLS `MODE`: auto, explicit (STARTTLS required), implicit, none")
-	fs.StringVar(&c.helo, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's name)")
+	fs.StringVar(&c.helo, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's fully qualified name, else the address literal of this end of the connection, e.g. [192.0.2.1])")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for each step")
 	fs.StringVar(&c.ca, "ca", "", "PEM `FILE` of extra certificate authorities to trust")
 	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")

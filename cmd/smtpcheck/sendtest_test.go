@@ -151,3 +151,14 @@ func TestSendDataJSONNamesMessageID(t *testing.T) {
 		t.Errorf("exit %d, stdout %s, stderr %s; want message_id raw-1@example.com", code, out, stderr)
 	}
 }
+
+// TestDefaultEHLONameThroughPostfix: the transcript of a probe against the
+// real Postfix shows this host's FQDN or its address literal, not
+// "EHLO localhost".
+func TestDefaultEHLONameThroughPostfix(t *testing.T) {
+	v := peers.Need(t, "MW_POSTFIX_PLAIN")
+	out, stderr, code := runWith(t, nil, "", "probe", "--server", v[0], "--tls", "none", "--transcript", "-")
+	if code != exitOK || !strings.Contains(out, "C: EHLO ") || strings.Contains(out, "C: EHLO localhost") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}

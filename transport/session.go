@@ -552,6 +552,9 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 		AllowPlaintext: c.cfg.AllowPlaintextAuth,
 	}
 	mech, ir, err := ac.Start(ctx, si)
+	if u, ok := ac.(userer); ok && u.User() != "" {
+		user = u.User() // Start may learn who it is (a Kerberos credential cache)
+	}
 	if err != nil {
 		return fail(mech, &Error{Stage: StageAuth, Server: c.server, Err: err})
 	}

@@ -257,10 +257,12 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	fs.SetOutput(io.Discard)
 	mf := addMessageFlags(fs)
 	mf.stdin = e.stdin
+	var sf smimeFlags
+	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(e.stdout, "usage: smtpcheck message --from ADDRESS --to LIST [flags] > message.eml")
-			fmt.Fprintln(e.stdout, "\nBuilds a message and writes it to standard output; nothing is sent.\n\nFlags:")
+			fmt.Fprintln(e.stdout, "\nBuilds a message and writes it to standard output; nothing is sent. With the\nS/MIME flags of send it is signed and/or encrypted as send would send it,\nstreaming: memory does not grow with the attachments.\n\nFlags:")
 			fs.SetOutput(e.stdout)
 			fs.PrintDefaults()
 			fmt.Fprint(e.stdout, "\n"+exitCodesHelp)
@@ -278,6 +280,9 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck message: %s\n", oneLine(err.Error()))
 		return exitUsage
+	}
+	if code := wrapSMIME(ctx, e, msg, &sf); code != exitOK {
+		return code
 	}
 	if _, err := msg.WriteTo(e.stdout); err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck message: writing the message: %s\n", oneLine(err.Error()))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"mailwarden"
+	"mailwarden/envelope"
 )
 
 const smimeVerifyUsage = `usage: smtpcheck smime verify [--from ADDRESS] [--ca FILE] [S/MIME flags]
@@ -52,5 +53,17 @@ func smimeVerify(ctx context.Context, e *env, cfg mailwarden.SMIMEConfig, from, 
 	} else {
 		fmt.Fprintln(e.stdout, "ok: the S/MIME configuration is usable (chain not checked: give --ca)")
 	}
+	return exitOK
+}
+
+// wrapSMIME sets msg.Wrap from the S/MIME flags, as send's profile would;
+// it returns exitUsage (having said why) when the settings cannot load.
+func wrapSMIME(ctx context.Context, e *env, msg *envelope.Message, sf *smimeFlags) int {
+	wrap, err := mailwarden.SMIMEWrap(ctx, sf.config(), e.getenv, nil)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck message: %s\n", oneLine(err.Error()))
+		return exitUsage
+	}
+	msg.Wrap = wrap
 	return exitOK
 }

@@ -16,13 +16,7 @@ import (
 // TestMessageSMIMEOpensWithOpenSSL: 'message' takes send's S/MIME flags,
 // and OpenSSL decrypts and verifies what it writes.
 func TestMessageSMIMEOpensWithOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatal("openssl is not installed; it is a required peer")
-		}
-		t.Skip("openssl is not installed")
-	}
+	openssl := needOpenSSL(t)
 	c := certsDir(t)
 	out, stderr, code := runWith(t, nil, "", "message", "--from", "Alerts <alerts@example.com>", "--to", "security@example.org",
 		"--subject", "sealed", "--body", "build only, signed and sealed",
@@ -34,19 +28,8 @@ func TestMessageSMIMEOpensWithOpenSSL(t *testing.T) {
 	if !strings.Contains(out, "smime-type=authEnveloped-data") || strings.Contains(out, "signed and sealed") {
 		t.Fatalf("not encrypted:\n%.600s", out)
 	}
-	msgFile := filepath.Join(t.TempDir(), "msg.eml")
-	os.WriteFile(msgFile, []byte(out), 0o600)
-	inner, err := exec.Command(openssl, "cms", "-decrypt", "-in", msgFile, "-recip", filepath.Join(c, "recipient-rsa.pem"), "-inkey", filepath.Join(c, "recipient-rsa.key")).Output()
-	if err != nil {
-		t.Fatalf("openssl cms -decrypt: %v", err)
-	}
-	ver := exec.Command(openssl, "cms", "-verify", "-CAfile", filepath.Join(c, "ca.pem"))
-	ver.Stdin = bytes.NewReader(inner)
-	var verr bytes.Buffer
-	ver.Stderr = &verr
-	content, err := ver.Output()
-	if err != nil || !strings.Contains(verr.String(), "Verification successful") || !bytes.Contains(content, []byte("build only, signed and sealed")) {
-		t.Fatalf("openssl cms -verify: %v: %s\n%s", err, verr.String(), content)
+	if content := openSMIME(t, openssl, []byte(out)); !bytes.Contains(content, []byte("build only, signed and sealed")) {
+		t.Fatalf("verified content lacks the body:\n%s", content)
 	}
 
 	// A wrong PKCS#12 password is a usage error, and nothing is written.
@@ -57,6 +40,42 @@ func TestMessageSMIMEOpensWithOpenSSL(t *testing.T) {
 	if code != exitUsage || out != "" {
 		t.Errorf("wrong password: exit %d, %d bytes written", code, len(out))
 	}
+}
+
+// needOpenSSL returns the openssl command, or skips (fails when peers are
+// required).
+func needOpenSSL(t *testing.T) string {
+	t.Helper()
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv(peers.RequireEnv) == "1" {
+			t.Fatal("openssl is not installed; it is a required peer")
+		}
+		t.Skip("openssl is not installed")
+	}
+	return openssl
+}
+
+// openSMIME has OpenSSL decrypt msg for the test recipient and verify the
+// signature against the test CA, and returns the verified content.
+func openSMIME(t *testing.T, openssl string, msg []byte) []byte {
+	t.Helper()
+	c := certsDir(t)
+	msgFile := filepath.Join(t.TempDir(), "msg.eml")
+	os.WriteFile(msgFile, msg, 0o600)
+	inner, err := exec.Command(openssl, "cms", "-decrypt", "-in", msgFile, "-recip", filepath.Join(c, "recipient-rsa.pem"), "-inkey", filepath.Join(c, "recipient-rsa.key")).Output()
+	if err != nil {
+		t.Fatalf("openssl cms -decrypt: %v", err)
+	}
+	ver := exec.Command(openssl, "cms", "-verify", "-CAfile", filepath.Join(c, "ca.pem"))
+	ver.Stdin = bytes.NewReader(inner)
+	var verr bytes.Buffer
+	ver.Stderr = &verr
+	content, err := ver.Output()
+	if err != nil || !strings.Contains(verr.String(), "Verification successful") {
+		t.Fatalf("openssl cms -verify: %v: %s", err, verr.String())
+	}
+	return content
 }
 
 // heapWatch discards what is written and samples the heap every 4 MiB.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"mailwarden/envelope"
-	"mailwarden/firewall"
 	"mailwarden/graph"
 	"mailwarden/transport"
 )
@@ -201,6 +200,9 @@ type ServerProbe struct {
 	// ProxyHops times the proxy hop when a proxy is used: reaching the
 	// proxy, then opening the tunnel to the server.
 	ProxyHops []ProxyHop
+	// Recipients are the RCPT replies of a Rehearse that went as far as
+	// rcpt; nil otherwise.
+	Recipients []transport.RcptResult
 }
 
 // A ProxyHop is one timed step through a proxy.
@@ -229,26 +231,13 @@ func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {
 		first = rep.OAuth.Err
 	}
 	for i, a := range s.servers {
-		pctx, sc := s.scope(ctx, []slog.Attr{slog.Bool("probe", true)})
-		var hops []ProxyHop
-		pctx = firewall.WithTrace(pctx, &firewall.Trace{
-			ProxyConnected: func(proxy string, d time.Duration, err error) {
-				hops = append(hops, ProxyHop{Step: "connect to proxy", Proxy: proxy, Duration: d, Err: err})
-			},
-			TunnelOpened: func(proxy, addr string, d time.Duration, err error) {
-				hops = append(hops, ProxyHop{Step: "open tunnel", Proxy: proxy, Target: addr, Duration: d, Err: err})
-			},
+		sp := s.probeServer(ctx, s.profile.Servers[i], func(ctx context.Context) (transport.ConnInfo, []transport.RcptResult, error) {
+			info, err := transport.Probe(ctx, a, s.session)
+			return info, nil, err
 		})
-		start := time.Now()
-		info, err := transport.Probe(pctx, a, s.session)
-		if sc.tracked != nil {
-			if werr := sc.tracked.Wait(pctx); werr != nil {
-				err = errors.Join(err, fmt.Errorf("%w: %w", ErrAuditFailed, werr))
-			}
-		}
-		rep.Servers = append(rep.Servers, ServerProbe{Server: s.profile.Servers[i], Info: info, Duration: time.Since(start), Err: err, ProxyHops: hops})
-		if err != nil && first == nil {
-			first = err
+		rep.Servers = append(rep.Servers, sp)
+		if sp.Err != nil && first == nil {
+			first = sp.Err
 		}
 	}
 	return rep, first

@@ -124,6 +124,11 @@ type Config struct {
 	// Logger receives the events listed in events.go; nil discards them.
 	Logger *slog.Logger
 
+	// QuitAfter, for diagnosis, ends the opening of a session after the
+	// step it names (see QuitAfter and Rehearse); empty runs it all. A
+	// Client or Relay whose opening ended early cannot send.
+	QuitAfter QuitAfter
+
 	// Transcript, when not nil, receives the protocol conversation, one
 	// line per command or reply line, prefixed "C: " or "S: ". AUTH
 	// payloads (initial responses, challenges and responses) are replaced

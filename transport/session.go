@@ -382,6 +382,9 @@ func (c *Client) open(ctx context.Context, auth bool) error {
 	}
 	attrs = append(attrs, slog.String(AttrGreeting, g.String()))
 	c.log.LogAttrs(ctx, slog.LevelInfo, EventConnect, attrs...)
+	if c.quitAt(QuitAfterConnect) || (c.info.Mode == TLSImplicit && c.quitAt(QuitAfterTLS)) {
+		return nil
+	}
 
 	if err := c.hello(ctx); err != nil {
 		return err
@@ -398,6 +401,9 @@ func (c *Client) open(ctx context.Context, auth bool) error {
 		if err := c.startTLS(ctx); err != nil {
 			return err
 		}
+	}
+	if c.quitAt(QuitAfterTLS) || c.quitAt(QuitAfterEHLO) {
+		return nil // with no TLS to negotiate, "tls" ends here too
 	}
 	if auth {
 		ac := c.cfg.Auth
@@ -524,6 +530,9 @@ func (c *Client) startTLS(ctx context.Context) error {
 	if err := c.handshake(ctx); err != nil {
 		return err
 	}
+	if c.quitAt(QuitAfterTLS) {
+		return nil
+	}
 	return c.hello(ctx)
 }
 
@@ -648,12 +657,23 @@ func replyAttr(r Reply) slog.Attr {
 }
 
 func probe(ctx context.Context, addr Address, cfg *Config) (ConnInfo, error) {
+	return probeWith(ctx, addr, cfg, nil)
+}
+
+// probeWith is probe that, when the session opened, runs extra (when not
+// nil) before QUIT; its error is the probe's.
+func probeWith(ctx context.Context, addr Address, cfg *Config, extra func(*Client) error) (ConnInfo, error) {
 	start := time.Now()
 	var info ConnInfo
 	c, err := dial(ctx, addr, cfg, true, &info)
 	ncfg, _ := cfg.norm()
 	if c != nil {
-		err = c.Quit(ctx)
+		if extra != nil {
+			err = extra(c)
+		}
+		if qerr := c.Quit(ctx); err == nil {
+			err = qerr
+		}
 		info = c.infoCopy()
 	} else if info.Addr == "" {
 		var e *Error

@@ -53,6 +53,7 @@ type connFlags struct {
 	graph          graphFlags
 	from           string    // set by send from --from: the profile's From (send --test)
 	watch          *tlsWatch // set by send: notes whether each message went encrypted
+	diag           diagFlags // swaks-style session flags
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -91,6 +92,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.transcript, "transcript", "", "write the SMTP conversation to `FILE` (authentication redacted)")
 	c.audit.register(fs)
 	c.graph.register(fs)
+	c.diag.register(fs)
 }
 
 // cliSecrets is the SecretSource for secrets given on the command line.

@@ -34,6 +34,9 @@ func runProbe(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeSender(e, s, "probe")
+	if cf.diag.quitAfter != "" {
+		return rehearse(ctx, e, s, &cf, "probe", nil)
+	}
 	rep, err := s.Probe(ctx)
 	if cf.json {
 		writeJSON(e.stdout, probeJSON(rep, err))

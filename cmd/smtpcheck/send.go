@@ -32,6 +32,9 @@ func runSend(ctx context.Context, e *env, args []string) int {
 			return code
 		}
 	}
+	if code, bad := checkQuitAfterFlags(e, *test, *data != "", cf.diag.quitAfter); bad {
+		return code
+	}
 	cf.smime = sf.config()
 	cf.from = mf.from
 	cf.watch = &tlsWatch{}
@@ -78,6 +81,9 @@ func runSend(ctx context.Context, e *env, args []string) int {
 		if berr != nil {
 			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", oneLine(berr.Error()))
 			return exitUsage
+		}
+		if cf.diag.quitAfter != "" {
+			return rehearse(ctx, e, s, &cf, "send", msg)
 		}
 		res, err = s.Send(ctx, msg)
 		msgID = msg.MessageID

@@ -41,6 +41,21 @@ type Profile struct {
 	// Timeout bounds each step (dial, each command, the message data); zero
 	// means the transport's defaults.
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// IPVersion limits the first hop (the relay, or the proxy when there
+	// is one) to IPv4 (4) or IPv6 (6); 0 uses either.
+	IPVersion int `json:"ip_version,omitempty"`
+	// SourceAddress is the local IP address to connect from; empty lets
+	// the system choose.
+	SourceAddress string `json:"source_address,omitempty"`
+	// TLSMinVersion is the oldest TLS version accepted: "1.2" (the
+	// default) or "1.3".
+	TLSMinVersion string `json:"tls_min_version,omitempty"`
+	// TLSServerName, when set, is the name sent in SNI and verified in
+	// the relay's certificate instead of the server's host name (for a
+	// relay reached by address or through a name its certificate lacks).
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	// DSN asks the relay for delivery status notifications (RFC 3461).
+	DSN DSNConfig `json:"dsn,omitzero"`
 
 	// CAFile adds PEM certificate authorities to the system roots for
 	// verifying the relay.
@@ -162,4 +177,19 @@ type AuditConfig struct {
 	// FailOpen lets sends go on when the trail cannot record them; by
 	// default (fail-closed) such a send is refused.
 	FailOpen bool `json:"fail_open,omitempty"`
+}
+
+// DSNConfig asks for delivery status notifications (RFC 3461). The zero
+// DSNConfig asks for none (the server's default).
+type DSNConfig struct {
+	// Notify is when to notify, for every recipient: "never", or any of
+	// "success", "failure" and "delay".
+	Notify []string `json:"notify,omitempty"`
+	// Return is what a notification carries: "full" or "hdrs".
+	Return string `json:"return,omitempty"`
+	// EnvID is the envelope identifier (ENVID), printable ASCII.
+	EnvID string `json:"envid,omitempty"`
+	// Require fails a send to a server that does not offer DSN instead of
+	// sending without the parameters.
+	Require bool `json:"require,omitempty"`
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -166,6 +165,9 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 		return nil, err
 	}
 	cfg.TLSConfig = tc
+	if err := p.applyNet(cfg); err != nil {
+		return nil, err
+	}
 
 	d, err := s.dialer(ctx, getenv, opts, cfg.TLS)
 	if err != nil {
@@ -270,9 +272,9 @@ func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *O
 	bad := func(field string, err error) (transport.ContextDialer, error) {
 		return nil, &ConfigError{Profile: s.profile.Name, Field: "proxy." + field, Err: err}
 	}
-	var forward firewall.Dialer = opts.Forward
-	if forward == nil {
-		forward = &net.Dialer{}
+	forward, err := s.profile.baseDialer(opts.Forward)
+	if err != nil {
+		return nil, err
 	}
 	var fc firewall.Config
 	switch {
@@ -320,8 +322,8 @@ func (s *Sender) dialer(ctx context.Context, getenv func(string) string, opts *O
 		}
 	}
 	if fc.Type == firewall.TypeNone {
-		if opts.Forward != nil {
-			return opts.Forward, nil
+		if opts.Forward != nil || s.profile.hasNetDialOptions() {
+			return forward, nil
 		}
 		return nil, nil
 	}

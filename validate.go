@@ -83,7 +83,7 @@ func (p Profile) Validate() error {
 	if _, err := parseDefaults(p); err != nil {
 		return err
 	}
-	return nil
+	return p.checkNet()
 }
 
 // check reports whether r has the form SCHEME:REST.

@@ -26,6 +26,8 @@ func runProbe(ctx context.Context, e *env, args []string) int {
 	fs.SetOutput(io.Discard)
 	var cf connFlags
 	cf.register(fs)
+	cf.diag.registerQuitAfter(fs)
+	fs.StringVar(&cf.diag.saveCert, "save-cert", "", "save the certificate chain the relay presented to `FILE` (PEM, leaf first)")
 	if code, done := parseFlags(fs, e, args, "probe", "usage: smtpcheck probe --server ADDR [flags]\n\nConnects, negotiates TLS, authenticates when asked to, and quits: no mail is sent."); done {
 		return code
 	}
@@ -42,6 +44,9 @@ func runProbe(ctx context.Context, e *env, args []string) int {
 		writeJSON(e.stdout, probeJSON(rep, err))
 	} else {
 		printProbe(e.stdout, rep)
+	}
+	if code := saveCert(e, rep, err, cf.diag.saveCert); code != exitOK {
+		return code
 	}
 	return report(e, "probe", err)
 }
@@ -71,6 +76,9 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string, name, help string) (cod
 // not and returns the exit code.
 func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwarden.Sender, int) {
 	p, secrets, err := cf.profile(e)
+	if err == nil {
+		err = cf.diag.apply(cf.fs, &p)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, oneLine(err.Error()))
 		return nil, exitUsage
@@ -258,6 +266,7 @@ type serverJSON struct {
 	Server             string            `json:"server"`
 	Addr               string            `json:"addr,omitempty"`
 	Remote             string            `json:"remote,omitempty"`
+	Local              string            `json:"local,omitempty"`
 	Steps              []stepJSON        `json:"steps"`
 	TLSVersion         string            `json:"tls_version,omitempty"`
 	TLSCipher          string            `json:"tls_cipher,omitempty"`
@@ -373,7 +382,7 @@ func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
 	out.OAuth = oauthProbeOut(rep.OAuth)
 	for _, sp := range rep.Servers {
 		in := sp.Info
-		sj := serverJSON{Server: sp.Server, Addr: in.Addr, Remote: in.RemoteAddr, Capabilities: in.Extensions,
+		sj := serverJSON{Server: sp.Server, Addr: in.Addr, Remote: in.RemoteAddr, Local: in.LocalAddr, Capabilities: in.Extensions,
 			AuthOffered: in.AuthMechanisms, AuthMechanism: in.AuthMechanism, AuthUser: in.AuthUser,
 			InsecureSkipVerify: in.InsecureSkipVerify, DurationMS: sp.Duration.Milliseconds(), Error: errJSON(sp.Err)}
 		sj.Steps = []stepJSON{}

@@ -23,6 +23,8 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	var sf smimeFlags
 	sf.register(fs)
 	data := fs.String("data", "", "send the ready RFC 5322 message in `FILE` ('-' for standard input) instead of building one; --from and --to/--cc/--bcc give the envelope")
+	cf.diag.registerQuitAfter(fs)
+	cf.diag.registerDSN(fs)
 	test := fs.Bool("test", false, "send the canned test message (\"Send test email\") from --from or the profile's from, to --to/--cc/--bcc or the profile's default to and cc; the audit trail marks it test: true")
 	if code, done := parseFlags(fs, e, args, "send", sendUsage); done {
 		return code

@@ -88,6 +88,10 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 		opts.Logger = slog.New(cf.watch)
 	}
 	if cf.transcript == "-" {
+		if cf.json {
+			fmt.Fprintf(e.stderr, "smtpcheck %s: --transcript - and --json both write to standard output: give --transcript a file\n", name)
+			return nil, exitUsage
+		}
 		opts.Transcript = e.stdout
 	} else if cf.transcript != "" {
 		f, err := os.OpenFile(cf.transcript, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)

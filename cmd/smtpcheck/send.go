@@ -93,6 +93,7 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	if cf.json {
 		out := sendJSON(res, err)
 		out.MessageID = msgID
+		out.Unencrypted = res != nil && cf.watch.plaintext()
 		writeJSON(e.stdout, out)
 	} else {
 		printResult(e.stdout, res)
@@ -168,12 +169,14 @@ type sendOut struct {
 	Text       string     `json:"text,omitempty"`
 	QueueID    string     `json:"queue_id,omitempty"`
 	MessageID  string     `json:"message_id,omitempty"`
-	Size       int64      `json:"size,omitempty"`
-	Pipelined  bool       `json:"pipelined,omitempty"`
-	Chunking   bool       `json:"chunking,omitempty"`
-	Attempts   int        `json:"attempts,omitempty"`
-	DurationMS int64      `json:"duration_ms,omitempty"`
-	Error      *errorJSON `json:"error,omitempty"`
+	// Unencrypted is true when the message went without TLS.
+	Unencrypted bool       `json:"unencrypted,omitempty"`
+	Size        int64      `json:"size,omitempty"`
+	Pipelined   bool       `json:"pipelined,omitempty"`
+	Chunking    bool       `json:"chunking,omitempty"`
+	Attempts    int        `json:"attempts,omitempty"`
+	DurationMS  int64      `json:"duration_ms,omitempty"`
+	Error       *errorJSON `json:"error,omitempty"`
 }
 
 func replyParts(r transport.Reply) (int, string, string) {

@@ -119,6 +119,11 @@ func TestSendAutoTLSUnencryptedWarns(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "tls       none: this message was sent unencrypted") || !strings.Contains(stderr, "WARNING: the message went unencrypted") {
 		t.Errorf("plain: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
+	out, _, code = runWith(t, nil, "", "send", "--server", v[0], "--from", "a@example.com", "--to", "b@example.com", "--subject", tag, "--body", "x", "--json")
+	var res sendOut
+	if code != exitOK || json.Unmarshal([]byte(out), &res) != nil || !res.Unencrypted {
+		t.Errorf("plain --json: exit %d, %s; want unencrypted: true", code, out)
+	}
 	out, stderr, code = runWith(t, nil, "", "send", "--server", v[1], "--ca", v[2], "--from", "a@example.com", "--to", "b@example.com", "--subject", tag, "--body", "x")
 	if code != exitOK || strings.Contains(out, "unencrypted") || strings.Contains(stderr, "unencrypted") {
 		t.Errorf("starttls: exit %d, stdout %q, stderr %q", code, out, stderr)
@@ -132,6 +137,9 @@ func TestTranscriptDashIsStandardOutput(t *testing.T) {
 	out, stderr, code := runWith(t, nil, "", "probe", "--server", r.Addr()+"-starttls", "--ca", ca, "--transcript", "-")
 	if code != exitOK || !strings.Contains(out, "C: EHLO ") || !strings.Contains(out, "S: 220 ") || !strings.Contains(out, "result    ok") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if _, stderr, code := runWith(t, nil, "", "probe", "--server", r.Addr()+"-starttls", "--ca", ca, "--transcript", "-", "--json"); code != exitUsage || !strings.Contains(stderr, "both write to standard output") {
+		t.Errorf("--transcript - --json: exit %d, %q", code, stderr)
 	}
 	if _, err := os.Stat("-"); err == nil {
 		os.Remove("-")

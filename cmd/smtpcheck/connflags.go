@@ -89,7 +89,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.proxyUser, "proxy-user", "", "proxy user `NAME`")
 	fs.StringVar(&c.proxyPWFile, "proxy-password-file", "", "`FILE` holding the proxy password")
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
-	fs.StringVar(&c.transcript, "transcript", "", "write the SMTP conversation to `FILE` (authentication redacted)")
+	fs.StringVar(&c.transcript, "transcript", "", "write the SMTP conversation to `FILE` ('-' for standard output; authentication redacted)")
 	c.audit.register(fs)
 	c.graph.register(fs)
 	c.diag.register(fs)

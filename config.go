@@ -183,14 +183,15 @@ type profileJSON struct {
 
 type profileFields Profile
 
-// MarshalJSON writes the timeout as a duration string ("30s").
+// MarshalJSON writes the timeout as a duration string ("30s"), and
+// addresses as typed ("Alerts <alerts@example.com>", not \u003c).
 func (p Profile) MarshalJSON() ([]byte, error) {
 	pj := profileJSON{profileFields: profileFields(p)}
 	pj.profileFields.Timeout = 0
 	if p.Timeout != 0 {
 		pj.Timeout = p.Timeout.String()
 	}
-	return json.Marshal(pj)
+	return marshalNoEscape(pj)
 }
 
 // UnmarshalJSON reads a profile strictly: an unknown field is an error, so
@@ -294,7 +295,7 @@ func (g GraphConfig) MarshalJSON() ([]byte, error) {
 	if g.MaxRetryWait != 0 {
 		gj.MaxRetryWait = g.MaxRetryWait.String()
 	}
-	return json.Marshal(gj)
+	return marshalNoEscape(gj)
 }
 
 // UnmarshalJSON reads MaxRetryWait as a duration string ("2m") or a

@@ -14,6 +14,7 @@ type messageDefaults struct {
 	hasFrom         bool
 	organization    string
 	replyTo         []headers.Address
+	to, cc          []headers.Address
 	readReceiptTo   []headers.Address
 	returnReceiptTo []headers.Address
 	priority        headers.Priority
@@ -46,6 +47,8 @@ func parseDefaults(p Profile) (*messageDefaults, error) {
 		out   *[]headers.Address
 	}{
 		{"reply_to", p.ReplyTo, &d.replyTo},
+		{"to", p.To, &d.to},
+		{"cc", p.Cc, &d.cc},
 		{"read_receipt_to", p.ReadReceiptTo, &d.readReceiptTo},
 		{"return_receipt_to", p.ReturnReceiptTo, &d.returnReceiptTo},
 	}
@@ -102,6 +105,9 @@ func (d *messageDefaults) apply(m *envelope.Message) *envelope.Message {
 	mm := *m
 	if mm.From.Addr == "" && d.hasFrom {
 		mm.From = d.from
+	}
+	if len(mm.To)+len(mm.Cc)+len(mm.Bcc) == 0 {
+		mm.To, mm.Cc = d.to, d.cc
 	}
 	if mm.Organization == "" {
 		mm.Organization = d.organization

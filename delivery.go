@@ -121,3 +121,11 @@ func (s *Sender) probeStep(ctx context.Context, extra []slog.Attr, run func(ctx 
 	}
 	return err
 }
+
+// Names of the SMTP send event and of its TLS attributes, as an
+// Options.Logger receives them (docs/audit-fields.md lists them all).
+const (
+	EventSMTPSend = transport.EventSend   // "smtp.send": one message's summary
+	AttrTLS       = transport.AttrTLS     // "tls": the group of TLS attributes
+	AttrTLSMode   = transport.AttrTLSMode // "mode" in it: none, starttls or implicit
+)

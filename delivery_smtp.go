@@ -39,10 +39,22 @@ func (d *smtpDelivery) deliver(ctx context.Context, env transport.Envelope, open
 }
 
 func (d *smtpDelivery) probe(ctx context.Context, rep *ProbeReport, await func(context.Context, []slog.Attr, func(context.Context) error) error) error {
+	return d.probeWith(ctx, rep, await, func(ctx context.Context, a transport.Address) (transport.ConnInfo, []transport.RcptResult, error) {
+		info, err := transport.Probe(ctx, a, d.session)
+		return info, nil, err
+	})
+}
+
+// probeWith runs one diagnostic session per server through run (a probe,
+// or a rehearsal that stops early), each under its own audit scope marked
+// probe=true, timing the proxy hops, and adds what it found to rep.
+func (d *smtpDelivery) probeWith(ctx context.Context, rep *ProbeReport, await func(context.Context, []slog.Attr, func(context.Context) error) error,
+	run func(context.Context, transport.Address) (transport.ConnInfo, []transport.RcptResult, error)) error {
 	var first error
 	for i, a := range d.servers {
 		var hops []ProxyHop
 		var info transport.ConnInfo
+		var rcpts []transport.RcptResult
 		start := time.Now()
 		err := await(ctx, []slog.Attr{slog.Bool("probe", true)}, func(ctx context.Context) error {
 			ctx = firewall.WithTrace(ctx, &firewall.Trace{
@@ -54,10 +66,10 @@ func (d *smtpDelivery) probe(ctx context.Context, rep *ProbeReport, await func(c
 				},
 			})
 			var err error
-			info, err = transport.Probe(ctx, a, d.session)
+			info, rcpts, err = run(ctx, a)
 			return err
 		})
-		rep.Servers = append(rep.Servers, ServerProbe{Server: d.names[i], Info: info, Duration: time.Since(start), Err: err, ProxyHops: hops})
+		rep.Servers = append(rep.Servers, ServerProbe{Server: d.names[i], Info: info, Duration: time.Since(start), Err: err, ProxyHops: hops, Recipients: rcpts})
 		if err != nil && first == nil {
 			first = err
 		}

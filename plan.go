@@ -110,6 +110,9 @@ func resolvePlan(p Profile) (*plan, error) {
 	if pl.defaults, err = parseDefaults(p); err != nil {
 		return nil, err
 	}
+	if err := p.checkNet(); err != nil {
+		return nil, err
+	}
 	return pl, nil
 }
 
@@ -144,26 +147,14 @@ func planMechanism(a Auth) (string, error) {
 	}
 	canon, ok := reg.Canonical(a.Mechanism)
 	if !ok {
-		return "", fmt.Errorf("unknown mechanism %q", a.Mechanism)
+		return "", fmt.Errorf("unknown mechanism %q (%s)", a.Mechanism, acceptedMechanisms())
 	}
 	return canon, nil
 }
 
 // checkSecretRefs checks the form of every secret reference of p.
 func checkSecretRefs(p Profile) error {
-	refs := []struct {
-		field string
-		ref   SecretRef
-	}{
-		{"client_p12_password", p.ClientP12Password},
-		{"auth.password", p.Auth.Password},
-		{"auth.oauth_token", p.Auth.OAuthToken},
-		{"proxy.password", p.Proxy.Password},
-		{"smime.sign_password", p.SMIME.SignPassword},
-		{"auth.oauth.client_secret", p.Auth.OAuth.ClientSecret},
-		{"auth.oauth.token_cache_key", p.Auth.OAuth.TokenCacheKey},
-	}
-	for _, r := range refs {
+	for _, r := range p.secretRefs() {
 		if err := r.ref.check(); err != nil {
 			return &ConfigError{Profile: p.Name, Field: r.field, Err: err}
 		}

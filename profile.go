@@ -39,7 +39,8 @@ type Profile struct {
 	// probe says so), but PLAIN, LOGIN and the token mechanisms never send
 	// their secret on it unless Auth.AllowPlaintext says so.
 	TLS string `json:"tls,omitempty"`
-	// HeloName is the name sent in EHLO/HELO; empty means this host's name.
+	// HeloName is the name sent in EHLO/HELO; empty means this host's fully
+	// qualified name, else the address literal of the connection (RFC 5321).
 	HeloName string `json:"helo,omitempty"`
 	// Timeout bounds each step: the dial (TCP, proxy, TLS handshake and
 	// greeting), each command and its reply, and the data phase (the whole
@@ -49,6 +50,21 @@ type Profile struct {
 	// transfer. Zero means the transport's defaults (30 s to dial, 2 min
 	// per command, 10 min for the data phase).
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// IPVersion limits the first hop (the relay, or the proxy when there
+	// is one) to IPv4 (4) or IPv6 (6); 0 uses either.
+	IPVersion int `json:"ip_version,omitempty"`
+	// SourceAddress is the local IP address to connect from; empty lets
+	// the system choose.
+	SourceAddress string `json:"source_address,omitempty"`
+	// TLSMinVersion is the oldest TLS version accepted: "1.2" (the
+	// default) or "1.3".
+	TLSMinVersion string `json:"tls_min_version,omitempty"`
+	// TLSServerName, when set, is the name sent in SNI and verified in
+	// the relay's certificate instead of the server's host name (for a
+	// relay reached by address or through a name its certificate lacks).
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	// DSN asks the relay for delivery status notifications (RFC 3461).
+	DSN DSNConfig `json:"dsn,omitzero"`
 
 	// CAFile adds PEM certificate authorities to the system roots for
 	// verifying the relay, and also an https:// proxy, a tcp+tls:// syslog
@@ -67,6 +83,11 @@ type Profile struct {
 	// From is the sender address ("Alerts <alerts@example.com>") used by
 	// SendTest and by messages that leave From empty.
 	From string `json:"from,omitempty"`
+	// To and Cc are default recipients, address lists as admins type them:
+	// SendTest with no recipients sends to them, and Send uses them for a
+	// message that names no recipient at all (no To, Cc or Bcc).
+	To string `json:"to,omitempty"`
+	Cc string `json:"cc,omitempty"`
 
 	// Message defaults: applied by Send and SendTest to every message that
 	// leaves the field empty (SendRaw sends its bytes untouched).
@@ -77,7 +98,8 @@ type Profile struct {
 	ReplyTo         string `json:"reply_to,omitempty"`
 	ReadReceiptTo   string `json:"read_receipt_to,omitempty"`
 	ReturnReceiptTo string `json:"return_receipt_to,omitempty"`
-	// Priority is normal, urgent or non-urgent; Importance low, normal or
+	// Priority is normal, urgent or non-urgent (high and low are accepted as
+	// aliases of urgent and non-urgent); Importance low, normal or
 	// high; Sensitivity personal, private or company-confidential.
 	Priority    string `json:"priority,omitempty"`
 	Importance  string `json:"importance,omitempty"`
@@ -174,4 +196,19 @@ type AuditConfig struct {
 	// out (Sender.AuditDegraded says so); by default (fail-closed) such a
 	// send is refused.
 	FailOpen bool `json:"fail_open,omitempty"`
+}
+
+// DSNConfig asks for delivery status notifications (RFC 3461). The zero
+// DSNConfig asks for none (the server's default).
+type DSNConfig struct {
+	// Notify is when to notify, for every recipient: "never", or any of
+	// "success", "failure" and "delay".
+	Notify []string `json:"notify,omitempty"`
+	// Return is what a notification carries: "full" or "hdrs".
+	Return string `json:"return,omitempty"`
+	// EnvID is the envelope identifier (ENVID), printable ASCII.
+	EnvID string `json:"envid,omitempty"`
+	// Require fails a send to a server that does not offer DSN instead of
+	// sending without the parameters.
+	Require bool `json:"require,omitempty"`
 }

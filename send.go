@@ -10,10 +10,8 @@ import (
 	"os"
 	"time"
 
-	"mailwarden/content"
 	"mailwarden/envelope"
 	"mailwarden/graph"
-	"mailwarden/headers"
 	"mailwarden/transport"
 )
 
@@ -108,46 +106,6 @@ func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Rea
 	return s.sendSpooled(ctx, env, f, nil)
 }
 
-// SendTest sends a short test message to the given recipients from the
-// profile's From address: the "Send test email" button. It is the built-in
-// "test" content template (HTML with a text alternative, naming the
-// profile, its servers, this host and the time). The audit trail marks it
-// with test=true.
-func (s *Sender) SendTest(ctx context.Context, to ...string) (*Result, error) {
-	if s.profile.From == "" {
-		return nil, &ConfigError{Profile: s.profile.Name, Field: "from", Err: errors.New("a From address is needed to send a test message")}
-	}
-	from, err := headers.ParseAddress(s.profile.From)
-	if err != nil {
-		return nil, &ConfigError{Profile: s.profile.Name, Field: "from", Err: err}
-	}
-	var rcpts []headers.Address
-	for _, t := range to {
-		list, err := headers.ParseAddressList(t)
-		if err != nil {
-			return nil, err
-		}
-		rcpts = append(rcpts, list...)
-	}
-	host, _ := os.Hostname()
-	servers := s.delivery.describe()
-	name := s.profile.Name
-	if name == "" {
-		name = "(unnamed)"
-	}
-	tmpl, err := content.Lookup("test")
-	if err != nil {
-		return nil, err
-	}
-	r, err := tmpl.Render(&content.Test{Profile: name, Servers: servers, Host: host, SentAt: time.Now().UTC().Format(time.RFC3339)})
-	if err != nil {
-		return nil, err
-	}
-	m := &envelope.Message{From: from, To: rcpts}
-	r.Apply(m)
-	return s.sendMessage(ctx, m, []slog.Attr{slog.Bool("test", true)})
-}
-
 // spool writes a message to a temporary file and returns its name and size.
 func spool(write func(io.Writer) error) (string, int64, error) {
 	f, err := os.CreateTemp("", "mailwarden-spool-*.eml")
@@ -214,6 +172,9 @@ type ServerProbe struct {
 	// ProxyHops times the proxy hop when a proxy is used: reaching the
 	// proxy, then opening the tunnel to the server.
 	ProxyHops []ProxyHop
+	// Recipients are the RCPT replies of a Rehearse that went as far as
+	// rcpt; nil otherwise.
+	Recipients []transport.RcptResult
 }
 
 // A ProxyHop is one timed step through a proxy.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -178,6 +177,9 @@ func (s *Sender) newSMTPDelivery(ctx context.Context, pl *plan, opts *Options, g
 		return nil, err
 	}
 	cfg.TLSConfig = tc
+	if err := p.applyNet(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Dialer, err = s.dialer(ctx, pl, pl.servers, getenv, opts, cfg.TLS); err != nil {
 		return nil, err
 	}
@@ -281,9 +283,9 @@ func (s *Sender) dialer(ctx context.Context, pl *plan, servers []transport.Addre
 	bad := func(field string, err error) (transport.ContextDialer, error) {
 		return nil, &ConfigError{Profile: pl.profile.Name, Field: "proxy." + field, Err: err}
 	}
-	var forward firewall.Dialer = opts.Forward
-	if forward == nil {
-		forward = &net.Dialer{}
+	forward, err := s.profile.baseDialer(opts.Forward)
+	if err != nil {
+		return nil, err
 	}
 	fc := pl.proxy.config
 	if pl.proxy.auto {
@@ -301,8 +303,8 @@ func (s *Sender) dialer(ctx context.Context, pl *plan, servers []transport.Addre
 		}
 	}
 	if fc.Type == firewall.TypeNone {
-		if opts.Forward != nil {
-			return opts.Forward, nil
+		if opts.Forward != nil || s.profile.hasNetDialOptions() {
+			return forward, nil
 		}
 		return nil, nil
 	}

@@ -68,36 +68,9 @@ func loadSMIME(ctx context.Context, p Profile, getenv func(string) string, src S
 		return nil, &ConfigError{Profile: p.Name, Field: "smime." + field, Err: err}
 	}
 	st := &smimeSetup{}
-	switch {
-	case c.SignP12 != "":
-		if c.SignCert != "" || c.SignKey != "" {
-			return bad("sign_p12", errors.New("set either a PKCS#12 file or a PEM certificate and key, not both"))
-		}
-		pw, err := c.SignPassword.Resolve(ctx, getenv, src)
-		if err != nil {
-			return bad("sign_password", err)
-		}
-		id, err := smime.LoadPKCS12File(c.SignP12, pw)
-		if err != nil {
-			return bad("sign_p12", err)
-		}
-		st.identity = id
-	case c.SignCert != "" || c.SignKey != "":
-		if c.SignCert == "" || c.SignKey == "" {
-			return bad("sign_cert", errors.New("a PEM signing identity needs both the certificate and the key"))
-		}
-		id, err := smime.LoadPEMFiles(c.SignCert, c.SignKey)
-		if err != nil {
-			return bad("sign_cert", err)
-		}
-		st.identity = id
-	}
-	for _, f := range c.EncryptCerts {
-		certs, err := smime.LoadCertificateFile(f)
-		if err != nil {
-			return bad("encrypt_certs", err)
-		}
-		st.recipients = append(st.recipients, certs[0])
+	var err error
+	if st.identity, st.recipients, err = loadSMIMECerts(ctx, p, getenv, src); err != nil {
+		return nil, err
 	}
 	if c.EncryptToSelf && len(st.recipients) == 0 {
 		return bad("encrypt_to_self", errors.New("needs at least one recipient certificate"))
@@ -177,4 +150,46 @@ func (s *Sender) VerifySMIME(from string) error {
 		return fmt.Errorf("mailwarden: profile %s: S/MIME: %w", s.profile.Name, err)
 	}
 	return nil
+}
+
+// loadSMIMECerts reads the signing identity and the recipient certificates
+// of p's S/MIME settings, without judging them (see smime.Verify). Errors
+// are *ConfigError.
+func loadSMIMECerts(ctx context.Context, p Profile, getenv func(string) string, src SecretSource) (identity *smime.Identity, recipients []*x509.Certificate, err error) {
+	c := p.SMIME
+	bad := func(field string, err error) (*smime.Identity, []*x509.Certificate, error) {
+		return nil, nil, &ConfigError{Profile: p.Name, Field: "smime." + field, Err: err}
+	}
+	switch {
+	case c.SignP12 != "":
+		if c.SignCert != "" || c.SignKey != "" {
+			return bad("sign_p12", errors.New("set either a PKCS#12 file or a PEM certificate and key, not both"))
+		}
+		pw, err := c.SignPassword.Resolve(ctx, getenv, src)
+		if err != nil {
+			return bad("sign_password", err)
+		}
+		id, err := smime.LoadPKCS12File(c.SignP12, pw)
+		if err != nil {
+			return bad("sign_p12", err)
+		}
+		identity = id
+	case c.SignCert != "" || c.SignKey != "":
+		if c.SignCert == "" || c.SignKey == "" {
+			return bad("sign_cert", errors.New("a PEM signing identity needs both the certificate and the key"))
+		}
+		id, err := smime.LoadPEMFiles(c.SignCert, c.SignKey)
+		if err != nil {
+			return bad("sign_cert", err)
+		}
+		identity = id
+	}
+	for _, f := range c.EncryptCerts {
+		certs, err := smime.LoadCertificateFile(f)
+		if err != nil {
+			return bad("encrypt_certs", err)
+		}
+		recipients = append(recipients, certs[0])
+	}
+	return identity, recipients, nil
 }

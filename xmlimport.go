@@ -35,7 +35,8 @@ type ImportedSMTP struct {
 //	  <Password>...</Password>
 //	  <Helo>app01.example.com</Helo>
 //	  <MaxSubjectLength>200</MaxSubjectLength>
-//	  <From>Alerts &lt;alerts@example.com&gt;</From>
+//	  <From>alerts@example.com</From>
+//	  <SenderName>Alerts</SenderName>    (the display name of From)
 //	</SMTP>
 //
 // Element names match case-insensitively. A Password of the form env:NAME or
@@ -120,7 +121,7 @@ func buildImported(name string, vals map[string]string, imp *ImportedSMTP) (*Imp
 	if lm := vals["loginmethod"]; lm != "" {
 		canon, ok := newRegistry().Canonical(lm)
 		if !ok {
-			return bad("LoginMethod", fmt.Errorf("unknown login method %q", lm))
+			return bad("LoginMethod", fmt.Errorf("unknown login method %q (%s)", lm, acceptedMechanisms()))
 		}
 		p.Auth.Mechanism = canon
 	}
@@ -141,7 +142,10 @@ func buildImported(name string, vals map[string]string, imp *ImportedSMTP) (*Imp
 		p.MaxSubjectLength = n
 	}
 	p.From = vals["from"]
-	known := map[string]bool{"host": true, "hostport": true, "loginmethod": true, "user": true, "password": true, "helo": true, "maxsubjectlength": true, "from": true}
+	if err := importSenderName(&p, vals["sendername"], imp); err != nil {
+		return bad("SenderName", err)
+	}
+	known := map[string]bool{"host": true, "hostport": true, "loginmethod": true, "user": true, "password": true, "helo": true, "maxsubjectlength": true, "from": true, "sendername": true}
 	for k := range vals {
 		if !known[k] {
 			imp.Warnings = append(imp.Warnings, fmt.Sprintf("<%s> is not a setting Mailwarden imports; it was skipped", k))

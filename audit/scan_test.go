@@ -10,12 +10,12 @@ import (
 )
 
 // scanAll runs a Scanner over files and returns the records it yielded,
-// its report and its error.
-func scanAll(t *testing.T, cfg ScanConfig, files ...string) ([]ScannedRecord, *Report, error, *Scanner) {
+// its report, the Scanner and its error.
+func scanAll(t *testing.T, cfg ScanConfig, files ...string) ([]ScannedRecord, *Report, *Scanner, error) {
 	t.Helper()
 	s, err := NewScanner(cfg, files...)
 	if err != nil {
-		return nil, nil, err, nil
+		return nil, nil, nil, err
 	}
 	defer s.Close()
 	var recs []ScannedRecord
@@ -24,14 +24,14 @@ func scanAll(t *testing.T, cfg ScanConfig, files ...string) ([]ScannedRecord, *R
 		r.JSON = append([]byte(nil), r.JSON...)
 		recs = append(recs, r)
 	}
-	return recs, s.Report(), s.Err(), s
+	return recs, s.Report(), s, s.Err()
 }
 
 // sameVerdict fails unless the Scanner found what Verify found.
 func sameVerdict(t *testing.T, key []byte, files []string) {
 	t.Helper()
 	want, werr := Verify(key, files...)
-	recs, got, gerr, _ := scanAll(t, ScanConfig{Key: key}, files...)
+	recs, got, _, gerr := scanAll(t, ScanConfig{Key: key}, files...)
 	var wt, gt *TamperError
 	switch {
 	case errors.As(werr, &wt) != errors.As(gerr, &gt):
@@ -157,7 +157,7 @@ func TestScannerAgreesWithVerify(t *testing.T) {
 		dir := t.TempDir()
 		files := rotatingTrail(t, dir, testKey, 5)
 		sameVerdict(t, []byte("another key of 32 bytes, not it!"), files)
-		_, _, err, _ := scanAll(t, ScanConfig{}, files...)
+		_, _, _, err := scanAll(t, ScanConfig{}, files...)
 		if !errors.Is(err, ErrKeyRequired) {
 			t.Errorf("no key: %v", err)
 		}
@@ -197,12 +197,12 @@ func TestScannerRestarts(t *testing.T) {
 			// the resuming audit.open (reason crash, the last intact
 			// record), so both accept it as a recorded gap.
 			sameVerdict(t, testKey, files)
-			_, _, err, _ := scanAll(t, ScanConfig{Key: testKey}, files...)
+			_, _, _, err := scanAll(t, ScanConfig{Key: testKey}, files...)
 			if err != nil {
 				t.Fatalf("strict scan of a recorded crash: %v", err)
 			}
 			var te *TamperError
-			recs, rep, err, s := scanAll(t, ScanConfig{Key: testKey, Restarts: true}, files...)
+			recs, rep, s, err := scanAll(t, ScanConfig{Key: testKey, Restarts: true}, files...)
 			if err != nil {
 				t.Fatalf("with restarts: %v", err)
 			}
@@ -221,13 +221,13 @@ func TestScannerRestarts(t *testing.T) {
 			// A record removed before the crash point is still found.
 			l := readLines(t, files[0])
 			writeLines(t, files[0], append(l[:2:2], l[3:]...))
-			_, _, err, _ = scanAll(t, ScanConfig{Key: testKey, Restarts: true}, files...)
+			_, _, _, err = scanAll(t, ScanConfig{Key: testKey, Restarts: true}, files...)
 			if !errors.As(err, &te) || te.Kind != Removed || te.Seq != 3 {
 				t.Fatalf("removed record: %v", err)
 			}
 			// So is the tail of the crashed file: the resume no longer links.
 			writeLines(t, files[0], l[:3])
-			_, _, err, _ = scanAll(t, ScanConfig{Key: testKey, Restarts: true}, files...)
+			_, _, _, err = scanAll(t, ScanConfig{Key: testKey, Restarts: true}, files...)
 			if !errors.As(err, &te) || te.Kind != Truncated && te.Kind != Removed {
 				t.Fatalf("cut crashed file: %v", err)
 			}
@@ -261,7 +261,7 @@ func TestScannerLongLine(t *testing.T) {
 	long := strings.Repeat("x", MaxScanLine+100) + "\n"
 	writeLines(t, path, append(l[:3:3], append([]string{long}, l[3:]...)...))
 	sameVerdict(t, nil, []string{path})
-	_, _, err, _ := scanAll(t, ScanConfig{}, path)
+	_, _, _, err := scanAll(t, ScanConfig{}, path)
 	var te *TamperError
 	if !errors.As(err, &te) || te.Kind != Inserted || te.Line != 4 {
 		t.Errorf("err = %v", err)

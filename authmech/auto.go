@@ -27,8 +27,15 @@ type AutoClient struct {
 // Chosen returns the mechanism Start picked, "" before Start.
 func (a *AutoClient) Chosen() string { return a.chosen }
 
-// User returns the user name reported to the audit trail.
-func (a *AutoClient) User() string { return a.creds.Username }
+// User returns the user name reported to the audit trail: after Start,
+// the chosen mechanism's (a Kerberos principal from a credential cache,
+// for example), else the user name given.
+func (a *AutoClient) User() string {
+	if u, ok := a.inner.(interface{ User() string }); ok && u.User() != "" {
+		return u.User()
+	}
+	return a.creds.Username
+}
 
 // Start picks a mechanism and starts it. When nothing fits it returns an
 // error wrapping ErrNotOffered that lists what the server offered.

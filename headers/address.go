@@ -180,14 +180,14 @@ func checkLocal(local string) error {
 	case len(local) > maxLocalPart:
 		return errorf(ErrAddress, "local part longer than %d octets", maxLocalPart)
 	case local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, ".."):
-		return errorf(ErrAddress, "local part %q is not a dot-atom", local)
+		return errorf(ErrAddress, "local part %s is not a dot-atom", quote(local))
 	}
 	for _, r := range local {
 		if r >= utf8.RuneSelf {
 			continue // RFC 6532 UTF8-non-ascii in atext
 		}
 		if r != '.' && !isAtext(byte(r)) {
-			return errorf(ErrAddress, "local part %q: character %q needs quoting, which is not supported", local, r)
+			return errorf(ErrAddress, "local part %s: character %s needs quoting, which is not supported", quote(local), quote(string(r)))
 		}
 	}
 	return nil

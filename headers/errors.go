@@ -38,7 +38,7 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("headers: field %q: %s", e.Name, strip(e.Err))
+	return fmt.Sprintf("headers: field %s: %s", quote(e.Name), strip(e.Err))
 }
 
 func (e *FieldError) Unwrap() error { return e.Err }
@@ -51,7 +51,7 @@ type AddressError struct {
 }
 
 func (e *AddressError) Error() string {
-	return fmt.Sprintf("headers: bad address %q: %s", e.Entry, strip(e.Err))
+	return fmt.Sprintf("headers: bad address %s: %s", quote(e.Entry), strip(e.Err))
 }
 
 func (e *AddressError) Unwrap() error { return e.Err }

@@ -40,10 +40,17 @@ var priorityNames = [...]string{"unspecified", "normal", "urgent", "non-urgent"}
 func (p Priority) String() string { return enumName(priorityNames[:], int(p), "Priority") }
 
 // ParsePriority parses a priority name as String returns it, ignoring case;
-// "" is PriorityUnspecified. An unknown name is an error wrapping
-// ErrUnknownValue.
+// "" is PriorityUnspecified. The names admin screens use are aliases:
+// "high" is PriorityUrgent and "low" PriorityNonUrgent. An unknown name is
+// an error wrapping ErrUnknownValue.
 func ParsePriority(s string) (Priority, error) {
-	i, err := parseEnum(priorityNames[:], s, "priority")
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "high":
+		return PriorityUrgent, nil
+	case "low":
+		return PriorityNonUrgent, nil
+	}
+	i, err := parseEnum(append(priorityNames[:], "high", "low"), s, "priority")
 	return Priority(i), err
 }
 

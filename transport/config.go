@@ -50,10 +50,12 @@ const (
 // must not be modified after it is passed to Dial, NewClient or NewRelay;
 // the transport copies what it keeps, including the tls.Config.
 type Config struct {
-	// HeloName is the name sent in EHLO/HELO. Empty means the host's
-	// name from os.Hostname when it is a fully qualified domain name, else
-	// "localhost". It must be a domain name or an address literal such as
-	// "[192.0.2.1]"; anything else is refused with ErrBadConfig.
+	// HeloName is the name sent in EHLO/HELO. Empty means this host's
+	// fully qualified domain name (os.Hostname, or the resolver's
+	// canonical name for it), else the address literal of the connection's
+	// local address, e.g. "[192.0.2.1]" (RFC 5321 section 4.1.4), or
+	// "localhost" through a proxy. It must be a domain name or an address
+	// literal; anything else is refused with ErrBadConfig.
 	HeloName string
 
 	// TLS is the TLS mode for addresses whose own TLS is TLSDefault.
@@ -133,6 +135,10 @@ type Config struct {
 	// the session's secrets, in plain and encoded forms, so that a server
 	// echoing the credentials in its 535 puts them nowhere.
 	Scrub func(string) string
+	// QuitAfter, for diagnosis, ends the opening of a session after the
+	// step it names (see QuitAfter and Rehearse); empty runs it all. A
+	// Client or Relay whose opening ended early cannot send.
+	QuitAfter QuitAfter
 
 	// Transcript, when not nil, receives the protocol conversation, one
 	// line per command or reply line, prefixed "C: " or "S: ". AUTH

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -31,7 +30,7 @@ func (cfg *Config) norm() (*Config, error) {
 		c = *cfg
 	}
 	if c.HeloName == "" {
-		c.HeloName = defaultHeloName()
+		c.HeloName = hostFQDN() // "" leaves it to the session (heloName)
 	} else if err := checkHeloName(c.HeloName); err != nil {
 		return nil, fmt.Errorf("%w: HeloName %q: %v", ErrBadConfig, c.HeloName, err)
 	}
@@ -82,14 +81,6 @@ func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false 
 func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
 func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
 func (d discardHandler) WithGroup(string) slog.Handler           { return d }
-
-func defaultHeloName() string {
-	h, err := os.Hostname()
-	if err != nil || !strings.Contains(h, ".") || checkHeloName(h) != nil {
-		return "localhost"
-	}
-	return h
-}
 
 func checkHeloName(h string) error {
 	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
@@ -400,6 +391,9 @@ func (c *Client) open(ctx context.Context, auth bool) error {
 	}
 	attrs = append(attrs, slog.String(AttrGreeting, g.String()))
 	c.log.LogAttrs(ctx, slog.LevelInfo, EventConnect, attrs...)
+	if c.quitAt(QuitAfterConnect) || (c.info.Mode == TLSImplicit && c.quitAt(QuitAfterTLS)) {
+		return nil
+	}
 
 	if err := c.hello(ctx); err != nil {
 		return err
@@ -416,6 +410,9 @@ func (c *Client) open(ctx context.Context, auth bool) error {
 		if err := c.startTLS(ctx); err != nil {
 			return err
 		}
+	}
+	if c.quitAt(QuitAfterTLS) || c.quitAt(QuitAfterEHLO) {
+		return nil // with no TLS to negotiate, "tls" ends here too
 	}
 	if auth {
 		ac := c.cfg.Auth
@@ -485,7 +482,7 @@ func (c *Client) hello(ctx context.Context) error {
 	// The keywords are parsed as sent (a short password must not erase
 	// "STARTTLS"); what is kept for display is scrubbed.
 	c.wc.KeepText = true
-	r, err := c.cmd(ctx, StageEHLO, "EHLO "+c.cfg.HeloName)
+	r, err := c.cmd(ctx, StageEHLO, "EHLO "+c.heloName())
 	c.wc.KeepText = false
 	if err != nil {
 		return err
@@ -515,15 +512,15 @@ func (c *Client) hello(ctx context.Context) error {
 		return nil
 	}
 	if r.Code < 500 || r.Code > 504 && r.Code != 550 {
-		return c.replyErr(StageEHLO, "EHLO "+c.cfg.HeloName, r)
+		return c.replyErr(StageEHLO, "EHLO "+c.heloName(), r)
 	}
-	r, err = c.cmd(ctx, StageEHLO, "HELO "+c.cfg.HeloName)
+	r, err = c.cmd(ctx, StageEHLO, "HELO "+c.heloName())
 	if err != nil {
 		return err
 	}
 	c.step("helo", t, r.String())
 	if r.Code != 250 {
-		return c.replyErr(StageEHLO, "HELO "+c.cfg.HeloName, r)
+		return c.replyErr(StageEHLO, "HELO "+c.heloName(), r)
 	}
 	c.info.HELO = true
 	return nil
@@ -549,6 +546,9 @@ func (c *Client) startTLS(ctx context.Context) error {
 	c.info.StartTLS = true
 	if err := c.handshake(ctx); err != nil {
 		return err
+	}
+	if c.quitAt(QuitAfterTLS) {
+		return nil
 	}
 	return c.hello(ctx)
 }
@@ -578,6 +578,9 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 		AllowPlaintext: c.cfg.AllowPlaintextAuth,
 	}
 	mech, ir, err := ac.Start(ctx, si)
+	if u, ok := ac.(userer); ok && u.User() != "" {
+		user = u.User() // Start may learn who it is (a Kerberos credential cache)
+	}
 	if err != nil {
 		return fail(mech, &Error{Stage: StageAuth, Server: c.server, Err: err})
 	}
@@ -683,12 +686,23 @@ func replyAttr(r Reply) slog.Attr {
 }
 
 func probe(ctx context.Context, addr Address, cfg *Config) (ConnInfo, error) {
+	return probeWith(ctx, addr, cfg, nil)
+}
+
+// probeWith is probe that, when the session opened, runs extra (when not
+// nil) before QUIT; its error is the probe's.
+func probeWith(ctx context.Context, addr Address, cfg *Config, extra func(*Client) error) (ConnInfo, error) {
 	start := time.Now()
 	var info ConnInfo
 	c, err := dial(ctx, addr, cfg, true, &info)
 	ncfg, _ := cfg.norm()
 	if c != nil {
-		err = c.Quit(ctx)
+		if extra != nil {
+			err = extra(c)
+		}
+		if qerr := c.Quit(ctx); err == nil {
+			err = qerr
+		}
 		info = c.infoCopy()
 	} else if info.Addr == "" {
 		var e *Error

@@ -168,7 +168,6 @@ type builder struct {
 	// and no outcome yet.
 	lastIntent map[string]*Message
 	seq        uint64 // a counter for rows without a Message-ID
-	prevTime   time.Time
 	gaps       gapTracker
 	firstRec   bool
 }

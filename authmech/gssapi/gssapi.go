@@ -103,6 +103,7 @@ type Client struct {
 	auth       types.Authenticator
 	mutual     bool
 	done       bool
+	principal  string // the client principal of the ticket, set by Start
 }
 
 // New returns a Client; getenv reads KRB5_CONFIG and KRB5CCNAME.
@@ -117,8 +118,15 @@ func New(c authmech.Credentials, getenv func(string) string) (*Client, error) {
 	return &Client{creds: c, getenv: getenv}, nil
 }
 
-// User returns the principal reported in the audit trail.
-func (c *Client) User() string { return c.creds.Username }
+// User returns the principal reported in the audit trail: after Start,
+// the one the ticket was issued to (with its realm), which for a
+// credential cache is the cache's principal; before, the user name given.
+func (c *Client) User() string {
+	if c.principal != "" {
+		return c.principal
+	}
+	return c.creds.Username
+}
 
 // String and GoString never show the password.
 func (c *Client) String() string   { return "gssapi.Client{user: " + c.creds.Username + "}" }
@@ -230,6 +238,7 @@ func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, 
 		return "", nil, r.err
 	}
 	defer r.cl.Destroy()
+	c.principal = r.cl.Credentials.CName().PrincipalNameString() + "@" + r.cl.Credentials.Domain()
 	auth, err := types.NewAuthenticator(r.cl.Credentials.Domain(), r.cl.Credentials.CName())
 	if err != nil {
 		return "", nil, &Error{Op: "ticket", Msg: err.Error()}

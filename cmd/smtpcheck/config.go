@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,25 +42,7 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 	return exitUsage
 }
 
-func configCheck(e *env, args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(e.stderr, "usage: smtpcheck config check FILE")
-		return exitUsage
-	}
-	c, err := mailwarden.LoadConfig(args[0])
-	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck config check: %s\n", errLine(err))
-		return exitUsage
-	}
-	for _, p := range c.Profiles {
-		mark := ""
-		if p.Name == c.Active {
-			mark = " (active)"
-		}
-		fmt.Fprintf(e.stdout, "ok  %s%s\n", p.Name, mark)
-	}
-	return exitOK
-}
+func configCheck(e *env, args []string) int { return runConfigCheck(e, args) }
 
 func configShow(e *env, args []string) int {
 	fs := flag.NewFlagSet("config show", flag.ContinueOnError)
@@ -131,7 +112,7 @@ func configImportXML(e *env, args []string) int {
 	ref := fs.String("password-ref", "", "secret `REF` (env:NAME, file:PATH) where you stored the password the XML holds")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(e.stdout, "usage: smtpcheck config import-xml [--name NAME] [--password-ref REF] FILE")
+			fmt.Fprintln(e.stdout, importXMLUsage)
 			return exitOK
 		}
 		fmt.Fprintln(e.stderr, "usage: smtpcheck config import-xml [--name NAME] [--password-ref REF] FILE")
@@ -161,11 +142,6 @@ func configImportXML(e *env, args []string) int {
 	} else if imp.Password != "" {
 		fmt.Fprintln(e.stderr, "smtpcheck config import-xml: note: the XML holds a password; it was NOT copied. Store it in a file or the environment and pass --password-ref file:PATH or env:NAME (or set auth.password in the output).")
 	}
-	out, err := json.MarshalIndent(mailwarden.Config{Active: p.Name, Profiles: []mailwarden.Profile{p}}, "", "  ")
-	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck config import-xml: %s\n", errLine(err))
-		return exitUsage
-	}
-	fmt.Fprintf(e.stdout, "%s\n", out)
+	writeJSON(e.stdout, mailwarden.Config{Active: p.Name, Profiles: []mailwarden.Profile{p}})
 	return exitOK
 }

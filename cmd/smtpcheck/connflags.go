@@ -23,6 +23,9 @@ type connFlags struct {
 	json        bool
 	transcript  string
 	smime       mailwarden.SMIMEConfig // set by send from its S/MIME flags
+	from        string                 // set by send from --from: the profile's From (send --test)
+	watch       *tlsWatch              // set by send: notes whether each message went encrypted
+	diag        diagFlags              // swaks-style session flags
 
 	p       mailwarden.Profile // what the flags say
 	secrets cliSecrets         // secrets given on the command line (--password)
@@ -35,7 +38,8 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.profileName, "profile", "", "profile `NAME` in --config (default $MAILWARDEN_PROFILE, then the file's active profile)")
 	bindProfile(fs, &c.p, c.secrets)
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
-	fs.StringVar(&c.transcript, "transcript", "", "write the SMTP conversation to `FILE` (authentication redacted)")
+	fs.StringVar(&c.transcript, "transcript", "", "write the SMTP conversation to `FILE` ('-' for standard output; authentication redacted)")
+	c.diag.register(fs)
 }
 
 // bindProfile binds every flag that sets a profile field to that field of
@@ -46,7 +50,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.StringVar(&p.Provider, "provider", "", "provider `PRESET` that fills server, TLS and authentication: exchange-online, exchange-online-usgov, exchange-online-china, gmail, outlook.com, yahoo, custom (see: smtpcheck config presets)")
 	fs.Var(&serverList{list: &p.Servers}, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
 	fs.StringVar(&p.TLS, "tls", "auto", "TLS `MODE`: auto (STARTTLS when offered; implicit TLS on port 465), explicit (STARTTLS required), implicit, none")
-	fs.StringVar(&p.HeloName, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's name)")
+	fs.StringVar(&p.HeloName, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's fully qualified name, else the address literal of this end of the connection, e.g. [192.0.2.1])")
 	fs.DurationVar(&p.Timeout, "timeout", 30*time.Second, "time limit for each step: dial, each command, and the message data (transfer and final reply)")
 	fs.StringVar(&p.CAFile, "ca", "", "PEM `FILE` of extra certificate authorities to trust, for the relay, an https:// proxy, a tcp+tls:// syslog server and the Graph endpoint")
 	fs.BoolVar(&p.InsecureSkipVerify, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
@@ -230,6 +234,9 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 			return mailwarden.Profile{}, nil, errors.New("--profile needs --config (or MAILWARDEN_CONFIG)")
 		}
 		p, err := c.flagProfile(e)
+		if c.from != "" {
+			p.From = c.from
+		}
 		if err == nil {
 			err = c.proxyURLPassword(e, &p.Proxy, c.secrets)
 		}
@@ -258,6 +265,9 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 			serr = over.Set(f.Name, f.Value.String())
 		}
 	})
+	if c.from != "" {
+		base.From = c.from
+	}
 	if serr == nil && c.isSet("proxy") {
 		serr = c.proxyURLPassword(e, &base.Proxy, c.secrets)
 	}

@@ -35,7 +35,7 @@ func enqueueN(t *testing.T, spool, addr string, n int) int {
 
 func spoolEmpty(t *testing.T, spool string) bool {
 	out, _, code := runWith(t, nil, "", "outbox", "list", "--spool", spool)
-	return code == exitOK && strings.Contains(out, "\n0 queued")
+	return code == exitOK && strings.Contains(out, "\n0 entries")
 }
 
 // TestOutboxRunRecoversAfterAuditDiskFull: the audit file's disk (a real

@@ -75,6 +75,7 @@ func commands() []command {
 		{"oauth", "log in to an OAuth2 provider (login) or check token acquisition (token)", runOAuth},
 		{"template", "list, show and render the alert/report/test content templates", runTemplate},
 		{"outbox", "list, retry, purge or deliver (run) a durable outbox spool", runOutbox},
+		{"version", "print the module version, VCS revision and Go version (also --version)", runVersion},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
@@ -109,6 +110,8 @@ func run(ctx context.Context, e *env, args []string) int {
 	case "-h", "--help", "help":
 		usage(e.stdout)
 		return exitOK
+	case "-version", "--version":
+		return runVersion(ctx, e, args[1:])
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

@@ -54,7 +54,7 @@ func addMessageFlags(fs *flag.FlagSet) *messageFlags {
 	fs.StringVar(&m.htmlFile, "html-file", "", "read the HTML body from `file`")
 	fs.Var(&m.attach, "attach", "attach `file` (repeatable; streamed, any size)")
 	fs.Var(&m.header, "header", "extra header `'Name: value'` (repeatable)")
-	fs.StringVar(&m.priority, "priority", "", "`priority`: normal, urgent or non-urgent")
+	fs.StringVar(&m.priority, "priority", "", "`priority`: normal, urgent or non-urgent (high and low are aliases of urgent and non-urgent)")
 	fs.StringVar(&m.importance, "importance", "", "`importance`: high, normal or low")
 	fs.StringVar(&m.sensitivity, "sensitivity", "", "`sensitivity`: personal, private or company-confidential")
 	fs.StringVar(&m.readReceiptTo, "read-receipt-to", "", "ask for a read receipt to `list` (Disposition-Notification-To)")
@@ -258,10 +258,12 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	mf := addMessageFlags(fs)
 	mf.stdin = e.stdin
 	tf := addTemplateFlags(fs)
+	var sf smimeFlags
+	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(e.stdout, "usage: smtpcheck message --from ADDRESS --to LIST [flags] > message.eml")
-			fmt.Fprintln(e.stdout, "\nBuilds a message and writes it to standard output; nothing is sent.\n\nFlags:")
+			fmt.Fprintln(e.stdout, "\nBuilds a message and writes it to standard output; nothing is sent. With the\nS/MIME flags of send it is signed and/or encrypted as send would send it,\nstreaming: memory does not grow with the attachments.\n\nFlags:")
 			fs.SetOutput(e.stdout)
 			fs.PrintDefaults()
 			fmt.Fprint(e.stdout, "\n"+exitCodesHelp)
@@ -282,6 +284,9 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck message: %s\n", errLine(err))
 		return exitUsage
+	}
+	if code := wrapSMIME(ctx, e, msg, &sf); code != exitOK {
+		return code
 	}
 	if _, err := msg.WriteTo(e.stdout); err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck message: writing the message: %s\n", errLine(err))

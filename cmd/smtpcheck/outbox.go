@@ -164,7 +164,11 @@ func runOutboxList(ctx context.Context, e *env, args []string) int {
 			oneLine(strings.Join(en.Envelope.To, ",")), oneLine(lastErr))
 	}
 	tw.Flush()
-	fmt.Fprintf(e.stdout, "%d queued", len(list))
+	states := make([]string, len(list))
+	for i, en := range list {
+		states[i] = string(en.State)
+	}
+	fmt.Fprint(e.stdout, stateSummary(states))
 	if len(q) > 0 {
 		fmt.Fprintf(e.stdout, ", %d file(s) in quarantine (%s/quarantine)", len(q), *spool)
 	}

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ func runProbe(ctx context.Context, e *env, args []string) int {
 	fs.SetOutput(io.Discard)
 	var cf connFlags
 	cf.register(fs)
+	cf.diag.registerQuitAfter(fs)
+	fs.StringVar(&cf.diag.saveCert, "save-cert", "", "save the certificate chain the relay presented to `FILE` (PEM, leaf first)")
 	if code, done := parseFlags(fs, e, args, "probe", "usage: smtpcheck probe --server ADDR [flags]\n\nConnects, negotiates TLS, authenticates when asked to, and quits: no mail is sent."); done {
 		return code
 	}
@@ -31,11 +34,17 @@ func runProbe(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeSender(e, s, "probe")
+	if cf.diag.quitAfter != "" {
+		return rehearse(ctx, e, s, &cf, "probe", nil)
+	}
 	rep, err := s.Probe(ctx)
 	if cf.json {
 		writeJSON(e.stdout, probeJSON(rep, err))
 	} else {
 		printProbe(e.stdout, rep)
+	}
+	if code := saveCert(e, rep, err, cf.diag.saveCert); code != exitOK {
+		return code
 	}
 	return report(e, "probe", err)
 }
@@ -65,12 +74,24 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string, name, help string) (cod
 // not and returns the exit code.
 func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwarden.Sender, int) {
 	p, secrets, err := cf.profile(e)
+	if err == nil {
+		err = cf.diag.apply(cf.fs, &p)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, errLine(err))
 		return nil, exitUsage
 	}
 	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv, MaxIdle: cf.maxIdle}
-	if cf.transcript != "" {
+	if cf.watch != nil {
+		opts.Logger = slog.New(cf.watch)
+	}
+	if cf.transcript == "-" {
+		if cf.json {
+			fmt.Fprintf(e.stderr, "smtpcheck %s: --transcript - and --json both write to standard output: give --transcript a file\n", name)
+			return nil, exitUsage
+		}
+		opts.Transcript = e.stdout
+	} else if cf.transcript != "" {
 		// The transcript goes through the redacting writer: AUTH
 		// exchanges and proxy credentials never reach the file.
 		f, err := audit.CreateTranscript(cf.transcript)
@@ -246,6 +267,7 @@ type serverJSON struct {
 	Server             string            `json:"server"`
 	Addr               string            `json:"addr,omitempty"`
 	Remote             string            `json:"remote,omitempty"`
+	Local              string            `json:"local,omitempty"`
 	Steps              []stepJSON        `json:"steps"`
 	TLSVersion         string            `json:"tls_version,omitempty"`
 	TLSCipher          string            `json:"tls_cipher,omitempty"`
@@ -344,7 +366,7 @@ func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
 	out.OAuth = oauthProbeOut(rep.OAuth)
 	for _, sp := range rep.Servers {
 		in := sp.Info
-		sj := serverJSON{Server: sp.Server, Addr: in.Addr, Remote: in.RemoteAddr, Capabilities: in.Extensions,
+		sj := serverJSON{Server: sp.Server, Addr: in.Addr, Remote: in.RemoteAddr, Local: in.LocalAddr, Capabilities: in.Extensions,
 			AuthOffered: in.AuthMechanisms, AuthMechanism: in.AuthMechanism, AuthUser: in.AuthUser,
 			InsecureSkipVerify: in.InsecureSkipVerify, DurationMS: sp.Duration.Milliseconds(), Error: errJSON(sp.Err)}
 		sj.Steps = []stepJSON{}
@@ -381,5 +403,6 @@ func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
 func writeJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // addresses print as typed: <a@example.com>
 	_ = enc.Encode(v)
 }

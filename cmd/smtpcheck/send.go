@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,10 +24,23 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	sf.register(fs)
 	tf := addTemplateFlags(fs)
 	data := fs.String("data", "", "send the ready RFC 5322 message in `FILE` ('-' for standard input) instead of building one; --from and --to/--cc/--bcc give the envelope")
-	if code, done := parseFlags(fs, e, args, "send", "usage: smtpcheck send --server ADDR --from ADDRESS --to LIST [flags]\n\nBuilds a message from the flags (or takes one with --data) and sends it."); done {
+	cf.diag.registerQuitAfter(fs)
+	cf.diag.registerDSN(fs)
+	test := fs.Bool("test", false, "send the canned test message (\"Send test email\") from --from or the profile's from, to --to/--cc/--bcc or the profile's default to and cc; the audit trail marks it test: true")
+	if code, done := parseFlags(fs, e, args, "send", sendUsage); done {
+		return code
+	}
+	if *test {
+		if code, bad := checkTestFlags(e, fs); bad {
+			return code
+		}
+	}
+	if code, bad := checkQuitAfterFlags(e, *test, *data != "", cf.diag.quitAfter); bad {
 		return code
 	}
 	cf.smime = sf.config()
+	cf.from = mf.from
+	cf.watch = &tlsWatch{}
 	s, code := newSender(ctx, e, &cf, "send")
 	if s == nil {
 		return code
@@ -38,7 +52,14 @@ func runSend(ctx context.Context, e *env, args []string) int {
 
 	var res *mailwarden.Result
 	var err error
-	if *data != "" {
+	var msgID string
+	if *test {
+		res, msgID, err = sendTest(ctx, s, mf)
+		if ue := (usageError{}); errors.As(err, &ue) {
+			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", oneLine(ue.Error()))
+			return exitUsage
+		}
+	} else if *data != "" {
 		from, rcpts, perr := rawEnvelope(mf)
 		if perr != nil {
 			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", errLine(perr))
@@ -54,7 +75,9 @@ func runSend(ctx context.Context, e *env, args []string) int {
 			defer f.Close()
 			r = f
 		}
-		res, err = s.SendRaw(ctx, from, rcpts, r)
+		idr := &messageIDReader{r: r}
+		res, err = s.SendRaw(ctx, from, rcpts, idr)
+		msgID = idr.id()
 	} else {
 		msg, berr := mf.build()
 		defer mf.close()
@@ -65,12 +88,20 @@ func runSend(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", errLine(berr))
 			return exitUsage
 		}
+		if cf.diag.quitAfter != "" {
+			return rehearse(ctx, e, s, &cf, "send", msg)
+		}
 		res, err = s.Send(ctx, msg)
+		msgID = msg.MessageID
 	}
 	if cf.json {
-		writeJSON(e.stdout, sendJSON(res, err))
+		out := sendJSON(res, err)
+		out.MessageID = msgID
+		out.Unencrypted = res != nil && cf.watch.plaintext()
+		writeJSON(e.stdout, out)
 	} else {
 		printResult(e.stdout, res)
+		printSendExtras(e, res, msgID, cf.watch)
 	}
 	return report(e, "send", err)
 }
@@ -122,6 +153,9 @@ func printResult(w io.Writer, res *mailwarden.Result) {
 	if res.UsedBDAT {
 		how = append(how, "BDAT")
 	}
+	if res.Reply.Code/100 != 2 {
+		return // not sent: the error says why
+	}
 	fmt.Fprintf(w, "sent      %d bytes to %s in %s (%d attempt(s)) %s\n", res.Size, term(res.Server), ms(res.Duration), res.Attempts, term(strings.Join(how, ", ")))
 }
 
@@ -140,12 +174,15 @@ type sendOut struct {
 	Enhanced   string     `json:"enhanced,omitempty"`
 	Text       string     `json:"text,omitempty"`
 	QueueID    string     `json:"queue_id,omitempty"`
-	Size       int64      `json:"size,omitempty"`
-	Pipelined  bool       `json:"pipelined,omitempty"`
-	Chunking   bool       `json:"chunking,omitempty"`
-	Attempts   int        `json:"attempts,omitempty"`
-	DurationMS int64      `json:"duration_ms,omitempty"`
-	Error      *errorJSON `json:"error,omitempty"`
+	MessageID  string     `json:"message_id,omitempty"`
+	// Unencrypted is true when the message went without TLS.
+	Unencrypted bool       `json:"unencrypted,omitempty"`
+	Size        int64      `json:"size,omitempty"`
+	Pipelined   bool       `json:"pipelined,omitempty"`
+	Chunking    bool       `json:"chunking,omitempty"`
+	Attempts    int        `json:"attempts,omitempty"`
+	DurationMS  int64      `json:"duration_ms,omitempty"`
+	Error       *errorJSON `json:"error,omitempty"`
 }
 
 func replyParts(r mailwarden.Reply) (int, string, string) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,13 +26,7 @@ func certsDir(t *testing.T) string {
 // Postfix and has OpenSSL decrypt and verify the delivered file.
 func TestSendSignedEncryptedThroughPostfixOpensWithOpenSSL(t *testing.T) {
 	v := peers.Need(t, "MW_POSTFIX_STARTTLS", "MW_POSTFIX_MAILDIR", "MW_TEST_CA")
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatal("openssl is not installed; it is a required peer")
-		}
-		t.Skip("openssl is not installed")
-	}
+	openssl := needOpenSSL(t)
 	c := certsDir(t)
 	tag := "smime-" + time.Now().Format("150405.000000000")
 	out, stderr, code := runWith(t, nil, "", "send", "--server", v[0], "--tls", "explicit", "--ca", v[2],
@@ -51,22 +44,7 @@ func TestSendSignedEncryptedThroughPostfixOpensWithOpenSSL(t *testing.T) {
 	if !bytes.Contains(delivered, []byte("smime-type=authEnveloped-data")) || bytes.Contains(delivered, []byte("signed and sealed")) {
 		t.Fatalf("the delivered message is not encrypted:\n%.600s", delivered)
 	}
-	dir := t.TempDir()
-	msgFile := filepath.Join(dir, "msg.eml")
-	os.WriteFile(msgFile, delivered, 0o600)
-	dec := exec.Command(openssl, "cms", "-decrypt", "-in", msgFile, "-recip", filepath.Join(c, "recipient-rsa.pem"), "-inkey", filepath.Join(c, "recipient-rsa.key"))
-	inner, err := dec.Output()
-	if err != nil {
-		t.Fatalf("openssl cms -decrypt: %v", err)
-	}
-	ver := exec.Command(openssl, "cms", "-verify", "-CAfile", filepath.Join(c, "ca.pem"))
-	ver.Stdin = bytes.NewReader(inner)
-	var verr bytes.Buffer
-	ver.Stderr = &verr
-	content, err := ver.Output()
-	if err != nil || !strings.Contains(verr.String(), "Verification successful") {
-		t.Fatalf("openssl cms -verify: %v: %s", err, verr.String())
-	}
+	content := openSMIME(t, openssl, delivered)
 	if !bytes.Contains(content, []byte("signed and sealed "+tag)) {
 		t.Errorf("verified content lacks the body:\n%s", content)
 	}

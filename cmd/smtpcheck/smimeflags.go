@@ -48,6 +48,10 @@ func (f *smimeFlags) config() mailwarden.SMIMEConfig {
 }
 
 func runSMIME(ctx context.Context, e *env, args []string) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(e.stdout, smimeUsage)
+		return exitOK
+	}
 	if len(args) == 0 || args[0] != "verify" {
 		fmt.Fprintln(e.stderr, "usage: smtpcheck smime verify [--from ADDRESS] [S/MIME flags]")
 		return exitUsage
@@ -57,7 +61,8 @@ func runSMIME(ctx context.Context, e *env, args []string) int {
 	var sf smimeFlags
 	sf.register(fs)
 	from := fs.String("from", "", "sender `ADDRESS` that must be in the signer certificate")
-	if code, done := parseFlags(fs, e, args[1:], "smime verify", "usage: smtpcheck smime verify [--from ADDRESS] [S/MIME flags]\n\nChecks an S/MIME configuration without sending anything: the key matches the\ncertificate, every certificate is valid now and allows S/MIME, and the From\naddress is in the signer certificate."); done {
+	ca := fs.String("ca", "", "PEM `FILE` of the certificate authorities every certificate must chain to (only these; without it the chain is not checked)")
+	if code, done := parseFlags(fs, e, args[1:], "smime verify", smimeVerifyUsage); done {
 		return code
 	}
 	cfg := sf.config()
@@ -65,41 +70,5 @@ func runSMIME(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "smtpcheck smime verify: nothing to verify: give --sign-p12, --sign-cert/--sign-key or --encrypt-cert")
 		return exitUsage
 	}
-	// The sender is never used to connect: a placeholder server satisfies
-	// the profile's validation.
-	s, err := mailwarden.NewSender(ctx, mailwarden.Profile{Name: "command line", Servers: []string{"localhost"}, SMIME: cfg}, &mailwarden.Options{Getenv: e.getenv})
-	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck smime verify: %s\n", errLine(err))
-		return exitUsage
-	}
-	defer s.Close()
-	if err := s.VerifySMIME(*from); err != nil {
-		for _, line := range splitJoined(err) {
-			fmt.Fprintf(e.stderr, "smtpcheck smime verify: %s\n", oneLine(line))
-		}
-		return exitCheck
-	}
-	fmt.Fprintln(e.stdout, "ok: the S/MIME configuration is usable")
-	return exitOK
-}
-
-// splitJoined lists the errors inside an errors.Join, or err alone.
-func splitJoined(err error) []string {
-	var out []string
-	var walk func(error)
-	walk = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
-			}
-			return
-		}
-		out = append(out, err.Error())
-	}
-	walk(err)
-	if len(out) == 0 {
-		out = append(out, err.Error())
-	}
-
-	return out
+	return smimeVerify(ctx, e, cfg, *from, *ca)
 }

@@ -32,8 +32,6 @@ const (
 	ProtoHTTP    = "HTTP CONNECT"
 )
 
-const redacted = "[REDACTED]"
-
 // Error is a failed handshake: the stage, the reply code or status (0 if
 // none), what happened in words, and the underlying error if any.
 type Error struct {

@@ -172,21 +172,27 @@ func recognised(err error) bool {
 }
 
 // An AuditError is the failure of a fail-closed audit trail to record a
-// send or a probe; it matches ErrAuditFailed. Accepted reports that a relay
-// (or Graph) had accepted the message before the trail failed: it was sent,
-// and sending it again would deliver it twice.
+// send or a probe; it matches ErrAuditFailed.
 type AuditError struct {
-	Accepted bool
 	// Before is true when the trail failed before anything was sent.
 	Before bool
+	// Result is the send's result when a relay (or Graph) had accepted the
+	// message before the trail failed to record it; nil otherwise.
+	Result *Result
 	Err    error
 }
+
+// Accepted reports whether a relay had accepted the message before the
+// trail failed: it was sent, and sending it again would deliver it twice.
+// The outbox honours it (see outbox.Accepted): such an entry is kept as
+// delivered and only its record is retried.
+func (e *AuditError) Accepted() bool { return e.Result != nil }
 
 func (e *AuditError) Error() string {
 	switch {
 	case e.Before:
 		return fmt.Sprintf("%v: %v", ErrAuditFailed, e.Err)
-	case e.Accepted:
+	case e.Accepted():
 		return fmt.Sprintf("%v (the message was sent): %v", ErrAuditFailed, e.Err)
 	default:
 		return fmt.Sprintf("%v (the message may have been sent): %v", ErrAuditFailed, e.Err)

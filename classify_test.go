@@ -116,9 +116,9 @@ func TestRefusedProxyPortHasNoSMTPPortHint(t *testing.T) {
 // relay accepted it, only the record failed" rule: the error says the
 // message went out, and still matches ErrAuditFailed.
 func TestAuditErrorReportsAcceptedMessage(t *testing.T) {
-	err := errors.Join(nil, &AuditError{Accepted: true, Err: errors.New("broken pipe")})
+	err := errors.Join(nil, &AuditError{Result: &Result{QueueID: "4XyZ"}, Err: errors.New("broken pipe")})
 	var ae *AuditError
-	if !errors.Is(err, ErrAuditFailed) || !errors.As(err, &ae) || !ae.Accepted {
+	if !errors.Is(err, ErrAuditFailed) || !errors.As(err, &ae) || !ae.Accepted() {
 		t.Fatalf("%v", err)
 	}
 	if !strings.Contains(err.Error(), "the message was sent") {

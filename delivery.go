@@ -87,25 +87,24 @@ func (s *Sender) send(ctx context.Context, env transport.Envelope, open transpor
 		}
 	}
 	res, err := s.delivery.deliver(ctx, env, open)
-	err = s.settle(ctx, sc, err, err == nil)
-	var ae *AuditError
-	if res != nil && errors.As(err, &ae) && ae.Accepted {
-		// Delivered: only the record is missing (see AcceptedError).
-		err = &AcceptedError{Result: res, Err: err}
-	}
-	return res, err
+	return res, s.settle(ctx, sc, res, err)
 }
 
-// settle waits for the records of a send or probe to be written and
-// joins a trail failure to err. accepted says the message went out.
-func (s *Sender) settle(ctx context.Context, sc *sendScope, err error, accepted bool) error {
+// settle waits for the records of a send to be written. A trail failure
+// is joined to err; when the send itself succeeded it is an *AuditError
+// carrying res (Accepted: only the record is missing).
+func (s *Sender) settle(ctx context.Context, sc *sendScope, res *Result, err error) error {
 	if sc.tracked == nil {
 		return err
 	}
-	if werr := sc.tracked.Wait(ctx); werr != nil {
-		return errors.Join(err, &AuditError{Accepted: accepted, Err: werr})
+	werr := sc.tracked.Wait(ctx)
+	switch {
+	case werr == nil:
+		return err
+	case err == nil && res != nil:
+		return &AuditError{Result: res, Err: werr}
 	}
-	return err
+	return errors.Join(err, &AuditError{Err: werr})
 }
 
 // probeStep runs one check of a probe with its own audit scope and waits

@@ -20,7 +20,8 @@ import (
 // TLS failures (a certificate that does not verify included) and timeouts
 // are temporary, as is an audit trail that could not record the send before
 // it. A message the relay accepted is never sent again: when only the audit
-// record after the relay's reply failed (an *AcceptedError), the entry is
+// record after the relay's reply failed (an *AuditError whose Accepted
+// reports true), the entry is
 // kept as delivered and only its record is retried. Every
 // state change is an audit record (outbox.queued, outbox.attempt,
 // outbox.deferred, outbox.delivered, outbox.dead, outbox.quarantined; see
@@ -111,8 +112,8 @@ func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open 
 	if err == nil {
 		return res.QueueID, nil
 	}
-	var ae *AcceptedError
-	if errors.As(err, &ae) && ae.Result != nil {
+	var ae *AuditError
+	if errors.As(err, &ae) && ae.Accepted() {
 		// Delivered: the outbox keeps that durable and retries only the
 		// record (never the send).
 		return ae.Result.QueueID, err
@@ -129,9 +130,9 @@ func (d senderDeliverer) Deliver(ctx context.Context, env outbox.Envelope, open 
 // smtp_sasl_auth_soft_bounce. A relay's rejection stays permanent even when
 // the trail failed too. A cancelled context is never made temporary.
 //
-// An *AcceptedError (the relay accepted the message, its record failed) is
-// never retried: it is returned as it is, and the outbox honours its
-// Accepted method.
+// An *AuditError whose Accepted reports true (the relay accepted the
+// message, its record failed) is never retried: it is returned as it is,
+// and the outbox honours its Accepted method.
 func deliveryError(err error) error {
 	if outbox.Accepted(err) {
 		return err
@@ -147,3 +148,15 @@ type retryLater struct{ error }
 
 func (e retryLater) Temporary() bool { return true }
 func (e retryLater) Unwrap() error   { return e.error }
+
+// TrackRecords lets the outbox learn whether its records reached the audit
+// trail (see outbox.RecordTracker).
+func (d senderDeliverer) TrackRecords(ctx context.Context) (context.Context, func(context.Context) error) {
+	ctx, sc := d.s.scope(ctx, nil)
+	return ctx, func(ctx context.Context) error {
+		if sc.tracked == nil {
+			return nil
+		}
+		return sc.tracked.Wait(ctx)
+	}
+}

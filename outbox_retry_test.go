@@ -44,7 +44,7 @@ func TestDeliveryErrorClassification(t *testing.T) {
 		{"graph-400", &graph.Error{Status: 400, Code: "ErrorMimeContentInvalidBase64String"}, false},
 		{"token-endpoint", &oauth.Error{Op: "client_credentials", Status: 401, Code: "invalid_client"}, true},
 		{"cancelled", cancelled, false},
-		{"250-then-audit-failed", &AcceptedError{Result: &Result{QueueID: "4XyZ"}, Err: afterSend}, false},
+		{"250-then-audit-failed", &AuditError{Result: &Result{QueueID: "4XyZ"}, Err: errors.New("syslog: broken pipe")}, false},
 	} {
 		got := deliveryError(c.err)
 		if outbox.Temporary(got) != c.want {

@@ -13,11 +13,19 @@ import (
 	"mailwarden/transport"
 )
 
-// checkNet checks the profile's network, TLS and DSN options. Errors are
-// *ConfigError.
-func (p Profile) checkNet() error {
-	bad := func(field string, err error) error {
-		return &ConfigError{Profile: p.Name, Field: field, Err: err}
+// netPlan is the profile's network, TLS and DSN options, parsed.
+type netPlan struct {
+	source netip.Addr // SourceAddress; the zero Addr when none
+	tlsMin uint16
+	dsn    *transport.DSN // nil when the profile asks for none
+}
+
+// planNet checks and parses the profile's network, TLS and DSN options.
+// Errors are *ConfigError.
+func planNet(p Profile) (netPlan, error) {
+	var np netPlan
+	bad := func(field string, err error) (netPlan, error) {
+		return np, &ConfigError{Profile: p.Name, Field: field, Err: err}
 	}
 	switch p.IPVersion {
 	case 0, 4, 6:
@@ -32,8 +40,10 @@ func (p Profile) checkNet() error {
 		if (p.IPVersion == 4 && !a.Unmap().Is4()) || (p.IPVersion == 6 && a.Is4()) {
 			return bad("source_address", fmt.Errorf("%s is not an IPv%d address", a, p.IPVersion))
 		}
+		np.source = a
 	}
-	if _, err := tlsMinVersion(p.TLSMinVersion); err != nil {
+	var err error
+	if np.tlsMin, err = tlsMinVersion(p.TLSMinVersion); err != nil {
 		return bad("tls_min_version", err)
 	}
 	if n := p.TLSServerName; n != "" {
@@ -41,10 +51,10 @@ func (p Profile) checkNet() error {
 			return bad("tls_server_name", fmt.Errorf("%q is not a host name", n))
 		}
 	}
-	if _, err := p.DSN.transport(); err != nil {
+	if np.dsn, err = p.DSN.transport(); err != nil {
 		return bad("dsn", err)
 	}
-	return nil
+	return np, nil
 }
 
 func tlsMinVersion(s string) (uint16, error) {
@@ -97,19 +107,15 @@ func (d DSNConfig) transport() (*transport.DSN, error) {
 	return t, nil
 }
 
-// applyNet puts the profile's TLS and DSN options into the session
+// applyNet puts the plan's TLS and DSN options into the session
 // configuration (cfg.TLSConfig is the sender's own, not the caller's).
-func (p Profile) applyNet(cfg *transport.Config) error {
-	if err := p.checkNet(); err != nil {
-		return err
-	}
+func (pl *plan) applyNet(cfg *transport.Config) {
 	if cfg.TLSConfig == nil {
 		cfg.TLSConfig = &tls.Config{}
 	}
-	cfg.TLSConfig.MinVersion, _ = tlsMinVersion(p.TLSMinVersion)
-	cfg.TLSConfig.ServerName = p.TLSServerName
-	cfg.DSN, _ = p.DSN.transport()
-	return nil
+	cfg.TLSConfig.MinVersion = pl.net.tlsMin
+	cfg.TLSConfig.ServerName = pl.profile.TLSServerName
+	cfg.DSN = pl.net.dsn
 }
 
 // hasNetDialOptions reports whether the profile shapes the first hop.
@@ -117,15 +123,12 @@ func (p Profile) hasNetDialOptions() bool { return p.IPVersion != 0 || p.SourceA
 
 // baseDialer is the dialer of the first hop: fwd (Options.Forward) or a
 // net.Dialer from SourceAddress, limited to IPVersion.
-func (p Profile) baseDialer(fwd firewall.Dialer) (firewall.Dialer, error) {
+func (pl *plan) baseDialer(fwd firewall.Dialer) (firewall.Dialer, error) {
+	p := pl.profile
 	if fwd == nil {
 		nd := &net.Dialer{}
-		if p.SourceAddress != "" {
-			a, err := netip.ParseAddr(p.SourceAddress)
-			if err != nil {
-				return nil, &ConfigError{Profile: p.Name, Field: "source_address", Err: err}
-			}
-			nd.LocalAddr = &net.TCPAddr{IP: a.AsSlice()}
+		if pl.net.source.IsValid() {
+			nd.LocalAddr = &net.TCPAddr{IP: pl.net.source.AsSlice()}
 		}
 		fwd = nd
 	} else if p.SourceAddress != "" {

@@ -28,6 +28,7 @@ type plan struct {
 	// credentials without a mechanism.
 	mechanism string
 	proxy     proxyPlan
+	net       netPlan
 	defaults  *messageDefaults
 }
 
@@ -110,7 +111,7 @@ func resolvePlan(p Profile) (*plan, error) {
 	if pl.defaults, err = parseDefaults(p); err != nil {
 		return nil, err
 	}
-	if err := p.checkNet(); err != nil {
+	if pl.net, err = planNet(p); err != nil {
 		return nil, err
 	}
 	return pl, nil

@@ -177,9 +177,7 @@ func (s *Sender) newSMTPDelivery(ctx context.Context, pl *plan, opts *Options, g
 		return nil, err
 	}
 	cfg.TLSConfig = tc
-	if err := p.applyNet(cfg); err != nil {
-		return nil, err
-	}
+	pl.applyNet(cfg)
 	if cfg.Dialer, err = s.dialer(ctx, pl, pl.servers, getenv, opts, cfg.TLS); err != nil {
 		return nil, err
 	}
@@ -283,7 +281,7 @@ func (s *Sender) dialer(ctx context.Context, pl *plan, servers []transport.Addre
 	bad := func(field string, err error) (transport.ContextDialer, error) {
 		return nil, &ConfigError{Profile: pl.profile.Name, Field: "proxy." + field, Err: err}
 	}
-	forward, err := s.profile.baseDialer(opts.Forward)
+	forward, err := pl.baseDialer(opts.Forward)
 	if err != nil {
 		return nil, err
 	}

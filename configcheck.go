@@ -68,17 +68,15 @@ func CheckConfig(ctx context.Context, path string, getenv func(string) string) (
 		Active   string            `json:"active"`
 		Profiles []json.RawMessage `json:"profiles"`
 	}
+	_, perr := ParseConfig(data, path)
 	if err := json.Unmarshal(data, &raw); err != nil {
-		_, err := ParseConfig(data, path) // the same error, with its position
-		return nil, err
+		return nil, perr // the same error, with its position
 	}
 	rep := &ConfigReport{Active: raw.Active}
-	if _, err := ParseConfig(data, path); err != nil {
-		// Problems outside the profiles (unknown top-level fields, ...).
-		var ce *ConfigError
-		if errors.As(err, &ce) && ce.Profile == "" && ce.Field != "profiles" && ce.Field != "active" {
-			rep.Errors = append(rep.Errors, ce)
-		}
+	// Problems outside the profiles (unknown top-level fields, ...).
+	var ce *ConfigError
+	if errors.As(perr, &ce) && ce.Profile == "" && ce.Field != "profiles" && ce.Field != "active" {
+		rep.Errors = append(rep.Errors, ce)
 	}
 	seen := map[string]bool{}
 	for i, r := range raw.Profiles {

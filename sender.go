@@ -219,6 +219,18 @@ func handlerOf(l *slog.Logger) slog.Handler {
 	return l.Handler()
 }
 
+// appendCAFile adds the certificates in the PEM file path to pool.
+func appendCAFile(pool *x509.CertPool, path string) error {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return nil
+}
+
 func (s *Sender) tlsConfig(ctx context.Context, getenv func(string) string, src SecretSource) (*tls.Config, error) {
 	p := s.profile
 	bad := func(field string, err error) (*tls.Config, error) {
@@ -226,25 +238,18 @@ func (s *Sender) tlsConfig(ctx context.Context, getenv func(string) string, src 
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if p.CAFile != "" {
-		pem, err := os.ReadFile(p.CAFile)
-		if err != nil {
-			return bad("ca_file", err)
-		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return bad("ca_file", fmt.Errorf("%s holds no PEM certificate", p.CAFile))
+		if err := appendCAFile(pool, p.CAFile); err != nil {
+			return bad("ca_file", err)
 		}
 		tc.RootCAs = pool
 		s.rootCAs = pool
 	}
 	switch {
-	case p.ClientCertFile != "" || p.ClientKeyFile != "":
-		if p.ClientP12File != "" {
-			return bad("client_p12_file", errors.New("set either a PEM pair or a PKCS#12 file, not both"))
-		}
+	case p.ClientCertFile != "" || p.ClientKeyFile != "": // not both forms: the plan checked
 		cert, err := tls.LoadX509KeyPair(p.ClientCertFile, p.ClientKeyFile)
 		if err != nil {
 			return bad("client_cert_file", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -61,13 +60,9 @@ func CheckSMIME(ctx context.Context, c SMIMEConfig, from, caFile string, now tim
 		vc.Now = func() time.Time { return now }
 	}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, &ConfigError{Profile: p.Name, Field: "ca_file", Err: err}
-		}
 		vc.Roots = x509.NewCertPool()
-		if !vc.Roots.AppendCertsFromPEM(pem) {
-			return nil, &ConfigError{Profile: p.Name, Field: "ca_file", Err: fmt.Errorf("%s holds no PEM certificate", caFile)}
+		if err := appendCAFile(vc.Roots, caFile); err != nil {
+			return nil, &ConfigError{Profile: p.Name, Field: "ca_file", Err: err}
 		}
 	}
 	rep := &SMIMEReport{}

@@ -57,7 +57,6 @@ type Options struct {
 // A Sender sends mail as a Profile says. It is safe for concurrent use.
 // Close it to release connections and seal the audit trail.
 type Sender struct {
-	plan        *plan
 	profile     Profile // the plan's profile, preset applied
 	delivery    delivery
 	proxy       string
@@ -122,7 +121,7 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	}
 	secrets := scrub.New() // filled as secrets are resolved (scrub.go)
 	ctx = withSessionSecrets(ctx, secrets)
-	s := &Sender{plan: pl, profile: pl.profile, defaults: pl.defaults}
+	s := &Sender{profile: pl.profile, defaults: pl.defaults}
 	var d interface {
 		delivery
 		start(logger *slog.Logger, opts *Options) error

@@ -62,7 +62,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.StringVar(&a.Mechanism, "auth", "", "authentication `MECH`: auto (the default when --user or a token is given), PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1, NTLM, GSSAPI, XOAUTH2, OAUTHBEARER, none")
 	fs.StringVar(&a.Username, "user", "", "user `NAME` for authentication")
 	fs.Var(secretRef("file:", &a.Password), "password-file", "`FILE` holding the password (or set MAILWARDEN_PASSWORD)")
-	fs.Var(cliSecret("cli:password", secrets, &a.Password), "password", "the password itself (visible to other processes: prefer --password-file)")
+	fs.Var(cliSecret("cli:password", secrets, &a.Password), "password", "the `PASSWORD` itself (visible to other processes: prefer --password-file)")
 	fs.StringVar(&a.Authzid, "authzid", "", "authorization `IDENTITY` (PLAIN)")
 	fs.StringVar(&a.Krb5Conf, "krb5-conf", "", "krb5.conf `FILE` for GSSAPI")
 	fs.StringVar(&a.Keytab, "keytab", "", "keytab `FILE` for GSSAPI")

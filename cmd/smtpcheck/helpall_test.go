@@ -23,6 +23,13 @@ func TestHelpOnEveryCommand(t *testing.T) {
 			if code != exitOK || !strings.Contains(strings.ToLower(out), "usage") || stderr != "" {
 				t.Errorf("%v %s: exit %d, stdout %.80q, stderr %q", c, h, code, out, stderr)
 			}
+			// A flag.Value flag without a `NAME` in its usage shows the
+			// placeholder "value", which tells an admin nothing.
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[0], "-") && f[1] == "value" {
+					t.Errorf("%v %s: flag %s has no placeholder name: %q", c, h, f[0], line)
+				}
+			}
 		}
 	}
 }

@@ -34,7 +34,8 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 		return configPresets(e, args[1:])
 	case "import-xml":
 		return configImportXML(e, args[1:])
-	case "-h", "--help", "help":
+	}
+	if isHelp(args[0]) {
 		fmt.Fprintln(e.stdout, configUsage)
 		return exitOK
 	}

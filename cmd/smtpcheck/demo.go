@@ -21,8 +21,7 @@ import (
 
 func runDemo(ctx context.Context, e *env, args []string) int {
 	if len(args) > 0 {
-		switch args[0] {
-		case "-h", "--help", "-help":
+		if isHelp(args[0]) {
 			fmt.Fprintln(e.stdout, "usage: smtpcheck demo\n\nRuns Mailwarden end to end against an embedded relay on 127.0.0.1, with no configuration.")
 			return exitOK
 		}

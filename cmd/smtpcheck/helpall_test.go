@@ -34,6 +34,20 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	}
 }
 
+// TestHelpSpellingsOnCommandGroups: the command groups, which take a
+// subcommand before any flag, know help as the flag package spells it on
+// every command (-help too), and as "help".
+func TestHelpSpellingsOnCommandGroups(t *testing.T) {
+	for _, c := range [][]string{{}, {"config"}, {"oauth"}, {"outbox"}, {"smime"}, {"demo"}} {
+		for _, h := range []string{"-h", "-help", "--help", "help"} {
+			out, stderr, code := runWith(t, nil, "", append(append([]string{}, c...), h)...)
+			if code != exitOK || !strings.Contains(strings.ToLower(out), "usage") || stderr != "" {
+				t.Errorf("%v %s: exit %d, stdout %.80q, stderr %q", c, h, code, out, stderr)
+			}
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		out, stderr, code := runWith(t, nil, "", args...)

@@ -27,7 +27,7 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 	}
 	switch args[0] {
 	case "check":
-		return configCheck(e, args[1:])
+		return runConfigCheck(ctx, e, args[1:])
 	case "show":
 		return configShow(e, args[1:])
 	case "presets":
@@ -42,8 +42,6 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(e.stderr, "smtpcheck config: unknown command %q\n%s\n", args[0], configUsage)
 	return exitUsage
 }
-
-func configCheck(e *env, args []string) int { return runConfigCheck(e, args) }
 
 func configShow(e *env, args []string) int {
 	fs := flag.NewFlagSet("config show", flag.ContinueOnError)

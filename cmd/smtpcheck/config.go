@@ -27,22 +27,21 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 	}
 	switch args[0] {
 	case "check":
-		return configCheck(e, args[1:])
+		return runConfigCheck(ctx, e, args[1:])
 	case "show":
 		return configShow(e, args[1:])
 	case "presets":
 		return configPresets(e, args[1:])
 	case "import-xml":
 		return configImportXML(e, args[1:])
-	case "-h", "--help", "help":
+	}
+	if isHelp(args[0]) {
 		fmt.Fprintln(e.stdout, configUsage)
 		return exitOK
 	}
 	fmt.Fprintf(e.stderr, "smtpcheck config: unknown command %q\n%s\n", args[0], configUsage)
 	return exitUsage
 }
-
-func configCheck(e *env, args []string) int { return runConfigCheck(e, args) }
 
 func configShow(e *env, args []string) int {
 	fs := flag.NewFlagSet("config show", flag.ContinueOnError)

@@ -16,7 +16,7 @@ problem found, not just the first (exit 2 when there is one). Secret
 references (env:NAME, file:PATH) that do not resolve on this machine are
 warnings: the machine that sends may differ.`
 
-func runConfigCheck(e *env, args []string) int {
+func runConfigCheck(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
@@ -26,7 +26,7 @@ func runConfigCheck(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "usage: smtpcheck config check FILE")
 		return exitUsage
 	}
-	rep, err := mailwarden.CheckConfig(context.Background(), fs.Arg(0), e.getenv)
+	rep, err := mailwarden.CheckConfig(ctx, fs.Arg(0), e.getenv)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck config check: %s\n", oneLine(err.Error()))
 		return exitUsage

@@ -14,7 +14,8 @@ import (
 // connFlags are the flags probe, send and the outbox share: where the relay
 // is, how to reach it, how to secure and authenticate the session, and the
 // audit trail. Every flag that sets a profile field is bound to that field
-// in bindProfile; the other flags live here.
+// in bindProfile, but for those diagFlags applies (-4/-6, send's DSN
+// flags); the other flags live here.
 type connFlags struct {
 	fs          *flag.FlagSet
 	config      string
@@ -51,6 +52,9 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.Var(&serverList{list: &p.Servers}, "server", "relay `ADDR`: host, host:port, host:587-starttls, host:465-ssl, host:465-nossl (repeat for failover)")
 	fs.StringVar(&p.TLS, "tls", "auto", "TLS `MODE`: auto (STARTTLS when offered; implicit TLS on port 465), explicit (STARTTLS required), implicit, none")
 	fs.StringVar(&p.HeloName, "helo", "", "`NAME` to send in EHLO/HELO (default: this host's fully qualified name, else the address literal of this end of the connection, e.g. [192.0.2.1])")
+	fs.StringVar(&p.SourceAddress, "source-address", "", "local IP `ADDRESS` to connect from")
+	fs.StringVar(&p.TLSMinVersion, "tls-min-version", "", "oldest TLS `VERSION` to accept: 1.2 (the default) or 1.3")
+	fs.StringVar(&p.TLSServerName, "tls-server-name", "", "`NAME` to send in SNI and to verify in the relay's certificate (default: the server's host name)")
 	fs.DurationVar(&p.Timeout, "timeout", 30*time.Second, "time limit for each step: dial, each command, and the message data (transfer and final reply)")
 	fs.StringVar(&p.CAFile, "ca", "", "PEM `FILE` of extra certificate authorities to trust, for the relay, an https:// proxy, a tcp+tls:// syslog server and the Graph endpoint")
 	fs.BoolVar(&p.InsecureSkipVerify, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
@@ -62,7 +66,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.StringVar(&a.Mechanism, "auth", "", "authentication `MECH`: auto (the default when --user or a token is given), PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1, NTLM, GSSAPI, XOAUTH2, OAUTHBEARER, none")
 	fs.StringVar(&a.Username, "user", "", "user `NAME` for authentication")
 	fs.Var(secretRef("file:", &a.Password), "password-file", "`FILE` holding the password (or set MAILWARDEN_PASSWORD)")
-	fs.Var(cliSecret("cli:password", secrets, &a.Password), "password", "the password itself (visible to other processes: prefer --password-file)")
+	fs.Var(cliSecret("cli:password", secrets, &a.Password), "password", "the `PASSWORD` itself (visible to other processes: prefer --password-file)")
 	fs.StringVar(&a.Authzid, "authzid", "", "authorization `IDENTITY` (PLAIN)")
 	fs.StringVar(&a.Krb5Conf, "krb5-conf", "", "krb5.conf `FILE` for GSSAPI")
 	fs.StringVar(&a.Keytab, "keytab", "", "keytab `FILE` for GSSAPI")

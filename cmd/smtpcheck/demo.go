@@ -21,8 +21,7 @@ import (
 
 func runDemo(ctx context.Context, e *env, args []string) int {
 	if len(args) > 0 {
-		switch args[0] {
-		case "-h", "--help", "-help":
+		if isHelp(args[0]) {
 			fmt.Fprintln(e.stdout, "usage: smtpcheck demo\n\nRuns Mailwarden end to end against an embedded relay on 127.0.0.1, with no configuration.")
 			return exitOK
 		}
@@ -46,7 +45,7 @@ type demoRun struct {
 	caFile    string
 	keyFile   string
 	auditFile string
-	secrets   secretMap
+	secrets   cliSecrets // the demo's throwaway passwords
 }
 
 func (d *demoRun) step(format string, args ...any) { fmt.Fprintf(d.out, "==> "+format+"\n", args...) }
@@ -133,7 +132,7 @@ func (d *demoRun) startPeers() error {
 		return err
 	}
 	d.auditFile = filepath.Join(d.dir, "audit.log")
-	d.secrets = secretMap{"demo:password": password, "demo:proxy-password": proxyPassword}
+	d.secrets = cliSecrets{"demo:password": password, "demo:proxy-password": proxyPassword}
 	return nil
 }
 
@@ -356,16 +355,6 @@ func printTrail(out io.Writer, files []string) error {
 		}
 	}
 	return nil
-}
-
-type secretMap map[string]string
-
-func (m secretMap) Secret(_ context.Context, ref string) (string, error) {
-	v, ok := m[ref]
-	if !ok {
-		return "", fmt.Errorf("no demo secret %q", ref)
-	}
-	return v, nil
 }
 
 // portOf returns the port of a host:port address.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,6 +39,25 @@ func spoolEmpty(t *testing.T, spool string) bool {
 	return code == exitOK && strings.Contains(out, "\n0 entries")
 }
 
+// requireExactlyOnce waits until the n queued messages have arrived and
+// spool is empty, stops the worker cmd, and fails unless each of the acked
+// messages arrived exactly once. during (how many had arrived when the
+// fault ended) is logged with fault, what was wrong meanwhile.
+func (r *faultRelay) requireExactlyOnce(t *testing.T, cmd *exec.Cmd, out *syncBuffer, spool string, n, acked, during int, fault string) {
+	t.Helper()
+	waitUntil(t, 30*time.Second, "every message delivered and the spool empty", func() bool {
+		_, unique, _ := r.counts()
+		return unique == n && spoolEmpty(t, spool)
+	})
+	stopProc(t, cmd)
+	total, unique, dups := r.counts()
+	t.Logf("acknowledged %d, delivered %d (%d distinct; %d %s), lost %d, duplicated %d %v",
+		acked, total, unique, during, fault, acked-unique, len(dups), dups)
+	if len(dups) != 0 || unique != acked {
+		t.Fatalf("duplicates %v, %d of %d delivered\n%s", dups, unique, acked, out)
+	}
+}
+
 // TestOutboxRunRecoversAfterAuditDiskFull: the audit file's disk (a real
 // tmpfs) fills up under a real 'outbox run' process. Sends are refused
 // before they start (fail-closed) while it is full; once space is freed
@@ -56,10 +76,7 @@ func TestOutboxRunRecoversAfterAuditDiskFull(t *testing.T) {
 	var filler string
 	filled := make(chan struct{})
 	relay.set(nil, func(_ int, mid string) error {
-		relay.mu.Lock()
-		seen := len(relay.got)
-		relay.mu.Unlock()
-		if seen == 3 {
+		if _, seen, _ := relay.counts(); seen == 3 {
 			once.Do(func() { filler = faulttest.Fill(t, auditDir); close(filled) })
 		}
 		return nil
@@ -82,17 +99,7 @@ func TestOutboxRunRecoversAfterAuditDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "every message delivered and the spool empty", func() bool {
-		_, unique, _ := relay.counts()
-		return unique == n && spoolEmpty(t, spool)
-	})
-	stopProc(t, cmd)
-	total, unique, dups := relay.counts()
-	t.Logf("acknowledged %d, delivered %d (%d distinct; %d before the disk was freed), lost %d, duplicated %d %v",
-		acked, total, unique, during, acked-unique, len(dups), dups)
-	if len(dups) != 0 || unique != acked {
-		t.Fatalf("duplicates %v, %d of %d delivered\n%s", dups, unique, acked, out)
-	}
+	relay.requireExactlyOnce(t, cmd, out, spool, n, acked, during, "before the disk was freed")
 	files, _ := filepath.Glob(filepath.Join(auditDir, "audit*.log"))
 	for _, f := range files {
 		if st, _ := os.Stat(f); st.Size() == 0 {

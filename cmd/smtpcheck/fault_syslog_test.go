@@ -129,10 +129,7 @@ func TestOutboxRunNoResendWhenCollectorDiesAfter250(t *testing.T) {
 	var once sync.Once
 	killedAt := make(chan string, 1)
 	relay.set(nil, func(_ int, mid string) error {
-		relay.mu.Lock()
-		seen := len(relay.got)
-		relay.mu.Unlock()
-		if seen == 3 { // the 4th message: the collector dies before the 250
+		if _, seen, _ := relay.counts(); seen == 3 { // the 4th message: the collector dies before the 250
 			once.Do(func() {
 				col.kill()
 				time.Sleep(50 * time.Millisecond) // the reset reaches the sender
@@ -155,17 +152,7 @@ func TestOutboxRunNoResendWhenCollectorDiesAfter250(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // the worker goes on against a dead collector
 	_, during, _ := relay.counts()
 	col.start(t)
-	waitUntil(t, 30*time.Second, "every message delivered and the spool empty", func() bool {
-		_, unique, _ := relay.counts()
-		return unique == n && spoolEmpty(t, spool)
-	})
-	stopProc(t, cmd)
-	total, unique, dups := relay.counts()
-	t.Logf("acknowledged %d, delivered %d (%d distinct; %d while the collector was down), lost %d, duplicated %d %v",
-		acked, total, unique, during, acked-unique, len(dups), dups)
-	if len(dups) != 0 || unique != acked {
-		t.Fatalf("duplicates %v, %d of %d delivered\n%s", dups, unique, acked, out)
-	}
+	relay.requireExactlyOnce(t, cmd, out, spool, n, acked, during, "while the collector was down")
 	if !strings.Contains(out.String(), "outbox.record_pending") {
 		t.Errorf("the accepted message was not kept as delivered (no outbox.record_pending):\n%s", out)
 	}

@@ -1,6 +1,8 @@
 package main
 
-// isHelp reports whether arg asks for help.
+// isHelp reports whether arg, the first argument of a command or of a
+// command group, asks for help: -h, -help and --help as the flag package
+// takes them on every command, and "help".
 func isHelp(arg string) bool {
 	switch arg {
 	case "-h", "-help", "--help", "help":

@@ -23,6 +23,27 @@ func TestHelpOnEveryCommand(t *testing.T) {
 			if code != exitOK || !strings.Contains(strings.ToLower(out), "usage") || stderr != "" {
 				t.Errorf("%v %s: exit %d, stdout %.80q, stderr %q", c, h, code, out, stderr)
 			}
+			// A flag.Value flag without a `NAME` in its usage shows the
+			// placeholder "value", which tells an admin nothing.
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[0], "-") && f[1] == "value" {
+					t.Errorf("%v %s: flag %s has no placeholder name: %q", c, h, f[0], line)
+				}
+			}
+		}
+	}
+}
+
+// TestHelpSpellingsOnCommandGroups: the command groups, which take a
+// subcommand before any flag, know help as the flag package spells it on
+// every command (-help too), and as "help".
+func TestHelpSpellingsOnCommandGroups(t *testing.T) {
+	for _, c := range [][]string{{}, {"config"}, {"oauth"}, {"outbox"}, {"smime"}, {"demo"}} {
+		for _, h := range []string{"-h", "-help", "--help", "help"} {
+			out, stderr, code := runWith(t, nil, "", append(append([]string{}, c...), h)...)
+			if code != exitOK || !strings.Contains(strings.ToLower(out), "usage") || stderr != "" {
+				t.Errorf("%v %s: exit %d, stdout %.80q, stderr %q", c, h, code, out, stderr)
+			}
 		}
 	}
 }

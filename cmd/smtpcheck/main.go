@@ -106,11 +106,11 @@ func run(ctx context.Context, e *env, args []string) int {
 		usage(e.stderr)
 		return exitUsage
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
+	switch {
+	case isHelp(args[0]):
 		usage(e.stdout)
 		return exitOK
-	case "-version", "--version":
+	case args[0] == "-version", args[0] == "--version":
 		return runVersion(ctx, e, args[1:])
 	}
 	for _, c := range commands() {

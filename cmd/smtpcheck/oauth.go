@@ -34,7 +34,8 @@ func runOAuth(ctx context.Context, e *env, args []string) int {
 		return runOAuthLogin(ctx, e, args[1:])
 	case "token":
 		return runOAuthToken(ctx, e, args[1:])
-	case "-h", "--help", "help":
+	}
+	if isHelp(args[0]) {
 		fmt.Fprintln(e.stdout, oauthUsage)
 		return exitOK
 	}

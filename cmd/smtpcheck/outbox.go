@@ -47,10 +47,11 @@ func runOutbox(ctx context.Context, e *env, args []string) int {
 		fmt.Fprint(e.stderr, outboxUsage)
 		return exitUsage
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
+	if isHelp(args[0]) {
 		fmt.Fprint(e.stdout, outboxUsage)
 		return exitOK
+	}
+	switch args[0] {
 	case "list":
 		return runOutboxList(ctx, e, args[1:])
 	case "retry", "purge":

@@ -11,15 +11,14 @@ import (
 	"mailwarden/envelope"
 )
 
-// diagFlags are the swaks-style session flags: the network and TLS ones
-// for every command that connects, --quit-after for probe and send, the
-// DSN ones for send.
+// diagFlags are the swaks-style session flags that bindProfile cannot
+// bind one flag to one field: -4 and -6 for every command that connects
+// (two flags, one field), --quit-after for probe and send, the DSN ones for
+// send only. --source-address, --tls-min-version and --tls-server-name are
+// plain profile fields, bound in bindProfile.
 type diagFlags struct {
 	quitAfter     string
 	ipv4, ipv6    bool
-	source        string
-	tlsMin        string
-	serverName    string
 	saveCert      string
 	dsnNotify     string
 	dsnRet        string
@@ -31,9 +30,6 @@ type diagFlags struct {
 func (d *diagFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&d.ipv4, "4", false, "connect over IPv4 only (to the relay, or to the proxy when there is one)")
 	fs.BoolVar(&d.ipv6, "6", false, "connect over IPv6 only (to the relay, or to the proxy when there is one)")
-	fs.StringVar(&d.source, "source-address", "", "local IP `ADDRESS` to connect from")
-	fs.StringVar(&d.tlsMin, "tls-min-version", "", "oldest TLS `VERSION` to accept: 1.2 (the default) or 1.3")
-	fs.StringVar(&d.serverName, "tls-server-name", "", "`NAME` to send in SNI and to verify in the relay's certificate (default: the server's host name)")
 }
 
 // registerQuitAfter adds --quit-after (probe, send).
@@ -66,9 +62,6 @@ func (d *diagFlags) apply(fs *flag.FlagSet, p *mailwarden.Profile) error {
 			*dst = v
 		}
 	}
-	set("source-address", &p.SourceAddress, d.source)
-	set("tls-min-version", &p.TLSMinVersion, d.tlsMin)
-	set("tls-server-name", &p.TLSServerName, d.serverName)
 	if d.registeredDSN {
 		if flagGiven(fs, "dsn-notify") {
 			p.DSN.Notify = nil

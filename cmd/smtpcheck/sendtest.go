@@ -50,7 +50,7 @@ func sendTest(ctx context.Context, s *mailwarden.Sender, mf *messageFlags) (*mai
 	}
 	p := s.Profile()
 	if p.From == "" {
-		return nil, "", usageError{fmt.Errorf("--test needs a sender: give --from (or set \"from\" in the profile %s)", p.Name)}
+		return nil, "", usageError{fmt.Errorf("--test needs a sender: give --from%s", orProfileField(p, "from"))}
 	}
 	m, err := s.TestMessage(to...)
 	if err != nil {
@@ -65,10 +65,20 @@ func sendTest(ctx context.Context, s *mailwarden.Sender, mf *messageFlags) (*mai
 		}
 	}
 	if len(m.To)+len(m.Cc)+len(m.Bcc) == 0 && p.To == "" && p.Cc == "" {
-		return nil, "", usageError{fmt.Errorf("--test needs recipients: give --to (or set \"to\" in the profile %s)", p.Name)}
+		return nil, "", usageError{fmt.Errorf("--test needs recipients: give --to%s", orProfileField(p, "to"))}
 	}
 	res, err := s.SendTestMessage(ctx, m)
 	return res, m.MessageID, err
+}
+
+// orProfileField is the other way to give a missing value when the
+// profile came from a configuration file: ` (or set "field" in the profile
+// NAME)`; "" for the profile of the flags alone, which has no file to edit.
+func orProfileField(p mailwarden.Profile, field string) string {
+	if p.Name == flagProfileName {
+		return ""
+	}
+	return fmt.Sprintf(" (or set %q in the profile %s)", field, p.Name)
 }
 
 // usageError marks a mistake in the command line: exit code 2.

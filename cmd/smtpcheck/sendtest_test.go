@@ -81,8 +81,8 @@ func TestSendTestUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--from", "a@example.com"}, "--test needs recipients"},
-		{[]string{"--to", "b@example.com"}, "--test needs a sender"},
+		{[]string{"--from", "a@example.com"}, "smtpcheck send: --test needs recipients: give --to\n"},
+		{[]string{"--to", "b@example.com"}, "smtpcheck send: --test needs a sender: give --from\n"},
 		{[]string{"--from", "a@example.com", "--to", "b@example.com", "--subject", "x"}, "--subject does not apply"},
 		{[]string{"--from", "a@example.com", "--to", "b@example.com", "--data", "-"}, "--data does not apply"},
 		{[]string{"--from", "a@example.com", "--to", "b@example.com", "--cc", "not an address"}, "--cc:"},
@@ -91,6 +91,21 @@ func TestSendTestUsage(t *testing.T) {
 		_, stderr, code := runWith(t, nil, "", args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	// With a configuration file the profile is the other place to say it.
+	conf := writeFile(t, "mw.json", `{"profiles":[{"name":"alerts","servers":["`+r.Addr()+`-starttls"],"ca_file":"`+ca+`"}]}`)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", "a@example.com"}, `smtpcheck send: --test needs recipients: give --to (or set "to" in the profile alerts)` + "\n"},
+		{[]string{"--to", "b@example.com"}, `smtpcheck send: --test needs a sender: give --from (or set "from" in the profile alerts)` + "\n"},
+	} {
+		args := append([]string{"send", "--test", "--config", conf}, c.args...)
+		_, stderr, code := runWith(t, nil, "", args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("--config %v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
 		}
 	}
 	if len(r.Messages()) != 0 {

@@ -49,6 +49,9 @@ func (a *AutoClient) Start(ctx context.Context, info *ServerInfo) (string, []byt
 	}
 	a.reg.mu.RUnlock()
 	sort.Slice(cands, func(i, j int) bool { return cands[i].Rank > cands[j].Rank })
+	// Every built-in mechanism refuses a connection without TLS (see the
+	// type's doc): one check, whichever mechanism is looked at.
+	inClear := info.RefuseInClear("auto", "") != nil
 	var skipped []string
 	for _, m := range cands {
 		if !info.Offers(m.Name) {
@@ -58,7 +61,7 @@ func (a *AutoClient) Start(ctx context.Context, info *ServerInfo) (string, []byt
 			skipped = append(skipped, m.Name+" (credentials do not fit)")
 			continue
 		}
-		if info.RefuseInClear(m.Name, "") != nil {
+		if inClear {
 			skipped = append(skipped, m.Name+" (refused without TLS)")
 			continue
 		}
@@ -78,11 +81,10 @@ func (a *AutoClient) Start(ctx context.Context, info *ServerInfo) (string, []byt
 	if len(skipped) > 0 {
 		msg += "; skipped " + strings.Join(skipped, ", ")
 	}
-	clear := info.RefuseInClear("auto", "") != nil
-	if clear {
+	if inClear {
 		msg += "; the connection is not encrypted and no mechanism authenticates without TLS (a recorded exchange gives away the password, a token or the session) unless plaintext authentication is explicitly allowed"
 	}
-	return "", nil, &autoError{msg: msg, clear: clear}
+	return "", nil, &autoError{msg: msg, clear: inClear}
 }
 
 // autoError matches ErrNotOffered, and ErrPlaintextRefused when the

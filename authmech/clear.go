@@ -1,12 +1,12 @@
 package authmech
 
-// Why each built-in mechanism refuses a connection without TLS. The text
-// completes "<mechanism> refused on an unencrypted connection: ...".
+// Why the mechanisms of this package refuse a connection without TLS (the
+// gssapi and ntlm packages say their own). The text completes
+// "<mechanism> refused on an unencrypted connection: ...".
 const (
 	exposesPassword = "it sends the password itself"
 	exposesBearer   = "it sends the bearer token, which is as good as a password to whoever sees it"
 	exposesOffline  = "an eavesdropper can record the exchange and crack the password offline"
-	exposesSession  = "it negotiates no security layer, so whoever is on the path can take over the authenticated session"
 )
 
 // A PlaintextError is returned by Start when a mechanism refuses a

@@ -107,7 +107,6 @@ func (c *Config) wrap(op string, err error, secrets ...string) error {
 	return &Error{Op: op, Err: err, Hint: "is the authorization server reachable?"}
 }
 
-// addHint fills in Hint (and loginRequired) from the error code.
 // scrubEcho removes the client secret and the other secrets of the request
 // (a refresh token, a client assertion) from the server's error text, in
 // plain, base64 or hex, in case the server echoes what it was sent.
@@ -116,6 +115,7 @@ func (c *Config) scrubEcho(e *Error, secrets ...string) {
 	e.Code, e.Description = set.Scrub(e.Code), set.Scrub(e.Description)
 }
 
+// addHint fills in Hint (and loginRequired) from the error code.
 func (c *Config) addHint(e *Error) {
 	switch e.Code {
 	case "invalid_grant":

@@ -37,7 +37,9 @@
 //     reported in ConnInfo and in the "smtp.tls" event.
 //   - Envelope addresses are checked where they enter (AddressError): no CR,
 //     LF, NUL, angle brackets, spaces, or ESMTP parameters hidden in quoted
-//     local parts, and no non-ASCII rune whose low byte is CR or LF.
+//     local parts, and no non-ASCII rune whose low byte is CR or LF, nor,
+//     unless the server announces SMTPUTF8, one whose low byte is NUL,
+//     space, '<', '>', ':' or '=' (see CheckAddress).
 //   - Every read and write has a deadline from the context and from the
 //     per-command timeouts; replies have line and size limits.
 //   - The optional transcript never contains AUTH payloads.

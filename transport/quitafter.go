@@ -61,13 +61,8 @@ func Rehearse(ctx context.Context, addr Address, cfg *Config, env Envelope) (Con
 		info, err := probe(ctx, addr, &c)
 		return info, nil, err
 	}
-	if err := CheckAddress(env.From, true); err != nil {
+	if err := env.checkAddresses(false); err != nil { // as CheckAddress
 		return ConnInfo{}, nil, err
-	}
-	for _, to := range env.To {
-		if err := CheckAddress(to, false); err != nil {
-			return ConnInfo{}, nil, err
-		}
 	}
 	after := c.QuitAfter
 	c.QuitAfter = ""
@@ -86,7 +81,7 @@ func (c *Client) rehearse(ctx context.Context, env Envelope, rcpt bool) ([]RcptR
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	mail := "MAIL FROM:<" + env.From + ">"
-	if env.SMTPUTF8 || !isASCII(env.From) || !isASCII(strings.Join(env.To, "")) {
+	if env.needsSMTPUTF8() {
 		mail += " SMTPUTF8"
 	}
 	t := time.Now()

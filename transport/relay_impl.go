@@ -158,18 +158,16 @@ func (r *Relay) send(ctx context.Context, env Envelope, open Opener) (*Result, e
 			}
 			lastErr, lastRes = err, res
 			broken := ic.c.usable() != nil
-			switch {
-			case broken:
-				ic.c.Close()
-			case retryable(err):
-				// A temporary refusal on a working session: do not keep
-				// it. A relay that answers 4xx to every transaction on
-				// this connection (stuck in a bad state, or a server of a
-				// failover set about to be taken out) would keep every
-				// later attempt on it; a fresh connection reaches the
-				// relay as it is now, or the next server.
+			if broken || retryable(err) {
+				// A broken session is closed. A temporary refusal on a
+				// working one ends it too: a relay that answers 4xx to
+				// every transaction on this connection (stuck in a bad
+				// state, or a server of a failover set about to be taken
+				// out) would keep every later attempt on it; a fresh
+				// connection reaches the relay as it is now, or the next
+				// server.
 				r.retire(ic)
-			default:
+			} else {
 				r.put(ic)
 			}
 			if !retryable(err) {
@@ -190,9 +188,7 @@ func (r *Relay) close() error {
 	r.idle, r.closed = nil, true
 	r.mu.Unlock()
 	for _, ic := range idle {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ic.c.Quit(ctx)
-		cancel()
+		r.retire(ic)
 	}
 	return nil
 }

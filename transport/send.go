@@ -389,18 +389,10 @@ func (c *Client) checkEnvelope(env Envelope) (*txn, error) {
 	if len(env.To) == 0 {
 		return nil, ErrNoRecipients
 	}
-	t := &txn{env: env, utf8: env.SMTPUTF8}
-	_, utf8OK := c.ext["SMTPUTF8"]
-	if err := checkAddress(env.From, true, utf8OK); err != nil {
+	if err := env.checkAddresses(c.has("SMTPUTF8")); err != nil {
 		return nil, err
 	}
-	t.utf8 = t.utf8 || !isASCII(env.From)
-	for _, to := range env.To {
-		if err := checkAddress(to, false, utf8OK); err != nil {
-			return nil, err
-		}
-		t.utf8 = t.utf8 || !isASCII(to)
-	}
+	t := &txn{env: env, utf8: env.needsSMTPUTF8()}
 	dsn := env.DSN
 	if dsn == nil {
 		dsn = c.cfg.DSN
@@ -433,6 +425,34 @@ func (c *Client) checkEnvelope(env Envelope) (*txn, error) {
 	// partial refusal cannot break the recipient policy.
 	t.oneFlight = t.pipelining && (c.cfg.Recipients == AcceptedRecipients || len(env.To) == 1)
 	return t, nil
+}
+
+// checkAddresses checks the reverse path and every recipient with
+// checkAddress; smtputf8 says whether the server announces SMTPUTF8.
+func (env Envelope) checkAddresses(smtputf8 bool) error {
+	if err := checkAddress(env.From, true, smtputf8); err != nil {
+		return err
+	}
+	for _, to := range env.To {
+		if err := checkAddress(to, false, smtputf8); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// needsSMTPUTF8 reports whether the transaction needs SMTPUTF8: asked for,
+// or an address that is not ASCII.
+func (env Envelope) needsSMTPUTF8() bool {
+	if env.SMTPUTF8 || !isASCII(env.From) {
+		return true
+	}
+	for _, to := range env.To {
+		if !isASCII(to) {
+			return true
+		}
+	}
+	return false
 }
 
 // has reports whether the server offers the extension k.

@@ -79,12 +79,17 @@ func (s *Set) Scrub(text string) string {
 	if len(secrets) == 0 {
 		return text
 	}
+	shortest := len(secrets[0])
 	for _, v := range secrets {
 		text = replaceFold(text, v)
+		shortest = min(shortest, len(v))
 	}
-	text = replaceRuns(text, isStdBase64, secrets, decodeBase64(base64.RawStdEncoding))
-	text = replaceRuns(text, isURLBase64, secrets, decodeBase64(base64.RawURLEncoding))
-	return replaceRuns(text, isHex, secrets, decodeHex)
+	// A run of n base64 characters decodes to at most 3n/4 bytes, one of
+	// n hex digits to n/2: shorter runs cannot hold a secret.
+	b64Run := (4*shortest + 2) / 3
+	text = replaceRuns(text, isStdBase64, secrets, decodeBase64(base64.RawStdEncoding), b64Run)
+	text = replaceRuns(text, isURLBase64, secrets, decodeBase64(base64.RawURLEncoding), b64Run)
+	return replaceRuns(text, isHex, secrets, decodeHex, 2*shortest)
 }
 
 // replaceFold replaces secret in text, ASCII case-insensitively when both
@@ -131,14 +136,14 @@ func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' ||
 // digits carry 2 to 3 bytes.
 const minRun = 4
 
-// replaceRuns replaces each maximal run of in() characters whose decoding
-// contains a secret.
-func replaceRuns(text string, in func(byte) bool, secrets []string, decode func(string) [][]byte) string {
+// replaceRuns replaces each maximal run of in() characters, at least
+// shortestRun long, whose decoding contains a secret. Text is copied only
+// when something is replaced.
+func replaceRuns(text string, in func(byte) bool, secrets []string, decode func(string) [][]byte, shortestRun int) string {
 	var b strings.Builder
-	changed := false
+	done := 0 // text[:done] is in b
 	for i := 0; i < len(text); {
 		if !in(text[i]) {
-			b.WriteByte(text[i])
 			i++
 			continue
 		}
@@ -146,18 +151,17 @@ func replaceRuns(text string, in func(byte) bool, secrets []string, decode func(
 		for j < len(text) && in(text[j]) {
 			j++
 		}
-		run := text[i:j]
-		if len(run) >= minRun && holdsSecret(decode(run), secrets) {
+		if run := text[i:j]; len(run) >= max(minRun, shortestRun) && holdsSecret(decode(run), secrets) {
+			b.WriteString(text[done:i])
 			b.WriteString(Redacted)
-			changed = true
-		} else {
-			b.WriteString(run)
+			done = j
 		}
 		i = j
 	}
-	if !changed {
+	if done == 0 {
 		return text
 	}
+	b.WriteString(text[done:])
 	return b.String()
 }
 

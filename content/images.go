@@ -54,7 +54,7 @@ func imageNamed(name string) (Image, error) {
 }
 
 // referencedImages returns the built-in images html refers to by cid.
-func referencedImages(html string) ([]Image, error) {
+func referencedImages(html string) []Image {
 	imagesOnce.Do(drawImages)
 	var out []Image
 	for _, n := range imageNames {
@@ -63,7 +63,7 @@ func referencedImages(html string) ([]Image, error) {
 			out = append(out, img)
 		}
 	}
-	return out, nil
+	return out
 }
 
 func drawImages() {

@@ -108,9 +108,10 @@ func NewCSVReader(rep *Report) io.Reader {
 	}
 	i := -1
 	rec := make([]string, 0, len(cols)+2)
-	return &rowReader{next: func(buf *bytes.Buffer) (bool, error) {
-		w := csv.NewWriter(buf)
-		w.UseCRLF = true
+	r := &rowReader{}
+	w := csv.NewWriter(&r.buf)
+	w.UseCRLF = true
+	r.next = func(buf *bytes.Buffer) (bool, error) {
 		rec = rec[:0]
 		if i < 0 {
 			buf.WriteString("\ufeff")
@@ -139,7 +140,8 @@ func NewCSVReader(rep *Report) io.Reader {
 		}
 		w.Flush()
 		return i < len(rep.Rows), w.Error()
-	}}
+	}
+	return r
 }
 
 // csvSafe defuses a cell a spreadsheet would run as a formula ("CSV

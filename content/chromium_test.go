@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -139,7 +140,7 @@ func TestChromiumRendersBuiltins(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				file := filepath.Join(out, name+"-"+itoa(int(width))+".png")
+				file := filepath.Join(out, name+"-"+strconv.FormatInt(width, 10)+".png")
 				if err := os.WriteFile(file, shot, 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -3,6 +3,7 @@ package content
 import (
 	htmltemplate "html/template"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -93,7 +94,7 @@ func funcMap() map[string]any {
 		// msoStart and msoEnd wrap content in a fixed-width table that only
 		// Outlook for Windows (Word) sees; it ignores max-width.
 		"msoStart": func(width int) htmltemplate.HTML {
-			return htmltemplate.HTML(`<!--[if mso]><table role="presentation" width="` + itoa(width) + `" align="center" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->`)
+			return htmltemplate.HTML(`<!--[if mso]><table role="presentation" width="` + strconv.Itoa(max(width, 0)) + `" align="center" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->`)
 		},
 		"msoEnd": func() htmltemplate.HTML {
 			return htmltemplate.HTML(`<!--[if mso]></td></tr></table><![endif]-->`)
@@ -105,20 +106,6 @@ func funcMap() map[string]any {
 // document title and the name of the sending service.
 type Page struct {
 	Title, Service string
-}
-
-func itoa(n int) string {
-	if n <= 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
 
 // wrapLong returns s escaped for HTML with a <wbr> after every 20

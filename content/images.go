@@ -24,10 +24,8 @@ type Image struct {
 // imageNames are the built-in images, in the order they are attached.
 var imageNames = []string{"logo", "badge-critical", "badge-high", "badge-warning", "badge-low", "badge-info", "badge-ok", "badge-unknown"}
 
-var (
-	imagesOnce sync.Once
-	images     map[string]Image
-)
+// builtinImages draws the built-in images by name, once, when first used.
+var builtinImages = sync.OnceValue(drawImages)
 
 // Images returns the built-in images: "logo" (an envelope, 96x96, shown
 // at 48x48) and a round badge per severity ("badge-critical", "badge-high",
@@ -36,7 +34,7 @@ var (
 // code, so no file ships with the package and each is the same on every
 // run.
 func Images() []Image {
-	imagesOnce.Do(drawImages)
+	images := builtinImages()
 	out := make([]Image, 0, len(imageNames))
 	for _, n := range imageNames {
 		out = append(out, images[n])
@@ -45,8 +43,7 @@ func Images() []Image {
 }
 
 func imageNamed(name string) (Image, error) {
-	imagesOnce.Do(drawImages)
-	img, ok := images[name]
+	img, ok := builtinImages()[name]
 	if !ok {
 		return Image{}, fmt.Errorf("no image %q (built-in images: %s)", name, strings.Join(imageNames, ", "))
 	}
@@ -54,8 +51,8 @@ func imageNamed(name string) (Image, error) {
 }
 
 // referencedImages returns the built-in images html refers to by cid.
-func referencedImages(html string) ([]Image, error) {
-	imagesOnce.Do(drawImages)
+func referencedImages(html string) []Image {
+	images := builtinImages()
 	var out []Image
 	for _, n := range imageNames {
 		img := images[n]
@@ -63,11 +60,11 @@ func referencedImages(html string) ([]Image, error) {
 			out = append(out, img)
 		}
 	}
-	return out, nil
+	return out
 }
 
-func drawImages() {
-	images = map[string]Image{}
+func drawImages() map[string]Image {
+	images := map[string]Image{}
 	add := func(name string, m image.Image) {
 		var b bytes.Buffer
 		if err := png.Encode(&b, m); err != nil {
@@ -80,6 +77,7 @@ func drawImages() {
 		add("badge-"+class, drawBadge(severityColors[class]))
 	}
 	add("badge-unknown", drawBadge(severityColors[""]))
+	return images
 }
 
 func hexColor(s string) color.NRGBA {
@@ -165,7 +163,7 @@ func drawLogo() image.Image {
 // InlineImages returns html with each built-in image's cid: URL replaced by
 // a data: URL, so that a browser shows the page without the message.
 func InlineImages(html string) string {
-	imagesOnce.Do(drawImages)
+	images := builtinImages()
 	pairs := make([]string, 0, 2*len(imageNames))
 	for _, n := range imageNames {
 		img := images[n]

@@ -293,9 +293,7 @@ func (t *Template) Render(data any) (*Rendered, error) {
 	} else {
 		r.Text = HTMLToText(r.HTML)
 	}
-	if r.Images, err = referencedImages(r.HTML); err != nil {
-		return nil, &Error{Template: t.name, Part: "html", Err: fmt.Errorf("%w: %w", ErrSyntax, err)}
-	}
+	r.Images = referencedImages(r.HTML)
 	if rep != nil && len(rep.Attach) > 0 {
 		r.report = rep
 	}

@@ -235,10 +235,6 @@ func (e *Encrypter) Wrap(dst io.Writer) (io.WriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(cek)
-	if err != nil {
-		return nil, err
-	}
 	ew := &encWriter{}
 	smimeType := "enveloped-data"
 	outerOID := cms.OIDEnvelopedData
@@ -248,7 +244,7 @@ func (e *Encrypter) Wrap(dst io.Writer) (io.WriteCloser, error) {
 		outerOID = cms.OIDAuthEnvelopedData
 		contentAlg, err = e.startGCM(ew, cek)
 	} else {
-		contentAlg, err = e.startCBC(ew, block)
+		contentAlg, err = e.startCBC(ew, cek)
 	}
 	if err != nil {
 		return nil, err
@@ -319,7 +315,11 @@ func (e *Encrypter) startGCM(ew *encWriter, cek []byte) ([]byte, error) {
 
 // startCBC sets ew up for AES-CBC with a fresh IV and returns the
 // content-encryption AlgorithmIdentifier.
-func (e *Encrypter) startCBC(ew *encWriter, block cipher.Block) ([]byte, error) {
+func (e *Encrypter) startCBC(ew *encWriter, cek []byte) ([]byte, error) {
+	block, err := aes.NewCipher(cek)
+	if err != nil {
+		return nil, err
+	}
 	iv := make([]byte, aes.BlockSize)
 	if _, err := io.ReadFull(e.rand(), iv); err != nil {
 		return nil, fmt.Errorf("smime: random: %w", err)

@@ -65,12 +65,13 @@ type ScannedRecord struct {
 //	err = s.Err() // nil, *TamperError, ErrKeyRequired or a read error
 //	rep := s.Report()
 //
-// Err reports the same first fault as Verify on the same files (its Kind,
-// File, Line and Seq), except for restarts when ScanConfig.Restarts is set.
-// Telling a reordered record from a removed one, or a copy from a forged
+// Verify is a Scanner without ScanConfig.Restarts run to its end, so
+// without Restarts Err and Report are what Verify returns, except that a
+// line longer than MaxScanLine is not an audit record here. Telling a reordered record from a removed one, or a copy from a forged
 // record, takes one more pass over the files at the fault.
 type Scanner struct {
 	cfg   ScanConfig
+	op    string // "scan", or "verify" for Verify
 	files []scanFile
 	src   *lineSource
 	rep   Report
@@ -111,11 +112,17 @@ func NewScanner(cfg ScanConfig, files ...string) (*Scanner, error) {
 	if len(files) == 0 {
 		return nil, errors.New("audit: scan: no files")
 	}
-	s := &Scanner{cfg: cfg, c: newChain(cfg.Key)}
+	return newScanner(cfg, "scan", MaxScanLine, files)
+}
+
+// newScanner opens files for NewScanner or Verify (op names the caller in
+// errors); a line longer than maxLine is cut short, 0 for no limit.
+func newScanner(cfg ScanConfig, op string, maxLine int, files []string) (*Scanner, error) {
+	s := &Scanner{cfg: cfg, op: op, c: newChain(cfg.Key)}
 	for _, name := range files {
-		sf, err := firstSeq(name)
+		sf, err := firstSeq(name, maxLine)
 		if err != nil {
-			return nil, fmt.Errorf("audit: scan: %w", err)
+			return nil, fmt.Errorf("audit: %s: %w", op, err)
 		}
 		s.files = append(s.files, sf)
 	}
@@ -127,11 +134,11 @@ func NewScanner(cfg ScanConfig, files ...string) (*Scanner, error) {
 			break
 		}
 	}
-	s.src = newLineSource(s.files)
+	s.src = newLineSource(s.files, maxLine)
 	return s, nil
 }
 
-func firstSeq(name string) (scanFile, error) {
+func firstSeq(name string, maxLine int) (scanFile, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return scanFile{}, err
@@ -141,7 +148,7 @@ func firstSeq(name string) (scanFile, error) {
 	sf := scanFile{name: name, empty: true}
 	// As Verify: the first line that is an audit record (usually line 1).
 	for {
-		line, err := readLine(r, nil)
+		line, err := readLine(r, nil, maxLine)
 		if len(line) > 0 {
 			sf.empty = false
 			if p, perr := parseLine(bytes.TrimSuffix(line, []byte{'\n'})); perr == nil {
@@ -165,13 +172,16 @@ func firstSeq(name string) (scanFile, error) {
 const MaxScanLine = 16 << 20
 
 // readLine appends the next line (with its newline, if any) to dst. A line
-// longer than MaxScanLine is cut to its first MaxScanLine bytes (plus its
-// newline), which parseLine then refuses.
-func readLine(r *bufio.Reader, dst []byte) ([]byte, error) {
+// longer than limit (NewScanner: MaxScanLine) is cut to its first limit
+// bytes (plus its newline), which parseLine then refuses; limit 0 keeps it
+// whole.
+func readLine(r *bufio.Reader, dst []byte, limit int) ([]byte, error) {
 	for {
 		chunk, err := r.ReadSlice('\n')
 		nl := len(chunk) > 0 && chunk[len(chunk)-1] == '\n'
-		if room := MaxScanLine - len(dst); room > 0 {
+		if limit <= 0 {
+			dst = append(dst, chunk...)
+		} else if room := limit - len(dst); room > 0 {
 			dst = append(dst, chunk[:min(len(chunk), room)]...)
 		}
 		if nl && dst[len(dst)-1] != '\n' {
@@ -191,7 +201,7 @@ func (s *Scanner) Next() bool {
 	}
 	l, err := s.src.next()
 	if err != nil {
-		s.fail(fmt.Errorf("audit: scan: %w", err))
+		s.fail(fmt.Errorf("audit: %s: %w", s.op, err))
 		return false
 	}
 	if l == nil {
@@ -226,30 +236,51 @@ func (s *Scanner) Next() bool {
 	return true
 }
 
+// peek returns the next line, nil at the end or a read error (which
+// the next call to Next reports).
+func (s *Scanner) peek() *scanLine {
+	n, err := s.src.peek()
+	if err != nil {
+		return nil
+	}
+	return n
+}
+
 // restart reports whether the file that ends at l (its last whole record,
 // or its torn last line) is followed by a file resuming the chain, and
-// records the restart. Without ScanConfig.Restarts only a restart whose
-// audit.open records the gap (reason crash or recover, naming the last
-// record before it) is accepted, as Verify accepts it.
+// records the restart. Without ScanConfig.Restarts only a break the writer
+// recorded (an audit.open record with reason crash or recover naming the
+// last record before it) is accepted, as Verify accepts it, and the
+// record's link is checked when the Scanner reaches it; with it, any
+// audit.open record linked to the last record is.
 func (s *Scanner) restart(l *scanLine, torn bool) bool {
-	if l.fi >= len(s.files)-1 {
+	next := s.peek()
+	if next == nil || next.fi != l.fi+1 || next.line != 1 || next.p == nil {
 		return false
 	}
-	n, err := s.src.peek()
-	if err != nil || n == nil || n.p == nil || n.fi != l.fi+1 || n.line != 1 {
-		return false
-	}
-	// A restart the writer recorded itself (a gap, as Verify reports it)
-	// is accepted in strict mode too; others only with cfg.Restarts.
-	if !s.cfg.Restarts && !(gapOpen(n.p) && n.p.lastSeq == s.expect-1) {
-		return false
-	}
-	if n.p.msg != MsgOpen || n.p.seq != s.expect || n.p.prev != s.prev || !s.selfOK(n.p) {
+	n := next.p
+	recorded := gapOpen(n) && n.lastSeq == s.expect-1 && n.lastHash == s.rep.LastHash
+	if s.cfg.Restarts {
+		if n.msg != MsgOpen || n.seq != s.expect || n.prev != s.prev || !s.selfOK(n) {
+			return false
+		}
+	} else if !recorded {
 		return false
 	}
 	seq := s.expect - 1
-	s.restarts = append(s.restarts, Restart{File: l.file, Seq: seq, Torn: torn, Reason: n.p.reason})
+	if recorded {
+		s.rep.Gaps = append(s.rep.Gaps, Gap{File: l.file, Reason: n.reason, LastSeq: seq, LastHash: s.rep.LastHash, Torn: torn, At: n.seq})
+	}
+	s.restarts = append(s.restarts, Restart{File: l.file, Seq: seq, Torn: torn, Reason: n.reason})
 	return true
+}
+
+// setAside reports whether Verify's rules set the torn last line l aside
+// given next, the line after it: l's file holds a record before it and
+// next begins the next file by recording a break (l is the record being
+// written when the writer broke off).
+func (s *Scanner) setAside(l, next *scanLine) bool {
+	return !s.cfg.Restarts && l.torn && l.line > 1 && next != nil && next.fi == l.fi+1 && next.line == 1 && gapOpen(next.p)
 }
 
 func (s *Scanner) selfOK(p *parsedLine) bool {
@@ -304,13 +335,22 @@ func (s *Scanner) check(l *scanLine) *scanLine {
 	p := l.p
 	switch {
 	case l.torn:
-		if l.final && s.last != nil && s.last.fi == l.fi && s.restart(l, true) {
+		switch {
+		case s.setAside(l, s.peek()):
+			// Strict: the break must be recorded at the record before,
+			// unless that is a seal (then no break is checked).
+			if s.last.p.msg == MsgSeal || s.restart(l, true) {
+				return s.skip()
+			}
+			return s.failAt(&TamperError{Kind: Truncated, File: l.file, Line: l.line, Seq: s.expect,
+				Detail: "the file ends without an audit.seal record but the chain goes on in the next file"})
+		case s.cfg.Restarts && l.final && s.last != nil && s.last.fi == l.fi && s.restart(l, true):
 			// The torn line is skipped; the resumed file comes next.
 			return s.skip()
 		}
 		return fail(Truncated, "the last line of the file is incomplete")
 	case p == nil || !s.selfOK(p):
-		if n, err := s.src.peek(); err == nil && n != nil && n.p != nil && n.p.seq == s.expect && n.p.prev == s.prev && s.selfOK(n.p) {
+		if n := s.following(); n != nil && n.p != nil && n.p.seq == s.expect && n.p.prev == s.prev && s.selfOK(n.p) {
 			return fail(Inserted, "a record that does not belong precedes the genuine one")
 		}
 		if p == nil {
@@ -344,9 +384,47 @@ func (s *Scanner) check(l *scanLine) *scanLine {
 func (s *Scanner) skip() *scanLine {
 	l, err := s.src.next()
 	if err != nil || l == nil {
-		return s.failAt(fmt.Errorf("audit: scan: the resumed file vanished: %v", err))
+		return s.failAt(fmt.Errorf("audit: %s: the resumed file vanished: %v", s.op, err))
 	}
 	return s.check(l)
+}
+
+// following returns the line after the current one as Verify's rules
+// see it: the next line, or the one after it when that is a torn last line
+// set aside (see setAside).
+func (s *Scanner) following() *scanLine {
+	var out *scanLine
+	s.rest(func(l *scanLine) bool {
+		out = l
+		return false
+	})
+	return out
+}
+
+// rest calls fn for every line after the current one (the peeked line
+// included) without moving the source, until fn returns false; a torn
+// last line set aside (see setAside) is passed over.
+func (s *Scanner) rest(fn func(*scanLine) bool) {
+	var torn *scanLine // a torn last line, until the next line tells
+	more := true
+	s.src.scanRest(func(l *scanLine) bool {
+		if torn != nil {
+			if !s.setAside(torn, l) && !fn(torn) {
+				more = false
+				return false
+			}
+			torn = nil
+		}
+		if l.torn {
+			torn = l
+			return true
+		}
+		more = fn(l)
+		return more
+	})
+	if more && torn != nil {
+		fn(torn)
+	}
 }
 
 // findLater looks, from the current position on, for the lowest sequence
@@ -357,7 +435,7 @@ func (s *Scanner) findLater(from, to uint64) (uint64, bool) {
 		to = from + 1<<20
 	}
 	best, found := uint64(0), false
-	s.src.scanRest(func(l *scanLine) bool {
+	s.rest(func(l *scanLine) bool {
 		if l.p != nil && l.p.seq >= from && l.p.seq < to && (!found || l.p.seq < best) {
 			best, found = l.p.seq, true
 		}
@@ -371,7 +449,7 @@ func (s *Scanner) findLater(from, to uint64) (uint64, bool) {
 func (s *Scanner) findCopy(h [32]byte) (uint64, bool) {
 	var seq uint64
 	found := false
-	src := newLineSource(s.files)
+	src := newLineSource(s.files, s.src.limit)
 	defer src.close()
 	cur := s.src.pos()
 	for {
@@ -379,7 +457,9 @@ func (s *Scanner) findCopy(h [32]byte) (uint64, bool) {
 		if err != nil || l == nil || src.pos() >= cur {
 			return seq, found
 		}
-		if l.p != nil && l.p.hash == h && s.selfOK(l.p) {
+		// Every whole line before this one is a record of the chain; a
+		// torn one Verify set aside is not (with Restarts it counts).
+		if (!l.torn || s.cfg.Restarts) && l.p != nil && l.p.hash == h && s.selfOK(l.p) {
 			return l.p.seq, true
 		}
 	}
@@ -435,6 +515,7 @@ func (s *Scanner) Report() *Report {
 	r := s.rep
 	r.Files = append([]string(nil), s.rep.Files...)
 	r.Warnings = append([]string(nil), s.rep.Warnings...)
+	r.Gaps = append([]Gap(nil), s.rep.Gaps...)
 	return &r
 }
 
@@ -451,6 +532,7 @@ func (s *Scanner) Close() error {
 // of lookahead.
 type lineSource struct {
 	files  []scanFile
+	limit  int // the longest line kept (readLine)
 	fi     int
 	f      *os.File
 	r      *bufio.Reader
@@ -460,7 +542,9 @@ type lineSource struct {
 	err    error
 }
 
-func newLineSource(files []scanFile) *lineSource { return &lineSource{files: files, fi: -1} }
+func newLineSource(files []scanFile, limit int) *lineSource {
+	return &lineSource{files: files, limit: limit, fi: -1}
+}
 
 // pos is the number of lines returned so far.
 func (ls *lineSource) pos() int64 { return ls.n }
@@ -507,7 +591,7 @@ func (ls *lineSource) read() (*scanLine, error) {
 			}
 			ls.f, ls.r, ls.line = f, bufio.NewReaderSize(f, 64<<10), 0
 		}
-		b, err := readLine(ls.r, nil)
+		b, err := readLine(ls.r, nil, ls.limit)
 		if err != nil && !errors.Is(err, io.EOF) {
 			ls.err = err
 			return nil, err
@@ -540,7 +624,7 @@ func (ls *lineSource) scanRest(fn func(*scanLine) bool) {
 	if ls.peeked != nil && !fn(ls.peeked) {
 		return
 	}
-	rest := &lineSource{files: ls.files, fi: ls.fi, line: ls.line}
+	rest := &lineSource{files: ls.files, limit: ls.limit, fi: ls.fi, line: ls.line}
 	if ls.f != nil {
 		// Continue where the buffered reader stands in the current file,
 		// through a separate handle, then the files after it.

@@ -1,11 +1,13 @@
 package transport_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"mailwarden/authmech"
 	"mailwarden/internal/scrub"
 	"mailwarden/internal/smtptest"
 	"mailwarden/transport"
@@ -56,5 +58,51 @@ func TestScrubEchoedCredentials(t *testing.T) {
 		if strings.Contains(strings.ToLower(text), strings.ToLower(pw)) || !strings.Contains(text, "[REDACTED]") {
 			t.Errorf("%s: %s", where, text)
 		}
+	}
+}
+
+// TestScrubEchoedTokenInOAuthErrorChallenge: a server that puts the bearer
+// token into the JSON of its XOAUTH2 error challenge (status, scope) must
+// not get it into the error: the mechanism's diagnosis, decoded from that
+// challenge, is scrubbed like every reply line.
+func TestScrubEchoedTokenInOAuthErrorChallenge(t *testing.T) {
+	const token = "ya29.Echoed-Token-Value-77"
+	cl, err := authmech.NewRegistry().Client("XOAUTH2", authmech.Credentials{Username: "alice", Token: authmech.StaticToken(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr strings.Builder
+	cfg := testConfig(t)
+	cfg.Scrub = scrub.New(token).Scrub
+	cfg.Transcript = &tr
+	cfg.Auth, cfg.AllowPlaintextAuth = cl, true
+	hp := smtptest.Hostile(t, func(c *smtptest.Conn) {
+		c.Send("220 echo.example ESMTP\r\n")
+		for {
+			l, ok := c.Line()
+			if !ok {
+				return
+			}
+			switch f := strings.Fields(l); strings.ToUpper(f[0]) {
+			case "EHLO":
+				c.Send("250-echo.example\r\n250 AUTH XOAUTH2\r\n")
+			case "AUTH":
+				js := `{"status":"401 ` + token + `","scope":"` + token + `","schemes":"Bearer"}`
+				c.Send("334 " + base64.StdEncoding.EncodeToString([]byte(js)) + "\r\n")
+				c.Line()
+				c.Send("535 5.7.8 refused\r\n")
+			default:
+				c.Send("221 bye\r\n")
+				return
+			}
+		}
+	})
+	_, err = transport.Dial(ctxT(t, 5*time.Second), hostileAddr(t, hp, transport.TLSNone), cfg)
+	var oe *authmech.OAuthError
+	if !errors.As(err, &oe) || !strings.Contains(oe.Status, "401") {
+		t.Fatalf("err = %v, want the decoded OAuth error", err)
+	}
+	if strings.Contains(err.Error(), token) || oe.Scope != "[REDACTED]" {
+		t.Errorf("the token reached the error: %v (scope %q)", err, oe.Scope)
 	}
 }

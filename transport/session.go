@@ -296,6 +296,20 @@ func (c *Client) replyErr(stage Stage, cmd string, r Reply) *Error {
 	return e
 }
 
+// scrubDiagnosis applies Config.Scrub to the server's words in a
+// mechanism's diagnosis: the decoded OAuth error challenge is built from a
+// 334 challenge, which reaches the mechanism unscrubbed because it needs
+// it, so a server echoing the token there must be scrubbed here.
+func (c *Client) scrubDiagnosis(err error) error {
+	var oe *authmech.OAuthError
+	if c.cfg.Scrub == nil || !errors.As(err, &oe) {
+		return err
+	}
+	s := *oe
+	s.Status, s.Scope, s.OpenIDConfiguration, s.Raw = c.scrub(s.Status), c.scrub(s.Scope), c.scrub(s.OpenIDConfiguration), c.scrub(s.Raw)
+	return &s
+}
+
 // scrub applies Config.Scrub, if any.
 func (c *Client) scrub(s string) string {
 	if c.cfg.Scrub == nil {
@@ -637,7 +651,7 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 			// A mechanism that decoded the server's error challenge
 			// (XOAUTH2, OAUTHBEARER) knows more than the final reply says.
 			if d, ok := ac.(authmech.Diagnoser); ok && e.Err == nil {
-				e.Err = d.Diagnosis()
+				e.Err = c.scrubDiagnosis(d.Diagnosis())
 			}
 			return fail(mech, e)
 		}

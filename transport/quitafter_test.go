@@ -86,3 +86,27 @@ func TestParseQuitAfter(t *testing.T) {
 		t.Errorf("data: %v", err)
 	}
 }
+
+// TestQuitAfterSessionCannotSend: a Client whose opening stopped early
+// (here before STARTTLS and AUTH) refuses to send, as Config.QuitAfter
+// says: a diagnostic session never carries a message in clear or
+// unauthenticated.
+func TestQuitAfterSessionCannotSend(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	for _, q := range []transport.QuitAfter{transport.QuitAfterConnect, transport.QuitAfterEHLO, transport.QuitAfterAuth} {
+		cfg := testConfig(t)
+		cfg.QuitAfter = q
+		c, err := transport.Dial(ctxT(t, 5*time.Second), serverAddr(t, s, transport.TLSNone), cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		_, err = c.Send(ctxT(t, 5*time.Second), transport.Envelope{From: "a@example.com", To: []string{"b@example.com"}}, strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+		c.Close()
+		if !errors.Is(err, transport.ErrBadConfig) {
+			t.Errorf("%s: Send = %v, want ErrBadConfig", q, err)
+		}
+	}
+	if n := len(s.Messages()); n != 0 {
+		t.Errorf("%d messages reached the server", n)
+	}
+}

@@ -227,6 +227,11 @@ func ParseQueueID(text string) string {
 }
 
 func (c *Client) send(ctx context.Context, env Envelope, msg io.Reader) (*Result, error) {
+	if c.cfg.QuitAfter != "" {
+		// The opening stopped early (no STARTTLS or AUTH, perhaps): a
+		// diagnostic session must never carry a message.
+		return nil, fmt.Errorf("%w: a session opened with QuitAfter %q cannot send", ErrBadConfig, c.cfg.QuitAfter)
+	}
 	start := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -55,8 +55,12 @@ type Result struct {
 	// Pipelined, UsedBDAT and DSN say how an SMTP session sent the
 	// message (see transport.Result); always false for Graph.
 	Pipelined, UsedBDAT, DSN bool
-	Attempts                 int // sessions (SMTP) or requests (Graph) tried
-	Duration                 time.Duration
+	// TLS is the SMTP session's TLS: "none" (the message went unencrypted,
+	// as TLS auto allows when the server offers no STARTTLS), "starttls"
+	// or "implicit"; "" for Graph, which is always HTTPS.
+	TLS      string
+	Attempts int // sessions (SMTP) or requests (Graph) tried
+	Duration time.Duration
 }
 
 // A Reply is one SMTP reply (see transport.Reply).
@@ -120,11 +124,3 @@ func (s *Sender) probeStep(ctx context.Context, extra []slog.Attr, run func(ctx 
 	}
 	return err
 }
-
-// Names of the SMTP send event and of its TLS attributes, as an
-// Options.Logger receives them (docs/audit-fields.md lists them all).
-const (
-	EventSMTPSend = transport.EventSend   // "smtp.send": one message's summary
-	AttrTLS       = transport.AttrTLS     // "tls": the group of TLS attributes
-	AttrTLSMode   = transport.AttrTLSMode // "mode" in it: none, starttls or implicit
-)

@@ -35,7 +35,7 @@ func (d *smtpDelivery) deliver(ctx context.Context, env transport.Envelope, open
 		return nil, err
 	}
 	return &Result{Transport: "smtp", Server: tr.Server, Recipients: tr.Recipients, Reply: tr.Reply, QueueID: tr.QueueID,
-		Size: tr.Size, Pipelined: tr.Pipelined, UsedBDAT: tr.UsedBDAT, DSN: tr.DSN, Attempts: tr.Attempts, Duration: tr.Duration}, err
+		Size: tr.Size, Pipelined: tr.Pipelined, UsedBDAT: tr.UsedBDAT, DSN: tr.DSN, TLS: tr.TLS, Attempts: tr.Attempts, Duration: tr.Duration}, err
 }
 
 func (d *smtpDelivery) probe(ctx context.Context, rep *ProbeReport, await func(context.Context, []slog.Attr, func(context.Context) error) error) error {

@@ -180,6 +180,7 @@ type Result struct {
 	Pipelined  bool         // MAIL and every RCPT went in one flight, with DATA or the first BDAT when the recipient policy allows (see Send)
 	UsedBDAT   bool         // the body went in BDAT chunks (CHUNKING)
 	DSN        bool         // DSN parameters were sent
+	TLS        string       // the session's TLS: "none", "starttls" or "implicit" (ConnInfo.TLSModeUsed)
 	Attempts   int          // sessions tried (Relay); 1 for a Client
 	Duration   time.Duration
 }

@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -104,5 +105,27 @@ func TestScrubEchoedTokenInOAuthErrorChallenge(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), token) || oe.Scope != "[REDACTED]" {
 		t.Errorf("the token reached the error: %v (scope %q)", err, oe.Scope)
+	}
+}
+
+// TestResultSaysWhichTLS: a Result names the session's TLS, so a caller
+// can tell a message that went unencrypted (TLS auto, no STARTTLS offered)
+// without reading the event log.
+func TestResultSaysWhichTLS(t *testing.T) {
+	for _, c := range []struct {
+		tls  *tls.Config
+		mode transport.TLSMode
+		want string
+	}{{nil, transport.TLSAuto, "none"}, {serverTLS(t), transport.TLSAuto, "starttls"}} {
+		s := smtptest.Start(t, smtptest.Options{TLS: c.tls})
+		cl, err := transport.Dial(ctxT(t, 5*time.Second), serverAddr(t, s, c.mode), testConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := cl.Send(ctxT(t, 5*time.Second), transport.Envelope{From: "a@example.com", To: []string{"b@example.com"}}, strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+		cl.Close()
+		if err != nil || res.TLS != c.want {
+			t.Errorf("TLS %q (%v), want %q", res.TLS, err, c.want)
+		}
 	}
 }

@@ -347,7 +347,7 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 		return nil, err
 	}
 	c.mailLine(t)
-	t.res = &Result{Server: c.server, Pipelined: t.pipelining, UsedBDAT: t.chunking, DSN: t.dsn != nil, Attempts: 1}
+	t.res = &Result{Server: c.server, Pipelined: t.pipelining, UsedBDAT: t.chunking, DSN: t.dsn != nil, TLS: c.info.TLSModeUsed(), Attempts: 1}
 	for _, to := range env.To {
 		t.res.Recipients = append(t.res.Recipients, RcptResult{Addr: to})
 	}

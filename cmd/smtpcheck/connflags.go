@@ -25,7 +25,6 @@ type connFlags struct {
 	transcript  string
 	smime       mailwarden.SMIMEConfig // set by send from its S/MIME flags
 	from        string                 // set by send from --from: the profile's From (send --test)
-	watch       *tlsWatch              // set by send: notes whether each message went encrypted
 	diag        diagFlags              // swaks-style session flags
 
 	p       mailwarden.Profile // what the flags say

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -82,9 +81,6 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 		return nil, exitUsage
 	}
 	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv, MaxIdle: cf.maxIdle}
-	if cf.watch != nil {
-		opts.Logger = slog.New(cf.watch)
-	}
 	if cf.transcript == "-" {
 		if cf.json {
 			fmt.Fprintf(e.stderr, "smtpcheck %s: --transcript - and --json both write to standard output: give --transcript a file\n", name)

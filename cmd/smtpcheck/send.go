@@ -40,7 +40,6 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	}
 	cf.smime = sf.config()
 	cf.from = mf.from
-	cf.watch = &tlsWatch{}
 	s, code := newSender(ctx, e, &cf, "send")
 	if s == nil {
 		return code
@@ -97,11 +96,11 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	if cf.json {
 		out := sendJSON(res, err)
 		out.MessageID = msgID
-		out.Unencrypted = res != nil && cf.watch.plaintext()
+		out.Unencrypted = res != nil && res.TLS == "none"
 		writeJSON(e.stdout, out)
 	} else {
 		printResult(e.stdout, res)
-		printSendExtras(e, res, msgID, cf.watch)
+		printSendExtras(e, res, msgID)
 	}
 	return report(e, "send", err)
 }

@@ -7,10 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/textproto"
 	"strings"
-	"sync"
 
 	"mailwarden"
 	"mailwarden/headers"
@@ -89,54 +87,17 @@ func (u usageError) Unwrap() error { return u.err }
 
 // printSendExtras prints the Message-ID of a sent message, and warns when
 // it went over a connection without TLS.
-func printSendExtras(e *env, res *mailwarden.Result, msgID string, w *tlsWatch) {
+func printSendExtras(e *env, res *mailwarden.Result, msgID string) {
 	if res == nil || res.Reply.Code/100 != 2 {
 		return
 	}
 	if msgID != "" {
 		fmt.Fprintf(e.stdout, "message   %s\n", msgID)
 	}
-	if w != nil && w.plaintext() {
+	if res.TLS == "none" {
 		fmt.Fprintln(e.stdout, "tls       none: this message was sent unencrypted")
 		fmt.Fprintln(e.stderr, "smtpcheck send: WARNING: the message went unencrypted: the server offered no STARTTLS and TLS is auto; use --tls explicit to require TLS")
 	}
-}
-
-// tlsWatch is a slog.Handler that notes, from the transport's smtp.send
-// events, whether a message went without TLS.
-type tlsWatch struct {
-	mu    sync.Mutex
-	plain bool
-}
-
-func (w *tlsWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (w *tlsWatch) WithAttrs([]slog.Attr) slog.Handler       { return w }
-func (w *tlsWatch) WithGroup(string) slog.Handler            { return w }
-
-func (w *tlsWatch) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != mailwarden.EventSMTPSend {
-		return nil
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key != mailwarden.AttrTLS || a.Value.Kind() != slog.KindGroup {
-			return true
-		}
-		for _, g := range a.Value.Group() {
-			if g.Key == mailwarden.AttrTLSMode && g.Value.String() == "none" {
-				w.mu.Lock()
-				w.plain = true
-				w.mu.Unlock()
-			}
-		}
-		return false
-	})
-	return nil
-}
-
-func (w *tlsWatch) plaintext() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.plain
 }
 
 // maxIDHeader bounds how much of a --data message's header is kept to find

@@ -45,10 +45,11 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 		fmt.Fprint(e.stderr, auditUsage)
 		return exitUsage
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
+	if isHelp(args[0]) {
 		fmt.Fprint(e.stdout, auditUsage)
 		return exitOK
+	}
+	switch args[0] {
 	case "verify":
 		return runAuditVerify(e, args[1:])
 	case "report":
@@ -145,7 +146,7 @@ func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Hand
 	}
 	if a.FailOpen {
 		cfg.Policy = audit.FailOpen
-		cfg.OnError = func(err error) { fmt.Fprintf(stderr, "smtpcheck: audit: %s\n", oneLine(err.Error())) }
+		cfg.OnError = func(err error) { fmt.Fprintf(stderr, "smtpcheck: audit: %s\n", term(err.Error())) }
 	}
 	if a.Syslog != "" {
 		if _, err := audit.ParseSyslogURL(a.Syslog); err != nil {

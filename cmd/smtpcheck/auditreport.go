@@ -115,16 +115,16 @@ func runAuditReport(e *env, args []string) int {
 	}
 	rep, err := auditreport.Build(opts, files...)
 	if err != nil {
-		return usage("%s", oneLine(err.Error()))
+		return usage("%s", term(err.Error()))
 	}
 	defer rep.Close()
 	v := rep.Verdict
 	if v.Status == auditreport.StatusUnverified {
-		return usage("%s", oneLine(v.Problem)+"; nothing written (give --key-file for a keyed trail)")
+		return usage("%s", term(v.Problem)+"; nothing written (give --key-file for a keyed trail)")
 	}
 	write := map[string]func(io.Writer) error{"html": rep.WriteHTML, "csv": rep.WriteCSV, "json": rep.WriteJSON}[*format]
 	if err := writeReport(e, *out, write); err != nil {
-		return usage("%s", oneLine(err.Error()))
+		return usage("%s", term(err.Error()))
 	}
 	fmt.Fprintf(e.stderr, "smtpcheck audit report: %s\n", v.Summary)
 	if v.Status == auditreport.StatusIntact || v.Status == auditreport.StatusOpen {

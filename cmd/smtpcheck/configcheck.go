@@ -28,16 +28,16 @@ func runConfigCheck(ctx context.Context, e *env, args []string) int {
 	}
 	rep, err := mailwarden.CheckConfig(ctx, fs.Arg(0), e.getenv)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck config check: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck config check: %s\n", term(err.Error()))
 		return exitUsage
 	}
 	bad := map[string]bool{}
 	for _, ce := range rep.Errors {
 		bad[ce.Profile] = true
-		fmt.Fprintf(e.stderr, "smtpcheck config check: %s\n", oneLine(ce.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck config check: %s\n", term(ce.Error()))
 	}
 	for _, w := range rep.Warnings {
-		fmt.Fprintf(e.stderr, "smtpcheck config check: warning: %s\n", oneLine(w.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck config check: warning: %s\n", term(w.Error()))
 	}
 	for _, name := range rep.Profiles {
 		mark := ""

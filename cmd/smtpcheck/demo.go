@@ -186,7 +186,7 @@ func (d *demoRun) checkAndSend(ctx context.Context, sender *mailwarden.Sender) e
 			fmt.Fprintf(out, "    %-10s %5d ms  %s (%s)\n", "proxy", h.Duration.Milliseconds(), h.Proxy, h.Step)
 		}
 		for _, st := range sp.Info.Steps {
-			fmt.Fprintf(out, "    %-10s %5d ms  %s\n", st.Name, st.Duration.Milliseconds(), oneLine(st.Detail))
+			fmt.Fprintf(out, "    %-10s %5d ms  %s\n", st.Name, st.Duration.Milliseconds(), term(st.Detail))
 		}
 	}
 	d.step("sending an urgent, company-confidential alert with an attachment, signed (SHA-256) and encrypted (AES-256-GCM)")
@@ -195,9 +195,9 @@ func (d *demoRun) checkAndSend(ctx context.Context, sender *mailwarden.Sender) e
 		return err
 	}
 	for _, r := range res.Recipients {
-		fmt.Fprintf(out, "    rcpt %-22s %s\n", r.Addr, oneLine(r.Reply.String()))
+		fmt.Fprintf(out, "    rcpt %-22s %s\n", r.Addr, term(r.Reply.String()))
 	}
-	fmt.Fprintf(out, "    final reply: %s\n", oneLine(res.Reply.String()))
+	fmt.Fprintf(out, "    final reply: %s\n", term(res.Reply.String()))
 	fmt.Fprintf(out, "    queue id: %s, %d bytes, pipelined=%v, BDAT=%v\n", res.QueueID, res.Size, res.Pipelined, res.UsedBDAT)
 	return nil
 }
@@ -303,7 +303,7 @@ func demoOutbox(ctx context.Context, out io.Writer, step func(string, ...any), s
 		return err
 	}
 	for _, e := range list {
-		fmt.Fprintf(out, "    attempt %d: %s, next attempt in %d ms: %s\n", e.Attempts, e.State, time.Until(e.NextAttempt).Milliseconds(), oneLine(e.LastError))
+		fmt.Fprintf(out, "    attempt %d: %s, next attempt in %d ms: %s\n", e.Attempts, e.State, time.Until(e.NextAttempt).Milliseconds(), term(e.LastError))
 	}
 	if st.Deferred != 1 {
 		return fmt.Errorf("demo: the busy relay's 451 did not defer the message: %+v", st)

@@ -38,7 +38,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 // subcommand before any flag, know help as the flag package spells it on
 // every command (-help too), and as "help".
 func TestHelpSpellingsOnCommandGroups(t *testing.T) {
-	for _, c := range [][]string{{}, {"config"}, {"oauth"}, {"outbox"}, {"smime"}, {"demo"}} {
+	for _, c := range [][]string{{}, {"config"}, {"oauth"}, {"outbox"}, {"smime"}, {"demo"}, {"audit"}, {"template"}} {
 		for _, h := range []string{"-h", "-help", "--help", "help"} {
 			out, stderr, code := runWith(t, nil, "", append(append([]string{}, c...), h)...)
 			if code != exitOK || !strings.Contains(strings.ToLower(out), "usage") || stderr != "" {

@@ -295,5 +295,3 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// oneLine keeps an error message on one line, whatever it quotes.
-func oneLine(s string) string { return term(s) }

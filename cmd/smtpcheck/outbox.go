@@ -161,8 +161,8 @@ func runOutboxList(ctx context.Context, e *env, args []string) int {
 		if lastErr == "" {
 			lastErr = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", en.ID, state, en.Attempts, next, oneLine(en.Envelope.MessageID),
-			oneLine(strings.Join(en.Envelope.To, ",")), oneLine(lastErr))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", en.ID, state, en.Attempts, next, term(en.Envelope.MessageID),
+			term(strings.Join(en.Envelope.To, ",")), term(lastErr))
 	}
 	tw.Flush()
 	states := make([]string, len(list))
@@ -431,7 +431,7 @@ func (p *eventPrinter) Handle(_ context.Context, r slog.Record) error {
 		if a.Key == "profile" {
 			return
 		}
-		fmt.Fprintf(&b, " %s=%s", prefix+a.Key, oneLine(a.Value.String()))
+		fmt.Fprintf(&b, " %s=%s", prefix+a.Key, term(a.Value.String()))
 	}
 	r.Attrs(func(a slog.Attr) bool { walk("", a); return true })
 	fmt.Fprintln(p.w, b.String())

@@ -102,7 +102,7 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, errLine(err))
 		if h := mailwarden.Hint(err); h != "" {
-			fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
+			fmt.Fprintf(e.stderr, "hint: %s\n", term(h))
 		}
 		if errors.Is(err, mailwarden.ErrAuditFailed) {
 			return nil, exitCheck // the trail cannot be opened: nothing is sent
@@ -148,7 +148,7 @@ func report(e *env, name string, err error) int {
 	}
 	fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, errLine(err))
 	if h := mailwarden.Hint(err); h != "" && !strings.Contains(err.Error(), h) {
-		fmt.Fprintf(e.stderr, "hint: %s\n", oneLine(h))
+		fmt.Fprintf(e.stderr, "hint: %s\n", term(h))
 	}
 	return exitCode(err)
 }
@@ -160,7 +160,7 @@ const flagProfileName = "command line"
 // mailwarden.Summary), and the name of the flags' own profile, which
 // says nothing the command line does not.
 func errLine(err error) string {
-	return oneLine(strings.Replace(mailwarden.Summary(err), "profile "+flagProfileName+": ", "", 1))
+	return term(strings.Replace(mailwarden.Summary(err), "profile "+flagProfileName+": ", "", 1))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
@@ -194,10 +194,10 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 			if h.Err != nil {
 				detail += ": " + h.Err.Error()
 			}
-			fmt.Fprintf(w, "  %-10s %8s  %s (%s)\n", "proxy", ms(h.Duration), oneLine(detail), h.Step)
+			fmt.Fprintf(w, "  %-10s %8s  %s (%s)\n", "proxy", ms(h.Duration), term(detail), h.Step)
 		}
 		for _, st := range in.Steps {
-			fmt.Fprintf(w, "  %-10s %8s  %s\n", st.Name, ms(st.Duration), oneLine(st.Detail))
+			fmt.Fprintf(w, "  %-10s %8s  %s\n", st.Name, ms(st.Duration), term(st.Detail))
 		}
 		if in.TLS != nil {
 			fmt.Fprintf(w, "tls       %s, %s (%s)\n", tls.VersionName(in.TLS.Version), tls.CipherSuiteName(in.TLS.CipherSuite), in.TLSModeUsed())
@@ -220,7 +220,7 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 			fmt.Fprintf(w, "auth      authenticated with %s as %s\n", term(in.AuthMechanism), term(in.AuthUser))
 		}
 		if sp.Err != nil {
-			fmt.Fprintf(w, "result    FAILED after %s: %s\n", ms(sp.Duration), oneLine(sp.Err.Error()))
+			fmt.Fprintf(w, "result    FAILED after %s: %s\n", ms(sp.Duration), term(sp.Err.Error()))
 		} else {
 			fmt.Fprintf(w, "result    ok in %s\n", ms(sp.Duration))
 		}
@@ -339,7 +339,7 @@ func printOAuthProbe(w io.Writer, o *mailwarden.OAuthProbe) {
 		return
 	}
 	if o.Err != nil {
-		fmt.Fprintf(w, "oauth     %s token: FAILED after %s: %s\n", o.Flow, ms(o.Duration), oneLine(o.Err.Error()))
+		fmt.Fprintf(w, "oauth     %s token: FAILED after %s: %s\n", o.Flow, ms(o.Duration), term(o.Err.Error()))
 		return
 	}
 	detail := "scopes " + term(strings.Join(o.Scopes, " "))

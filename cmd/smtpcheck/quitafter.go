@@ -86,7 +86,7 @@ func (d *diagFlags) apply(fs *flag.FlagSet, p *mailwarden.Profile) error {
 func rehearse(ctx context.Context, e *env, s *mailwarden.Sender, cf *connFlags, name string, m *envelope.Message) int {
 	rep, err := s.Rehearse(ctx, cf.diag.quitAfter, m)
 	if ce := (*mailwarden.ConfigError)(nil); errors.As(err, &ce) && rep == nil {
-		fmt.Fprintf(e.stderr, "smtpcheck %s: --quit-after: %s\n", name, oneLine(ce.Err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck %s: --quit-after: %s\n", name, term(ce.Err.Error()))
 		return exitUsage
 	}
 	if cf.json {
@@ -102,10 +102,10 @@ func rehearse(ctx context.Context, e *env, s *mailwarden.Sender, cf *connFlags, 
 		for _, r := range sp.Recipients {
 			switch {
 			case r.Reply.Code/100 == 5:
-				fmt.Fprintf(e.stderr, "smtpcheck %s: %s refused: %s\n", name, r.Addr, oneLine(r.Reply.String()))
+				fmt.Fprintf(e.stderr, "smtpcheck %s: %s refused: %s\n", name, r.Addr, term(r.Reply.String()))
 				code = exitRejected
 			case r.Reply.Code/100 != 2:
-				fmt.Fprintf(e.stderr, "smtpcheck %s: %s not accepted now: %s\n", name, r.Addr, oneLine(r.Reply.String()))
+				fmt.Fprintf(e.stderr, "smtpcheck %s: %s not accepted now: %s\n", name, r.Addr, term(r.Reply.String()))
 				if code == exitOK {
 					code = exitTemporary
 				}

@@ -37,7 +37,7 @@ func saveCert(e *env, rep *mailwarden.ProbeReport, probeErr error, file string) 
 		return exitConnection
 	}
 	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck probe: --save-cert: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck probe: --save-cert: %s\n", term(err.Error()))
 		return exitUsage
 	}
 	fmt.Fprintf(e.stderr, "smtpcheck probe: saved the certificate chain to %s\n", file)

@@ -55,7 +55,7 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	if *test {
 		res, msgID, err = sendTest(ctx, s, mf)
 		if ue := (usageError{}); errors.As(err, &ue) {
-			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", oneLine(ue.Error()))
+			fmt.Fprintf(e.stderr, "smtpcheck send: %s\n", term(ue.Error()))
 			return exitUsage
 		}
 	} else if *data != "" {
@@ -137,10 +137,10 @@ func printResult(w io.Writer, res *mailwarden.Result) {
 		return
 	}
 	for _, r := range res.Recipients {
-		fmt.Fprintf(w, "rcpt      %-30s %s\n", term(r.Addr), oneLine(r.Reply.String()))
+		fmt.Fprintf(w, "rcpt      %-30s %s\n", term(r.Addr), term(r.Reply.String()))
 	}
 	if res.Reply.Code != 0 {
-		fmt.Fprintf(w, "reply     %s\n", oneLine(res.Reply.String()))
+		fmt.Fprintf(w, "reply     %s\n", term(res.Reply.String()))
 	}
 	if res.QueueID != "" {
 		fmt.Fprintf(w, "queue id  %s\n", term(res.QueueID))

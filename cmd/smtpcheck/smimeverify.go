@@ -30,19 +30,19 @@ Exit codes of smime verify:
 func smimeVerify(ctx context.Context, e *env, cfg mailwarden.SMIMEConfig, from, ca string) int {
 	rep, err := mailwarden.CheckSMIME(ctx, cfg, from, ca, time.Time{}, e.getenv, nil)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck smime verify: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck smime verify: %s\n", term(err.Error()))
 		return exitUsage
 	}
 	for _, c := range rep.Certificates {
 		x := c.Cert
 		fmt.Fprintf(e.stdout, "%s\n  subject  %s\n  issuer   %s\n  valid    %s to %s\n  sha256   %s\n", c.Role,
-			oneLine(x.Subject.String()), oneLine(x.Issuer.String()),
+			term(x.Subject.String()), term(x.Issuer.String()),
 			x.NotBefore.UTC().Format(time.RFC3339), x.NotAfter.UTC().Format(time.RFC3339), c.SHA256())
 	}
 	if len(rep.Problems) > 0 {
 		for _, p := range rep.Problems {
 			for _, line := range strings.Split(p.Error(), "\n") {
-				fmt.Fprintf(e.stderr, "smtpcheck smime verify: %s\n", oneLine(line))
+				fmt.Fprintf(e.stderr, "smtpcheck smime verify: %s\n", term(line))
 			}
 		}
 		fmt.Fprintf(e.stderr, "smtpcheck smime verify: %d problem(s): the configuration is not usable\n", len(rep.Problems))
@@ -61,7 +61,7 @@ func smimeVerify(ctx context.Context, e *env, cfg mailwarden.SMIMEConfig, from, 
 func wrapSMIME(ctx context.Context, e *env, msg *envelope.Message, sf *smimeFlags) int {
 	wrap, err := mailwarden.SMIMEWrap(ctx, sf.config(), e.getenv, nil)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck message: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck message: %s\n", term(err.Error()))
 		return exitUsage
 	}
 	msg.Wrap = wrap

@@ -96,11 +96,12 @@ func runTemplate(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, templateUsage)
 		return exitUsage
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
+	if isHelp(args[0]) {
 		fmt.Fprintln(e.stdout, templateUsage)
 		fmt.Fprint(e.stdout, "\n"+exitCodesHelp)
 		return exitOK
+	}
+	switch args[0] {
 	case "list":
 		if len(args) > 1 {
 			fmt.Fprintf(e.stderr, "smtpcheck template list: unexpected argument %q\n", args[1])
@@ -117,7 +118,7 @@ func runTemplate(ctx context.Context, e *env, args []string) int {
 		}
 		t, err := mailwarden.LoadTemplate(args[1])
 		if err != nil {
-			fmt.Fprintf(e.stderr, "smtpcheck template show: %s\n", oneLine(err.Error()))
+			fmt.Fprintf(e.stderr, "smtpcheck template show: %s\n", term(err.Error()))
 			return exitUsage
 		}
 		io.WriteString(e.stdout, t.Source())
@@ -144,7 +145,7 @@ func runTemplateRender(e *env, args []string) int {
 		return code
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(e.stderr, "smtpcheck template render: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(e.stderr, "smtpcheck template render: %s\n", term(err.Error()))
 		return exitUsage
 	}
 	switch {

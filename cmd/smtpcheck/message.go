@@ -294,4 +294,3 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	}
 	return exitOK
 }
-

@@ -35,9 +35,9 @@ func (t *templateFlags) apply(msg *envelope.Message, mf *messageFlags, stdin io.
 		}
 		return nil
 	}
-	for name, v := range map[string]string{"body": mf.body, "body-file": mf.bodyFile, "html-file": mf.htmlFile} {
-		if v != "" {
-			return &flagError{name, errors.New("cannot be used with --template, which makes the body")}
+	for _, f := range []struct{ name, v string }{{"body", mf.body}, {"body-file", mf.bodyFile}, {"html-file", mf.htmlFile}} {
+		if f.v != "" { // in flag order, so the same flag is named every time
+			return &flagError{f.name, errors.New("cannot be used with --template, which makes the body")}
 		}
 	}
 	if t.data == "" {

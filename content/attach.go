@@ -128,10 +128,10 @@ func NewCSVReader(rep *Report) io.Reader {
 				rec = append(rec, csvSafe(stripBidi(row.Cells[c].Text())))
 			}
 			if hasLink {
-				rec = append(rec, row.Link)
+				rec = append(rec, csvSafe(stripBidi(row.Link)))
 			}
 			if hasGroup {
-				rec = append(rec, row.Group)
+				rec = append(rec, csvSafe(stripBidi(row.Group)))
 			}
 		}
 		i++

@@ -11,8 +11,10 @@
 // aligned columns, links as "text <url>"). The subject becomes one line:
 // CR, LF and other control characters in the data turn into spaces.
 // Directional override and isolate characters (U+202A-U+202E,
-// U+2066-U+2069) are removed from every output, so data cannot reorder
-// the text around it ("Trojan Source", CVE-2021-42574).
+// U+2066-U+2069) are removed from the subject, the HTML, the text and
+// every CSV cell, so data cannot reorder the text around it ("Trojan
+// Source", CVE-2021-42574); the JSON attachment carries the data as given,
+// escaped as JSON.
 //
 // Three templates are built in (Lookup, Builtins): "alert" (data: Alert),
 // "report" (Report) and "test" (Test), sharing one layout: every style

@@ -163,6 +163,16 @@ func TestCSVAttachment(t *testing.T) {
 	if bytes.Count(b, []byte("\n")) != bytes.Count(b, []byte("\r\n")) {
 		t.Error("a line ends without CR")
 	}
+	// The link and group columns are cells like the others: no formula, no
+	// directional override.
+	grouped := &Report{Title: "t", Columns: []string{"A"}, Rows: []Row{{Cells: map[string]Cell{"A": TextCell("a")}, Link: "https://e.example/\u202eexe.txt", Group: "=SUM(1)"}}}
+	g, err := io.ReadAll(NewCSVReader(grouped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grecs, err := csv.NewReader(bytes.NewReader(g[3:])).ReadAll(); err != nil || len(grecs) != 2 || strings.Join(grecs[1], "|") != "a|https://e.example/exe.txt|'=SUM(1)" {
+		t.Errorf("link and group cells %q (%v)", grecs, err)
+	}
 
 	j, err := io.ReadAll(NewJSONReader(rep))
 	if err != nil {

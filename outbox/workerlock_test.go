@@ -3,6 +3,8 @@ package outbox
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,14 +22,20 @@ func TestOneWorkerPerSpool(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- first.Run(ctx) }()
+	// Wait until Run holds the lock (its pid is in the lock file) before
+	// the second worker tries: a RunOnce that took the lock first would
+	// make Run itself the busy one.
 	deadline := time.Now().Add(5 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if _, err = second.RunOnce(context.Background()); err != nil {
+	for {
+		if b, _ := os.ReadFile(filepath.Join(dir, lockName)); strings.HasPrefix(string(b), "pid ") {
 			break
 		}
-		time.Sleep(5 * time.Millisecond) // until Run holds the lock
+		if time.Now().After(deadline) {
+			t.Fatal("Run never took the worker lock")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
+	_, err := second.RunOnce(context.Background())
 	var oe *Error
 	if !errors.Is(err, ErrBusy) || !errors.As(err, &oe) || !strings.Contains(err.Error(), "pid ") {
 		t.Fatalf("second worker: %v, want ErrBusy naming the holder", err)

@@ -78,8 +78,13 @@ func (o *Outbox) Enqueue(ctx context.Context, m *envelope.Message) (outbox.Entry
 	}
 	// The queued record carries what a send's records carry (S/MIME).
 	ctx = withScope(ctx, &sendScope{attrs: extra})
-	return o.Outbox.Enqueue(ctx, outbox.Envelope{From: env.From, To: env.To, SMTPUTF8: env.SMTPUTF8, MessageID: env.MessageID},
+	o.s.reportBuild(env.MessageID)
+	e, err := o.Outbox.Enqueue(ctx, outbox.Envelope{From: env.From, To: env.To, SMTPUTF8: env.SMTPUTF8, MessageID: env.MessageID},
 		func(w io.Writer) error { _, err := mm.WriteTo(w); return err })
+	if err == nil {
+		o.s.report(PhaseSpooling, env.MessageID, e.Envelope.Size)
+	}
+	return e, err
 }
 
 // The outbox package's types, so that a program (smtpcheck's outbox

@@ -37,12 +37,14 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 	if err != nil {
 		return nil, err
 	}
+	s.reportBuild(env.MessageID)
 	f, size, err := spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err })
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(f)
 	env.Size = size
+	s.report(PhaseSpooling, env.MessageID, size)
 	return s.sendSpooled(ctx, env, f, extra)
 }
 
@@ -98,6 +100,7 @@ func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Rea
 	}
 	defer os.Remove(f)
 	env := transport.Envelope{From: from, To: to, Size: size}
+	s.report(PhaseSpooling, "", size)
 	if s.delivery.recipientsFromHeader() {
 		if err := checkGraphRecipients(f, to); err != nil {
 			return nil, err

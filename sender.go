@@ -52,6 +52,14 @@ type Options struct {
 	// means 2. An Outbox delivering with Concurrency n reuses connections
 	// fully with MaxIdle >= n.
 	MaxIdle int
+	// Progress, when not nil, is called as each send or enqueue goes
+	// through its phases (see ProgressEvent): building, signing and
+	// encrypting (with S/MIME), spooling, then for SMTP connecting,
+	// transferring with the bytes written of the total, and done. It gets
+	// no content, addresses or secrets. It is called on the sending
+	// goroutine, concurrently by concurrent sends (tell them apart by
+	// MessageID), and must return quickly. Nil costs nothing.
+	Progress func(ProgressEvent)
 }
 
 // A Sender sends mail as a Profile says. It is safe for concurrent use.
@@ -64,8 +72,9 @@ type Sender struct {
 	rootCAs     *x509.CertPool // the system roots plus the profile's ca_file; nil without one
 	// auditDegraded is the sink a fail-open trail could not open.
 	auditDegraded error
-	trail         *audit.Handler // nil when the profile configures no audit sink
-	smime         *smimeSetup    // nil when the profile has no S/MIME settings
+	trail         *audit.Handler      // nil when the profile configures no audit sink
+	progress      func(ProgressEvent) // Options.Progress
+	smime         *smimeSetup         // nil when the profile has no S/MIME settings
 	defaults      *messageDefaults
 	logger        *slog.Logger       // the transport's events: audit trail and Options.Logger
 	tokens        *oauth.TokenSource // nil unless the profile acquires OAuth tokens
@@ -121,7 +130,7 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	}
 	secrets := scrub.New() // filled as secrets are resolved (scrub.go)
 	ctx = withSessionSecrets(ctx, secrets)
-	s := &Sender{profile: pl.profile, defaults: pl.defaults}
+	s := &Sender{profile: pl.profile, defaults: pl.defaults, progress: opts.Progress}
 	var d interface {
 		delivery
 		start(logger *slog.Logger, opts *Options) error
@@ -163,6 +172,7 @@ func (s *Sender) newSMTPDelivery(ctx context.Context, pl *plan, opts *Options, g
 		InsecureSkipVerify: p.InsecureSkipVerify,
 		AllowPlaintextAuth: p.Auth.AllowPlaintext,
 		Transcript:         redacting(opts.Transcript),
+		Progress:           opts.Progress,
 		DialTimeout:        p.Timeout,
 		CommandTimeout:     p.Timeout,
 	}

@@ -98,6 +98,7 @@ type Client struct {
 	needRset bool
 	rbuf     []byte       // read buffer for message bodies, reused
 	cbuf     bytes.Buffer // BDAT chunk buffer, reused
+	prog     *meter       // Config.Progress's meter during a send, else nil
 
 	closeOnce sync.Once
 	conn      net.Conn // the raw connection, closed by Close

@@ -147,6 +147,15 @@ type Config struct {
 	// summarised, not copied. Writes are serialised per session; a writer
 	// shared by several sessions must be safe for concurrent use.
 	Transcript io.Writer
+
+	// Progress, when not nil, is called with the progress of each send
+	// (see ProgressEvent): PhaseConnecting before a Relay opens a session,
+	// PhaseTransferring with the bytes written (at most every 64 KiB or
+	// 100 ms, the last one with Written == Total) and PhaseDone. It is
+	// called on the sending goroutine and must return quickly; sends on
+	// several sessions call it concurrently. Nil costs nothing: no
+	// goroutine, no wrapper, no allocation.
+	Progress func(ProgressEvent)
 }
 
 // DSNNotify is a value of the RCPT NOTIFY parameter (RFC 3461).

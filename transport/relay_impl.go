@@ -129,6 +129,7 @@ func (r *Relay) send(ctx context.Context, env Envelope, open Opener) (*Result, e
 			reused := ic != nil
 			attempts++
 			if ic == nil {
+				newMeter(r.cfg.Session.progress(), &env).report(PhaseConnecting)
 				c, err := Dial(ctx, r.cfg.Servers[srv], r.cfg.Session)
 				if err != nil {
 					lastErr = err

@@ -235,7 +235,7 @@ func (c *Client) send(ctx context.Context, env Envelope, msg io.Reader) (*Result
 	start := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	res, err := c.sendLocked(ctx, env, msg)
+	res, err := c.sendMetered(ctx, env, msg)
 	if res != nil {
 		res.Duration = time.Since(start)
 	}
@@ -696,7 +696,7 @@ func (c *Client) sendDATA(ctx context.Context, res *Result, msg io.Reader, sent 
 	var final Reply
 	var readErr error
 	err := c.withDeadline(ctx, c.cfg.DataTimeout, func() error {
-		if _, err := io.CopyBuffer(body, msg, c.rbuf); err != nil {
+		if _, err := io.CopyBuffer(c.prog.writer(body), msg, c.rbuf); err != nil {
 			if errors.Is(err, wire.ErrEightBit) {
 				return Err8BitMIMENotSupported
 			}
@@ -785,7 +785,7 @@ func (k *chunker) writeTo(c *Client) error {
 	if c.wc.Trace != nil {
 		c.wc.Trace(true, "["+strconv.Itoa(n)+" bytes of message]")
 	}
-	_, err := c.wc.W.Write(k.buf.Next(n))
+	_, err := c.prog.writer(c.wc.W).Write(k.buf.Next(n))
 	k.total += int64(n)
 	return err
 }

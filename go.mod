@@ -27,6 +27,7 @@ require (
 	github.com/emersion/go-message v0.18.2
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.62.0
+	golang.org/x/term v0.47.0
 	golang.org/x/text v0.43.0
 )
 

@@ -3,7 +3,6 @@ package transport_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -109,57 +108,6 @@ func TestProgressInProcess(t *testing.T) {
 	}
 }
 
-// throttle is a TCP proxy to target that passes the client's bytes on at
-// about rate bytes per second (the replies go back unthrottled). Its
-// small socket buffers keep the kernel from absorbing the message at once.
-func throttle(t *testing.T, target string, rate int) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.(*net.TCPConn).SetReadBuffer(8 << 10)
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			wg.Add(2)
-			go func() { defer wg.Done(); io.Copy(c, s); c.Close() }()
-			go func() {
-				defer wg.Done()
-				defer s.Close()
-				const step = 4 << 10
-				buf := make([]byte, step)
-				pause := time.Duration(int64(time.Second) * step / int64(rate))
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if _, werr := s.Write(buf[:n]); werr != nil {
-							return
-						}
-						time.Sleep(pause * time.Duration(n) / step)
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // smallBufDialer dials with a small send buffer, so that the bytes the
 // transport counts are close to the bytes that left.
 type smallBufDialer struct{}
@@ -179,7 +127,7 @@ func (smallBufDialer) DialContext(ctx context.Context, network, addr string) (ne
 // message size, and done; and Postfix delivers the message intact.
 func TestProgressThroughThrottledProxy(t *testing.T) {
 	vals := peers.Need(t, "MW_POSTFIX_PLAIN", "MW_POSTFIX_MAILDIR")
-	proxy := throttle(t, vals[0], 2<<20)
+	proxy := smtptest.Throttle(t, vals[0], 2<<20)
 	for _, chunking := range []bool{true, false} {
 		name := map[bool]string{true: "bdat", false: "data"}[chunking]
 		t.Run(name, func(t *testing.T) {

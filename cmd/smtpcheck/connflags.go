@@ -23,9 +23,10 @@ type connFlags struct {
 	maxIdle     int // set by commands that keep several connections (outbox run)
 	json        bool
 	transcript  string
-	smime       mailwarden.SMIMEConfig // set by send from its S/MIME flags
-	from        string                 // set by send from --from: the profile's From (send --test)
-	diag        diagFlags              // swaks-style session flags
+	smime       mailwarden.SMIMEConfig         // set by send from its S/MIME flags
+	from        string                         // set by send from --from: the profile's From (send --test)
+	diag        diagFlags                      // swaks-style session flags
+	progress    func(mailwarden.ProgressEvent) // Options.Progress, set by commands with a progress display
 
 	p       mailwarden.Profile // what the flags say
 	secrets cliSecrets         // secrets given on the command line (--password)

@@ -348,6 +348,8 @@ func runOutboxEnqueue(ctx context.Context, e *env, args []string) int {
 	sf.register(fs)
 	var of outboxFlags
 	of.register(fs, false)
+	var pf progressFlags
+	pf.register(fs)
 	if code, done := parseFlags(fs, e, args, "outbox enqueue", "usage: smtpcheck outbox enqueue --spool DIR --server ADDR --from ADDRESS --to LIST [flags]\n\nBuilds a message as send does (the profile's S/MIME included) and queues it\ndurably; 'outbox run' delivers it."); done {
 		return code
 	}
@@ -356,6 +358,8 @@ func runOutboxEnqueue(ctx context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 	cf.smime = sf.config()
+	disp := newDisplay(e, "outbox enqueue", pf, cf.json)
+	cf.progress = disp.sendProgress()
 	s, code := newSender(ctx, e, &cf, "outbox enqueue")
 	if s == nil {
 		return code
@@ -374,6 +378,7 @@ func runOutboxEnqueue(ctx context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 	en, err := o.Enqueue(ctx, msg)
+	disp.clear()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", errLine(err))
 		var oe *mailwarden.OutboxError

@@ -80,7 +80,7 @@ func newSender(ctx context.Context, e *env, cf *connFlags, name string) (*mailwa
 		fmt.Fprintf(e.stderr, "smtpcheck %s: %s\n", name, errLine(err))
 		return nil, exitUsage
 	}
-	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv, MaxIdle: cf.maxIdle}
+	opts := &mailwarden.Options{Secrets: secrets, Getenv: e.getenv, MaxIdle: cf.maxIdle, Progress: cf.progress}
 	if cf.transcript == "-" {
 		if cf.json {
 			fmt.Fprintf(e.stderr, "smtpcheck %s: --transcript - and --json both write to standard output: give --transcript a file\n", name)

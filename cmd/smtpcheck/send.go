@@ -26,6 +26,8 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	data := fs.String("data", "", "send the ready RFC 5322 message in `FILE` ('-' for standard input) instead of building one; --from and --to/--cc/--bcc give the envelope")
 	cf.diag.registerQuitAfter(fs)
 	cf.diag.registerDSN(fs)
+	var pf progressFlags
+	pf.register(fs)
 	test := fs.Bool("test", false, "send the canned test message (\"Send test email\") from --from or the profile's from, to --to/--cc/--bcc or the profile's default to and cc; the audit trail marks it test: true")
 	if code, done := parseFlags(fs, e, args, "send", sendUsage); done {
 		return code
@@ -40,6 +42,8 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	}
 	cf.smime = sf.config()
 	cf.from = mf.from
+	disp := newDisplay(e, "send", pf, cf.json)
+	cf.progress = disp.sendProgress()
 	s, code := newSender(ctx, e, &cf, "send")
 	if s == nil {
 		return code
@@ -93,6 +97,7 @@ func runSend(ctx context.Context, e *env, args []string) int {
 		res, err = s.Send(ctx, msg)
 		msgID = msg.MessageID
 	}
+	disp.clear()
 	if cf.json {
 		out := sendJSON(res, err)
 		out.MessageID = msgID

@@ -97,6 +97,8 @@ type (
 	Spool = outbox.Outbox
 	// OutboxError is the outbox's error type (see outbox.Error).
 	OutboxError = outbox.Error
+	// OutboxEntry describes a queued message (see outbox.Entry).
+	OutboxEntry = outbox.Entry
 )
 
 // ErrOutboxEntryNotFound is returned by Retry and Purge for an unknown

@@ -26,8 +26,12 @@ Commands:
   retry ID           make a deferred or dead entry due now
   purge ID           delete an entry without sending it
   enqueue            build a message from the send flags and queue it
+  status             a snapshot: entries by state, the oldest entry's age,
+                     the next attempt, one line per entry (--json for JSON)
   run                deliver the queue with the send connection flags, until
-                     interrupted (--once: one pass over what is due, then exit)
+                     interrupted (--once: one pass over what is due, then exit);
+                     on a terminal a status line on stderr (--quiet: none), and
+                     a full snapshot to stderr on SIGUSR1 (Unix)
 
 Run 'smtpcheck outbox <command> --help' for a command's flags.
 
@@ -60,6 +64,8 @@ func runOutbox(ctx context.Context, e *env, args []string) int {
 		return runOutboxRun(ctx, e, args[1:])
 	case "enqueue":
 		return runOutboxEnqueue(ctx, e, args[1:])
+	case "status":
+		return runOutboxStatus(ctx, e, args[1:])
 	}
 	fmt.Fprintf(e.stderr, "smtpcheck outbox: unknown command %q\n\n", args[0])
 	fmt.Fprint(e.stderr, outboxUsage)
@@ -292,6 +298,8 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 	cf.register(fs)
 	var of outboxFlags
 	of.register(fs, true)
+	var pf progressFlags
+	pf.register(fs)
 	if code, done := parseFlags(fs, e, args, "outbox run", "usage: smtpcheck outbox run --spool DIR --server ADDR [flags]\n\nDelivers the queue through the relay the connection flags describe, printing\nevery state change, until interrupted (or, with --once, after one pass)."); done {
 		return code
 	}
@@ -305,18 +313,24 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeSender(e, s, "outbox run")
-	var h slog.Handler = &eventPrinter{w: e.stdout}
+	disp := newDisplay(e, "outbox run", pf, cf.json)
+	var h slog.Handler = &eventPrinter{w: aboveDisplay{disp, e.stdout}}
 	if cf.json {
 		h = slog.NewJSONHandler(e.stdout, nil)
 	}
-	o, err := s.OpenOutbox(of.config(slog.New(outboxOnly{h})))
+	rs := newRunStatus(disp, of.spool)
+	o, err := s.OpenOutbox(of.config(slog.New(outboxOnly{statusHandler{rs, h}})))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", errLine(err))
 		return exitCheck
 	}
 	defer o.Close()
+	rs.list, rs.quar = o.List, o.Quarantined
+	stopWatch := rs.start(ctx, e.stderr)
+	defer stopWatch()
 	if of.once {
 		st, err := o.RunOnce(ctx)
+		stopWatch()
 		if err != nil {
 			fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", errLine(err))
 			return exitCheck
@@ -330,7 +344,9 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 		}
 		return exitOK
 	}
-	if err := o.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	err = o.Run(ctx)
+	stopWatch()
+	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", errLine(err))
 		return exitCheck
 	}

@@ -18,6 +18,12 @@ import (
 // It returns what the terminal showed and what went to standard output.
 func onTerminal(t *testing.T, args ...string) (tty, stdout string, code int) {
 	t.Helper()
+	return onTerminalWith(t, "", args...)
+}
+
+// onTerminalWith is onTerminal with a command prefix (e.g. "timeout 2").
+func onTerminalWith(t *testing.T, prefix string, args ...string) (tty, stdout string, code int) {
+	t.Helper()
 	script, err := exec.LookPath("script")
 	if err != nil {
 		if os.Getenv(peers.RequireEnv) == "1" {
@@ -26,7 +32,7 @@ func onTerminal(t *testing.T, args ...string) (tty, stdout string, code int) {
 		t.Skip("script (util-linux) not found")
 	}
 	out := filepath.Join(t.TempDir(), "stdout")
-	line := "exec env " + faultMainEnv + "=1 " + shellQuote(os.Args[0])
+	line := "exec " + prefix + " env " + faultMainEnv + "=1 " + shellQuote(os.Args[0])
 	for _, a := range args {
 		line += " " + shellQuote(a)
 	}

@@ -41,6 +41,10 @@ type Options struct {
 	Now func() time.Time
 	// Title is shown at the top; "" means "Mailwarden audit report".
 	Title string
+	// Progress, when not nil, is called with each verified record as the
+	// trail is read (to show how far a long trail is); it must not keep
+	// the record's JSON.
+	Progress func(audit.ScannedRecord)
 }
 
 // A Report is the outcome of Build: the verdict, the aggregates and the
@@ -91,6 +95,9 @@ func Build(opts Options, files ...string) (*Report, error) {
 	b := newBuilder(rep, &opts, bufio.NewWriterSize(spill, 256<<10))
 	for sc.Next() {
 		r := sc.Record()
+		if opts.Progress != nil {
+			opts.Progress(r)
+		}
 		rec, derr := decode(r.JSON)
 		if derr != nil {
 			// Verified, so written by the File sink: cannot happen unless

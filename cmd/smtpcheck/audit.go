@@ -36,6 +36,9 @@ Flags:
   --key-file FILE  the HMAC key file the trail was written with
                    (--audit-key-file); needed for a keyed trail
   --allow-open     accept a trail without its closing seal
+  --quiet          no progress line on a terminal (standard error)
+  --verbose        not on a terminal: one progress line per file to
+                   standard error
 
 Exit codes: 0 intact, 1 tampered or cut short, 2 usage or unreadable input.
 `
@@ -66,6 +69,8 @@ func runAuditVerify(e *env, args []string) int {
 	keyFile := fs.String("key-file", "", "")
 	fs.StringVar(keyFile, "audit-key-file", "", "")
 	allowOpen := fs.Bool("allow-open", false, "")
+	var pf progressFlags
+	pf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(e.stdout, auditUsage)
@@ -86,7 +91,9 @@ func runAuditVerify(e *env, args []string) int {
 			return exitUsage
 		}
 	}
-	rep, err := audit.Verify(key, fs.Args()...)
+	tp := newTrailProgress(newDisplay(e, "audit verify", pf, false), "checking", fs.Args())
+	rep, err := audit.VerifyProgress(key, tp.callback(), fs.Args()...)
+	tp.done()
 	var te *audit.TamperError
 	switch {
 	case err == nil:

@@ -49,6 +49,9 @@ Flags:
   --silence DURATION flag stretches with no record longer than this (default:
                      four times the usual gap between records, at least 1h)
   --title TEXT       the report's title
+  --quiet            no progress line on a terminal (standard error)
+  --verbose          not on a terminal: one progress line per file to
+                     standard error
 
 Exit codes: 0 report written, trail intact (or open: still being written);
 1 report written, the trail is tampered or cut short; 2 usage, unreadable
@@ -68,6 +71,8 @@ func runAuditReport(e *env, args []string) int {
 	out := fs.String("o", "", "")
 	silence := fs.Duration("silence", 0, "")
 	title := fs.String("title", "", "")
+	var pf progressFlags
+	pf.register(fs)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -113,7 +118,10 @@ func runAuditReport(e *env, args []string) int {
 	if *out != "" {
 		opts.TempDir = filepath.Dir(*out)
 	}
+	tp := newTrailProgress(newDisplay(e, "audit report", pf, false), "reading", files)
+	opts.Progress = tp.callback()
 	rep, err := auditreport.Build(opts, files...)
+	tp.done()
 	if err != nil {
 		return usage("%s", term(err.Error()))
 	}

@@ -67,14 +67,15 @@ func bigMessage(t *testing.T, n int) string {
 	return f
 }
 
-// TestSendProgressOnTerminal sends 4 MiB through a link of about 2 MiB/s
-// (the kernel's send buffer takes in the first megabyte or so at once): on a terminal the status line is redrawn in place (\r) with
+// TestSendProgressOnTerminal sends 12 MiB through a link of about 4 MiB/s
+// (the kernel's send buffer, up to 4 MiB on Linux, takes in the first
+// megabytes at once; the rest goes at the link's pace): on a terminal the status line is redrawn in place (\r) with
 // the phases, bytes of total, rate and time left, and cleared at the end;
 // standard output has the result and no progress.
 func TestSendProgressOnTerminal(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Discard: true})
-	proxy := smtptest.Throttle(t, srv.Addr, 2<<20)
-	msg := bigMessage(t, 4<<20)
+	proxy := smtptest.Throttle(t, srv.Addr, 4<<20)
+	msg := bigMessage(t, 12<<20)
 	tty, stdout, code := onTerminal(t, "send", "--server", proxy, "--tls", "none", "--from", "a@example.com", "--to", "b@example.com", "--data", msg)
 	if code != 0 {
 		t.Fatalf("exit %d\n%q\n%s", code, tty, stdout)
@@ -82,14 +83,14 @@ func TestSendProgressOnTerminal(t *testing.T) {
 	if n := strings.Count(tty, "\r"); n < 8 {
 		t.Errorf("%d redraws on the terminal, want at least 8: %q", n, tty)
 	}
-	for _, want := range []string{"\rspooling 4.0 MiB", "\rconnecting", "\rtransferring 0 B of 4.0 MiB", "MiB/s", " left", "\rtransferring 4.0 MiB of 4.0 MiB", "\rdone 4.0 MiB"} {
+	for _, want := range []string{"\rspooling 12.0 MiB", "\rconnecting", "\rtransferring 0 B of 12.0 MiB", "MiB/s", " left", "\rtransferring 12.0 MiB of 12.0 MiB", "\rdone 12.0 MiB"} {
 		if !strings.Contains(tty, want) {
 			t.Errorf("terminal output lacks %q: %q", want, tty)
 		}
 	}
-	// The status line is cleared at the end: "done 4.0 MiB" overwritten
+	// The status line is cleared at the end: "done 12.0 MiB" overwritten
 	// with as many spaces, before anything else is printed.
-	if !strings.Contains(tty, "\rdone 4.0 MiB"+strings.Repeat(" ", 30)) || !strings.Contains(tty, "\r"+strings.Repeat(" ", len("done 4.0 MiB"))+"\r") {
+	if !strings.Contains(tty, "\rdone 12.0 MiB"+strings.Repeat(" ", 30)) || !strings.Contains(tty, "\r"+strings.Repeat(" ", len("done 12.0 MiB"))+"\r") {
 		t.Errorf("status line not cleared at the end: %q", tty[max(0, len(tty)-200):])
 	}
 	if strings.Contains(stdout, "\r") || strings.Contains(stdout, "transferring") || !strings.Contains(stdout, "sent      ") {

@@ -20,6 +20,10 @@
 // alert sent while the relay, the proxy or the network is down is stored
 // on disk and delivered once the way is clear.
 //
+// Options.Progress lets an embedding program show a long send's progress:
+// the phases (building, signing, encrypting, spooling, connecting,
+// transferring, done) and the bytes written of the total (ProgressEvent).
+//
 // The packages below do the work and can be used alone: headers and
 // envelope build messages, smime signs and encrypts them, transport speaks
 // SMTP, graph speaks Microsoft Graph sendMail, authmech holds the SASL

@@ -27,6 +27,11 @@
 // function returning a fresh reader) because a message may have to be
 // read again after a reconnect or on the next server.
 //
+// Config.Progress, when set, is told the phase of each send (connecting,
+// transferring, done) and the body's bytes written of Envelope.Size, at
+// most every 64 KiB or 100 ms, the last event always at the total; unset,
+// no counting writer is put in the path (see progress.go).
+//
 // Security properties:
 //
 //   - STARTTLS is always sent alone and any bytes the server sent after its

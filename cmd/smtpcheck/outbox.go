@@ -299,7 +299,7 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 	var of outboxFlags
 	of.register(fs, true)
 	var pf progressFlags
-	pf.register(fs)
+	pf.registerQuiet(fs)
 	if code, done := parseFlags(fs, e, args, "outbox run", "usage: smtpcheck outbox run --spool DIR --server ADDR [flags]\n\nDelivers the queue through the relay the connection flags describe, printing\nevery state change, until interrupted (or, with --once, after one pass)."); done {
 		return code
 	}
@@ -313,7 +313,7 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeSender(e, s, "outbox run")
-	disp := newDisplay(e, "outbox run", pf, cf.json)
+	disp := newDisplay(e, "outbox run", pf, cf.json || cf.transcript == "-")
 	var h slog.Handler = &eventPrinter{w: aboveDisplay{disp, e.stdout}}
 	if cf.json {
 		h = slog.NewJSONHandler(e.stdout, nil)

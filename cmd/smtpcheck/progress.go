@@ -23,6 +23,7 @@ package main
 // works on consoles without VT processing.
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -40,11 +41,15 @@ type progressFlags struct {
 	quiet, verbose bool
 }
 
-func (p *progressFlags) register(fs interface {
-	BoolVar(*bool, string, bool, string)
-}) {
-	fs.BoolVar(&p.quiet, "quiet", false, "no progress display on a terminal (standard error)")
+func (p *progressFlags) register(fs *flag.FlagSet) {
+	p.registerQuiet(fs)
 	fs.BoolVar(&p.verbose, "verbose", false, "when standard error is not a terminal, print one progress line per phase to it")
+}
+
+// registerQuiet registers --quiet alone (outbox run, whose state changes
+// are printed one per line anyway).
+func (p *progressFlags) registerQuiet(fs *flag.FlagSet) {
+	fs.BoolVar(&p.quiet, "quiet", false, "no progress display on a terminal (standard error)")
 }
 
 // redrawEvery is the shortest interval between two redraws.
@@ -69,13 +74,19 @@ type display struct {
 	startDone int64
 }
 
-// newDisplay decides how progress is shown for command name.
-func newDisplay(e *env, name string, pf progressFlags, json bool) *display {
+// newDisplay decides how progress is shown for command name: nothing with
+// --quiet; on a terminal the status line, unless noLine (--json, or other
+// output that streams to the terminal as the work goes); elsewhere lines
+// with --verbose.
+func newDisplay(e *env, name string, pf progressFlags, noLine bool) *display {
 	d := &display{w: e.stderr, prefix: "smtpcheck " + name + ": ", now: time.Now}
-	if json || pf.quiet {
+	if pf.quiet {
 		return d
 	}
 	if f, ok := e.stderr.(*os.File); ok && xterm.IsTerminal(int(f.Fd())) {
+		if noLine {
+			return d
+		}
 		d.tty = true
 		d.width = 80
 		if w, _, err := xterm.GetSize(int(f.Fd())); err == nil && w > 0 {

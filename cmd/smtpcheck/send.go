@@ -42,7 +42,9 @@ func runSend(ctx context.Context, e *env, args []string) int {
 	}
 	cf.smime = sf.config()
 	cf.from = mf.from
-	disp := newDisplay(e, "send", pf, cf.json)
+	// --transcript - writes the conversation to the terminal as it goes:
+	// no status line between its lines.
+	disp := newDisplay(e, "send", pf, cf.json || cf.transcript == "-")
 	cf.progress = disp.sendProgress()
 	s, code := newSender(ctx, e, &cf, "send")
 	if s == nil {

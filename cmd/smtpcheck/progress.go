@@ -11,14 +11,15 @@ package main
 //
 // No progress-bar library: the display is one line of text that we already
 // compose (phases, counts, the outbox's states), redrawn when an event
-// arrives. schollz/progressbar and vbauerster/mpb draw bars for a known
-// total, run their own refresh goroutine or ticker (the library promises no
-// goroutine for an unset observer, and the CLI should not need one either),
-// and bring several dependencies (runewidth, uniseg, colour and ANSI
-// helpers) for width handling we do not need: every string we print is
-// ASCII (network text goes through term()). golang.org/x/term gives the
-// two things that are hard to get right by hand: whether a file is a
-// terminal and its width, on Unix and Windows consoles alike. The line is
+// arrives. vbauerster/mpb renders from its own refresh goroutine and brings
+// go-runewidth, stripansi and ewma; schollz/progressbar draws one bar for one
+// total (not a phase that changes, nor the outbox's several counts) and
+// brings colorstring and uniseg (grapheme widths). Neither would let us drop
+// much code here, and both would put their formatting between our already
+// escaped text and the terminal. The status line is ASCII (no file names,
+// addresses or server text on it), so widths are byte counts. golang.org/x/term
+// gives the two things that are hard to get right by hand: whether a file is
+// a terminal and its width, on Unix and Windows consoles alike. The line is
 // erased by padding with spaces rather than an ANSI erase sequence, so it
 // works on consoles without VT processing.
 

@@ -224,7 +224,6 @@ func runOutboxStatus(ctx context.Context, e *env, args []string) int {
 // to next, counts what is in flight and what was delivered, and keeps the
 // status line up to date (on a terminal, through d).
 type runStatus struct {
-	next  slog.Handler
 	d     *display
 	spool string
 	list  func(context.Context) ([]mailwarden.OutboxEntry, error)
@@ -249,9 +248,9 @@ type statusHandler struct {
 	next slog.Handler
 }
 
-func (h statusHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return true
-}
+// Enabled is true for every level: the attempts are counted whatever the
+// printer shows.
+func (h statusHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h statusHandler) WithAttrs(a []slog.Attr) slog.Handler {
 	return statusHandler{h.rs, h.next.WithAttrs(a)}

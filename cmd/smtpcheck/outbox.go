@@ -300,7 +300,7 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 	of.register(fs, true)
 	var pf progressFlags
 	pf.registerQuiet(fs)
-	if code, done := parseFlags(fs, e, args, "outbox run", "usage: smtpcheck outbox run --spool DIR --server ADDR [flags]\n\nDelivers the queue through the relay the connection flags describe, printing\nevery state change, until interrupted (or, with --once, after one pass)."); done {
+	if code, done := parseFlags(fs, e, args, "outbox run", "usage: smtpcheck outbox run --spool DIR --server ADDR [flags]\n\nDelivers the queue through the relay the connection flags describe, printing\nevery state change, until interrupted (or, with --once, after one pass).\nOn a terminal a status line on standard error shows the queue (--quiet: none);\nSIGUSR1 (Unix) prints a full snapshot to standard error (see 'outbox status')."); done {
 		return code
 	}
 	if of.spool == "" {

@@ -108,6 +108,9 @@ func resolvePlan(p Profile) (*plan, error) {
 	if p.Audit.KeyFile != "" && p.Audit.File == "" {
 		return bad("audit.key_file", errors.New("needs audit.file"))
 	}
+	if p.Audit.AnchorFile != "" && p.Audit.File == "" {
+		return bad("audit.anchor_file", errors.New("needs audit.file"))
+	}
 	if pl.defaults, err = parseDefaults(p); err != nil {
 		return nil, err
 	}

@@ -93,13 +93,15 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 //
 //	--audit-file FILE      hash-chained JSON-lines audit trail
 //	--audit-key-file FILE  HMAC key for the chain (hex or raw, mode 0600)
-//	--syslog URL           unixgram:///dev/log, udp://127.0.0.1:514, tcp://..., tcp+tls://...?ca=FILE
+//	--audit-anchor FILE    the chain's head (seq, hash) kept in a second place
+//	--syslog URL           unixgram:///dev/log, udp://127.0.0.1:514, tcp://..., tcp+tls://...?ca=FILE, relp://..., relp+tls://...
 //	--eventlog SOURCE      Windows Event Log source (registered beforehand)
 //	--audit-fail-open      carry on when the trail cannot be written (default: refuse)
 func bindAudit(fs *flag.FlagSet, a *mailwarden.AuditConfig) {
 	fs.StringVar(&a.File, "audit-file", "", "write a tamper-evident audit trail to `FILE`")
 	fs.StringVar(&a.KeyFile, "audit-key-file", "", "HMAC key `FILE` for the audit trail's hash chain")
-	fs.StringVar(&a.Syslog, "syslog", "", "send audit records to syslog at `URL` (unixgram:///dev/log, udp://host:514, tcp://..., tcp+tls://...)")
+	fs.StringVar(&a.AnchorFile, "audit-anchor", "", "keep the audit trail's head (last seq and hash) in `FILE`, replaced after every record, away from the trail's directory; 'audit verify --anchor FILE' then detects deleted newest files, and a writer refuses to start when the trail ends before it")
+	fs.StringVar(&a.Syslog, "syslog", "", "send audit records to syslog at `URL`: relp://host:2514 or relp+tls://host:2514?ca=&cert=&key=&timeout= (each record acknowledged: fail-closed holds), tcp://host:514, tcp+tls://host:6514?ca= (a stopped or dead collector is noticed late: records can be lost), unixgram:///dev/log, udp://host:514 (never acknowledged: refused unless --audit-fail-open)")
 	fs.StringVar(&a.EventLog, "eventlog", "", "send audit records to the Windows Event Log under `SOURCE`")
 	fs.BoolVar(&a.FailOpen, "audit-fail-open", false, "send even when an audit sink fails or cannot be reached at start (the failure is reported on stderr and in the other sinks)")
 }

@@ -569,8 +569,9 @@ up_squid() {
 # rsyslog: UDP, TCP, TCP+TLS (gtls, the test certificate) on loopback and a
 # private unix socket (never /dev/log); everything it receives is written in
 # RFC 5424 form (RSYSLOG_SyslogProtocol23Format) to one file. RELP (imrelp,
-# each record acknowledged) plain and over TLS (the test certificate, any
-# client) goes to a second file.
+# each record acknowledged) plain and over TLS (the test server certificate;
+# the client must present a certificate of the test CA, authMode certvalid)
+# goes to a second file.
 up_rsyslog() {
 	local d=$RUN/rsyslog
 	if alive rsyslog; then
@@ -605,7 +606,7 @@ up_rsyslog() {
 		input(type="imrelp" address="127.0.0.1" port="$P_RELP" ruleset="relp")
 		input(type="imrelp" address="127.0.0.1" port="$P_RELPS" ruleset="relp"
 			tls="on" tls.caCert="$CERTS/ca.pem" tls.myCert="$CERTS/server.pem"
-			tls.myPrivKey="$CERTS/server.key")
+			tls.myPrivKey="$CERTS/server.key" tls.authMode="certvalid")
 		ruleset(name="relp") {
 			action(type="omfile" file="$d/relp.log" fileCreateMode="0644"
 				template="RSYSLOG_SyslogProtocol23Format" flushOnTXEnd="on")

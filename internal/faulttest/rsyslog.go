@@ -30,6 +30,9 @@ type Rsyslog struct {
 	File string // where rsyslogd writes the records (RFC 5424 lines)
 	cmd  *exec.Cmd
 	done chan struct{}
+	bin  string
+	args []string
+	log  string
 }
 
 // StartRsyslog starts an rsyslogd with imrelp for the test and kills it
@@ -66,7 +69,7 @@ func StartRsyslog(t testing.TB) *Rsyslog {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	r := &Rsyslog{Addr: fmt.Sprintf("127.0.0.1:%d", port), File: filepath.Join(dir, "relp.log"), done: make(chan struct{})}
+	r := &Rsyslog{Addr: fmt.Sprintf("127.0.0.1:%d", port), File: filepath.Join(dir, "relp.log")}
 	conf := filepath.Join(dir, "rsyslog.conf")
 	os.MkdirAll(filepath.Join(dir, "work"), 0o700)
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory="%s" maxMessageSize="64k" net.enableDNS="off")
@@ -76,21 +79,50 @@ action(type="omfile" file="%s" template="RSYSLOG_SyslogProtocol23Format" flushOn
 `, filepath.Join(dir, "work"), port, r.File)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "rsyslogd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cmd = exec.Command(bin, "-n", "-f", conf, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	r.cmd.Stdout, r.cmd.Stderr = logf, logf
-	if err := r.cmd.Start(); err != nil {
+	r.bin, r.args, r.log = bin, []string{"-n", "-f", conf, "-i", filepath.Join(dir, "rsyslogd.pid")}, filepath.Join(dir, "rsyslogd.log")
+	if err := r.spawn(); err != nil {
 		skip("rsyslogd: " + err.Error())
 		return nil
 	}
-	go func() { r.cmd.Wait(); logf.Close(); close(r.done) }()
 	t.Cleanup(func() {
 		r.cmd.Process.Signal(sigCont)
 		r.Kill()
 	})
+	r.wait(t)
+	return r
+}
+
+func (r *Rsyslog) spawn() error {
+	logf, err := os.OpenFile(r.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	r.cmd = exec.Command(r.bin, r.args...)
+	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	r.done = make(chan struct{})
+	if err := r.cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	done := r.done
+	cmd := r.cmd
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	return nil
+}
+
+// Restart starts rsyslogd again (after Kill) on the same port and file.
+func (r *Rsyslog) Restart(t testing.TB) {
+	t.Helper()
+	r.Kill()
+	if err := r.spawn(); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t)
+}
+
+// wait waits until the RELP input accepts connections.
+func (r *Rsyslog) wait(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", r.Addr, time.Second)
@@ -100,7 +132,7 @@ action(type="omfile" file="%s" template="RSYSLOG_SyslogProtocol23Format" flushOn
 		}
 		select {
 		case <-r.done:
-			b, _ := os.ReadFile(filepath.Join(dir, "rsyslogd.log"))
+			b, _ := os.ReadFile(r.log)
 			t.Fatalf("rsyslogd exited: %s", b)
 		default:
 		}
@@ -109,7 +141,6 @@ action(type="omfile" file="%s" template="RSYSLOG_SyslogProtocol23Format" flushOn
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return r
 }
 
 // Pid is the rsyslogd's process id.
@@ -123,6 +154,7 @@ func (r *Rsyslog) Resume() { r.cmd.Process.Signal(sigCont) }
 
 // Kill kills rsyslogd (SIGKILL) and waits for it.
 func (r *Rsyslog) Kill() {
+	r.cmd.Process.Signal(sigCont)
 	r.cmd.Process.Signal(sigKill)
 	<-r.done
 }

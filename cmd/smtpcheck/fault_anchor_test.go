@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,5 +227,127 @@ func TestSyslogUDPRefusedFailClosed(t *testing.T) {
 	}
 	if total, _, _ := relay.counts(); total != 1 {
 		t.Fatal("not sent with --audit-fail-open")
+	}
+}
+
+// TestOutboxRunRELPCollectorStoppedOrKilled: a real 'outbox run' with a
+// file and a RELP collector (a real rsyslogd) that is stopped (SIGSTOP)
+// then resumed, or killed (SIGKILL) then started again on the same port,
+// while the relay is accepting the 4th message. Records that are not
+// acknowledged refuse the sends after it (fail-closed) and the accepted
+// message is not sent again (only its record is retried); once the
+// collector is back every queued message goes out exactly once, every
+// delivered message has its smtp.send record at the collector, and the
+// trail verifies against the collector's file as anchor.
+func TestOutboxRunRELPCollectorStoppedOrKilled(t *testing.T) {
+	for _, fault := range []string{"stopped", "killed"} {
+		t.Run(fault, func(t *testing.T) {
+			col := faulttest.StartRsyslog(t)
+			spool := filepath.Join(t.TempDir(), "spool")
+			auditDir := t.TempDir()
+			relay := startFaultRelay(t)
+			const n = 12
+			acked := enqueueN(t, spool, relay.addr, n)
+			var once sync.Once
+			hit := make(chan string, 1)
+			relay.set(nil, func(_ int, mid string) error {
+				if _, seen, _ := relay.counts(); seen == 3 {
+					once.Do(func() {
+						if fault == "stopped" {
+							col.Stop()
+						} else {
+							col.Kill()
+						}
+						hit <- mid
+					})
+				}
+				return nil
+			})
+			cmd, out := smtpcheckProc(t, "outbox", "run", "--spool", spool, "--server", relay.addr, "--tls", "none", "--timeout", "5s",
+				"--audit-file", filepath.Join(auditDir, "audit.log"), "--syslog", "relp://"+col.Addr+"?timeout=1s",
+				"--min-backoff", "200ms", "--max-backoff", "400ms")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var mid string
+			select {
+			case mid = <-hit:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the collector was never %s:\n%s", fault, out)
+			}
+			time.Sleep(3 * time.Second) // the worker goes on against the dead collector
+			_, during, _ := relay.counts()
+			if fault == "stopped" {
+				col.Resume()
+			} else {
+				col.Restart(t)
+			}
+			relay.requireExactlyOnce(t, cmd, out, spool, n, acked, during, "while the collector was "+fault)
+			if os.Getenv("MW_SHOW_WORKER") != "" {
+				t.Logf("worker:\n%s", out)
+			}
+			if during > 4 {
+				t.Errorf("%d messages delivered while the collector was %s: sends went on without acknowledged records", during, fault)
+			}
+			relay.mu.Lock()
+			var mids []string
+			for m := range relay.got {
+				mids = append(mids, m)
+			}
+			relay.mu.Unlock()
+			// Every delivered message has its outbox.delivered record (the
+			// record the outbox retries) at the collector; smtp.send
+			// records that were refused while it was down are in the
+			// file only.
+			count := func(m, msg string) int {
+				k := 0
+				for _, l := range col.Lines(m) {
+					if strings.Contains(l, `"msg":"`+msg+`"`) {
+						k++
+					}
+				}
+				return k
+			}
+			missing, copies, sendMissing := 0, 0, 0
+			waitFor(10*time.Second, func() bool {
+				missing, copies, sendMissing = 0, 0, 0
+				for _, m := range mids {
+					k := count(m, "outbox.delivered")
+					if k == 0 {
+						missing++
+					} else {
+						copies += k - 1
+					}
+					if count(m, "smtp.send") == 0 {
+						sendMissing++
+					}
+				}
+				return missing == 0
+			})
+			if missing > 0 {
+				b, _ := os.ReadFile(col.File)
+				t.Fatalf("%d delivered messages without their outbox.delivered record at the collector\nworker:\n%s\ncollector:\n%s", missing, out, b)
+			}
+			files, _ := filepath.Glob(filepath.Join(auditDir, "audit*.log"))
+			o, stderr, code := runWith(t, nil, "", append([]string{"audit", "verify", "--anchor", col.File}, files...)...)
+			if code != exitOK {
+				t.Errorf("trail against the collector's file: exit %d\n%s%s", code, o, stderr)
+			}
+			refused, pending := 0, 0
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				refused += strings.Count(string(b), `"msg":"outbox.deferred"`)
+				pending += strings.Count(string(b), `"msg":"outbox.record_pending"`)
+			}
+			t.Logf("collector %s at message %s: %d delivered during the fault, %d sends refused (outbox.deferred) and %d records pending in the trail file; at the collector: outbox.delivered for %d of %d messages (%d extra copies), smtp.send for %d (the others refused while it was down: in the file only)",
+				fault, mid, during, refused, pending, len(mids)-missing, len(mids), copies, len(mids)-sendMissing)
+		})
+	}
+}
+
+// waitFor polls cond until it holds or the time is up.
+func waitFor(d time.Duration, cond func() bool) {
+	for deadline := time.Now().Add(d); !cond() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -22,7 +22,10 @@ const (
 )
 
 // An Rsyslog is a private rsyslogd process with one RELP input (imrelp) on
-// 127.0.0.1, writing what it receives to File. A test can stop it
+// 127.0.0.1, writing what it receives to File. Its main queue is Direct:
+// a record is written to File before imrelp acknowledges it, so a record
+// acknowledged survives a SIGKILL of rsyslogd (with the default in-memory
+// queue, records acknowledged but not yet written die with the process). A test can stop it
 // (SIGSTOP: it accepts connections in the kernel but answers nothing),
 // resume it (SIGCONT) and kill it (SIGKILL).
 type Rsyslog struct {
@@ -73,6 +76,7 @@ func StartRsyslog(t testing.TB) *Rsyslog {
 	conf := filepath.Join(dir, "rsyslog.conf")
 	os.MkdirAll(filepath.Join(dir, "work"), 0o700)
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory="%s" maxMessageSize="64k" net.enableDNS="off")
+main_queue(queue.type="Direct")
 module(load="imrelp")
 input(type="imrelp" address="127.0.0.1" port="%d")
 action(type="omfile" file="%s" template="RSYSLOG_SyslogProtocol23Format" flushOnTXEnd="on")

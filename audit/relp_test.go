@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -154,4 +156,76 @@ func TestRELPStoppedCollectorRefuses(t *testing.T) {
 		}
 	}
 	t.Logf("stopped collector refused after %v; record sent while stopped found %d time(s) after resume", took.Round(time.Millisecond), col.Count(`"tag":"while-stopped"`))
+}
+
+func TestParseSyslogURLRELP(t *testing.T) {
+	c, err := ParseSyslogURL("relp://127.0.0.1?timeout=1500ms")
+	if err != nil || c.Network != NetRELP || c.Addr != "127.0.0.1:2514" || c.Timeout != 1500*time.Millisecond || !c.CanFailClose() {
+		t.Errorf("relp: %+v %v", c, err)
+	}
+	c, err = ParseSyslogURL("relp+tls://logs.example.com:2515?ca=/ca.pem&cert=/c.pem&key=/c.key")
+	if err != nil || c.Network != NetRELPTLS || c.CAFile != "/ca.pem" || c.CertFile != "/c.pem" || c.KeyFile != "/c.key" {
+		t.Errorf("relp+tls: %+v %v", c, err)
+	}
+	for _, bad := range []string{"relp://h?timeout=0s", "relp://h?timeout=x", "relp://h?ca=/ca.pem", "relp+tls://h?cert=/c.pem", "tcp://h?key=/k"} {
+		if _, err := ParseSyslogURL(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if c, _ := ParseSyslogURL("udp://h"); c.CanFailClose() {
+		t.Error("udp can fail closed?")
+	}
+	if _, err := New(context.Background(), Config{Syslog: "udp://127.0.0.1:9"}); !errors.Is(err, ErrSyslogFailOpenOnly) {
+		t.Errorf("udp under FailClosed: %v", err)
+	}
+	h, err := New(context.Background(), Config{Syslog: "udp://127.0.0.1:9", Policy: FailOpen})
+	if err != nil {
+		t.Fatalf("udp under FailOpen: %v", err)
+	}
+	h.Close()
+}
+
+// TestRELPNegativeAnswer: a collector that answers a syslog command with a
+// code other than 200 (here an in-process one answering 500) fails the
+// record with a *RELPError carrying its code and text.
+func TestRELPNegativeAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := &relpSession{conn: c, r: bufio.NewReader(c), timeout: 5 * time.Second}
+		for {
+			txnr, cmd, _, err := r.readFrame()
+			if err != nil {
+				return
+			}
+			var data string
+			switch cmd {
+			case "open":
+				data = "200 OK\nrelp_version=0\nrelp_software=test\ncommands=syslog"
+			case "syslog":
+				data = "500 queue full\x07"
+			default:
+				data = "200 OK"
+			}
+			fmt.Fprintf(c, "%d rsp %d %s\n", txnr, len(data), data)
+		}
+	}()
+	s, err := DialSyslog(context.Background(), SyslogConfig{Network: NetRELP, Addr: ln.Addr().String(), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Write(context.Background(), &Entry{Time: time.Now(), Msg: "m", members: []byte(`"msg":"m"`)})
+	var re *RELPError
+	if !errors.As(err, &re) || re.Code != 500 || re.Text != "queue full?" || re.Command != "syslog" {
+		t.Fatalf("got %v", err)
+	}
 }

@@ -420,10 +420,12 @@ func (s *Syslog) Write(ctx context.Context, e *Entry) error {
 			}
 			err = fmt.Errorf("audit: syslog: %s: %w", s.cfg.Addr, err)
 			s.closeConn()
-			if errors.Is(err, errRELPNoAck) {
-				// The collector holds the record or not; sending it
-				// again on a new session could only add a copy or
-				// wait as long again. The caller learns it failed.
+			var re *RELPError
+			if errors.Is(err, errRELPNoAck) || errors.As(err, &re) {
+				// Not acknowledged in time: the collector holds the
+				// record or not, and sending it again on a new session
+				// could only add a copy or wait as long again. Refused:
+				// it said why. Either way the caller learns it failed.
 				return err
 			}
 			continue

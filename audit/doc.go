@@ -36,7 +36,9 @@
 //   - Multi fans out to several sinks; Async puts a sink behind a bounded
 //     queue so a slow sink cannot stall a sender; Named labels a sink's
 //     errors. New builds all of this from a Config, each sink behind its
-//     own queue (DefaultQueue records) unless Config.Queue is negative.
+//     own queue (DefaultQueue records) unless Config.Queue is negative; a
+//     File and a Syslog share one queue, the syslog record written after
+//     the file's so it can carry the file's chain_seq and chain_hash.
 //
 // # Failure policy
 //

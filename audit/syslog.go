@@ -331,7 +331,7 @@ func (s *Syslog) dial(ctx context.Context) error {
 		r, err := relpOpen(conn, s.cfg.Timeout)
 		if err != nil {
 			conn.Close()
-			return fmt.Errorf("audit: syslog: %s: %w", s.cfg.Addr, err)
+			return fmt.Errorf("audit: syslog: %s: opening the RELP session: %w", s.cfg.Addr, err)
 		}
 		s.relp = r
 	}
@@ -411,6 +411,12 @@ func (s *Syslog) Write(ctx context.Context, e *Entry) error {
 		}
 		if s.conn == nil {
 			if err = s.dial(ctx); err != nil {
+				if errors.Is(err, errRELPNoAck) {
+					// A collector that accepts connections but does
+					// not answer (stopped): a second try would only
+					// hold the record as long again.
+					return err
+				}
 				continue
 			}
 		}

@@ -275,7 +275,7 @@ func TestOutboxRunRELPCollectorStoppedOrKilled(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatalf("the collector was never %s:\n%s", fault, out)
 			}
-			time.Sleep(3 * time.Second) // the worker goes on against the dead collector
+			time.Sleep(8 * time.Second) // the worker goes on against the dead collector
 			_, during, _ := relay.counts()
 			if fault == "stopped" {
 				col.Resume()

@@ -150,8 +150,36 @@ func (r *Rsyslog) wait(t testing.TB) {
 // Pid is the rsyslogd's process id.
 func (r *Rsyslog) Pid() int { return r.cmd.Process.Pid }
 
-// Stop suspends rsyslogd (SIGSTOP).
-func (r *Rsyslog) Stop() { r.cmd.Process.Signal(sigStop) }
+// Stop suspends rsyslogd (SIGSTOP) and waits until every one of its
+// threads is stopped (the signal takes effect asynchronously).
+func (r *Rsyslog) Stop() {
+	r.cmd.Process.Signal(sigStop)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if r.stopped() {
+			return
+		}
+	}
+}
+
+// stopped reports whether every thread of rsyslogd is in state T.
+func (r *Rsyslog) stopped() bool {
+	stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", r.cmd.Process.Pid))
+	if len(stats) == 0 {
+		return false
+	}
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			return false
+		}
+		// pid (comm) STATE ...: the state follows the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a stopped rsyslogd (SIGCONT).
 func (r *Rsyslog) Resume() { r.cmd.Process.Signal(sigCont) }

@@ -104,9 +104,13 @@ func ReadAnchor(path string) (Anchor, error) {
 	found := false
 	for lineNo := 1; ; lineNo++ {
 		line, err := br.ReadSlice('\n')
-		for errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: look at its start only.
-			_, err = br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: look at its start only
+			// (copied: the next read reuses the buffer).
+			line = bytes.Clone(line)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
 		}
 		if len(line) > 0 {
 			if a, ok, perr := anchorInLine(line, path); perr != nil {

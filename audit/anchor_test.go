@@ -164,7 +164,8 @@ func TestAnchorSources(t *testing.T) {
 	os.WriteFile(log, []byte(
 		`<86>1 2026-01-01T00:00:00Z h mailwarden 1 smtp.send - {"seq":1,"chain_seq":41,"chain_hash":"`+strings.Repeat("cd", 32)+`","msg":"x"}`+"\n"+
 			`<86>1 2026-01-01T00:00:00Z h mailwarden 1 smtp.send - {"seq":2,"chain_seq":42,"chain_hash":"`+h+`","msg":"y"}`+"\n"+
-			"unrelated line\n"), 0o600)
+			"unrelated line\n"+
+			`{"seq":3,"chain_seq":40,"chain_hash":"`+strings.Repeat("ef", 32)+`","long":"`+strings.Repeat("x", 200<<10)+`"}`+"\n"), 0o600)
 	got, err := ReadAnchor(log)
 	if err != nil || got.Seq != 42 || got.Hash != lit.Hash {
 		t.Fatalf("collector log: %v %v", got, err)

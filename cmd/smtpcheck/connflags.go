@@ -55,7 +55,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.StringVar(&p.TLSMinVersion, "tls-min-version", "", "oldest TLS `VERSION` to accept: 1.2 (the default) or 1.3")
 	fs.StringVar(&p.TLSServerName, "tls-server-name", "", "`NAME` to send in SNI and to verify in the relay's certificate (default: the server's host name)")
 	fs.DurationVar(&p.Timeout, "timeout", 30*time.Second, "time limit for each step: dial, each command, and the message data (transfer and final reply)")
-	fs.StringVar(&p.CAFile, "ca", "", "PEM `FILE` of extra certificate authorities to trust, for the relay, an https:// proxy, a tcp+tls:// syslog server and the Graph endpoint")
+	fs.StringVar(&p.CAFile, "ca", "", "PEM `FILE` of extra certificate authorities to trust, for the relay, an https:// proxy, a tcp+tls:// or relp+tls:// syslog server and the Graph endpoint")
 	fs.BoolVar(&p.InsecureSkipVerify, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
 	fs.Var(setClearing(&p.ClientCertFile, &p.ClientP12File), "client-cert", "client certificate PEM `FILE`")
 	fs.StringVar(&p.ClientKeyFile, "client-key", "", "client key PEM `FILE`")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"mailwarden/audit"
 	"mailwarden/authmech"
 	"mailwarden/firewall"
 	"mailwarden/transport"
@@ -107,6 +108,18 @@ func resolvePlan(p Profile) (*plan, error) {
 	}
 	if p.Audit.KeyFile != "" && p.Audit.File == "" {
 		return bad("audit.key_file", errors.New("needs audit.file"))
+	}
+	if p.Audit.AnchorFile != "" && p.Audit.File == "" {
+		return bad("audit.anchor_file", errors.New("needs audit.file"))
+	}
+	if p.Audit.Syslog != "" {
+		sc, err := audit.ParseSyslogURL(p.Audit.Syslog)
+		if err != nil {
+			return bad("audit.syslog", err)
+		}
+		if !p.Audit.FailOpen && !sc.CanFailClose() {
+			return bad("audit.syslog", fmt.Errorf("%w (%s)", audit.ErrSyslogFailOpenOnly, sc.Network))
+		}
 	}
 	if pl.defaults, err = parseDefaults(p); err != nil {
 		return nil, err

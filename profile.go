@@ -186,8 +186,16 @@ type AuditConfig struct {
 	// KeyFile holds the HMAC key that chains the file's records; without it
 	// the chain uses plain SHA-256.
 	KeyFile string `json:"key_file,omitempty"`
+	// AnchorFile keeps the head of the file's chain (seq and hash of the
+	// last record) in a second place, replaced after every record as the
+	// file is synced; "smtpcheck audit verify --anchor" uses it to detect
+	// deleted newest files, and the writer refuses to start when the trail
+	// ends before it. Needs File.
+	AnchorFile string `json:"anchor_file,omitempty"`
 	// Syslog is a syslog URL: unixgram:///dev/log, udp://host:514,
-	// tcp://host:514, tcp+tls://host:6514.
+	// tcp://host:514, tcp+tls://host:6514, relp://host:2514,
+	// relp+tls://host:2514. Only relp and relp+tls acknowledge each record
+	// (fail-closed); udp is refused unless FailOpen.
 	Syslog string `json:"syslog,omitempty"`
 	// EventLog is a Windows Event Log source name.
 	EventLog string `json:"eventlog,omitempty"`

@@ -357,7 +357,7 @@ func (s *Sender) openTrail(ctx context.Context) error {
 	}
 	cfg := audit.Config{EventLog: a.EventLog}
 	if a.File != "" {
-		cfg.File = &audit.FileConfig{Path: a.File}
+		cfg.File = &audit.FileConfig{Path: a.File, AnchorFile: a.AnchorFile}
 		if a.KeyFile != "" {
 			key, err := audit.LoadKey(a.KeyFile)
 			if err != nil {
@@ -371,7 +371,10 @@ func (s *Sender) openTrail(ctx context.Context) error {
 		if err != nil {
 			return bad("audit.syslog", err)
 		}
-		if sc.Network == audit.NetTLS && s.rootCAs != nil {
+		if !a.FailOpen && !sc.CanFailClose() {
+			return bad("audit.syslog", fmt.Errorf("%w (%s)", audit.ErrSyslogFailOpenOnly, sc.Network))
+		}
+		if (sc.Network == audit.NetTLS || sc.Network == audit.NetRELPTLS) && s.rootCAs != nil {
 			sc.TLS = &tls.Config{RootCAs: s.rootCAs, MinVersion: tls.VersionTLS12}
 		}
 		cfg.SyslogConfig = &sc

@@ -40,6 +40,11 @@ type Config struct {
 	OnError func(error)
 }
 
+// ErrSyslogFailOpenOnly is returned by New for a syslog transport that
+// cannot hold a fail-closed trail (UDP: a lost datagram is never reported)
+// when the policy is FailClosed. See SyslogConfig.CanFailClose.
+var ErrSyslogFailOpenOnly = errors.New("audit: this syslog transport cannot tell whether a record arrived, so it cannot hold a fail-closed trail: use relp:// or relp+tls:// (acknowledged), or the fail-open policy (--audit-fail-open, audit.fail_open)")
+
 // DefaultQueue is the queue size New uses when Config.Queue is 0.
 const DefaultQueue = 1024
 
@@ -64,28 +69,51 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		}
 		sinks = append(sinks, Named(name, s))
 	}
+	var sc *SyslogConfig
+	if cfg.Syslog != "" || cfg.SyslogConfig != nil {
+		if cfg.SyslogConfig != nil {
+			c := *cfg.SyslogConfig
+			sc = &c
+		} else {
+			c, err := ParseSyslogURL(cfg.Syslog)
+			if err != nil {
+				return fail(err)
+			}
+			sc = &c
+		}
+		if cfg.Policy == FailClosed && !sc.CanFailClose() {
+			return fail(fmt.Errorf("%w (%s)", ErrSyslogFailOpenOnly, sc.Network))
+		}
+	}
+	var file *File
 	if cfg.File != nil {
 		f, err := OpenFile(*cfg.File)
 		if err != nil {
 			return fail(err)
 		}
-		add("file", f)
+		file = f
 	}
-	if cfg.Syslog != "" || cfg.SyslogConfig != nil {
-		var sc SyslogConfig
-		if cfg.SyslogConfig != nil {
-			sc = *cfg.SyslogConfig
-		} else {
-			var err error
-			if sc, err = ParseSyslogURL(cfg.Syslog); err != nil {
-				return fail(err)
-			}
-		}
-		s, err := DialSyslog(ctx, sc)
+	if sc != nil {
+		s, err := DialSyslog(ctx, *sc)
 		if err != nil {
+			if file != nil {
+				file.Close()
+			}
 			return fail(err)
 		}
-		add("syslog", s)
+		if file != nil {
+			// The syslog records carry the file's chain_seq and
+			// chain_hash: the collector holds an anchor of the trail.
+			var c Sink = &chained{file: file, next: Named("syslog", s)}
+			if cfg.Queue > 0 {
+				c = NewAsync(c, cfg.Queue)
+			}
+			sinks = append(sinks, c)
+		} else {
+			add("syslog", s)
+		}
+	} else if file != nil {
+		add("file", file)
 	}
 	if cfg.EventLog != "" {
 		l, err := OpenEventLog(cfg.EventLog)

@@ -25,13 +25,20 @@
 //   - File: JSON lines, hash-chained, rotated by size and age, with a
 //     retention count and an fsync policy (every record, interval, none).
 //   - Syslog: RFC 5424 over the local socket (unixgram, unix), UDP (RFC
-//     5426), TCP with octet counting (RFC 6587) and TLS (RFC 5425), JSON in
-//     MSG; it reconnects when the connection breaks.
+//     5426), TCP with octet counting (RFC 6587), TLS (RFC 5425) and RELP
+//     (rsyslog's Reliable Event Logging Protocol, plain or over TLS, each
+//     record acknowledged), JSON in MSG; it reconnects when the connection
+//     breaks. Only RELP can hold a fail-closed trail (see
+//     SyslogConfig.CanFailClose); New refuses UDP under FailClosed. With a
+//     File in the same Config, each syslog record carries the file's
+//     chain_seq and chain_hash: the collector holds an anchor.
 //   - EventLog: the Windows Event Log (Windows only, see below).
 //   - Multi fans out to several sinks; Async puts a sink behind a bounded
 //     queue so a slow sink cannot stall a sender; Named labels a sink's
 //     errors. New builds all of this from a Config, each sink behind its
-//     own queue (DefaultQueue records) unless Config.Queue is negative.
+//     own queue (DefaultQueue records) unless Config.Queue is negative; a
+//     File and a Syslog share one queue, the syslog record written after
+//     the file's so it can carry the file's chain_seq and chain_hash.
 //
 // # Failure policy
 //
@@ -85,6 +92,21 @@
 // (retention) leaves a chain that starts later: Verify accepts it and
 // reports Anchored false.
 //
+// # Anchors
+//
+// Every writer seals its end, so deleting the newest files, or all the
+// files of the last run, leaves a chain Verify accepts. An Anchor, the
+// head (seq, hash) kept in a second place, catches that:
+// FileConfig.AnchorFile is replaced atomically with the head as records
+// reach the disk, and syslog records carry chain_seq and chain_hash.
+// VerifyAnchor fails with an *AnchorError when the trail ends before the
+// anchor (AnchorAhead) or has another hash at its seq (AnchorMismatch), and
+// OpenFile refuses to continue a trail that is behind its anchor file.
+// ReadAnchor reads an anchor file or a collector's log, ParseAnchor the
+// SEQ:HASH form. An anchor proves that nothing up to its record was cut or
+// replaced; it proves nothing about later records, nor against someone
+// who can rewrite both the trail and the anchor.
+//
 // Without a key the chain proves nothing against someone who rewrites the
 // whole file and recomputes every hash; it still catches careless edits,
 // lost lines and damaged disks. Use a key held apart from the log for
@@ -126,7 +148,7 @@
 // depth.
 //
 // Out of scope: shipping logs to a SIEM (point syslog at it), reading or
-// querying a trail beyond Verify, syslog over RELP, and key management:
+// querying a trail beyond Verify, and key management:
 // the HMAC key is read from a file (LoadKey), and a trail is verified with
 // one key, so to change the key move the old trail away first (OpenFile
 // then starts a new chain).

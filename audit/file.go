@@ -74,6 +74,17 @@ type FileConfig struct {
 	Perm os.FileMode
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AnchorFile, when set, is a second place where the sink keeps the
+	// head of the chain (the last record's seq and hash, see Anchor): it
+	// is replaced atomically (a temporary file renamed over it) once the
+	// records are on disk as Sync says: after every record (SyncEvery,
+	// synced too), at each interval sync (SyncInterval), after every
+	// record without fsync (SyncNone); and when a file is opened, rotated
+	// or closed. Keep it where the trail's directory is not (another disk,
+	// a mount only this writer and the auditors reach). OpenFile refuses
+	// to continue a trail that ends before the anchor (its newest files
+	// were deleted): an *AnchorError.
+	AnchorFile string
 }
 
 // A File is a Sink that appends entries as JSON lines to a file, chaining
@@ -100,6 +111,12 @@ type File struct {
 	buf     []byte
 
 	lock *os.File // held while open, see lockFile
+
+	// anchor is the anchor file's content found at OpenFile, checked
+	// against the chain before the first file is created, then nil.
+	anchor *Anchor
+	// anchored is the seq the anchor file holds now.
+	anchored uint64
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -135,6 +152,14 @@ func OpenFile(cfg FileConfig) (*File, error) {
 		return nil, err
 	}
 	f := &File{cfg: cfg, chain: newChain(cfg.Key), lock: lock}
+	if cfg.AnchorFile != "" {
+		if err := f.readAnchor(); err != nil {
+			if lock != nil {
+				lock.Close()
+			}
+			return nil, err
+		}
+	}
 	if err := f.open(); err != nil {
 		if lock != nil {
 			lock.Close()
@@ -330,6 +355,12 @@ func (f *File) moveAway() error {
 
 // create makes a new active file and writes its audit.open record.
 func (f *File) create(reason string) error {
+	if f.anchor != nil {
+		// The first file of this writer: the chain state is known now.
+		if err := f.checkAnchor(); err != nil {
+			return err
+		}
+	}
 	fh, err := os.OpenFile(f.cfg.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, f.cfg.Perm)
 	if err != nil {
 		return fmt.Errorf("audit: file: %w", err)
@@ -351,7 +382,7 @@ func (f *File) create(reason string) error {
 		}
 		syncDir(f.cfg.Path)
 	}
-	return nil
+	return f.writeAnchor(f.cfg.Sync != SyncNone)
 }
 
 // syncDir makes a rename or create in path's directory durable. Errors are
@@ -395,30 +426,92 @@ func (f *File) writeMembers(members []byte) error {
 // Write appends e to the chain, rotating first when the file is too big or
 // too old, and fsyncs according to the policy.
 func (f *File) Write(_ context.Context, e *Entry) error {
+	_, _, err := f.write(e)
+	return err
+}
+
+// write is Write, returning the record's seq and hash once it is in the
+// file (seq 0 when it is not).
+func (f *File) write(e *Entry) (uint64, [32]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return ErrClosed
+		return 0, [32]byte{}, ErrClosed
 	}
 	if f.broken != nil || f.f == nil {
 		if err := f.restart(); err != nil {
-			return err
+			return 0, [32]byte{}, err
 		}
 	} else if f.needRotate(len(e.members)) {
 		if err := f.rotate(); err != nil {
-			return err
+			return 0, [32]byte{}, err
 		}
 	}
 	if err := f.writeMembers(e.members); err != nil {
-		return err
+		return 0, [32]byte{}, err
 	}
-	if f.cfg.Sync == SyncEvery {
+	seq, sum := f.chain.seq, f.chain.prev
+	switch f.cfg.Sync {
+	case SyncEvery:
 		if err := f.f.Sync(); err != nil {
 			f.broken = fmt.Errorf("audit: file: %w", err)
-			return f.broken
+			return 0, [32]byte{}, f.broken
 		}
 		f.dirty = false
+		if err := f.writeAnchor(true); err != nil {
+			return seq, sum, err
+		}
+	case SyncNone:
+		if err := f.writeAnchor(false); err != nil {
+			return seq, sum, err
+		}
 	}
+	return seq, sum, nil
+}
+
+// readAnchor reads the anchor file, if there is one, for checkAnchor.
+func (f *File) readAnchor() error {
+	a, err := ReadAnchor(f.cfg.AnchorFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a new anchor: nothing to compare with
+	}
+	if err != nil {
+		return fmt.Errorf("%w; refusing to start the trail of %s (move the anchor file away only to start over knowingly)", err, f.cfg.Path)
+	}
+	a.Source = f.cfg.AnchorFile
+	f.anchor = &a
+	return nil
+}
+
+// checkAnchor compares the anchor found at OpenFile with where the chain
+// stands: a trail that ends before its anchor, or has another hash at the
+// anchor's seq, lost its newest records.
+func (f *File) checkAnchor() error {
+	a := *f.anchor
+	f.anchor = nil
+	switch {
+	case a.Seq > f.chain.seq:
+		return &AnchorError{Kind: AnchorAhead, Anchor: a, LastSeq: f.chain.seq, LastHash: hex.EncodeToString(f.chain.prev[:]), Path: f.cfg.Path}
+	case a.Seq == f.chain.seq && a.Hash != f.chain.prev:
+		return &AnchorError{Kind: AnchorMismatch, Anchor: a, LastSeq: f.chain.seq, LastHash: hex.EncodeToString(f.chain.prev[:]), Found: hex.EncodeToString(f.chain.prev[:]), Path: f.cfg.Path}
+	}
+	// An anchor behind the chain is normal (a crash between a record and
+	// the anchor's update, an interval not yet synced); the records
+	// between are checked by "audit verify".
+	return nil
+}
+
+// writeAnchor records the chain's head in the anchor file. The caller
+// holds mu (or is OpenFile) and has made the records durable as the
+// policy says.
+func (f *File) writeAnchor(durable bool) error {
+	if f.cfg.AnchorFile == "" || f.chain.seq == f.anchored {
+		return nil
+	}
+	if err := writeAnchor(f.cfg.AnchorFile, f.cfg.Perm, f.chain.seq, f.chain.prev, f.chain.alg, filepath.Base(f.cfg.Path), f.now(), durable); err != nil {
+		return err
+	}
+	f.anchored = f.chain.seq
 	return nil
 }
 
@@ -482,7 +575,7 @@ func (f *File) seal(reason string) error {
 	if err != nil {
 		return fmt.Errorf("audit: file: sealing: %w", err)
 	}
-	return nil
+	return f.writeAnchor(f.cfg.Sync != SyncNone)
 }
 
 func (f *File) prune() error {
@@ -516,7 +609,7 @@ func (f *File) Sync(context.Context) error {
 		return fmt.Errorf("audit: file: %w", err)
 	}
 	f.dirty = false
-	return nil
+	return f.writeAnchor(true)
 }
 
 func (f *File) syncLoop() {

@@ -28,6 +28,11 @@ type Entry struct {
 	// report, when set, receives the outcome of a write a Sink finished
 	// after its Write returned (see Async).
 	report func(error)
+	// chainSeq and chainHash are the File sink's seq and hash of this
+	// record, set on the copy a chained sink hands on to syslog (0 when
+	// the record is not in the file).
+	chainSeq  uint64
+	chainHash [32]byte
 }
 
 // JSON returns the entry as a JSON object: time, level, msg and the

@@ -234,3 +234,42 @@ func (a *Async) Close() error {
 	<-a.done
 	return a.sink.Close()
 }
+
+// chained writes each entry to a File and then hands it, with the seq and
+// hash the File gave it (chain_seq, chain_hash), to the next sink, so that
+// sink (syslog) carries the trail's head as it grows: an anchor outside the
+// files. A failing File does not keep the entry from next (without chain
+// members then).
+type chained struct {
+	file *File
+	next Sink
+}
+
+func (c *chained) Write(ctx context.Context, e *Entry) error {
+	seq, sum, ferr := c.file.write(e)
+	if ferr != nil {
+		ferr = &SinkError{Sink: "file", Err: ferr}
+	}
+	inner := *e
+	inner.chainSeq, inner.chainHash = seq, sum
+	return errors.Join(ferr, c.next.Write(ctx, &inner))
+}
+
+func (c *chained) Close() error {
+	var ferr error
+	if err := c.file.Close(); err != nil {
+		ferr = &SinkError{Sink: "file", Err: err}
+	}
+	return errors.Join(ferr, c.next.Close())
+}
+
+func (c *chained) Sync(ctx context.Context) error {
+	var ferr, nerr error
+	if err := c.file.Sync(ctx); err != nil {
+		ferr = &SinkError{Sink: "file", Err: err}
+	}
+	if s, ok := c.next.(Syncer); ok {
+		nerr = s.Sync(ctx)
+	}
+	return errors.Join(ferr, nerr)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +23,28 @@ const (
 	NetUDP      = "udp"      // RFC 5426, one datagram per message
 	NetTCP      = "tcp"      // RFC 6587 octet-counting framing
 	NetTLS      = "tcp+tls"  // RFC 5425
+	NetRELP     = "relp"     // rsyslog's RELP, each record acknowledged
+	NetRELPTLS  = "relp+tls" // RELP over TLS
 )
+
+// CanFailClose reports whether the transport can hold a fail-closed trail,
+// that is whether a record that did not arrive makes Write fail:
+//
+//   - relp, relp+tls: yes. Write returns once the collector acknowledged
+//     the record (rsp 200), and fails when it did not within Timeout.
+//   - tcp, tcp+tls, unix: late. Write returns once the kernel took the
+//     bytes; a collector that stopped (SIGSTOP) or died after accepting
+//     them loses them without an error, and only a later write (or the
+//     check before it) notices the dead connection.
+//   - unixgram: a missing local daemon is reported; a datagram the daemon
+//     drops is not.
+//   - udp: never. A datagram to a collector that is down is lost without
+//     an error. New refuses it under FailClosed (ErrSyslogFailOpenOnly).
+func (c SyslogConfig) CanFailClose() bool { return c.Network != NetUDP }
+
+func (c SyslogConfig) relp() bool { return c.Network == NetRELP || c.Network == NetRELPTLS }
+
+func (c SyslogConfig) tlsNet() bool { return c.Network == NetTLS || c.Network == NetRELPTLS }
 
 // facilities maps the RFC 5424 facility names to their codes.
 var facilities = map[string]int{
@@ -44,8 +66,11 @@ type SyslogConfig struct {
 	// server certificate is always verified.
 	TLS *tls.Config
 	// CAFile, when set, is a PEM file of CA certificates trusted for the
-	// server certificate instead of the system roots (NetTLS only).
+	// server certificate instead of the system roots (NetTLS, NetRELPTLS).
 	CAFile string
+	// CertFile and KeyFile, when set, are a PEM client certificate and
+	// its key presented to the collector (NetTLS, NetRELPTLS).
+	CertFile, KeyFile string
 	// Facility is the RFC 5424 facility name; "" means "authpriv"
 	// (security and authorization messages, kept private).
 	Facility string
@@ -53,7 +78,8 @@ type SyslogConfig struct {
 	AppName string
 	// Hostname is the HOSTNAME field; "" means os.Hostname().
 	Hostname string
-	// Timeout bounds each dial and write; 0 means 5 seconds.
+	// Timeout bounds each dial and write, and for RELP the wait for the
+	// collector's acknowledgement of each record; 0 means 5 seconds.
 	Timeout time.Duration
 }
 
@@ -64,10 +90,13 @@ type SyslogConfig struct {
 //	udp://127.0.0.1:514
 //	tcp://127.0.0.1:601
 //	tcp+tls://logs.example.com:6514?ca=/etc/mailwarden/syslog-ca.pem
+//	relp://127.0.0.1:2514?timeout=2s
+//	relp+tls://logs.example.com:2515?ca=ca.pem&cert=client.pem&key=client.key
 //
-// with optional query parameters facility (a name such as local0), app and
-// ca (tcp+tls only). A host without a port gets 514 (udp, tcp) or 6514
-// (tcp+tls).
+// with optional query parameters facility (a name such as local0), app,
+// timeout (a Go duration: Timeout) and, for tcp+tls and relp+tls, ca, cert
+// and key. A host without a port gets 514 (udp, tcp), 6514 (tcp+tls) or
+// 2514 (relp, relp+tls).
 func ParseSyslogURL(raw string) (SyslogConfig, error) {
 	var cfg SyslogConfig
 	u, err := url.Parse(raw)
@@ -90,25 +119,28 @@ func ParseSyslogURL(raw string) (SyslogConfig, error) {
 			return cfg, fmt.Errorf("audit: syslog url %q: want %s:///path/to/socket", raw, u.Scheme)
 		}
 		cfg.Addr = u.Path
-	case NetUDP, NetTCP, NetTLS:
+	case NetUDP, NetTCP, NetTLS, NetRELP, NetRELPTLS:
 		if u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return cfg, fmt.Errorf("audit: syslog url %q: want %s://host:port", raw, u.Scheme)
 		}
 		cfg.Addr = u.Host
 		if u.Port() == "" {
 			port := "514"
-			if u.Scheme == NetTLS {
+			switch u.Scheme {
+			case NetTLS:
 				port = "6514"
+			case NetRELP, NetRELPTLS:
+				port = "2514"
 			}
 			cfg.Addr = net.JoinHostPort(u.Hostname(), port)
 		}
 	default:
-		return cfg, fmt.Errorf("audit: syslog url %q: unknown scheme (want unixgram, unix, udp, tcp or tcp+tls)", raw)
+		return cfg, fmt.Errorf("audit: syslog url %q: unknown scheme (want unixgram, unix, udp, tcp, tcp+tls, relp or relp+tls)", raw)
 	}
 	q := u.Query()
 	for k := range q {
 		switch k {
-		case "facility", "app", "ca":
+		case "facility", "app", "ca", "cert", "key", "timeout":
 		default:
 			return cfg, fmt.Errorf("audit: syslog url: unknown parameter %q", k)
 		}
@@ -116,8 +148,20 @@ func ParseSyslogURL(raw string) (SyslogConfig, error) {
 	cfg.Facility = q.Get("facility")
 	cfg.AppName = q.Get("app")
 	cfg.CAFile = q.Get("ca")
-	if cfg.CAFile != "" && cfg.Network != NetTLS {
-		return cfg, fmt.Errorf("audit: syslog url: ca is only for tcp+tls")
+	cfg.CertFile = q.Get("cert")
+	cfg.KeyFile = q.Get("key")
+	if (cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != "") && !cfg.tlsNet() {
+		return cfg, fmt.Errorf("audit: syslog url: ca, cert and key are only for tcp+tls and relp+tls")
+	}
+	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
+		return cfg, fmt.Errorf("audit: syslog url: cert and key go together")
+	}
+	if t := q.Get("timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("audit: syslog url: timeout %q is not a positive duration such as 2s", t)
+		}
+		cfg.Timeout = d
 	}
 	if _, ok := facilities[cfg.Facility]; cfg.Facility != "" && !ok {
 		return cfg, fmt.Errorf("audit: syslog url: unknown facility %q", cfg.Facility)
@@ -146,9 +190,18 @@ func ParseSyslogURL(raw string) (SyslogConfig, error) {
 // sink checks whether the server closed the connection, so a restarted
 // server does not swallow the first message.
 //
+// RELP (relp, relp+tls) frames each message as a RELP "syslog" command
+// and Write waits for the collector's "rsp 200" for it: a record is
+// acknowledged or Write fails (after Timeout), which is what a fail-closed
+// trail needs. rsyslog's imrelp acknowledges once the record is in its
+// queue, not once it is on disk (configure the queue as disk-assisted where
+// that matters). A record sent again after a broken connection may reach
+// the collector twice; the chain_seq member tells copies apart.
+//
 // UDP gives no delivery guarantee: a message to a server that is down is
-// lost without an error. Use TCP or TLS where the fail-closed policy must
-// hold. Receivers limit message size (rsyslog: 8 KiB by default,
+// lost without an error, and New refuses it under FailClosed. TCP and TLS
+// detect a dead collector late (see CanFailClose): use RELP where the
+// fail-closed policy must hold. Receivers limit message size (rsyslog: 8 KiB by default,
 // $MaxMessageSize); a longer record is truncated by the receiver.
 type Syslog struct {
 	cfg      SyslogConfig
@@ -159,6 +212,7 @@ type Syslog struct {
 
 	mu     sync.Mutex
 	conn   net.Conn
+	relp   *relpSession // the RELP session on conn (relp, relp+tls)
 	seq    uint64
 	closed bool
 	buf    []byte
@@ -169,7 +223,7 @@ type Syslog struct {
 func DialSyslog(ctx context.Context, cfg SyslogConfig) (*Syslog, error) {
 	s := &Syslog{cfg: cfg, pid: strconv.Itoa(os.Getpid())}
 	switch cfg.Network {
-	case NetUnixgram, NetUnix, NetUDP, NetTCP, NetTLS:
+	case NetUnixgram, NetUnix, NetUDP, NetTCP, NetTLS, NetRELP, NetRELPTLS:
 	default:
 		return nil, fmt.Errorf("audit: syslog: unknown network %q", cfg.Network)
 	}
@@ -197,7 +251,7 @@ func DialSyslog(ctx context.Context, cfg SyslogConfig) (*Syslog, error) {
 		s.host, _ = os.Hostname()
 	}
 	s.host = headerField(s.host, 255)
-	if cfg.Network == NetTLS {
+	if cfg.tlsNet() {
 		if cfg.TLS != nil {
 			s.tls = cfg.TLS.Clone()
 		} else {
@@ -220,6 +274,13 @@ func DialSyslog(ctx context.Context, cfg SyslogConfig) (*Syslog, error) {
 				return nil, fmt.Errorf("audit: syslog: no certificate in %s", cfg.CAFile)
 			}
 			s.tls.RootCAs = pool
+		}
+		if cfg.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("audit: syslog: client certificate: %w", err)
+			}
+			s.tls.Certificates = []tls.Certificate{cert}
 		}
 		if s.tls.MinVersion == 0 {
 			s.tls.MinVersion = tls.VersionTLS12
@@ -255,14 +316,24 @@ func (s *Syslog) dial(ctx context.Context) error {
 	var conn net.Conn
 	var err error
 	switch s.cfg.Network {
-	case NetTLS:
+	case NetTLS, NetRELPTLS:
 		td := tls.Dialer{NetDialer: &d, Config: s.tls}
 		conn, err = td.DialContext(ctx, "tcp", s.cfg.Addr)
+	case NetRELP:
+		conn, err = d.DialContext(ctx, "tcp", s.cfg.Addr)
 	default:
 		conn, err = d.DialContext(ctx, s.cfg.Network, s.cfg.Addr)
 	}
 	if err != nil {
 		return fmt.Errorf("audit: syslog: %w", err)
+	}
+	if s.cfg.relp() {
+		r, err := relpOpen(conn, s.cfg.Timeout)
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("audit: syslog: %s: opening the RELP session: %w", s.cfg.Addr, err)
+		}
+		s.relp = r
 	}
 	s.conn = conn
 	return nil
@@ -301,10 +372,17 @@ func (s *Syslog) format(dst []byte, e *Entry, seq uint64) []byte {
 	dst = append(dst, ` - {"seq":`...)
 	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, ',')
+	if e.chainSeq > 0 {
+		dst = append(dst, `"chain_seq":`...)
+		dst = strconv.AppendUint(dst, e.chainSeq, 10)
+		dst = append(dst, `,"chain_hash":"`...)
+		dst = hex.AppendEncode(dst, e.chainHash[:])
+		dst = append(dst, `",`...)
+	}
 	dst = e.appendMembers(dst)
 	dst = append(dst, '}')
 	switch s.cfg.Network {
-	case NetUDP, NetUnixgram:
+	case NetUDP, NetUnixgram, NetRELP, NetRELPTLS:
 		return dst
 	case NetUnix:
 		// Local stream sockets (syslog-ng's unix-stream, journald)
@@ -329,23 +407,54 @@ func (s *Syslog) Write(ctx context.Context, e *Entry) error {
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
 		if s.conn != nil && !s.alive() {
-			s.conn.Close()
-			s.conn = nil
+			s.closeConn()
 		}
 		if s.conn == nil {
 			if err = s.dial(ctx); err != nil {
+				if errors.Is(err, errRELPNoAck) {
+					// A collector that accepts connections but does
+					// not answer (stopped): a second try would only
+					// hold the record as long again.
+					return err
+				}
 				continue
 			}
+		}
+		if s.relp != nil {
+			if err = s.relp.send(s.buf); err == nil {
+				return nil
+			}
+			err = fmt.Errorf("audit: syslog: %s: %w", s.cfg.Addr, err)
+			s.closeConn()
+			var re *RELPError
+			if errors.Is(err, errRELPNoAck) || errors.As(err, &re) {
+				// Not acknowledged in time: the collector holds the
+				// record or not, and sending it again on a new session
+				// could only add a copy or wait as long again. Refused:
+				// it said why. Either way the caller learns it failed.
+				return err
+			}
+			continue
 		}
 		s.conn.SetWriteDeadline(time.Now().Add(s.cfg.Timeout))
 		if _, err = s.conn.Write(s.buf); err == nil {
 			return nil
 		}
 		err = fmt.Errorf("audit: syslog: %w", err)
+		s.closeConn()
+	}
+	return err
+}
+
+func (s *Syslog) closeConn() {
+	if s.relp != nil {
+		s.relp.abort()
+		s.relp = nil
+	}
+	if s.conn != nil {
 		s.conn.Close()
 		s.conn = nil
 	}
-	return err
 }
 
 // Close closes the connection; later writes return ErrClosed.
@@ -355,6 +464,10 @@ func (s *Syslog) Close() error {
 	s.closed = true
 	if s.conn == nil {
 		return nil
+	}
+	if s.relp != nil {
+		s.relp.close()
+		s.relp = nil
 	}
 	err := s.conn.Close()
 	s.conn = nil

@@ -307,6 +307,36 @@ m=$(marker unix)
 logger -u "$MW_SYSLOG_UNIX" --rfc5424 -t mailwarden-check "$m" 2>/dev/null || true
 logged "$m" && ok "rsyslog unix $MW_SYSLOG_UNIX" || bad "rsyslog unix: $m not in $MW_SYSLOG_FILE"
 
+# RELP: open a session, send one syslog command, expect "2 rsp 6 200 OK"
+# (the per-record acknowledgement) and the record in MW_SYSLOG_RELP_FILE.
+# Over TLS imrelp wants a client certificate of the test CA.
+relp_frames() {
+	local offers msg
+	offers=$(printf 'relp_version=0\nrelp_software=mailwarden-check\ncommands=syslog')
+	msg=$(syslog_line "$1")
+	printf '1 open %d %s\n' ${#offers} "$offers"
+	sleep 0.5
+	printf '2 syslog %d %s\n' ${#msg} "$msg"
+	sleep 1
+	printf '3 close 0\n'
+	sleep 0.3
+}
+relp_logged() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -q -F "$1" "$MW_SYSLOG_RELP_FILE" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+m=$(marker relp)
+out=$(relp_frames "$m" | timeout 10 bash -c 'exec 3<>"/dev/tcp/$1/$2"; cat <&0 >&3 & timeout 3 cat <&3' _ "$(host "$MW_SYSLOG_RELP")" "$(port "$MW_SYSLOG_RELP")" 2>/dev/null || true)
+if [[ $out == *"2 rsp 6 200 OK"* ]] && relp_logged "$m"; then ok "rsyslog relp $MW_SYSLOG_RELP (acknowledged)"; else bad "rsyslog relp: no ack or $m not in $MW_SYSLOG_RELP_FILE: ${out:0:200}"; fi
+m=$(marker relps)
+out=$(relp_frames "$m" | timeout 10 openssl s_client -quiet -CAfile "$MW_TEST_CA" -verify_return_error -verify_hostname localhost \
+	-cert "$(dirname "$MW_TEST_CA")/client.pem" -key "$(dirname "$MW_TEST_CA")/client.key" -connect "$MW_SYSLOG_RELPS" 2>"$TMP/relps.err" || true)
+if [[ $out == *"2 rsp 6 200 OK"* ]] && relp_logged "$m"; then ok "rsyslog relp+tls $MW_SYSLOG_RELPS (acknowledged)"; else bad "rsyslog relp+tls: no ack or $m not in $MW_SYSLOG_RELP_FILE: ${out:0:200} $(tail -n1 "$TMP/relps.err")"; fi
+
 # ------------------------------------------------------- browser and PDF
 
 # Headless Chromium renders a page (no network: the page is a data: URL) and

@@ -33,7 +33,7 @@ OAUTH_USER=mwuser@mailwarden.test
 PACKAGES=(
 	postfix openssl ca-certificates iproute2
 	dante-server openssh-server openssh-client squid
-	rsyslog rsyslog-gnutls
+	rsyslog rsyslog-gnutls rsyslog-relp
 	krb5-kdc krb5-admin-server krb5-user
 	dovecot-core dovecot-submissiond dovecot-gssapi
 	libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
@@ -568,15 +568,18 @@ up_squid() {
 
 # rsyslog: UDP, TCP, TCP+TLS (gtls, the test certificate) on loopback and a
 # private unix socket (never /dev/log); everything it receives is written in
-# RFC 5424 form (RSYSLOG_SyslogProtocol23Format) to one file.
+# RFC 5424 form (RSYSLOG_SyslogProtocol23Format) to one file. RELP (imrelp,
+# each record acknowledged) plain and over TLS (the test server certificate;
+# the client must present a certificate of the test CA, authMode certvalid)
+# goes to a second file.
 up_rsyslog() {
 	local d=$RUN/rsyslog
 	if alive rsyslog; then
 		log "rsyslog already running"
 		return 0
 	fi
-	local P_UDP P_TCP P_TLS
-	ports P_UDP P_TCP P_TLS
+	local P_UDP P_TCP P_TLS P_RELP P_RELPS
+	ports P_UDP P_TCP P_TLS P_RELP P_RELPS
 	rm -rf "$d"
 	mkdir -p "$d/work"
 	chmod 755 "$d"
@@ -599,6 +602,15 @@ up_rsyslog() {
 		module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1"
 			streamDriver.authMode="anon")
 		input(type="imtcp" address="127.0.0.1" port="$P_TLS")
+		module(load="imrelp")
+		input(type="imrelp" address="127.0.0.1" port="$P_RELP" ruleset="relp")
+		input(type="imrelp" address="127.0.0.1" port="$P_RELPS" ruleset="relp"
+			tls="on" tls.caCert="$CERTS/ca.pem" tls.myCert="$CERTS/server.pem"
+			tls.myPrivKey="$CERTS/server.key" tls.authMode="certvalid")
+		ruleset(name="relp") {
+			action(type="omfile" file="$d/relp.log" fileCreateMode="0644"
+				template="RSYSLOG_SyslogProtocol23Format" flushOnTXEnd="on")
+		}
 		action(type="omfile" file="$d/messages.log" fileCreateMode="0644"
 			template="RSYSLOG_SyslogProtocol23Format" flushOnTXEnd="on")
 	EOF
@@ -608,7 +620,7 @@ up_rsyslog() {
 	}
 	spawn rsyslog "$d/rsyslogd.log" rsyslogd -n -f "$d/rsyslog.conf" -i "$d/rsyslogd.pid"
 	local p
-	for p in "$P_TCP" "$P_TLS"; do
+	for p in "$P_TCP" "$P_TLS" "$P_RELP" "$P_RELPS"; do
 		wait_up rsyslog "$p" || abort rsyslog "rsyslogd does not answer on 127.0.0.1:$p" "$d/rsyslogd.log"
 	done
 	local i
@@ -624,8 +636,11 @@ up_rsyslog() {
 		export MW_SYSLOG_TLS=127.0.0.1:$P_TLS
 		export MW_SYSLOG_UNIX=$d/log.sock
 		export MW_SYSLOG_FILE=$d/messages.log
+		export MW_SYSLOG_RELP=127.0.0.1:$P_RELP
+		export MW_SYSLOG_RELPS=127.0.0.1:$P_RELPS
+		export MW_SYSLOG_RELP_FILE=$d/relp.log
 	EOF
-	log "rsyslog up: udp $P_UDP tcp $P_TCP tls $P_TLS"
+	log "rsyslog up: udp $P_UDP tcp $P_TCP tls $P_TLS relp $P_RELP relp+tls $P_RELPS"
 }
 
 # ---------------------------------------------------------------- kerberos

@@ -11,7 +11,7 @@ import (
 	"mailwarden/audit"
 )
 
-const auditUsage = `usage: smtpcheck audit verify [--key-file FILE] [--allow-open] FILE...
+const auditUsage = `usage: smtpcheck audit verify [--key-file FILE] [--allow-open] [--anchor ANCHOR] FILE...
        smtpcheck audit report [flags] FILE...   (see 'smtpcheck audit report --help')
 
 Checks the hash chain of an audit trail written with --audit-file: every
@@ -32,15 +32,27 @@ accepts a trail whose only fault is a missing seal after a whole record, and
 prints the last sequence number and hash so they can be compared with an
 anchor kept elsewhere.
 
+Every writer leaves a sealed end, so a trail whose newest files were
+deleted still verifies. --anchor catches that: it checks that the trail
+reaches the anchor (the head seq and hash kept in a second place, see
+--audit-anchor and the chain_seq/chain_hash of the syslog records) and has
+the anchor's hash at its seq. It proves that nothing up to the anchor was
+cut off or replaced; it proves nothing about records after the anchor, nor
+against someone who could rewrite both the trail and the anchor.
+
 Flags:
   --key-file FILE  the HMAC key file the trail was written with
                    (--audit-key-file); needed for a keyed trail
   --allow-open     accept a trail without its closing seal
+  --anchor ANCHOR  an anchor file (--audit-anchor), a collector's log file
+                   holding the trail's syslog records (the highest
+                   chain_seq with its chain_hash is used), or SEQ:HASH
   --quiet          no progress line on a terminal (standard error)
   --verbose        not on a terminal: one progress line per file to
                    standard error
 
-Exit codes: 0 intact, 1 tampered or cut short, 2 usage or unreadable input.
+Exit codes: 0 intact, 1 tampered, cut short, or ending before (or not
+matching) its anchor, 2 usage or unreadable input (an unreadable anchor too).
 `
 
 func runAudit(ctx context.Context, e *env, args []string) int {
@@ -69,6 +81,7 @@ func runAuditVerify(e *env, args []string) int {
 	keyFile := fs.String("key-file", "", "")
 	fs.StringVar(keyFile, "audit-key-file", "", "")
 	allowOpen := fs.Bool("allow-open", false, "")
+	anchorArg := fs.String("anchor", "", "")
 	var pf progressFlags
 	pf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -91,9 +104,37 @@ func runAuditVerify(e *env, args []string) int {
 			return exitUsage
 		}
 	}
-	tp := newTrailProgress(newDisplay(e, "audit verify", pf, false), "checking", fs.Args())
-	rep, err := audit.VerifyProgress(key, tp.callback(), fs.Args()...)
-	tp.done()
+	var rep *audit.Report
+	var err error
+	anchorOK := ""
+	if *anchorArg != "" {
+		a, aerr := audit.ParseAnchor(*anchorArg)
+		if aerr != nil {
+			a, aerr = audit.ReadAnchor(*anchorArg)
+		}
+		if aerr != nil {
+			fmt.Fprintf(e.stderr, "smtpcheck audit verify: --anchor: %s\n", term(aerr.Error()))
+			return exitUsage
+		}
+		tp := newTrailProgress(newDisplay(e, "audit verify", pf, false), "checking", fs.Args())
+		rep, err = audit.VerifyAnchorProgress(key, a, tp.callback(), fs.Args()...)
+		tp.done()
+		var ae *audit.AnchorError
+		if errors.As(err, &ae) {
+			fmt.Fprintf(e.stderr, "smtpcheck audit verify: %s\n", term(ae.Error()))
+			if rep != nil && rep.Records > 0 {
+				fmt.Fprintf(e.stderr, "  the files hold records %d to %d (last hash %s); without --anchor they would verify\n", rep.FirstSeq, rep.LastSeq, rep.LastHash)
+			}
+			return exitCheck
+		}
+		if rep != nil && rep.LastSeq >= a.Seq {
+			anchorOK = fmt.Sprintf("anchor: record %d of the trail matches the anchor from %s (%d record(s) after it)\n", a.Seq, term(a.Source), rep.LastSeq-a.Seq)
+		}
+	} else {
+		tp := newTrailProgress(newDisplay(e, "audit verify", pf, false), "checking", fs.Args())
+		rep, err = audit.VerifyProgress(key, tp.callback(), fs.Args()...)
+		tp.done()
+	}
 	var te *audit.TamperError
 	switch {
 	case err == nil:
@@ -120,6 +161,7 @@ func runAuditVerify(e *env, args []string) int {
 	if rep.Records > 0 && !rep.Anchored {
 		fmt.Fprintf(e.stdout, "note: the trail starts at seq %d, linked to an earlier record that is not among the files (rotated out by retention?)\n", rep.FirstSeq)
 	}
+	fmt.Fprint(e.stdout, anchorOK)
 	return exitOK
 }
 
@@ -137,9 +179,12 @@ func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Hand
 	if a.KeyFile != "" && a.File == "" {
 		return nil, errors.New("--audit-key-file needs --audit-file")
 	}
+	if a.AnchorFile != "" && a.File == "" {
+		return nil, errors.New("--audit-anchor needs --audit-file")
+	}
 	cfg := audit.Config{Syslog: a.Syslog, EventLog: a.EventLog}
 	if a.File != "" {
-		cfg.File = &audit.FileConfig{Path: a.File}
+		cfg.File = &audit.FileConfig{Path: a.File, AnchorFile: a.AnchorFile}
 		if a.KeyFile != "" {
 			key, err := audit.LoadKey(a.KeyFile)
 			if err != nil {
@@ -156,8 +201,12 @@ func (a *auditFlags) handler(ctx context.Context, stderr io.Writer) (*audit.Hand
 		cfg.OnError = func(err error) { fmt.Fprintf(stderr, "smtpcheck: audit: %s\n", term(err.Error())) }
 	}
 	if a.Syslog != "" {
-		if _, err := audit.ParseSyslogURL(a.Syslog); err != nil {
+		sc, err := audit.ParseSyslogURL(a.Syslog)
+		if err != nil {
 			return nil, err
+		}
+		if !a.FailOpen && !sc.CanFailClose() {
+			return nil, fmt.Errorf("--syslog: %w (%s)", audit.ErrSyslogFailOpenOnly, sc.Network)
 		}
 	}
 	h, err := audit.New(ctx, cfg)

@@ -56,7 +56,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.StringVar(&p.TLSMinVersion, "tls-min-version", "", "oldest TLS `VERSION` to accept: 1.2 (the default) or 1.3")
 	fs.StringVar(&p.TLSServerName, "tls-server-name", "", "`NAME` to send in SNI and to verify in the relay's certificate (default: the server's host name)")
 	fs.DurationVar(&p.Timeout, "timeout", 30*time.Second, "time limit for each step: dial, each command, and the message data (transfer and final reply)")
-	fs.StringVar(&p.CAFile, "ca", "", "PEM `FILE` of extra certificate authorities to trust, for the relay, an https:// proxy, a tcp+tls:// syslog server and the Graph endpoint")
+	fs.StringVar(&p.CAFile, "ca", "", "PEM `FILE` of extra certificate authorities to trust, for the relay, an https:// proxy, a tcp+tls:// or relp+tls:// syslog server and the Graph endpoint")
 	fs.BoolVar(&p.InsecureSkipVerify, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
 	fs.Var(setClearing(&p.ClientCertFile, &p.ClientP12File), "client-cert", "client certificate PEM `FILE`")
 	fs.StringVar(&p.ClientKeyFile, "client-key", "", "client key PEM `FILE`")
@@ -94,13 +94,15 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 //
 //	--audit-file FILE      hash-chained JSON-lines audit trail
 //	--audit-key-file FILE  HMAC key for the chain (hex or raw, mode 0600)
-//	--syslog URL           unixgram:///dev/log, udp://127.0.0.1:514, tcp://..., tcp+tls://...?ca=FILE
+//	--audit-anchor FILE    the chain's head (seq, hash) kept in a second place
+//	--syslog URL           unixgram:///dev/log, udp://127.0.0.1:514, tcp://..., tcp+tls://...?ca=FILE, relp://..., relp+tls://...
 //	--eventlog SOURCE      Windows Event Log source (registered beforehand)
 //	--audit-fail-open      carry on when the trail cannot be written (default: refuse)
 func bindAudit(fs *flag.FlagSet, a *mailwarden.AuditConfig) {
 	fs.StringVar(&a.File, "audit-file", "", "write a tamper-evident audit trail to `FILE`")
 	fs.StringVar(&a.KeyFile, "audit-key-file", "", "HMAC key `FILE` for the audit trail's hash chain")
-	fs.StringVar(&a.Syslog, "syslog", "", "send audit records to syslog at `URL` (unixgram:///dev/log, udp://host:514, tcp://..., tcp+tls://...)")
+	fs.StringVar(&a.AnchorFile, "audit-anchor", "", "keep the audit trail's head (last seq and hash) in `FILE`, replaced after every record, away from the trail's directory; 'audit verify --anchor FILE' then detects deleted newest files, and a writer refuses to start when the trail ends before it")
+	fs.StringVar(&a.Syslog, "syslog", "", "send audit records to syslog at `URL`: relp://host:2514 or relp+tls://host:2514?ca=&cert=&key=&timeout= (each record acknowledged: fail-closed holds), tcp://host:514, tcp+tls://host:6514?ca= (a stopped or dead collector is noticed late: records can be lost), unixgram:///dev/log, udp://host:514 (never acknowledged: refused unless --audit-fail-open)")
 	fs.StringVar(&a.EventLog, "eventlog", "", "send audit records to the Windows Event Log under `SOURCE`")
 	fs.BoolVar(&a.FailOpen, "audit-fail-open", false, "send even when an audit sink fails or cannot be reached at start (the failure is reported on stderr and in the other sinks)")
 }

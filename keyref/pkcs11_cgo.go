@@ -22,7 +22,11 @@ import (
 type tokenCtx struct {
 	c      *crypto11.Context
 	module string
-	slot   string
+	slot   string // how the URI selected the token, e.g. "token=corp"
+	// slotID, label and serial describe the token found (see describe).
+	slotID        *uint
+	label, serial string
+	pinTag        string // the keyed hash of the PIN it logged in with
 }
 
 func (t *tokenCtx) close() error { return t.c.Close() }
@@ -63,13 +67,19 @@ func (p *Pool) context(ref string, u *PKCS11URI, opt Options) (*tokenCtx, error)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	tag := p.pinTag(key, opt.PIN)
 	if c, ok := p.ctxs[key]; ok {
+		if c.pinTag != tag {
+			// The token is logged in already, so it cannot judge this PIN
+			// (C_Login would answer "already logged in"): refuse it rather
+			// than let a wrong PIN pass unnoticed.
+			return nil, newErr(ref, ErrPIN, "this process is logged in to the token with a different PIN: use one PIN per token", nil)
+		}
 		return c, nil
 	}
 	if opt.PIN == "" {
 		return nil, newErr(ref, ErrNoPIN, "give the PIN through ?pin-source=file:/path, --pkcs11-pin-file or the profile's pkcs11.pin", nil)
 	}
-	tag := p.pinTag(key, opt.PIN)
 	if p.badPIN[tag] {
 		return nil, newErr(ref, ErrPIN, "this PIN was already rejected by the token and is not tried again (cards lock after a few failures): correct the PIN source", nil)
 	}
@@ -90,9 +100,39 @@ func (p *Pool) context(ref string, u *PKCS11URI, opt Options) (*tokenCtx, error)
 		}
 		return nil, newErr(ref, ErrModule, hintModule, err)
 	}
-	t := &tokenCtx{c: c, module: module, slot: sel}
+	t := &tokenCtx{c: c, module: module, slot: sel, pinTag: tag}
+	t.describe(u)
 	p.ctxs[key] = t
 	return t, nil
+}
+
+// describe finds the slot number, label and serial of the token crypto11
+// chose, for Location. crypto11 keeps them to itself, so this asks the
+// module (already initialised by crypto11: the second C_Initialize is
+// refused with CKR_CRYPTOKI_ALREADY_INITIALIZED and nothing is finalised).
+func (t *tokenCtx) describe(u *PKCS11URI) {
+	m := pkcs11.New(t.module)
+	if m == nil {
+		return
+	}
+	defer m.Destroy()
+	_ = m.Initialize()
+	slots, err := m.GetSlotList(true)
+	if err != nil {
+		return
+	}
+	for _, s := range slots {
+		ti, err := m.GetTokenInfo(s)
+		if err != nil {
+			continue
+		}
+		if (u.Serial != "" && ti.SerialNumber == u.Serial) || (u.Serial == "" && u.Token != "" && ti.Label == u.Token) ||
+			(u.Serial == "" && u.Token == "" && uint(u.SlotID) == s) {
+			sl := s
+			t.slotID, t.label, t.serial = &sl, ti.Label, ti.SerialNumber
+			return
+		}
+	}
 }
 
 // drop forgets a context whose token went away, so that the next Open
@@ -117,13 +157,12 @@ func (p *Pool) openPKCS11(ref string, u *PKCS11URI, opt Options, wantKey bool) (
 	if u.Object != "" {
 		label = []byte(u.Object)
 	}
-	loc := Location{Kind: "pkcs11", Module: t.module, Token: u.Token, Serial: u.Serial, Object: u.Object}
+	loc := Location{Kind: "pkcs11", Module: t.module, Token: t.label, Serial: t.serial, Slot: t.slotID, Object: u.Object}
+	if loc.Token == "" {
+		loc.Token = u.Token
+	}
 	if u.ID != nil {
 		loc.ID = hex.EncodeToString(u.ID)
-	}
-	if u.SlotID >= 0 {
-		s := uint(u.SlotID)
-		loc.Slot = &s
 	}
 	k := &Key{Location: loc}
 	var raw crypto11.Signer

@@ -184,6 +184,11 @@ func TestWrongPINNotRetriedLocksNoCard(t *testing.T) {
 	if _, err := p.Open(strings.Replace(rsaRef, "smime-rsa", "smime-ec", 1), Options{Module: so, PIN: pin}); err != nil {
 		t.Fatal(err)
 	}
+	// Once logged in, another PIN for the same token is refused, not
+	// silently accepted (the token would answer "already logged in").
+	if _, err := p.Open(rsaRef, Options{Module: so, PIN: "other-" + pin}); !errors.Is(err, ErrPIN) {
+		t.Fatalf("a different PIN on a logged-in token: err = %v, want ErrPIN", err)
+	}
 	if n := logins(); n != 2 {
 		t.Fatalf("C_Login called %d times in all, want 2", n)
 	}

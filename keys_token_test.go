@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"mailwarden/internal/oauthtest"
 	"mailwarden/internal/peers"
 	"mailwarden/keyref"
 	"mailwarden/smime"
@@ -100,6 +101,49 @@ func TestTokenKeySignsAndDecrypts(t *testing.T) {
 	}
 	if !got.Encrypted || len(got.Signers) != 1 || !got.Signers[0].Equal(k.Cert) || !bytes.Contains(got.Entity, []byte("sealed by the token")) {
 		t.Fatalf("opened: encrypted %v, signers %d, entity %q", got.Encrypted, len(got.Signers), got.Entity)
+	}
+}
+
+// TestOAuthAssertionSignedByTokenKey: the client certificate assertion
+// (RS256) is signed by the RSA key on the token, the certificate (whose
+// thumbprint the assertion names) read from the token; the identity
+// provider, which knows only that certificate, issues a token.
+func TestOAuthAssertionSignedByTokenKey(t *testing.T) {
+	h := needTokenEnv(t)
+	k, err := keyPool.Open(h.rsa, keyref.Options{Module: h.module, PIN: mustRead(t, h.pinFile)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := oauthtest.New(t, oauthtest.Options{ClientCert: k.Cert})
+	p := Profile{Name: "app", Servers: []string{"127.0.0.1:1"},
+		PKCS11: PKCS11Config{PIN: SecretRef("file:" + h.pinFile)},
+		Auth: Auth{Mechanism: "XOAUTH2", Username: "alerts@example.com", OAuth: OAuth{Flow: "client_credentials", ClientID: srv.ClientID(),
+			ClientKeyFile: h.rsa, TokenURL: srv.URL + "/tenant/token", Scopes: []string{"https://outlook.office365.com/.default"}}}}
+	opts := &Options{Getenv: func(k string) string { return map[string]string{ModuleEnv: h.module}[k] }}
+	tok, err := OAuthToken(context.Background(), p, opts, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.VerifyAccessToken(tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if f := srv.LastForm(); f.Get("client_assertion") == "" || f.Get("client_secret") != "" {
+		t.Fatalf("form %v: want a client assertion", f)
+	}
+	// The probe lists the assertion key with where it lives.
+	s, err := NewSender(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var found bool
+	for _, k := range s.keys {
+		if k.use == "oauth-assertion" && k.loc.Kind == "pkcs11" && k.loc.Object == "smime-rsa" {
+			found = k.probe().Err == nil
+		}
+	}
+	if !found {
+		t.Fatalf("no working oauth-assertion key among %+v", s.keys)
 	}
 }
 

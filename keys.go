@@ -70,7 +70,7 @@ func isKeyRef(s string) bool { return keyref.IsRef(s) }
 // openKeyRef opens the key ref names, with the certificate the token or
 // store holds for it. Errors are *ConfigError naming field.
 func openKeyRef(ctx context.Context, p Profile, getenv func(string) string, src SecretSource, field, ref string) (*keyref.Key, error) {
-	opt, err := keyOptions(ctx, p, getenv, src, ref)
+	opt, err := keyOptions(ctx, p, getenv, src, field, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func openKeyRef(ctx context.Context, p Profile, getenv func(string) string, src 
 
 // openCertRef reads the certificate ref names.
 func openCertRef(ctx context.Context, p Profile, getenv func(string) string, src SecretSource, field, ref string) (*x509.Certificate, error) {
-	opt, err := keyOptions(ctx, p, getenv, src, ref)
+	opt, err := keyOptions(ctx, p, getenv, src, field, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -95,14 +95,14 @@ func openCertRef(ctx context.Context, p Profile, getenv func(string) string, src
 }
 
 // keyOptions resolves the module and PIN for ref.
-func keyOptions(ctx context.Context, p Profile, getenv func(string) string, src SecretSource, ref string) (keyref.Options, error) {
+func keyOptions(ctx context.Context, p Profile, getenv func(string) string, src SecretSource, refField, ref string) (keyref.Options, error) {
 	var opt keyref.Options
 	if !strings.HasPrefix(strings.ToLower(ref), "pkcs11:") {
 		return opt, nil
 	}
 	u, err := keyref.ParsePKCS11URI(ref)
 	if err != nil {
-		return opt, &ConfigError{Profile: p.Name, Field: "pkcs11", Err: err}
+		return opt, &ConfigError{Profile: p.Name, Field: refField, Err: err}
 	}
 	opt.Module = p.PKCS11.Module
 	if opt.Module == "" && getenv != nil {

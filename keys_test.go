@@ -48,7 +48,7 @@ func TestKeyOptionsPrecedence(t *testing.T) {
 				return env[k]
 			}
 		}
-		opt, err := keyOptions(context.Background(), Profile{PKCS11: tc.p11}, ge, nil, ref)
+		opt, err := keyOptions(context.Background(), Profile{PKCS11: tc.p11}, ge, nil, "smime.sign_key", ref)
 		if err != nil || opt.Module != tc.wantMod || opt.PIN != tc.wantPIN {
 			t.Errorf("%+v: module %q PIN %q err %v; want %q %q", tc.p11, opt.Module, opt.PIN, err, tc.wantMod, tc.wantPIN)
 		}
@@ -70,8 +70,8 @@ func TestClientKeyOnTokenNeedsNoCertFile(t *testing.T) {
 	// A pin-value in the reference is refused without echoing the PIN.
 	p = Profile{Name: "t", Servers: []string{"127.0.0.1:25"}, SMIME: SMIMEConfig{SignKey: "pkcs11:token=t;object=k?pin-value=98765"}}
 	_, err = NewSender(context.Background(), p, nil)
-	if !errors.Is(err, keyref.ErrSyntax) {
-		t.Fatalf("pin-value: err = %v, want keyref.ErrSyntax", err)
+	if !errors.Is(err, keyref.ErrSyntax) || !errors.As(err, &ce) || ce.Field != "smime.sign_key" {
+		t.Fatalf("pin-value: err = %v, want keyref.ErrSyntax in a ConfigError for smime.sign_key", err)
 	}
 	if strings.Contains(err.Error(), "98765") {
 		t.Fatalf("the error repeats the PIN: %v", err)

@@ -27,6 +27,7 @@ func (p Profile) secretRefs() []profileRef {
 		{"smime.sign_password", p.SMIME.SignPassword},
 		{"auth.oauth.client_secret", p.Auth.OAuth.ClientSecret},
 		{"auth.oauth.token_cache_key", p.Auth.OAuth.TokenCacheKey},
+		{"pkcs11.pin", p.PKCS11.PIN},
 	}
 }
 

@@ -31,6 +31,9 @@ type OAuth struct {
 	ClientAuth string `json:"client_auth,omitempty"`
 	// ClientCertFile and ClientKeyFile are a PEM certificate and its RSA
 	// key, for a certificate assertion instead of a client secret.
+	// ClientKeyFile may be a pkcs11: URI or a certstore: reference instead
+	// (an RSA key: assertions are RS256); ClientCertFile may then be empty
+	// to take the certificate from the token or store.
 	ClientCertFile string `json:"client_cert_file,omitempty"`
 	ClientKeyFile  string `json:"client_key_file,omitempty"`
 	// The authorization server's endpoints; they may contain "{tenant}".
@@ -80,7 +83,19 @@ func oauthConfig(ctx context.Context, p Profile, opts *Options) (*oauth.Config, 
 		return bad("client_secret", err)
 	}
 	c.ClientSecret = sec
-	if o.ClientCertFile != "" || o.ClientKeyFile != "" {
+	switch {
+	case isKeyRef(o.ClientKeyFile):
+		k, err := openKeyRef(ctx, p, getenv, src, "auth.oauth.client_key_file", o.ClientKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		if c.ClientCert, err = keyRefCert(ctx, p, getenv, src, "auth.oauth.client_cert_file", o.ClientCertFile, k, loadFirstCert); err != nil {
+			return nil, err
+		}
+		c.ClientKey = k.Signer
+	case isKeyRef(o.ClientCertFile):
+		return nil, certRefWithoutKey(p, "auth.oauth.client_cert_file")
+	case o.ClientCertFile != "" || o.ClientKeyFile != "":
 		if o.ClientCertFile == "" || o.ClientKeyFile == "" {
 			return bad("client_cert_file", errors.New("a certificate assertion needs both client_cert_file and client_key_file"))
 		}

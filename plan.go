@@ -81,7 +81,7 @@ func resolvePlan(p Profile) (*plan, error) {
 	if strings.ContainsAny(p.HeloName, "\r\n \t") {
 		return bad("helo", errors.New("must be one host name, without spaces or line breaks"))
 	}
-	if (p.ClientCertFile == "") != (p.ClientKeyFile == "") {
+	if (p.ClientCertFile == "") != (p.ClientKeyFile == "") && !isKeyRef(p.ClientKeyFile) {
 		return bad("client_cert_file", errors.New("client_cert_file and client_key_file go together"))
 	}
 	if p.ClientP12File != "" && p.ClientCertFile != "" {

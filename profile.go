@@ -75,6 +75,10 @@ type Profile struct {
 	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
 	// A client certificate for relays that authenticate clients by
 	// certificate: a PEM pair, or a PKCS#12 file with its password.
+	// ClientKeyFile may instead name a key that is never read: a pkcs11:
+	// URI or a certstore: reference (see PKCS11Config); ClientCertFile may
+	// then be empty (the certificate is taken from the token or store) or
+	// a pkcs11: URI of the certificate.
 	ClientCertFile    string    `json:"client_cert_file,omitempty"`
 	ClientKeyFile     string    `json:"client_key_file,omitempty"`
 	ClientP12File     string    `json:"client_p12_file,omitempty"`
@@ -118,9 +122,13 @@ type Profile struct {
 	Graph     GraphConfig `json:"graph,omitzero"`
 
 	SMIME SMIMEConfig `json:"smime,omitzero"`
-	Auth  Auth        `json:"auth,omitzero"`
-	Proxy Proxy       `json:"proxy,omitzero"`
-	Audit AuditConfig `json:"audit,omitzero"`
+	// PKCS11 says how to reach keys named by pkcs11: URIs (in
+	// smime.sign_key, smime.sign_cert, client_key_file, client_cert_file
+	// and auth.oauth.client_key_file).
+	PKCS11 PKCS11Config `json:"pkcs11,omitzero"`
+	Auth   Auth         `json:"auth,omitzero"`
+	Proxy  Proxy        `json:"proxy,omitzero"`
+	Audit  AuditConfig  `json:"audit,omitzero"`
 }
 
 // A HeaderField is a custom header field a profile adds to each message.

@@ -164,6 +164,11 @@ type ProbeReport struct {
 	// tokens (auth.oauth); nil otherwise. It comes first: a token the
 	// identity provider refuses shows here, apart from the servers.
 	OAuth *OAuthProbe
+	// Keys says where each private key of the profile lives (S/MIME
+	// signing, TLS client certificate, OAuth assertion: file, token or
+	// store) and whether a test signature with it succeeded. A failed
+	// test signature is the probe's error when no server failed.
+	Keys []KeyProbe
 }
 
 // A ServerProbe is the probe of one server.
@@ -204,6 +209,13 @@ func (s *Sender) Probe(ctx context.Context) (*ProbeReport, error) {
 	}
 	if err := s.delivery.probe(ctx, rep, s.probeStep); first == nil {
 		first = err
+	}
+	for _, k := range s.keys {
+		kp := k.probe()
+		rep.Keys = append(rep.Keys, kp)
+		if kp.Err != nil && first == nil {
+			first = &ConfigError{Profile: s.profile.Name, Field: k.use + " key", Err: kp.Err}
+		}
 	}
 	return rep, first
 }

@@ -2,6 +2,7 @@ package mailwarden
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -78,6 +79,7 @@ type Sender struct {
 	defaults      *messageDefaults
 	logger        *slog.Logger       // the transport's events: audit trail and Options.Logger
 	tokens        *oauth.TokenSource // nil unless the profile acquires OAuth tokens
+	keys          []keyUse           // the private keys the profile uses, for Probe
 	closeOnce     sync.Once
 	closeErr      error
 }
@@ -145,6 +147,17 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	}
 	if s.smime, err = loadSMIME(ctx, s.profile, getenv, opts.Secrets); err != nil {
 		return nil, err
+	}
+	if s.smime != nil && s.smime.key != nil {
+		s.keys = append([]keyUse{*s.smime.key}, s.keys...)
+	}
+	if o := s.profile.Auth.OAuth; s.tokens != nil && isKeyRef(o.ClientKeyFile) {
+		// Opened already for the token source; the pool makes this a lookup.
+		k, err := openKeyRef(ctx, s.profile, getenv, opts.Secrets, "auth.oauth.client_key_file", o.ClientKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		s.keys = append(s.keys, keyUse{use: "oauth-assertion", loc: k.Location, signer: k.Signer})
 	}
 	if err := s.openTrail(ctx); err != nil {
 		return nil, err
@@ -258,12 +271,28 @@ func (s *Sender) tlsConfig(ctx context.Context, getenv func(string) string, src 
 		s.rootCAs = pool
 	}
 	switch {
+	case isKeyRef(p.ClientKeyFile):
+		k, err := openKeyRef(ctx, p, getenv, src, "client_key_file", p.ClientKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := keyRefCert(ctx, p, getenv, src, "client_cert_file", p.ClientCertFile, k, loadFirstCert)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: k.Signer, Leaf: cert}}
+		s.keys = append(s.keys, keyUse{use: "tls-client", loc: k.Location, signer: k.Signer})
+	case isKeyRef(p.ClientCertFile):
+		return nil, certRefWithoutKey(p, "client_cert_file")
 	case p.ClientCertFile != "" || p.ClientKeyFile != "": // not both forms: the plan checked
 		cert, err := tls.LoadX509KeyPair(p.ClientCertFile, p.ClientKeyFile)
 		if err != nil {
 			return bad("client_cert_file", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
+		if signer, ok := cert.PrivateKey.(crypto.Signer); ok {
+			s.keys = append(s.keys, keyUse{use: "tls-client", loc: fileLocation(p.ClientKeyFile), signer: signer})
+		}
 	case p.ClientP12File != "":
 		data, err := os.ReadFile(p.ClientP12File)
 		if err != nil {
@@ -283,6 +312,9 @@ func (s *Sender) tlsConfig(ctx context.Context, getenv func(string) string, src 
 			c.Certificate = append(c.Certificate, ca.Raw)
 		}
 		tc.Certificates = []tls.Certificate{c}
+		if signer, ok := key.(crypto.Signer); ok {
+			s.keys = append(s.keys, keyUse{use: "tls-client", loc: fileLocation(p.ClientP12File), signer: signer})
+		}
 	}
 	return tc, nil
 }

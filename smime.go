@@ -52,6 +52,7 @@ type smimeSetup struct {
 	recipients []*x509.Certificate
 	wrap       smime.Wrapper
 	attrs      []slog.Attr
+	key        *keyUse // the signing key and where it lives; nil without signing
 }
 
 func fingerprint(c *x509.Certificate) string {
@@ -69,7 +70,7 @@ func loadSMIME(ctx context.Context, p Profile, getenv func(string) string, src S
 	}
 	st := &smimeSetup{}
 	var err error
-	if st.identity, st.recipients, err = loadSMIMECerts(ctx, p, getenv, src); err != nil {
+	if st.identity, st.recipients, st.key, err = loadSMIMECerts(ctx, p, getenv, src); err != nil {
 		return nil, err
 	}
 	if c.EncryptToSelf && len(st.recipients) == 0 {
@@ -86,7 +87,7 @@ func loadSMIME(ctx context.Context, p Profile, getenv func(string) string, src S
 			return bad("sign_cert", err)
 		}
 		st.attrs = append(st.attrs, slog.Bool("signed", true), slog.String("signer_sha256", fingerprint(st.identity.Cert)),
-			slog.String("hash", orDefault(c.SignHash, "sha256")), slog.Bool("opaque", c.SignOpaque))
+			slog.String("hash", orDefault(c.SignHash, "sha256")), slog.Bool("opaque", c.SignOpaque), slog.String("signer_key", st.key.loc.String()))
 	}
 	var enc *smime.Encrypter
 	if len(st.recipients) > 0 {
@@ -155,10 +156,10 @@ func (s *Sender) VerifySMIME(from string) error {
 // loadSMIMECerts reads the signing identity and the recipient certificates
 // of p's S/MIME settings, without judging them (see smime.Verify). Errors
 // are *ConfigError.
-func loadSMIMECerts(ctx context.Context, p Profile, getenv func(string) string, src SecretSource) (identity *smime.Identity, recipients []*x509.Certificate, err error) {
+func loadSMIMECerts(ctx context.Context, p Profile, getenv func(string) string, src SecretSource) (identity *smime.Identity, recipients []*x509.Certificate, key *keyUse, err error) {
 	c := p.SMIME
-	bad := func(field string, err error) (*smime.Identity, []*x509.Certificate, error) {
-		return nil, nil, &ConfigError{Profile: p.Name, Field: "smime." + field, Err: err}
+	bad := func(field string, err error) (*smime.Identity, []*x509.Certificate, *keyUse, error) {
+		return nil, nil, nil, &ConfigError{Profile: p.Name, Field: "smime." + field, Err: err}
 	}
 	switch {
 	case c.SignP12 != "":
@@ -174,6 +175,19 @@ func loadSMIMECerts(ctx context.Context, p Profile, getenv func(string) string, 
 			return bad("sign_p12", err)
 		}
 		identity = id
+	case isKeyRef(c.SignKey):
+		k, err := openKeyRef(ctx, p, getenv, src, "smime.sign_key", c.SignKey)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cert, err := keyRefCert(ctx, p, getenv, src, "smime.sign_cert", c.SignCert, k, loadFirstCert)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		identity = &smime.Identity{Cert: cert, Key: k.Signer}
+		key = &keyUse{use: "smime-sign", loc: k.Location, signer: k.Signer, pss: c.SignPSS}
+	case isKeyRef(c.SignCert):
+		return nil, nil, nil, certRefWithoutKey(p, "smime.sign_cert")
 	case c.SignCert != "" || c.SignKey != "":
 		if c.SignCert == "" || c.SignKey == "" {
 			return bad("sign_cert", errors.New("a PEM signing identity needs both the certificate and the key"))
@@ -184,6 +198,13 @@ func loadSMIMECerts(ctx context.Context, p Profile, getenv func(string) string, 
 		}
 		identity = id
 	}
+	if identity != nil && key == nil {
+		path := c.SignKey
+		if c.SignP12 != "" {
+			path = c.SignP12
+		}
+		key = &keyUse{use: "smime-sign", loc: fileLocation(path), signer: identity.Key, pss: c.SignPSS}
+	}
 	for _, f := range c.EncryptCerts {
 		certs, err := smime.LoadCertificateFile(f)
 		if err != nil {
@@ -191,5 +212,5 @@ func loadSMIMECerts(ctx context.Context, p Profile, getenv func(string) string, 
 		}
 		recipients = append(recipients, certs[0])
 	}
-	return identity, recipients, nil
+	return identity, recipients, key, nil
 }

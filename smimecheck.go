@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -18,9 +19,13 @@ type SMIMEReport struct {
 	Certificates []SMIMECertificate
 	// Problems lists every failed check, each an error wrapping one of
 	// smime.ErrKeyMismatch, ErrExpired, ErrNotYetValid, ErrWrongUsage,
-	// ErrAddressMismatch, ErrUntrusted or ErrUnsupportedKey. Empty when the
-	// settings are usable.
+	// ErrAddressMismatch, ErrUntrusted or ErrUnsupportedKey, or a failed
+	// test signature of the signing key. Empty when the settings are
+	// usable.
 	Problems []error
+	// Keys says where the signing key lives (file, token, store) and
+	// whether a test signature with it succeeded.
+	Keys []KeyProbe
 }
 
 // An SMIMECertificate is one certificate of an SMIMEReport.
@@ -44,11 +49,17 @@ func (c SMIMECertificate) SHA256() string { return fingerprint(c.Cert) }
 // os.Getenv). Files that cannot be read, a wrong password or a bad caFile
 // are a *ConfigError; what the checks find is in the report.
 func CheckSMIME(ctx context.Context, c SMIMEConfig, from, caFile string, now time.Time, getenv func(string) string, src SecretSource) (*SMIMEReport, error) {
+	return CheckSMIMEKeys(ctx, c, PKCS11Config{}, from, caFile, now, getenv, src)
+}
+
+// CheckSMIMEKeys is CheckSMIME for settings whose key may be on a PKCS#11
+// token: p11 says how to reach it (see PKCS11Config).
+func CheckSMIMEKeys(ctx context.Context, c SMIMEConfig, p11 PKCS11Config, from, caFile string, now time.Time, getenv func(string) string, src SecretSource) (*SMIMEReport, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	p := Profile{Name: "S/MIME check", SMIME: c}
-	id, recipients, err := loadSMIMECerts(ctx, p, getenv, src)
+	p := Profile{Name: "S/MIME check", SMIME: c, PKCS11: p11}
+	id, recipients, key, err := loadSMIMECerts(ctx, p, getenv, src)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +77,13 @@ func CheckSMIME(ctx context.Context, c SMIMEConfig, from, caFile string, now tim
 		}
 	}
 	rep := &SMIMEReport{}
+	if key != nil {
+		kp := key.probe()
+		rep.Keys = append(rep.Keys, kp)
+		if kp.Err != nil {
+			rep.Problems = append(rep.Problems, fmt.Errorf("signing key (%s): %w", kp.Location, kp.Err))
+		}
+	}
 	if id != nil {
 		rep.Certificates = append(rep.Certificates, SMIMECertificate{"signer", id.Cert})
 		for _, ch := range id.Chain {
@@ -77,9 +95,9 @@ func CheckSMIME(ctx context.Context, c SMIMEConfig, from, caFile string, now tim
 	}
 	if err := smime.Verify(vc); err != nil {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			rep.Problems = j.Unwrap()
+			rep.Problems = append(rep.Problems, j.Unwrap()...)
 		} else {
-			rep.Problems = []error{err}
+			rep.Problems = append(rep.Problems, err)
 		}
 	}
 	return rep, nil

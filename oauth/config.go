@@ -318,7 +318,7 @@ func (c *Config) validate() error {
 			return bad("client_secret", "configure a client secret or a client certificate, not both")
 		}
 		if c.ClientKey != nil {
-			if _, ok := c.ClientKey.(*rsa.PrivateKey); !ok {
+			if _, ok := c.ClientKey.Public().(*rsa.PublicKey); !ok {
 				return bad("client_key", "the key must be RSA (assertions are signed with RS256)")
 			}
 		}

@@ -337,6 +337,35 @@ out=$(relp_frames "$m" | timeout 10 openssl s_client -quiet -CAfile "$MW_TEST_CA
 	-cert "$(dirname "$MW_TEST_CA")/client.pem" -key "$(dirname "$MW_TEST_CA")/client.key" -connect "$MW_SYSLOG_RELPS" 2>"$TMP/relps.err" || true)
 if [[ $out == *"2 rsp 6 200 OK"* ]] && relp_logged "$m"; then ok "rsyslog relp+tls $MW_SYSLOG_RELPS (acknowledged)"; else bad "rsyslog relp+tls: no ack or $m not in $MW_SYSLOG_RELP_FILE: ${out:0:200} $(tail -n1 "$TMP/relps.err")"; fi
 
+# ---------------------------------------------------------------- softhsm
+
+# Each key on the SoftHSM token signs a digest through pkcs11-tool, and
+# openssl verifies the signature with the certificate read back from the
+# token; a wrong PIN is refused.
+printf 'mailwarden softhsm check %s' "$$" >"$TMP/p11.in"
+p11() { pkcs11-tool --module "$MW_PKCS11_MODULE" --token-label "$MW_PKCS11_TOKEN" "$@"; }
+# SoftHSM has raw ECDSA only: the digest is computed here, as the library does.
+openssl dgst -sha256 -binary "$TMP/p11.in" >"$TMP/p11.sha256"
+for spec in 01:RSA-SHA256 02:ECDSA 03:ECDSA; do
+	id=${spec%%:*} mech=${spec#*:}
+	in=$TMP/p11.in extra=()
+	[ "$mech" = ECDSA ] && in=$TMP/p11.sha256 extra=(--signature-format openssl)
+	if p11 --read-object --type cert --id "$id" -o "$TMP/p11-$id.der" >/dev/null 2>&1 &&
+		p11 --login --pin "$(cat "$MW_PKCS11_PIN_FILE")" --sign --id "$id" -m "$mech" "${extra[@]}" \
+			-i "$in" -o "$TMP/p11-$id.sig" >/dev/null 2>&1 &&
+		openssl x509 -inform DER -in "$TMP/p11-$id.der" -pubkey -noout >"$TMP/p11-$id.pub" &&
+		openssl dgst -sha256 -verify "$TMP/p11-$id.pub" -signature "$TMP/p11-$id.sig" "$TMP/p11.in" >/dev/null 2>&1; then
+		ok "softhsm token $MW_PKCS11_TOKEN key $id signs ($mech)"
+	else
+		bad "softhsm token $MW_PKCS11_TOKEN key $id: sign and verify failed (SOFTHSM2_CONF=$SOFTHSM2_CONF)"
+	fi
+done
+if p11 --login --pin wrong-pin --list-objects >/dev/null 2>&1; then
+	bad "softhsm accepted a wrong PIN"
+else
+	ok "softhsm refuses a wrong PIN"
+fi
+
 # ------------------------------------------------------- browser and PDF
 
 # Headless Chromium renders a page (no network: the page is a data: URL) and

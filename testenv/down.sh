@@ -30,4 +30,6 @@ for s in "${stopped[@]}"; do
 	fi
 	printf 'testenv: stopped %s (%s)\n' "$pid" "${exe##*/}" >&2
 done
+# The SoftHSM token is files, not a daemon: remove it (it holds test keys).
+rm -rf "$RUN/softhsm"
 rm -f "$RUN/env"

@@ -29,6 +29,9 @@ KRB5_USER=mwuser
 KRB5_PASSWORD='mw-krb5-test-password'
 KRB5_SPN_HOST=localhost
 OAUTH_USER=mwuser@mailwarden.test
+PKCS11_TOKEN=mailwarden
+PKCS11_PIN='mw-pkcs11-test-pin'
+PKCS11_SO_PIN='mw-pkcs11-test-so-pin'
 
 PACKAGES=(
 	postfix openssl ca-certificates iproute2
@@ -38,6 +41,7 @@ PACKAGES=(
 	dovecot-core dovecot-submissiond dovecot-gssapi
 	libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
 	chromium python3 poppler-utils fonts-dejavu-core
+	softhsm2 opensc gnutls-bin gpgsm
 )
 
 T0=${EPOCHREALTIME/[.,]/}
@@ -912,6 +916,54 @@ up_cyrus() {
 	log "postfix cyrus submission up: $P_CYRUS"
 }
 
+# ---------------------------------------------------------------- softhsm
+
+# SoftHSM2: a software PKCS#11 token (not a daemon: a library and a token
+# directory). The token holds the test signers' keys and certificates
+# (testdata/certs, issued by the test CA): RSA-2048 "smime-rsa" (id 01),
+# P-256 "smime-ec" (id 02) and the TLS client key "tls-client" (id 03),
+# imported with pkcs11-tool. Recreated on every run (it is cheap).
+up_softhsm() {
+	local d=$RUN/softhsm
+	local module
+	module=$(find /usr/lib -name libsofthsm2.so -path '*softhsm*' 2>/dev/null | head -n1)
+	[ -n "$module" ] || die "libsofthsm2.so not found (package softhsm2)"
+	rm -rf "$d"
+	mkdir -p "$d/tokens" "$d/objects"
+	chmod 700 "$d"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$d/tokens" >"$d/softhsm2.conf"
+	printf '%s\n' "$PKCS11_PIN" >"$d/pin"
+	chmod 600 "$d/pin"
+	export SOFTHSM2_CONF=$d/softhsm2.conf
+	softhsm2-util --init-token --free --label "$PKCS11_TOKEN" --pin "$PKCS11_PIN" --so-pin "$PKCS11_SO_PIN" >"$d/init.log" 2>&1 ||
+		abort softhsm "softhsm2-util --init-token failed" "$d/init.log"
+	local name id label
+	for spec in signer-rsa:01:smime-rsa signer-ecdsa:02:smime-ec client:03:tls-client; do
+		IFS=: read -r name id label <<<"$spec"
+		openssl pkcs8 -topk8 -nocrypt -in "$CERTS/$name.key" -outform DER -out "$d/objects/$label.key.der"
+		openssl pkey -in "$CERTS/$name.key" -pubout -outform DER -out "$d/objects/$label.pub.der"
+		openssl x509 -in "$CERTS/$name.pem" -outform DER -out "$d/objects/$label.crt.der"
+		for t in privkey:key pubkey:pub cert:crt; do
+			pkcs11-tool --module "$module" --token-label "$PKCS11_TOKEN" --login --pin "$PKCS11_PIN" \
+				--write-object "$d/objects/$label.${t#*:}.der" --type "${t%%:*}" --id "$id" --label "$label" >>"$d/init.log" 2>&1 ||
+				abort softhsm "pkcs11-tool could not import $label (${t%%:*})" "$d/init.log"
+		done
+	done
+	rm -f "$d"/objects/*.key.der
+	envfile softhsm <<-EOF
+		export MW_PKCS11_MODULE=$module
+		export MW_SOFTHSM2_CONF=$d/softhsm2.conf
+		export SOFTHSM2_CONF=$d/softhsm2.conf
+		export MW_PKCS11_TOKEN=$PKCS11_TOKEN
+		export MW_PKCS11_PIN_FILE=$d/pin
+		export MW_PKCS11_RSA='pkcs11:token=$PKCS11_TOKEN;object=smime-rsa'
+		export MW_PKCS11_EC='pkcs11:token=$PKCS11_TOKEN;object=smime-ec'
+		export MW_PKCS11_TLS='pkcs11:token=$PKCS11_TOKEN;object=tls-client'
+		export MW_PKCS11_SPY=$(find /usr/lib -name pkcs11-spy.so 2>/dev/null | head -n1)
+	EOF
+	log "softhsm token $PKCS11_TOKEN ready: $d"
+}
+
 # ------------------------------------------------------------------- main
 
 write_env() {
@@ -952,6 +1004,8 @@ main() {
 	up_dovecot
 	write_env
 	up_cyrus
+	write_env
+	up_softhsm
 	write_env
 	log "all peers up; env: $RUN/env"
 }

@@ -59,7 +59,8 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.StringVar(&p.CAFile, "ca", "", "PEM `FILE` of extra certificate authorities to trust, for the relay, an https:// proxy, a tcp+tls:// or relp+tls:// syslog server and the Graph endpoint")
 	fs.BoolVar(&p.InsecureSkipVerify, "insecure-skip-verify", false, "DANGEROUS: do not verify the relay's certificate")
 	fs.Var(setClearing(&p.ClientCertFile, &p.ClientP12File), "client-cert", "client certificate PEM `FILE`")
-	fs.StringVar(&p.ClientKeyFile, "client-key", "", "client key PEM `FILE`")
+	fs.StringVar(&p.ClientKeyFile, "client-key", "", "client key PEM `FILE`, or a key that stays on a token or in a store: pkcs11:token=...;object=... or certstore:CurrentUser/My?thumbprint=... (the certificate then comes from there unless --client-cert is given)")
+	registerPKCS11(fs, &p.PKCS11)
 	fs.Var(setClearing(&p.ClientP12File, &p.ClientCertFile, &p.ClientKeyFile), "client-p12", "client certificate and key as a PKCS#12 `FILE`")
 	fs.Var(secretRef("file:", &p.ClientP12Password), "client-p12-password-file", "`FILE` holding the PKCS#12 password")
 	a := &p.Auth
@@ -286,7 +287,7 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 	if base.Auth.Password == "" && e.getenv("MAILWARDEN_PASSWORD") != "" {
 		base.Auth.Password = "env:MAILWARDEN_PASSWORD"
 	}
-	if c.smime.SignP12 != "" || c.smime.SignCert != "" || len(c.smime.EncryptCerts) > 0 {
+	if c.smime.SignP12 != "" || c.smime.SignCert != "" || c.smime.SignKey != "" || len(c.smime.EncryptCerts) > 0 {
 		base.SMIME = c.smime
 	}
 	return base, c.secrets, nil
@@ -295,7 +296,7 @@ func (c *connFlags) profile(e *env) (mailwarden.Profile, cliSecrets, error) {
 // checkCombinations refuses flags that contradict each other.
 func (c *connFlags) checkCombinations() error {
 	switch {
-	case c.isSet("client-cert") != c.isSet("client-key"):
+	case c.isSet("client-cert") && !c.isSet("client-key"), c.isSet("client-key") && !c.isSet("client-cert") && !mailwarden.IsKeyRef(c.fs.Lookup("client-key").Value.String()):
 		return errors.New("--client-cert and --client-key go together")
 	case c.isSet("client-p12") && c.isSet("client-cert"):
 		return errors.New("use either --client-cert/--client-key or --client-p12, not both")

@@ -260,6 +260,7 @@ func runMessage(ctx context.Context, e *env, args []string) int {
 	tf := addTemplateFlags(fs)
 	var sf smimeFlags
 	sf.register(fs)
+	sf.registerPKCS11(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(e.stdout, "usage: smtpcheck message --from ADDRESS --to LIST [flags] > message.eml")

@@ -71,7 +71,7 @@ func (o *oauthFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.user, "user", "", "the mailbox `ADDRESS` the login is for (the SMTP user): logins are kept per mailbox, and the provider is asked to sign in this account")
 	fs.StringVar(&o.clientAuth, "client-auth", "", "how the client secret is sent: client_secret_post (default: in the body) or client_secret_basic (HTTP Basic)")
 	fs.StringVar(&o.assertionCert, "client-assertion-cert", "", "PEM certificate `FILE` for a client certificate assertion (instead of a secret)")
-	fs.StringVar(&o.assertionKey, "client-assertion-key", "", "PEM RSA key `FILE` for the client certificate assertion")
+	fs.StringVar(&o.assertionKey, "client-assertion-key", "", "PEM RSA key `FILE` for the client certificate assertion, or a pkcs11: URI or certstore: reference of an RSA key that stays on a token or in a store (the certificate then comes from there unless --client-assertion-cert is given)")
 	fs.StringVar(&o.authURL, "auth-url", "", "authorization endpoint `URL`")
 	fs.StringVar(&o.tokenURL, "token-url", "", "token endpoint `URL`")
 	fs.StringVar(&o.deviceAuthURL, "device-auth-url", "", "device authorization endpoint `URL`")
@@ -176,7 +176,7 @@ func (o *oauthFlags) settings(interactive string) (mailwarden.OAuth, error) {
 		switch {
 		case s.ServiceAccountFile != "":
 			s.Flow = "jwt_bearer"
-		case s.ClientCertFile != "", s.ClientSecret != "" && s.AuthURL == "" && s.DeviceAuthURL == "":
+		case s.ClientCertFile != "", s.ClientKeyFile != "", s.ClientSecret != "" && s.AuthURL == "" && s.DeviceAuthURL == "":
 			// App credentials and no interactive endpoint: app-only.
 			s.Flow = "client_credentials"
 		default:

@@ -176,6 +176,7 @@ func printProbe(w io.Writer, rep *mailwarden.ProbeReport) {
 		fmt.Fprintf(w, "          (%s)\n", term(rep.ProxyReason))
 	}
 	printOAuthProbe(w, rep.OAuth)
+	printKeys(w, rep.Keys)
 	printGraphProbe(w, rep)
 	for _, sp := range rep.Servers {
 		fmt.Fprintf(w, "server    %s\n", term(sp.Server))
@@ -309,6 +310,7 @@ type probeOut struct {
 	Error       *errorJSON      `json:"error,omitempty"`
 	Graph       *graphProbeJSON `json:"graph,omitempty"`
 	OAuth       *oauthProbeJSON `json:"oauth,omitempty"`
+	Keys        []keyJSON       `json:"keys,omitempty"`
 }
 
 // oauthProbeJSON is the token step of a probe; it never holds the token.
@@ -360,6 +362,7 @@ func probeJSON(rep *mailwarden.ProbeReport, err error) probeOut {
 	out.Profile, out.Proxy, out.ProxyReason = rep.Profile, rep.Proxy, rep.ProxyReason
 	out.Graph = graphProbeOut(rep)
 	out.OAuth = oauthProbeOut(rep.OAuth)
+	out.Keys = keysJSON(rep.Keys)
 	for _, sp := range rep.Servers {
 		in := sp.Info
 		sj := serverJSON{Server: sp.Server, Addr: in.Addr, Remote: in.RemoteAddr, Local: in.LocalAddr, Capabilities: in.Extensions,

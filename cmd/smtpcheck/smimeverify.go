@@ -17,6 +17,14 @@ certificate, every certificate is valid now and allows S/MIME, the From
 address is in the signer certificate, and with --ca every certificate chains
 to an authority in FILE. It prints the subject, issuer, validity and SHA-256
 fingerprint of each certificate, then each problem on a line of its own.
+For the signing key it says where the key lives (a file, a PKCS#11 token's
+label, slot and object, or a Windows store) and whether a test signature
+with it verified against its public key. --json prints all of it as one
+JSON object.
+
+A key on a token is named by an RFC 7512 URI in --sign-key, e.g.
+  --sign-key 'pkcs11:token=corp;object=alerts' --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-pin-file pin.txt
+(the certificate is read from the token unless --sign-cert names one).
 
 Exit codes of smime verify:
   0  the configuration is usable
@@ -24,15 +32,21 @@ Exit codes of smime verify:
      key does not match, From not in the certificate, untrusted chain,
      unsupported key)
   2  usage error, or a file cannot be read (missing, wrong password, not a
-     certificate)`
+     certificate), or a key on a token cannot be opened (no module, token
+     not present, no such object, wrong or locked PIN: a rejected PIN is
+     not tried again)`
 
 // smimeVerify runs the checks and prints the certificates and problems.
-func smimeVerify(ctx context.Context, e *env, cfg mailwarden.SMIMEConfig, from, ca string) int {
-	rep, err := mailwarden.CheckSMIME(ctx, cfg, from, ca, time.Time{}, e.getenv, nil)
+func smimeVerify(ctx context.Context, e *env, cfg mailwarden.SMIMEConfig, p11 mailwarden.PKCS11Config, from, ca string, asJSON bool) int {
+	rep, err := mailwarden.CheckSMIMEKeys(ctx, cfg, p11, from, ca, time.Time{}, e.getenv, nil)
+	if asJSON {
+		return smimeVerifyJSON(e, rep, err)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck smime verify: %s\n", term(err.Error()))
 		return exitUsage
 	}
+	printKeys(e.stdout, rep.Keys)
 	for _, c := range rep.Certificates {
 		x := c.Cert
 		fmt.Fprintf(e.stdout, "%s\n  subject  %s\n  issuer   %s\n  valid    %s to %s\n  sha256   %s\n", c.Role,
@@ -59,11 +73,51 @@ func smimeVerify(ctx context.Context, e *env, cfg mailwarden.SMIMEConfig, from, 
 // wrapSMIME sets msg.Wrap from the S/MIME flags, as send's profile would;
 // it returns exitUsage (having said why) when the settings cannot load.
 func wrapSMIME(ctx context.Context, e *env, msg *envelope.Message, sf *smimeFlags) int {
-	wrap, err := mailwarden.SMIMEWrap(ctx, sf.config(), e.getenv, nil)
+	wrap, err := mailwarden.SMIMEWrapKeys(ctx, sf.config(), sf.p11, e.getenv, nil)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck message: %s\n", term(err.Error()))
 		return exitUsage
 	}
 	msg.Wrap = wrap
+	return exitOK
+}
+
+// smimeVerifyOut is smime verify --json.
+type smimeVerifyOut struct {
+	OK           bool            `json:"ok"`
+	Certificates []smimeCertJSON `json:"certificates"`
+	Keys         []keyJSON       `json:"keys,omitempty"`
+	Problems     []string        `json:"problems,omitempty"`
+	Error        *errorJSON      `json:"error,omitempty"`
+}
+
+type smimeCertJSON struct {
+	Role      string    `json:"role"`
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	SHA256    string    `json:"sha256"`
+}
+
+func smimeVerifyJSON(e *env, rep *mailwarden.SMIMEReport, err error) int {
+	out := smimeVerifyOut{Certificates: []smimeCertJSON{}, Error: errJSON(err)}
+	if err != nil {
+		writeJSON(e.stdout, out)
+		return exitUsage
+	}
+	for _, c := range rep.Certificates {
+		out.Certificates = append(out.Certificates, smimeCertJSON{c.Role, c.Cert.Subject.String(), c.Cert.Issuer.String(),
+			c.Cert.NotBefore.UTC(), c.Cert.NotAfter.UTC(), c.SHA256()})
+	}
+	out.Keys = keysJSON(rep.Keys)
+	for _, p := range rep.Problems {
+		out.Problems = append(out.Problems, p.Error())
+	}
+	out.OK = len(rep.Problems) == 0
+	writeJSON(e.stdout, out)
+	if !out.OK {
+		return exitCheck
+	}
 	return exitOK
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -273,12 +272,14 @@ func hostOf(endpoint string) string {
 
 // checkGraphRecipients reads the header of the spooled message and checks
 // that its To, Cc and Bcc recipients are exactly the envelope's.
-func checkGraphRecipients(file string, to []string) error {
-	f, err := os.Open(file)
+func checkGraphRecipients(open transport.Opener, to []string) error {
+	f, err := open()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	if c, ok := f.(io.Closer); ok {
+		defer c.Close()
+	}
 	m, err := mail.ReadMessage(f)
 	if err != nil {
 		return fmt.Errorf("%w: cannot read the message header: %w", ErrGraphRecipients, err)

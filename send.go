@@ -1,13 +1,10 @@
 package mailwarden
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"mailwarden/envelope"
@@ -15,9 +12,9 @@ import (
 	"mailwarden/transport"
 )
 
-// Send builds m, stores it in a temporary spool file (so a retry or a
-// failover to another server sends the very same bytes, and memory does not
-// grow with attachments), and sends it through the profile's relays. When
+// Send builds m, spools it (in memory up to Options.SpoolInMemory, else in
+// a temporary file: a retry or a failover to another server sends the very
+// same bytes, and memory does not grow with attachments), and sends it through the profile's relays. When
 // m.MessageID is empty, Send sets it to a new ID at the sender's domain, so
 // the caller and the audit trail know it. Through the graph transport,
 // which takes recipients from the header, Bcc recipients are written in a
@@ -38,14 +35,14 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 		return nil, err
 	}
 	s.reportBuild(env.MessageID)
-	f, size, err := spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err })
+	sp, err := s.spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err })
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(f)
-	env.Size = size
-	s.report(PhaseSpooling, env.MessageID, size)
-	return s.sendSpooled(ctx, env, f, extra)
+	defer sp.release()
+	env.Size = sp.size
+	s.report(PhaseSpooling, env.MessageID, sp.size)
+	return s.send(ctx, env, sp.open, extra)
 }
 
 // prepare readies m for sending as the profile says: it sets m.MessageID
@@ -89,53 +86,24 @@ func (s *Sender) prepare(m *envelope.Message, extra []slog.Attr) (*envelope.Mess
 
 // SendRaw sends a ready RFC 5322 message read from r (for example one a
 // program built itself) from the envelope sender from to the recipients
-// to. r is read to the end and spooled first. Through the graph transport,
+// to. r is read to the end and spooled first (as Send spools). Through the graph transport,
 // which takes the recipients from the message header, to must name exactly
 // the To, Cc and Bcc recipients of the message, or the error wraps
 // ErrGraphRecipients and nothing is sent.
 func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Reader) (*Result, error) {
-	f, size, err := spool(func(w io.Writer) error { _, err := io.Copy(w, r); return err })
+	sp, err := s.spool(func(w io.Writer) error { _, err := io.Copy(w, r); return err })
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(f)
-	env := transport.Envelope{From: from, To: to, Size: size}
-	s.report(PhaseSpooling, "", size)
+	defer sp.release()
+	env := transport.Envelope{From: from, To: to, Size: sp.size}
+	s.report(PhaseSpooling, "", sp.size)
 	if s.delivery.recipientsFromHeader() {
-		if err := checkGraphRecipients(f, to); err != nil {
+		if err := checkGraphRecipients(sp.open, to); err != nil {
 			return nil, err
 		}
 	}
-	return s.sendSpooled(ctx, env, f, nil)
-}
-
-// spool writes a message to a temporary file and returns its name and size.
-func spool(write func(io.Writer) error) (string, int64, error) {
-	f, err := os.CreateTemp("", "mailwarden-spool-*.eml")
-	if err != nil {
-		return "", 0, fmt.Errorf("mailwarden: spool: %w", err)
-	}
-	name := f.Name()
-	bw := bufio.NewWriterSize(f, 64<<10)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	var size int64
-	if err == nil {
-		var st os.FileInfo
-		if st, err = f.Stat(); err == nil {
-			size = st.Size()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-		return "", 0, err
-	}
-	return name, size, nil
+	return s.send(ctx, env, sp.open, nil)
 }
 
 func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context, *sendScope) {
@@ -144,10 +112,6 @@ func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context,
 		sc.tracked = s.trail.Track()
 	}
 	return withScope(ctx, sc), sc
-}
-
-func (s *Sender) sendSpooled(ctx context.Context, env transport.Envelope, file string, extra []slog.Attr) (*Result, error) {
-	return s.send(ctx, env, func() (io.Reader, error) { return os.Open(file) }, extra)
 }
 
 // A ProbeReport is what "Test connection" shows: for each server, each

@@ -61,7 +61,19 @@ type Options struct {
 	// goroutine, concurrently by concurrent sends (tell them apart by
 	// MessageID), and must return quickly. Nil costs nothing.
 	Progress func(ProgressEvent)
+	// SpoolInMemory is the largest message Send and SendRaw keep in
+	// memory (in reused buffers) while it is sent; a larger one is spooled
+	// to a temporary file, so memory does not grow with attachments. Either
+	// way a retry or a failover sends the very same bytes. Zero means
+	// DefaultSpoolInMemory; a negative value spools every message to a file.
+	SpoolInMemory int64
 }
+
+// DefaultSpoolInMemory is the largest message a Sender keeps in memory
+// by default (see Options.SpoolInMemory). Measured with Sender.Send to an
+// in-process sink: in memory is 1.3-1.8x as fast as a temporary file at
+// 64 KiB, about even from 256 KiB to 1 MiB, and slower beyond.
+const DefaultSpoolInMemory = 256 << 10
 
 // A Sender sends mail as a Profile says. It is safe for concurrent use.
 // Close it to release connections and seal the audit trail.
@@ -80,6 +92,7 @@ type Sender struct {
 	logger        *slog.Logger       // the transport's events: audit trail and Options.Logger
 	tokens        *oauth.TokenSource // nil unless the profile acquires OAuth tokens
 	keys          []keyUse           // the private keys the profile uses, for Probe
+	spoolMem      int64              // Options.SpoolInMemory, resolved
 	closeOnce     sync.Once
 	closeErr      error
 }
@@ -132,7 +145,10 @@ func NewSender(ctx context.Context, p Profile, opts *Options) (*Sender, error) {
 	}
 	secrets := scrub.New() // filled as secrets are resolved (scrub.go)
 	ctx = withSessionSecrets(ctx, secrets)
-	s := &Sender{profile: pl.profile, defaults: pl.defaults, progress: opts.Progress}
+	s := &Sender{profile: pl.profile, defaults: pl.defaults, progress: opts.Progress, spoolMem: opts.SpoolInMemory}
+	if s.spoolMem == 0 {
+		s.spoolMem = DefaultSpoolInMemory
+	}
 	var d interface {
 		delivery
 		start(logger *slog.Logger, opts *Options) error

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message/textproto"
 
@@ -37,7 +38,8 @@ func (m *Message) WriteTo(w io.Writer) (int64, error) {
 		return 0, err
 	}
 	cw := &countWriter{w: w}
-	bw := bufio.NewWriterSize(cw, 32<<10)
+	bw := getWriter(cw)
+	defer putWriter(bw)
 	if err := writeFields(bw, p.fields); err != nil {
 		return cw.n, err
 	}
@@ -64,7 +66,8 @@ func (p *prepared) writeWrapped(bw *bufio.Writer, body *entity) error {
 	if err != nil {
 		return fmt.Errorf("envelope: wrap: %w", err)
 	}
-	iw := bufio.NewWriterSize(wc, 32<<10)
+	iw := getWriter(wc)
+	defer putWriter(iw)
 	if err := writeEntity(iw, body); err != nil {
 		wc.Close()
 		return err
@@ -77,6 +80,24 @@ func (p *prepared) writeWrapped(bw *bufio.Writer, body *entity) error {
 		return fmt.Errorf("envelope: wrap: %w", err)
 	}
 	return nil
+}
+
+// writers holds the 32 KiB buffered writers WriteTo writes through, so
+// that a stream of messages reuses them rather than allocating (and
+// zeroing) one per message.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
+func getWriter(w io.Writer) *bufio.Writer {
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(w)
+	return bw
+}
+
+// putWriter returns bw to the pool, dropping what it still holds (after a
+// failed write) and its destination.
+func putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	writers.Put(bw)
 }
 
 type countWriter struct {
@@ -279,6 +300,11 @@ func textEncoding(s string) string {
 // crlf turns every line break (CRLF, bare CR, bare LF) into CRLF.
 func crlf(s string) string {
 	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	// Already CRLF throughout (the usual case): every CR and every LF
+	// belongs to a CRLF pair. Counting is much cheaper than copying.
+	if n := strings.Count(s, "\r\n"); n == strings.Count(s, "\r") && n == strings.Count(s, "\n") {
 		return s
 	}
 	var b strings.Builder

@@ -89,7 +89,7 @@ func (o *Outbox) accepted(ctx context.Context, id string, hdr header, st state, 
 		}
 		return Stats{}
 	}
-	if rerr := o.remove(id); rerr != nil {
+	if rerr := o.remove(id, nil); rerr != nil {
 		o.mu.Lock()
 		o.sent[id] = true
 		o.mu.Unlock()

@@ -142,6 +142,7 @@ type Outbox struct {
 	kick     chan struct{}
 	slots    chan struct{} // one per delivery under way, Concurrency in all
 	seq      uint32
+	dsync    *dirSyncer // groups the directory fsyncs of removals
 
 	wmu     sync.Mutex // guards the worker lock (workerlock.go)
 	workers int        // Run and RunOnce calls holding it
@@ -205,7 +206,7 @@ func Open(cfg Config) (*Outbox, error) {
 	}
 	o := &Outbox{cfg: cfg, dir: cfg.Dir, log: log, cache: map[string]*loaded{}, inflight: map[string]bool{},
 		sent: map[string]bool{}, hold: map[string]time.Time{}, stuck: map[string]bool{}, unread: map[string]string{}, kick: make(chan struct{}, 1),
-		slots: make(chan struct{}, cfg.Concurrency)}
+		slots: make(chan struct{}, cfg.Concurrency), dsync: newDirSyncer(cfg.Dir)}
 	if _, err := o.scan(context.Background()); err != nil {
 		return nil, err
 	}
@@ -677,7 +678,7 @@ func (o *Outbox) Purge(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := o.remove(id); err != nil {
+	if err := o.remove(id, nil); err != nil {
 		return &Error{Op: "purge", ID: id, Err: err}
 	}
 	o.log.LogAttrs(ctx, slog.LevelWarn, "outbox.purged", slog.String("message_id", s.l.hdr.MessageID),
@@ -686,8 +687,12 @@ func (o *Outbox) Purge(ctx context.Context, id string) error {
 }
 
 // remove deletes an entry's files durably (the message first: without it
-// the state is an orphan, removed at the next scan).
-func (o *Outbox) remove(id string) error {
+// the state is an orphan, removed at the next scan). A non-nil release is
+// called once the files are unlinked, before the wait for the directory
+// fsync, which is shared with the removals made meanwhile (dirSyncer): the
+// worker frees the delivery slot there, so the next delivery runs during
+// the fsync and its removal joins the next one.
+func (o *Outbox) remove(id string, release func()) error {
 	o.mu.Lock()
 	l := o.cache[id]
 	o.mu.Unlock()
@@ -695,7 +700,6 @@ func (o *Outbox) remove(id string) error {
 		return err
 	}
 	removeIfExists(o.statePath(id))
-	err := syncDir(o.dir)
 	o.mu.Lock()
 	delete(o.cache, id)
 	if l != nil {
@@ -703,7 +707,10 @@ func (o *Outbox) remove(id string) error {
 		o.count--
 	}
 	o.mu.Unlock()
-	return err
+	if release != nil {
+		release()
+	}
+	return o.dsync.sync()
 }
 
 // Close stops new Enqueues. It does not stop Run: cancel its context.

@@ -197,11 +197,14 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 		wg.Add(1)
 		go func(id string, s scanned) {
 			defer wg.Done()
-			r := o.attempt(ctx, id, s)
+			// The slot is freed once the relay is done with the entry
+			// (a removal frees it before its directory fsync, see remove).
+			release := sync.OnceFunc(func() { <-o.slots })
+			r := o.attempt(ctx, id, s, release)
 			o.mu.Lock()
 			delete(o.inflight, id)
 			o.mu.Unlock()
-			<-o.slots
+			release()
 			smu.Lock()
 			stats.add(r)
 			smu.Unlock()
@@ -268,7 +271,7 @@ func (o *Outbox) backoff(n int) time.Duration {
 }
 
 // attempt delivers one entry and records the outcome.
-func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
+func (o *Outbox) attempt(ctx context.Context, id string, s scanned, release func()) Stats {
 	// The scan that found the entry may predate the end of an earlier
 	// attempt (or a purge or retry by another process): look again now
 	// that it is marked in flight.
@@ -296,7 +299,7 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned) Stats {
 	if err == nil {
 		attrs := []slog.Attr{slog.String("queue_id", qid)}
 		attrs = append(attrs, ids(slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
-		if rerr := o.remove(id); rerr != nil {
+		if rerr := o.remove(id, release); rerr != nil {
 			// Sent, but still on disk: never send it again from this
 			// process; a restart will (at least once).
 			o.mu.Lock()

@@ -234,3 +234,47 @@ func TestBDATExactBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestBDATChunksExactBytes: messages that need no encoding, or need it
+// only from the middle on, or end without a CRLF or inside one, go out in
+// chunks of exactly the normalised message, twice on one connection (the
+// reused chunk buffer carries nothing over).
+func TestBDATChunksExactBytes(t *testing.T) {
+	const head = "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n"
+	for _, tc := range []struct {
+		name, msg, want string
+		chunk           int
+	}{
+		{"clean", "Subject: x\r\n\r\nbody\r\n", "BDAT 10\r\nSubject: x" + "BDAT 10\r\n\r\n\r\nbody\r\n" + "BDAT 0 LAST\r\n", 10},
+		{"clean, one chunk", "Subject: x\r\n\r\nbody\r\n", "BDAT 20 LAST\r\nSubject: x\r\n\r\nbody\r\n", 0},
+		{"clean without a final CRLF", "Subject: x\r\n\r\nbody", "BDAT 10\r\nSubject: x" + "BDAT 10 LAST\r\n\r\n\r\nbody\r\n", 10},
+		{"clean, then a bare LF", "Subject: x\r\n\r\nbad\nline\r\n", "BDAT 10\r\nSubject: x" + "BDAT 10\r\n\r\n\r\nbad\r\nl" + "BDAT 5 LAST\r\nine\r\n", 10},
+		{"ends with a CR", "Subject: x\r\n\r\nbody\r", "BDAT 10\r\nSubject: x" + "BDAT 10 LAST\r\n\r\n\r\nbody\r\n", 10},
+	} {
+		raw := make(chan []byte, 1)
+		p := plan{ehlo: "250-hostile.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n"}
+		hp := smtptest.Hostile(t, func(c *smtptest.Conn) {
+			p.run(c)
+			raw <- c.Raw()
+		})
+		cfg := testConfig(t)
+		cfg.ChunkSize = tc.chunk
+		ctx := ctxT(t, 5*time.Second)
+		c, err := transport.Dial(ctx, hostileAddr(t, hp, transport.TLSNone), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Two sends on one connection: the reused chunk buffer must not
+		// carry anything over.
+		for range 2 {
+			if _, err := c.Send(ctx, transport.Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(tc.msg)); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+		}
+		c.Quit(ctx)
+		got := strings.TrimPrefix(string(<-raw), "EHLO client.example.org\r\n")
+		if want := head + tc.want + head + tc.want + "QUIT\r\n"; got != want {
+			t.Errorf("%s: client sent\n%q\nwant\n%q", tc.name, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 )
@@ -44,11 +45,81 @@ func (b *Body) out(p []byte) error {
 	return err
 }
 
-// Write implements io.Writer.
+// Write implements io.Writer. Data that needs no change (every CR and LF
+// in a CRLF pair) is checked with a few counting passes over the whole
+// buffer and written through from the caller's slice, cut only where a
+// line starts with a dot to be doubled (with Stuff); anything else from
+// there on goes through the line-by-line encoder.
 func (b *Body) Write(p []byte) (int, error) {
 	if !b.started {
 		b.started, b.lineStart = true, true
 	}
+	total := len(p)
+	for len(p) > 0 && !b.pendingCR {
+		seg := p
+		if b.Stuff {
+			if b.lineStart && p[0] == '.' {
+				if err := b.out(dotDot); err != nil {
+					return 0, err
+				}
+				b.lineStart = false
+				p = p[1:]
+				continue
+			}
+			if i := bytes.Index(p, lfDot); i >= 0 {
+				seg = p[:i+1]
+			}
+		}
+		if !clean(seg) {
+			break
+		}
+		if b.Check8 && hasHigh(seg) {
+			b.EightBit = true
+			return 0, ErrEightBit
+		}
+		if err := b.out(seg); err != nil {
+			return 0, err
+		}
+		b.lineStart = seg[len(seg)-1] == '\n'
+		p = p[len(seg):]
+	}
+	if len(p) == 0 {
+		return total, nil
+	}
+	if _, err := b.writeLines(p); err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+// clean reports whether every CR and every LF in p is in a CRLF pair (so
+// p does not end inside one): each LF has a CR before it, and there are
+// as many CRs as LFs (so no CR is left over). Counting is a vector scan of
+// the whole buffer; the LFs are then found one IndexByte call per line.
+func clean(p []byte) bool {
+	lf := bytes.Count(p, lf1)
+	if bytes.Count(p, cr1) != lf {
+		return false
+	}
+	for off := 0; lf > 0; lf-- {
+		i := bytes.IndexByte(p[off:], '\n')
+		if i < 0 || off+i == 0 || p[off+i-1] != '\r' {
+			return false
+		}
+		off += i + 1
+	}
+	return true
+}
+
+var (
+	cr1    = []byte{'\r'}
+	lf1    = []byte{'\n'}
+	lfDot  = []byte("\n.")
+	dotDot = []byte("..")
+)
+
+// writeLines encodes p line by line.
+func (b *Body) writeLines(p []byte) (int, error) {
 	total := len(p)
 	for len(p) > 0 {
 		if b.pendingCR {
@@ -150,7 +221,14 @@ func indexCRLF(p []byte) int {
 	return i
 }
 
+// hasHigh reports a byte >= 0x80 in p, eight bytes at a time.
 func hasHigh(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p)&0x8080808080808080 != 0 {
+			return true
+		}
+		p = p[8:]
+	}
 	for _, c := range p {
 		if c >= 0x80 {
 			return true

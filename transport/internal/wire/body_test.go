@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 )
@@ -69,4 +70,122 @@ func FuzzBody(f *testing.F) {
 			t.Fatalf("unstuffed %q != normalised %q", unstuffed, plain)
 		}
 	})
+}
+
+// encodeWith feeds in through w in pieces cut at the given points and
+// returns the output, the count of bytes written and the first error.
+func encodeWith(w interface {
+	Write([]byte) (int, error)
+	Close() error
+}, in []byte, cuts []byte) error {
+	for _, c := range cuts {
+		n := min(int(c)%(len(in)+1), len(in))
+		if _, err := w.Write(in[:n]); err != nil {
+			return err
+		}
+		in = in[n:]
+	}
+	if _, err := w.Write(in); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// FuzzBodySameAsLineBased: whole-buffer validation writes exactly what
+// the line-based encoder wrote, for DATA and BDAT, with and without the
+// 8-bit check, however the input is cut into writes.
+func FuzzBodySameAsLineBased(f *testing.F) {
+	for _, s := range []string{"a\r\n.b\r\n", "a\r\r\n\n.", "\r\n\r\n", ".\r\n..\r\n", "a\rb\nc\r\n", "h\xe9\r\n", "x\r", "\n."} {
+		f.Add([]byte(s), []byte{1, 3})
+	}
+	f.Fuzz(func(t *testing.T, in, cuts []byte) {
+		for _, stuff := range []bool{true, false} {
+			for _, check8 := range []bool{true, false} {
+				var got, want bytes.Buffer
+				nb := &Body{W: &got, Stuff: stuff, Check8: check8}
+				ob := &lineBody{Body{W: &want, Stuff: stuff, Check8: check8}}
+				gerr, werr := encodeWith(nb, in, cuts), encodeWith(ob, in, cuts)
+				if (gerr == nil) != (werr == nil) || nb.EightBit != ob.EightBit {
+					t.Fatalf("stuff %v check8 %v: error %v, line-based %v", stuff, check8, gerr, werr)
+				}
+				if gerr != nil {
+					continue // both refused the data (8-bit); the partial output is discarded
+				}
+				if !bytes.Equal(got.Bytes(), want.Bytes()) || nb.N != ob.N {
+					t.Fatalf("stuff %v check8 %v: %q (N %d), line-based %q (N %d)", stuff, check8, got.Bytes(), nb.N, want.Bytes(), ob.N)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkBody encodes a 1 MB message of 76-character CRLF lines (every
+// tenth starting with a dot) in 32 KiB writes, as the transport does.
+func BenchmarkBody(b *testing.B) {
+	var msg []byte
+	for i := 0; len(msg) < 1<<20; i++ {
+		line := strings.Repeat("abcdefghij", 8)[:74]
+		if i%10 == 0 {
+			line = "." + line[1:]
+		}
+		msg = append(msg, line+"\r\n"...)
+	}
+	for _, enc := range []string{"whole-buffer", "line-based"} {
+		for _, stuff := range []bool{false, true} {
+			name := enc + "/bdat"
+			if stuff {
+				name = enc + "/data"
+			}
+			b.Run(name, func(b *testing.B) { benchBody(b, msg, stuff, enc == "line-based") })
+		}
+	}
+}
+
+func benchBody(b *testing.B, msg []byte, stuff, old bool) {
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		var body interface {
+			Write([]byte) (int, error)
+			Close() error
+		} = &Body{W: io.Discard, Stuff: stuff, Check8: true}
+		if old {
+			body = &lineBody{Body{W: io.Discard, Stuff: stuff, Check8: true}}
+		}
+		for p := msg; len(p) > 0; {
+			n := min(len(p), 32<<10)
+			if _, err := body.Write(p[:n]); err != nil {
+				b.Fatal(err)
+			}
+			p = p[n:]
+		}
+		body.Close()
+	}
+}
+
+func BenchmarkClean(b *testing.B) {
+	msg := bytes.Repeat([]byte(strings.Repeat("abcdefghij", 7)+"abcd\r\n"), 32<<10/76)
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if !clean(msg) || hasHigh(msg) {
+			b.Fatal("not clean")
+		}
+	}
+}
+
+// BenchmarkCleanLineBased is what the line-based encoder did with the same
+// buffer: cleanPrefix, then a byte loop for the 8-bit check.
+func BenchmarkCleanLineBased(b *testing.B) {
+	msg := bytes.Repeat([]byte(strings.Repeat("abcdefghij", 7)+"abcd\r\n"), 32<<10/76)
+	b.SetBytes(int64(len(msg)))
+	lb := &lineBody{}
+	for b.Loop() {
+		if lb.cleanPrefix(msg) != len(msg) {
+			b.Fatal("not clean")
+		}
+		for _, c := range msg {
+			if c >= 0x80 {
+				b.Fatal("high")
+			}
+		}
+	}
 }

@@ -1,0 +1,108 @@
+package main
+
+// The public API against net/smtp: Sender.Send (a profile with defaults,
+// a new Message-ID per message, the audit trail written to a file) and
+// net/smtp sending the same 2 KB message, each over one connection to the
+// same in-process sink, in one run.
+//
+//	cd bench && go test -run '^$' -bench SenderSend -benchmem -count 5
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mailwarden"
+	"mailwarden/envelope"
+	"mailwarden/headers"
+)
+
+// apiText is about 2 KB of text in 76-character lines, some with a
+// leading dot.
+var apiText = func() string {
+	_, body, _ := strings.Cut(string(Message(2<<10)), "\r\n\r\n")
+	return body
+}()
+
+func BenchmarkSenderSend(b *testing.B) {
+	for _, kind := range []string{"fast", "go-smtp"} {
+		e, err := Setup(Case{Size: 2 << 10, Chunking: true}, kind)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, trail := range []string{"audit-file", "no-audit"} {
+			b.Run(kind+"/Sender.Send/"+trail, func(b *testing.B) { benchSenderSend(b, e, trail == "audit-file") })
+		}
+		b.Run(kind+"/net-smtp", func(b *testing.B) {
+			b.SetBytes(int64(len(e.Msg)))
+			b.ReportAllocs()
+			if err := NetSMTP(e, b.N); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+		e.Sink.Close()
+	}
+}
+
+// benchSenderSend sends b.N messages through one Sender (its relay keeps
+// the connection). With trail, the profile's audit file (fsync'd after
+// every record, the default) records each send.
+func benchSenderSend(b *testing.B, e *Env, trail bool) {
+	benchSenderSendWith(b, e, trail, &mailwarden.Options{}, apiText)
+}
+
+// BenchmarkSenderSpool is Sender.Send (no audit) with the message spooled
+// in memory or in a temporary file, by size: where the file's cost stops
+// mattering is where Options.SpoolInMemory belongs.
+func BenchmarkSenderSpool(b *testing.B) {
+	e, err := Setup(Case{Size: 2 << 10, Chunking: true}, "fast")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Sink.Close()
+	for _, size := range []int{2 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20} {
+		_, text, _ := strings.Cut(string(Message(size)), "\r\n\r\n")
+		for _, mode := range []string{"memory", "file"} {
+			opts := &mailwarden.Options{SpoolInMemory: 64 << 20}
+			if mode == "file" {
+				opts.SpoolInMemory = -1
+			}
+			b.Run(fmt.Sprintf("%dKiB/%s", size>>10, mode), func(b *testing.B) {
+				benchSenderSendWith(b, e, false, opts, text)
+			})
+		}
+	}
+}
+
+func benchSenderSendWith(b *testing.B, e *Env, trail bool, opts *mailwarden.Options, text string) {
+	p := mailwarden.Profile{
+		Name: "bench", Servers: []string{e.Sink.Addr()}, TLS: "none",
+		From: "bench@example.org", Headers: []mailwarden.HeaderField{{Name: "X-Bench", Value: "1"}},
+	}
+	if trail {
+		p.Audit.File = filepath.Join(b.TempDir(), "audit.log")
+	}
+	s, err := mailwarden.NewSender(context.Background(), p, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	m := envelope.Message{To: []headers.Address{{Addr: "sink@example.net"}}, Subject: "benchmark", Text: text}
+	ctx := context.Background()
+	if _, err := s.Send(ctx, &m); err != nil { // connect outside the timing
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		m.MessageID = ""
+		if _, err := s.Send(ctx, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

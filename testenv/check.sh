@@ -307,6 +307,15 @@ m=$(marker unix)
 logger -u "$MW_SYSLOG_UNIX" --rfc5424 -t mailwarden-check "$m" 2>/dev/null || true
 logged "$m" && ok "rsyslog unix $MW_SYSLOG_UNIX" || bad "rsyslog unix: $m not in $MW_SYSLOG_FILE"
 
+# -------------------------------------------------------------- postgresql
+
+# A query over TLS (verify-full against the test CA) with the test role.
+if out=$(PGCONNECT_TIMEOUT=10 psql "$MW_POSTGRES_URL" -X -A -t -c 'select 1' 2>&1) && [ "$out" = 1 ]; then
+	ok "postgresql ${MW_POSTGRES_URL##*@}"
+else
+	bad "postgresql: select 1 failed: $out"
+fi
+
 # ------------------------------------------------------- browser and PDF
 
 # Headless Chromium renders a page (no network: the page is a data: URL) and

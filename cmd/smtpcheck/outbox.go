@@ -28,6 +28,15 @@ Commands:
   enqueue            build a message from the send flags and queue it
   run                deliver the queue with the send connection flags, until
                      interrupted (--once: one pass over what is due, then exit)
+  migrate --store REF
+                     create or upgrade the PostgreSQL outbox's schema
+
+With --store REF instead of --spool DIR, list, retry, purge and run work on an
+outbox kept in PostgreSQL, shared by several 'run' nodes (REF: env:NAME or
+file:PATH holding the connection string, or a postgres:// URL without a
+password; verify-full TLS for a database on another host). 'run --store'
+also takes --node-id, --lease, --rate-key and --metrics-addr ADDR (Prometheus
+/metrics and /health).
 
 Run 'smtpcheck outbox <command> --help' for a command's flags.
 
@@ -50,6 +59,9 @@ func runOutbox(ctx context.Context, e *env, args []string) int {
 	if isHelp(args[0]) {
 		fmt.Fprint(e.stdout, outboxUsage)
 		return exitOK
+	}
+	if args[0] == "migrate" || usesStore(args[1:]) {
+		return runOutboxStore(ctx, e, args[0], args[1:])
 	}
 	switch args[0] {
 	case "list":

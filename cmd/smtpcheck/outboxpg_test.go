@@ -200,7 +200,7 @@ func TestOutboxRunMetricsWhileMessagesFlow(t *testing.T) {
 		queued:    0,
 		deferred:  0,
 		`outbox_send_duration_seconds_count{outcome="delivered"}`: total,
-		"outbox_attempts_total": total,
+		"outbox_attempts_total":                                   total,
 	} {
 		if m[name] != want {
 			t.Errorf("%s = %v, want %v", name, m[name], want)

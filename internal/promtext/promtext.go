@@ -148,7 +148,7 @@ func sorted[P any](pts []P, attrs func(P) attribute.Set) []P {
 func labels(set attribute.Set, extra ...string) string {
 	var parts []string
 	for _, kv := range set.ToSlice() {
-		parts = append(parts, Name(string(kv.Key), "")+`="`+escLabel(kv.Value.Emit())+`"`)
+		parts = append(parts, Name(string(kv.Key), "")+`="`+escLabel(kv.Value.String())+`"`)
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		parts = append(parts, extra[i]+`="`+escLabel(extra[i+1])+`"`)

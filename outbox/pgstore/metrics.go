@@ -12,7 +12,7 @@ import (
 // Metrics are the outbox's OpenTelemetry instruments (meter
 // "mailwarden/outbox"):
 //
-//	outbox.entries            gauge, entries by state (queued, deferred, dead, leased)
+//	outbox.entries            gauge, entries by state (queued, deferred, dead, delivered, leased)
 //	outbox.oldest_age         gauge, seconds since the oldest undelivered entry was queued
 //	outbox.enqueued           counter, entries queued by this node
 //	outbox.attempts           counter, delivery attempts
@@ -78,7 +78,7 @@ func NewMetrics(mp metric.MeterProvider, s *Store) (*Metrics, error) {
 			if err != nil {
 				return err
 			}
-			for _, st := range []string{"queued", "deferred", "dead", "leased"} {
+			for _, st := range []string{"queued", "deferred", "dead", "delivered", "leased"} {
 				o.ObserveInt64(entries, d.ByState[st], metric.WithAttributes(attribute.String("state", st)))
 			}
 			o.ObserveFloat64(oldest, d.OldestAge.Seconds())
@@ -93,24 +93,25 @@ func NewMetrics(mp metric.MeterProvider, s *Store) (*Metrics, error) {
 
 // A Depth is the queue's size at one moment.
 type Depth struct {
-	ByState   map[string]int64 // queued, deferred, dead; leased: being delivered (also counted in its state)
+	ByState   map[string]int64 // queued, deferred, dead, delivered (record pending); leased: being delivered (also counted in its state)
 	OldestAge time.Duration    // of the oldest entry not dead; zero when none
 }
 
 // Depth counts the entries by state, from the database.
 func (s *Store) Depth(ctx context.Context) (Depth, error) {
-	d := Depth{ByState: map[string]int64{"queued": 0, "deferred": 0, "dead": 0, "leased": 0}}
-	var q, df, dead, leased int64
+	d := Depth{ByState: map[string]int64{}}
+	var q, df, dead, delivered, leased int64
 	var age float64
 	err := s.pool.QueryRow(ctx, `SELECT
 			count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'deferred'),
-			count(*) FILTER (WHERE state = 'dead'), count(*) FILTER (WHERE lease_until > now()),
-			coalesce(extract(epoch FROM now() - min(created) FILTER (WHERE state <> 'dead')), 0)::float8
-		FROM mailwarden_outbox`).Scan(&q, &df, &dead, &leased, &age)
+			count(*) FILTER (WHERE state = 'dead'), count(*) FILTER (WHERE state = 'delivered'),
+			count(*) FILTER (WHERE lease_until > now()),
+			coalesce(extract(epoch FROM now() - min(created) FILTER (WHERE state IN ('queued', 'deferred'))), 0)::float8
+		FROM mailwarden_outbox`).Scan(&q, &df, &dead, &delivered, &leased, &age)
 	if err != nil {
 		return d, err
 	}
-	d.ByState["queued"], d.ByState["deferred"], d.ByState["dead"], d.ByState["leased"] = q, df, dead, leased
+	d.ByState["queued"], d.ByState["deferred"], d.ByState["dead"], d.ByState["delivered"], d.ByState["leased"] = q, df, dead, delivered, leased
 	d.OldestAge = time.Duration(age * float64(time.Second))
 	return d, nil
 }

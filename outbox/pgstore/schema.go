@@ -50,6 +50,13 @@ var migrations = []string{
 		at  timestamptz NOT NULL
 	);
 	CREATE INDEX mailwarden_outbox_send_key ON mailwarden_outbox_send (key, at);`,
+	// 2: an entry the relay accepted whose audit record failed stays,
+	// as 'delivered', until its record is written (never sent again).
+	`ALTER TABLE mailwarden_outbox DROP CONSTRAINT mailwarden_outbox_state_check;
+	ALTER TABLE mailwarden_outbox ADD CONSTRAINT mailwarden_outbox_state_check
+		CHECK (state IN ('queued', 'deferred', 'dead', 'delivered'));
+	ALTER TABLE mailwarden_outbox ADD COLUMN queue_id text NOT NULL DEFAULT '',
+		ADD COLUMN record_tries integer NOT NULL DEFAULT 0;`,
 }
 
 // SchemaVersion is the schema version this package migrates to.

@@ -332,7 +332,8 @@ func (s *Store) List(ctx context.Context) ([]outbox.Entry, error) {
 }
 
 // Retry makes a deferred or dead entry due now, keeping its attempt count
-// (its maximum age counts again from now). Errors are *outbox.Error,
+// (its maximum age counts again from now); for a delivered entry whose
+// record is pending, only the record is tried again. Errors are *outbox.Error,
 // wrapping outbox.ErrNotFound for an unknown id.
 func (s *Store) Retry(ctx context.Context, id string) error {
 	n, err := parseID("retry", id)
@@ -341,7 +342,7 @@ func (s *Store) Retry(ctx context.Context, id string) error {
 	}
 	var mid string
 	var attempts int
-	err = s.pool.QueryRow(ctx, `UPDATE mailwarden_outbox SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
+	err = s.pool.QueryRow(ctx, `UPDATE mailwarden_outbox SET state = CASE WHEN state = 'delivered' THEN 'delivered' WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
 		reason = '', next_attempt = now(), retried = now() WHERE id = $1 RETURNING message_id, attempts`, n).Scan(&mid, &attempts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &outbox.Error{Op: "retry", ID: id, Err: outbox.ErrNotFound}

@@ -396,3 +396,67 @@ func maxInWindow(ts []time.Time, w time.Duration) int {
 	}
 	return best
 }
+
+// acceptedErr is a delivery error after the relay's 250 (the audit record
+// failed).
+type acceptedErr struct{}
+
+func (acceptedErr) Error() string  { return "audit: record after the relay's reply failed" }
+func (acceptedErr) Accepted() bool { return true }
+
+// trackingRecorder fails the delivered record until ok is set.
+type trackingRecorder struct {
+	sends atomic.Int32
+	ok    atomic.Bool
+}
+
+func (r *trackingRecorder) Deliver(ctx context.Context, env outbox.Envelope, open outbox.Opener) (string, error) {
+	r.sends.Add(1)
+	return "Q9", acceptedErr{}
+}
+
+func (r *trackingRecorder) TrackRecords(ctx context.Context) (context.Context, func(context.Context) error) {
+	return ctx, func(context.Context) error {
+		if r.ok.Load() {
+			return nil
+		}
+		return errors.New("syslog collector down")
+	}
+}
+
+// TestAcceptedEntryNeverSentAgain: the relay accepted a message but its
+// record failed: the entry stays as delivered (Retry included), only its
+// record is retried, and it is removed once the record is stored; the
+// message was sent once.
+func TestAcceptedEntryNeverSentAgain(t *testing.T) {
+	rec := &trackingRecorder{}
+	s := open(t, Config{Config: outbox.Config{Deliverer: rec, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}})
+	ctx := context.Background()
+	s.Enqueue(ctx, env("acc@x"), text("x\r\n"))
+	if st, err := s.RunOnce(ctx); err != nil || st.Delivered != 1 {
+		t.Fatalf("RunOnce = %+v, %v", st, err)
+	}
+	l, _ := s.List(ctx)
+	if len(l) != 1 || l[0].State != outbox.StateDelivered || !strings.Contains(l[0].LastError, "pending") {
+		t.Fatalf("after a failed record: %+v", l)
+	}
+	if err := s.Retry(ctx, l[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if st, _ := s.RunOnce(ctx); st.Delivered != 0 {
+		t.Errorf("the record's retry counted a second delivery: %+v", st)
+	}
+	if l, _ = s.List(ctx); len(l) != 1 || l[0].State != outbox.StateDelivered {
+		t.Fatalf("after Retry and a second failed record: %+v", l)
+	}
+	rec.ok.Store(true)
+	time.Sleep(5 * time.Millisecond)
+	s.RunOnce(ctx)
+	if l, _ = s.List(ctx); len(l) != 0 {
+		t.Errorf("after the record was stored: %+v", l)
+	}
+	if n := rec.sends.Load(); n != 1 {
+		t.Errorf("sent %d times, want 1", n)
+	}
+}

@@ -22,6 +22,9 @@ type claimed struct {
 	sum      []byte
 	created  time.Time
 	retried  *time.Time
+	// An entry the relay accepted whose record is pending.
+	state, queueID, lastError string
+	recordTries               int
 }
 
 // Run delivers entries as they fall due until ctx is done, then waits for
@@ -131,10 +134,10 @@ func (s *Store) claim(ctx context.Context, n int) ([]claimed, error) {
 			WHERE state <> 'dead' AND next_attempt <= now() AND (lease_until IS NULL OR lease_until < now())
 			ORDER BY next_attempt, id LIMIT $1 FOR UPDATE SKIP LOCKED)
 		UPDATE mailwarden_outbox e SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
-			lease_token = e.lease_token + 1, attempts = e.attempts + 1
+			lease_token = e.lease_token + 1, attempts = e.attempts + CASE WHEN e.state = 'delivered' THEN 0 ELSE 1 END
 		FROM due WHERE e.id = due.id
 		RETURNING e.id, e.lease_token, e.attempts, e.message_id, e.mail_from, e.rcpt_to, e.smtputf8, e.size,
-			e.sha256, e.created, e.retried`, n, s.cfg.NodeID, s.cfg.Lease.Seconds())
+			e.sha256, e.created, e.retried, e.state, e.queue_id, e.last_error, e.record_tries`, n, s.cfg.NodeID, s.cfg.Lease.Seconds())
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +147,7 @@ func (s *Store) claim(ctx context.Context, n int) ([]claimed, error) {
 		var c claimed
 		var rcpts string
 		if err := rows.Scan(&c.id, &c.token, &c.attempts, &c.env.MessageID, &c.env.From, &rcpts, &c.env.SMTPUTF8,
-			&c.env.Size, &c.sum, &c.created, &c.retried); err != nil {
+			&c.env.Size, &c.sum, &c.created, &c.retried, &c.state, &c.queueID, &c.lastError, &c.recordTries); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(rcpts), &c.env.To); err != nil {
@@ -219,6 +222,10 @@ func (s *Store) attempt(ctx context.Context, c claimed) outbox.Stats {
 	defer cancel(nil)
 	stop := s.hold(lctx, c, cancel)
 	defer stop()
+	if c.state == "delivered" {
+		// The relay accepted it; only its record is missing.
+		return s.accepted(context.WithoutCancel(ctx), c, "", nil)
+	}
 	slot, err := s.pace(lctx)
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(context.Cause(lctx), errLeaseLost) {
@@ -236,7 +243,11 @@ func (s *Store) attempt(ctx context.Context, c claimed) outbox.Stats {
 	acancel()
 	s.unpace(ctx, slot)
 	bg := context.WithoutCancel(ctx)
-	if err == nil || outbox.Accepted(err) {
+	if outbox.Accepted(err) {
+		s.m.sent(ctx, took, "delivered")
+		return s.accepted(bg, c, qid, err)
+	}
+	if err == nil {
 		s.m.sent(ctx, took, "delivered")
 		tag, derr := s.pool.Exec(bg, `DELETE FROM mailwarden_outbox WHERE id = $1 AND lease_token = $2`, c.id, c.token)
 		attrs := s.attrs(c, slog.Int64("age_ms", time.Since(c.created).Milliseconds()), slog.Int64("send_ms", took.Milliseconds()))
@@ -246,9 +257,6 @@ func (s *Store) attempt(ctx context.Context, c claimed) outbox.Stats {
 			attrs = append(attrs, slog.String("error", "delivered, but the entry could not be removed (it will be sent again after its lease expires): "+derr.Error()))
 		case tag.RowsAffected() == 0:
 			attrs = append(attrs, slog.String("error", "delivered, but the lease had been taken over or the entry purged (it may be sent twice)"))
-		}
-		if err != nil {
-			attrs = append(attrs, slog.String("record_error", err.Error()))
 		}
 		s.log.LogAttrs(bg, slog.LevelInfo, "outbox.delivered", attrs...)
 		s.m.delivered(ctx)

@@ -76,7 +76,7 @@ func TestOutboxStoreCommands(t *testing.T) {
 	url := storeURL(t)
 	env := map[string]string{"PGURL": url}
 	out, stderr, code := runWith(t, env, "", "outbox", "migrate", "--store", "env:PGURL")
-	if code != exitOK || out != fmt.Sprintf("schema version 0 -> %d\n", 1) {
+	if code != exitOK || !regexp.MustCompile(`^schema version 0 -> [1-9]\d*\n$`).MatchString(out) {
 		t.Fatalf("migrate: exit %d %q %s", code, out, stderr)
 	}
 	if out, _, code = runWith(t, env, "", "outbox", "migrate", "--store", "env:PGURL"); code != exitOK || !strings.Contains(out, "up to date") {
@@ -176,10 +176,11 @@ func TestOutboxRunMetricsWhileMessagesFlow(t *testing.T) {
 	for {
 		m = scrape(t, base+"/metrics")
 		waiting := m[queued] + m[deferred]
-		// A delivery is counted just after its entry is removed: at most
-		// --concurrency of them can be between the two.
-		if sum := m[delivered] + waiting; sum < total-2 || sum > total {
-			t.Errorf("delivered %v + waiting %v = %v, want %d (within the 2 deliveries under way)", m[delivered], waiting, sum, total)
+		// The gauges are read from the database and the counters from
+		// memory, not at the same instant: a delivery finishing between
+		// the two reads is in both or neither, at most --concurrency (2).
+		if sum := m[delivered] + waiting; sum < total-2 || sum > total+2 {
+			t.Errorf("delivered %v + waiting %v = %v, want %d within the 2 deliveries under way", m[delivered], waiting, sum, total)
 		}
 		if m[delivered] > 0 && waiting > 0 {
 			midway++

@@ -24,6 +24,9 @@ import (
 	"mailwarden/outbox"
 )
 
+// notifyChannel is the channel Enqueue and Retry notify and Run listens on.
+const notifyChannel = "mailwarden_outbox"
+
 // Config configures a Store: the outbox.Config fields the spool has (Dir,
 // MaxBytes and MaxMessages excepted: the database is the limit) and the
 // cluster's own. The zero value of every field is a safe default.
@@ -52,7 +55,9 @@ type Config struct {
 }
 
 // A Store is an outbox in PostgreSQL. It is safe for concurrent use, and
-// any number of Stores (nodes) may run on one database.
+// any number of Stores (nodes) may run on one database. Run keeps one
+// connection of the pool for LISTEN, and each delivery uses one at a time:
+// give the pool at least Concurrency+2 connections.
 type Store struct {
 	cfg    Config
 	pool   *pgxpool.Pool
@@ -285,6 +290,10 @@ func (s *Store) enqueue(ctx context.Context, tx dbtx, env outbox.Envelope, write
 	if err := tx.exec(ctx, `UPDATE mailwarden_outbox SET size = $2, sha256 = $3 WHERE id = $1`, id, cw.n, cw.h.Sum(nil)); err != nil {
 		return outbox.Entry{}, err
 	}
+	// Workers LISTENing are told at commit (never for a rollback).
+	if err := tx.exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
+		return outbox.Entry{}, err
+	}
 	env.Size = cw.n
 	return outbox.Entry{ID: strconv.FormatInt(id, 10), State: outbox.StateQueued, Envelope: env, Created: created, NextAttempt: created}, nil
 }
@@ -350,6 +359,7 @@ func (s *Store) Retry(ctx context.Context, id string) error {
 	if err != nil {
 		return &outbox.Error{Op: "retry", ID: id, Err: err}
 	}
+	s.pool.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "outbox.retry", slog.String("message_id", mid),
 		slog.Group("outbox", slog.String("spool_id", id), slog.Int("attempt", attempts)))
 	return nil

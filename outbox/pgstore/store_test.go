@@ -460,3 +460,38 @@ func TestAcceptedEntryNeverSentAgain(t *testing.T) {
 		t.Errorf("sent %d times, want 1", n)
 	}
 }
+
+// TestEnqueueWakesRunningWorkers: with a poll interval of a minute, an
+// entry committed by another node is attempted at once (the worker
+// LISTENs; Enqueue notifies at commit).
+func TestEnqueueWakesRunningWorkers(t *testing.T) {
+	pool, _ := testPool(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := make(chan string, 1)
+	d := outbox.DelivererFunc(func(ctx context.Context, env outbox.Envelope, open outbox.Opener) (string, error) {
+		got <- env.MessageID
+		return "", nil
+	})
+	w, err := Open(ctx, pool, Config{Config: outbox.Config{Deliverer: d, PollInterval: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := Open(ctx, pool, Config{})
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(rctx) }()
+	time.Sleep(300 * time.Millisecond) // its first poll found nothing; it now waits a minute
+	start := time.Now()
+	if _, err := other.Enqueue(ctx, env("wake@x"), text("x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+		t.Logf("attempted %v after the commit", time.Since(start).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		t.Error("the worker was not woken by the commit")
+	}
+	stop()
+	<-done
+}

@@ -39,6 +39,8 @@ func (s *Store) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	slots := make(chan struct{}, s.cfg.Concurrency)
+	kick := make(chan struct{}, 1)
+	wg.Go(func() { s.listen(ctx, kick) })
 	lastErr := ""
 	for {
 		select {
@@ -76,9 +78,42 @@ func (s *Store) Run(ctx context.Context) error {
 			}()
 		}
 		if len(got) < n {
-			if err := s.cfg.Sleep(ctx, s.cfg.PollInterval); err != nil {
+			t := time.NewTimer(s.cfg.PollInterval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
 				return ctx.Err()
+			case <-kick:
+			case <-t.C:
 			}
+			t.Stop()
+		}
+	}
+}
+
+// listen holds one connection of the pool LISTENing for new entries
+// (Enqueue and Retry notify at commit) and wakes Run through kick, so an
+// entry is attempted at once rather than at the next poll; after a failure
+// it connects again after PollInterval (Run polls meanwhile).
+func (s *Store) listen(ctx context.Context, kick chan<- struct{}) {
+	for ctx.Err() == nil {
+		conn, err := s.pool.Acquire(ctx)
+		if err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+notifyChannel)
+			for err == nil {
+				if _, err = conn.Conn().WaitForNotification(ctx); err == nil {
+					select {
+					case kick <- struct{}{}:
+					default:
+					}
+				}
+			}
+			// Never back to the pool still listening.
+			conn.Conn().Close(context.WithoutCancel(ctx))
+			conn.Release()
+		}
+		if s.cfg.Sleep(ctx, s.cfg.PollInterval) != nil {
+			return
 		}
 	}
 }

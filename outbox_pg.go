@@ -137,6 +137,9 @@ type PostgresConn struct {
 	// AllowUnverifiedTLS accepts a database on another host without
 	// sslmode=verify-full.
 	AllowUnverifiedTLS bool
+	// MaxConns, when above the connection string's pool_max_conns (or
+	// pgx's default), raises it: a worker needs Concurrency+2.
+	MaxConns int32
 	// Getenv and Source resolve references (nil: os.Getenv, none).
 	Getenv func(string) string
 	Source SecretSource
@@ -162,6 +165,9 @@ func OpenPostgresPool(ctx context.Context, c PostgresConn) (*pgxpool.Pool, error
 	pc, err := pgstore.ParseConfig(conn, c.AllowUnverifiedTLS)
 	if err != nil {
 		return nil, err
+	}
+	if c.MaxConns > pc.MaxConns {
+		pc.MaxConns = c.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {

@@ -44,6 +44,7 @@ func usesStore(args []string) bool {
 type storeFlags struct {
 	store      string
 	unverified bool
+	conns      int32 // connections a worker needs
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
@@ -56,7 +57,7 @@ func (f *storeFlags) pool(ctx context.Context, e *env, name string) (*pgxpool.Po
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: --store is required\n", name)
 		return nil, exitUsage
 	}
-	p, err := mailwarden.OpenPostgresPool(ctx, mailwarden.PostgresConn{Store: f.store, AllowUnverifiedTLS: f.unverified, Getenv: e.getenv})
+	p, err := mailwarden.OpenPostgresPool(ctx, mailwarden.PostgresConn{Store: f.store, AllowUnverifiedTLS: f.unverified, Getenv: e.getenv, MaxConns: f.conns})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
 		if errors.Is(err, mailwarden.ErrSecretUnresolved) {
@@ -266,6 +267,7 @@ func runOutboxStoreRun(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeSender(e, s, "outbox run")
+	sf.conns = int32(max(of.concurrency, 1) + 2)
 	pool, code := sf.pool(ctx, e, "run")
 	if pool == nil {
 		return code

@@ -364,6 +364,13 @@ if p11 --login --pin wrong-pin --list-objects >/dev/null 2>&1; then
 	bad "softhsm accepted a wrong PIN"
 else
 	ok "softhsm refuses a wrong PIN"
+# -------------------------------------------------------------- postgresql
+
+# A query over TLS (verify-full against the test CA) with the test role.
+if out=$(PGCONNECT_TIMEOUT=10 psql "$MW_POSTGRES_URL" -X -A -t -c 'select 1' 2>&1) && [ "$out" = 1 ]; then
+	ok "postgresql ${MW_POSTGRES_URL##*@}"
+else
+	bad "postgresql: select 1 failed: $out"
 fi
 
 # ------------------------------------------------------- browser and PDF

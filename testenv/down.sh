@@ -9,6 +9,12 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 RUN=${MW_TESTENV_DIR:-$REPO/testenv/run}
 [ -d "$RUN/pids" ] || exit 0
 
+# PostgreSQL shuts down through pg_ctl (fast: sessions are ended, the
+# cluster is checkpointed); its pid file then stops nothing.
+if [ -s "$RUN/postgres/bin" ] && [ -s "$RUN/postgres/data/postmaster.pid" ]; then
+	runuser -u postgres -- "$(cat "$RUN/postgres/bin")/pg_ctl" -D "$RUN/postgres/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+fi
+
 stopped=()
 for f in "$RUN"/pids/*; do
 	[ -e "$f" ] || continue

@@ -32,6 +32,9 @@ OAUTH_USER=mwuser@mailwarden.test
 PKCS11_TOKEN=mailwarden
 PKCS11_PIN='mw-pkcs11-test-pin'
 PKCS11_SO_PIN='mw-pkcs11-test-so-pin'
+PG_USER=mwuser
+PG_PASSWORD='mw-pg-test-password'
+PG_DB=mailwarden
 
 PACKAGES=(
 	postfix openssl ca-certificates iproute2
@@ -42,6 +45,7 @@ PACKAGES=(
 	libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
 	chromium python3 poppler-utils fonts-dejavu-core
 	softhsm2 opensc gnutls-bin gpgsm
+	postgresql
 )
 
 T0=${EPOCHREALTIME/[.,]/}
@@ -964,6 +968,58 @@ up_softhsm() {
 	log "softhsm token $PKCS11_TOKEN ready: $d"
 }
 
+# -------------------------------------------------------------- postgresql
+
+# PostgreSQL: a private cluster (initdb) under $RUN/postgres, owned by the
+# postgres user, listening on 127.0.0.1 only with TLS (the test server
+# certificate); a database and a password-authenticated role for the
+# outbox's PostgreSQL store. The URL asks for verify-full against the test CA.
+up_postgres() {
+	local d=$RUN/postgres
+	if alive postgres; then
+		log "postgresql already running"
+		return 0
+	fi
+	local bin
+	bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+	[ -x "$bin/initdb" ] || die "initdb not found under /usr/lib/postgresql/*/bin"
+	local P_PG
+	ports P_PG
+	rm -rf "$d"
+	mkdir -p "$d"
+	chown postgres:postgres "$d"
+	chmod 700 "$d"
+	runuser -u postgres -- "$bin/initdb" -D "$d/data" -U postgres --auth-local=trust \
+		--auth-host=scram-sha-256 -E UTF8 --locale=C >"$d/initdb.log" 2>&1 ||
+		abort postgres "initdb failed" "$d/initdb.log"
+	install -o postgres -m 600 "$CERTS/server.pem" "$d/data/server.crt"
+	install -o postgres -m 600 "$CERTS/server.key" "$d/data/server.key"
+	cat >>"$d/data/postgresql.conf" <<-EOF
+		listen_addresses = '127.0.0.1'
+		port = $P_PG
+		unix_socket_directories = '$d'
+		ssl = on
+		max_connections = 200
+		fsync = on
+		logging_collector = off
+	EOF
+	runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -l "$d/postgres.log" -w -t "$WAIT" start >"$d/start.log" 2>&1 ||
+		abort postgres "postgresql did not start" "$d/start.log" "$d/postgres.log"
+	local pid
+	pid=$(head -n1 "$d/data/postmaster.pid")
+	record postgres "$pid"
+	printf '%s\n' "$bin" >"$d/bin"
+	runuser -u postgres -- "$bin/psql" -h "$d" -p "$P_PG" -U postgres -v ON_ERROR_STOP=1 -q >"$d/setup.log" 2>&1 <<-EOF ||
+		CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASSWORD';
+		CREATE DATABASE $PG_DB OWNER $PG_USER;
+	EOF
+		abort postgres "cannot create the test role and database" "$d/setup.log" "$d/postgres.log"
+	envfile postgres <<-EOF
+		export MW_POSTGRES_URL='postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$P_PG/$PG_DB?sslmode=verify-full&sslrootcert=$CERTS/ca.pem'
+	EOF
+	log "postgresql up: $P_PG"
+}
+
 # ------------------------------------------------------------------- main
 
 write_env() {
@@ -1006,6 +1062,8 @@ main() {
 	up_cyrus
 	write_env
 	up_softhsm
+	write_env
+	up_postgres
 	write_env
 	log "all peers up; env: $RUN/env"
 }

@@ -32,6 +32,15 @@ Commands:
                      interrupted (--once: one pass over what is due, then exit);
                      on a terminal a status line on stderr (--quiet: none), and
                      a full snapshot to stderr on SIGUSR1 (Unix)
+  migrate --store REF
+                     create or upgrade the PostgreSQL outbox's schema
+
+With --store REF instead of --spool DIR, list, retry, purge and run work on an
+outbox kept in PostgreSQL, shared by several 'run' nodes (REF: env:NAME or
+file:PATH holding the connection string, or a postgres:// URL without a
+password; verify-full TLS for a database on another host). 'run --store'
+also takes --node-id, --lease, --rate-key and --metrics-addr ADDR (Prometheus
+/metrics and /health).
 
 Run 'smtpcheck outbox <command> --help' for a command's flags.
 
@@ -54,6 +63,9 @@ func runOutbox(ctx context.Context, e *env, args []string) int {
 	if isHelp(args[0]) {
 		fmt.Fprint(e.stdout, outboxUsage)
 		return exitOK
+	}
+	if args[0] == "migrate" || usesStore(args[1:]) {
+		return runOutboxStore(ctx, e, args[0], args[1:])
 	}
 	switch args[0] {
 	case "list":

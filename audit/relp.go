@@ -118,29 +118,27 @@ func (r *relpSession) command(cmd string, data []byte) ([]byte, error) {
 	if _, err := r.conn.Write(b); err != nil {
 		return nil, timeoutOr(err)
 	}
-	for {
-		txnr, rcmd, rdata, err := r.readFrame()
-		if err != nil {
-			return nil, timeoutOr(err)
-		}
-		if txnr == 0 && rcmd == "serverclose" {
-			return nil, errors.New("relp: the collector closed the session (serverclose)")
-		}
-		if rcmd != "rsp" {
-			return nil, fmt.Errorf("relp: unexpected %q from the collector", rcmd)
-		}
-		if txnr != r.txnr {
-			return nil, fmt.Errorf("relp: response to transaction %d, want %d", txnr, r.txnr)
-		}
-		if cmd == "close" {
-			return rdata, nil
-		}
-		code, text := relpCode(rdata)
-		if code != 200 {
-			return nil, &RELPError{Command: cmd, Code: code, Text: printable(text)}
-		}
+	txnr, rcmd, rdata, err := r.readFrame()
+	if err != nil {
+		return nil, timeoutOr(err)
+	}
+	if txnr == 0 && rcmd == "serverclose" {
+		return nil, errors.New("relp: the collector closed the session (serverclose)")
+	}
+	if rcmd != "rsp" {
+		return nil, fmt.Errorf("relp: unexpected %q from the collector", rcmd)
+	}
+	if txnr != r.txnr {
+		return nil, fmt.Errorf("relp: response to transaction %d, want %d", txnr, r.txnr)
+	}
+	if cmd == "close" {
 		return rdata, nil
 	}
+	code, text := relpCode(rdata)
+	if code != 200 {
+		return nil, &RELPError{Command: cmd, Code: code, Text: printable(text)}
+	}
+	return rdata, nil
 }
 
 func timeoutOr(err error) error {

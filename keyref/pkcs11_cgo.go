@@ -221,7 +221,6 @@ type tokenSigner struct {
 	t    *tokenCtx
 }
 
-func (k *tokenSigner) unwrap() crypto.Signer    { return k.s }
 func (k *tokenSigner) Public() crypto.PublicKey { return k.s.Public() }
 
 // Sign signs digest on the token (the message is hashed by the caller).

@@ -57,11 +57,13 @@ func TestSoftHSMKeysSignAndDecrypt(t *testing.T) {
 	// Decryption on the token: PKCS#1 v1.5 and OAEP key transport.
 	secret := []byte("content-encryption key 32 bytes!")
 	pub := rk.Signer.Public().(*rsa.PublicKey)
+	//lint:ignore SA1019 S/MIME agents must read PKCS#1 v1.5 key transport (RFC 8551 2.3): the token must decrypt it.
 	ct, _ := rsa.EncryptPKCS1v15(rand.Reader, pub, secret)
 	dec, ok := rk.Signer.(crypto.Decrypter)
 	if !ok {
 		t.Fatal("token RSA key is not a crypto.Decrypter")
 	}
+	//lint:ignore SA1019 as above: the key transport S/MIME senders write by default.
 	if pt, err := dec.Decrypt(rand.Reader, ct, &rsa.PKCS1v15DecryptOptions{}); err != nil || string(pt) != string(secret) {
 		t.Fatalf("PKCS#1 v1.5 decrypt: %q, %v", pt, err)
 	}

@@ -364,6 +364,8 @@ if p11 --login --pin wrong-pin --list-objects >/dev/null 2>&1; then
 	bad "softhsm accepted a wrong PIN"
 else
 	ok "softhsm refuses a wrong PIN"
+fi
+
 # -------------------------------------------------------------- postgresql
 
 # A query over TLS (verify-full against the test CA) with the test role.

@@ -238,7 +238,8 @@ envfile() {
 
 # Postfix: one private instance (postfix -c), three smtpd listeners (plain,
 # STARTTLS, implicit TLS) and the Cyrus SASL submission listener. Every
-# message it accepts is handed to deliver.sh, which writes it to one file.
+# message it accepts is handed to deliver-sink.sh (deliver-bulk.sh for
+# @bulk.mailwarden.test), which writes it to one file.
 up_postfix() {
 	local d=$RUN/postfix
 	if alive postfix; then
@@ -249,17 +250,24 @@ up_postfix() {
 	ports P_PLAIN P_STARTTLS P_TLS P_CYRUS
 	FRESH_POSTFIX=1
 	rm -rf "$d"
-	mkdir -p "$d/etc/sasl" "$d/queue" "$d/data" "$d/sink" "$d/envelope" "$d/tmp"
+	mkdir -p "$d/etc/sasl" "$d/queue" "$d/data" "$d/sink" "$d/bulk" "$d/envelope" "$d/tmp"
 	chmod 755 "$d" "$d/etc"
-	chown nobody:nogroup "$d/sink" "$d/envelope" "$d/tmp"
+	chown nobody:nogroup "$d/sink" "$d/bulk" "$d/envelope" "$d/tmp"
 	chown postfix:postfix "$d/data"
 
-	# deliver.sh runs as nobody from pipe(8): $1 queue id, $2 sender,
+	# deliver-*.sh run as nobody from pipe(8): $1 queue id, $2 sender,
 	# $3... recipients. Postfix hands it the message with LF line ends;
 	# SMTP carried CRLF, so it writes CRLF back: the file then holds the
 	# bytes the client sent after DATA (dot-unstuffed, without the final
 	# ".").
-	cat >"$d/deliver.sh" <<EOF
+	# deliver-sink.sh writes to sink/, deliver-bulk.sh to bulk/: the bulk
+	# transport (recipients @bulk.mailwarden.test) takes the high-volume
+	# tests' thousands of messages on a queue and a directory of their own,
+	# so that the other tests' messages do not wait behind them nor their
+	# lookups read through them.
+	local box
+	for box in sink bulk; do
+		cat >"$d/deliver-$box.sh" <<EOF
 #!/bin/sh
 set -e
 umask 022
@@ -268,9 +276,10 @@ name=\$(date +%s%N).\$1
 sed 's/\$/\r/' >"$d/tmp/\$name"
 shift
 printf '%s\n' "\$@" >"$d/envelope/\$name"
-mv "$d/tmp/\$name" "$d/sink/\$name"
+mv "$d/tmp/\$name" "$d/$box/\$name"
 EOF
-	chmod 755 "$d/deliver.sh"
+		chmod 755 "$d/deliver-$box.sh"
+	done
 
 	# The Received: headers that this instance and the test Dovecot add are
 	# dropped, so that the file equals what the client sent; other headers
@@ -314,8 +323,11 @@ disable_mime_output_conversion = yes
 smtputf8_enable = yes
 message_size_limit = 52428800
 default_transport = sink:sink
+transport_maps = inline:{ bulk.mailwarden.test=bulk:bulk }
 sink_destination_recipient_limit = 1000
 sink_destination_concurrency_limit = 4
+bulk_destination_recipient_limit = 1000
+bulk_destination_concurrency_limit = 4
 smtpd_tls_cert_file = $CERTS/server.pem
 smtpd_tls_key_file = $CERTS/server.key
 smtpd_tls_security_level = none
@@ -354,13 +366,16 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 sink      unix  -       n       n       -       -       pipe
-  user=nobody null_sender= argv=$d/deliver.sh \${queue_id} \${sender} \${recipient}
+  user=nobody null_sender= argv=$d/deliver-sink.sh \${queue_id} \${sender} \${recipient}
+bulk      unix  -       n       n       -       -       pipe
+  user=nobody null_sender= argv=$d/deliver-bulk.sh \${queue_id} \${sender} \${recipient}
 EOF
 	envfile postfix <<EOF
 export MW_POSTFIX_PLAIN=127.0.0.1:$P_PLAIN
 export MW_POSTFIX_STARTTLS=127.0.0.1:$P_STARTTLS
 export MW_POSTFIX_TLS=127.0.0.1:$P_TLS
 export MW_POSTFIX_MAILDIR=$d/sink
+export MW_POSTFIX_BULK_MAILDIR=$d/bulk
 EOF
 	printf '%s\n' "P_CYRUS=$P_CYRUS" "P_PLAIN=$P_PLAIN" >"$d/ports"
 	postfix -c "$d/etc" check >"$d/check.log" 2>&1 || {

@@ -326,7 +326,7 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 	}
 	defer closeSender(e, s, "outbox run")
 	disp := newDisplay(e, "outbox run", pf, cf.json || cf.transcript == "-")
-	var h slog.Handler = &eventPrinter{w: aboveDisplay{disp, e.stdout}}
+	var h slog.Handler = &eventPrinter{w: &aboveDisplay{d: disp, w: e.stdout}}
 	if cf.json {
 		h = slog.NewJSONHandler(e.stdout, nil)
 	}

@@ -227,13 +227,17 @@ func clock(d time.Duration) string {
 
 // aboveDisplay is a writer for output that shares the terminal with the
 // status line: each write clears the line first, and the next event
-// redraws it.
+// redraws it. Writes are serialized: the outbox's deliveries log
+// concurrently.
 type aboveDisplay struct {
-	d *display
-	w io.Writer
+	mu sync.Mutex
+	d  *display
+	w  io.Writer
 }
 
-func (a aboveDisplay) Write(p []byte) (int, error) {
+func (a *aboveDisplay) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.d.clear()
 	return a.w.Write(p)
 }

@@ -398,3 +398,58 @@ func TestSendBatchNoPipelining(t *testing.T) {
 		t.Errorf("pipelined %v, %d stored", res[0].Result.Pipelined, srv.Count())
 	}
 }
+
+// TestRelaySendBatchFailover: the first server breaks after the dot of
+// message 3 and refuses message 2's recipient with a 4xx; the batch goes
+// on at the second server with messages 2, 4 and 5 only: the accepted
+// message 1 and the unknown message 3 are not sent again.
+func TestRelaySendBatchFailover(t *testing.T) {
+	addr, _ := scripted(t, func(msg int, cmd string) string {
+		if msg == 2 && cmd == "RCPT" {
+			return "451 4.7.1 greylisted"
+		}
+		if msg == 2 && cmd == "DATA" {
+			return "554 5.5.1 no valid recipients"
+		}
+		return ""
+	}, 3)
+	second := smtptest.Start(t, smtptest.Options{NoChunking: true})
+	r, err := transport.NewRelay(transport.RelayConfig{
+		Servers: []transport.Address{addrOf(t, addr, transport.TLSNone), serverAddr(t, second, transport.TLSNone)},
+		Session: testConfig(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var items []transport.RelayBatchItem
+	for i := 1; i <= 5; i++ {
+		items = append(items, transport.RelayBatchItem{Envelope: transport.Envelope{From: "a@example.org", To: []string{fmt.Sprintf("r%d@example.org", i)}},
+			Open: transport.BytesMessage([]byte(batchBody(i)))})
+	}
+	res, err := r.SendBatch(ctxT(t, 10e9), items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []transport.BatchState{transport.BatchAccepted, transport.BatchAccepted, transport.BatchUnknown, transport.BatchAccepted, transport.BatchAccepted}
+	wantAttempts := []int{1, 2, 1, 2, 2}
+	for i, w := range want {
+		if res[i].State != w {
+			t.Errorf("message %d: %v (%v), want %v", i+1, res[i].State, res[i].Err, w)
+			continue
+		}
+		if res[i].Result.Attempts != wantAttempts[i] {
+			t.Errorf("message %d: %d attempts, want %d", i+1, res[i].Result.Attempts, wantAttempts[i])
+		}
+	}
+	var got []string
+	for _, m := range second.Messages() {
+		got = append(got, m.To[0])
+	}
+	if strings.Join(got, " ") != "r2@example.org r4@example.org r5@example.org" {
+		t.Errorf("second server got %v", got)
+	}
+	if res[0].Result.Server == res[1].Result.Server {
+		t.Errorf("messages 1 and 2 both on %s", res[0].Result.Server)
+	}
+}

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"mailwarden/internal/peers"
 	"mailwarden/internal/smtptest"
 	"mailwarden/transport"
 )
@@ -451,5 +454,59 @@ func TestRelaySendBatchFailover(t *testing.T) {
 	}
 	if res[0].Result.Server == res[1].Result.Server {
 		t.Errorf("messages 1 and 2 both on %s", res[0].Result.Server)
+	}
+}
+
+// TestPostfixSendBatch sends a batch of 50 through the real Postfix, over
+// DATA and over BDAT, and finds each message, intact, under its own queue
+// id in the sink.
+func TestPostfixSendBatch(t *testing.T) {
+	vals := peers.Need(t, "MW_POSTFIX_STARTTLS", "MW_POSTFIX_MAILDIR")
+	for _, chunking := range []bool{false, true} {
+		t.Run(map[bool]string{true: "bdat", false: "data"}[chunking], func(t *testing.T) {
+			cfg := postfixConfig(t)
+			cfg.DisableChunking = !chunking
+			ctx := ctxT(t, 60*time.Second)
+			c, err := transport.Dial(ctx, addrOf(t, vals[0], transport.TLSExplicit), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var items []transport.BatchItem
+			var bodies []string
+			for i := range 50 {
+				body := "Message-ID: <" + token() + "@mailwarden.test>\r\nSubject: batch " + strconv.Itoa(i) + "\r\n\r\n.leading dot\nbare LF\r\n" +
+					strings.Repeat("0123456789", 200) + "\r\n"
+				bodies = append(bodies, body)
+				items = append(items, transport.BatchItem{Envelope: transport.Envelope{From: "sender@mailwarden.test", To: []string{"batch" + strconv.Itoa(i) + "@example.net"}},
+					Body: strings.NewReader(body)})
+			}
+			res, err := c.SendBatch(ctx, items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for i, r := range res {
+				if r.State != transport.BatchAccepted || r.Result.QueueID == "" || r.Result.UsedBDAT != chunking {
+					t.Fatalf("message %d: %v %v %+v", i, r.State, r.Err, r.Result)
+				}
+				if seen[r.Result.QueueID] {
+					t.Fatalf("queue id %s twice", r.Result.QueueID)
+				}
+				seen[r.Result.QueueID] = true
+			}
+			for i, r := range res {
+				got, env := delivered(t, vals[1], r.Result.QueueID)
+				if want := normalised(bodies[i]); !bytes.Equal(got, want) {
+					t.Errorf("message %d delivered %q\nwant %q", i, got, want)
+				}
+				if strings.Join(env, ",") != "sender@mailwarden.test,batch"+strconv.Itoa(i)+"@example.net" {
+					t.Errorf("message %d envelope %q", i, env)
+				}
+			}
+			if err := c.Quit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

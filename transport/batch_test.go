@@ -510,3 +510,53 @@ func TestPostfixSendBatch(t *testing.T) {
 		})
 	}
 }
+
+// TestSendBatchProgress: Config.Progress reports each message's body in a
+// batch as Send does, and PhaseDone only for the accepted ones.
+func TestSendBatchProgress(t *testing.T) {
+	for _, chunking := range []bool{false, true} {
+		srv := smtptest.Start(t, smtptest.Options{NoChunking: !chunking, Data: func(b []byte) error {
+			if bytes.Contains(b, []byte("marker-002")) {
+				return &smtp.SMTPError{Code: 554, Message: "refused"}
+			}
+			return nil
+		}})
+		var mu sync.Mutex
+		done := map[string]int64{}
+		var transferring int
+		cfg := testConfig(t)
+		cfg.Progress = func(ev transport.ProgressEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch ev.Phase {
+			case transport.PhaseDone:
+				done[ev.MessageID] = ev.Written
+			case transport.PhaseTransferring:
+				transferring++
+			}
+		}
+		c, err := transport.Dial(ctxT(t, 10e9), serverAddr(t, srv, transport.TLSNone), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []transport.BatchItem
+		for i := 1; i <= 3; i++ {
+			it := batchItem("a@example.org", i, "r@example.org")
+			it.Envelope.MessageID = fmt.Sprintf("<%d@x>", i)
+			items = append(items, it)
+		}
+		res, err := c.SendBatch(ctxT(t, 10e9), items)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		if len(done) != 2 || done["<1@x>"] != res[0].Result.Size || done["<3@x>"] != res[2].Result.Size || res[0].Result.Size == 0 {
+			t.Errorf("chunking %v: done events %v, sizes %d %d", chunking, done, res[0].Result.Size, res[2].Result.Size)
+		}
+		if transferring < 3 {
+			t.Errorf("chunking %v: %d transferring events", chunking, transferring)
+		}
+		mu.Unlock()
+	}
+}

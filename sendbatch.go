@@ -74,19 +74,13 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 		}
 		return out, nil
 	}
-	type prepared struct {
-		i   int
-		sp  *spooled
-		sc  *sendScope
-		env transport.Envelope
-	}
-	var ready []prepared
+	var ready []batchEntry
 	defer func() {
 		for _, p := range ready {
-			p.sp.release()
+			p.release()
 		}
 	}()
-	var items []transport.RelayBatchItem
+	idx := make([]int, 0, len(msgs))
 	for i, m := range msgs {
 		m, env, extra, err := s.prepare(m, nil)
 		if err != nil {
@@ -101,8 +95,36 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 		}
 		env.Size = sp.size
 		s.report(PhaseSpooling, env.MessageID, sp.size)
-		event, record, scope := d.intent(env, extra)
+		ready = append(ready, batchEntry{env: env, open: sp.open, extra: extra, release: sp.release})
+		idx = append(idx, i)
+	}
+	res, err := s.sendBatch(ctx, d, ready)
+	for j, i := range idx {
+		out[i] = res[j]
+	}
+	return out, err
+}
+
+// batchEntry is one message of sendBatch, ready to go.
+type batchEntry struct {
+	env     transport.Envelope
+	open    transport.Opener
+	extra   []slog.Attr
+	release func()
+}
+
+// sendBatch records each entry's intent under a fail-closed trail (as
+// send does), sends those recorded through the relay in one batch, and
+// waits for each one's records.
+func (s *Sender) sendBatch(ctx context.Context, d *smtpDelivery, entries []batchEntry) ([]BatchResult, error) {
+	out := make([]BatchResult, len(entries))
+	var items []transport.RelayBatchItem
+	var idx []int
+	scopes := make([]*sendScope, len(entries))
+	for i, e := range entries {
+		event, record, scope := d.intent(e.env, e.extra)
 		mctx, sc := s.scope(ctx, scope)
+		scopes[i] = sc
 		if sc.tracked != nil {
 			// Fail-closed, as in Send: nothing is sent unless the trail
 			// can record that it is about to be.
@@ -111,27 +133,27 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 				err = sc.tracked.Wait(mctx)
 			}
 			if err != nil {
-				sp.release()
 				out[i] = BatchResult{State: BatchNotSent, Err: &AuditError{Before: true, Err: err}}
 				continue
 			}
 		}
-		ready = append(ready, prepared{i: i, sp: sp, sc: sc, env: env})
-		items = append(items, transport.RelayBatchItem{Envelope: env, Open: sp.open, Context: mctx})
+		items = append(items, transport.RelayBatchItem{Envelope: e.env, Open: e.open, Context: mctx})
+		idx = append(idx, i)
 	}
 	if len(items) == 0 {
 		return out, nil
 	}
 	tres, berr := d.relay.SendBatch(ctx, items)
-	for j, p := range ready {
+	for j, i := range idx {
 		br := tres[j]
 		res := smtpResult(br.Result)
 		err := br.Err
 		if br.State == BatchNotSent && err == nil {
 			err = berr
 		}
-		err = s.settle(withScope(ctx, p.sc), p.sc, res, err)
-		out[p.i] = BatchResult{State: br.State, Result: res, Err: err}
+		sc := scopes[i]
+		err = s.settle(withScope(ctx, sc), sc, res, err)
+		out[i] = BatchResult{State: br.State, Result: res, Err: err}
 	}
 	return out, berr
 }

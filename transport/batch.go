@@ -350,6 +350,9 @@ func (b *batch) flight(prev, cur *bmsg) error {
 		}
 		c.breakWith(e)
 		b.fail(prev, e)
+		if cur != nil {
+			b.out[cur.i].Err = e // nothing of it was written
+		}
 		return e
 	}
 	if err != nil {

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -558,5 +560,32 @@ func TestSendBatchProgress(t *testing.T) {
 			t.Errorf("chunking %v: %d transferring events", chunking, transferring)
 		}
 		mu.Unlock()
+	}
+}
+
+// TestSendBatchBodyReadError: the body of message 2 fails to read half
+// way: the session is closed before its end (the server discards it),
+// message 1 stays accepted and message 3 is not sent.
+func TestSendBatchBodyReadError(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{NoChunking: true})
+	c, err := transport.Dial(ctxT(t, 10e9), serverAddr(t, srv, transport.TLSNone), testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bad := transport.BatchItem{Envelope: transport.Envelope{From: "a@example.org", To: []string{"r2@example.org"}},
+		Body: io.MultiReader(strings.NewReader("Subject: two\r\n\r\nhalf"), iotest.ErrReader(errors.New("disk gone")))}
+	res, err := c.SendBatch(ctxT(t, 10e9), []transport.BatchItem{batchItem("a@example.org", 1, "r1@example.org"), bad, batchItem("a@example.org", 3, "r3@example.org")})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if res[0].State != transport.BatchAccepted || res[1].State != transport.BatchFailed || res[2].State != transport.BatchNotSent {
+		t.Fatalf("states %v %v %v", res[0].State, res[1].State, res[2].State)
+	}
+	if !strings.Contains(res[1].Err.Error(), "disk gone") {
+		t.Errorf("message 2: %v", res[1].Err)
+	}
+	if n := srv.Count(); n != 1 {
+		t.Errorf("server stored %d messages", n)
 	}
 }

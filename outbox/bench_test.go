@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,6 +119,77 @@ func BenchmarkDeliverSMTP(b *testing.B) {
 				return res.QueueID, nil
 			})
 			benchDeliver(b, d, conc)
+		})
+	}
+}
+
+// relayBatch delivers through a transport.Relay, one entry with Send or a
+// group with SendBatch.
+type relayBatch struct{ r *transport.Relay }
+
+func (d relayBatch) Deliver(ctx context.Context, env Envelope, open Opener) (string, error) {
+	res, err := d.r.Send(ctx, transport.Envelope{From: env.From, To: env.To, Size: env.Size, MessageID: env.MessageID}, transport.Opener(open))
+	if err != nil {
+		return "", err
+	}
+	return res.QueueID, nil
+}
+
+func (d relayBatch) DeliverBatch(ctx context.Context, entries []BatchEntry) []BatchOutcome {
+	items := make([]transport.RelayBatchItem, len(entries))
+	for i, e := range entries {
+		env := e.Envelope
+		items[i] = transport.RelayBatchItem{Envelope: transport.Envelope{From: env.From, To: env.To, Size: env.Size, MessageID: env.MessageID}, Open: transport.Opener(e.Open)}
+	}
+	res, err := d.r.SendBatch(ctx, items)
+	out := make([]BatchOutcome, len(entries))
+	for i, r := range res {
+		switch {
+		case r.State == transport.BatchAccepted:
+			out[i].QueueID = r.Result.QueueID
+		case r.Err != nil:
+			out[i].Err = r.Err
+		default:
+			out[i].Err = err
+		}
+	}
+	return out
+}
+
+// BenchmarkDeliverSMTPBatch drains the spool over one SMTP session to the
+// in-process go-smtp server (no CHUNKING, so over DATA), entry by entry
+// (MaxBatch 1) and in pipelined batches of up to 50, in the same run.
+func BenchmarkDeliverSMTPBatch(b *testing.B) {
+	srv := smtptest.Start(b, smtptest.Options{Discard: true, NoChunking: true})
+	addr, err := transport.ParseAddress(srv.Addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, max := range []int{1, DefaultMaxBatch} {
+		b.Run("max-batch="+strconv.Itoa(max), func(b *testing.B) {
+			r, err := transport.NewRelay(transport.RelayConfig{Servers: []transport.Address{addr},
+				Session: &transport.Config{TLS: transport.TLSNone, HeloName: "localhost"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			o, err := Open(Config{Dir: b.TempDir(), Deliverer: relayBatch{r}, MaxBatch: max})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range b.N {
+				if _, err := o.Enqueue(context.Background(), benchEnv(), body(benchBody)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(benchBody)))
+			b.ResetTimer()
+			st, err := o.RunOnce(context.Background())
+			b.StopTimer()
+			if err != nil || st.Delivered != b.N {
+				b.Fatalf("%+v %v", st, err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
 }

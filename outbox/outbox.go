@@ -79,6 +79,10 @@ type Config struct {
 	// Concurrency is the number of deliveries (connections to the relay)
 	// at once; zero means 1.
 	Concurrency int
+	// MaxBatch is the most due entries handed at once to a Deliverer that
+	// is a BatchDeliverer (a Sender's is: one session, the transactions
+	// pipelined); zero means DefaultMaxBatch, 1 delivers one by one.
+	MaxBatch int
 	// RateLimit is the most messages sent in any RatePeriod (zero RatePeriod
 	// means a minute): the worker waits rather than exceed it. Zero means
 	// no limit. Exchange Online allows 30 a minute per mailbox.
@@ -179,6 +183,9 @@ func Open(cfg Config) (*Outbox, error) {
 	}
 	if cfg.AttemptTimeout <= 0 {
 		cfg.AttemptTimeout = 5 * time.Minute
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 1

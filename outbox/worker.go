@@ -161,7 +161,16 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 		smu   sync.Mutex
 		stats = &Stats{}
 	)
-	for _, id := range due {
+	one := due // delivered one by one
+	if bd, ok := o.cfg.Deliverer.(BatchDeliverer); ok && o.cfg.MaxBatch > 1 && len(due) > 1 {
+		o.passBatches(ctx, wg, bd, due, m, func(r Stats) {
+			smu.Lock()
+			stats.add(r)
+			smu.Unlock()
+		})
+		one = nil
+	}
+	for _, id := range one {
 		// A slot first, then the rate: the send is counted when it
 		// starts, not before a slow delivery frees the slot.
 		// (When both are ready select picks either: only a slot taken is
@@ -295,6 +304,14 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned, release func
 	var qid string
 	qid, err = o.cfg.Deliverer.Deliver(actx, env, func() (io.Reader, error) { return openBody(o.msgPath(id), s.l) })
 	cancel()
+	return o.outcome(ctx, id, hdr, st, qid, err, release)
+}
+
+// outcome records the result of an attempt to deliver entry id (state st,
+// its Attempts already counted): removed when delivered, kept as
+// delivered when only its record failed, quarantined, deferred or dead.
+func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, qid string, err error, release func()) Stats {
+	ids := func(extra ...slog.Attr) []slog.Attr { return entryAttrs(hdr, id, st.Attempts, extra...) }
 	now := o.cfg.Now().UTC()
 	if err == nil {
 		attrs := []slog.Attr{slog.String("queue_id", qid)}

@@ -18,7 +18,11 @@ package main
 //
 // It skips unless MW_POSTGRES_URL is set (testenv/up.sh):
 //
-//	cd bench && go test -run '^$' -bench River -count 5
+//	cd bench && go test -run '^$' -bench 'River/.*/2KB/' -benchtime 200x
+//	cd bench && go test -run '^$' -bench 'River/.*/1MB/' -benchtime 20x
+//
+// (a fixed count: a drain's start-up would otherwise make the benchmark
+// framework pick a b.N of a few messages). RIVER_RESULTS.md has figures.
 //
 // The main module does not depend on River; only this module does.
 

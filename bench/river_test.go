@@ -257,6 +257,7 @@ func bytesPerMsg(b *testing.B, pool *pgxpool.Pool, q queue, empty int64) float64
 // BenchmarkRiver compares pgstore and River under the same workload; see
 // the top of this file.
 func BenchmarkRiver(b *testing.B) {
+	peers.Get(b, "MW_POSTGRES_URL") // skips (or fails with MAILWARDEN_REQUIRE_PEERS=1) without it
 	sink, err := StartFastSink(nil, true)
 	if err != nil {
 		b.Fatal(err)

@@ -44,13 +44,24 @@
 // inside one transaction holding an advisory lock: it is idempotent, and
 // nodes starting at once apply each migration exactly once.
 //
-// Why not a job queue library. A PostgreSQL job queue such as River keeps
-// a job's arguments as JSON in its jobs table: the message would be stored
-// a second time (base64 in JSON, a third larger) and read whole into
-// memory for each attempt, and River's own retry policy, rescuer and
-// leader election would replace the outbox's classification, backoff,
-// dead letters and events rather than serve them. The outbox needs one
-// claim query and one lease, which FOR UPDATE SKIP LOCKED gives directly.
+// Why not a job queue library. River (github.com/riverqueue/river), a
+// PostgreSQL job queue, was measured against this store under the same
+// workload in one run (bench/river_test.go, bench/RIVER_RESULTS.md: the
+// message as the job's argument, the same SMTP sink, 4 deliveries at once
+// on one node, medians of 5 runs on a loaded 2-core machine). For a 2 KiB
+// message the two are level (enqueue 74 vs 88 msgs/s, p99 71 vs 100 ms,
+// drain 94 vs 95 msgs/s; River first). For 1 MiB River is 4x slower to
+// enqueue (2.8 vs 9.8 msgs/s, p99 657 vs 206 ms) and 3x slower to drain
+// (4.7 vs 12.4 msgs/s), and it holds more bytes per message (1,311 vs 983
+// at 2 KiB): the message is stored as JSON (base64, a third larger),
+// read whole into memory for each attempt, and kept with the completed
+// job for a day by default. River's leader election, rescuer, cron jobs
+// and UI are not what the outbox needs, and its retry policy (attempt^4
+// seconds, 25 attempts), hour-long rescue of a dead worker's job and lack
+// of a shared rate limit would replace the outbox's classification,
+// backoff, dead letters, events, fenced one-minute lease and cluster-wide
+// rate limit rather than serve them. The outbox needs one claim query and
+// one lease, which FOR UPDATE SKIP LOCKED gives directly.
 //
 // Metrics go through the OpenTelemetry metrics API (Config.MeterProvider;
 // none by default): see NewMetrics.

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // profileRef is one secret reference of a profile and the field it is in.
@@ -154,7 +155,7 @@ func checkProfile(raw json.RawMessage, name string) (*Profile, []*ConfigError) {
 	return decoded, errs
 }
 
-var pathPart = regexp.MustCompile(`^([^\[\]]+)((?:\[\d+\])*)$`)
+var pathPart = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([^\[\]]+)((?:\[\d+\])*)$`) })
 
 // removePath deletes the value at a field path such as "auth.mechanism" or
 // "servers[1]" from doc. An array element is replaced, so that the
@@ -165,7 +166,7 @@ func removePath(doc map[string]any, path string) bool {
 	parts := strings.Split(path, ".")
 	var cur any = doc
 	for i, part := range parts {
-		m := pathPart.FindStringSubmatch(part)
+		m := pathPart().FindStringSubmatch(part)
 		obj, ok := cur.(map[string]any)
 		if m == nil || !ok {
 			return false

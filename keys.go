@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"mailwarden/keyref"
 	"mailwarden/smime"
@@ -36,7 +37,7 @@ const ModuleEnv = "MAILWARDEN_PKCS11_MODULE"
 // login state is shared by every session of the process, so a Pool per
 // Sender would not isolate anything, and remembering a rejected PIN must
 // outlive a Sender that an outbox or a retry loop builds again.
-var keyPool = keyref.NewPool()
+var keyPool = sync.OnceValue(keyref.NewPool)
 
 // A KeyProbe says where one private key of a profile lives and whether a
 // test signature with it succeeded.
@@ -74,7 +75,7 @@ func openKeyRef(ctx context.Context, p Profile, getenv func(string) string, src 
 	if err != nil {
 		return nil, err
 	}
-	k, err := keyPool.Open(ref, opt)
+	k, err := keyPool().Open(ref, opt)
 	if err != nil {
 		return nil, &ConfigError{Profile: p.Name, Field: field, Err: err}
 	}
@@ -87,7 +88,7 @@ func openCertRef(ctx context.Context, p Profile, getenv func(string) string, src
 	if err != nil {
 		return nil, err
 	}
-	c, _, err := keyPool.Certificate(ref, opt)
+	c, _, err := keyPool().Certificate(ref, opt)
 	if err != nil {
 		return nil, &ConfigError{Profile: p.Name, Field: field, Err: err}
 	}

@@ -87,7 +87,7 @@ func TestTokenKeySignsAndDecrypts(t *testing.T) {
 	if err := wc.Close(); err != nil {
 		t.Fatal(err)
 	}
-	k, err := keyPool.Open(h.rsa, keyref.Options{Module: h.module, PIN: mustRead(t, h.pinFile)})
+	k, err := keyPool().Open(h.rsa, keyref.Options{Module: h.module, PIN: mustRead(t, h.pinFile)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestTokenKeySignsAndDecrypts(t *testing.T) {
 // provider, which knows only that certificate, issues a token.
 func TestOAuthAssertionSignedByTokenKey(t *testing.T) {
 	h := needTokenEnv(t)
-	k, err := keyPool.Open(h.rsa, keyref.Options{Module: h.module, PIN: mustRead(t, h.pinFile)})
+	k, err := keyPool().Open(h.rsa, keyref.Options{Module: h.module, PIN: mustRead(t, h.pinFile)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func BenchmarkSignTokenVsFile(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		k, err := keyPool.Open(kt.ref, keyref.Options{Module: h.module, PIN: pin})
+		k, err := keyPool().Open(kt.ref, keyref.Options{Module: h.module, PIN: pin})
 		if err != nil {
 			b.Fatal(err)
 		}

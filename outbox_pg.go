@@ -92,7 +92,12 @@ func (o *PostgresOutbox) Enqueue(ctx context.Context, m *envelope.Message) (outb
 	if err != nil {
 		return outbox.Entry{}, err
 	}
-	return o.Store.Enqueue(ctx, env, write)
+	o.s.reportBuild(env.MessageID)
+	e, err := o.Store.Enqueue(ctx, env, write)
+	if err == nil {
+		o.s.report(PhaseSpooling, env.MessageID, e.Envelope.Size)
+	}
+	return e, err
 }
 
 // EnqueueTx builds m and stores it inside the application's transaction

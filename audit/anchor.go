@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -52,16 +53,18 @@ type anchorJSON struct {
 var ErrNoAnchor = errors.New("audit: anchor: no anchor found")
 
 // literalAnchor is SEQ:HASH.
-var literalAnchor = regexp.MustCompile(`^([1-9][0-9]{0,19}):([0-9a-f]{64})$`)
+var literalAnchor = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([1-9][0-9]{0,19}):([0-9a-f]{64})$`) })
 
 // chainMembers finds the chain members of a syslog record in a collector's
 // log line (the JSON may be escaped once by the collector's template).
-var chainMembers = regexp.MustCompile(`\\?"chain_seq\\?":([1-9][0-9]{0,19}),\\?"chain_hash\\?":\\?"([0-9a-f]{64})\\?"`)
+var chainMembers = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\\?"chain_seq\\?":([1-9][0-9]{0,19}),\\?"chain_hash\\?":\\?"([0-9a-f]{64})\\?"`)
+})
 
 // ParseAnchor reads an anchor given as SEQ:HASH (the hash in lower-case
 // hex), as "smtpcheck audit verify" prints it.
 func ParseAnchor(s string) (Anchor, error) {
-	m := literalAnchor.FindStringSubmatch(strings.TrimSpace(s))
+	m := literalAnchor().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return Anchor{}, fmt.Errorf("%w: %q is not SEQ:HASH (a sequence number, a colon and 64 lower-case hex digits)", ErrNoAnchor, shorten(s))
 	}
@@ -143,11 +146,11 @@ func anchorInLine(line []byte, source string) (Anchor, bool, error) {
 		a, err := anchorFrom(strconv.FormatUint(j.Seq, 10), j.Hash, source)
 		return a, err == nil, err
 	}
-	if m := literalAnchor.FindSubmatch(t); m != nil {
+	if m := literalAnchor().FindSubmatch(t); m != nil {
 		a, err := anchorFrom(string(m[1]), string(m[2]), source)
 		return a, err == nil, err
 	}
-	ms := chainMembers.FindAllSubmatch(line, -1)
+	ms := chainMembers().FindAllSubmatch(line, -1)
 	if len(ms) == 0 {
 		return Anchor{}, false, nil
 	}

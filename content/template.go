@@ -82,7 +82,7 @@ func (t *Template) Shape() string { return t.shape }
 
 // definesLayout matches a file that carries the layout itself (as
 // Template.Source prints it).
-var definesLayout = regexp.MustCompile(`\{\{-?\s*define\s+"layout_start"`)
+var definesLayout = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{\{-?\s*define\s+"layout_start"`) })
 
 //go:embed builtin/*.tmpl
 var builtinFS embed.FS
@@ -153,7 +153,7 @@ func Parse(name, src string) (*Template, error) {
 		return bad("", err)
 	}
 	full := src
-	if !definesLayout.MatchString(src) {
+	if !definesLayout().MatchString(src) {
 		full = string(layout) + src
 	}
 	t := &Template{name: name, source: full}

@@ -58,6 +58,7 @@ func (o *Outbox) accepted(ctx context.Context, id string, hdr header, st state, 
 	ids := func(extra ...slog.Attr) []slog.Attr { return entryAttrs(hdr, id, st.Attempts, extra...) }
 	first := !st.Delivered
 	if first {
+		o.m.Delivered(ctx)
 		st.Delivered, st.QueueID, st.LastError = true, qid, cause.Error()
 		// The outcome first: if the record fails and the process dies,
 		// the entry must still never be sent again.

@@ -134,6 +134,7 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 		}
 		st.Attempts++
 		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.attempt", entryAttrs(hdr, id, st.Attempts)...)
+		o.m.Attempt(ctx)
 		rs = append(rs, ready{id: id, hdr: hdr, st: st})
 		l := s.l
 		path := o.msgPath(id)
@@ -146,8 +147,12 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 		return stats
 	}
 	actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout*time.Duration(len(entries)))
+	start := time.Now()
 	outs := bd.DeliverBatch(actx, entries)
 	cancel()
+	// The latency metric gets each message's share of the batch: the
+	// messages of a batch share its round trips.
+	took := time.Since(start) / time.Duration(len(entries))
 	for i, r := range rs {
 		var out BatchOutcome
 		if i < len(outs) {
@@ -155,7 +160,7 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 		} else {
 			out.Err = errBatchShort
 		}
-		stats.add(o.outcome(ctx, r.id, r.hdr, r.st, out.QueueID, out.Err, release))
+		stats.add(o.outcome(ctx, r.id, r.hdr, r.st, out.QueueID, out.Err, took, release))
 	}
 	return stats
 }

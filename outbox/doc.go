@@ -34,6 +34,9 @@
 // listing, retrying and purging from another process is safe (a retry is
 // seen at the worker's next poll).
 //
+// Metrics go through the OpenTelemetry metrics API (Config.MeterProvider;
+// none by default), with the same names for every Store: see Metrics.
+//
 // Out of scope: building messages (see envelope), SMTP itself (see
 // transport), and DSN processing of bounces that arrive later.
 package outbox

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // An Envelope is the SMTP envelope of a queued message.
@@ -94,6 +96,10 @@ type Config struct {
 	// second.
 	PollInterval time.Duration
 
+	// MeterProvider receives the outbox's OpenTelemetry metrics (see
+	// Metrics; the same names for every store); nil records none.
+	MeterProvider metric.MeterProvider
+
 	// Now, Rand (a float in [0,1) for jitter) and Sleep (for rate pacing)
 	// default to the real clock, math/rand/v2 and a timer. Tests inject
 	// them.
@@ -147,6 +153,7 @@ type Outbox struct {
 	slots    chan struct{} // one per delivery under way, Concurrency in all
 	seq      uint32
 	dsync    *dirSyncer // groups the directory fsyncs of removals
+	m        *Metrics
 
 	wmu     sync.Mutex // guards the worker lock (workerlock.go)
 	workers int        // Run and RunOnce calls holding it
@@ -217,6 +224,11 @@ func Open(cfg Config) (*Outbox, error) {
 	if _, err := o.scan(context.Background()); err != nil {
 		return nil, err
 	}
+	m, err := NewMetrics(cfg.MeterProvider, o.Depth)
+	if err != nil {
+		return nil, &Error{Op: "open", Path: cfg.Dir, Err: err}
+	}
+	o.m = m
 	return o, nil
 }
 
@@ -310,6 +322,7 @@ func (o *Outbox) Enqueue(ctx context.Context, env Envelope, write func(io.Writer
 		return fail(id, err, hint)
 	}
 	env.Size = size
+	o.m.Enqueued(ctx)
 	o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.queued", slog.String("message_id", env.MessageID),
 		slog.String("from", env.From), slog.Any("rcpts", env.To), slog.Int64("size", size),
 		slog.Group("outbox", slog.String("spool_id", id)))

@@ -243,6 +243,7 @@ func (o *Outbox) pace(ctx context.Context) error {
 	if o.cfg.RateLimit <= 0 {
 		return ctx.Err()
 	}
+	var waited time.Duration
 	for {
 		o.mu.Lock()
 		now := o.cfg.Now()
@@ -254,11 +255,15 @@ func (o *Outbox) pace(ctx context.Context) error {
 		if len(o.sends) < o.cfg.RateLimit {
 			o.sends = append(o.sends, now)
 			o.mu.Unlock()
+			if waited > 0 {
+				o.m.RateWait(ctx, waited)
+			}
 			return ctx.Err()
 		}
 		d := o.sends[0].Add(o.cfg.RatePeriod).Sub(now)
 		o.mu.Unlock()
 		o.log.LogAttrs(ctx, slog.LevelDebug, "outbox.paced", slog.Group("outbox", slog.Int64("wait_ms", d.Milliseconds())))
+		waited += d
 		if err := o.cfg.Sleep(ctx, d); err != nil {
 			return err
 		}
@@ -300,20 +305,30 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned, release func
 	env := Envelope{From: hdr.From, To: hdr.To, SMTPUTF8: hdr.SMTPUTF8, MessageID: hdr.MessageID, Size: s.l.bodySize}
 	ids := func(extra ...slog.Attr) []slog.Attr { return entryAttrs(hdr, id, st.Attempts, extra...) }
 	o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.attempt", ids()...)
+	o.m.Attempt(ctx)
 	actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
 	var qid string
+	start := time.Now()
 	qid, err = o.cfg.Deliverer.Deliver(actx, env, func() (io.Reader, error) { return openBody(o.msgPath(id), s.l) })
+	took := time.Since(start)
 	cancel()
-	return o.outcome(ctx, id, hdr, st, qid, err, release)
+	return o.outcome(ctx, id, hdr, st, qid, err, took, release)
 }
 
 // outcome records the result of an attempt to deliver entry id (state st,
 // its Attempts already counted): removed when delivered, kept as
 // delivered when only its record failed, quarantined, deferred or dead.
-func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, qid string, err error, release func()) Stats {
+// took is the attempt's send time, for the send latency metric.
+func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, qid string, err error, took time.Duration, release func()) Stats {
 	ids := func(extra ...slog.Attr) []slog.Attr { return entryAttrs(hdr, id, st.Attempts, extra...) }
 	now := o.cfg.Now().UTC()
+	if err == nil || Accepted(err) {
+		o.m.Sent(ctx, took, "delivered")
+	} else {
+		o.m.Sent(ctx, took, "failed")
+	}
 	if err == nil {
+		o.m.Delivered(ctx)
 		attrs := []slog.Attr{slog.String("queue_id", qid)}
 		attrs = append(attrs, ids(slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
 		if rerr := o.remove(id, release); rerr != nil {
@@ -332,6 +347,7 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 	}
 	if errors.Is(err, ErrCorrupt) {
 		o.quarantine(ctx, id, err, true)
+		o.m.Dead(ctx, "corrupt")
 		return Stats{Quarantined: 1}
 	}
 	if _, serr := os.Stat(o.msgPath(id)); errors.Is(serr, os.ErrNotExist) {
@@ -343,11 +359,11 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 		return Stats{Deferred: 1}
 	}
 	st.LastError = err.Error()
-	start := hdr.Created
-	if st.Retried.After(start) {
-		start = st.Retried
+	begun := hdr.Created
+	if st.Retried.After(begun) {
+		begun = st.Retried
 	}
-	deadline := start.Add(o.cfg.MaxAge)
+	deadline := begun.Add(o.cfg.MaxAge)
 	var out Stats
 	switch {
 	case Temporary(err) && now.Before(deadline):
@@ -372,8 +388,10 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", ids(slog.String("error", "cannot save the entry's state: "+werr.Error()))...)
 	}
 	if st.Dead {
+		o.m.Dead(ctx, st.Reason)
 		o.log.LogAttrs(ctx, slog.LevelError, "outbox.dead", ids(slog.String("reason", st.Reason), slog.String("error", st.LastError))...)
 	} else {
+		o.m.Deferred(ctx, "temporary")
 		o.log.LogAttrs(ctx, slog.LevelWarn, "outbox.deferred", ids(slog.String("reason", "temporary failure"),
 			slog.String("error", st.LastError), slog.Time("next_attempt", st.Next))...)
 	}

@@ -8,39 +8,44 @@ import (
 	"io"
 	"iter"
 	"strings"
+	"sync"
 	"time"
 )
 
 //go:embed report.html.tmpl
 var htmlTemplate string
 
-var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ts": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02 15:04:05Z")
-	},
-	"dur":   humanDuration,
-	"join":  strings.Join,
-	"label": func(o Outcome) string { return o.Label() },
-	"ms": func(p *int64) string {
-		if p == nil {
-			return ""
-		}
-		return humanDuration(time.Duration(*p) * time.Millisecond)
-	},
-	"count": func(m map[Outcome]int, o Outcome) int { return m[o] },
-	"bad":   func(o Outcome) bool { return o.bad() },
-	"fp": func(s string) string {
-		if len(s) > 16 {
-			return s[:16] + "…"
-		}
-		return s
-	},
-	"next":  func(u uint64) uint64 { return u + 1 },
-	"group": func(name string, c []*Count) map[string]any { return map[string]any{"Name": name, "Counts": c} },
-}).Parse(htmlTemplate))
+// tmpl is parsed on first use, not at start-up: every smtpcheck command
+// links this package, and only 'audit report' renders HTML.
+var tmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"ts": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04:05Z")
+		},
+		"dur":   humanDuration,
+		"join":  strings.Join,
+		"label": func(o Outcome) string { return o.Label() },
+		"ms": func(p *int64) string {
+			if p == nil {
+				return ""
+			}
+			return humanDuration(time.Duration(*p) * time.Millisecond)
+		},
+		"count": func(m map[Outcome]int, o Outcome) int { return m[o] },
+		"bad":   func(o Outcome) bool { return o.bad() },
+		"fp": func(s string) string {
+			if len(s) > 16 {
+				return s[:16] + "…"
+			}
+			return s
+		},
+		"next":  func(u uint64) uint64 { return u + 1 },
+		"group": func(name string, c []*Count) map[string]any { return map[string]any{"Name": name, "Counts": c} },
+	}).Parse(htmlTemplate))
+})
 
 // humanDuration prints a duration for people: 3d 4h, 2h 5m, 4m 10s, 1.2s.
 func humanDuration(d time.Duration) string {
@@ -191,7 +196,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			}
 		}}
 	bw := bufio.NewWriterSize(w, 256<<10)
-	if err := tmpl.Execute(bw, view); err != nil {
+	if err := tmpl().Execute(bw, view); err != nil {
 		return fmt.Errorf("report: html: %w", err)
 	}
 	if rowErr != nil {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"mailwarden/audit"
@@ -181,9 +182,9 @@ func parseReportTime(s string, end bool) (time.Time, error) {
 }
 
 var (
-	anchorInline = regexp.MustCompile(`^([0-9]+):([0-9a-fA-F]{64})$`)
-	anchorSeq    = regexp.MustCompile(`(?i)(?:seq(?:uence)?|last_seq|to)["':= ]+([0-9]+)`)
-	anchorHash   = regexp.MustCompile(`\b[0-9a-fA-F]{64}\b`)
+	anchorInline = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+):([0-9a-fA-F]{64})$`) })
+	anchorSeq    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)(?:seq(?:uence)?|last_seq|to)["':= ]+([0-9]+)`) })
+	anchorHash   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b[0-9a-fA-F]{64}\b`) })
 )
 
 // parseAnchor reads SEQ:HASH, or a file with a JSON object {"seq":N,
@@ -191,7 +192,7 @@ var (
 // and one 64-digit hash, such as the line 'audit verify --allow-open'
 // prints.
 func parseAnchor(s string) (*auditreport.Anchor, error) {
-	if m := anchorInline.FindStringSubmatch(s); m != nil {
+	if m := anchorInline().FindStringSubmatch(s); m != nil {
 		seq, err := strconv.ParseUint(m[1], 10, 64)
 		if err != nil {
 			return nil, err
@@ -212,13 +213,13 @@ func parseAnchor(s string) (*auditreport.Anchor, error) {
 		if j.Seq == 0 {
 			j.Seq, j.Hash = j.LastSeq, j.LastHash
 		}
-		if j.Seq > 0 && anchorHash.MatchString(j.Hash) && len(j.Hash) == 64 {
+		if j.Seq > 0 && anchorHash().MatchString(j.Hash) && len(j.Hash) == 64 {
 			return &auditreport.Anchor{Seq: j.Seq, Hash: strings.ToLower(j.Hash)}, nil
 		}
 	}
 	text := string(b)
-	hashes := anchorHash.FindAllString(text, -1)
-	seqs := anchorSeq.FindAllStringSubmatch(text, -1)
+	hashes := anchorHash().FindAllString(text, -1)
+	seqs := anchorSeq().FindAllStringSubmatch(text, -1)
 	if len(hashes) != 1 || len(seqs) == 0 {
 		return nil, fmt.Errorf("%s: want one sequence number and one 64-digit hash", s)
 	}

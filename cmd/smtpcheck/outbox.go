@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"mailwarden"
 	"mailwarden/audit"
+	"mailwarden/envelope"
+	"mailwarden/internal/promtext"
 )
 
 const outboxUsage = `usage: smtpcheck outbox <command> --spool DIR [flags]
@@ -35,12 +39,12 @@ Commands:
   migrate --store REF
                      create or upgrade the PostgreSQL outbox's schema
 
-With --store REF instead of --spool DIR, list, retry, purge and run work on an
-outbox kept in PostgreSQL, shared by several 'run' nodes (REF: env:NAME or
+With --store REF instead of --spool DIR, list, retry, purge, enqueue and run
+work on an outbox kept in PostgreSQL, shared by several 'run' nodes (REF: env:NAME or
 file:PATH holding the connection string, or a postgres:// URL without a
 password; verify-full TLS for a database on another host). 'run --store'
-also takes --node-id, --lease, --rate-key and --metrics-addr ADDR (Prometheus
-/metrics and /health).
+also takes --node-id, --lease and --rate-key; 'run' (either store) takes
+--metrics-addr ADDR (Prometheus /metrics and /health).
 
 Run 'smtpcheck outbox <command> --help' for a command's flags.
 
@@ -64,7 +68,7 @@ func runOutbox(ctx context.Context, e *env, args []string) int {
 		fmt.Fprint(e.stdout, outboxUsage)
 		return exitOK
 	}
-	if args[0] == "migrate" || usesStore(args[1:]) {
+	if args[0] == "migrate" || args[0] != "run" && args[0] != "enqueue" && usesStore(args[1:]) {
 		return runOutboxStore(ctx, e, args[0], args[1:])
 	}
 	switch args[0] {
@@ -303,24 +307,75 @@ func (f *outboxFlags) config(logger *slog.Logger) mailwarden.OutboxConfig {
 		MinBackoff: f.minBackoff, MaxBackoff: f.maxBackoff}
 }
 
+// runFlags are 'outbox run's flags, for the spool and the PostgreSQL
+// store alike (one flag set, so that --help lists them all).
+type runFlags struct {
+	cf          connFlags
+	of          outboxFlags
+	pf          progressFlags
+	sf          storeFlags
+	node        string
+	lease       time.Duration
+	rateKey     string
+	metricsAddr string
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	f.cf.register(fs)
+	f.of.register(fs, true)
+	f.pf.registerQuiet(fs)
+	f.sf.register(fs)
+	fs.StringVar(&f.node, "node-id", "", "with --store: this node's `NAME` in leases and events (default host/pid/random)")
+	fs.DurationVar(&f.lease, "lease", time.Minute, "with --store: how long a claimed entry stays this node's without renewal")
+	fs.StringVar(&f.rateKey, "rate-key", "", "with --store: the mailbox or relay `KEY` whose --rate all nodes share (default: the relay address)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (/metrics) and /health on `ADDR` (host:port)")
+}
+
+const outboxRunHelp = `usage: smtpcheck outbox run (--spool DIR | --store REF) --server ADDR [flags]
+
+Delivers the queue through the relay the connection flags describe, printing
+every state change, until interrupted (or, with --once, after one pass).
+
+With --spool DIR: the spool directory; one 'run' delivers it at a time. On a
+terminal a status line on standard error shows the queue (--quiet: none);
+SIGUSR1 (Unix) prints a full snapshot to standard error (see 'outbox status').
+
+With --store REF: the PostgreSQL outbox, beside any other nodes running on the
+same database (--node-id, --lease and --rate-key apply to it alone).
+
+--metrics-addr ADDR serves the outbox's metrics in Prometheus text format on
+/metrics (the same names for both stores) and /health.
+`
+
 func runOutboxRun(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("outbox run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var cf connFlags
-	cf.register(fs)
-	var of outboxFlags
-	of.register(fs, true)
-	var pf progressFlags
-	pf.registerQuiet(fs)
-	if code, done := parseFlags(fs, e, args, "outbox run", "usage: smtpcheck outbox run --spool DIR --server ADDR [flags]\n\nDelivers the queue through the relay the connection flags describe, printing\nevery state change, until interrupted (or, with --once, after one pass).\nOn a terminal a status line on standard error shows the queue (--quiet: none);\nSIGUSR1 (Unix) prints a full snapshot to standard error (see 'outbox status')."); done {
+	var rf runFlags
+	rf.register(fs)
+	if code, done := parseFlags(fs, e, args, "outbox run", outboxRunHelp+outboxStoreHelp); done {
 		return code
 	}
+	if rf.sf.store != "" {
+		return runOutboxStoreRun(ctx, e, &rf)
+	}
+	var storeOnly []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "node-id", "lease", "rate-key", "allow-unverified-tls":
+			storeOnly = append(storeOnly, "--"+f.Name)
+		}
+	})
+	if len(storeOnly) > 0 {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s: only with --store\n", strings.Join(storeOnly, ", "))
+		return exitUsage
+	}
+	cf, of, pf := &rf.cf, &rf.of, rf.pf
 	if of.spool == "" {
-		fmt.Fprintln(e.stderr, "smtpcheck outbox run: --spool is required")
+		fmt.Fprintln(e.stderr, "smtpcheck outbox run: --spool or --store is required")
 		return exitUsage
 	}
 	cf.maxIdle = of.concurrency // every delivery keeps its connection
-	s, code := newSender(ctx, e, &cf, "outbox run")
+	s, code := newSender(ctx, e, cf, "outbox run")
 	if s == nil {
 		return code
 	}
@@ -331,12 +386,25 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 		h = slog.NewJSONHandler(e.stdout, nil)
 	}
 	rs := newRunStatus(disp, of.spool)
-	o, err := s.OpenOutbox(of.config(slog.New(outboxOnly{statusHandler{rs, h}})))
+	cfg := of.config(slog.New(outboxOnly{statusHandler{rs, h}}))
+	var exp *promtext.Exporter
+	if rf.metricsAddr != "" {
+		exp = promtext.New()
+		cfg.MeterProvider = exp.Provider
+	}
+	o, err := s.OpenOutbox(cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", errLine(err))
 		return exitCheck
 	}
 	defer o.Close()
+	if exp != nil {
+		stop, code := serveMetrics(e, rf.metricsAddr, exp, func(ctx context.Context) error { _, err := o.Depth(ctx); return err })
+		if stop == nil {
+			return code
+		}
+		defer stop()
+	}
 	rs.list, rs.quar = o.List, o.Quarantined
 	stopWatch := rs.start(ctx, e.stderr)
 	defer stopWatch()
@@ -365,6 +433,21 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// serveMetrics serves exp's /metrics and /health (health says whether the
+// store can be read) on addr and says where on stderr; stop ends it. A nil
+// stop comes with the exit code.
+func serveMetrics(e *env, addr string, exp *promtext.Exporter, health func(context.Context) error) (func(), int) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox run: --metrics-addr: %s\n", errLine(err))
+		return nil, exitUsage
+	}
+	srv := &http.Server{Handler: exp.Handler(health), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	fmt.Fprintf(e.stderr, "metrics on http://%s/metrics\n", ln.Addr())
+	return func() { srv.Close() }, 0
+}
+
 func runOutboxEnqueue(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("outbox enqueue", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -378,11 +461,17 @@ func runOutboxEnqueue(ctx context.Context, e *env, args []string) int {
 	of.register(fs, false)
 	var pf progressFlags
 	pf.register(fs)
-	if code, done := parseFlags(fs, e, args, "outbox enqueue", "usage: smtpcheck outbox enqueue --spool DIR --server ADDR --from ADDRESS --to LIST [flags]\n\nBuilds a message as send does (the profile's S/MIME included) and queues it\ndurably; 'outbox run' delivers it."); done {
+	var stf storeFlags
+	stf.register(fs)
+	if code, done := parseFlags(fs, e, args, "outbox enqueue", "usage: smtpcheck outbox enqueue (--spool DIR | --store REF) --server ADDR --from ADDRESS --to LIST [flags]\n\nBuilds a message as send does (the profile's S/MIME included) and queues it\ndurably, in the spool directory or (--store) the PostgreSQL outbox;\n'outbox run' delivers it."+outboxStoreHelp); done {
 		return code
 	}
-	if of.spool == "" {
-		fmt.Fprintln(e.stderr, "smtpcheck outbox enqueue: --spool is required")
+	switch {
+	case of.spool != "" && stf.store != "":
+		fmt.Fprintln(e.stderr, "smtpcheck outbox enqueue: --spool and --store exclude each other")
+		return exitUsage
+	case of.spool == "" && stf.store == "":
+		fmt.Fprintln(e.stderr, "smtpcheck outbox enqueue: --spool or --store is required")
 		return exitUsage
 	}
 	cf.smime = sf.config()
@@ -393,19 +482,36 @@ func runOutboxEnqueue(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeSender(e, s, "outbox enqueue")
-	o, err := s.OpenOutbox(of.config(nil))
-	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", errLine(err))
-		return exitCheck
+	var enqueue func(context.Context, *envelope.Message) (mailwarden.OutboxEntry, error)
+	if stf.store != "" {
+		pool, code := stf.pool(ctx, e, "enqueue")
+		if pool == nil {
+			return code
+		}
+		defer pool.Close()
+		o, err := s.OpenPostgresOutbox(ctx, pool, mailwarden.PostgresConfig{})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", errLine(err))
+			return exitCheck
+		}
+		defer o.Close()
+		enqueue = o.Enqueue
+	} else {
+		o, err := s.OpenOutbox(of.config(nil))
+		if err != nil {
+			fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", errLine(err))
+			return exitCheck
+		}
+		defer o.Close()
+		enqueue = o.Enqueue
 	}
-	defer o.Close()
 	msg, err := mf.build()
 	defer mf.close()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", errLine(err))
 		return exitUsage
 	}
-	en, err := o.Enqueue(ctx, msg)
+	en, err := enqueue(ctx, msg)
 	disp.clear()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox enqueue: %s\n", errLine(err))

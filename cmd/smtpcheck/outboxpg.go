@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -77,10 +75,8 @@ func runOutboxStore(ctx context.Context, e *env, name string, args []string) int
 		return runOutboxStoreList(ctx, e, args)
 	case "retry", "purge":
 		return runOutboxStoreAct(ctx, e, name, args)
-	case "run":
-		return runOutboxStoreRun(ctx, e, args)
 	}
-	fmt.Fprintf(e.stderr, "smtpcheck outbox %s: not available with --store (migrate, list, retry, purge and run are)\n", name)
+	fmt.Fprintf(e.stderr, "smtpcheck outbox %s: not available with --store (migrate, list, retry, purge, enqueue and run are)\n", name)
 	return exitUsage
 }
 
@@ -241,28 +237,15 @@ func runOutboxStoreAct(ctx context.Context, e *env, name string, args []string) 
 	return exitOK
 }
 
-func runOutboxStoreRun(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("outbox run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var cf connFlags
-	cf.register(fs)
-	var of outboxFlags
-	of.register(fs, true)
-	var sf storeFlags
-	sf.register(fs)
-	node := fs.String("node-id", "", "this node's `NAME` in leases and events (default host/pid/random)")
-	lease := fs.Duration("lease", time.Minute, "how long a claimed entry stays this node's without renewal")
-	rateKey := fs.String("rate-key", "", "the mailbox or relay `KEY` whose --rate all nodes share (default: the relay address)")
-	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (/metrics) and /health on `ADDR` (host:port)")
-	if code, done := parseFlags(fs, e, args, "outbox run", "usage: smtpcheck outbox run --store REF --server ADDR [flags]\n\nDelivers the PostgreSQL outbox through the relay the connection flags\ndescribe, beside any other nodes running on the same database, printing every\nstate change, until interrupted (or, with --once, after one pass)."+outboxStoreHelp); done {
-		return code
-	}
+// runOutboxStoreRun is 'outbox run --store'.
+func runOutboxStoreRun(ctx context.Context, e *env, rf *runFlags) int {
+	cf, of, sf := &rf.cf, &rf.of, &rf.sf
 	if of.spool != "" {
 		fmt.Fprintln(e.stderr, "smtpcheck outbox run: --spool and --store exclude each other")
 		return exitUsage
 	}
 	cf.maxIdle = of.concurrency
-	s, code := newSender(ctx, e, &cf, "outbox run")
+	s, code := newSender(ctx, e, cf, "outbox run")
 	if s == nil {
 		return code
 	}
@@ -277,13 +260,13 @@ func runOutboxStoreRun(ctx context.Context, e *env, args []string) int {
 	if cf.json {
 		h = slog.NewJSONHandler(e.stdout, nil)
 	}
-	cfg := mailwarden.PostgresConfig{Config: of.config(slog.New(outboxOnly{h})), NodeID: *node, Lease: *lease, RateKey: *rateKey}
+	cfg := mailwarden.PostgresConfig{Config: of.config(slog.New(outboxOnly{h})), NodeID: rf.node, Lease: rf.lease, RateKey: rf.rateKey}
 	cfg.Dir = ""
 	if cfg.RateKey == "" {
 		cfg.RateKey = strings.Join(cf.p.Servers, ",")
 	}
 	var exp *promtext.Exporter
-	if *metricsAddr != "" {
+	if rf.metricsAddr != "" {
 		exp = promtext.New()
 		cfg.MeterProvider = exp.Provider
 	}
@@ -294,16 +277,11 @@ func runOutboxStoreRun(ctx context.Context, e *env, args []string) int {
 	}
 	defer o.Close()
 	if exp != nil {
-		ln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "smtpcheck outbox run: --metrics-addr: %s\n", errLine(err))
-			return exitUsage
+		stop, code := serveMetrics(e, rf.metricsAddr, exp, func(ctx context.Context) error { _, err := o.Depth(ctx); return err })
+		if stop == nil {
+			return code
 		}
-		srv := &http.Server{Handler: exp.Handler(func(ctx context.Context) error { _, err := o.Depth(ctx); return err }),
-			ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		fmt.Fprintf(e.stderr, "metrics on http://%s/metrics\n", ln.Addr())
+		defer stop()
 	}
 	if of.once {
 		st, err := o.RunOnce(ctx)

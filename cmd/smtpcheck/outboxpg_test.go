@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -212,4 +213,79 @@ func TestOutboxRunMetricsWhileMessagesFlow(t *testing.T) {
 	}
 	t.Logf("%d scrapes saw messages in flight; final: delivered %v, attempts %v, rate-limit waits %v (%.2f s)", midway,
 		m[delivered], m["outbox_attempts_total"], m["outbox_rate_limit_waits_total"], m["outbox_rate_limit_wait_seconds_total"])
+}
+
+// TestOutboxEnqueueStoreThenRunToPostfix: 'outbox enqueue --store' builds
+// the message from the send flags as the spool's enqueue does and queues it
+// in PostgreSQL; 'outbox run --store --once' delivers it to the real
+// Postfix, which holds what was built.
+func TestOutboxEnqueueStoreThenRunToPostfix(t *testing.T) {
+	v := peers.Need(t, "MW_POSTFIX_PLAIN", "MW_POSTFIX_MAILDIR")
+	url := storeURL(t)
+	env := map[string]string{"PGURL": url}
+	tag := "pg-enqueue-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	out, stderr, code := runWith(t, env, "", "outbox", "enqueue", "--store", "env:PGURL", "--server", v[0], "--tls", "none",
+		"--from", "Alerts <alerts@example.com>", "--to", "ops@example.org", "--subject", tag, "--body", "queued in PostgreSQL "+tag,
+		"--priority", "urgent", "--json")
+	if code != exitOK {
+		t.Fatalf("enqueue --store: exit %d: %s", code, stderr)
+	}
+	var q struct {
+		ID        string `json:"id"`
+		MessageID string `json:"message_id"`
+		Size      int64  `json:"size"`
+	}
+	if err := json.Unmarshal([]byte(out), &q); err != nil || q.ID == "" || q.MessageID == "" || q.Size <= 0 {
+		t.Fatalf("enqueue --store --json: %q (%v)", out, err)
+	}
+	out, _, code = runWith(t, env, "", "outbox", "list", "--store", "env:PGURL")
+	if code != exitOK || !strings.Contains(out, q.MessageID) || !strings.Contains(out, "1 queued") {
+		t.Fatalf("list after enqueue: exit %d\n%s", code, out)
+	}
+	// Both stores at once is a usage error, and so is neither.
+	if _, stderr, code = runWith(t, env, "", "outbox", "enqueue", "--store", "env:PGURL", "--spool", t.TempDir(), "--server", v[0],
+		"--from", "a@example.com", "--to", "b@example.com"); code != exitUsage || !strings.Contains(stderr, "exclude") {
+		t.Errorf("--spool with --store: exit %d %s", code, stderr)
+	}
+	out, stderr, code = runWith(t, env, "", "outbox", "run", "--store", "env:PGURL", "--once", "--server", v[0], "--tls", "none")
+	if code != exitOK || !strings.Contains(stderr, "delivered 1, deferred 0, dead 0") {
+		t.Fatalf("run --store --once: exit %d\n%s%s", code, out, stderr)
+	}
+	qid := regexp.MustCompile(`outbox\.delivered\s+queue_id=(\S+)`).FindStringSubmatch(out)
+	if qid == nil {
+		t.Fatalf("no outbox.delivered line with a queue id:\n%s", out)
+	}
+	got := waitDelivered(t, v[1], qid[1])
+	for _, want := range []string{"Subject: " + tag + "\r\n", "Priority: urgent\r\n", "Message-ID: <" + q.MessageID + ">\r\n", "queued in PostgreSQL " + tag} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("the delivered message lacks %q:\n%s", want, got)
+		}
+	}
+	if out, _, code = runWith(t, env, "", "outbox", "list", "--store", "env:PGURL"); code != exitOK || strings.Contains(out, q.MessageID) {
+		t.Errorf("the delivered entry is still listed:\n%s", out)
+	}
+}
+
+// TestOutboxRunHelpListsStoreFlags: 'outbox run --help' (and enqueue's)
+// without --store shows the flags that only apply with it, and a store-only
+// flag without --store is a usage error rather than ignored.
+func TestOutboxRunHelpListsStoreFlags(t *testing.T) {
+	out, _, code := runWith(t, nil, "", "outbox", "run", "--help")
+	for _, f := range []string{"-store REF", "-node-id NAME", "-lease duration", "-rate-key KEY", "-metrics-addr ADDR", "-allow-unverified-tls", "-spool DIR"} {
+		if code != exitOK || !strings.Contains(out, "  "+f) {
+			t.Errorf("outbox run --help lacks %s (exit %d)", f, code)
+		}
+	}
+	out, _, code = runWith(t, nil, "", "outbox", "enqueue", "--help")
+	if code != exitOK || !strings.Contains(out, "  -store REF") || !strings.Contains(out, "  -spool DIR") {
+		t.Errorf("outbox enqueue --help lacks --store or --spool (exit %d)", code)
+	}
+	_, stderr, code := runWith(t, nil, "", "outbox", "run", "--spool", t.TempDir(), "--server", "127.0.0.1:1", "--node-id", "a", "--once")
+	if code != exitUsage || !strings.Contains(stderr, "--node-id: only with --store") {
+		t.Errorf("--node-id without --store: exit %d %s", code, stderr)
+	}
+	_, stderr, code = runWith(t, nil, "", "outbox", "run", "--server", "127.0.0.1:1", "--once")
+	if code != exitUsage || !strings.Contains(stderr, "--spool or --store is required") {
+		t.Errorf("neither store: exit %d %s", code, stderr)
+	}
 }

@@ -20,7 +20,7 @@ func (s *Store) accepted(ctx context.Context, c claimed, qid string, cause error
 	var out outbox.Stats
 	if first {
 		out.Delivered = 1
-		s.m.delivered(ctx)
+		s.m.Delivered(ctx)
 		c.queueID, c.lastError = qid, cause.Error()
 		// The outcome first: if the record fails and the node dies, the
 		// entry must still never be sent again.

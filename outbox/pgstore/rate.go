@@ -50,7 +50,7 @@ func (s *Store) pace(ctx context.Context) (int64, error) {
 		}
 		if slot != 0 {
 			if waited > 0 {
-				s.m.rateWait(ctx, waited)
+				s.m.RateWait(ctx, waited)
 			}
 			return slot, nil
 		}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/otel/metric"
 
 	"mailwarden/outbox"
 )
@@ -28,7 +27,8 @@ import (
 const notifyChannel = "mailwarden_outbox"
 
 // Config configures a Store: the outbox.Config fields the spool has (Dir,
-// MaxBytes and MaxMessages excepted: the database is the limit) and the
+// MaxBytes and MaxMessages excepted: the database is the limit; the
+// MeterProvider's gauges read the database) and the
 // cluster's own. The zero value of every field is a safe default.
 type Config struct {
 	outbox.Config
@@ -46,9 +46,6 @@ type Config struct {
 	// ChunkSize is the size of the rows a message is stored in; zero
 	// means 256 KiB.
 	ChunkSize int
-	// MeterProvider receives the outbox's metrics (see NewMetrics); nil
-	// records none.
-	MeterProvider metric.MeterProvider
 	// NoMigrate skips the migration at Open (the schema is managed
 	// elsewhere, e.g. by 'smtpcheck outbox migrate').
 	NoMigrate bool
@@ -251,7 +248,7 @@ func (s *Store) queued(ctx context.Context, e outbox.Entry, inTx bool) {
 	s.log.LogAttrs(ctx, slog.LevelInfo, "outbox.queued", slog.String("message_id", e.Envelope.MessageID),
 		slog.String("from", e.Envelope.From), slog.Any("rcpts", e.Envelope.To), slog.Int64("size", e.Envelope.Size),
 		slog.Attr{Key: "outbox", Value: slog.GroupValue(g...)})
-	s.m.enqueued(ctx)
+	s.m.Enqueued(ctx)
 }
 
 func (s *Store) enqueue(ctx context.Context, tx dbtx, env outbox.Envelope, write func(io.Writer) error, inTx bool) (outbox.Entry, error) {

@@ -270,7 +270,7 @@ func (s *Store) attempt(ctx context.Context, c claimed) outbox.Stats {
 		return outbox.Stats{}
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "outbox.attempt", s.attrs(c)...)
-	s.m.attempt(ctx)
+	s.m.Attempt(ctx)
 	actx, acancel := context.WithTimeout(lctx, s.cfg.AttemptTimeout)
 	start := time.Now()
 	qid, err := s.cfg.Deliverer.Deliver(actx, c.env, func() (io.Reader, error) { return s.openBody(actx, c.id, c.env.Size, c.sum) })
@@ -279,11 +279,11 @@ func (s *Store) attempt(ctx context.Context, c claimed) outbox.Stats {
 	s.unpace(ctx, slot)
 	bg := context.WithoutCancel(ctx)
 	if outbox.Accepted(err) {
-		s.m.sent(ctx, took, "delivered")
+		s.m.Sent(ctx, took, "delivered")
 		return s.accepted(bg, c, qid, err)
 	}
 	if err == nil {
-		s.m.sent(ctx, took, "delivered")
+		s.m.Sent(ctx, took, "delivered")
 		tag, derr := s.pool.Exec(bg, `DELETE FROM mailwarden_outbox WHERE id = $1 AND lease_token = $2`, c.id, c.token)
 		attrs := s.attrs(c, slog.Int64("age_ms", time.Since(c.created).Milliseconds()), slog.Int64("send_ms", took.Milliseconds()))
 		attrs = append([]slog.Attr{slog.String("queue_id", qid)}, attrs...)
@@ -294,10 +294,10 @@ func (s *Store) attempt(ctx context.Context, c claimed) outbox.Stats {
 			attrs = append(attrs, slog.String("error", "delivered, but the lease had been taken over or the entry purged (it may be sent twice)"))
 		}
 		s.log.LogAttrs(bg, slog.LevelInfo, "outbox.delivered", attrs...)
-		s.m.delivered(ctx)
+		s.m.Delivered(ctx)
 		return outbox.Stats{Delivered: 1}
 	}
-	s.m.sent(ctx, took, "failed")
+	s.m.Sent(ctx, took, "failed")
 	if errors.Is(err, outbox.ErrCorrupt) {
 		return s.finish(bg, c, "dead", "corrupt", err, 0)
 	}
@@ -350,11 +350,11 @@ func (s *Store) finish(ctx context.Context, c claimed, state, reason string, cau
 		return outbox.Stats{}
 	}
 	if state == "dead" {
-		s.m.dead(ctx, reason)
+		s.m.Dead(ctx, reason)
 		s.log.LogAttrs(ctx, slog.LevelError, "outbox.dead", s.attrs(c, slog.String("reason", reason), slog.String("error", cause.Error()))...)
 		return outbox.Stats{Dead: 1}
 	}
-	s.m.deferred(ctx, reason)
+	s.m.Deferred(ctx, reason)
 	s.log.LogAttrs(ctx, slog.LevelWarn, "outbox.deferred", s.attrs(c, slog.String("reason", "temporary failure"),
 		slog.String("error", cause.Error()), slog.Time("next_attempt", next))...)
 	return outbox.Stats{Deferred: 1}

@@ -1,0 +1,274 @@
+//go:build windows
+
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/user"
+	"strings"
+	"syscall"
+
+	"github.com/alexbrainman/sspi"
+	"github.com/alexbrainman/sspi/kerberos"
+	"github.com/alexbrainman/sspi/ntlm"
+
+	"mailwarden/authmech"
+)
+
+const hintNoCredentials = "SSPI found no credentials for the account this process runs as: run it as a domain account, a gMSA, or LocalSystem/NetworkService on a domain-joined machine (a local account has no Kerberos ticket and no domain NTLM credentials); check with klist that the logon session has a ticket"
+
+// SSPI status codes the hints know.
+const (
+	secENoCredentials              = syscall.Errno(0x8009030E)
+	secETargetUnknown              = syscall.Errno(0x80090303)
+	secENoAuthority                = syscall.Errno(0x80090311)
+	secETimeSkew                   = syscall.Errno(0x80090324)
+	secELogonDenied                = syscall.Errno(0x8009030C)
+	secEUnsupportedFunction        = syscall.Errno(0x80090302)
+	secEWrongPrincipal             = syscall.Errno(0x80090322)
+	kerbWrapNoEncrypt              = 0x80000001
+	flagsKerberos           uint32 = sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_CONNECTION
+)
+
+func platformHint(e *Error) string {
+	var errno syscall.Errno
+	if !errors.As(e.Err, &errno) {
+		return ""
+	}
+	switch errno {
+	case secETargetUnknown, secEWrongPrincipal:
+		return "the domain does not know the relay's service principal (SEC_E_TARGET_UNKNOWN): register smtp/<relay host> on the relay's account (setspn -S), connect by that host name, or set --spn (auth.spn)"
+	case secENoAuthority:
+		return "no domain controller could be reached to authenticate (SEC_E_NO_AUTHENTICATING_AUTHORITY): check that this machine is joined to the domain and can reach a DC"
+	case secETimeSkew:
+		return "this machine's clock differs from the domain controller's by more than Kerberos allows (SEC_E_TIME_SKEW): synchronise the clock (w32tm /resync)"
+	case secELogonDenied:
+		return "the relay refused the logon (SEC_E_LOGON_DENIED): check that the account may use the receive connector"
+	case secEUnsupportedFunction:
+		return "NTLM is refused by policy on this machine or the domain (Network security: Restrict NTLM): use Kerberos (GSSAPI) on the relay"
+	}
+	return ""
+}
+
+// New returns a client that authenticates through SSPI as the account the
+// process runs as. It refuses credentials that carry a user name or a
+// password. Kerberos.SPN overrides the service principal smtp/<host>.
+func New(c authmech.Credentials) (authmech.Client, error) {
+	if c.Username != "" || c.Password != "" {
+		return nil, ErrSecretGiven
+	}
+	return &Client{creds: c}, nil
+}
+
+// Client is one exchange of the system mechanism through SSPI.
+type Client struct {
+	creds authmech.Credentials
+
+	pkg     string // "Kerberos" or "NTLM", set by Start
+	account string
+
+	cred *sspi.Credentials
+	krb  *kerberos.ClientContext
+	ntlm *ntlm.ClientContext
+
+	established bool // the security context is complete
+	sawAPRep    bool // a context token came after SSPI had called the context complete
+	done        bool // the security layer was negotiated (Kerberos) or the answer sent (NTLM)
+}
+
+// Package returns the SSPI security package of the last Start: "Kerberos"
+// or "NTLM", "" before Start.
+func (c *Client) Package() string { return c.pkg }
+
+// User returns the account and the package, for the probe and the audit
+// trail; "" before Start.
+func (c *Client) User() string {
+	if c.pkg == "" {
+		return ""
+	}
+	return c.account + " (system account, SSPI " + c.pkg + ")"
+}
+
+func (c *Client) String() string   { return describe(c.pkg, c.account) }
+func (c *Client) GoString() string { return c.String() }
+
+func currentAccount() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "the current account"
+}
+
+func (c *Client) fail(op, msg string, err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) && errno == secENoCredentials {
+		err = fmt.Errorf("%w: %v", ErrNoCredentials, err)
+	}
+	c.release() // the exchange is over: free the SSPI handles now
+	return &Error{Op: op, Package: c.pkg, Account: c.account, Msg: msg, Err: err}
+}
+
+// Start picks Kerberos (GSSAPI) when the server offers it, else NTLM, and
+// makes the first token with the logon session's credentials.
+func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, []byte, error) {
+	if err := info.RefuseInClear("SYSTEM", "it negotiates no security layer, so whoever is on the path can relay the exchange and take over the authenticated session"); err != nil {
+		return "", nil, err
+	}
+	c.release()
+	c.account = currentAccount()
+	switch {
+	case info.Offers("GSSAPI"):
+		c.pkg = "Kerberos"
+		spn := c.creds.Kerberos.SPN
+		if spn == "" {
+			if info == nil || info.Name == "" {
+				return "", nil, c.fail("context", "no server name to derive the service principal from", nil)
+			}
+			spn = "smtp/" + info.Name
+		}
+		spn, _, _ = strings.Cut(spn, "@")
+		cred, err := kerberos.AcquireCurrentUserCredentials()
+		if err != nil {
+			return "", nil, c.fail("credentials", "AcquireCredentialsHandle", fmt.Errorf("%w: %v", ErrNoCredentials, err))
+		}
+		c.cred = cred
+		cc, completed, tok, err := kerberos.NewClientContextWithFlags(cred, spn, flagsKerberos)
+		if err != nil {
+			return "", nil, c.fail("context", "InitializeSecurityContext for "+spn, err)
+		}
+		c.krb, c.established = cc, completed
+		return "GSSAPI", tok, nil
+	case info.Offers("NTLM"):
+		c.pkg = "NTLM"
+		cred, err := ntlm.AcquireCurrentUserCredentials()
+		if err != nil {
+			return "", nil, c.fail("credentials", "AcquireCredentialsHandle", fmt.Errorf("%w: %v", ErrNoCredentials, err))
+		}
+		c.cred = cred
+		cc, tok, err := ntlm.NewClientContext(cred)
+		if err != nil {
+			return "", nil, c.fail("context", "InitializeSecurityContext", err)
+		}
+		c.ntlm = cc
+		return "NTLM", tok, nil
+	}
+	offered := "nothing"
+	if info != nil && len(info.Mechanisms) > 0 {
+		offered = strings.Join(info.Mechanisms, " ")
+	}
+	return "", nil, &Error{Op: "offer", Msg: "the server offers neither GSSAPI nor NTLM (it offers " + offered + ")", Err: authmech.ErrNotOffered}
+}
+
+// Next answers a challenge: Kerberos context tokens until the context is
+// complete, then the security-layer offer (RFC 4752 3.1); or NTLM's
+// challenge.
+func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
+	switch {
+	case c.ntlm != nil:
+		if c.done {
+			return nil, c.fail("context", "unexpected server challenge after NTLM's answer", nil)
+		}
+		resp, err := c.ntlm.Update(challenge)
+		if err != nil {
+			return nil, c.fail("context", "NTLM challenge", err)
+		}
+		c.done = true
+		return resp, nil
+	case c.krb != nil:
+		if !c.established {
+			completed, tok, err := c.krb.Update(challenge)
+			if err != nil {
+				return nil, c.fail("context", "the server's Kerberos reply", err)
+			}
+			c.established = completed
+			if tok == nil {
+				tok = []byte{}
+			}
+			return tok, nil
+		}
+		if c.done {
+			return nil, c.fail("wrap", "unexpected server challenge after the security layer was chosen", nil)
+		}
+		if len(challenge) == 0 {
+			// The context completed in our first token and the server
+			// had no AP-REP to send: the offer comes next.
+			return []byte{}, nil
+		}
+		return c.securityLayer(challenge)
+	}
+	return nil, c.fail("context", "a challenge before the exchange started", nil)
+}
+
+func (c *Client) securityLayer(challenge []byte) ([]byte, error) {
+	in := append([]byte(nil), challenge...) // DecryptMessage works in place
+	_, offer, err := c.krb.DecryptMessage(in, 0)
+	if err != nil {
+		if !c.sawAPRep && challenge[0] == 0x60 {
+			// A GSS-API context token although SSPI called the context
+			// complete (Negotiate-style one-step completion): the
+			// server's AP-REP; the offer follows.
+			c.sawAPRep = true
+			return []byte{}, nil
+		}
+		return nil, c.fail("wrap", "the security-layer offer does not unwrap (DecryptMessage)", err)
+	}
+	if len(offer) != 4 {
+		return nil, c.fail("wrap", fmt.Sprintf("the security-layer offer has %d bytes, want 4", len(offer)), nil)
+	}
+	if offer[0]&0x01 == 0 {
+		return nil, c.fail("wrap", "the server requires a SASL security layer, which is not supported (TLS protects the session)", nil)
+	}
+	// Layer 1 (none), maximum size 0, then the authorization identity.
+	msg := append([]byte{0x01, 0, 0, 0}, c.creds.Authzid...)
+	out, err := c.krb.EncryptMessage(msg, kerbWrapNoEncrypt, 0)
+	if err != nil {
+		return nil, c.fail("wrap", "wrapping the answer (EncryptMessage)", err)
+	}
+	c.done = true
+	return out, nil
+}
+
+// Verify fails unless the exchange completed: for Kerberos, the context
+// (with mutual authentication) and the security layer.
+func (c *Client) Verify() error {
+	defer c.release()
+	switch {
+	case c.krb != nil:
+		if !c.established || !c.done {
+			return c.fail("context", "the exchange ended before the server proved itself", nil)
+		}
+		if err := c.krb.VerifySelectiveFlags(sspi.ISC_REQ_MUTUAL_AUTH); err != nil {
+			return c.fail("context", "no mutual authentication", err)
+		}
+	case c.ntlm != nil:
+		if !c.done {
+			return c.fail("context", "the exchange ended before NTLM's answer", nil)
+		}
+	default:
+		return c.fail("context", "the exchange did not start", nil)
+	}
+	return nil
+}
+
+func (c *Client) release() {
+	if c.krb != nil {
+		c.krb.Release()
+		c.krb = nil
+	}
+	if c.ntlm != nil {
+		c.ntlm.Release()
+		c.ntlm = nil
+	}
+	if c.cred != nil {
+		c.cred.Release()
+		c.cred = nil
+	}
+	c.established, c.done, c.sawAPRep = false, false, false
+}
+
+var (
+	_ authmech.Client   = (*Client)(nil)
+	_ authmech.Verifier = (*Client)(nil)
+)

@@ -69,9 +69,10 @@ type Client struct {
 	pkg     string // "Kerberos" or "NTLM", set by Start
 	account string
 
-	cred *sspi.Credentials
-	krb  *kerberos.ClientContext
-	ntlm *ntlm.ClientContext
+	cred   *sspi.Credentials
+	krb    *sspi.Context // the Kerberos context, driven directly to reach its handle
+	target []uint16      // the SPN, for InitializeSecurityContext
+	ntlm   *ntlm.ClientContext
 
 	established bool // the security context is complete
 	sawAPRep    bool // a context token came after SSPI had called the context complete
@@ -134,11 +135,18 @@ func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, 
 			return "", nil, c.fail("credentials", "AcquireCredentialsHandle", fmt.Errorf("%w: %v", ErrNoCredentials, err))
 		}
 		c.cred = cred
-		cc, completed, tok, err := kerberos.NewClientContextWithFlags(cred, spn, flagsKerberos)
+		if c.target, err = syscall.UTF16FromString(spn); err != nil {
+			return "", nil, c.fail("context", "the service principal "+spn, err)
+		}
+		c.krb = sspi.NewClientContext(cred, flagsKerberos)
+		completed, tok, err := c.krbUpdate(nil)
 		if err != nil {
 			return "", nil, c.fail("context", "InitializeSecurityContext for "+spn, err)
 		}
-		c.krb, c.established = cc, completed
+		if len(tok) == 0 {
+			return "", nil, c.fail("context", "InitializeSecurityContext for "+spn+" made no token", nil)
+		}
+		c.established = completed
 		return "GSSAPI", tok, nil
 	case info.Offers("NTLM"):
 		c.pkg = "NTLM"
@@ -178,7 +186,7 @@ func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 		return resp, nil
 	case c.krb != nil:
 		if !c.established {
-			completed, tok, err := c.krb.Update(challenge)
+			completed, tok, err := c.krbUpdate(challenge)
 			if err != nil {
 				return nil, c.fail("context", "the server's Kerberos reply", err)
 			}
@@ -201,9 +209,105 @@ func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 	return nil, c.fail("context", "a challenge before the exchange started", nil)
 }
 
+// krbUpdate runs InitializeSecurityContext with the server's token in
+// (nil for the first call) and returns whether the context is complete and
+// the token to send.
+func (c *Client) krbUpdate(in []byte) (bool, []byte, error) {
+	out := make([]byte, kerberos.PackageInfo.MaxToken)
+	var ob [1]sspi.SecBuffer
+	ob[0].Set(sspi.SECBUFFER_TOKEN, out)
+	var inDesc *sspi.SecBufferDesc
+	if in != nil {
+		var ib [1]sspi.SecBuffer
+		ib[0].Set(sspi.SECBUFFER_TOKEN, in)
+		inDesc = sspi.NewSecBufferDesc(ib[:])
+	}
+	outDesc := sspi.NewSecBufferDesc(ob[:])
+	completed := false
+	switch ret := c.krb.Update(&c.target[0], outDesc, inDesc); ret {
+	case sspi.SEC_E_OK:
+		completed = true
+	case sspi.SEC_I_CONTINUE_NEEDED:
+	case sspi.SEC_I_COMPLETE_NEEDED, sspi.SEC_I_COMPLETE_AND_CONTINUE:
+		if r := sspi.CompleteAuthToken(c.krb.Handle, outDesc); r != sspi.SEC_E_OK {
+			return false, nil, r
+		}
+		completed = ret == sspi.SEC_I_COMPLETE_NEEDED
+	default:
+		return false, nil, ret
+	}
+	return completed, append([]byte{}, out[:ob[0].BufferSize]...), nil
+}
+
+// unwrap is DecryptMessage of a GSS-API wrap token. Windows takes the
+// whole token as a stream buffer (as curl does). Wine 8's provider wants a
+// data and a token buffer, which it joins (data first) before gss_unwrap
+// and copies the plain text to the start of the data buffer without
+// updating its length: the whole token goes in the data buffer, the token
+// buffer stays empty, and when the length is left as it was the plain text
+// is the first want bytes (the offer of RFC 4752 is 4 bytes).
+func (c *Client) unwrap(msg []byte, want int) ([]byte, error) {
+	var qop uint32
+	stream := append([]byte(nil), msg...) // DecryptMessage works in place
+	var b [2]sspi.SecBuffer
+	b[0].Set(sspi.SECBUFFER_STREAM, stream)
+	b[1].Set(sspi.SECBUFFER_DATA, nil)
+	ret := sspi.DecryptMessage(c.krb.Handle, sspi.NewSecBufferDesc(b[:]), 0, &qop)
+	if ret == sspi.SEC_E_OK {
+		return append([]byte{}, b[1].Bytes()...), nil
+	}
+	data := append([]byte(nil), msg...)
+	b[0].Set(sspi.SECBUFFER_DATA, data)
+	b[1].Set(sspi.SECBUFFER_TOKEN, nil)
+	if r := sspi.DecryptMessage(c.krb.Handle, sspi.NewSecBufferDesc(b[:]), 0, &qop); r != sspi.SEC_E_OK {
+		return nil, fmt.Errorf("%w (as data and token buffers: %v)", ret, r)
+	}
+	out := b[0].Bytes()
+	if len(out) == len(msg) && len(msg) > want {
+		out = out[:want]
+	}
+	return append([]byte{}, out...), nil
+}
+
+// wrap is EncryptMessage without confidentiality (KERB_WRAP_NO_ENCRYPT):
+// the token, the data and the padding, joined, are the GSS-API wrap token.
+func (c *Client) wrap(msg []byte) ([]byte, error) {
+	_, maxSig, block, trailer, err := c.krb.Sizes()
+	if err != nil {
+		return nil, err
+	}
+	if maxSig == 0 {
+		return nil, errors.New("the context has no integrity service")
+	}
+	var b [3]sspi.SecBuffer
+	b[0].Set(sspi.SECBUFFER_TOKEN, make([]byte, trailer))
+	b[1].Set(sspi.SECBUFFER_DATA, append([]byte(nil), msg...))
+	b[2].Set(sspi.SECBUFFER_PADDING, make([]byte, block))
+	if ret := sspi.EncryptMessage(c.krb.Handle, kerbWrapNoEncrypt, sspi.NewSecBufferDesc(b[:]), 0); ret != sspi.SEC_E_OK {
+		return nil, ret
+	}
+	tok, data, pad := b[0].Bytes(), b[1].Bytes(), b[2].Bytes()
+	// Windows leaves the token's header in the token buffer: token, data,
+	// padding. Wine 8's provider puts the start of gss_wrap's output in the
+	// data buffer and the rest in the token buffer: data, token. The
+	// joined bytes must begin with a GSS-API token identifier (RFC 4121
+	// 05 04, or RFC 1964's 60), which the plain text (01 00 00 00 ...)
+	// never does.
+	var out []byte
+	if isWrapTokenStart(data) && !isWrapTokenStart(tok) {
+		out = append(append(out, data...), tok...)
+	} else {
+		out = append(append(append(out, tok...), data...), pad...)
+	}
+	return out, nil
+}
+
+func isWrapTokenStart(b []byte) bool {
+	return len(b) >= 2 && (b[0] == 0x05 && b[1] == 0x04 || b[0] == 0x60)
+}
+
 func (c *Client) securityLayer(challenge []byte) ([]byte, error) {
-	in := append([]byte(nil), challenge...) // DecryptMessage works in place
-	_, offer, err := c.krb.DecryptMessage(in, 0)
+	offer, err := c.unwrap(challenge, 4)
 	if err != nil {
 		if !c.sawAPRep && challenge[0] == 0x60 {
 			// A GSS-API context token although SSPI called the context
@@ -222,7 +326,7 @@ func (c *Client) securityLayer(challenge []byte) ([]byte, error) {
 	}
 	// Layer 1 (none), maximum size 0, then the authorization identity.
 	msg := append([]byte{0x01, 0, 0, 0}, c.creds.Authzid...)
-	out, err := c.krb.EncryptMessage(msg, kerbWrapNoEncrypt, 0)
+	out, err := c.wrap(msg)
 	if err != nil {
 		return nil, c.fail("wrap", "wrapping the answer (EncryptMessage)", err)
 	}
@@ -239,7 +343,8 @@ func (c *Client) Verify() error {
 		if !c.established || !c.done {
 			return c.fail("context", "the exchange ended before the server proved itself", nil)
 		}
-		if err := c.krb.VerifySelectiveFlags(sspi.ISC_REQ_MUTUAL_AUTH); err != nil {
+		if c.krb.EstablishedFlags&sspi.ISC_REQ_MUTUAL_AUTH == 0 {
+			err := errors.New("the security package did not establish mutual authentication")
 			return c.fail("context", "no mutual authentication", err)
 		}
 	case c.ntlm != nil:

@@ -71,7 +71,7 @@ func (e *Error) Error() string {
 		s += " (" + e.Package + ")"
 	}
 	s += ": " + e.Msg
-	if e.Err != nil && !errors.Is(e.Err, ErrNoCredentials) {
+	if e.Err != nil && e.Err != ErrNoCredentials {
 		s += ": " + e.Err.Error()
 	}
 	return s

@@ -9,6 +9,9 @@ import (
 	"os/user"
 	"strings"
 	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
 
 	"github.com/alexbrainman/sspi"
 	"github.com/alexbrainman/sspi/kerberos"
@@ -29,6 +32,7 @@ const (
 	secEUnsupportedFunction        = syscall.Errno(0x80090302)
 	secEWrongPrincipal             = syscall.Errno(0x80090322)
 	kerbWrapNoEncrypt              = 0x80000001
+	secpkgAttrNames                = 1 // SECPKG_ATTR_NAMES
 	flagsKerberos           uint32 = sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_CONNECTION
 )
 
@@ -147,6 +151,9 @@ func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, 
 			return "", nil, c.fail("context", "InitializeSecurityContext for "+spn+" made no token", nil)
 		}
 		c.established = completed
+		if completed {
+			c.account = c.contextName(c.account)
+		}
 		return "GSSAPI", tok, nil
 	case info.Offers("NTLM"):
 		c.pkg = "NTLM"
@@ -191,6 +198,9 @@ func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 				return nil, c.fail("context", "the server's Kerberos reply", err)
 			}
 			c.established = completed
+			if completed {
+				c.account = c.contextName(c.account)
+			}
 			if tok == nil {
 				tok = []byte{}
 			}
@@ -207,6 +217,21 @@ func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 		return c.securityLayer(challenge)
 	}
 	return nil, c.fail("context", "a challenge before the exchange started", nil)
+}
+
+// contextName returns the client name of the established context
+// (QueryContextAttributes SECPKG_ATTR_NAMES: the Kerberos principal, as
+// user@REALM), or def when the package does not say.
+func (c *Client) contextName(def string) string {
+	var p *uint16 // SecPkgContext_NamesW: one pointer, allocated by SSPI
+	if sspi.QueryContextAttributes(c.krb.Handle, secpkgAttrNames, (*byte)(unsafe.Pointer(&p))) != sspi.SEC_E_OK || p == nil {
+		return def
+	}
+	defer sspi.FreeContextBuffer((*byte)(unsafe.Pointer(p)))
+	if name := windows.UTF16PtrToString(p); name != "" {
+		return name
+	}
+	return def
 }
 
 // krbUpdate runs InitializeSecurityContext with the server's token in

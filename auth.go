@@ -26,11 +26,8 @@ func authFactory(ctx context.Context, p Profile, canon string, opts *Options) (f
 		return nil, nil, nil
 	}
 	if canon == system.Name {
-		// The account the process runs as: no secret in the profile.
-		for _, f := range []struct{ name, val string }{{"username", a.Username}, {"password", string(a.Password)}, {"oauth_token", string(a.OAuthToken)}, {"oauth.flow", a.OAuth.Flow}} {
-			if f.val != "" {
-				return bad(f.name, errors.New("mechanism system authenticates as the account this process runs as and takes no "+f.name+" (remove it, or choose another mechanism)"))
-			}
+		if field, err := systemAuthSecret(a); err != nil {
+			return bad(field, err)
 		}
 	}
 	creds := authmech.Credentials{Username: a.Username, Authzid: a.Authzid,
@@ -69,6 +66,18 @@ func authFactory(ctx context.Context, p Profile, canon string, opts *Options) (f
 		return bad("password", errors.New("no password or token configured"))
 	}
 	return func() (authmech.Client, error) { return reg.Client(canon, creds) }, tokens, nil
+}
+
+// systemAuthSecret reports the first field that gives a secret or a user
+// to mechanism system, which authenticates as the account the process runs
+// as and takes none.
+func systemAuthSecret(a Auth) (string, error) {
+	for _, f := range []struct{ name, val string }{{"username", a.Username}, {"password", string(a.Password)}, {"oauth_token", string(a.OAuthToken)}, {"oauth.flow", a.OAuth.Flow}} {
+		if f.val != "" {
+			return f.name, errors.New("mechanism system authenticates as the account this process runs as and takes no " + f.name + " (remove it, or choose another mechanism)")
+		}
+	}
+	return "", nil
 }
 
 // newRegistry returns the mechanisms a Sender offers: the built-ins plus

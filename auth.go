@@ -7,6 +7,7 @@ import (
 	"mailwarden/authmech"
 	"mailwarden/authmech/gssapi"
 	"mailwarden/authmech/ntlm"
+	"mailwarden/authmech/system"
 	"mailwarden/oauth"
 )
 
@@ -23,6 +24,11 @@ func authFactory(ctx context.Context, p Profile, canon string, opts *Options) (f
 	reg := newRegistry()
 	if canon == authmech.None {
 		return nil, nil, nil
+	}
+	if canon == system.Name {
+		if field, err := systemAuthSecret(a); err != nil {
+			return bad(field, err)
+		}
 	}
 	creds := authmech.Credentials{Username: a.Username, Authzid: a.Authzid,
 		Kerberos: authmech.Kerberos{Config: a.Krb5Conf, Keytab: a.Keytab, CCache: a.CCache, SPN: a.SPN}}
@@ -56,10 +62,22 @@ func authFactory(ctx context.Context, p Profile, canon string, opts *Options) (f
 	if _, err := reg.Client(canon, creds); err != nil {
 		return bad("mechanism", err)
 	}
-	if canon != authmech.Auto && canon != "GSSAPI" && creds.Password == "" && creds.Token == nil {
+	if canon != authmech.Auto && canon != "GSSAPI" && canon != system.Name && creds.Password == "" && creds.Token == nil {
 		return bad("password", errors.New("no password or token configured"))
 	}
 	return func() (authmech.Client, error) { return reg.Client(canon, creds) }, tokens, nil
+}
+
+// systemAuthSecret reports the first field that gives a secret or a user
+// to mechanism system, which authenticates as the account the process runs
+// as and takes none.
+func systemAuthSecret(a Auth) (string, error) {
+	for _, f := range []struct{ name, val string }{{"username", a.Username}, {"password", string(a.Password)}, {"oauth_token", string(a.OAuthToken)}, {"oauth.flow", a.OAuth.Flow}} {
+		if f.val != "" {
+			return f.name, errors.New("mechanism system authenticates as the account this process runs as and takes no " + f.name + " (remove it, or choose another mechanism)")
+		}
+	}
+	return "", nil
 }
 
 // newRegistry returns the mechanisms a Sender offers: the built-ins plus
@@ -70,6 +88,9 @@ func newRegistry() *authmech.Registry {
 		panic(err) // a static name: cannot fail
 	}
 	if err := gssapi.Register(reg); err != nil {
+		panic(err)
+	}
+	if err := system.Register(reg); err != nil {
 		panic(err)
 	}
 	return reg

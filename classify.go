@@ -13,6 +13,7 @@ import (
 	"mailwarden/audit"
 	"mailwarden/authmech"
 	"mailwarden/authmech/gssapi"
+	"mailwarden/authmech/system"
 	"mailwarden/firewall"
 	"mailwarden/graph"
 	"mailwarden/oauth"
@@ -88,7 +89,8 @@ func Classify(err error) Class {
 		return ClassAudit
 	}
 	var ke *gssapi.Error
-	if errors.As(err, &ke) {
+	var se *system.Error
+	if errors.As(err, &ke) || errors.As(err, &se) {
 		return ClassAuth
 	}
 	if isTLS(err) {
@@ -263,6 +265,12 @@ func Hint(err error) string {
 	var ge *graph.Error
 	if errors.As(err, &ge) {
 		return ge.Hint()
+	}
+	var se *system.Error
+	if errors.As(err, &se) {
+		if h := se.Hint(); h != "" {
+			return h
+		}
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {

@@ -237,7 +237,7 @@ func (p Profile) unresolvedRefs(ctx context.Context, file string, getenv func(st
 
 // adminMechanismNames are the login-method names of admin screens and
 // their XML settings that the registry takes as aliases.
-var adminMechanismNames = []string{"NoLoginMethod", "AuthLoginMethod", "LoginPlainMethod", "CramMD5Method", "KERBEROS"}
+var adminMechanismNames = []string{"NoLoginMethod", "AuthLoginMethod", "LoginPlainMethod", "CramMD5Method", "KERBEROS", "System", "Windows integrated"}
 
 // acceptedMechanisms lists, for an error message, the mechanism names a
 // profile accepts.

@@ -23,6 +23,7 @@ require (
 
 require (
 	github.com/ThalesGroup/crypto11 v1.6.0
+	github.com/alexbrainman/sspi v0.0.0-20250919150558-7d374ff0d59e
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.24.0
 	github.com/emersion/go-message v0.18.2

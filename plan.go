@@ -7,6 +7,7 @@ import (
 
 	"mailwarden/audit"
 	"mailwarden/authmech"
+	"mailwarden/authmech/system"
 	"mailwarden/firewall"
 	"mailwarden/transport"
 )
@@ -89,6 +90,11 @@ func resolvePlan(p Profile) (*plan, error) {
 	}
 	if pl.mechanism, err = planMechanism(p.Auth); err != nil {
 		return bad("auth.mechanism", err)
+	}
+	if pl.mechanism == system.Name {
+		if field, err := systemAuthSecret(p.Auth); err != nil {
+			return bad("auth."+field, err)
+		}
 	}
 	if err := checkSecretRefs(p); err != nil {
 		return nil, err

@@ -4,7 +4,10 @@
 // OAUTHBEARER (RFC 7628), plus "auto", which picks the strongest mechanism
 // that both the server offers and the credentials can satisfy. Kerberos
 // (GSSAPI, RFC 4752) lives in the gssapi sub-package, which keeps its
-// dependencies there, and registers itself into a Registry on request.
+// dependencies there, and registers itself into a Registry on request; so
+// does the system sub-package, the account the process runs as ("System",
+// "Windows integrated": SSPI on Windows, the Kerberos credential cache or
+// client keytab elsewhere).
 //
 // A mechanism is a named factory that makes a Client from Credentials. A
 // Registry is a value (NewRegistry), never a package-level map: an embedding

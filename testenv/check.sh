@@ -208,6 +208,16 @@ if printf 'wrong\n' | kinit "$MW_KRB5_USER_PRINCIPAL" >"$TMP/kinit.out" 2>&1; th
 else
 	ok "kdc: wrong password refused"
 fi
+# Wine runs the Windows build and its SSPI Kerberos package authenticates
+# to Dovecot with the ticket of a credential cache.
+if kinit -kt "$MW_KRB5_USER_KEYTAB" "$MW_KRB5_USER_PRINCIPAL" >"$TMP/kinit.out" 2>&1 &&
+	out=$(WINEPREFIX=$MW_WINEPREFIX WINEDEBUG=-all timeout 120 "$MW_WINE" "$MW_SMTPCHECK_EXE" probe \
+		--server "$MW_KRB5_SPN_HOST:${MW_DOVECOT_SUBMISSION##*:}-starttls" --ca "$MW_TEST_CA" --auth system 2>&1) &&
+	[[ $out == *"authenticated with GSSAPI as"*"SSPI Kerberos"* ]]; then
+	ok "wine: smtpcheck.exe --auth system (SSPI Kerberos) to dovecot"
+else
+	bad "wine: smtpcheck.exe --auth system failed: $(printf '%s' "${out:-}" | tail -n2)"
+fi
 kdestroy >/dev/null 2>&1 || true
 
 # ----------------------------------------------------------------- proxies

@@ -36,6 +36,11 @@ for s in "${stopped[@]}"; do
 	fi
 	printf 'testenv: stopped %s (%s)\n' "$pid" "${exe##*/}" >&2
 done
+# Wine's server for the test prefix (it exits on its own a few seconds
+# after the last Windows process; -k ends it now). The prefix is kept.
+if [ -x /usr/lib/wine/wineserver ] && [ -d "$RUN/wine/prefix" ]; then
+	WINEPREFIX=$RUN/wine/prefix /usr/lib/wine/wineserver -k >/dev/null 2>&1 || true
+fi
 # The SoftHSM token is files, not a daemon: remove it (it holds test keys).
 rm -rf "$RUN/softhsm"
 rm -f "$RUN/env"

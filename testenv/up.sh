@@ -46,6 +46,7 @@ PACKAGES=(
 	chromium python3 poppler-utils fonts-dejavu-core
 	softhsm2 opensc gnutls-bin gpgsm
 	postgresql
+	wine64 gcc-mingw-w64-x86-64-win32
 )
 
 T0=${EPOCHREALTIME/[.,]/}
@@ -1035,6 +1036,64 @@ up_postgres() {
 	log "postgresql up: $P_PG"
 }
 
+# -------------------------------------------------------------------- wine
+
+# Wine: runs the Windows build of smtpcheck, so that its Windows-only paths
+# (SSPI) run for real. Wine's Kerberos security package is MIT Kerberos with
+# the KRB5CCNAME and KRB5_CONFIG it inherits. Go's runtime needs
+# ProcessPrng from bcryptprimitives.dll, which Wine 8 lacks: a few lines of
+# C, built here with mingw-w64, provide it with RtlGenRandom (advapi32's
+# SystemFunction036). The prefix is created once and kept; the test builds
+# smtpcheck.exe from the current source itself, the one built here lets
+# check.sh see that Wine runs it.
+up_wine() {
+	local d=$RUN/wine wine=/usr/lib/wine/wine64
+	[ -x "$wine" ] || wine=$(command -v wine64 || true)
+	[ -n "$wine" ] && [ -x "$wine" ] || die "wine64 not found (package wine64)"
+	command -v x86_64-w64-mingw32-gcc >/dev/null || die "x86_64-w64-mingw32-gcc not found (package gcc-mingw-w64-x86-64-win32)"
+	mkdir -p "$d"
+	cat >"$d/bcryptprimitives.c" <<-'EOF'
+		#include <windows.h>
+		BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);
+		BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len)
+		{
+			while (len > 0) {
+				ULONG n = len > 0x40000000 ? 0x40000000 : (ULONG)len;
+				if (!SystemFunction036(data, n))
+					return FALSE;
+				data += n;
+				len -= n;
+			}
+			return TRUE;
+		}
+	EOF
+	printf 'LIBRARY bcryptprimitives.dll\nEXPORTS\nProcessPrng\n' >"$d/bcryptprimitives.def"
+	x86_64-w64-mingw32-gcc -shared -O2 -o "$d/bcryptprimitives.dll" "$d/bcryptprimitives.c" "$d/bcryptprimitives.def" -ladvapi32 >"$d/dll.log" 2>&1 ||
+		abort wine "cannot build bcryptprimitives.dll" "$d/dll.log"
+	local prefix=$d/prefix
+	if [ ! -s "$prefix/system.reg" ]; then
+		rm -rf "$prefix"
+		WINEPREFIX=$prefix WINEDEBUG=-all timeout 300 "$wine" wineboot -i >"$d/wineboot.log" 2>&1 ||
+			abort wine "wineboot could not create the prefix" "$d/wineboot.log"
+		# wineboot returns before wineserver has written the registry.
+		WINEPREFIX=$prefix timeout 60 "$(dirname "$wine")/wineserver" -w >/dev/null 2>&1 || true
+	fi
+	[ -d "$prefix/drive_c/windows/system32" ] || abort wine "the Wine prefix has no system32" "$d/wineboot.log"
+	cp "$d/bcryptprimitives.dll" "$prefix/drive_c/windows/system32/bcryptprimitives.dll"
+	(cd "$REPO" && GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o "$d/smtpcheck.exe" ./cmd/smtpcheck) >"$d/build.log" 2>&1 ||
+		abort wine "cannot build smtpcheck.exe (GOOS=windows)" "$d/build.log"
+	if ! WINEPREFIX=$prefix WINEDEBUG=-all timeout 120 "$wine" "$d/smtpcheck.exe" --help >"$d/run.log" 2>&1 ||
+		! grep -q '^usage: smtpcheck' "$d/run.log"; then
+		abort wine "Wine does not run smtpcheck.exe" "$d/run.log"
+	fi
+	envfile wine <<-EOF
+		export MW_WINE=$wine
+		export MW_WINEPREFIX=$prefix
+		export MW_SMTPCHECK_EXE=$d/smtpcheck.exe
+	EOF
+	log "wine ready: $prefix"
+}
+
 # ------------------------------------------------------------------- main
 
 write_env() {
@@ -1079,6 +1138,8 @@ main() {
 	up_softhsm
 	write_env
 	up_postgres
+	write_env
+	up_wine
 	write_env
 	log "all peers up; env: $RUN/env"
 }

@@ -67,8 +67,9 @@ file with one profile to standard output. It reads:
   <HostPort>          the port, optionally with -starttls, -ssl or -nossl
                       (25, 587-starttls, 465-ssl, 465-nossl)
   <LoginMethod>       NoLoginMethod, AuthLoginMethod, LoginPlainMethod,
-                      CramMD5Method, KERBEROS, or a SASL name (PLAIN, LOGIN,
-                      CRAM-MD5, SCRAM-SHA-256, NTLM, GSSAPI, ...)
+                      CramMD5Method, KERBEROS, System or Windows integrated
+                      (the account the process runs as), or a SASL name
+                      (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, NTLM, GSSAPI, ...)
   <User>              the user name
   <Password>          env:NAME or file:PATH is kept as a reference; a password
                       written inline is NOT copied (use --password-ref)

@@ -64,7 +64,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.Var(setClearing(&p.ClientP12File, &p.ClientCertFile, &p.ClientKeyFile), "client-p12", "client certificate and key as a PKCS#12 `FILE`")
 	fs.Var(secretRef("file:", &p.ClientP12Password), "client-p12-password-file", "`FILE` holding the PKCS#12 password")
 	a := &p.Auth
-	fs.StringVar(&a.Mechanism, "auth", "", "authentication `MECH`: auto (the default when --user or a token is given), PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1, NTLM, GSSAPI, XOAUTH2, OAUTHBEARER, none")
+	fs.StringVar(&a.Mechanism, "auth", "", "authentication `MECH`: auto (the default when --user or a token is given), PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1, NTLM, GSSAPI, XOAUTH2, OAUTHBEARER, none, or system (the account this process runs as: SSPI Kerberos or NTLM on Windows, the Kerberos credential cache KRB5CCNAME or client keytab KRB5_CLIENT_KTNAME elsewhere; no user or password)")
 	fs.StringVar(&a.Username, "user", "", "user `NAME` for authentication")
 	fs.Var(secretRef("file:", &a.Password), "password-file", "`FILE` holding the password (or set MAILWARDEN_PASSWORD)")
 	fs.Var(cliSecret("cli:password", secrets, &a.Password), "password", "the `PASSWORD` itself (visible to other processes: prefer --password-file)")

@@ -1,0 +1,123 @@
+package mailwarden
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mailwarden/authmech/system"
+	"mailwarden/internal/peers"
+)
+
+// TestSystemAuthAgainstDovecotAndMITKerberos authenticates with mechanism
+// system — the process's own Kerberos credentials, nothing in the profile —
+// to the real Dovecot submission server with tickets from the real MIT
+// KDC: from the credential cache KRB5CCNAME names, from the client keytab
+// KRB5_CLIENT_KTNAME names when there is no ticket, and, with neither, it
+// fails as an authentication error with a hint. The process environment
+// is what the mechanism reads, so the test sets it (not in parallel).
+func TestSystemAuthAgainstDovecotAndMITKerberos(t *testing.T) {
+	v := peers.Need(t, "MW_DOVECOT_SUBMISSION", "MW_KRB5_CONF", "MW_KRB5_USER_PRINCIPAL",
+		"MW_KRB5_USER_KEYTAB", "MW_KRB5_SPN_HOST", "MW_TEST_CA", "MW_POSTFIX_MAILDIR")
+	_, port, _ := strings.Cut(v[0], ":")
+	server := v[4] + ":" + port + "-starttls"
+	base := Profile{Name: "system", Servers: []string{server}, CAFile: v[5]}
+	t.Setenv("KRB5_CONFIG", v[1])
+	dir := t.TempDir()
+	ccache := filepath.Join(dir, "ccache")
+	missing := "FILE:" + filepath.Join(dir, "no-such-ccache")
+
+	cases := []struct {
+		name, mech, ccname, ktname string
+		needKinit                  bool
+	}{
+		{"credential cache (KRB5CCNAME)", "system", "FILE:" + ccache, "", true},
+		{"client keytab (KRB5_CLIENT_KTNAME)", "Windows integrated", missing, v[3], false},
+	}
+	kinit, kerr := exec.LookPath("kinit")
+	if kerr == nil {
+		cmd := exec.Command(kinit, "-k", "-t", v[3], "-c", "FILE:"+ccache, v[2])
+		cmd.Env = append(os.Environ(), "KRB5_CONFIG="+v[1])
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kinit: %v: %s", err, out)
+		}
+	} else if os.Getenv(peers.RequireEnv) == "1" {
+		t.Error("kinit (krb5-user) is not installed")
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.needKinit && kerr != nil {
+				t.Skip("no kinit")
+			}
+			t.Setenv("KRB5CCNAME", c.ccname)
+			t.Setenv("KRB5_CLIENT_KTNAME", c.ktname)
+			p := base
+			p.Auth = Auth{Mechanism: c.mech}
+			tag, err := sendVia(t, p, os.Getenv)
+			if err != nil {
+				t.Fatalf("%v (hint: %s)", err, Hint(err))
+			}
+			if got := findDelivered(t, v[6], tag); !strings.Contains(string(got), tag) {
+				t.Error("delivered message lacks its subject")
+			}
+			s, err := NewSender(context.Background(), p, &Options{Getenv: os.Getenv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			rep, err := s.Probe(context.Background())
+			if err != nil {
+				t.Fatalf("probe: %v", err)
+			}
+			in := rep.Servers[0].Info
+			if in.AuthMechanism != "GSSAPI" || !strings.HasPrefix(in.AuthUser, v[2]+" ") || !strings.Contains(in.AuthUser, "Kerberos") {
+				t.Errorf("probe: mechanism %q as %q, want GSSAPI as %s with the package named", in.AuthMechanism, in.AuthUser, v[2])
+			}
+		})
+	}
+	t.Run("no ticket and no keytab", func(t *testing.T) {
+		t.Setenv("KRB5CCNAME", missing)
+		t.Setenv("KRB5_CLIENT_KTNAME", "")
+		p := base
+		p.Auth = Auth{Mechanism: "System"}
+		_, err := sendVia(t, p, os.Getenv)
+		if err == nil {
+			t.Fatal("sent without credentials")
+		}
+		if !errors.Is(err, system.ErrNoCredentials) || Classify(err) != ClassAuth {
+			t.Errorf("got %v (class %v), want ErrNoCredentials, an authentication failure", err, Classify(err))
+		}
+		if h := Hint(err); !strings.Contains(h, "kinit") || !strings.Contains(h, "KRB5_CLIENT_KTNAME") {
+			t.Errorf("hint %q does not say how to get a ticket", h)
+		}
+		if !strings.Contains(err.Error(), strings.TrimPrefix(missing, "FILE:")) {
+			t.Errorf("%v does not name the cache it looked at", err)
+		}
+	})
+}
+
+// TestSystemMechanismTakesNoSecret: a profile with mechanism system and a
+// user or password is a configuration error naming the field; the admin
+// names map to it.
+func TestSystemMechanismTakesNoSecret(t *testing.T) {
+	for _, a := range []Auth{
+		{Mechanism: "system", Username: "svc"},
+		{Mechanism: "Windows integrated", Password: "env:PW"},
+	} {
+		p := Profile{Name: "x", Servers: []string{"relay.example.com:587"}, Auth: a}
+		_, err := NewSender(context.Background(), p, &Options{Getenv: func(string) string { return "pw" }})
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.HasPrefix(ce.Field, "auth.") || !strings.Contains(err.Error(), "system") {
+			t.Errorf("%+v: got %v, want a ConfigError on the auth field", a, err)
+		}
+	}
+	for _, name := range []string{"system", "System", "Windows integrated", "WINDOWS INTEGRATED"} {
+		if canon, err := planMechanism(Auth{Mechanism: name}); err != nil || canon != system.Name {
+			t.Errorf("%q: %q, %v; want %s", name, canon, err, system.Name)
+		}
+	}
+}

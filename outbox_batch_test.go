@@ -33,7 +33,7 @@ func TestOutboxDrainsInBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ob, err := s.OpenOutbox(outbox.Config{Dir: t.TempDir()})
+	ob, err := s.OpenOutbox(outbox.Config{Dir: t.TempDir(), MaxBatch: outbox.DefaultMaxBatch})
 	if err != nil {
 		t.Fatal(err)
 	}

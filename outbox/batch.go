@@ -38,8 +38,8 @@ type BatchOutcome struct {
 	Err     error
 }
 
-// DefaultMaxBatch is the number of entries a pass hands a BatchDeliverer at
-// once when Config.MaxBatch is zero.
+// DefaultMaxBatch is a batch size that pays (Config.MaxBatch; batching is
+// off unless it is set above 1).
 const DefaultMaxBatch = 50
 
 // passBatches is pass's loop for a BatchDeliverer: the due entries go in

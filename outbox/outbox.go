@@ -83,7 +83,12 @@ type Config struct {
 	Concurrency int
 	// MaxBatch is the most due entries handed at once to a Deliverer that
 	// is a BatchDeliverer (a Sender's is: one session, the transactions
-	// pipelined); zero means DefaultMaxBatch, 1 delivers one by one.
+	// pipelined); zero or 1 delivers one by one. DefaultMaxBatch is a
+	// good value when the relay offers PIPELINING: a drain about 3.4x as
+	// fast. Batching is opt-in because the records of a batch's messages
+	// interleave: every intent is recorded (fail-closed) before the batch
+	// is sent, so a collector that stops mid-batch holds the intents of
+	// messages whose send records it never gets.
 	MaxBatch int
 	// RateLimit is the most messages sent in any RatePeriod (zero RatePeriod
 	// means a minute): the worker waits rather than exceed it. Zero means
@@ -192,7 +197,7 @@ func Open(cfg Config) (*Outbox, error) {
 		cfg.AttemptTimeout = 5 * time.Minute
 	}
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = DefaultMaxBatch
+		cfg.MaxBatch = 1
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 1

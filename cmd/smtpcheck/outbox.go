@@ -282,6 +282,7 @@ type outboxFlags struct {
 	minBackoff, maxBackoff time.Duration
 	maxBytes               int64
 	maxMessages            int
+	maxBatch               int
 	once                   bool
 }
 
@@ -293,6 +294,7 @@ func (f *outboxFlags) register(fs *flag.FlagSet, run bool) {
 		return
 	}
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries (connections) at once")
+	fs.IntVar(&f.maxBatch, "max-batch", 1, "hand up to `N` due entries at once to one connection, pipelined (1: one by one)")
 	fs.IntVar(&f.rate, "rate", 0, "send at most `N` messages per --rate-period (0: no limit; Exchange Online: 30 a minute)")
 	fs.DurationVar(&f.ratePeriod, "rate-period", time.Minute, "the period of --rate")
 	fs.DurationVar(&f.maxAge, "max-age", 24*time.Hour, "dead-letter an entry still failing temporarily after this long")
@@ -304,7 +306,7 @@ func (f *outboxFlags) register(fs *flag.FlagSet, run bool) {
 func (f *outboxFlags) config(logger *slog.Logger) mailwarden.OutboxConfig {
 	return mailwarden.OutboxConfig{Dir: f.spool, Logger: logger, MaxBytes: f.maxBytes, MaxMessages: f.maxMessages,
 		Concurrency: f.concurrency, RateLimit: f.rate, RatePeriod: f.ratePeriod, MaxAge: f.maxAge,
-		MinBackoff: f.minBackoff, MaxBackoff: f.maxBackoff}
+		MinBackoff: f.minBackoff, MaxBackoff: f.maxBackoff, MaxBatch: f.maxBatch}
 }
 
 // runFlags are 'outbox run's flags, for the spool and the PostgreSQL

@@ -3,8 +3,6 @@ package mailwarden_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -24,6 +22,7 @@ import (
 	"mailwarden"
 	"mailwarden/headers"
 	"mailwarden/internal/peers"
+	"mailwarden/internal/pgtest"
 	"mailwarden/outbox"
 )
 
@@ -40,26 +39,8 @@ const (
 // and returns a connection string whose sessions use it.
 func pgSchema(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
-	url := peers.Get(t, "MW_POSTGRES_URL")
-	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
-	var r [6]byte
-	rand.Read(r[:])
-	schema := "t_" + hex.EncodeToString(r[:])
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	url += sep + "search_path=" + schema
-	pool, err := pgxpool.New(ctx, url)
+	url := pgtest.Schema(t)
+	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

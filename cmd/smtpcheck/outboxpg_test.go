@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 
 	"mailwarden"
 	"mailwarden/internal/peers"
+	"mailwarden/internal/pgtest"
 	"mailwarden/outbox"
 )
 
@@ -25,21 +24,7 @@ import (
 // and returns a connection string whose sessions use it.
 func storeURL(t *testing.T) string {
 	t.Helper()
-	url := peers.Get(t, "MW_POSTGRES_URL")
-	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
-	var r [6]byte
-	rand.Read(r[:])
-	schema := "t_" + hex.EncodeToString(r[:])
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	return url + "&search_path=" + schema
+	return pgtest.Schema(t)
 }
 
 func enqueueRaw(t *testing.T, url string, n int, tag string) []string {

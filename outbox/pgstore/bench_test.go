@@ -39,7 +39,7 @@ func BenchmarkStores(b *testing.B) {
 			return o
 		},
 		"postgres": func(b *testing.B, d outbox.Deliverer) outbox.Store {
-			pool, _ := testPool(b)
+			pool := testPool(b)
 			s, err := Open(context.Background(), pool, Config{Config: outbox.Config{Deliverer: d, Concurrency: 4, PollInterval: 10 * time.Millisecond}})
 			if err != nil {
 				b.Fatal(err)
@@ -96,7 +96,7 @@ func BenchmarkStores(b *testing.B) {
 		})
 	}
 	b.Run("drain-3nodes/postgres", func(b *testing.B) {
-		pool, _ := testPool(b)
+		pool := testPool(b)
 		ctx := context.Background()
 		var nodes []*Store
 		for range 3 {

@@ -65,7 +65,7 @@ func env(mid string) outbox.Envelope {
 
 func open(t *testing.T, cfg Config) *Store {
 	t.Helper()
-	pool, _ := testPool(t)
+	pool := testPool(t)
 	s, err := Open(context.Background(), pool, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func open(t *testing.T, cfg Config) *Store {
 // at once all succeed and the migration is applied exactly once; a second
 // run changes nothing.
 func TestMigrateNodesStartingAtOnce(t *testing.T) {
-	pool, _ := testPool(t)
+	pool := testPool(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	var applied atomic.Int32
@@ -272,7 +272,7 @@ func TestClassification(t *testing.T) {
 // its lease; node B takes it over (a new fencing token). A's outcome, a
 // delivery or a failure, is no longer written, and B's is.
 func TestExpiredLeaseCannotComplete(t *testing.T) {
-	pool, _ := testPool(t)
+	pool := testPool(t)
 	ctx := context.Background()
 	a, err := Open(ctx, pool, Config{NodeID: "a", Lease: 200 * time.Millisecond})
 	if err != nil {
@@ -329,7 +329,7 @@ func TestCorruptChunkNeverSent(t *testing.T) {
 // 12 messages; no 1.5 s window of the deliverer's start..end times holds
 // more than 4 sends.
 func TestRateLimitSharedByNodes(t *testing.T) {
-	pool, _ := testPool(t)
+	pool := testPool(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var mu sync.Mutex
@@ -465,7 +465,7 @@ func TestAcceptedEntryNeverSentAgain(t *testing.T) {
 // entry committed by another node is attempted at once (the worker
 // LISTENs; Enqueue notifies at commit).
 func TestEnqueueWakesRunningWorkers(t *testing.T) {
-	pool, _ := testPool(t)
+	pool := testPool(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	got := make(chan string, 1)

@@ -257,6 +257,12 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 	} else {
 		err = o.Purge(ctx, id)
 	}
+	return entryActionDone(ctx, e, name, id, tracked, err)
+}
+
+// entryActionDone reports the outcome err of retry or purge (name) of entry
+// id, for either store, and waits for its audit record.
+func entryActionDone(ctx context.Context, e *env, name, id string, tracked *audit.Handler, err error) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
 		if errors.Is(err, mailwarden.ErrOutboxEntryNotFound) {

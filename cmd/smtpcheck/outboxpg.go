@@ -220,21 +220,7 @@ func runOutboxStoreAct(ctx context.Context, e *env, name string, args []string) 
 	} else {
 		err = st.Purge(ctx, id)
 	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
-		if errors.Is(err, mailwarden.ErrOutboxEntryNotFound) {
-			return exitUsage
-		}
-		return exitCheck
-	}
-	fmt.Fprintf(e.stdout, "%s %s\n", map[string]string{"retry": "due now:", "purge": "purged:"}[name], id)
-	if tracked != nil {
-		if werr := tracked.Wait(ctx); werr != nil {
-			fmt.Fprintf(e.stderr, "smtpcheck outbox %s: done, but the audit trail could not record it: %s\n", name, errLine(werr))
-			return exitCheck
-		}
-	}
-	return exitOK
+	return entryActionDone(ctx, e, name, id, tracked, err)
 }
 
 // runOutboxStoreRun is 'outbox run --store'.

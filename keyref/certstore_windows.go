@@ -4,6 +4,7 @@ package keyref
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/hex"
@@ -62,13 +63,23 @@ func openCertStore(ref string, r *CertStoreRef) (*Key, error) {
 	}
 	defer windows.CertFreeCertificateContext(best)
 	found := "certificate " + bestCert.Subject.String() + " (thumbprint " + thumbprint(bestCert) + ") found in " + r.Location + `\My, but `
-	provName, provType, hasKey := keyProvInfo(best)
+	kp, hasKey := keyProvInfo(best)
+	provName, provType := kp.provName, kp.provType
 	if !hasKey {
 		return nil, newErr(ref, ErrNotFound, found+"it has no private key (imported without its key?)", nil)
 	}
 	if provType != 0 {
-		return nil, newErr(ref, ErrKeyProvider, found+"its key is in the legacy CryptoAPI provider "+strconv.Quote(provName)+
-			": import the PKCS#12 again into the Microsoft Software Key Storage Provider (certutil -user -csp \"Microsoft Software Key Storage Provider\" -importpfx FILE); under Wine, PFXImportCertStore puts keys only in legacy providers", nil)
+		// A legacy CryptoAPI provider: RSA keys sign through CryptSignHash.
+		pub, ok := bestCert.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			return nil, newErr(ref, ErrKeyProvider, found+"its key is in the legacy CryptoAPI provider "+strconv.Quote(provName)+
+				" and is not RSA: import the PKCS#12 again into the Microsoft Software Key Storage Provider (certutil -user -csp \"Microsoft Software Key Storage Provider\" -importpfx FILE)", nil)
+		}
+		k, err := openCAPIKey(best, kp, pub)
+		if err != nil {
+			return nil, newErr(ref, ErrKeyProvider, found+"its key in the legacy CryptoAPI provider "+strconv.Quote(provName)+" cannot be opened", err)
+		}
+		return &Key{Signer: k, Cert: bestCert, Location: Location{Kind: "certstore", Store: r.Location + "/My", Subject: bestCert.Subject.String()}}, nil
 	}
 	ws, err := certtostore.OpenWinCertStoreWithOptions(certtostore.WinCertStoreOptions{
 		Provider: certtostore.ProviderMSSoftware, CurrentUser: r.Location == CurrentUser})
@@ -104,22 +115,31 @@ const certKeyProvInfoPropID = 2 // CERT_KEY_PROV_INFO_PROP_ID
 // provider holding its private key. provType is 0 for a CNG key storage
 // provider and a PROV_* type for a legacy CryptoAPI CSP; hasKey is false
 // when the certificate has no key linked to it.
-func keyProvInfo(ctx *windows.CertContext) (provName string, provType uint32, hasKey bool) {
+type keyProv struct {
+	container, provName      string
+	provType, flags, keySpec uint32
+}
+
+func keyProvInfo(ctx *windows.CertContext) (kp keyProv, hasKey bool) {
 	var n uint32
 	r, _, _ := procCertGetCertificateContextProperty.Call(uintptr(unsafe.Pointer(ctx)), certKeyProvInfoPropID, 0, uintptr(unsafe.Pointer(&n)))
 	if r == 0 || n < uint32(unsafe.Sizeof(cryptKeyProvInfo{})) {
-		return "", 0, false
+		return kp, false
 	}
 	buf := make([]uint64, (n+7)/8) // 8-byte aligned
 	r, _, _ = procCertGetCertificateContextProperty.Call(uintptr(unsafe.Pointer(ctx)), certKeyProvInfoPropID, uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)))
 	if r == 0 {
-		return "", 0, false
+		return kp, false
 	}
 	info := (*cryptKeyProvInfo)(unsafe.Pointer(&buf[0]))
 	if info.ProvName != nil {
-		provName = windows.UTF16PtrToString(info.ProvName)
+		kp.provName = windows.UTF16PtrToString(info.ProvName)
 	}
-	return provName, info.ProvType, true
+	if info.ContainerName != nil {
+		kp.container = windows.UTF16PtrToString(info.ContainerName)
+	}
+	kp.provType, kp.flags, kp.keySpec = info.ProvType, info.Flags, info.KeySpec
+	return kp, true
 }
 
 func thumbprint(c *x509.Certificate) string {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,23 +23,25 @@ import (
 // CA-signed RSA signer (testdata/certs/signer-rsa.p12) is imported with its
 // key into the prefix's CurrentUser\My by a small Windows program
 // (testdata/certimport: PFXImportCertStore + CertAddCertificateContextToStore,
-// built here; Wine has no certutil). What Wine 8 does, and this test
-// asserts: the certificate is found by thumbprint, by subject and by
-// e-mail address, but Wine's PFXImportCertStore refuses
+// built here; Wine has no certutil). Wine 8's PFXImportCertStore refuses
 // PKCS12_PREFER_CNG_KSP and puts the key in the legacy CryptoAPI provider
-// "Microsoft Enhanced Cryptographic Provider v1.0", which CNG cannot use:
-// smime verify and send stop before connecting with exit 2 and the typed
-// error ErrKeyProvider (its text and hint). An unknown thumbprint is
-// "object not found". No message is signed under Wine.
+// "Microsoft Enhanced Cryptographic Provider v1.0"; keyref signs with such
+// a key through CryptSignHash (the container opened with the RSA and AES
+// provider for SHA-256). Asserted: the certificate is found by thumbprint,
+// by subject and by e-mail address and the test signature succeeds; a
+// message signed with it goes through the real Postfix and openssl cms
+// -verify verifies it; RSASSA-PSS is refused with a clear error (exit 1);
+// an unknown thumbprint is "object not found" (exit 2).
 func TestWineCertStore(t *testing.T) {
-	v := peers.Need(t, "MW_WINE", "MW_WINEPREFIX", "MW_POSTFIX_PLAIN")
-	wine, prefix, postfix := v[0], v[1], v[2]
+	v := peers.Need(t, "MW_WINE", "MW_WINEPREFIX", "MW_POSTFIX_PLAIN", "MW_POSTFIX_MAILDIR")
+	wine, prefix, postfix, maildir := v[0], v[1], v[2], v[3]
 	goBin, err := exec.LookPath("go")
-	if err != nil {
+	openssl, oerr := exec.LookPath("openssl")
+	if err != nil || oerr != nil {
 		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatalf("go is not on PATH: %v", err)
+			t.Fatalf("go or openssl is not on PATH: %v %v", err, oerr)
 		}
-		t.Skip("no go on PATH")
+		t.Skip("no go or openssl on PATH")
 	}
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "smtpcheck.exe")
@@ -105,30 +108,41 @@ func TestWineCertStore(t *testing.T) {
 		t.Fatalf("import of signer-rsa.p12 under Wine: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
 	}
 
-	want := []string{
-		"private key not in a CNG key storage provider",
-		"certificate CN=Alerts Signer RSA,O=Mailwarden test (thumbprint " + thumb + `) found in CurrentUser\My`,
-		`its key is in the legacy CryptoAPI provider "Microsoft Enhanced Cryptographic Provider v1.0"`,
-		`import the PKCS#12 again into the Microsoft Software Key Storage Provider`,
-	}
-	check := func(what, out, stderr string, code int) {
-		t.Helper()
-		ok := code == exitUsage
-		for _, w := range want {
-			ok = ok && strings.Contains(stderr, w)
-		}
-		if !ok {
-			t.Errorf("%s under Wine: exit %d, want %d and %q\nstdout: %s\nstderr: %s", what, code, exitUsage, want, out, stderr)
-		}
-	}
 	for _, q := range []string{"thumbprint=" + strings.ToUpper(thumb), "subject=Alerts Signer RSA", "subject=alerts@example.com"} {
 		ref := "certstore:CurrentUser/My?" + q
 		out, stderr, code = run(exe, "smime", "verify", "--sign-key", ref)
-		check("smime verify --sign-key "+ref, out, stderr, code)
+		if code != exitOK || !strings.Contains(out, `key       smime-sign: windows store CurrentUser/My "CN=Alerts Signer RSA,O=Mailwarden test"; test signature ok`) {
+			t.Errorf("smime verify --sign-key %s under Wine: exit %d\nstdout: %s\nstderr: %s", ref, code, out, stderr)
+		}
 	}
+	out, stderr, code = run(exe, "smime", "verify", "--sign-pss", "--sign-key", "certstore:CurrentUser/My?thumbprint="+thumb)
+	if code != exitCheck || !strings.Contains(out+stderr, "RSASSA-PSS is not available with a key in a legacy CryptoAPI provider") {
+		t.Errorf("smime verify --sign-pss under Wine: exit %d, want %d and the PSS error\nstdout: %s\nstderr: %s", code, exitCheck, out, stderr)
+	}
+
+	tag := fmt.Sprintf("wine-certstore-%d", time.Now().UnixNano())
 	out, stderr, code = run(exe, "send", "--server", postfix, "--from", "alerts@example.com", "--to", "b@example.com",
-		"--subject", "certstore under Wine", "--body", "not sent", "--sign-key", "certstore:CurrentUser/My?thumbprint="+thumb)
-	check("send --sign-key certstore:", out, stderr, code)
+		"--subject", tag, "--body", "signed with a key in the Windows store under Wine", "--sign-key", "certstore:CurrentUser/My?thumbprint="+thumb)
+	if code != exitOK {
+		t.Fatalf("send --sign-key certstore: under Wine: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
+	}
+	var msg string
+	for deadline := time.Now().Add(20 * time.Second); msg == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		files, _ := filepath.Glob(filepath.Join(maildir, "*"))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(tag)) {
+				msg = f
+				break
+			}
+		}
+	}
+	if msg == "" {
+		t.Fatalf("the message signed under Wine (%s) was not delivered", tag)
+	}
+	ver := exec.Command(openssl, "cms", "-verify", "-CAfile", "../../testdata/certs/ca.pem", "-purpose", "smimesign", "-in", msg, "-out", os.DevNull)
+	if vout, err := ver.CombinedOutput(); err != nil || !strings.Contains(string(vout), "Verification successful") {
+		t.Errorf("openssl cms -verify of the message signed under Wine: %v\n%s", err, vout)
+	}
 
 	out, stderr, code = run(exe, "smime", "verify", "--sign-key", "certstore:CurrentUser/My?thumbprint="+strings.Repeat("00", 20))
 	if code != exitUsage || !strings.Contains(stderr, "object not found") || !strings.Contains(stderr, `no certificate in CurrentUser\My matches`) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 	"unsafe"
@@ -33,6 +34,7 @@ var (
 	procCryptSignHashW                    = advapi32.NewProc("CryptSignHashW")
 	procCryptDestroyHash                  = advapi32.NewProc("CryptDestroyHash")
 	procCryptAcquireContextW              = advapi32.NewProc("CryptAcquireContextW")
+	procCryptReleaseContext               = advapi32.NewProc("CryptReleaseContext")
 	procCryptAcquireCertificatePrivateKey = windows.NewLazySystemDLL("crypt32.dll").NewProc("CryptAcquireCertificatePrivateKey")
 )
 
@@ -57,7 +59,10 @@ func openCAPIKey(ctx *windows.CertContext, info keyProv, pub *rsa.PublicKey) (*c
 		if r == 0 {
 			return nil, fmt.Errorf("CryptAcquireContext (PROV_RSA_AES): %w", err)
 		}
-		return &capiKey{prov: prov, spec: spec, pub: pub}, nil
+		k := &capiKey{prov: prov, spec: spec, pub: pub}
+		// This context is ours (the certificate's cached one is not).
+		runtime.SetFinalizer(k, func(k *capiKey) { procCryptReleaseContext.Call(k.prov, 0) })
+		return k, nil
 	}
 	var prov uintptr
 	var gotSpec uint32

@@ -4,9 +4,12 @@ package keyref
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -58,6 +61,26 @@ func openCertStore(ref string, r *CertStoreRef) (*Key, error) {
 	if best == nil {
 		return nil, newErr(ref, ErrNotFound, "no certificate in "+r.Location+`\My matches: list them with certutil -user -store My (or certutil -store My)`, nil)
 	}
+	defer windows.CertFreeCertificateContext(best)
+	found := "certificate " + bestCert.Subject.String() + " (thumbprint " + thumbprint(bestCert) + ") found in " + r.Location + `\My, but `
+	kp, hasKey := keyProvInfo(best)
+	provName, provType := kp.provName, kp.provType
+	if !hasKey {
+		return nil, newErr(ref, ErrNotFound, found+"it has no private key (imported without its key?)", nil)
+	}
+	if provType != 0 {
+		// A legacy CryptoAPI provider: RSA keys sign through CryptSignHash.
+		pub, ok := bestCert.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			return nil, newErr(ref, ErrKeyProvider, found+"its key is in the legacy CryptoAPI provider "+strconv.Quote(provName)+
+				" and is not RSA: import the PKCS#12 again into the Microsoft Software Key Storage Provider (certutil -user -csp \"Microsoft Software Key Storage Provider\" -importpfx FILE)", nil)
+		}
+		k, err := openCAPIKey(best, kp, pub)
+		if err != nil {
+			return nil, newErr(ref, ErrKeyProvider, found+"its key in the legacy CryptoAPI provider "+strconv.Quote(provName)+" cannot be opened", err)
+		}
+		return &Key{Signer: k, Cert: bestCert, Location: Location{Kind: "certstore", Store: r.Location + "/My", Subject: bestCert.Subject.String()}}, nil
+	}
 	ws, err := certtostore.OpenWinCertStoreWithOptions(certtostore.WinCertStoreOptions{
 		Provider: certtostore.ProviderMSSoftware, CurrentUser: r.Location == CurrentUser})
 	if err != nil {
@@ -68,9 +91,60 @@ func openCertStore(ref string, r *CertStoreRef) (*Key, error) {
 		if err == nil {
 			err = errors.New("no private key")
 		}
-		return nil, newErr(ref, ErrNotFound, "the certificate has no usable CNG private key (imported without its key, or a legacy CSP key)", err)
+		return nil, newErr(ref, ErrKeyProvider, found+"its CNG private key cannot be opened", err)
 	}
 	return &Key{Signer: key, Cert: bestCert, Location: Location{Kind: "certstore", Store: r.Location + "/My", Subject: bestCert.Subject.String()}}, nil
+}
+
+var procCertGetCertificateContextProperty = windows.NewLazySystemDLL("crypt32.dll").NewProc("CertGetCertificateContextProperty")
+
+// cryptKeyProvInfo is CRYPT_KEY_PROV_INFO.
+type cryptKeyProvInfo struct {
+	ContainerName *uint16
+	ProvName      *uint16
+	ProvType      uint32
+	Flags         uint32
+	ProvParamLen  uint32
+	ProvParam     uintptr
+	KeySpec       uint32
+}
+
+const certKeyProvInfoPropID = 2 // CERT_KEY_PROV_INFO_PROP_ID
+
+// keyProvInfo reads the certificate's CERT_KEY_PROV_INFO_PROP_ID: the
+// provider holding its private key. provType is 0 for a CNG key storage
+// provider and a PROV_* type for a legacy CryptoAPI CSP; hasKey is false
+// when the certificate has no key linked to it.
+type keyProv struct {
+	container, provName      string
+	provType, flags, keySpec uint32
+}
+
+func keyProvInfo(ctx *windows.CertContext) (kp keyProv, hasKey bool) {
+	var n uint32
+	r, _, _ := procCertGetCertificateContextProperty.Call(uintptr(unsafe.Pointer(ctx)), certKeyProvInfoPropID, 0, uintptr(unsafe.Pointer(&n)))
+	if r == 0 || n < uint32(unsafe.Sizeof(cryptKeyProvInfo{})) {
+		return kp, false
+	}
+	buf := make([]uint64, (n+7)/8) // 8-byte aligned
+	r, _, _ = procCertGetCertificateContextProperty.Call(uintptr(unsafe.Pointer(ctx)), certKeyProvInfoPropID, uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)))
+	if r == 0 {
+		return kp, false
+	}
+	info := (*cryptKeyProvInfo)(unsafe.Pointer(&buf[0]))
+	if info.ProvName != nil {
+		kp.provName = windows.UTF16PtrToString(info.ProvName)
+	}
+	if info.ContainerName != nil {
+		kp.container = windows.UTF16PtrToString(info.ContainerName)
+	}
+	kp.provType, kp.flags, kp.keySpec = info.ProvType, info.Flags, info.KeySpec
+	return kp, true
+}
+
+func thumbprint(c *x509.Certificate) string {
+	sum := sha1.Sum(c.Raw)
+	return hex.EncodeToString(sum[:])
 }
 
 func matches(r *CertStoreRef, c *x509.Certificate) bool {

@@ -27,7 +27,10 @@
 //
 // The Windows certificate store (the "My" store of CurrentUser or
 // LocalMachine) is used through CNG by github.com/google/certtostore and
-// exists only in Windows builds; elsewhere it returns ErrNoCertStore.
+// exists only in Windows builds; elsewhere it returns ErrNoCertStore. An
+// RSA key held by a legacy CryptoAPI provider (as Wine's PFXImportCertStore
+// imports every key) signs through CryptSignHash, PKCS#1 v1.5 only, and is
+// not a crypto.Decrypter; a legacy key that is not RSA is ErrKeyProvider.
 //
 // keyref imports no other package of this module.
 package keyref

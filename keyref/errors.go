@@ -19,6 +19,10 @@ var (
 	ErrToken = errors.New("PKCS#11 token not found")
 	// ErrNotFound is a key or certificate the token or store does not hold.
 	ErrNotFound = errors.New("object not found")
+	// ErrKeyProvider is a certificate found in the Windows store whose
+	// private key is held by a legacy CryptoAPI CSP, not a CNG key storage
+	// provider: it cannot be used through CNG.
+	ErrKeyProvider = errors.New("private key not in a CNG key storage provider")
 	// ErrPIN is a PIN the token rejected (or one rejected before).
 	ErrPIN = errors.New("PIN incorrect")
 	// ErrPINLocked is a token whose PIN is locked after too many failures.

@@ -172,42 +172,7 @@ func Open(cfg Config) (*Outbox, error) {
 	if cfg.Dir == "" {
 		return nil, &Error{Op: "open", Err: errors.New("no spool directory")}
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = mrand.Float64
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
-	}
-	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = 24 * time.Hour
-	}
-	if cfg.MinBackoff <= 0 {
-		cfg.MinBackoff = 30 * time.Second
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 15 * time.Minute
-	}
-	if cfg.MaxBackoff < cfg.MinBackoff {
-		cfg.MaxBackoff = cfg.MinBackoff
-	}
-	if cfg.AttemptTimeout <= 0 {
-		cfg.AttemptTimeout = 5 * time.Minute
-	}
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 1
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 1
-	}
-	if cfg.RatePeriod <= 0 {
-		cfg.RatePeriod = time.Minute
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
-	}
+	cfg.FillDefaults()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -235,6 +200,48 @@ func Open(cfg Config) (*Outbox, error) {
 	}
 	o.m = m
 	return o, nil
+}
+
+// FillDefaults sets each zero field of c that has a default to that
+// default, as Open does; a store other than the spool (such as pgstore)
+// calls it so that both mean the same by a zero Config.
+func (c *Config) FillDefaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = mrand.Float64
+	}
+	if c.Sleep == nil {
+		c.Sleep = sleep
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 24 * time.Hour
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 30 * time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 15 * time.Minute
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = c.MinBackoff
+	}
+	if c.AttemptTimeout <= 0 {
+		c.AttemptTimeout = 5 * time.Minute
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 1
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 1
+	}
+	if c.RatePeriod <= 0 {
+		c.RatePeriod = time.Minute
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

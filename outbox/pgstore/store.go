@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	mrand "math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -70,40 +69,7 @@ var _ outbox.Store = (*Store)(nil)
 // cfg.NoMigrate. The pool stays the caller's (Close does not close it).
 // Errors are *outbox.Error.
 func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
-	c := &cfg.Config
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Rand == nil {
-		c.Rand = mrand.Float64
-	}
-	if c.Sleep == nil {
-		c.Sleep = sleep
-	}
-	if c.MaxAge <= 0 {
-		c.MaxAge = 24 * time.Hour
-	}
-	if c.MinBackoff <= 0 {
-		c.MinBackoff = 30 * time.Second
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 15 * time.Minute
-	}
-	if c.MaxBackoff < c.MinBackoff {
-		c.MaxBackoff = c.MinBackoff
-	}
-	if c.AttemptTimeout <= 0 {
-		c.AttemptTimeout = 5 * time.Minute
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = 1
-	}
-	if c.RatePeriod <= 0 {
-		c.RatePeriod = time.Minute
-	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = time.Second
-	}
+	cfg.Config.FillDefaults()
 	if cfg.Lease <= 0 {
 		cfg.Lease = time.Minute
 	}
@@ -119,7 +85,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		rand.Read(r[:])
 		cfg.NodeID = fmt.Sprintf("%s/%d/%s", h, os.Getpid(), hex.EncodeToString(r[:]))
 	}
-	log := c.Logger
+	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -138,17 +104,6 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	}
 	s.m = m
 	return s, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // NodeID returns the name this node uses in leases and events.

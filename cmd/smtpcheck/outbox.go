@@ -234,30 +234,42 @@ func runOutboxAct(ctx context.Context, e *env, name string, args []string) int {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: an entry ID is required (see 'smtpcheck outbox list')\n", name)
 		return exitUsage
 	}
-	trail, err := af.handler(ctx, e.stderr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
-		if errors.Is(err, mailwarden.ErrAuditFailed) {
-			return exitCheck
-		}
-		return exitUsage
+	tracked, closeTrail, code, ok := operatorTrail(ctx, e, name, &af)
+	if !ok {
+		return code
 	}
-	var tracked *audit.Handler
-	if trail != nil {
-		defer trail.Close()
-		tracked = withOperator(trail.Track()) // who, for the report
-	}
+	defer closeTrail()
 	o, code := openSpoolLogged(e, name, *spool, tracked)
 	if o == nil {
 		return code
 	}
 	defer o.Close()
+	var err error
 	if name == "retry" {
 		err = o.Retry(ctx, id)
 	} else {
 		err = o.Purge(ctx, id)
 	}
 	return entryActionDone(ctx, e, name, id, tracked, err)
+}
+
+// operatorTrail opens the audit trail of an operator's action (retry or
+// purge, name) on either store: a handler that records who acted (nil
+// without a trail) and the trail's close. ok false: the error is printed
+// and code is the exit code.
+func operatorTrail(ctx context.Context, e *env, name string, af *auditFlags) (tracked *audit.Handler, closeTrail func(), code int, ok bool) {
+	trail, err := af.handler(ctx, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
+		if errors.Is(err, mailwarden.ErrAuditFailed) {
+			return nil, nil, exitCheck, false
+		}
+		return nil, nil, exitUsage, false
+	}
+	if trail == nil {
+		return nil, func() {}, 0, true
+	}
+	return withOperator(trail.Track()), func() { trail.Close() }, 0, true // who, for the report
 }
 
 // entryActionDone reports the outcome err of retry or purge (name) of entry

@@ -197,24 +197,17 @@ func runOutboxStoreAct(ctx context.Context, e *env, name string, args []string) 
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: an entry ID is required (see 'smtpcheck outbox list')\n", name)
 		return exitUsage
 	}
-	trail, err := af.handler(ctx, e.stderr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
-		if errors.Is(err, mailwarden.ErrAuditFailed) {
-			return exitCheck
-		}
-		return exitUsage
+	tracked, closeTrail, code, ok := operatorTrail(ctx, e, name, &af)
+	if !ok {
+		return code
 	}
-	var tracked *audit.Handler
-	if trail != nil {
-		defer trail.Close()
-		tracked = withOperator(trail.Track())
-	}
+	defer closeTrail()
 	st, done, code := openStore(ctx, e, &sf, name, tracked)
 	if st == nil {
 		return code
 	}
 	defer done()
+	var err error
 	if name == "retry" {
 		err = st.Retry(ctx, id)
 	} else {

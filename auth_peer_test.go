@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,19 +53,8 @@ func uniqueTag(t *testing.T) string {
 // findDelivered waits for a delivered file containing tag.
 func findDelivered(t *testing.T, maildir, tag string) []byte {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		files, _ := filepath.Glob(filepath.Join(maildir, "*"))
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err == nil && strings.Contains(string(b), tag) {
-				return b
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("no delivered message contains %s", tag)
-	return nil
+	_, b := peers.Delivered(t, maildir, tag)
+	return b
 }
 
 func sendVia(t *testing.T, p Profile, getenv func(string) string) (string, error) {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,23 +67,7 @@ func TestOutboxRunSpoolMetricsWhileMessagesFlow(t *testing.T) {
 		done <- run(rctx, e, []string{"outbox", "run", "--spool", spool, "--server", srv.Addr, "--tls", "none", "--quiet",
 			"--concurrency", "2", "--rate", "10", "--rate-period", "1s", "--min-backoff", "1h", "--metrics-addr", "127.0.0.1:0"})
 	}()
-	addrRe := regexp.MustCompile(`metrics on (http://\S+)/metrics`)
-	var base string
-	for base == "" {
-		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("run exited %d: %s", code, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	res, err := http.Get(base + "/health")
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("health: %v %v", res, err)
-	}
-	res.Body.Close()
+	base := metricsEndpoint(t, &stderr, done)
 	const (
 		delivered = "outbox_delivered_total"
 		deferredC = `outbox_deferred_total{class="temporary"}`

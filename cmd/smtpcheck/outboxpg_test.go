@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -92,28 +91,6 @@ func TestOutboxStoreCommands(t *testing.T) {
 	}
 }
 
-var sampleRe = regexp.MustCompile(`(?m)^([a-z_]+)(\{[^}]*\})? (\S+)$`)
-
-// scrape returns the samples of the exposition as name{labels} -> value.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
-		t.Fatalf("scrape: %s %q", res.Status, res.Header.Get("Content-Type"))
-	}
-	out := map[string]float64{}
-	for _, m := range sampleRe.FindAllStringSubmatch(string(b), -1) {
-		v, _ := strconv.ParseFloat(m[3], 64)
-		out[m[1]+m[2]] = v
-	}
-	return out
-}
-
 // TestOutboxRunMetricsWhileMessagesFlow: 'outbox run --store
 // --metrics-addr' delivers 30 messages to the real Postfix, paced to 10 a
 // second; the endpoint is scraped while they flow (delivered plus waiting
@@ -135,23 +112,7 @@ func TestOutboxRunMetricsWhileMessagesFlow(t *testing.T) {
 		done <- run(ctx, e, []string{"outbox", "run", "--store", "env:PGURL", "--server", relay, "--tls", "none",
 			"--concurrency", "2", "--rate", "10", "--rate-period", "1s", "--metrics-addr", "127.0.0.1:0"})
 	}()
-	addrRe := regexp.MustCompile(`metrics on (http://\S+)/metrics`)
-	var base string
-	for base == "" {
-		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("run exited %d: %s", code, stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	res, err := http.Get(base + "/health")
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("health: %v %v", res, err)
-	}
-	res.Body.Close()
+	base := metricsEndpoint(t, &stderr, done)
 	const (
 		delivered = "outbox_delivered_total"
 		queued    = `outbox_entries{state="queued"}`

@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"mailwarden/internal/peers"
+	"mailwarden/internal/winetest"
 )
 
 // TestWineCertStore runs the Windows certificate store path
@@ -33,52 +30,25 @@ import (
 // -verify verifies it; RSASSA-PSS is refused with a clear error (exit 1);
 // an unknown thumbprint is "object not found" (exit 2).
 func TestWineCertStore(t *testing.T) {
-	v := peers.Need(t, "MW_WINE", "MW_WINEPREFIX", "MW_POSTFIX_PLAIN", "MW_POSTFIX_MAILDIR")
-	wine, prefix, postfix, maildir := v[0], v[1], v[2], v[3]
-	goBin, err := exec.LookPath("go")
-	openssl, oerr := exec.LookPath("openssl")
-	if err != nil || oerr != nil {
+	wine := winetest.Need(t)
+	v := peers.Need(t, "MW_POSTFIX_PLAIN", "MW_POSTFIX_MAILDIR")
+	postfix, maildir := v[0], v[1]
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
 		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatalf("go or openssl is not on PATH: %v %v", err, oerr)
+			t.Fatalf("openssl is not on PATH: %v", err)
 		}
-		t.Skip("no go or openssl on PATH")
+		t.Skip("no openssl on PATH")
 	}
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "smtpcheck.exe")
-	importer := filepath.Join(dir, "certimport.exe")
-	for _, b := range [][2]string{{exe, "."}, {importer, "./testdata/certimport"}} {
-		build := exec.Command(goBin, "build", "-o", b[0], b[1])
-		build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("GOOS=windows go build %s: %v\n%s", b[1], err, out)
-		}
-	}
+	exe := winetest.Build(t, dir, ".", "smtpcheck.exe")
+	importer := winetest.Build(t, dir, "./testdata/certimport", "certimport.exe")
 	run := func(prog string, args ...string) (string, string, int) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, wine, append([]string{prog}, args...)...)
-		cmd.Env = append(os.Environ(), "WINEPREFIX="+prefix, "WINEDEBUG=-all")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return out.String(), errb.String(), 0
-		case errors.As(err, &ee):
-			return out.String(), errb.String(), ee.ExitCode()
-		}
-		t.Fatalf("wine %s: %v", prog, err)
-		return "", "", -1
+		r := wine.Run(t, 2*time.Minute, nil, prog, args...)
+		return r.Stdout, r.Stderr, r.Code
 	}
-	winPath := func(p string) string {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return `Z:` + strings.ReplaceAll(abs, "/", `\`)
-	}
+	winPath := func(p string) string { return winetest.WinPath(t, p) }
 
 	pemBytes, err := os.ReadFile("../../testdata/certs/signer-rsa.pem")
 	if err != nil {
@@ -126,19 +96,7 @@ func TestWineCertStore(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("send --sign-key certstore: under Wine: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
 	}
-	var msg string
-	for deadline := time.Now().Add(20 * time.Second); msg == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		files, _ := filepath.Glob(filepath.Join(maildir, "*"))
-		for _, f := range files {
-			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(tag)) {
-				msg = f
-				break
-			}
-		}
-	}
-	if msg == "" {
-		t.Fatalf("the message signed under Wine (%s) was not delivered", tag)
-	}
+	msg, _ := peers.Delivered(t, maildir, tag)
 	ver := exec.Command(openssl, "cms", "-verify", "-CAfile", "../../testdata/certs/ca.pem", "-purpose", "smimesign", "-in", msg, "-out", os.DevNull)
 	if vout, err := ver.CombinedOutput(); err != nil || !strings.Contains(string(vout), "Verification successful") {
 		t.Errorf("openssl cms -verify of the message signed under Wine: %v\n%s", err, vout)

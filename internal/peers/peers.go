@@ -10,8 +10,11 @@
 package peers
 
 import (
+	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 // RequireEnv is the environment variable that turns a skip into a failure.
@@ -40,4 +43,21 @@ func Need(t testing.TB, names ...string) []string {
 func Get(t testing.TB, name string) string {
 	t.Helper()
 	return Need(t, name)[0]
+}
+
+// Delivered waits up to 20 seconds for a file in maildir (a delivery
+// directory of the test Postfix) that contains tag, and returns its path and
+// contents; the test fails when none appears.
+func Delivered(t testing.TB, maildir, tag string) (string, []byte) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		files, _ := filepath.Glob(filepath.Join(maildir, "*"))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(tag)) {
+				return f, b
+			}
+		}
+	}
+	t.Fatalf("no message delivered to %s contains %q", maildir, tag)
+	return "", nil
 }

@@ -4,6 +4,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -125,11 +127,34 @@ func TestOutboxRunStatusLineOnTerminal(t *testing.T) {
 	// First the two entries, queued or one already in flight; in the end
 	// one delivered, one deferred for an hour (with jitter).
 	first := regexp.MustCompile(`\rqueued [12]  in flight [01]  deferred 0  dead 0  delivered 0  oldest [0-9]+s  next now`)
-	last := regexp.MustCompile(`\rqueued 0  in flight 0  deferred 1  dead 0  delivered 1  oldest [0-9]+s  next in [0-9]+m\r`)
+	last := regexp.MustCompile(`\rqueued 0  in flight 0  deferred 1  dead 0  delivered 1  oldest [0-9]+s  next in ([0-9]+h)?[0-9]+m\r`) // jitter: 30m to 1h0m
 	if !first.MatchString(tty) || !last.MatchString(tty) {
 		t.Errorf("terminal: %q", tty)
 	}
 	if strings.Contains(stdout, "\r") || !strings.Contains(stdout, "outbox.delivered") {
 		t.Errorf("stdout: %q", stdout)
+	}
+}
+
+// TestOutboxReadOnlyCommandsRefuseMissingSpool: list, status, retry and
+// purge with a mistyped --spool exit 2 saying there is no spool there, and
+// create nothing (before, the directory was created and shown as an empty
+// queue with exit 0).
+func TestOutboxReadOnlyCommandsRefuseMissingSpool(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "spoool")
+	for _, args := range [][]string{
+		{"outbox", "list", "--spool", missing},
+		{"outbox", "status", "--spool", missing},
+		{"outbox", "status", "--json", "--spool", missing},
+		{"outbox", "retry", "--spool", missing, "0123"},
+		{"outbox", "purge", "--spool", missing, "0123"},
+	} {
+		out, stderr, code := runCLI(t, "", args...)
+		if code != exitUsage || !strings.Contains(stderr, "no outbox spool at "+missing+": the directory does not exist") || !strings.Contains(stderr, "check the spool path") {
+			t.Errorf("%v: exit %d, want %d and the no-spool error\nstdout: %s\nstderr: %s", args, code, exitUsage, out, stderr)
+		}
+		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%v created %s", args, missing)
+		}
 	}
 }

@@ -105,6 +105,10 @@ type (
 // entry ID (outbox.ErrNotFound).
 var ErrOutboxEntryNotFound = outbox.ErrNotFound
 
+// ErrNoSpool is wrapped by OpenSpool's error when OutboxConfig.Existing is
+// set and the directory is missing or is not a spool (outbox.ErrNoSpool).
+var ErrNoSpool = outbox.ErrNoSpool
+
 // OpenSpool opens the spool directory cfg.Dir to inspect and act on its
 // entries, without a Sender to deliver them (cfg.Deliverer may be nil:
 // Run then fails). Errors are *OutboxError.

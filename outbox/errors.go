@@ -23,6 +23,9 @@ var (
 	// ErrNoDeliverer is returned by Run and RunOnce when Config.Deliverer
 	// is nil.
 	ErrNoDeliverer = errors.New("outbox: no Deliverer configured")
+	// ErrNoSpool: Config.Existing was set and the directory is missing or
+	// is not a spool.
+	ErrNoSpool = errors.New("outbox: no spool there")
 )
 
 // An Error is a failed spool operation: Op is what was being done

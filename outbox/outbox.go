@@ -57,6 +57,13 @@ func (f DelivererFunc) Deliver(ctx context.Context, env Envelope, open Opener) (
 type Config struct {
 	// Dir is the spool directory; it is created (0700) if missing.
 	Dir string
+	// Existing opens only a spool that is already there, creating
+	// nothing: a missing directory, or a directory that is not a spool
+	// (no quarantine directory), is an *Error wrapping ErrNoSpool. For
+	// tools that only look at or act on queued entries (list, status,
+	// retry, purge), where a mistyped path must not look like an empty
+	// queue.
+	Existing bool
 	// Deliverer sends messages; nil allows everything but Run and
 	// RunOnce (for tools that only inspect the spool).
 	Deliverer Deliverer
@@ -165,6 +172,28 @@ type Outbox struct {
 	lockf   *os.File
 }
 
+// A noSpoolError says why dir is not a spool; it wraps ErrNoSpool.
+type noSpoolError struct{ dir, why string }
+
+func (e *noSpoolError) Error() string { return "no outbox spool at " + e.dir + ": " + e.why }
+func (e *noSpoolError) Unwrap() error { return ErrNoSpool }
+
+// checkSpool is Open's test of Config.Existing; statErr is os.Stat(dir)'s.
+func checkSpool(dir string, statErr error) error {
+	if statErr != nil {
+		if errors.Is(statErr, os.ErrNotExist) {
+			return &Error{Op: "open", Path: dir, Err: &noSpoolError{dir, "the directory does not exist"},
+				Hint: "check the spool path; 'outbox enqueue' and 'outbox run' create it, the commands that only look at it do not"}
+		}
+		return &Error{Op: "open", Path: dir, Err: statErr, Hint: "check that the spool directory is readable"}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, quarantine)); err != nil || !fi.IsDir() {
+		return &Error{Op: "open", Path: dir, Err: &noSpoolError{dir, "the directory has no " + quarantine + " directory, which every spool has"},
+			Hint: "check the spool path: it must be the directory given to 'outbox enqueue' or 'outbox run'"}
+	}
+	return nil
+}
+
 // Open opens (creating if needed) the spool directory, removes leftovers
 // of interrupted writes, verifies every entry and quarantines corrupt ones.
 // Errors are *Error.
@@ -178,6 +207,11 @@ func Open(cfg Config) (*Outbox, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	_, statErr := os.Stat(cfg.Dir)
+	if cfg.Existing {
+		if err := checkSpool(cfg.Dir, statErr); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, quarantine), 0o700); err != nil {
 		return nil, &Error{Op: "open", Path: cfg.Dir, Err: err, Hint: "check that the spool directory exists and is writable"}
 	}

@@ -53,7 +53,10 @@ one exits 1 naming the first one's pid; the other commands work beside it.
 A message the relay accepted is never sent again, even when its audit
 record failed: list shows it as "delivered" until the record is written.
 
-Exit codes: 0 success; 2 usage, configuration or unknown id; 1 the spool
+list, status, retry and purge need an existing spool: a missing directory,
+or one that is not a spool, exits 2 (enqueue and run create it).
+
+Exit codes: 0 success; 2 usage, configuration, unknown id or no spool; 1 the spool
 cannot be read or written, another run is delivering it, or the audit trail
 cannot be opened; for run --once: 5 some entry was dead-lettered,
 6 some entry was deferred; 3-6 for enqueue as for send.
@@ -105,9 +108,12 @@ func openSpoolLogged(e *env, name, dir string, trail *audit.Handler) (*mailwarde
 	if trail != nil {
 		h = slog.NewMultiHandler(h, trail)
 	}
-	o, err := mailwarden.OpenSpool(mailwarden.OutboxConfig{Dir: dir, Logger: slog.New(h)})
+	o, err := mailwarden.OpenSpool(mailwarden.OutboxConfig{Dir: dir, Logger: slog.New(h), Existing: true})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox %s: %s\n", name, errLine(err))
+		if errors.Is(err, mailwarden.ErrNoSpool) {
+			return nil, exitUsage
+		}
 		return nil, exitCheck
 	}
 	return o, 0

@@ -8,9 +8,9 @@ import (
 )
 
 // retry calls f until it succeeds, fails with an error transient does not
-// accept, or the next wait would end after Bound; the waits start at 1 ms
-// and each is the previous one times a random factor between 1 and 2. It
-// returns f's last error and the time spent.
+// accept, or Bound has passed; the waits start at 1 ms and each is the
+// previous one times a random factor between 1 and 2 (the last one cut to
+// end at Bound). It returns f's last error and the time spent.
 func retry(f func() error, transient func(error) bool) (error, time.Duration) {
 	start := time.Now()
 	next := time.Millisecond
@@ -19,10 +19,11 @@ func retry(f func() error, transient func(error) bool) (error, time.Duration) {
 		if err == nil || !transient(err) {
 			return err, time.Since(start)
 		}
-		if time.Since(start)+next > Bound {
+		left := Bound - time.Since(start)
+		if left <= 0 {
 			return err, time.Since(start)
 		}
-		time.Sleep(next)
+		time.Sleep(min(next, left))
 		next += time.Duration(rand.Int64N(int64(next)))
 	}
 }

@@ -1,0 +1,70 @@
+package winetest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"mailwarden/internal/peers"
+)
+
+// BuildTest builds the test binary of the Go package pkg (a path relative
+// to the test's directory) for windows/amd64 with cgo off into dir and
+// returns the .exe's path. The binary is built with the winetest tag: a
+// package whose Windows tests import internal/winetest/removeall then
+// removes directory trees the way Wine supports (see that package).
+func BuildTest(t testing.TB, dir, pkg, name string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		if os.Getenv(peers.RequireEnv) == "1" {
+			t.Fatalf("go is not on PATH: %v", err)
+		}
+		t.Skip("no go on PATH")
+	}
+	exe := filepath.Join(dir, name)
+	build := exec.Command(goBin, "test", "-c", "-tags", "winetest", "-ldflags=-checklinkname=0", "-o", exe, pkg)
+	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=windows go test -c %s: %v\n%s", pkg, err, out)
+	}
+	return exe
+}
+
+// TestResult is what a test binary run under Wine did: the tests (and
+// subtests) that passed, failed and were skipped, by name, and its output.
+type TestResult struct {
+	Result
+	Passed, Failed, Skipped []string
+}
+
+var testLine = regexp.MustCompile(`(?m)^\s*--- (PASS|FAIL|SKIP): (\S+)`)
+
+// RunTest runs a test binary built by BuildTest under Wine with -test.v
+// and args, in the test's directory (its testdata is there), and returns
+// what it reported. The test environment's variables (MW_*) and
+// MAILWARDEN_REQUIRE_PEERS are removed from its environment, so that its
+// tests that need a peer skip: it runs the tests that need none.
+func (w *Wine) RunTest(t testing.TB, timeout time.Duration, exe string, args ...string) TestResult {
+	t.Helper()
+	c := *w
+	c.unset = func(kv string) bool {
+		return strings.HasPrefix(kv, "MW_") || strings.HasPrefix(kv, peers.RequireEnv+"=")
+	}
+	r := TestResult{Result: c.Run(t, timeout, nil, exe, append([]string{"-test.v"}, args...)...)}
+	for _, m := range testLine.FindAllStringSubmatch(r.Stdout, -1) {
+		switch m[1] {
+		case "PASS":
+			r.Passed = append(r.Passed, m[2])
+		case "FAIL":
+			r.Failed = append(r.Failed, m[2])
+		case "SKIP":
+			r.Skipped = append(r.Skipped, m[2])
+		}
+	}
+	return r
+}

@@ -592,9 +592,16 @@ func (o *Outbox) quarantine(ctx context.Context, id string, why error, whole boo
 	var moveErr error
 	for _, n := range names {
 		err := robustio.Rename(filepath.Join(o.dir, n), filepath.Join(qdir, n))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			moveErr = errors.Join(moveErr, err)
+		if err == nil {
+			continue
 		}
+		// A missing file is no failure (a state not written yet), but
+		// Windows also says "not found" when the quarantine directory is
+		// missing or not a directory: then the file is still there.
+		if _, serr := os.Lstat(filepath.Join(o.dir, n)); errors.Is(serr, os.ErrNotExist) {
+			continue
+		}
+		moveErr = errors.Join(moveErr, err)
 	}
 	syncDir(qdir) // the new names first: a crash must not lose both
 	syncDir(o.dir)

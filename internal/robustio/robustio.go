@@ -37,7 +37,8 @@ const Bound = 2 * time.Second
 // A HeldError is a rename, remove or open that still failed after Bound
 // because another process kept the file open (Windows only). Err is the
 // last error, an *os.PathError or *os.LinkError wrapping the Windows
-// error.
+// error. Its text does not depend on Waited, so that the same failure
+// reads the same each time (callers report a changed error again).
 type HeldError struct {
 	Op     string // "rename", "remove", "open"
 	Path   string // the file held (for a rename, the source; Err names both)
@@ -53,10 +54,10 @@ func (e *HeldError) Error() string {
 	if e.Denied {
 		why = "access denied: another process holds the file open, or this account lacks the permission"
 	}
-	return fmt.Sprintf("%s %s: %s (still after %s of retries): %v "+
+	return fmt.Sprintf("%s %s: %s (still after retrying for %s): %v "+
 		"(typically an antivirus or backup agent, a file indexer, an editor, or another program reading the spool or the audit trail; "+
 		"exclude the directory from on-access scanning or close that program, then try again)",
-		e.Op, e.Path, why, e.Waited.Round(time.Millisecond), e.Err)
+		e.Op, e.Path, why, Bound, e.Err)
 }
 
 // Unwrap returns the last error.

@@ -1,0 +1,5 @@
+//go:build windows
+
+package outbox
+
+import _ "mailwarden/internal/winetest/removeall"

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +68,36 @@ func (w *Wine) RunTest(t testing.TB, timeout time.Duration, exe string, args ...
 		}
 	}
 	return r
+}
+
+// CheckTests fails t unless every test in r passed or was skipped, except
+// those named in known (test name to why it cannot pass under Wine, or on
+// Windows at all), and unless every test in must passed. It logs the
+// counts, and the known failures that passed this time.
+func CheckTests(t testing.TB, r TestResult, must []string, known map[string]string) {
+	t.Helper()
+	for _, name := range r.Failed {
+		if _, ok := known[name]; !ok {
+			t.Errorf("%s failed under Wine", name)
+		}
+	}
+	for _, name := range must {
+		if !slices.Contains(r.Passed, name) {
+			t.Errorf("%s did not pass under Wine", name)
+		}
+	}
+	if r.Code != 0 && len(r.Failed) == 0 {
+		t.Errorf("the test binary exited %d without a failed test", r.Code)
+	}
+	if t.Failed() {
+		t.Logf("output under Wine:\n%s\n%s", r.Stdout, r.Stderr)
+	}
+	for name, why := range known {
+		if slices.Contains(r.Failed, name) {
+			t.Logf("known failure %s: %s", name, why)
+		} else if slices.Contains(r.Passed, name) {
+			t.Logf("known failure %s passed this time", name)
+		}
+	}
+	t.Logf("under Wine: %d passed, %d skipped, %d failed (all known)", len(r.Passed), len(r.Skipped), len(r.Failed))
 }

@@ -72,7 +72,8 @@ func Open(path string) (*os.File, error) {
 		var e error
 		h, e = windows.CreateFile(p, windows.GENERIC_READ,
 			windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE,
-			nil, windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
+			// As os.Open: backup semantics open a directory too.
+			nil, windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL|windows.FILE_FLAG_BACKUP_SEMANTICS, 0)
 		if e != nil {
 			return &os.PathError{Op: "open", Path: path, Err: e}
 		}

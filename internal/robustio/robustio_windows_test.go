@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,6 +196,17 @@ func TestOpenSharesDelete(t *testing.T) {
 	}
 	if _, err := robustio.Open(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open of a missing file: %v, want os.ErrNotExist", err)
+	}
+	// A directory opens as with os.Open (not an access error retried
+	// until the bound).
+	d, err := robustio.Open(dir)
+	if err != nil {
+		t.Fatalf("Open of a directory: %v", err)
+	}
+	defer d.Close()
+	// ("b" may still be listed: its deletion is pending while f is open.)
+	if names, err := d.Readdirnames(-1); err != nil || !slices.Contains(names, "a") {
+		t.Errorf("Readdirnames of a directory open through Open: %v, %v", names, err)
 	}
 }
 

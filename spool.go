@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"mailwarden/internal/robustio"
 )
 
 // A spooled message is the bytes Send sends, kept so that a retry or a
@@ -119,7 +121,7 @@ func (w *spoolWriter) finish() (*spooled, error) {
 // io.Closer (the relay closes it).
 func (sp *spooled) open() (io.Reader, error) {
 	if sp.file != "" {
-		return os.Open(sp.file)
+		return robustio.Open(sp.file)
 	}
 	sp.readers.Add(1)
 	r := &memReader{sp: sp}
@@ -134,7 +136,7 @@ func (sp *spooled) open() (io.Reader, error) {
 // went to a file) is left to the garbage collector.
 func (sp *spooled) release() {
 	if sp.file != "" {
-		os.Remove(sp.file)
+		robustio.Remove(sp.file)
 	}
 	if sp.buf != nil && sp.readers.Load() == 0 && int64(sp.buf.Cap()) <= 2*sp.max {
 		sp.buf.Reset()

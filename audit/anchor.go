@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mailwarden/internal/robustio"
 )
 
 // An Anchor is the head of a trail, (Seq, Hash), kept in a second place:
@@ -97,7 +99,7 @@ func shorten(s string) string {
 // its chain_hash). A log that mixes several trails gives the head of the
 // one with the highest number; keep one trail per log file.
 func ReadAnchor(path string) (Anchor, error) {
-	fh, err := os.Open(path)
+	fh, err := robustio.Open(path)
 	if err != nil {
 		return Anchor{}, fmt.Errorf("audit: anchor: %w", err)
 	}
@@ -178,10 +180,10 @@ func writeAnchor(path string, perm os.FileMode, seq uint64, h [32]byte, alg, fil
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = robustio.Rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		robustio.Remove(tmp)
 		return fmt.Errorf("audit: anchor: %w", err)
 	}
 	if durable {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mailwarden/internal/robustio"
 )
 
 // SyncPolicy says when the File sink forces written records to stable
@@ -273,7 +275,7 @@ func (f *File) openAttrs(reason string) []slog.Attr {
 // lastLine returns the last complete ('\n'-terminated) line of path, reading
 // backwards from the end. A torn last line (a crash in mid-write) is skipped.
 func lastLine(path string) ([]byte, error) {
-	fh, err := os.Open(path)
+	fh, err := robustio.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +349,7 @@ func (f *File) moveAway() error {
 		}
 		target = filepath.Join(dir, fmt.Sprintf("%s-%d%s", name, i, ext))
 	}
-	if err := os.Rename(f.cfg.Path, target); err != nil {
+	if err := robustio.Rename(f.cfg.Path, target); err != nil {
 		return fmt.Errorf("audit: file: rotating: %w", err)
 	}
 	return nil
@@ -372,7 +374,7 @@ func (f *File) create(reason string) error {
 		// as long as the process runs, and Verify would find it empty.
 		fh.Close()
 		f.f = nil
-		os.Remove(f.cfg.Path)
+		robustio.Remove(f.cfg.Path)
 		return err
 	}
 	if f.cfg.Sync != SyncNone {
@@ -552,7 +554,7 @@ func (f *File) restart() error {
 	} else if st, err := os.Stat(f.cfg.Path); err == nil {
 		// A file an earlier failed create could not remove.
 		if st.Size() == 0 {
-			os.Remove(f.cfg.Path)
+			robustio.Remove(f.cfg.Path)
 		} else if err := f.moveAway(); err != nil {
 			return err
 		}
@@ -587,7 +589,7 @@ func (f *File) prune() error {
 		return err
 	}
 	for len(files) > f.cfg.MaxFiles {
-		if err := os.Remove(files[0]); err != nil {
+		if err := robustio.Remove(files[0]); err != nil {
 			return fmt.Errorf("audit: file: retention: %w", err)
 		}
 		files = files[1:]

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"mailwarden/internal/robustio"
 )
 
 // A ScanConfig configures a Scanner.
@@ -139,7 +141,7 @@ func newScanner(cfg ScanConfig, op string, maxLine int, files []string) (*Scanne
 }
 
 func firstSeq(name string, maxLine int) (scanFile, error) {
-	f, err := os.Open(name)
+	f, err := robustio.Open(name)
 	if err != nil {
 		return scanFile{}, err
 	}
@@ -584,7 +586,7 @@ func (ls *lineSource) read() (*scanLine, error) {
 				return nil, nil
 			}
 			ls.fi++
-			f, err := os.Open(ls.files[ls.fi].name)
+			f, err := robustio.Open(ls.files[ls.fi].name)
 			if err != nil {
 				ls.err = err
 				return nil, err
@@ -633,7 +635,7 @@ func (ls *lineSource) scanRest(fn func(*scanLine) bool) {
 			return
 		}
 		off -= int64(ls.r.Buffered())
-		f, err := os.Open(ls.files[ls.fi].name)
+		f, err := robustio.Open(ls.files[ls.fi].name)
 		if err != nil {
 			return
 		}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"mailwarden/internal/robustio"
 )
 
 // The cache file is magic || salt || nonce || AES-256-GCM(JSON), with the
@@ -118,7 +120,7 @@ func open(secret, data []byte) ([]byte, error) {
 // readCache returns the cache's content; a missing file is an empty cache.
 func readCache(path string, key []byte) (*cacheFile, error) {
 	cf := &cacheFile{Tokens: map[string]cachedToken{}}
-	data, err := os.ReadFile(path)
+	data, err := robustio.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return cf, nil
 	}
@@ -176,7 +178,7 @@ func writeCache(path string, key []byte, cf *cacheFile) error {
 		os.Remove(tmp)
 		return &CacheError{Path: path, Err: err}
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := robustio.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return &CacheError{Path: path, Err: err}
 	}

@@ -91,9 +91,7 @@ func (o *Outbox) accepted(ctx context.Context, id string, hdr header, st state, 
 		return Stats{}
 	}
 	if rerr := o.remove(id, nil); rerr != nil {
-		o.mu.Lock()
-		o.sent[id] = true
-		o.mu.Unlock()
+		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", ids(slog.String("error", o.unremoved(id, st, rerr)))...)
 	}
 	o.mu.Lock()
 	delete(o.hold, id)
@@ -101,6 +99,43 @@ func (o *Outbox) accepted(ctx context.Context, id string, hdr header, st state, 
 	if first {
 		return Stats{Delivered: 1}
 	}
+	return Stats{}
+}
+
+// unremoved settles an entry that was sent and recorded but whose files
+// remove could not remove (on Windows: another process, say a virus
+// scanner or a backup agent, held the file open past robustio.Bound). The
+// entry must never be sent again, by this process or after a restart: its
+// state says so durably (Delivered and Removing) and the worker only tries
+// the removal again after a backoff, without sending or recording (see
+// retryRemoval). If not even the state can be saved, this process keeps it
+// out of its sends and the returned text says a restart may send it again.
+// It returns the text for the record's error attribute.
+func (o *Outbox) unremoved(id string, st state, rerr error) string {
+	st.Delivered, st.Removing = true, true
+	st.RemoveTries++
+	st.Next = o.cfg.Now().UTC().Add(o.backoff(st.RemoveTries))
+	st.LastError = "delivered and recorded; its spool file could not be removed: " + rerr.Error()
+	if werr := writeAtomic(o.dir, id+stateExt, marshalState(st)); werr != nil {
+		o.mu.Lock()
+		o.sent[id] = true
+		o.mu.Unlock()
+		return "delivered but neither removed from the spool nor marked delivered there (it may be sent again after a restart): " +
+			rerr.Error() + "; saving its state: " + werr.Error()
+	}
+	return "delivered but not removed from the spool (marked delivered: it is not sent again; its removal is retried): " + rerr.Error()
+}
+
+// retryRemoval tries again to remove an entry that unremoved marked. It
+// sends and records nothing: the delivery was counted and recorded when
+// the relay accepted it.
+func (o *Outbox) retryRemoval(ctx context.Context, id string, hdr header, st state) Stats {
+	rerr := o.remove(id, nil)
+	if rerr == nil {
+		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.removed", entryAttrs(hdr, id, st.Attempts, slog.Int("remove_tries", st.RemoveTries+1))...)
+		return Stats{}
+	}
+	o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", entryAttrs(hdr, id, st.Attempts, slog.String("error", o.unremoved(id, st, rerr)))...)
 	return Stats{}
 }
 

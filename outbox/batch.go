@@ -128,6 +128,10 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 			continue
 		}
 		hdr := s.l.hdr
+		if st.Removing {
+			stats.add(o.retryRemoval(ctx, id, hdr, st))
+			continue
+		}
 		if st.Delivered {
 			stats.add(o.accepted(ctx, id, hdr, st, "", nil))
 			continue

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+
+	"mailwarden/internal/robustio"
 )
 
 // An Envelope is the SMTP envelope of a queued message.
@@ -388,7 +390,7 @@ func (o *Outbox) writeEntry(id string, line []byte, write func(io.Writer) error,
 	defer func() {
 		if !ok {
 			f.Close()
-			os.Remove(tmp)
+			robustio.Remove(tmp)
 		}
 	}()
 	if _, err := f.Write(make([]byte, firstLen)); err != nil {
@@ -433,14 +435,14 @@ func (o *Outbox) writeEntry(id string, line []byte, write func(io.Writer) error,
 	o.bytes += fileSize
 	o.count++
 	o.mu.Unlock()
-	if err := os.Rename(tmp, o.msgPath(id)); err != nil {
+	if err := robustio.Rename(tmp, o.msgPath(id)); err != nil {
 		o.account(-fileSize)
 		return 0, err
 	}
 	ok = true
 	if err := syncDir(o.dir); err != nil {
 		// Not known to be durable: take it back rather than claim it.
-		os.Remove(o.msgPath(id))
+		robustio.Remove(o.msgPath(id))
 		o.account(-fileSize)
 		return 0, err
 	}
@@ -500,7 +502,7 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 		switch {
 		case strings.HasPrefix(name, tmpPrefix):
 			if fi, err := de.Info(); err == nil && now.Sub(fi.ModTime()) > staleTmpAge {
-				os.Remove(filepath.Join(o.dir, name))
+				os.Remove(filepath.Join(o.dir, name)) // best effort: the next scan tries again
 			}
 		case strings.HasSuffix(name, msgExt) && validID(strings.TrimSuffix(name, msgExt)):
 			msgs[strings.TrimSuffix(name, msgExt)] = true
@@ -509,7 +511,7 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 	for _, de := range des {
 		name := de.Name()
 		if id, ok := strings.CutSuffix(name, stateExt); ok && validID(id) && !msgs[id] {
-			os.Remove(filepath.Join(o.dir, name)) // the entry was delivered or purged
+			os.Remove(filepath.Join(o.dir, name)) // the entry was delivered or purged; best effort
 		}
 	}
 	for id := range msgs {
@@ -576,7 +578,7 @@ func (o *Outbox) scan(ctx context.Context) (map[string]scanned, error) {
 // a corrupt one is quarantined and the state reset (the message itself is
 // intact, so it is kept and retried).
 func (o *Outbox) readState(ctx context.Context, id string) (state, error) {
-	b, err := os.ReadFile(o.statePath(id))
+	b, err := robustio.ReadFile(o.statePath(id))
 	if errors.Is(err, os.ErrNotExist) {
 		return state{}, nil
 	}
@@ -623,10 +625,17 @@ func (o *Outbox) quarantine(ctx context.Context, id string, why error, whole boo
 	}
 	var moveErr error
 	for _, n := range names {
-		err := os.Rename(filepath.Join(o.dir, n), filepath.Join(qdir, n))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			moveErr = errors.Join(moveErr, err)
+		err := robustio.Rename(filepath.Join(o.dir, n), filepath.Join(qdir, n))
+		if err == nil {
+			continue
 		}
+		// A missing file is no failure (a state not written yet), but
+		// Windows also says "not found" when the quarantine directory is
+		// missing or not a directory: then the file is still there.
+		if _, serr := os.Lstat(filepath.Join(o.dir, n)); errors.Is(serr, os.ErrNotExist) {
+			continue
+		}
+		moveErr = errors.Join(moveErr, err)
 	}
 	syncDir(qdir) // the new names first: a crash must not lose both
 	syncDir(o.dir)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -228,13 +229,14 @@ func TestConcurrencyLimit(t *testing.T) {
 	mu := make(chan struct{}, 1)
 	mu <- struct{}{}
 	reached := make(chan struct{})
+	reachedOnce := sync.OnceFunc(func() { close(reached) })
 	release := make(chan struct{})
 	dl := DelivererFunc(func(ctx context.Context, env Envelope, open Opener) (string, error) {
 		<-mu
 		cur++
 		peak = max(peak, cur)
 		if cur == limit {
-			close(reached)
+			reachedOnce() // the limit may be reached again once released
 		}
 		mu <- struct{}{}
 		<-release

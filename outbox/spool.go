@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mailwarden/internal/robustio"
 )
 
 // The spool file format. An entry <id>.msg is
@@ -65,6 +67,11 @@ type state struct {
 	Delivered   bool   `json:"delivered,omitempty"`
 	QueueID     string `json:"queue_id,omitempty"`
 	RecordTries int    `json:"record_tries,omitempty"`
+	// Removing (with Delivered): the message was sent and recorded but
+	// its file could not be removed (on Windows, another process held it
+	// open past the retries); only the removal is tried again.
+	Removing    bool `json:"removing,omitempty"`
+	RemoveTries int  `json:"remove_tries,omitempty"`
 }
 
 // loaded is a verified entry file.
@@ -95,7 +102,7 @@ func corrupt(format string, args ...any) error {
 
 // loadMsg reads and verifies an entry file end to end.
 func loadMsg(path string) (*loaded, error) {
-	f, err := os.Open(path)
+	f, err := robustio.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +213,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 func (b *bodyReader) Close() error { return b.f.Close() }
 
 func openBody(path string, l *loaded) (io.Reader, error) {
-	f, err := os.Open(path)
+	f, err := robustio.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -253,10 +260,10 @@ func writeAtomic(dir, name string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
+		err = robustio.Rename(tmp, filepath.Join(dir, name))
 	}
 	if err != nil {
-		os.Remove(tmp)
+		robustio.Remove(tmp)
 		return err
 	}
 	return syncDir(dir)
@@ -354,7 +361,7 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 
 // removeIfExists removes a file, ignoring its absence.
 func removeIfExists(path string) error {
-	err := os.Remove(path)
+	err := robustio.Remove(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

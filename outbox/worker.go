@@ -297,6 +297,10 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned, release func
 		return Stats{}
 	}
 	hdr := s.l.hdr
+	if st.Removing {
+		// Sent and recorded; only its files are left.
+		return o.retryRemoval(ctx, id, hdr, st)
+	}
 	if st.Delivered {
 		// The relay accepted it; only its record is missing.
 		return o.accepted(ctx, id, hdr, st, "", nil)
@@ -332,12 +336,9 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 		attrs := []slog.Attr{slog.String("queue_id", qid)}
 		attrs = append(attrs, ids(slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
 		if rerr := o.remove(id, release); rerr != nil {
-			// Sent, but still on disk: never send it again from this
-			// process; a restart will (at least once).
-			o.mu.Lock()
-			o.sent[id] = true
-			o.mu.Unlock()
-			attrs = append(attrs, slog.String("error", "delivered but not removed from the spool (it may be sent again after a restart): "+rerr.Error()))
+			// Sent, but still on disk: it must never be sent again.
+			st.QueueID = qid
+			attrs = append(attrs, slog.String("error", o.unremoved(id, st, rerr)))
 		}
 		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.delivered", attrs...)
 		return Stats{Delivered: 1}

@@ -16,6 +16,8 @@ import (
 
 	"mailwarden/audit"
 	auditreport "mailwarden/audit/report"
+
+	"mailwarden/internal/robustio"
 )
 
 const auditReportUsage = `usage: smtpcheck audit report [flags] FILE...
@@ -246,7 +248,7 @@ func writeReport(e *env, path string, write func(io.Writer) error) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = robustio.Rename(tmp, path) // a viewer may hold the old report open (Windows)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -26,6 +26,9 @@ type Wine struct {
 	// Env is added to every program's environment (after os.Environ and
 	// WINEPREFIX); WINEDEBUG defaults to -all unless Env sets it.
 	Env []string
+	// unset drops variables of os.Environ from a program's environment
+	// (RunTest's).
+	unset func(kv string) bool
 }
 
 // Need returns the test environment's Wine, skipping or failing the test as
@@ -70,7 +73,13 @@ func (w *Wine) Run(t testing.TB, timeout time.Duration, env []string, prog strin
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, w.Bin, append([]string{prog}, args...)...)
-	cmd.Env = append(os.Environ(), "WINEPREFIX="+w.Prefix, "WINEDEBUG=-all")
+	var base []string
+	for _, kv := range os.Environ() {
+		if w.unset == nil || !w.unset(kv) {
+			base = append(base, kv)
+		}
+	}
+	cmd.Env = append(base, "WINEPREFIX="+w.Prefix, "WINEDEBUG=-all")
 	cmd.Env = append(append(cmd.Env, w.Env...), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -50,6 +50,9 @@ func platformHint(e *Error) string {
 	case secETimeSkew:
 		return "this machine's clock differs from the domain controller's by more than Kerberos allows (SEC_E_TIME_SKEW): synchronise the clock (w32tm /resync)"
 	case secELogonDenied:
+		if e.Explicit {
+			return "the domain refused the user name or password given (SEC_E_LOGON_DENIED): check the user (DOMAIN\\user or user@domain) and the password"
+		}
 		return "the relay refused the logon (SEC_E_LOGON_DENIED): check that the account may use the receive connector"
 	case secEUnsupportedFunction:
 		return "NTLM is refused by policy on this machine or the domain (Network security: Restrict NTLM): use Kerberos (GSSAPI) on the relay"
@@ -75,13 +78,6 @@ func newSSPI(c authmech.Credentials, mech string) (authmech.Client, error) {
 // explicitCreds are the domain and user of the SSPI provider's explicit
 // credentials; the password stays in Client.creds.
 type explicitCreds struct{ domain, user string }
-
-func (e *explicitCreds) account() string {
-	if e.domain == "" {
-		return e.user
-	}
-	return e.domain + `\` + e.user
-}
 
 // Client is one exchange of the system mechanism through SSPI.
 type Client struct {
@@ -170,7 +166,7 @@ func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, 
 	}
 	c.release()
 	if c.explicit != nil {
-		c.account = c.explicit.account()
+		c.account = c.creds.Username // as the operator wrote it
 	} else {
 		c.account = currentAccount()
 	}

@@ -901,7 +901,7 @@ up_dovecot() {
 up_cyrus() {
 	local d=$RUN/postfix
 	alive postfix || die "cyrus needs the postfix peer"
-	local P_PLAIN P_CYRUS
+	local P_PLAIN P_CYRUS P_CYRUS_NTLM=
 	. "$d/ports"
 	mkdir -p "$d/etc/sasl"
 	if [ ! -s "$d/etc/sasl/sasldb2" ]; then
@@ -915,32 +915,42 @@ up_cyrus() {
 	cp "$RUN/krb5/services.keytab" "$d/etc/sasl/smtp.keytab"
 	chown root:postfix "$d/etc/sasl/smtp.keytab"
 	chmod 640 "$d/etc/sasl/smtp.keytab"
-	cat >"$d/etc/sasl/smtpd.conf" <<-EOF
-		pwcheck_method: auxprop
-		auxprop_plugin: sasldb
-		sasldb_path: $d/etc/sasl/sasldb2
-		mech_list: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 NTLM GSSAPI
-		keytab: $d/etc/sasl/smtp.keytab
-		log_level: 3
-	EOF
+	# smtpd.conf is the main listener's; smtpd-ntlm.conf (smtpd_sasl_path)
+	# the second listener's, which offers NTLM alone, as Exchange's internal
+	# receive connectors do.
+	local conf mechs
+	for conf in smtpd:"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 NTLM GSSAPI" smtpd-ntlm:NTLM; do
+		mechs=${conf#*:}
+		cat >"$d/etc/sasl/${conf%%:*}.conf" <<-EOF
+			pwcheck_method: auxprop
+			auxprop_plugin: sasldb
+			sasldb_path: $d/etc/sasl/sasldb2
+			mech_list: $mechs
+			keytab: $d/etc/sasl/smtp.keytab
+			log_level: 3
+		EOF
+	done
 	local env="MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME KRB5_CONFIG=$RUN/krb5/krb5.conf KRB5_KTNAME=FILE:$d/etc/sasl/smtp.keytab"
 	local reload=
 	if [ "$(postconf -c "$d/etc" -h import_environment)" != "$env" ]; then
 		postconf -c "$d/etc" -e "import_environment = $env" || die "postconf import_environment failed"
 		reload=1
 	fi
-	if ! grep -q "^127.0.0.1:$P_CYRUS " "$d/etc/master.cf"; then
-		if [ -n "$(ss -H -tln "sport = :$P_CYRUS" 2>/dev/null)" ]; then
-			ports P_CYRUS # taken meanwhile: choose another
-			printf '%s\n' "P_CYRUS=$P_CYRUS" "P_PLAIN=$P_PLAIN" >"$d/ports"
+	[ -n "${P_CYRUS_NTLM:-}" ] || ports P_CYRUS_NTLM
+	local l var
+	for l in P_CYRUS:smtpd P_CYRUS_NTLM:smtpd-ntlm; do
+		var=${l%%:*}
+		grep -q "^127.0.0.1:${!var} " "$d/etc/master.cf" && continue
+		if [ -n "$(ss -H -tln "sport = :${!var}" 2>/dev/null)" ]; then
+			ports "$var" # taken meanwhile: choose another
 		fi
 		cat >>"$d/etc/master.cf" <<-EOF
-			127.0.0.1:$P_CYRUS inet n - n - - smtpd
+			127.0.0.1:${!var} inet n - n - - smtpd
 			  -o smtpd_tls_security_level=encrypt
 			  -o smtpd_tls_auth_only=yes
 			  -o smtpd_sasl_auth_enable=yes
 			  -o smtpd_sasl_type=cyrus
-			  -o smtpd_sasl_path=smtpd
+			  -o smtpd_sasl_path=${l#*:}
 			  -o smtpd_sasl_security_options=noanonymous
 			  -o smtpd_sasl_tls_security_options=noanonymous
 			  -o smtpd_sasl_local_domain=$SASL_DOMAIN
@@ -949,15 +959,18 @@ up_cyrus() {
 			  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
 		EOF
 		reload=1
-	fi
+	done
+	printf '%s\n' "P_CYRUS=$P_CYRUS" "P_PLAIN=$P_PLAIN" "P_CYRUS_NTLM=$P_CYRUS_NTLM" >"$d/ports"
 	if [ -n "$reload" ]; then
 		postfix -c "$d/etc" reload >>"$d/start.log" 2>&1 || abort postfix "postfix reload failed" "$d/start.log" "$d/maillog"
 	fi
 	wait_up postfix "$P_CYRUS" 220 || abort postfix "postfix (cyrus) does not answer on 127.0.0.1:$P_CYRUS" "$d/maillog"
+	wait_up postfix "$P_CYRUS_NTLM" 220 || abort postfix "postfix (cyrus, NTLM only) does not answer on 127.0.0.1:$P_CYRUS_NTLM" "$d/maillog"
 	envfile postfix-cyrus <<-EOF
 		export MW_CYRUS_SUBMISSION=127.0.0.1:$P_CYRUS
+		export MW_CYRUS_NTLM_SUBMISSION=127.0.0.1:$P_CYRUS_NTLM
 	EOF
-	log "postfix cyrus submission up: $P_CYRUS"
+	log "postfix cyrus submission up: $P_CYRUS, NTLM only: $P_CYRUS_NTLM"
 }
 
 # ---------------------------------------------------------------- softhsm

@@ -215,6 +215,14 @@ func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, 
 		// answers SEC_E_INVALID_HANDLE.
 		c.ntlm = sspi.NewClientContext(cred, flagsNTLM)
 		c.target = nil
+		if c.explicit == nil && info != nil {
+			// SSPI's NTLM prefers a domain credential saved for the
+			// relay in Credential Manager (cmdkey /add:HOST) to the logon
+			// session's: name the account it holds.
+			if u := savedCredentialUser(info.Name); u != "" {
+				c.account = u + " (saved in Credential Manager for " + info.Name + ")"
+			}
+		}
 		if info != nil && info.Name != "" {
 			if c.target, err = syscall.UTF16FromString("smtp/" + info.Name); err != nil {
 				return "", nil, c.fail("context", "the target name", err)
@@ -251,6 +259,9 @@ func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 			return nil, c.fail("context", "NTLM challenge", err)
 		}
 		c.done = true
+		if c.explicit == nil {
+			c.account = contextName(c.ntlm, c.account)
+		}
 		return resp, nil
 	case c.krb != nil:
 		if !c.established {
@@ -283,9 +294,13 @@ func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 // contextName returns the client name of the established context
 // (QueryContextAttributes SECPKG_ATTR_NAMES: the Kerberos principal, as
 // user@REALM), or def when the package does not say.
-func (c *Client) contextName(def string) string {
+func (c *Client) contextName(def string) string { return contextName(c.krb, def) }
+
+// contextName returns the client name of the established context sc, or
+// def.
+func contextName(sc *sspi.Context, def string) string {
 	var p *uint16 // SecPkgContext_NamesW: one pointer, allocated by SSPI
-	if sspi.QueryContextAttributes(c.krb.Handle, secpkgAttrNames, (*byte)(unsafe.Pointer(&p))) != sspi.SEC_E_OK || p == nil {
+	if sspi.QueryContextAttributes(sc.Handle, secpkgAttrNames, (*byte)(unsafe.Pointer(&p))) != sspi.SEC_E_OK || p == nil {
 		return def
 	}
 	defer sspi.FreeContextBuffer((*byte)(unsafe.Pointer(p)))
@@ -462,6 +477,53 @@ func (c *Client) release() {
 		c.cred = nil
 	}
 	c.established, c.done, c.sawAPRep = false, false, false
+}
+
+// credentialW is CREDENTIALW (wincred.h).
+type credentialW struct {
+	Flags              uint32
+	Type               uint32
+	TargetName         *uint16
+	Comment            *uint16
+	LastWritten        windows.Filetime
+	CredentialBlobSize uint32
+	CredentialBlob     *byte
+	Persist            uint32
+	AttributeCount     uint32
+	Attributes         uintptr
+	TargetAlias        *uint16
+	UserName           *uint16
+}
+
+const credTypeDomainPassword = 2 // CRED_TYPE_DOMAIN_PASSWORD
+
+var (
+	advapi32     = windows.NewLazySystemDLL("advapi32.dll")
+	procCredRead = advapi32.NewProc("CredReadW")
+	procCredFree = advapi32.NewProc("CredFree")
+)
+
+// savedCredentialUser returns the user name of the domain credential
+// Credential Manager holds for host, "" when there is none. The password
+// is neither read nor returned (Windows does not hand it out for this
+// type).
+func savedCredentialUser(host string) string {
+	if host == "" || procCredRead.Find() != nil || procCredFree.Find() != nil {
+		return ""
+	}
+	target, err := syscall.UTF16PtrFromString(host)
+	if err != nil {
+		return ""
+	}
+	var p *credentialW
+	if r, _, _ := procCredRead.Call(uintptr(unsafe.Pointer(target)), credTypeDomainPassword, 0, uintptr(unsafe.Pointer(&p))); r == 0 || p == nil {
+		return ""
+	}
+	defer procCredFree.Call(uintptr(unsafe.Pointer(p)))
+	if p.UserName == nil {
+		return ""
+	}
+	return windows.UTF16PtrToString(p.UserName)
 }
 
 var (

@@ -93,3 +93,53 @@ func TestWineSSPIExplicitCredentials(t *testing.T) {
 		})
 	}
 }
+
+// TestWineSystemAuthNTLM runs --auth system under Wine against the Cyrus
+// listener that offers NTLM alone (as Exchange's internal connectors do),
+// so SSPI's NTLM package runs with the process's own credentials. Wine's
+// NTLM package has two sources for them: a domain credential saved for the
+// relay's host in Credential Manager ("cmdkey /add:HOST", which Windows'
+// NTLM prefers too; testdata/credstore saves one, as Wine has no cmdkey),
+// handed to ntlm_auth as user and password; else ntlm_auth
+// --use-cached-creds, which needs winbindd holding the logon's cached
+// credentials in a joined domain. Without a saved credential (and with no
+// winbindd here) the exchange fails: exit 4 and the NTLM hint. With one,
+// the message is delivered and probe names the saved account.
+func TestWineSystemAuthNTLM(t *testing.T) {
+	wine := winetest.Need(t)
+	v := peers.Need(t, "MW_CYRUS_NTLM_SUBMISSION", "MW_SASL_USER", "MW_SASL_PASSWORD", "MW_SASL_DOMAIN",
+		"MW_KRB5_SPN_HOST", "MW_TEST_CA", "MW_POSTFIX_MAILDIR", "MW_WINE_NTLM_PATH")
+	addr, user, password, domain, host, ca, maildir, ntlmPath := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+	dir := t.TempDir()
+	exe := winetest.Build(t, dir, ".", "smtpcheck.exe")
+	credstore := winetest.Build(t, dir, "./testdata/credstore", "credstore.exe")
+	_, port, _ := strings.Cut(addr, ":")
+	server := host + ":" + port + "-starttls"
+	env := []string{"PATH=" + ntlmPath + string(os.PathListSeparator) + os.Getenv("PATH")}
+	// No credential from an earlier, interrupted run.
+	wine.Run(t, time.Minute, nil, credstore, "-delete", host)
+
+	r := wine.Run(t, 3*time.Minute, env, exe, "send", "--server", server, "--ca", ca, "--auth", "system",
+		"--from", "a@example.com", "--to", "b@example.com", "--subject", "system NTLM without credentials")
+	if r.Code != exitAuth || !strings.Contains(r.Stderr, "hint: NTLM through SSPI failed") {
+		t.Errorf("without a saved credential: exit %d, want %d and the NTLM hint\nstdout: %s\nstderr: %s", r.Code, exitAuth, r.Stdout, r.Stderr)
+	}
+
+	account := domain + `\` + user
+	if r := wine.Run(t, time.Minute, []string{"CREDSTORE_PASSWORD=" + password}, credstore, host, account); r.Code != 0 {
+		t.Fatalf("credstore: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	t.Cleanup(func() { wine.Run(t, time.Minute, nil, credstore, "-delete", host) })
+	tag := fmt.Sprintf("wine-system-ntlm-%d", time.Now().UnixNano())
+	r = wine.Run(t, 3*time.Minute, env, exe, "send", "--server", server, "--ca", ca, "--auth", "system",
+		"--from", "a@example.com", "--to", "b@example.com", "--subject", tag, "--body", "sent through SSPI NTLM under Wine")
+	if r.Code != exitOK {
+		t.Fatalf("send with a saved credential: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	peers.Delivered(t, maildir, tag)
+	r = wine.Run(t, 3*time.Minute, env, exe, "probe", "--server", server, "--ca", ca, "--auth", "system")
+	want := "auth      authenticated with NTLM as " + account + " (saved in Credential Manager for " + host + ") (system account, SSPI NTLM)\n"
+	if r.Code != exitOK || !strings.Contains(r.Stdout, want) {
+		t.Errorf("probe: exit %d, want %q\nstdout: %s\nstderr: %s", r.Code, want, r.Stdout, r.Stderr)
+	}
+}

@@ -188,6 +188,13 @@ else
 	bad "cyrus: NTLM or GSSAPI not offered: $LAST"
 fi
 close_smtp
+if open_smtp starttls "$MW_CYRUS_NTLM_SUBMISSION" && cmd "EHLO check" 250 &&
+	printf '%s' "$ALL" | grep -q '^250-AUTH NTLM\s*$'; then
+	ok "cyrus-ntlm $MW_CYRUS_NTLM_SUBMISSION offers NTLM alone after STARTTLS"
+else
+	bad "cyrus-ntlm: not NTLM alone: $(printf '%s' "$ALL" | grep AUTH) $LAST"
+fi
+close_smtp
 
 # ---------------------------------------------------------------- kerberos
 

@@ -160,7 +160,7 @@ func (e *Error) Hint() string {
 	case e.Op == "context" && e.Package == "Kerberos":
 		return "the Kerberos exchange failed: check that this machine is in the domain (or has a ticket), that the relay's SPN smtp/<host> is registered (connect by that host name; --spn, auth.spn), and that the clocks agree"
 	case e.Op == "context" && e.Package == "NTLM":
-		return "NTLM through SSPI failed: the account may have no domain credentials (a local account; under Wine, no winbindd holding cached credentials for ntlm_auth), the domain policy may refuse outgoing NTLM (Network security: Restrict NTLM), or the relay does not accept this account"
+		return "NTLM through SSPI failed: the account may have no domain credentials (a local account with no domain credential saved for the relay in Credential Manager, cmdkey /add:HOST; under Wine, no winbindd holding cached credentials for ntlm_auth), the domain policy may refuse outgoing NTLM (Network security: Restrict NTLM), or the relay does not accept this account"
 	}
 	return ""
 }

@@ -3,6 +3,7 @@ package mailwarden
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"mailwarden/authmech"
 	"mailwarden/authmech/gssapi"
@@ -37,6 +38,15 @@ func authFactory(ctx context.Context, p Profile, canon string, opts *Options) (f
 		return bad("password", err)
 	}
 	creds.Password = authmech.Secret(pw)
+	if strings.EqualFold(a.Provider, system.ProviderSSPI) {
+		if pw == "" {
+			return bad("password", errors.New("provider sspi needs a password"))
+		}
+		if _, err := system.NewSSPI(creds, canon); err != nil {
+			return bad("provider", err)
+		}
+		return func() (authmech.Client, error) { return system.NewSSPI(creds, canon) }, nil, nil
+	}
 	var tokens *oauth.TokenSource
 	if a.OAuthToken != "" {
 		tok, err := a.OAuthToken.Resolve(ctx, getenv, src)

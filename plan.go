@@ -3,6 +3,7 @@ package mailwarden
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"mailwarden/audit"
@@ -96,6 +97,9 @@ func resolvePlan(p Profile) (*plan, error) {
 			return bad("auth."+field, err)
 		}
 	}
+	if field, err := planProvider(p.Auth, pl.mechanism, runtime.GOOS); err != nil {
+		return bad("auth."+field, err)
+	}
 	if err := checkSecretRefs(p); err != nil {
 		return nil, err
 	}
@@ -170,6 +174,43 @@ func planMechanism(a Auth) (string, error) {
 		return "", fmt.Errorf("unknown mechanism %q (%s)", a.Mechanism, acceptedMechanisms())
 	}
 	return canon, nil
+}
+
+// planProvider checks auth.provider against the mechanism on the system
+// goos: "sspi" is Windows-only, runs NTLM, GSSAPI or auto between them,
+// and needs a user and a password (a reference; resolved later). It
+// returns the field at fault.
+func planProvider(a Auth, mech, goos string) (string, error) {
+	switch strings.ToLower(a.Provider) {
+	case "", "builtin":
+		return "", nil
+	case system.ProviderSSPI:
+	default:
+		return "provider", fmt.Errorf("unknown provider %q (want sspi, or empty for the built-in mechanisms)", a.Provider)
+	}
+	if goos != "windows" {
+		return "provider", system.ErrSSPIWindowsOnly
+	}
+	switch mech {
+	case "NTLM", "GSSAPI", authmech.Auto:
+	case system.Name:
+		return "provider", errors.New("mechanism system already uses SSPI, with the account this process runs as; provider sspi is for a user and password (mechanism NTLM, GSSAPI or auto)")
+	default:
+		return "provider", fmt.Errorf("provider sspi runs NTLM and GSSAPI (or auto between them), not %s", mech)
+	}
+	if a.Username == "" {
+		return "username", errors.New("provider sspi needs a user (DOMAIN\\user, user@domain or user) and a password; for the account this process runs as, use mechanism system")
+	}
+	if a.Password == "" {
+		return "password", errors.New("provider sspi needs a password (a reference: env:NAME, file:PATH, ...)")
+	}
+	if a.Keytab != "" || a.CCache != "" || a.Krb5Conf != "" {
+		return "provider", errors.New("provider sspi takes a user and password; keytab, ccache and krb5_conf are the built-in GSSAPI's (SSPI uses the domain's configuration)")
+	}
+	if a.OAuthToken != "" || a.OAuth.Flow != "" {
+		return "provider", errors.New("provider sspi runs NTLM and GSSAPI, which take no OAuth token")
+	}
+	return "", nil
 }
 
 // checkSecretRefs checks the form of every secret reference of p.

@@ -159,6 +159,14 @@ type Auth struct {
 	Keytab   string `json:"keytab,omitempty"`
 	CCache   string `json:"ccache,omitempty"`
 	SPN      string `json:"spn,omitempty"`
+	// Provider chooses who runs NTLM and GSSAPI: empty (or "builtin") for
+	// the built-in pure-Go mechanisms, "sspi" for Windows SSPI with the
+	// explicit credentials Username (DOMAIN\user, user@domain or user)
+	// and Password; Mechanism is then NTLM, GSSAPI or auto (whichever of
+	// the two the relay offers, GSSAPI first). "sspi" is Windows-only: a
+	// configuration error elsewhere. Mechanism system needs no provider:
+	// it is SSPI with the process's own account on Windows already.
+	Provider string `json:"provider,omitempty"`
 	// AllowPlaintext lets mechanisms authenticate on a connection without
 	// TLS, which a man in the middle that strips STARTTLS (TLS "auto") can
 	// exploit: PLAIN and LOGIN send the password, XOAUTH2 and OAUTHBEARER a

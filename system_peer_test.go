@@ -121,3 +121,51 @@ func TestSystemMechanismTakesNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemAuthAgainstCyrusGSSAPI: mechanism system with the process's
+// credential cache authenticates to the real Postfix with Cyrus SASL's
+// GSSAPI plugin (MIT Kerberos acceptor, the KDC's service key), which
+// offers NTLM too: system picks GSSAPI, the message is delivered, and the
+// probe names the principal.
+func TestSystemAuthAgainstCyrusGSSAPI(t *testing.T) {
+	v := peers.Need(t, "MW_CYRUS_SUBMISSION", "MW_KRB5_CONF", "MW_KRB5_USER_PRINCIPAL",
+		"MW_KRB5_USER_KEYTAB", "MW_KRB5_SPN_HOST", "MW_TEST_CA", "MW_POSTFIX_MAILDIR")
+	kinit, err := exec.LookPath("kinit")
+	if err != nil {
+		if os.Getenv(peers.RequireEnv) == "1" {
+			t.Fatal("kinit (krb5-user) is not installed")
+		}
+		t.Skip("no kinit")
+	}
+	ccache := filepath.Join(t.TempDir(), "ccache")
+	cmd := exec.Command(kinit, "-k", "-t", v[3], "-c", "FILE:"+ccache, v[2])
+	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+v[1])
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kinit: %v: %s", err, out)
+	}
+	t.Setenv("KRB5_CONFIG", v[1])
+	t.Setenv("KRB5CCNAME", "FILE:"+ccache)
+	t.Setenv("KRB5_CLIENT_KTNAME", "")
+	_, port, _ := strings.Cut(v[0], ":")
+	p := Profile{Name: "cyrus-system", Servers: []string{v[4] + ":" + port + "-starttls"}, CAFile: v[5], Auth: Auth{Mechanism: "system"}}
+	tag, err := sendVia(t, p, os.Getenv)
+	if err != nil {
+		t.Fatalf("%v (hint: %s)", err, Hint(err))
+	}
+	if got := findDelivered(t, v[6], tag); !strings.Contains(string(got), tag) {
+		t.Error("delivered message lacks its subject")
+	}
+	s, err := NewSender(context.Background(), p, &Options{Getenv: os.Getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rep, err := s.Probe(context.Background())
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	in := rep.Servers[0].Info
+	if in.AuthMechanism != "GSSAPI" || !strings.HasPrefix(in.AuthUser, v[2]+" ") {
+		t.Errorf("probe: mechanism %q as %q, want GSSAPI as %s", in.AuthMechanism, in.AuthUser, v[2])
+	}
+}

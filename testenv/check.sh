@@ -182,10 +182,17 @@ fi
 close_smtp
 
 if open_smtp starttls "$MW_CYRUS_SUBMISSION" && cmd "EHLO check" 250 &&
-	printf '%s' "$ALL" | grep -q '^250-AUTH .*\bNTLM\b'; then
-	ok "cyrus offers NTLM after STARTTLS"
+	printf '%s' "$ALL" | grep -q '^250-AUTH .*\bNTLM\b' && printf '%s' "$ALL" | grep -q '^250-AUTH .*\bGSSAPI\b'; then
+	ok "cyrus offers NTLM and GSSAPI after STARTTLS"
 else
-	bad "cyrus: NTLM not offered: $LAST"
+	bad "cyrus: NTLM or GSSAPI not offered: $LAST"
+fi
+close_smtp
+if open_smtp starttls "$MW_CYRUS_NTLM_SUBMISSION" && cmd "EHLO check" 250 &&
+	printf '%s' "$ALL" | grep -q '^250-AUTH NTLM\s*$'; then
+	ok "cyrus-ntlm $MW_CYRUS_NTLM_SUBMISSION offers NTLM alone after STARTTLS"
+else
+	bad "cyrus-ntlm: not NTLM alone: $(printf '%s' "$ALL" | grep AUTH) $LAST"
 fi
 close_smtp
 
@@ -217,6 +224,24 @@ if kinit -kt "$MW_KRB5_USER_KEYTAB" "$MW_KRB5_USER_PRINCIPAL" >"$TMP/kinit.out" 
 	ok "wine: smtpcheck.exe --auth system (SSPI Kerberos) to dovecot"
 else
 	bad "wine: smtpcheck.exe --auth system failed: $(printf '%s' "${out:-}" | tail -n2)"
+fi
+# The same ticket to Cyrus's GSSAPI (Postfix, Cyrus SASL's gssapi plugin).
+if out=$(WINEPREFIX=$MW_WINEPREFIX WINEDEBUG=-all timeout 120 "$MW_WINE" "$MW_SMTPCHECK_EXE" probe \
+	--server "$MW_KRB5_SPN_HOST:${MW_CYRUS_SUBMISSION##*:}-starttls" --ca "$MW_TEST_CA" --auth system 2>&1) &&
+	[[ $out == *"authenticated with GSSAPI as"*"SSPI Kerberos"* ]]; then
+	ok "wine: smtpcheck.exe --auth system (SSPI Kerberos) to cyrus GSSAPI"
+else
+	bad "wine: smtpcheck.exe --auth system to cyrus failed: $(printf '%s' "${out:-}" | tail -n2)"
+fi
+# SSPI's NTLM package with explicit credentials: Wine runs ntlm_auth (the
+# wrapper in MW_WINE_NTLM_PATH) with the user and password.
+if out=$(PATH=$MW_WINE_NTLM_PATH:$PATH MAILWARDEN_PASSWORD=$MW_SASL_PASSWORD WINEPREFIX=$MW_WINEPREFIX WINEDEBUG=-all \
+	timeout 120 "$MW_WINE" "$MW_SMTPCHECK_EXE" probe --server "$MW_KRB5_SPN_HOST:${MW_CYRUS_SUBMISSION##*:}-starttls" \
+	--ca "$MW_TEST_CA" --auth ntlm --auth-provider sspi --user "$MW_SASL_DOMAIN\\$MW_SASL_USER" 2>&1) &&
+	[[ $out == *"authenticated with NTLM as"*"SSPI NTLM, explicit credentials"* ]]; then
+	ok "wine: smtpcheck.exe --auth ntlm --auth-provider sspi (ntlm_auth) to cyrus"
+else
+	bad "wine: smtpcheck.exe SSPI NTLM to cyrus failed: $(printf '%s' "${out:-}" | tail -n2)"
 fi
 kdestroy >/dev/null 2>&1 || true
 

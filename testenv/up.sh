@@ -46,7 +46,7 @@ PACKAGES=(
 	chromium python3 poppler-utils fonts-dejavu-core
 	softhsm2 opensc gnutls-bin gpgsm
 	postgresql
-	wine64 gcc-mingw-w64-x86-64-win32
+	wine64 gcc-mingw-w64-x86-64-win32 winbind
 )
 
 T0=${EPOCHREALTIME/[.,]/}
@@ -287,6 +287,7 @@ EOF
 	# (including Received: headers the client sent) stay.
 	printf '%s\n' \
 		'/^Received: from .*[[:space:]]by sink\.mailwarden\.test \(Postfix\)/ IGNORE' \
+		"/^Received: from .*[[:space:]]by ${KRB5_SPN_HOST//./\\.} \\(Postfix\\) with ESMTPSA id / IGNORE" \
 		'/^Received: from .*[[:space:]]by submission\.mailwarden\.test with / IGNORE' \
 		>"$d/etc/header_checks"
 
@@ -885,14 +886,22 @@ up_dovecot() {
 
 # Cyrus SASL in the Postfix instance: one more smtpd listener, STARTTLS
 # required before AUTH, offering NTLM (Cyrus's ntlm plugin, checking the
-# password from sasldb) and PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256.
+# password from sasldb), GSSAPI (Cyrus's gssapi plugin with MIT Kerberos,
+# libsasl2-modules-gssapi-mit) and PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1
+# SCRAM-SHA-256. GSSAPI reads a copy of the KDC's services keytab
+# (KRB5_KTNAME, with KRB5_CONFIG, through Postfix's import_environment).
+# Postfix names its myhostname as the GSSAPI acceptor (smtp/<myhostname>),
+# so this listener's myhostname is the KDC's SPN host ($KRB5_SPN_HOST,
+# whose key the keytab holds; MIT's ignore_acceptor_hostname does not reach
+# Cyrus's acceptor): its greeting says that name, and the Received: header
+# it adds is dropped like the others.
 # Its smtpd.conf and sasldb live in the instance's private config directory
 # (cyrus_sasl_config_path; Debian's Postfix also looks in
 # $config_directory/sasl, so both name the same place). Added to a running Postfix with "postfix reload".
 up_cyrus() {
 	local d=$RUN/postfix
 	alive postfix || die "cyrus needs the postfix peer"
-	local P_PLAIN P_CYRUS
+	local P_PLAIN P_CYRUS P_CYRUS_NTLM=
 	. "$d/ports"
 	mkdir -p "$d/etc/sasl"
 	if [ ! -s "$d/etc/sasl/sasldb2" ]; then
@@ -902,38 +911,66 @@ up_cyrus() {
 		chown root:postfix "$d/etc/sasl/sasldb2"
 		chmod 640 "$d/etc/sasl/sasldb2"
 	fi
-	cat >"$d/etc/sasl/smtpd.conf" <<-EOF
-		pwcheck_method: auxprop
-		auxprop_plugin: sasldb
-		sasldb_path: $d/etc/sasl/sasldb2
-		mech_list: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 NTLM
-		log_level: 3
-	EOF
-	if ! grep -q "^127.0.0.1:$P_CYRUS " "$d/etc/master.cf"; then
-		if [ -n "$(ss -H -tln "sport = :$P_CYRUS" 2>/dev/null)" ]; then
-			ports P_CYRUS # taken meanwhile: choose another
-			printf '%s\n' "P_CYRUS=$P_CYRUS" "P_PLAIN=$P_PLAIN" >"$d/ports"
+	[ -s "$RUN/krb5/services.keytab" ] || die "cyrus needs the krb5 peer (GSSAPI)"
+	cp "$RUN/krb5/services.keytab" "$d/etc/sasl/smtp.keytab"
+	chown root:postfix "$d/etc/sasl/smtp.keytab"
+	chmod 640 "$d/etc/sasl/smtp.keytab"
+	# smtpd.conf is the main listener's; smtpd-ntlm.conf (smtpd_sasl_path)
+	# the second listener's, which offers NTLM alone, as Exchange's internal
+	# receive connectors do.
+	local conf mechs
+	for conf in smtpd:"PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 NTLM GSSAPI" smtpd-ntlm:NTLM; do
+		mechs=${conf#*:}
+		cat >"$d/etc/sasl/${conf%%:*}.conf" <<-EOF
+			pwcheck_method: auxprop
+			auxprop_plugin: sasldb
+			sasldb_path: $d/etc/sasl/sasldb2
+			mech_list: $mechs
+			keytab: $d/etc/sasl/smtp.keytab
+			log_level: 3
+		EOF
+	done
+	local env="MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME KRB5_CONFIG=$RUN/krb5/krb5.conf KRB5_KTNAME=FILE:$d/etc/sasl/smtp.keytab"
+	local reload=
+	if [ "$(postconf -c "$d/etc" -h import_environment)" != "$env" ]; then
+		postconf -c "$d/etc" -e "import_environment = $env" || die "postconf import_environment failed"
+		reload=1
+	fi
+	[ -n "${P_CYRUS_NTLM:-}" ] || ports P_CYRUS_NTLM
+	local l var
+	for l in P_CYRUS:smtpd P_CYRUS_NTLM:smtpd-ntlm; do
+		var=${l%%:*}
+		grep -q "^127.0.0.1:${!var} " "$d/etc/master.cf" && continue
+		if [ -n "$(ss -H -tln "sport = :${!var}" 2>/dev/null)" ]; then
+			ports "$var" # taken meanwhile: choose another
 		fi
 		cat >>"$d/etc/master.cf" <<-EOF
-			127.0.0.1:$P_CYRUS inet n - n - - smtpd
+			127.0.0.1:${!var} inet n - n - - smtpd
 			  -o smtpd_tls_security_level=encrypt
 			  -o smtpd_tls_auth_only=yes
 			  -o smtpd_sasl_auth_enable=yes
 			  -o smtpd_sasl_type=cyrus
-			  -o smtpd_sasl_path=smtpd
+			  -o smtpd_sasl_path=${l#*:}
 			  -o smtpd_sasl_security_options=noanonymous
 			  -o smtpd_sasl_tls_security_options=noanonymous
 			  -o smtpd_sasl_local_domain=$SASL_DOMAIN
+			  -o myhostname=$KRB5_SPN_HOST
 			  -o mynetworks=
 			  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
 		EOF
+		reload=1
+	done
+	printf '%s\n' "P_CYRUS=$P_CYRUS" "P_PLAIN=$P_PLAIN" "P_CYRUS_NTLM=$P_CYRUS_NTLM" >"$d/ports"
+	if [ -n "$reload" ]; then
 		postfix -c "$d/etc" reload >>"$d/start.log" 2>&1 || abort postfix "postfix reload failed" "$d/start.log" "$d/maillog"
 	fi
 	wait_up postfix "$P_CYRUS" 220 || abort postfix "postfix (cyrus) does not answer on 127.0.0.1:$P_CYRUS" "$d/maillog"
+	wait_up postfix "$P_CYRUS_NTLM" 220 || abort postfix "postfix (cyrus, NTLM only) does not answer on 127.0.0.1:$P_CYRUS_NTLM" "$d/maillog"
 	envfile postfix-cyrus <<-EOF
 		export MW_CYRUS_SUBMISSION=127.0.0.1:$P_CYRUS
+		export MW_CYRUS_NTLM_SUBMISSION=127.0.0.1:$P_CYRUS_NTLM
 	EOF
-	log "postfix cyrus submission up: $P_CYRUS"
+	log "postfix cyrus submission up: $P_CYRUS, NTLM only: $P_CYRUS_NTLM"
 }
 
 # ---------------------------------------------------------------- softhsm
@@ -1086,8 +1123,35 @@ up_wine() {
 		! grep -q '^usage: smtpcheck' "$d/run.log"; then
 		abort wine "Wine does not run smtpcheck.exe" "$d/run.log"
 	fi
+	# Wine's NTLM package runs Samba's ntlm_auth (package winbind) from PATH
+	# as "ntlm_auth --helper-protocol=ntlmssp-client-1 --username=U
+	# --domain=D" and hands it the password of explicit credentials; no
+	# winbindd is involved then. Cyrus's ntlm plugin sends a CHALLENGE
+	# without target information, for which Samba's client refuses NTLMv2
+	# ("Server did not provide 'target information', required for NTLMv2":
+	# NT_STATUS_INVALID_PARAMETER), so the ntlm_auth that tests put first on
+	# PATH (MW_WINE_NTLM_PATH) reads an smb.conf of its own with "client
+	# ntlmv2 auth = no" (an NTLMv1 response, which Cyrus checks) and keeps
+	# Samba's state under $d/ntlm instead of /var/lib/samba.
+	command -v ntlm_auth >/dev/null || die "ntlm_auth not found (package winbind)"
+	mkdir -p "$d/ntlm/bin" "$d/ntlm/state"
+	cat >"$d/ntlm/smb.conf" <<-EOF
+		[global]
+			client ntlmv2 auth = no
+			lock directory = $d/ntlm/state
+			state directory = $d/ntlm/state
+			cache directory = $d/ntlm/state
+			private dir = $d/ntlm/state
+			pid directory = $d/ntlm/state
+			ncalrpc dir = $d/ntlm/state
+			log file = $d/ntlm/state/log.%m
+	EOF
+	printf '#!/bin/sh\nexec %s --configfile=%s "$@"\n' "$(command -v ntlm_auth)" "$d/ntlm/smb.conf" >"$d/ntlm/bin/ntlm_auth"
+	chmod 755 "$d/ntlm/bin/ntlm_auth"
+	"$d/ntlm/bin/ntlm_auth" --version >"$d/ntlm/version.log" 2>&1 || abort wine "ntlm_auth with the test smb.conf does not run" "$d/ntlm/version.log"
 	envfile wine <<-EOF
 		export MW_WINE=$wine
+		export MW_WINE_NTLM_PATH=$d/ntlm/bin
 		export MW_WINEPREFIX=$prefix
 		export MW_SMTPCHECK_EXE=$d/smtpcheck.exe
 	EOF

@@ -208,3 +208,5 @@ var (
 	_ authmech.Client   = (*Client)(nil)
 	_ authmech.Verifier = (*Client)(nil)
 )
+
+func newSSPI(authmech.Credentials, string) (authmech.Client, error) { return nil, ErrSSPIWindowsOnly }

@@ -34,6 +34,7 @@ const (
 	kerbWrapNoEncrypt              = 0x80000001
 	secpkgAttrNames                = 1 // SECPKG_ATTR_NAMES
 	flagsKerberos           uint32 = sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_CONNECTION
+	flagsNTLM               uint32 = sspi.ISC_REQ_CONNECTION // as ntlm.NewClientContext
 )
 
 func platformHint(e *Error) string {
@@ -49,6 +50,9 @@ func platformHint(e *Error) string {
 	case secETimeSkew:
 		return "this machine's clock differs from the domain controller's by more than Kerberos allows (SEC_E_TIME_SKEW): synchronise the clock (w32tm /resync)"
 	case secELogonDenied:
+		if e.Explicit {
+			return "the domain refused the user name or password given (SEC_E_LOGON_DENIED): check the user (DOMAIN\\user or user@domain) and the password"
+		}
 		return "the relay refused the logon (SEC_E_LOGON_DENIED): check that the account may use the receive connector"
 	case secEUnsupportedFunction:
 		return "NTLM is refused by policy on this machine or the domain (Network security: Restrict NTLM): use Kerberos (GSSAPI) on the relay"
@@ -66,9 +70,22 @@ func New(c authmech.Credentials) (authmech.Client, error) {
 	return &Client{creds: c}, nil
 }
 
+func newSSPI(c authmech.Credentials, mech string) (authmech.Client, error) {
+	domain, user := splitAccount(c.Username)
+	return &Client{creds: c, want: mech, explicit: &explicitCreds{domain: domain, user: user}}, nil
+}
+
+// explicitCreds are the domain and user of the SSPI provider's explicit
+// credentials; the password stays in Client.creds.
+type explicitCreds struct{ domain, user string }
+
 // Client is one exchange of the system mechanism through SSPI.
 type Client struct {
 	creds authmech.Credentials
+	// explicit is set for the SSPI provider (NewSSPI): the user and
+	// password in creds, not the logon session's credentials.
+	explicit *explicitCreds
+	want     string // "GSSAPI" or "NTLM" for NewSSPI's named mechanism; "" either
 
 	pkg     string // "Kerberos" or "NTLM", set by Start
 	account string
@@ -76,7 +93,7 @@ type Client struct {
 	cred   *sspi.Credentials
 	krb    *sspi.Context // the Kerberos context, driven directly to reach its handle
 	target []uint16      // the SPN, for InitializeSecurityContext
-	ntlm   *ntlm.ClientContext
+	ntlm   *sspi.Context // the NTLM context, driven the same way
 
 	established bool // the security context is complete
 	sawAPRep    bool // a context token came after SSPI had called the context complete
@@ -93,6 +110,9 @@ func (c *Client) User() string {
 	if c.pkg == "" {
 		return ""
 	}
+	if c.explicit != nil {
+		return c.account + " (SSPI " + c.pkg + ", explicit credentials)"
+	}
 	return c.account + " (system account, SSPI " + c.pkg + ")"
 }
 
@@ -108,23 +128,50 @@ func currentAccount() string {
 
 func (c *Client) fail(op, msg string, err error) error {
 	var errno syscall.Errno
-	if errors.As(err, &errno) && errno == secENoCredentials {
+	if c.explicit == nil && errors.As(err, &errno) && errno == secENoCredentials && !errors.Is(err, ErrNoCredentials) {
 		err = fmt.Errorf("%w: %v", ErrNoCredentials, err)
 	}
 	c.release() // the exchange is over: free the SSPI handles now
-	return &Error{Op: op, Package: c.pkg, Account: c.account, Msg: msg, Err: err}
+	return &Error{Op: op, Package: c.pkg, Account: c.account, Msg: msg, Err: err, Explicit: c.explicit != nil}
+}
+
+// acquire returns outbound credentials of the package pkg ("Kerberos" or
+// "NTLM"): the logon session's, or the explicit user and password.
+func (c *Client) acquire(pkg string) (*sspi.Credentials, error) {
+	var cred *sspi.Credentials
+	var err error
+	switch {
+	case c.explicit == nil && pkg == "Kerberos":
+		cred, err = kerberos.AcquireCurrentUserCredentials()
+	case c.explicit == nil:
+		cred, err = ntlm.AcquireCurrentUserCredentials()
+	case pkg == "Kerberos":
+		cred, err = kerberos.AcquireUserCredentials(c.explicit.domain, c.explicit.user, string(c.creds.Password))
+	default:
+		cred, err = ntlm.AcquireUserCredentials(c.explicit.domain, c.explicit.user, string(c.creds.Password))
+	}
+	if err != nil && c.explicit == nil {
+		err = fmt.Errorf("%w: %v", ErrNoCredentials, err)
+	}
+	return cred, err
 }
 
 // Start picks Kerberos (GSSAPI) when the server offers it, else NTLM, and
-// makes the first token with the logon session's credentials.
+// makes the first token with the logon session's credentials (or, for
+// NewSSPI, the user and password given; only the mechanism named, if one
+// was).
 func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, []byte, error) {
 	if err := info.RefuseInClear("SYSTEM", "it negotiates no security layer, so whoever is on the path can relay the exchange and take over the authenticated session"); err != nil {
 		return "", nil, err
 	}
 	c.release()
-	c.account = currentAccount()
+	if c.explicit != nil {
+		c.account = c.creds.Username // as the operator wrote it
+	} else {
+		c.account = currentAccount()
+	}
 	switch {
-	case info.Offers("GSSAPI"):
+	case info.Offers("GSSAPI") && c.want != "NTLM":
 		c.pkg = "Kerberos"
 		spn := c.creds.Kerberos.SPN
 		if spn == "" {
@@ -134,16 +181,16 @@ func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, 
 			spn = "smtp/" + info.Name
 		}
 		spn, _, _ = strings.Cut(spn, "@")
-		cred, err := kerberos.AcquireCurrentUserCredentials()
+		cred, err := c.acquire(c.pkg)
 		if err != nil {
-			return "", nil, c.fail("credentials", "AcquireCredentialsHandle", fmt.Errorf("%w: %v", ErrNoCredentials, err))
+			return "", nil, c.fail("credentials", "AcquireCredentialsHandle", err)
 		}
 		c.cred = cred
 		if c.target, err = syscall.UTF16FromString(spn); err != nil {
 			return "", nil, c.fail("context", "the service principal "+spn, err)
 		}
 		c.krb = sspi.NewClientContext(cred, flagsKerberos)
-		completed, tok, err := c.krbUpdate(nil)
+		completed, tok, err := c.update(c.krb, kerberos.PackageInfo.MaxToken, nil)
 		if err != nil {
 			return "", nil, c.fail("context", "InitializeSecurityContext for "+spn, err)
 		}
@@ -155,25 +202,47 @@ func (c *Client) Start(ctx context.Context, info *authmech.ServerInfo) (string, 
 			c.account = c.contextName(c.account)
 		}
 		return "GSSAPI", tok, nil
-	case info.Offers("NTLM"):
+	case info.Offers("NTLM") && c.want != "GSSAPI":
 		c.pkg = "NTLM"
-		cred, err := ntlm.AcquireCurrentUserCredentials()
+		cred, err := c.acquire(c.pkg)
 		if err != nil {
-			return "", nil, c.fail("credentials", "AcquireCredentialsHandle", fmt.Errorf("%w: %v", ErrNoCredentials, err))
+			return "", nil, c.fail("credentials", "AcquireCredentialsHandle", err)
 		}
 		c.cred = cred
-		cc, tok, err := ntlm.NewClientContext(cred)
+		// The first call gets no input buffer at all: Wine's NTLM
+		// package takes an input descriptor (even with an empty token,
+		// as ntlm.NewClientContext passes) for a continuation and
+		// answers SEC_E_INVALID_HANDLE.
+		c.ntlm = sspi.NewClientContext(cred, flagsNTLM)
+		c.target = nil
+		if c.explicit == nil && info != nil {
+			// SSPI's NTLM prefers a domain credential saved for the
+			// relay in Credential Manager (cmdkey /add:HOST) to the logon
+			// session's: name the account it holds.
+			if u := savedCredentialUser(info.Name); u != "" {
+				c.account = u + " (saved in Credential Manager for " + info.Name + ")"
+			}
+		}
+		if info != nil && info.Name != "" {
+			if c.target, err = syscall.UTF16FromString("smtp/" + info.Name); err != nil {
+				return "", nil, c.fail("context", "the target name", err)
+			}
+		}
+		_, tok, err := c.update(c.ntlm, ntlm.PackageInfo.MaxToken, nil)
 		if err != nil {
 			return "", nil, c.fail("context", "InitializeSecurityContext", err)
 		}
-		c.ntlm = cc
 		return "NTLM", tok, nil
 	}
 	offered := "nothing"
 	if info != nil && len(info.Mechanisms) > 0 {
 		offered = strings.Join(info.Mechanisms, " ")
 	}
-	return "", nil, &Error{Op: "offer", Msg: "the server offers neither GSSAPI nor NTLM (it offers " + offered + ")", Err: authmech.ErrNotOffered}
+	wanted := "neither GSSAPI nor NTLM"
+	if c.want != "" {
+		wanted = "no " + c.want
+	}
+	return "", nil, &Error{Op: "offer", Msg: "the server offers " + wanted + " (it offers " + offered + ")", Err: authmech.ErrNotOffered, Explicit: c.explicit != nil}
 }
 
 // Next answers a challenge: Kerberos context tokens until the context is
@@ -185,15 +254,18 @@ func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 		if c.done {
 			return nil, c.fail("context", "unexpected server challenge after NTLM's answer", nil)
 		}
-		resp, err := c.ntlm.Update(challenge)
+		_, resp, err := c.update(c.ntlm, ntlm.PackageInfo.MaxToken, challenge)
 		if err != nil {
 			return nil, c.fail("context", "NTLM challenge", err)
 		}
 		c.done = true
+		if c.explicit == nil {
+			c.account = contextName(c.ntlm, c.account)
+		}
 		return resp, nil
 	case c.krb != nil:
 		if !c.established {
-			completed, tok, err := c.krbUpdate(challenge)
+			completed, tok, err := c.update(c.krb, kerberos.PackageInfo.MaxToken, challenge)
 			if err != nil {
 				return nil, c.fail("context", "the server's Kerberos reply", err)
 			}
@@ -222,9 +294,13 @@ func (c *Client) Next(_ context.Context, challenge []byte) ([]byte, error) {
 // contextName returns the client name of the established context
 // (QueryContextAttributes SECPKG_ATTR_NAMES: the Kerberos principal, as
 // user@REALM), or def when the package does not say.
-func (c *Client) contextName(def string) string {
+func (c *Client) contextName(def string) string { return contextName(c.krb, def) }
+
+// contextName returns the client name of the established context sc, or
+// def.
+func contextName(sc *sspi.Context, def string) string {
 	var p *uint16 // SecPkgContext_NamesW: one pointer, allocated by SSPI
-	if sspi.QueryContextAttributes(c.krb.Handle, secpkgAttrNames, (*byte)(unsafe.Pointer(&p))) != sspi.SEC_E_OK || p == nil {
+	if sspi.QueryContextAttributes(sc.Handle, secpkgAttrNames, (*byte)(unsafe.Pointer(&p))) != sspi.SEC_E_OK || p == nil {
 		return def
 	}
 	defer sspi.FreeContextBuffer((*byte)(unsafe.Pointer(p)))
@@ -234,11 +310,12 @@ func (c *Client) contextName(def string) string {
 	return def
 }
 
-// krbUpdate runs InitializeSecurityContext with the server's token in
-// (nil for the first call) and returns whether the context is complete and
-// the token to send.
-func (c *Client) krbUpdate(in []byte) (bool, []byte, error) {
-	out := make([]byte, kerberos.PackageInfo.MaxToken)
+// update runs InitializeSecurityContext on sc (Kerberos or NTLM) with the
+// server's token in (nil for the first call, which then passes no input
+// descriptor) and returns whether the context is complete and the token to
+// send.
+func (c *Client) update(sc *sspi.Context, maxToken uint32, in []byte) (bool, []byte, error) {
+	out := make([]byte, maxToken)
 	var ob [1]sspi.SecBuffer
 	ob[0].Set(sspi.SECBUFFER_TOKEN, out)
 	var inDesc *sspi.SecBufferDesc
@@ -249,12 +326,16 @@ func (c *Client) krbUpdate(in []byte) (bool, []byte, error) {
 	}
 	outDesc := sspi.NewSecBufferDesc(ob[:])
 	completed := false
-	switch ret := c.krb.Update(&c.target[0], outDesc, inDesc); ret {
+	var target *uint16
+	if len(c.target) > 0 {
+		target = &c.target[0]
+	}
+	switch ret := sc.Update(target, outDesc, inDesc); ret {
 	case sspi.SEC_E_OK:
 		completed = true
 	case sspi.SEC_I_CONTINUE_NEEDED:
 	case sspi.SEC_I_COMPLETE_NEEDED, sspi.SEC_I_COMPLETE_AND_CONTINUE:
-		if r := sspi.CompleteAuthToken(c.krb.Handle, outDesc); r != sspi.SEC_E_OK {
+		if r := sspi.CompleteAuthToken(sc.Handle, outDesc); r != sspi.SEC_E_OK {
 			return false, nil, r
 		}
 		completed = ret == sspi.SEC_I_COMPLETE_NEEDED
@@ -396,6 +477,53 @@ func (c *Client) release() {
 		c.cred = nil
 	}
 	c.established, c.done, c.sawAPRep = false, false, false
+}
+
+// credentialW is CREDENTIALW (wincred.h).
+type credentialW struct {
+	Flags              uint32
+	Type               uint32
+	TargetName         *uint16
+	Comment            *uint16
+	LastWritten        windows.Filetime
+	CredentialBlobSize uint32
+	CredentialBlob     *byte
+	Persist            uint32
+	AttributeCount     uint32
+	Attributes         uintptr
+	TargetAlias        *uint16
+	UserName           *uint16
+}
+
+const credTypeDomainPassword = 2 // CRED_TYPE_DOMAIN_PASSWORD
+
+var (
+	advapi32     = windows.NewLazySystemDLL("advapi32.dll")
+	procCredRead = advapi32.NewProc("CredReadW")
+	procCredFree = advapi32.NewProc("CredFree")
+)
+
+// savedCredentialUser returns the user name of the domain credential
+// Credential Manager holds for host, "" when there is none. The password
+// is neither read nor returned (Windows does not hand it out for this
+// type).
+func savedCredentialUser(host string) string {
+	if host == "" || procCredRead.Find() != nil || procCredFree.Find() != nil {
+		return ""
+	}
+	target, err := syscall.UTF16PtrFromString(host)
+	if err != nil {
+		return ""
+	}
+	var p *credentialW
+	if r, _, _ := procCredRead.Call(uintptr(unsafe.Pointer(target)), credTypeDomainPassword, 0, uintptr(unsafe.Pointer(&p))); r == 0 || p == nil {
+		return ""
+	}
+	defer procCredFree.Call(uintptr(unsafe.Pointer(p)))
+	if p.UserName == nil {
+		return ""
+	}
+	return windows.UTF16PtrToString(p.UserName)
 }
 
 var (

@@ -65,6 +65,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 	fs.Var(secretRef("file:", &p.ClientP12Password), "client-p12-password-file", "`FILE` holding the PKCS#12 password")
 	a := &p.Auth
 	fs.StringVar(&a.Mechanism, "auth", "", "authentication `MECH`: auto (the default when --user or a token is given), PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-1, NTLM, GSSAPI, XOAUTH2, OAUTHBEARER, none, or system (the account this process runs as: SSPI Kerberos or NTLM on Windows, the Kerberos credential cache KRB5CCNAME or client keytab KRB5_CLIENT_KTNAME elsewhere; no user or password)")
+	fs.StringVar(&a.Provider, "auth-provider", "", "`PROVIDER` of NTLM and GSSAPI: empty for the built-in mechanisms, or sspi (Windows only) for Windows SSPI with --user (DOMAIN\\user, user@domain or user) and the password as explicit credentials; --auth is then NTLM, GSSAPI or auto (GSSAPI when offered, else NTLM)")
 	fs.StringVar(&a.Username, "user", "", "user `NAME` for authentication")
 	fs.Var(secretRef("file:", &a.Password), "password-file", "`FILE` holding the password (or set MAILWARDEN_PASSWORD)")
 	fs.Var(cliSecret("cli:password", secrets, &a.Password), "password", "the `PASSWORD` itself (visible to other processes: prefer --password-file)")

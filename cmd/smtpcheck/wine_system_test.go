@@ -16,15 +16,16 @@ import (
 // TestWineSystemAuthSSPI runs the Windows build of smtpcheck under Wine,
 // whose SSPI Kerberos package is MIT Kerberos with the credential cache
 // and krb5.conf it inherits: --auth system authenticates to the real
-// Dovecot with a ticket from the real KDC (SASL GSSAPI through SSPI,
-// security layer included), the message is delivered to Postfix's files,
+// Dovecot and to the real Postfix with Cyrus SASL's GSSAPI (which offers
+// NTLM too) with a ticket from the real KDC (SASL GSSAPI through SSPI,
+// security layer included), each message is delivered to Postfix's files,
 // probe names the account and the package; with no ticket the exit code is
 // 4 and the hint is printed. smtpcheck.exe is built here from the current
 // source.
 func TestWineSystemAuthSSPI(t *testing.T) {
 	wine := winetest.Need(t)
 	v := peers.Need(t, "MW_DOVECOT_SUBMISSION", "MW_KRB5_CONF", "MW_KRB5_USER_PRINCIPAL",
-		"MW_KRB5_USER_KEYTAB", "MW_KRB5_SPN_HOST", "MW_TEST_CA", "MW_POSTFIX_MAILDIR")
+		"MW_KRB5_USER_KEYTAB", "MW_KRB5_SPN_HOST", "MW_TEST_CA", "MW_POSTFIX_MAILDIR", "MW_CYRUS_SUBMISSION")
 	krb5conf, principal, keytab, host, ca, maildir := v[1], v[2], v[3], v[4], v[5], v[6]
 	kinit, err := exec.LookPath("kinit")
 	if err != nil {
@@ -55,6 +56,15 @@ func TestWineSystemAuthSSPI(t *testing.T) {
 		"--from", "a@example.com", "--to", "b@example.com", "--subject", tag, "--body", "sent through SSPI under Wine")
 	if code != exitOK {
 		t.Fatalf("send under Wine: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
+	}
+	peers.Delivered(t, maildir, tag)
+
+	_, cyrusPort, _ := strings.Cut(v[7], ":")
+	tag = fmt.Sprintf("wine-sspi-cyrus-%d", time.Now().UnixNano())
+	out, stderr, code = run("FILE:"+ccache, "send", "--server", host+":"+cyrusPort+"-starttls", "--ca", ca, "--auth", "system",
+		"--from", "a@example.com", "--to", "b@example.com", "--subject", tag, "--body", "sent through SSPI to Cyrus under Wine")
+	if code != exitOK {
+		t.Fatalf("send to Cyrus under Wine: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
 	}
 	peers.Delivered(t, maildir, tag)
 

@@ -72,7 +72,7 @@ func TestOutboxRunSnapshotOnSIGUSR1(t *testing.T) {
 		}
 	}
 	// The backoff is an hour, with jitter.
-	nextInMinutes := regexp.MustCompile(`next attempt  in [0-9]+m \(`)
+	nextInMinutes := regexp.MustCompile(`next attempt  in ([0-9]+h)?[0-9]+m \(`) // jitter: 30m to 1h0m
 	if !nextInMinutes.MatchString(snap) {
 		t.Errorf("snapshot's next attempt:\n%s", snap)
 	}

@@ -229,6 +229,21 @@ func (e *encoder) appendAny(dst []byte, x any) []byte {
 		}
 	case []byte:
 		return appendString(dst, string(x))
+	case []string:
+		// A list of addresses on every send: the same JSON as through
+		// encoding/json and reencode (strings hold no member keys to
+		// redact), without their cost.
+		if x == nil {
+			return append(dst, "null"...)
+		}
+		dst = append(dst, '[')
+		for i, s := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, s)
+		}
+		return append(dst, ']')
 	case encoding.TextMarshaler:
 		if _, ok := x.(json.Marshaler); !ok {
 			b, err := x.MarshalText()

@@ -6,7 +6,13 @@ package main
 // net/smtp sending the same 2 KB message, each over one connection to the
 // same in-process sink, in one run.
 //
-//	cd bench && go test -run '^$' -bench SenderSend -benchmem -count 5
+//	cd bench && go test -run '^$' -bench SenderSend -benchmem
+//
+// and, in interleaved rounds (go test -count runs each variant N times in
+// a row), with medians and per-round ratios:
+//
+//	cd bench && go test -c -o /tmp/bench.test . &&
+//	  go run ./rounds -bin /tmp/bench.test -bench SenderSend -n 5 -ref net-smtp
 
 import (
 	"context"

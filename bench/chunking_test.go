@@ -2,10 +2,15 @@ package main
 
 // 1 MB over CHUNKING, plaintext: transport.Client.Send against the minimal
 // pipelining+BDAT client (minimal.go) and net/smtp, on the fast sink and on
-// go-smtp's, each variant once per round so that ratios are taken within a
-// round:
+// go-smtp's:
 //
-//	cd bench && go test -run '^$' -bench Chunking1MB -benchmem -count 7
+//	cd bench && go test -run '^$' -bench Chunking1MB -benchmem
+//
+// and, in interleaved rounds (go test -count runs each variant N times in
+// a row), with medians and per-round ratios:
+//
+//	cd bench && go test -c -o /tmp/bench.test . &&
+//	  go run ./rounds -bin /tmp/bench.test -bench Chunking1MB -n 7 -ref minimal-BDAT
 
 import "testing"
 

@@ -41,3 +41,25 @@ func TestProfileAuditAnchorAndSyslogPolicy(t *testing.T) {
 		t.Errorf("relp with cert: %v", err)
 	}
 }
+
+// TestProfileAuditSync: audit.sync takes every, interval or none and needs
+// audit.file; anything else is a configuration error naming the field.
+func TestProfileAuditSync(t *testing.T) {
+	base := Profile{Name: "p", Servers: []string{"relay.example.com:25"}, TLS: "none"}
+	var ce *ConfigError
+	p := base
+	for _, s := range []string{"", "every", "interval", "none"} {
+		p.Audit = AuditConfig{File: "/x/audit.log", Sync: s}
+		if err := p.Validate(); err != nil {
+			t.Errorf("sync %q: %v", s, err)
+		}
+	}
+	p.Audit = AuditConfig{File: "/x/audit.log", Sync: "always"}
+	if err := p.Validate(); !errors.As(err, &ce) || ce.Field != "audit.sync" {
+		t.Errorf("sync always: %v", err)
+	}
+	p.Audit = AuditConfig{Sync: "none"}
+	if err := p.Validate(); !errors.As(err, &ce) || ce.Field != "audit.sync" {
+		t.Errorf("sync without file: %v", err)
+	}
+}

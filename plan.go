@@ -122,6 +122,12 @@ func resolvePlan(p Profile) (*plan, error) {
 	if p.Audit.AnchorFile != "" && p.Audit.File == "" {
 		return bad("audit.anchor_file", errors.New("needs audit.file"))
 	}
+	if _, err := auditSync(p.Audit.Sync); err != nil {
+		return bad("audit.sync", err)
+	}
+	if p.Audit.Sync != "" && p.Audit.File == "" {
+		return bad("audit.sync", errors.New("needs audit.file"))
+	}
 	if p.Audit.Syslog != "" {
 		sc, err := audit.ParseSyslogURL(p.Audit.Syslog)
 		if err != nil {
@@ -273,4 +279,17 @@ func planProxy(name string, px Proxy) (proxyPlan, error) {
 		return bad(field, err)
 	}
 	return pp, nil
+}
+
+// auditSync parses audit.sync.
+func auditSync(s string) (audit.SyncPolicy, error) {
+	switch s {
+	case "", "every":
+		return audit.SyncEvery, nil
+	case "interval":
+		return audit.SyncInterval, nil
+	case "none":
+		return audit.SyncNone, nil
+	}
+	return 0, fmt.Errorf("unknown sync policy %q (want every, interval or none)", s)
 }

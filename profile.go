@@ -208,6 +208,13 @@ type AuditConfig struct {
 	// deleted newest files, and the writer refuses to start when the trail
 	// ends before it. Needs File.
 	AnchorFile string `json:"anchor_file,omitempty"`
+	// Sync is when the file's records are fsynced: "every" (the default:
+	// after every record, so a send reported done survives a power
+	// failure, at the cost of one fsync per record), "interval" (once a
+	// second when something was written) or "none" (left to the
+	// operating system; a crash of the process still loses nothing).
+	// Needs File.
+	Sync string `json:"sync,omitempty"`
 	// Syslog is a syslog URL: unixgram:///dev/log, udp://host:514,
 	// tcp://host:514, tcp+tls://host:6514, relp://host:2514,
 	// relp+tls://host:2514. Only relp and relp+tls acknowledge each record

@@ -405,7 +405,11 @@ func (s *Sender) openTrail(ctx context.Context) error {
 	}
 	cfg := audit.Config{EventLog: a.EventLog}
 	if a.File != "" {
-		cfg.File = &audit.FileConfig{Path: a.File, AnchorFile: a.AnchorFile}
+		sync, err := auditSync(a.Sync)
+		if err != nil {
+			return bad("audit.sync", err)
+		}
+		cfg.File = &audit.FileConfig{Path: a.File, AnchorFile: a.AnchorFile, Sync: sync}
 		if a.KeyFile != "" {
 			key, err := audit.LoadKey(a.KeyFile)
 			if err != nil {

@@ -265,3 +265,54 @@ func TestAnchorAfterCrash(t *testing.T) {
 		t.Fatalf("verify against the anchor after a recorded crash: %+v %v", rep, err)
 	}
 }
+
+// TestWaitFollowsSyncPolicy: Handler.Wait (what a send waits for) leaves
+// a file under SyncInterval or SyncNone to its policy instead of forcing
+// an fsync, which the anchor shows: under SyncInterval it stays at the
+// last synced record after a Wait and moves on a forced Sync; under
+// SyncEvery and SyncNone it follows every record.
+func TestWaitFollowsSyncPolicy(t *testing.T) {
+	for _, pol := range []SyncPolicy{SyncEvery, SyncInterval, SyncNone} {
+		t.Run(pol.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			anchor := filepath.Join(dir, "anchor")
+			ctx := context.Background()
+			h, err := New(ctx, Config{File: &FileConfig{Path: filepath.Join(dir, "audit.log"), AnchorFile: anchor, Sync: pol, SyncInterval: 1 << 40}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			before, err := ReadAnchor(anchor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if err := h.Record(ctx, slog.LevelInfo, "m"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := h.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			a, err := ReadAnchor(anchor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := before.Seq + 3
+			if pol == SyncInterval {
+				want = before.Seq
+			}
+			if a.Seq != want {
+				t.Fatalf("anchor at %d after Wait, want %d (before the records: %d)", a.Seq, want, before.Seq)
+			}
+			if s, ok := h.c.sink.(Syncer); !ok {
+				t.Fatal("the file sink is not a Syncer")
+			} else if err := s.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if a, _ = ReadAnchor(anchor); a.Seq != before.Seq+3 {
+				t.Fatalf("anchor at %d after Sync, want %d", a.Seq, before.Seq+3)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -213,8 +214,15 @@ func (e *encoder) appendValue(dst []byte, v slog.Value) []byte {
 	}
 }
 
+var (
+	logValuerType     = reflect.TypeFor[slog.LogValuer]()
+	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+)
+
 // appendAny marshals an slog.Any value. An error is written as its message; a
-// json.Marshaler, encoding.TextMarshaler or plain value through encoding/json,
+// []string as a JSON array of strings; a slice of slog.LogValuer (that is no
+// json.Marshaler) as an array of the values its elements resolve to; a
+// json.Marshaler, encoding.TextMarshaler or other value through encoding/json,
 // after which secret-looking object keys anywhere inside are redacted and the
 // result is re-encoded as ASCII-only JSON. A value that cannot be marshalled
 // is written as a string describing the failure (never its %v form, which
@@ -229,6 +237,21 @@ func (e *encoder) appendAny(dst []byte, x any) []byte {
 		}
 	case []byte:
 		return appendString(dst, string(x))
+	case []string:
+		// A list of addresses on every send: the same JSON as through
+		// encoding/json and reencode (strings hold no member keys to
+		// redact), without their cost.
+		if x == nil {
+			return append(dst, "null"...)
+		}
+		dst = append(dst, '[')
+		for i, s := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, s)
+		}
+		return append(dst, ']')
 	case encoding.TextMarshaler:
 		if _, ok := x.(json.Marshaler); !ok {
 			b, err := x.MarshalText()
@@ -237,6 +260,24 @@ func (e *encoder) appendAny(dst []byte, x any) []byte {
 			}
 			return appendString(dst, string(b))
 		}
+	}
+	if v := reflect.ValueOf(x); v.Kind() == reflect.Slice && v.Type().Elem().Implements(logValuerType) &&
+		!v.Type().Elem().Implements(jsonMarshalerType) && !v.Type().Implements(jsonMarshalerType) {
+		// A list of slog.LogValuer (the recipients and their replies on
+		// every send): each element as the value it resolves to, as slog
+		// does for one, with the same key redaction, without encoding/json
+		// and the re-encoding.
+		if v.IsNil() {
+			return append(dst, "null"...)
+		}
+		dst = append(dst, '[')
+		for i := range v.Len() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.appendValue(dst, slog.AnyValue(v.Index(i).Interface()).Resolve())
+		}
+		return append(dst, ']')
 	}
 	raw, err := json.Marshal(x)
 	if err != nil {

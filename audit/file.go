@@ -124,7 +124,10 @@ type File struct {
 	wg   sync.WaitGroup
 }
 
-var _ Syncer = (*File)(nil)
+var (
+	_ Syncer  = (*File)(nil)
+	_ Settler = (*File)(nil)
+)
 
 // OpenFile opens the File sink described by cfg. When the active file or
 // rotated files exist, the chain continues from the last complete record of
@@ -612,6 +615,18 @@ func (f *File) Sync(context.Context) error {
 	}
 	f.dirty = false
 	return f.writeAnchor(true)
+}
+
+// Settle is Sync under SyncEvery; under SyncInterval and SyncNone, whose
+// records are written to the operating system as they come, it only
+// reports a broken file and leaves the fsync to the policy.
+func (f *File) Settle(ctx context.Context) error {
+	if f.cfg.Sync == SyncEvery {
+		return f.Sync(ctx)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.broken
 }
 
 func (f *File) syncLoop() {

@@ -64,6 +64,27 @@ type Syncer interface {
 	Sync(ctx context.Context) error
 }
 
+// A Settler is a Syncer that can also finish what it has accepted only as
+// far as its own durability policy promises: a File under SyncInterval or
+// SyncNone has its records written to the operating system already and
+// does not fsync them on Settle (its Sync does, whatever the policy).
+// Handler.Wait calls Settle when the sink has it, so a profile that chose
+// not to fsync every record does not pay for two fsyncs per send.
+type Settler interface {
+	Settle(ctx context.Context) error
+}
+
+// settle calls s's Settle, or its Sync when it has no Settle.
+func settle(ctx context.Context, s Sink) error {
+	if t, ok := s.(Settler); ok {
+		return t.Settle(ctx)
+	}
+	if y, ok := s.(Syncer); ok {
+		return y.Sync(ctx)
+	}
+	return nil
+}
+
 // Policy says what a sink failure does to the caller.
 type Policy int
 
@@ -309,11 +330,13 @@ func (h *Handler) Err() error {
 }
 
 // Wait asks the sink to finish what it accepted (an Async queue drains, a
-// File syncs to disk) and then returns Err. Under FailOpen a failure to
-// sync is counted and reported like any other, and Wait returns nil.
+// File's records are on disk as its Sync policy says: fsynced under
+// SyncEvery, written under SyncInterval and SyncNone) and then returns
+// Err. Under FailOpen a failure to sync is counted and reported like any
+// other, and Wait returns nil.
 func (h *Handler) Wait(ctx context.Context) error {
-	if s, ok := h.c.sink.(Syncer); ok {
-		if err := s.Sync(ctx); err != nil {
+	if _, ok := h.c.sink.(Syncer); ok {
+		if err := settle(ctx, h.c.sink); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}

@@ -63,6 +63,8 @@ func (n *named) Sync(ctx context.Context) error {
 	return nil
 }
 
+func (n *named) Settle(ctx context.Context) error { return n.wrap(settle(ctx, n.Sink)) }
+
 // Multi returns a Sink that writes every entry to each of sinks in turn. A
 // failing sink does not keep the entry from the others; Write returns the
 // failures joined with errors.Join (nil when all succeeded). Close closes
@@ -103,6 +105,16 @@ func (m multi) Sync(ctx context.Context) error {
 			if err := y.Sync(ctx); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m multi) Settle(ctx context.Context) error {
+	var errs []error
+	for _, s := range m {
+		if err := settle(ctx, s); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -188,6 +200,26 @@ func (a *Async) Write(ctx context.Context, e *Entry) error {
 // a Handler were already reported to it; Sync returns the first other
 // background failure since the previous Sync, or the sync's failure.
 func (a *Async) Sync(ctx context.Context) error {
+	if err := a.drain(ctx); err != nil {
+		return err
+	}
+	if s, ok := a.sink.(Syncer); ok {
+		return s.Sync(ctx)
+	}
+	return nil
+}
+
+// Settle waits for the queue to drain and settles the sink (see Settler).
+func (a *Async) Settle(ctx context.Context) error {
+	if err := a.drain(ctx); err != nil {
+		return err
+	}
+	return settle(ctx, a.sink)
+}
+
+// drain waits until every queued entry was handed to the sink and returns
+// the first failure since the last drain.
+func (a *Async) drain(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() {
 		a.mu.Lock()
 		a.cond.Broadcast()
@@ -204,13 +236,7 @@ func (a *Async) Sync(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("audit: waiting for queued records: %w", ctx.Err())
 	}
-	if err != nil {
-		return err
-	}
-	if s, ok := a.sink.(Syncer); ok {
-		return s.Sync(ctx)
-	}
-	return nil
+	return err
 }
 
 // Len returns the number of entries queued or being written.
@@ -261,6 +287,14 @@ func (c *chained) Close() error {
 		ferr = &SinkError{Sink: "file", Err: err}
 	}
 	return errors.Join(ferr, c.next.Close())
+}
+
+func (c *chained) Settle(ctx context.Context) error {
+	var ferr error
+	if err := c.file.Settle(ctx); err != nil {
+		ferr = &SinkError{Sink: "file", Err: err}
+	}
+	return errors.Join(ferr, settle(ctx, c.next))
 }
 
 func (c *chained) Sync(ctx context.Context) error {

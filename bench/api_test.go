@@ -1,11 +1,18 @@
 package main
 
 // The public API against net/smtp: Sender.Send (a profile with defaults,
-// a new Message-ID per message, the audit trail written to a file) and
+// a new Message-ID per message, without and with the audit trail written
+// to a file under each audit.sync policy) and
 // net/smtp sending the same 2 KB message, each over one connection to the
 // same in-process sink, in one run.
 //
-//	cd bench && go test -run '^$' -bench SenderSend -benchmem -count 5
+//	cd bench && go test -run '^$' -bench SenderSend -benchmem
+//
+// and, in interleaved rounds (go test -count runs each variant N times in
+// a row), with medians and per-round ratios:
+//
+//	cd bench && go test -c -o /tmp/bench.test . &&
+//	  go run ./rounds -bin /tmp/bench.test -bench SenderSend -n 5 -ref net-smtp
 
 import (
 	"context"
@@ -32,8 +39,8 @@ func BenchmarkSenderSend(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, trail := range []string{"audit-file", "no-audit"} {
-			b.Run(kind+"/Sender.Send/"+trail, func(b *testing.B) { benchSenderSend(b, e, trail == "audit-file") })
+		for _, trail := range []string{"no-audit", "audit-none", "audit-interval", "audit-every"} {
+			b.Run(kind+"/Sender.Send/"+trail, func(b *testing.B) { benchSenderSend(b, e, strings.TrimPrefix(trail, "audit-")) })
 		}
 		b.Run(kind+"/net-smtp", func(b *testing.B) {
 			b.SetBytes(int64(len(e.Msg)))
@@ -48,9 +55,10 @@ func BenchmarkSenderSend(b *testing.B) {
 }
 
 // benchSenderSend sends b.N messages through one Sender (its relay keeps
-// the connection). With trail, the profile's audit file (fsync'd after
-// every record, the default) records each send.
-func benchSenderSend(b *testing.B, e *Env, trail bool) {
+// the connection). With a trail other than "no-audit", the profile's audit
+// file records each send, with that audit.sync policy (every, the
+// default, fsyncs after every record; interval once a second; none never).
+func benchSenderSend(b *testing.B, e *Env, trail string) {
 	benchSenderSendWith(b, e, trail, &mailwarden.Options{}, apiText)
 }
 
@@ -71,19 +79,20 @@ func BenchmarkSenderSpool(b *testing.B) {
 				opts.SpoolInMemory = -1
 			}
 			b.Run(fmt.Sprintf("%dKiB/%s", size>>10, mode), func(b *testing.B) {
-				benchSenderSendWith(b, e, false, opts, text)
+				benchSenderSendWith(b, e, "no-audit", opts, text)
 			})
 		}
 	}
 }
 
-func benchSenderSendWith(b *testing.B, e *Env, trail bool, opts *mailwarden.Options, text string) {
+func benchSenderSendWith(b *testing.B, e *Env, trail string, opts *mailwarden.Options, text string) {
 	p := mailwarden.Profile{
 		Name: "bench", Servers: []string{e.Sink.Addr()}, TLS: "none",
 		From: "bench@example.org", Headers: []mailwarden.HeaderField{{Name: "X-Bench", Value: "1"}},
 	}
-	if trail {
+	if trail != "no-audit" {
 		p.Audit.File = filepath.Join(b.TempDir(), "audit.log")
+		p.Audit.Sync = trail
 	}
 	s, err := mailwarden.NewSender(context.Background(), p, opts)
 	if err != nil {

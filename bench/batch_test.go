@@ -6,7 +6,13 @@ package main
 // batches of 100, on one connection; transport.Client.Send and net/smtp
 // send the same message one by one to the same sink in the same run.
 //
-//	cd bench && go test -run '^$' -bench SendBatch -benchmem -count 5
+//	cd bench && go test -run '^$' -bench SendBatch -benchmem
+//
+// and, in interleaved rounds (go test -count runs each variant N times in
+// a row), with medians and per-round ratios:
+//
+//	cd bench && go test -c -o /tmp/bench.test . &&
+//	  go run ./rounds -bin /tmp/bench.test -bench SendBatch -n 5 -ref net-smtp
 
 import (
 	"bytes"

@@ -75,6 +75,7 @@ func commands() []command {
 		{"oauth", "log in to an OAuth2 provider (login) or check token acquisition (token)", runOAuth},
 		{"template", "list, show and render the alert/report/test content templates", runTemplate},
 		{"outbox", "list, retry, purge or deliver (run) a durable outbox spool", runOutbox},
+		{"service", "install, remove, start, stop or query 'outbox run' as a Windows service", runService},
 		{"version", "print the module version, VCS revision and Go version (also --version)", runVersion},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

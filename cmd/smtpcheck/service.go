@@ -74,6 +74,19 @@ type installOptions struct {
 	args          []string // after the executable: service run --name NAME outbox run ...
 }
 
+// serviceStatusJSON is 'service status --json'.
+type serviceStatusJSON struct {
+	Name                    string `json:"name"`
+	Installed               bool   `json:"installed"`
+	State                   string `json:"state"`
+	PID                     uint32 `json:"pid,omitempty"`
+	Win32ExitCode           uint32 `json:"win32_exit_code"`
+	ServiceSpecificExitCode uint32 `json:"exit_code"`
+	DisplayName             string `json:"display_name,omitempty"`
+	Start                   string `json:"start,omitempty"`
+	Command                 string `json:"command,omitempty"`
+}
+
 // controlOptions are the flags of remove, start, stop and status.
 type controlOptions struct {
 	name    string

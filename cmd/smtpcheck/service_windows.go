@@ -168,18 +168,6 @@ func serviceControl(_ context.Context, e *env, cmd string, o controlOptions) int
 	return exitOK
 }
 
-type serviceStatusJSON struct {
-	Name                    string `json:"name"`
-	Installed               bool   `json:"installed"`
-	State                   string `json:"state"`
-	PID                     uint32 `json:"pid,omitempty"`
-	Win32ExitCode           uint32 `json:"win32_exit_code"`
-	ServiceSpecificExitCode uint32 `json:"exit_code"`
-	DisplayName             string `json:"display_name,omitempty"`
-	Start                   string `json:"start,omitempty"`
-	Command                 string `json:"command,omitempty"`
-}
-
 func serviceStatus(e *env, s *mgr.Service, o controlOptions) int {
 	st, err := s.Query()
 	if err != nil {

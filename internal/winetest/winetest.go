@@ -115,9 +115,11 @@ func (w *Wine) Private(t testing.TB, debug string) (*Wine, string) {
 	t.Helper()
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "prefix")
+	begin := time.Now()
 	if err := linkTree(w.Prefix, prefix); err != nil {
 		t.Fatalf("copying the Wine prefix: %v", err)
 	}
+	t.Logf("private Wine prefix %s copied in %s", prefix, time.Since(begin).Round(time.Millisecond))
 	server := filepath.Join(filepath.Dir(w.Bin), "wineserver")
 	if _, err := os.Stat(server); err != nil {
 		if server, err = exec.LookPath("wineserver"); err != nil {

@@ -55,6 +55,10 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// ready, when set, is called by 'outbox run' once it has opened
+	// everything and starts delivering (the Windows service then reports
+	// running).
+	ready func()
 }
 
 type command struct {

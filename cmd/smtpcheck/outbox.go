@@ -458,6 +458,9 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 		}
 		return exitOK
 	}
+	if e.ready != nil {
+		e.ready()
+	}
 	err = o.Run(ctx)
 	stopWatch()
 	if err != nil && !errors.Is(err, context.Canceled) {

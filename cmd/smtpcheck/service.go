@@ -288,7 +288,8 @@ func serviceRunArgs(e *env, name string, args []string) ([]string, error) {
 type svcState int
 
 const (
-	svcRunning svcState = iota
+	svcStartPending svcState = iota
+	svcRunning
 	svcStopPending
 )
 
@@ -316,25 +317,37 @@ type svcLogger interface {
 }
 
 // serviceLoop runs work (the outbox worker) under the service manager: it
-// reports running, answers interrogations with the last report, and on a
-// stop or shutdown request cancels work's context, as SIGTERM does on
-// Unix, then reports stop-pending every tick with a new checkpoint until
-// work returns (deliveries in flight finish or stay intact in the spool).
-// It returns work's exit code; a worker that fails without being asked to
-// stop is logged as an error with what it printed last (tail).
+// reports start-pending, with a new checkpoint every tick, until work calls
+// ready (it has opened the spool and the sender), then running; it answers
+// interrogations with the last report; on a stop or shutdown request it
+// cancels work's context, as SIGTERM does on Unix, then reports
+// stop-pending every tick with a new checkpoint until work returns
+// (deliveries in flight finish or stay intact in the spool). It returns
+// work's exit code; a worker that fails without being asked to stop
+// (before or after ready) is logged as an error with what it printed last
+// (tail).
 func serviceLoop(ctx context.Context, name string, ctl <-chan svcControl, report func(svcReport), log svcLogger,
-	work func(context.Context) int, tail func() string, tick time.Duration) int {
+	work func(ctx context.Context, ready func()) int, tail func() string, tick time.Duration) int {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan int, 1)
-	go func() { done <- work(wctx) }()
-	last := svcReport{state: svcRunning}
+	readyc := make(chan struct{})
+	var readyOnce sync.Once
+	go func() { done <- work(wctx, func() { readyOnce.Do(func() { close(readyc) }) }) }()
+	last := svcReport{state: svcStartPending, checkpoint: 1, waitHint: 2 * tick}
 	report(last)
-	log.Info(fmt.Sprintf("service %s started: delivering the outbox", name))
-	var ticker <-chan time.Time
+	t := time.NewTicker(tick)
+	defer t.Stop()
 	stopping := false
 	for {
 		select {
+		case <-readyc:
+			readyc = nil
+			if !stopping {
+				last = svcReport{state: svcRunning}
+				report(last)
+				log.Info(fmt.Sprintf("service %s started: delivering the outbox", name))
+			}
 		case c := <-ctl:
 			switch {
 			case c == ctlInterrogate:
@@ -346,13 +359,12 @@ func serviceLoop(ctx context.Context, name string, ctl <-chan svcControl, report
 				cancel()
 				last = svcReport{state: svcStopPending, checkpoint: 1, waitHint: 2 * tick}
 				report(last)
-				t := time.NewTicker(tick)
-				defer t.Stop()
-				ticker = t.C
 			}
-		case <-ticker:
-			last.checkpoint++
-			report(last)
+		case <-t.C:
+			if last.state != svcRunning {
+				last.checkpoint++
+				report(last)
+			}
 		case code := <-done:
 			switch {
 			case stopping && code == exitOK:

@@ -47,17 +47,15 @@ func TestServiceLoopStopLeavesDeliveryIntact(t *testing.T) {
 	reports := make(chan svcReport, 1000)
 	log := &recordLog{}
 	stderr := &tailBuffer{max: 4096}
-	work := func(ctx context.Context) int {
-		return runOutboxRun(ctx, &env{stdin: strings.NewReader(""), stdout: &tailBuffer{max: 4096}, stderr: stderr, getenv: func(string) string { return "" }},
+	work := func(ctx context.Context, ready func()) int {
+		return runOutboxRun(ctx, &env{stdin: strings.NewReader(""), stdout: &tailBuffer{max: 4096}, stderr: stderr, getenv: func(string) string { return "" }, ready: ready},
 			append([]string{"--spool", spool}, conn...))
 	}
 	done := make(chan int, 1)
 	go func() {
 		done <- serviceLoop(context.Background(), "mwtest", ctl, func(r svcReport) { reports <- r }, log, work, stderr.String, 20*time.Millisecond)
 	}()
-	if r := <-reports; r.state != svcRunning {
-		t.Fatalf("first report %+v, want running", r)
-	}
+	untilRunning(t, reports)
 	select {
 	case <-inData:
 	case <-time.After(30 * time.Second):
@@ -106,7 +104,8 @@ func TestServiceLoopStopLeavesDeliveryIntact(t *testing.T) {
 func TestServiceLoopStopPending(t *testing.T) {
 	finish := make(chan struct{})
 	canceled := make(chan struct{})
-	work := func(ctx context.Context) int {
+	work := func(ctx context.Context, ready func()) int {
+		ready()
 		<-ctx.Done()
 		close(canceled)
 		<-finish // a delivery that takes its time to end
@@ -119,9 +118,7 @@ func TestServiceLoopStopPending(t *testing.T) {
 	go func() {
 		done <- serviceLoop(context.Background(), "mwtest", ctl, func(r svcReport) { reports <- r }, log, work, func() string { return "" }, 10*time.Millisecond)
 	}()
-	if r := <-reports; r.state != svcRunning {
-		t.Fatalf("first report %+v", r)
-	}
+	untilRunning(t, reports)
 	ctl <- ctlInterrogate
 	if r := <-reports; r.state != svcRunning {
 		t.Fatalf("interrogate while running: %+v", r)
@@ -157,5 +154,26 @@ func TestServiceLoopStopPending(t *testing.T) {
 	defer log.mu.Unlock()
 	if n := strings.Count(strings.Join(log.info, "\n"), "requested"); n != 1 || !strings.Contains(log.info[1], "system shutdown requested") {
 		t.Errorf("lifecycle lines: %q", log.info)
+	}
+}
+
+// untilRunning reads the reports of a starting service: start-pending,
+// each with a new checkpoint, until running.
+func untilRunning(t *testing.T, reports <-chan svcReport) {
+	t.Helper()
+	var prev uint32
+	for {
+		select {
+		case r := <-reports:
+			switch {
+			case r.state == svcRunning:
+				return
+			case r.state != svcStartPending || r.checkpoint != prev+1 || r.waitHint <= 0:
+				t.Fatalf("while starting: %+v after checkpoint %d", r, prev)
+			}
+			prev = r.checkpoint
+		case <-time.After(30 * time.Second):
+			t.Fatal("the service did not report running")
+		}
 	}
 }

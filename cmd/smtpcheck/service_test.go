@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,9 +21,10 @@ type recordLog struct {
 func (l *recordLog) Info(m string)  { l.mu.Lock(); l.info = append(l.info, m); l.mu.Unlock() }
 func (l *recordLog) Error(m string) { l.mu.Lock(); l.error = append(l.error, m); l.mu.Unlock() }
 
-// TestServiceLoopWorkerFails: a worker that exits with an error (the spool
-// cannot be created) makes the loop return its exit code and log an error
-// carrying what the worker printed, without any stop request.
+// TestServiceLoopWorkerFails: a worker that exits with an error before it
+// is ready (the spool cannot be created) makes the loop return its exit
+// code and log an error carrying what the worker printed, without any stop
+// request and without ever reporting running.
 func TestServiceLoopWorkerFails(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
@@ -30,8 +32,8 @@ func TestServiceLoopWorkerFails(t *testing.T) {
 	}
 	log := &recordLog{}
 	stderr := &tailBuffer{max: 4096}
-	work := func(ctx context.Context) int {
-		return runOutboxRun(ctx, &env{stdin: strings.NewReader(""), stdout: &tailBuffer{max: 4096}, stderr: stderr, getenv: func(string) string { return "" }},
+	work := func(ctx context.Context, ready func()) int {
+		return runOutboxRun(ctx, &env{stdin: strings.NewReader(""), stdout: &tailBuffer{max: 4096}, stderr: stderr, getenv: func(string) string { return "" }, ready: ready},
 			[]string{"--spool", filepath.Join(file, "spool"), "--server", "127.0.0.1:1", "--tls", "none"})
 	}
 	var states []svcState
@@ -42,8 +44,11 @@ func TestServiceLoopWorkerFails(t *testing.T) {
 	if len(log.error) != 1 || !strings.Contains(log.error[0], "service mwtest failed: outbox run exited with code 1") || !strings.Contains(log.error[0], "smtpcheck outbox run: ") {
 		t.Errorf("error lines: %q", log.error)
 	}
-	if len(states) != 1 || states[0] != svcRunning {
-		t.Errorf("reports %v, want one running", states)
+	if len(states) == 0 || slices.Contains(states, svcRunning) || slices.Contains(states, svcStopPending) {
+		t.Errorf("reports %v, want start-pending only: the worker failed before it was ready", states)
+	}
+	if strings.Contains(strings.Join(log.info, "\n"), "started") {
+		t.Errorf("a service that never started logged %q", log.info)
 	}
 }
 

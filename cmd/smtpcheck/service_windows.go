@@ -160,7 +160,7 @@ func serviceControl(_ context.Context, e *env, cmd string, o controlOptions) int
 	if err := s.Delete(); err != nil {
 		return scmFail(e, "remove", o.name, err)
 	}
-	if err := audit.RemoveEventSource(o.name); err != nil {
+	if err := audit.RemoveEventSource(o.name); err != nil && !errors.Is(err, windows.ERROR_FILE_NOT_FOUND) {
 		fmt.Fprintf(e.stderr, "smtpcheck service remove: the service is deleted, but not its Event Log source: %s\n", errLine(err))
 		return exitCheck
 	}
@@ -307,30 +307,35 @@ type serviceHandler struct {
 }
 
 func (h *serviceHandler) Execute(_ []string, r <-chan svc.ChangeRequest, changes chan<- svc.Status) (bool, uint32) {
-	changes <- svc.Status{State: svc.StartPending}
 	ctl := make(chan svcControl)
+	loopDone := make(chan struct{})
+	defer close(loopDone)
 	go func() {
 		for c := range r {
-			switch c.Cmd {
-			case svc.Interrogate:
-				ctl <- ctlInterrogate
-			case svc.Stop:
-				ctl <- ctlStop
-			case svc.Shutdown:
-				ctl <- ctlShutdown
+			k, ok := map[svc.Cmd]svcControl{svc.Interrogate: ctlInterrogate, svc.Stop: ctlStop, svc.Shutdown: ctlShutdown}[c.Cmd]
+			if !ok {
+				continue
+			}
+			select {
+			case ctl <- k:
+			case <-loopDone: // the worker has ended: the status is stopped
+				return
 			}
 		}
 	}()
 	report := func(rp svcReport) {
 		st := svc.Status{State: svc.Running, Accepts: svc.AcceptStop | svc.AcceptShutdown}
-		if rp.state == svcStopPending {
+		switch rp.state {
+		case svcStartPending:
+			st = svc.Status{State: svc.StartPending, CheckPoint: rp.checkpoint, WaitHint: uint32(rp.waitHint / time.Millisecond)}
+		case svcStopPending:
 			st = svc.Status{State: svc.StopPending, CheckPoint: rp.checkpoint, WaitHint: uint32(rp.waitHint / time.Millisecond)}
 		}
 		changes <- st
 	}
 	stderr := &tailBuffer{max: 4096}
-	work := func(ctx context.Context) int {
-		return runOutboxRun(ctx, &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr, getenv: os.Getenv}, h.args)
+	work := func(ctx context.Context, ready func()) int {
+		return runOutboxRun(ctx, &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr, getenv: os.Getenv, ready: ready}, h.args)
 	}
 	h.code = serviceLoop(h.ctx, h.name, ctl, report, h.log, work, stderr.String, time.Second)
 	if h.code != exitOK {

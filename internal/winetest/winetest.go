@@ -174,6 +174,9 @@ var readOnlyExt = map[string]bool{".dll": true, ".exe": true, ".drv": true, ".sy
 // registry files, which wineserver rewrites, and the .ini files.
 func linkTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // a temporary file of a wineserver using src, gone
+		}
 		if err != nil {
 			return err
 		}
@@ -194,12 +197,16 @@ func linkTree(src, dst string) error {
 		case !d.Type().IsRegular():
 			return nil
 		case !readOnlyExt[strings.ToLower(filepath.Ext(rel))]:
-			return copyFile(p, to)
-		}
-		if os.Link(p, to) == nil {
+			err = copyFile(p, to)
+		case os.Link(p, to) == nil:
 			return nil
+		default:
+			err = copyFile(p, to)
 		}
-		return copyFile(p, to)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // as above
+		}
+		return err
 	})
 }
 

@@ -6,10 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"mailwarden/internal/peers"
+	"mailwarden/internal/smtptest"
 	"mailwarden/internal/winetest"
 )
 
@@ -19,7 +23,9 @@ import (
 // spool is a Z:\ path and whose relay is the test Postfix, queue a
 // message, start the service, see it running and the message delivered to
 // Postfix's files, stop it, see it stopped and its spool lock released,
-// remove it, see it gone. Wine's ReportEventW writes each event's text to
+// remove it, see it gone. A service stopped while a relay (in this
+// process) holds its reply to DATA stops, and the entry stays intact in its
+// spool, not counted as an attempt. Wine's ReportEventW writes each event's text to
 // its "eventlog" debug channel (Wine keeps no Event Log to read back): the
 // lifecycle lines and the delivery's audit record are read there, and the
 // event source's registry key is checked after install and after remove.
@@ -97,6 +103,40 @@ func TestWineService(t *testing.T) {
 		exitOK, "delivered 0, deferred 0, dead 0")
 	expect("stop when stopped", run("service", "stop", "--name", name), exitOK, "stopped")
 
+	// Stopped during a delivery: a relay (in this process) holds its reply
+	// to DATA; the service stops, and the entry stays intact in the spool.
+	inData, release := make(chan struct{}), make(chan struct{})
+	var held, released sync.Once
+	letGo := func() { released.Do(func() { close(release) }) }
+	defer letGo()
+	holder := smtptest.Start(t, smtptest.Options{Data: func([]byte) error {
+		held.Do(func() { close(inData) })
+		<-release
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "the client left"}
+	}})
+	heldSvc := name + "-held"
+	t.Cleanup(func() { run("service", "remove", "--name", heldSvc) })
+	heldSpool := winetest.WinPath(t, filepath.Join(dir, "held-spool"))
+	heldConn := []string{"--server", holder.Addr, "--tls", "none"}
+	expect("install the held service", run(append([]string{"service", "install", "--name", heldSvc, "--start", "manual", "--",
+		"outbox", "run", "--spool", heldSpool}, heldConn...)...), exitOK, "installed service "+heldSvc)
+	expect("enqueue for the held service", run(append([]string{"outbox", "enqueue", "--spool", heldSpool, "--from", "a@example.com",
+		"--to", "b@example.com", "--subject", "held", "--body", "in flight at the stop"}, heldConn...)...), exitOK, "queued ")
+	expect("start the held service", run("service", "start", "--name", heldSvc), exitOK, "running")
+	select {
+	case <-inData:
+	case <-time.After(time.Minute):
+		t.Fatal("the held service's delivery never reached DATA")
+	}
+	expect("stop during the delivery", run("service", "stop", "--name", heldSvc), exitOK, "service "+heldSvc+" stopped")
+	r = run("outbox", "list", "--spool", heldSpool, "--json")
+	var l listJSON
+	if r.Code != exitOK || json.Unmarshal([]byte(r.Stdout), &l) != nil || len(l.Entries) != 1 || l.Entries[0].State != "queued" || l.Entries[0].Attempts != 0 {
+		t.Fatalf("the entry in flight at the stop is not intact: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	letGo()
+	expect("remove the held service", run("service", "remove", "--name", heldSvc), exitOK, "removed service "+heldSvc)
+
 	expect("remove", run("service", "remove", "--name", name), exitOK, "removed service "+name)
 	if st, code := status(); code != exitServiceNotInstalled || st.Installed {
 		t.Fatalf("status after remove: exit %d %+v", code, st)
@@ -133,6 +173,8 @@ func TestWineService(t *testing.T) {
 		`\"msg\":\"outbox.delivered\"`,
 		`trace:eventlog:ReportEventW L"service ` + name + `: stop requested: finishing the deliveries in progress`,
 		`trace:eventlog:ReportEventW L"service ` + name + ` stopped"`,
+		`trace:eventlog:ReportEventW L"service ` + heldSvc + `: stop requested: finishing the deliveries in progress`,
+		`trace:eventlog:ReportEventW L"service ` + heldSvc + ` stopped"`,
 		`err:eventlog:ReportEventW L"service ` + bad + ` failed: outbox run exited with code 1:\nsmtpcheck outbox run: `,
 	} {
 		if !strings.Contains(events, want) {

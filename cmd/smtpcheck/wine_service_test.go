@@ -39,6 +39,7 @@ func TestWineService(t *testing.T) {
 	dir := t.TempDir()
 	exe := winetest.Build(t, dir, ".", "smtpcheck.exe")
 	wine, debugLog := shared.Private(t, "-all,+eventlog")
+	wine.Env = append(wine.Env, "WINEDEBUG=-all,err+all") // Wine's own errors, if any, in a failure's stderr
 	run := func(args ...string) winetest.Result {
 		t.Helper()
 		return wine.Run(t, 2*time.Minute, nil, exe, args...)

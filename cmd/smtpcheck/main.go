@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"syscall"
 )
 
 // Exit codes, documented in the package comment, README and --help.
@@ -54,6 +55,10 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// ready, when set, is called by 'outbox run' once it has opened
+	// everything and starts delivering (the Windows service then reports
+	// running).
+	ready func()
 }
 
 type command struct {
@@ -75,6 +80,7 @@ func commands() []command {
 		{"oauth", "log in to an OAuth2 provider (login) or check token acquisition (token)", runOAuth},
 		{"template", "list, show and render the alert/report/test content templates", runTemplate},
 		{"outbox", "list, retry, purge or deliver (run) a durable outbox spool", runOutbox},
+		{"service", "install, remove, start, stop or query 'outbox run' as a Windows service", runService},
 		{"version", "print the module version, VCS revision and Go version (also --version)", runVersion},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
@@ -95,7 +101,10 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM (systemd's stop, docker stop; on Windows the console's close,
+	// logoff and shutdown events) stops as SIGINT does: 'outbox run' ends
+	// its deliveries in progress cleanly, as on the service manager's stop.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
 	stop()
 	os.Exit(code)

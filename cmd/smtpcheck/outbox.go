@@ -373,16 +373,19 @@ same database (--node-id, --lease and --rate-key apply to it alone).
 /metrics (the same names for both stores) and /health.
 `
 
-func runOutboxRun(ctx context.Context, e *env, args []string) int {
+// parseOutboxRun parses and checks 'outbox run's flags; done true: the
+// help was printed or the flags are wrong, and code is the exit code.
+// 'service install' checks the flags it will store with it.
+func parseOutboxRun(e *env, args []string) (rf *runFlags, code int, done bool) {
 	fs := flag.NewFlagSet("outbox run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var rf runFlags
+	rf = &runFlags{}
 	rf.register(fs)
 	if code, done := parseFlags(fs, e, args, "outbox run", outboxRunHelp+outboxStoreHelp); done {
-		return code
+		return nil, code, true
 	}
 	if rf.sf.store != "" {
-		return runOutboxStoreRun(ctx, e, &rf)
+		return rf, 0, false
 	}
 	var storeOnly []string
 	fs.Visit(func(f *flag.Flag) {
@@ -393,13 +396,24 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 	})
 	if len(storeOnly) > 0 {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s: only with --store\n", strings.Join(storeOnly, ", "))
-		return exitUsage
+		return nil, exitUsage, true
+	}
+	if rf.of.spool == "" {
+		fmt.Fprintln(e.stderr, "smtpcheck outbox run: --spool or --store is required")
+		return nil, exitUsage, true
+	}
+	return rf, 0, false
+}
+
+func runOutboxRun(ctx context.Context, e *env, args []string) int {
+	rf, code, done := parseOutboxRun(e, args)
+	if done {
+		return code
+	}
+	if rf.sf.store != "" {
+		return runOutboxStoreRun(ctx, e, rf)
 	}
 	cf, of, pf := &rf.cf, &rf.of, rf.pf
-	if of.spool == "" {
-		fmt.Fprintln(e.stderr, "smtpcheck outbox run: --spool or --store is required")
-		return exitUsage
-	}
 	cf.maxIdle = of.concurrency // every delivery keeps its connection
 	s, code := newSender(ctx, e, cf, "outbox run")
 	if s == nil {
@@ -449,6 +463,9 @@ func runOutboxRun(ctx context.Context, e *env, args []string) int {
 			return exitTemporary
 		}
 		return exitOK
+	}
+	if e.ready != nil {
+		e.ready()
 	}
 	err = o.Run(ctx)
 	stopWatch()

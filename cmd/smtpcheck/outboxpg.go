@@ -277,6 +277,9 @@ func runOutboxStoreRun(ctx context.Context, e *env, rf *runFlags) int {
 		}
 		return exitOK
 	}
+	if e.ready != nil {
+		e.ready()
+	}
 	if err := o.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(e.stderr, "smtpcheck outbox run: %s\n", errLine(err))
 		return exitCheck

@@ -107,3 +107,126 @@ func WinPath(t testing.TB, p string) string {
 	}
 	return `Z:` + strings.ReplaceAll(abs, "/", `\`)
 }
+
+// Private gives one test its own copy of w's prefix and its own wineserver,
+// for tests that change the prefix (services, the registry) or need a
+// debug channel of the processes the service manager starts. The copy hard
+// links the prefix's files (about 700 MB, most of them DLLs Wine only
+// reads; a real copy when linking fails) but copies the registry files,
+// which wineserver rewrites. The wineserver is persistent until the test
+// ends, so services.exe and the services it starts outlive each program run;
+// the first program, wineboot, runs with WINEDEBUG=debug and its standard
+// error, which services.exe and every service it starts inherit, goes to
+// the returned file (e.g. debug "-all,+eventlog" for what ReportEvent
+// writes). The wineserver is stopped at cleanup, after the cleanups the test
+// registers later.
+func (w *Wine) Private(t testing.TB, debug string) (*Wine, string) {
+	t.Helper()
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "prefix")
+	begin := time.Now()
+	if err := linkTree(w.Prefix, prefix); err != nil {
+		t.Fatalf("copying the Wine prefix: %v", err)
+	}
+	t.Logf("private Wine prefix %s copied in %s", prefix, time.Since(begin).Round(time.Millisecond))
+	server := filepath.Join(filepath.Dir(w.Bin), "wineserver")
+	if _, err := os.Stat(server); err != nil {
+		if server, err = exec.LookPath("wineserver"); err != nil {
+			t.Fatalf("no wineserver beside %s or on PATH", w.Bin)
+		}
+	}
+	env := append(os.Environ(), "WINEPREFIX="+prefix)
+	ws := exec.Command(server, "-f", "-p")
+	ws.Env = env
+	if err := ws.Start(); err != nil {
+		t.Fatalf("wineserver: %v", err)
+	}
+	t.Cleanup(func() {
+		kill := exec.Command(server, "-k")
+		kill.Env = env
+		_ = kill.Run()
+		done := make(chan struct{})
+		go func() { ws.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			ws.Process.Kill()
+			<-done
+		}
+	})
+	logPath := filepath.Join(dir, "debug.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	boot := exec.CommandContext(ctx, w.Bin, "wineboot")
+	boot.Env = append(env, "WINEDEBUG="+debug)
+	boot.Stdout, boot.Stderr = logFile, logFile // files: Wait does not wait for services.exe
+	if err := boot.Run(); err != nil {
+		b, _ := os.ReadFile(logPath)
+		t.Fatalf("wineboot in the private prefix: %v\n%s", err, b)
+	}
+	return &Wine{Bin: w.Bin, Prefix: prefix, Env: w.Env}, logPath
+}
+
+// readOnlyExt are the kinds of files of a prefix Wine only reads: the
+// DLLs, programs, drivers and fonts linkTree hard-links.
+var readOnlyExt = map[string]bool{".dll": true, ".exe": true, ".drv": true, ".sys": true, ".ocx": true, ".cpl": true,
+	".acm": true, ".ax": true, ".tlb": true, ".nls": true, ".ttf": true, ".fon": true, ".mui": true, ".com": true, ".ds": true}
+
+// linkTree recreates the tree src at dst: directories made, symbolic
+// links copied as links, the files Wine only reads (readOnlyExt)
+// hard-linked (copied when linking fails), every other file copied: the
+// registry files, which wineserver rewrites, and the .ini files.
+func linkTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // a temporary file of a wineserver using src, gone
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(to, 0o755)
+		case d.Type()&os.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, to)
+		case !d.Type().IsRegular():
+			return nil
+		case !readOnlyExt[strings.ToLower(filepath.Ext(rel))]:
+			err = copyFile(p, to)
+		case os.Link(p, to) == nil:
+			return nil
+		default:
+			err = copyFile(p, to)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // as above
+		}
+		return err
+	})
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, fi.Mode().Perm())
+}

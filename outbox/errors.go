@@ -77,8 +77,10 @@ func (e *FullError) Unwrap() error { return ErrFull }
 // failure other than "no such host") counts as temporary whatever its own
 // method says (a refused connection is one), and so does a local resource
 // shortage (a syscall.Errno whose Temporary is true: EMFILE, ENFILE,
-// EAGAIN, EINTR). Without any of these, the failure is permanent. A
-// cancelled context is not temporary.
+// EAGAIN, EINTR; on Windows also its own codes for too many open files, no
+// memory or system resources, and a sharing or lock violation). Without
+// any of these, the failure is permanent. A cancelled context is not
+// temporary.
 func Temporary(err error) bool {
 	if err == nil {
 		return false
@@ -111,7 +113,7 @@ func Temporary(err error) bool {
 	// opening the spooled message under load, is not the message's fault.
 	// (Errno's Temporary is false for ENOENT, EACCES, ENOSPC.)
 	var errno syscall.Errno
-	if errors.As(err, &errno) && errno.Temporary() {
+	if errors.As(err, &errno) && localShortage(errno) {
 		return true
 	}
 	return errors.Is(err, context.DeadlineExceeded)

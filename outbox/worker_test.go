@@ -304,15 +304,20 @@ func TestUnreadableEntryReportedOnce(t *testing.T) {
 // dead-lettered.
 func TestLocalResourceShortageIsTemporary(t *testing.T) {
 	emfile := fmt.Errorf("transport: opening the message: %w", &os.PathError{Op: "open", Path: "x.msg", Err: syscall.EMFILE})
-	for _, c := range []struct {
+	type errCase struct {
 		err  error
 		want bool
-	}{
+	}
+	cases := []errCase{
 		{emfile, true},
-		{&os.PathError{Op: "open", Path: "x", Err: syscall.ENFILE}, true},
 		{&os.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}, false},
 		{&os.PathError{Op: "open", Path: "x", Err: syscall.EACCES}, false},
-	} {
+		{&os.PathError{Op: "open", Path: "x", Err: syscall.ENOSPC}, false},
+	}
+	for _, errno := range shortageErrnos {
+		cases = append(cases, errCase{&os.PathError{Op: "open", Path: "x", Err: errno}, true})
+	}
+	for _, c := range cases {
 		if got := Temporary(c.err); got != c.want {
 			t.Errorf("Temporary(%v) = %v, want %v", c.err, got, c.want)
 		}

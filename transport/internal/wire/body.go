@@ -92,6 +92,27 @@ func (b *Body) Write(p []byte) (int, error) {
 	return total, nil
 }
 
+// Through is Write for data already in place at the end of W's buffer
+// (read there by the caller), without a copy: when p can go to the wire
+// unchanged (no Stuff, no CR pending, every CR and LF in a CRLF pair) it
+// is accounted for as written (N and the line state) and Through returns
+// true; the caller then keeps p where it is. Otherwise nothing changes
+// and the caller passes a copy of p to Write. With Check8 a byte >= 0x80
+// in clean data gives ErrEightBit, as Write does.
+func (b *Body) Through(p []byte) (bool, error) {
+	if b.Stuff || b.pendingCR || len(p) == 0 || !clean(p) {
+		return false, nil
+	}
+	if b.Check8 && hasHigh(p) {
+		b.EightBit = true
+		return false, ErrEightBit
+	}
+	b.started = true
+	b.lineStart = p[len(p)-1] == '\n'
+	b.N += int64(len(p))
+	return true, nil
+}
+
 // clean reports whether every CR and every LF in p is in a CRLF pair (so
 // p does not end inside one): each LF has a CR before it, and there are
 // as many CRs as LFs (so no CR is left over). Counting is a vector scan of

@@ -750,9 +750,20 @@ type chunker struct {
 	rbuf  []byte
 }
 
-// fill reads until the buffer holds a chunk or the message ends.
+// more reports whether fill has more to read: the message has not ended
+// and the buffer holds less than a chunk and its slack. The slack lets a
+// short end of the message (up to a sixteenth of a chunk, at most one read
+// buffer) go with the chunk before it as one BDAT LAST, instead of
+// costing a chunk and a reply of its own: with the default chunk size, a
+// message of up to 1 MiB + 32 KiB is one chunk.
+func (k *chunker) more() bool {
+	return !k.eof && k.buf.Len() < k.size+min(k.size/16, len(k.rbuf))
+}
+
+// fill reads until the buffer holds a chunk and its slack, or the message
+// ends.
 func (k *chunker) fill() error {
-	for !k.eof && k.buf.Len() < k.size {
+	for k.more() {
 		// Read straight into the chunk buffer; clean data stays there,
 		// anything else is copied out and encoded back in its place.
 		room := k.buf.room(len(k.rbuf))
@@ -869,7 +880,7 @@ func (c *Client) sendBDAT(ctx context.Context, res *Result, k *chunker, sent boo
 	}
 	err := c.withDeadline(ctx, c.cfg.DataTimeout, func() error {
 		for {
-			if !k.eof && k.buf.Len() < k.size {
+			if k.more() {
 				if err := k.fill(); err != nil {
 					if errors.Is(err, wire.ErrEightBit) {
 						return Err8BitMIMENotSupported

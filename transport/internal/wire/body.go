@@ -114,22 +114,22 @@ func (b *Body) Through(p []byte) (bool, error) {
 }
 
 // clean reports whether every CR and every LF in p is in a CRLF pair (so
-// p does not end inside one): each LF has a CR before it, and there are
-// as many CRs as LFs (so no CR is left over). Counting is a vector scan of
-// the whole buffer; the LFs are then found one IndexByte call per line.
+// p does not end inside one): each LF has a CR before it (found one
+// IndexByte call per line, which also counts the LFs), and there are as
+// many CRs as LFs (a vector count), so no CR is left over.
 func clean(p []byte) bool {
-	lf := bytes.Count(p, lf1)
-	if bytes.Count(p, cr1) != lf {
-		return false
-	}
-	for off := 0; lf > 0; lf-- {
+	lf := 0
+	for off := 0; ; lf++ {
 		i := bytes.IndexByte(p[off:], '\n')
-		if i < 0 || off+i == 0 || p[off+i-1] != '\r' {
+		if i < 0 {
+			break
+		}
+		if off+i == 0 || p[off+i-1] != '\r' {
 			return false
 		}
 		off += i + 1
 	}
-	return true
+	return bytes.Count(p, cr1) == lf
 }
 
 var (

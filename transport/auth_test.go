@@ -250,6 +250,10 @@ func TestBDATChunksExactBytes(t *testing.T) {
 		{"clean without a final CRLF", "Subject: x\r\n\r\nbody", "BDAT 10\r\nSubject: x" + "BDAT 10 LAST\r\n\r\n\r\nbody\r\n", 10},
 		{"clean, then a bare LF", "Subject: x\r\n\r\nbad\nline\r\n", "BDAT 10\r\nSubject: x" + "BDAT 10\r\n\r\n\r\nbad\r\nl" + "BDAT 5 LAST\r\nine\r\n", 10},
 		{"ends with a CR", "Subject: x\r\n\r\nbody\r", "BDAT 10\r\nSubject: x" + "BDAT 10 LAST\r\n\r\n\r\nbody\r\n", 10},
+		// A short end (up to a sixteenth of a chunk) goes with the chunk
+		// before it; a longer one is a chunk of its own.
+		{"short end rides with the chunk", strings.Repeat("abcdefg\r\n", 18), "BDAT 162 LAST\r\n" + strings.Repeat("abcdefg\r\n", 18), 160},
+		{"longer end, a chunk of its own", strings.Repeat("abcdefg\r\n", 19), "BDAT 160\r\n" + strings.Repeat("abcdefg\r\n", 19)[:160] + "BDAT 11 LAST\r\n" + strings.Repeat("abcdefg\r\n", 19)[160:], 160},
 	} {
 		raw := make(chan []byte, 1)
 		p := plan{ehlo: "250-hostile.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n"}

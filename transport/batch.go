@@ -412,7 +412,7 @@ func (b *batch) writeBody(m *bmsg) error {
 	c.prog = m.meter
 	defer func() { c.prog = nil }()
 	for {
-		if !k.eof && k.buf.Len() < k.size {
+		if k.more() {
 			if err := k.fill(); err != nil {
 				if errors.Is(err, wire.ErrEightBit) {
 					m.localErr = Err8BitMIMENotSupported
@@ -422,7 +422,7 @@ func (b *batch) writeBody(m *bmsg) error {
 				return err
 			}
 		}
-		last := k.eof && k.buf.Len() <= k.size
+		last := k.eof // writeTo sends all that is left once the message has ended
 		if err := k.writeTo(c); err != nil {
 			return err
 		}

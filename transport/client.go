@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -96,9 +95,9 @@ type Client struct {
 	ext      map[string]string
 	broken   error
 	needRset bool
-	rbuf     []byte       // read buffer for message bodies, reused
-	cbuf     bytes.Buffer // BDAT chunk buffer, reused
-	prog     *meter       // Config.Progress's meter during a send, else nil
+	rbuf     []byte   // read buffer for message bodies, reused
+	cbuf     chunkBuf // BDAT chunk buffer, reused
+	prog     *meter   // Config.Progress's meter during a send, else nil
 
 	closeOnce sync.Once
 	conn      net.Conn // the raw connection, closed by Close

@@ -111,7 +111,9 @@ type Config struct {
 	MaxReplyLine int
 	MaxReplySize int
 
-	// ChunkSize is the BDAT chunk size; zero means DefaultChunkSize.
+	// ChunkSize is the BDAT chunk size; zero means DefaultChunkSize. A
+	// short end of the message (up to ChunkSize/16, at most 32 KiB) goes
+	// in the last chunk rather than a chunk of its own.
 	ChunkSize int
 
 	// DisablePipelining, DisableChunking stop the client from using those

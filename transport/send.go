@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -744,20 +743,43 @@ func (c *Client) finish(res *Result, final Reply, cmd string) (*Result, error) {
 type chunker struct {
 	size  int
 	src   io.Reader
-	buf   *bytes.Buffer
+	buf   *chunkBuf
 	body  *wire.Body
 	eof   bool
 	total int64
 	rbuf  []byte
 }
 
-// fill reads until the buffer holds a chunk or the message ends.
+// more reports whether fill has more to read: the message has not ended
+// and the buffer holds less than a chunk and its slack. The slack lets a
+// short end of the message (up to a sixteenth of a chunk, at most one read
+// buffer) go with the chunk before it as one BDAT LAST, instead of
+// costing a chunk and a reply of its own: with the default chunk size, a
+// message of up to 1 MiB + 32 KiB is one chunk.
+func (k *chunker) more() bool {
+	return !k.eof && k.buf.Len() < k.size+min(k.size/16, len(k.rbuf))
+}
+
+// fill reads until the buffer holds a chunk and its slack, or the message
+// ends.
 func (k *chunker) fill() error {
-	for !k.eof && k.buf.Len() < k.size {
-		n, err := k.src.Read(k.rbuf)
+	for k.more() {
+		// Read straight into the chunk buffer; clean data stays there,
+		// anything else is copied out and encoded back in its place.
+		room := k.buf.room(len(k.rbuf))
+		n, err := k.src.Read(room)
 		if n > 0 {
-			if _, err := k.body.Write(k.rbuf[:n]); err != nil {
-				return err
+			ok, werr := k.body.Through(room[:n])
+			if werr != nil {
+				return werr
+			}
+			if ok {
+				k.buf.commit(n)
+			} else {
+				m := copy(k.rbuf, room[:n])
+				if _, err := k.body.Write(k.rbuf[:m]); err != nil {
+					return err
+				}
 			}
 		}
 		if err == io.EOF {
@@ -790,6 +812,57 @@ func (k *chunker) writeTo(c *Client) error {
 	return err
 }
 
+// chunkBuf is the BDAT chunk buffer: a bytes.Buffer that can also lend
+// its free space to a Read (room, then commit) so that a clean body is
+// not copied a second time.
+type chunkBuf struct {
+	b   []byte
+	off int // start of the unread data
+}
+
+func (c *chunkBuf) Len() int { return len(c.b) - c.off }
+
+func (c *chunkBuf) Reset() { c.b, c.off = c.b[:0], 0 }
+
+// Next returns the next n bytes, valid until the next Write or room.
+func (c *chunkBuf) Next(n int) []byte {
+	p := c.b[c.off : c.off+n]
+	c.off += n
+	return p
+}
+
+// grow makes room for n more bytes, sliding the unread data down first.
+func (c *chunkBuf) grow(n int) {
+	if c.off > 0 {
+		m := copy(c.b, c.b[c.off:])
+		c.b, c.off = c.b[:m], 0
+	}
+	if cap(c.b)-len(c.b) < n {
+		nb := make([]byte, len(c.b), 2*cap(c.b)+n)
+		copy(nb, c.b)
+		c.b = nb
+	}
+}
+
+func (c *chunkBuf) Write(p []byte) (int, error) {
+	if cap(c.b)-len(c.b) < len(p) {
+		c.grow(len(p))
+	}
+	c.b = append(c.b, p...)
+	return len(p), nil
+}
+
+// room returns the n bytes after the data, to be filled and then kept
+// with commit.
+func (c *chunkBuf) room(n int) []byte {
+	if cap(c.b)-len(c.b) < n {
+		c.grow(n)
+	}
+	return c.b[len(c.b) : len(c.b)+n]
+}
+
+func (c *chunkBuf) commit(n int) { c.b = c.b[:len(c.b)+n] }
+
 func (k *chunker) last() bool { return k.eof && k.buf.Len() == 0 }
 
 func (c *Client) sendBDAT(ctx context.Context, res *Result, k *chunker, sent bool, first Reply, pipelining bool) (*Result, error) {
@@ -807,7 +880,7 @@ func (c *Client) sendBDAT(ctx context.Context, res *Result, k *chunker, sent boo
 	}
 	err := c.withDeadline(ctx, c.cfg.DataTimeout, func() error {
 		for {
-			if !k.eof && k.buf.Len() < k.size {
+			if k.more() {
 				if err := k.fill(); err != nil {
 					if errors.Is(err, wire.ErrEightBit) {
 						return Err8BitMIMENotSupported

@@ -92,23 +92,44 @@ func (b *Body) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// clean reports whether every CR and every LF in p is in a CRLF pair (so
-// p does not end inside one): each LF has a CR before it, and there are
-// as many CRs as LFs (so no CR is left over). Counting is a vector scan of
-// the whole buffer; the LFs are then found one IndexByte call per line.
-func clean(p []byte) bool {
-	lf := bytes.Count(p, lf1)
-	if bytes.Count(p, cr1) != lf {
-		return false
+// Through is Write for data already in place at the end of W's buffer
+// (read there by the caller), without a copy: when p can go to the wire
+// unchanged (no Stuff, no CR pending, every CR and LF in a CRLF pair) it
+// is accounted for as written (N and the line state) and Through returns
+// true; the caller then keeps p where it is. Otherwise nothing changes
+// and the caller passes a copy of p to Write. With Check8 a byte >= 0x80
+// in clean data gives ErrEightBit, as Write does.
+func (b *Body) Through(p []byte) (bool, error) {
+	if b.Stuff || b.pendingCR || len(p) == 0 || !clean(p) {
+		return false, nil
 	}
-	for off := 0; lf > 0; lf-- {
+	if b.Check8 && hasHigh(p) {
+		b.EightBit = true
+		return false, ErrEightBit
+	}
+	b.started = true
+	b.lineStart = p[len(p)-1] == '\n'
+	b.N += int64(len(p))
+	return true, nil
+}
+
+// clean reports whether every CR and every LF in p is in a CRLF pair (so
+// p does not end inside one): each LF has a CR before it (found one
+// IndexByte call per line, which also counts the LFs), and there are as
+// many CRs as LFs (a vector count), so no CR is left over.
+func clean(p []byte) bool {
+	lf := 0
+	for off := 0; ; lf++ {
 		i := bytes.IndexByte(p[off:], '\n')
-		if i < 0 || off+i == 0 || p[off+i-1] != '\r' {
+		if i < 0 {
+			break
+		}
+		if off+i == 0 || p[off+i-1] != '\r' {
 			return false
 		}
 		off += i + 1
 	}
-	return true
+	return bytes.Count(p, cr1) == lf
 }
 
 var (

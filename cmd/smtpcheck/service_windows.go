@@ -147,6 +147,10 @@ func serviceControl(_ context.Context, e *env, cmd string, o controlOptions) int
 	case "start":
 		return serviceStart(e, s, o)
 	case "stop":
+		if st, err := s.Query(); err == nil && st.State == svc.Stopped {
+			fmt.Fprintf(e.stdout, "service %s was not running (stopped)\n", o.name)
+			return exitOK
+		}
 		if code := serviceStop(e, s, o, cmd); code != exitOK {
 			return code
 		}

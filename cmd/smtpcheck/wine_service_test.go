@@ -131,7 +131,7 @@ func TestWineService(t *testing.T) {
 	// The worker is gone: its spool lock is free, another run takes it.
 	expect("outbox run --once after the stop", run(append([]string{"outbox", "run", "--once", "--spool", spool}, conn...)...),
 		exitOK, "delivered 0, deferred 0, dead 0")
-	expect("stop when stopped", run("service", "stop", "--name", name), exitOK, "stopped")
+	expect("stop when stopped", run("service", "stop", "--name", name), exitOK, "service "+name+" was not running (stopped)")
 
 	// Stopped during a delivery: a relay (in this process) holds its reply
 	// to DATA; the service stops, and the entry stays intact in the spool.

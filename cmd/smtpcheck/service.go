@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -155,6 +156,14 @@ func runService(ctx context.Context, e *env, args []string) int {
 	return exitUsage
 }
 
+// notWindows adds, where there is no service manager, that install would
+// not work even with the right flags.
+func notWindows(e *env) {
+	if runtime.GOOS != "windows" {
+		fmt.Fprintf(e.stderr, "note: %s\n", serviceNotWindows)
+	}
+}
+
 // checkServiceName refuses a name the service manager or the registry
 // would refuse or misread.
 func checkServiceName(name string) error {
@@ -199,10 +208,15 @@ func parseServiceInstall(e *env, args []string) (installOptions, int, bool) {
 			return o, exitOK, true
 		}
 		fmt.Fprintf(e.stderr, "smtpcheck service install: %s\n", errLine(err))
+		if strings.Contains(err.Error(), "flag provided but not defined") {
+			fmt.Fprintln(e.stderr, "hint: install's own flags are --name, --display-name and --start; the service's flags follow them after -- outbox run")
+		}
+		notWindows(e)
 		return o, exitUsage, true
 	}
 	fail := func(format string, a ...any) (installOptions, int, bool) {
 		fmt.Fprintf(e.stderr, "smtpcheck service install: "+format+"\n", a...)
+		notWindows(e)
 		return o, exitUsage, true
 	}
 	if err := checkServiceName(o.name); err != nil {
@@ -406,3 +420,5 @@ func (t *tailBuffer) String() string {
 	defer t.mu.Unlock()
 	return string(t.b)
 }
+
+const serviceNotWindows = "services are a Windows feature; here, run 'smtpcheck outbox run' under the init system (a systemd unit: docs/smtpcheck-outbox.service)"

@@ -7,8 +7,6 @@ import (
 	"fmt"
 )
 
-const serviceNotWindows = "services are a Windows feature; here, run 'smtpcheck outbox run' under the init system (a systemd unit: docs/smtpcheck-outbox.service)"
-
 func serviceInstall(e *env, _ installOptions) int {
 	fmt.Fprintf(e.stderr, "smtpcheck service install: %s\n", serviceNotWindows)
 	return exitUsage

@@ -74,7 +74,7 @@ func TestServiceCommandsUsage(t *testing.T) {
 		{[]string{"service", "frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"service", "install", "--nmae", "x", "--", "outbox", "run", "--spool", abs, "--server", "h:25"}, "flag provided but not defined: -nmae"},
 		{[]string{"service", "install", "--", "outbox", "run", "--spool", abs, "--sever", "h:25"}, "the 'outbox run' flags are wrong: flag provided but not defined: -sever"},
-		{[]string{"service", "install", "--spool", abs}, "flag provided but not defined: -spool"},
+		{[]string{"service", "install", "--spool", abs}, "the service's flags follow them after -- outbox run"},
 		{[]string{"service", "install"}, "the service's command is missing: end with -- outbox run FLAGS"},
 		{[]string{"service", "install", "--", "outbox", "send"}, "the service's command is missing"},
 		{[]string{"service", "install", "--start", "boot", "--", "outbox", "run", "--spool", abs, "--server", "h:25"}, `--start "boot": auto or manual`},
@@ -149,6 +149,8 @@ func TestServiceNotWindows(t *testing.T) {
 		{"service", "status"},
 		{"service", "stop", "--name", "x"},
 		{"service", "install", "--", "outbox", "run", "--spool", filepath.Join(t.TempDir(), "s"), "--server", "h:25"},
+		{"service", "install", "--", "outbox", "run", "--spool", filepath.Join(t.TempDir(), "s")}, // wrong flags: also says so
+		{"service", "install", "--strat", "auto"},
 	} {
 		_, stderr, code := runWith(t, nil, "", args...)
 		if code != exitUsage || !strings.Contains(stderr, "services are a Windows feature") || !strings.Contains(stderr, "docs/smtpcheck-outbox.service") {

@@ -147,14 +147,18 @@ func serviceControl(_ context.Context, e *env, cmd string, o controlOptions) int
 	case "start":
 		return serviceStart(e, s, o)
 	case "stop":
-		if code := serviceStop(e, s, o); code != exitOK {
+		if st, err := s.Query(); err == nil && st.State == svc.Stopped {
+			fmt.Fprintf(e.stdout, "service %s was not running (stopped)\n", o.name)
+			return exitOK
+		}
+		if code := serviceStop(e, s, o, cmd); code != exitOK {
 			return code
 		}
 		fmt.Fprintf(e.stdout, "service %s stopped\n", o.name)
 		return exitOK
 	}
 	// remove
-	if code := serviceStop(e, s, o); code != exitOK {
+	if code := serviceStop(e, s, o, cmd); code != exitOK {
 		return code
 	}
 	if err := s.Delete(); err != nil {
@@ -260,26 +264,27 @@ func serviceStart(e *env, s *mgr.Service, o controlOptions) int {
 	return exitCheck
 }
 
-// serviceStop asks s to stop unless it is stopped, and waits for it.
-func serviceStop(e *env, s *mgr.Service, o controlOptions) int {
+// serviceStop asks s to stop unless it is stopped, and waits for it; cmd
+// (stop or remove) names the command in its messages.
+func serviceStop(e *env, s *mgr.Service, o controlOptions, cmd string) int {
 	st, err := s.Query()
 	if err != nil {
-		return scmFail(e, "stop", o.name, err)
+		return scmFail(e, cmd, o.name, err)
 	}
 	if st.State == svc.Stopped {
 		return exitOK
 	}
 	if st.State != svc.StopPending {
 		if _, err := s.Control(svc.Stop); err != nil && !errors.Is(err, windows.ERROR_SERVICE_NOT_ACTIVE) {
-			return scmFail(e, "stop", o.name, err)
+			return scmFail(e, cmd, o.name, err)
 		}
 	}
 	st, err = waitState(s, svc.Stopped, o.timeout)
 	switch {
 	case err != nil:
-		return scmFail(e, "stop", o.name, err)
+		return scmFail(e, cmd, o.name, err)
 	case st.State != svc.Stopped:
-		fmt.Fprintf(e.stderr, "smtpcheck service stop: service %s is still %s after %s (a delivery may still be finishing)\n", o.name, stateNames[st.State], o.timeout)
+		fmt.Fprintf(e.stderr, "smtpcheck service %s: service %s is still %s after %s (a delivery may still be finishing)\n", cmd, o.name, stateNames[st.State], o.timeout)
 		return exitCheck
 	}
 	return exitOK

@@ -38,7 +38,7 @@ func TestWineService(t *testing.T) {
 	relay, maildir := v[0], v[1]
 	dir := t.TempDir()
 	exe := winetest.Build(t, dir, ".", "smtpcheck.exe")
-	wine, debugLog := shared.Private(t, "-all,+eventlog")
+	wine, debugLog := shared.Private(t, "-all,+eventlog,err+all")
 	wine.Env = append(wine.Env, "WINEDEBUG=-all,err+all") // Wine's own errors, if any, in a failure's stderr
 	run := func(args ...string) winetest.Result {
 		t.Helper()
@@ -62,11 +62,40 @@ func TestWineService(t *testing.T) {
 		}
 		return st, r.Code
 	}
-	expect := func(what string, r winetest.Result, code int, out string) {
+	// A failure seen once under load (a 'service remove' that exited 1
+	// with nothing on stdout or stderr, which no path of smtpcheck does)
+	// explains itself: what services.exe and the services wrote to their
+	// debug log, and the same command run again with Wine's process and
+	// exception traces (whether it fails again, and how).
+	unexplained := func(r winetest.Result, args []string) string {
+		if r.Code == 0 || r.Stdout != "" || r.Stderr != "" || len(args) == 0 {
+			return ""
+		}
+		b, _ := os.ReadFile(debugLog)
+		if len(b) > 8000 {
+			b = b[len(b)-8000:]
+		}
+		again := wine.Run(t, 2*time.Minute, []string{"WINEDEBUG=err+all,warn+seh,+process"}, exe, args...)
+		serr := again.Stderr
+		if len(serr) > 8000 {
+			serr = serr[len(serr)-8000:]
+		}
+		return fmt.Sprintf("\nno output at all: not smtpcheck's error paths (the process did not run to one of them)\n"+
+			"services.exe's debug log (end):\n%s\nthe same command again with WINEDEBUG=err+all,warn+seh,+process: exit %d\nstdout: %s\nstderr (end): %s",
+			b, again.Code, again.Stdout, serr)
+	}
+	expect := func(what string, r winetest.Result, code int, out string, args ...string) {
 		t.Helper()
 		if r.Code != code || !strings.Contains(r.Stdout+r.Stderr, out) {
-			t.Fatalf("%s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", what, r.Code, code, out, r.Stdout, r.Stderr)
+			t.Fatalf("%s: exit %d, want %d and %q\nstdout: %s\nstderr: %s%s", what, r.Code, code, out, r.Stdout, r.Stderr, unexplained(r, args))
 		}
+	}
+	// do runs args and expects code and out.
+	do := func(what string, code int, out string, args ...string) winetest.Result {
+		t.Helper()
+		r := run(args...)
+		expect(what, r, code, out, args...)
+		return r
 	}
 
 	if st, code := status(); code != exitServiceNotInstalled || st.Installed {
@@ -88,21 +117,21 @@ func TestWineService(t *testing.T) {
 	tag := fmt.Sprintf("wine-service-%d", time.Now().UnixNano())
 	expect("enqueue", run(append([]string{"outbox", "enqueue", "--spool", spool, "--from", "a@example.com", "--to", "b@example.com",
 		"--subject", tag, "--body", "delivered by the Windows service"}, conn...)...), exitOK, "queued ")
-	expect("start", run("service", "start", "--name", name), exitOK, "service "+name+" running (pid ")
+	do("start", exitOK, "service "+name+" running (pid ", "service", "start", "--name", name)
 	st, code := status()
 	if code != exitOK || st.State != "running" || st.PID == 0 {
 		t.Fatalf("status after start: exit %d %+v", code, st)
 	}
 	peers.Delivered(t, maildir, tag)
 
-	expect("stop", run("service", "stop", "--name", name), exitOK, "service "+name+" stopped")
+	do("stop", exitOK, "service "+name+" stopped", "service", "stop", "--name", name)
 	if st, code := status(); code != exitServiceNotRunning || st.State != "stopped" || st.PID != 0 || st.Win32ExitCode != 0 || st.ServiceSpecificExitCode != 0 {
 		t.Fatalf("status after stop: exit %d %+v", code, st)
 	}
 	// The worker is gone: its spool lock is free, another run takes it.
 	expect("outbox run --once after the stop", run(append([]string{"outbox", "run", "--once", "--spool", spool}, conn...)...),
 		exitOK, "delivered 0, deferred 0, dead 0")
-	expect("stop when stopped", run("service", "stop", "--name", name), exitOK, "stopped")
+	expect("stop when stopped", run("service", "stop", "--name", name), exitOK, "service "+name+" was not running (stopped)")
 
 	// Stopped during a delivery: a relay (in this process) holds its reply
 	// to DATA; the service stops, and the entry stays intact in the spool.
@@ -129,16 +158,16 @@ func TestWineService(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the held service's delivery never reached DATA")
 	}
-	expect("stop during the delivery", run("service", "stop", "--name", heldSvc), exitOK, "service "+heldSvc+" stopped")
+	do("stop during the delivery", exitOK, "service "+heldSvc+" stopped", "service", "stop", "--name", heldSvc)
 	r = run("outbox", "list", "--spool", heldSpool, "--json")
 	var l listJSON
 	if r.Code != exitOK || json.Unmarshal([]byte(r.Stdout), &l) != nil || len(l.Entries) != 1 || l.Entries[0].State != "queued" || l.Entries[0].Attempts != 0 {
 		t.Fatalf("the entry in flight at the stop is not intact: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	letGo()
-	expect("remove the held service", run("service", "remove", "--name", heldSvc), exitOK, "removed service "+heldSvc)
+	do("remove the held service", exitOK, "removed service "+heldSvc, "service", "remove", "--name", heldSvc)
 
-	expect("remove", run("service", "remove", "--name", name), exitOK, "removed service "+name)
+	do("remove", exitOK, "removed service "+name, "service", "remove", "--name", name)
 	if st, code := status(); code != exitServiceNotInstalled || st.Installed {
 		t.Fatalf("status after remove: exit %d %+v", code, st)
 	}
@@ -153,11 +182,11 @@ func TestWineService(t *testing.T) {
 	// A worker that cannot start: the service stops at once with
 	// smtpcheck's exit code, and the error goes to the Event Log.
 	bad := name + "-bad"
-	expect("install the failing service", run(append([]string{"service", "install", "--name", bad, "--start", "manual", "--",
-		"outbox", "run", "--spool", `Q:\no-such-drive\spool`}, conn...)...), exitOK, "installed service "+bad)
-	expect("start the failing service", run("service", "start", "--name", bad), exitCheck, "stopped at once: smtpcheck exit code 1")
-	expect("status of the failing service", run("service", "status", "--name", bad), exitServiceNotRunning, "last exit: smtpcheck exit code 1")
-	expect("remove the failing service", run("service", "remove", "--name", bad), exitOK, "removed service "+bad)
+	do("install the failing service", exitOK, "installed service "+bad, append([]string{"service", "install", "--name", bad, "--start", "manual", "--",
+		"outbox", "run", "--spool", `Q:\no-such-drive\spool`}, conn...)...)
+	do("start the failing service", exitCheck, "stopped at once: smtpcheck exit code 1", "service", "start", "--name", bad)
+	do("status of the failing service", exitServiceNotRunning, "last exit: smtpcheck exit code 1", "service", "status", "--name", bad)
+	do("remove the failing service", exitOK, "removed service "+bad, "service", "remove", "--name", bad)
 
 	// What Wine's ReportEventW wrote, from every process services.exe
 	// started (Information as trace, Error as err).

@@ -7,42 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/windows"
-
 	"mailwarden/internal/robustio"
+	"mailwarden/internal/winetest"
 	_ "mailwarden/internal/winetest/removeall"
 )
-
-// holdFile opens path as other programs do (an editor, a virus scanner, an
-// older verify): read access, sharing read and write, not delete. The
-// returned function closes it once (also at the test's end) and records
-// that it did.
-func holdFile(t *testing.T, path string) (release func(), released *atomic.Bool) {
-	t.Helper()
-	p, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := windows.CreateFile(p, windows.GENERIC_READ, windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE, nil,
-		windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
-	if err != nil {
-		t.Fatalf("CreateFile %s: %v", path, err)
-	}
-	released = new(atomic.Bool)
-	var once atomic.Bool
-	release = func() {
-		if once.CompareAndSwap(false, true) {
-			released.Store(true)
-			windows.CloseHandle(h)
-		}
-	}
-	t.Cleanup(release)
-	return release, released
-}
 
 func later(release func()) {
 	go func() {
@@ -82,7 +53,7 @@ func TestAnchorUpdateWaitsForReader(t *testing.T) {
 	if err := record(h, 1); err != nil {
 		t.Fatal(err)
 	}
-	release, released := holdFile(t, anchor)
+	release, released := winetest.HoldFile(t, anchor)
 	later(release)
 	if err := record(h, 2); err != nil {
 		t.Fatalf("record while the anchor is held for a moment: %v", err)
@@ -110,7 +81,7 @@ func TestAnchorHeldForGoodFailsClosed(t *testing.T) {
 	if err := record(h, 1); err != nil {
 		t.Fatal(err)
 	}
-	release, _ := holdFile(t, anchor)
+	release, _ := winetest.HoldFile(t, anchor)
 	err = record(h, 2)
 	if !robustio.IsHeld(err) {
 		t.Fatalf("record with the anchor held for good: %v, want a *robustio.HeldError", err)
@@ -168,7 +139,7 @@ func TestRotationWaitsForReader(t *testing.T) {
 	dir := t.TempDir()
 	f, h, path := rotating(t, dir)
 	n := len(trail(t, dir))
-	release, released := holdFile(t, path)
+	release, released := winetest.HoldFile(t, path)
 	later(release)
 	for i := 2; len(trail(t, dir)) == n; i++ {
 		if err := record(h, i); err != nil {
@@ -197,7 +168,7 @@ func TestRotationWaitsForReader(t *testing.T) {
 func TestRotationHeldForGoodFailsClosed(t *testing.T) {
 	dir := t.TempDir()
 	_, h, path := rotating(t, dir)
-	release, _ := holdFile(t, path)
+	release, _ := winetest.HoldFile(t, path)
 	var err error
 	for i := 2; err == nil; i++ {
 		err = record(h, i)

@@ -7,41 +7,12 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/windows"
-
+	"mailwarden/internal/winetest"
 	_ "mailwarden/internal/winetest/removeall"
 )
-
-// holdFile opens path as other programs do (a virus scanner, a backup
-// agent, an editor): read access, sharing read and write, not delete. The
-// returned function closes it once (also at the test's end) and records
-// that it did.
-func holdFile(t *testing.T, path string) (release func(), released *atomic.Bool) {
-	t.Helper()
-	p, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := windows.CreateFile(p, windows.GENERIC_READ, windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE, nil,
-		windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
-	if err != nil {
-		t.Fatalf("CreateFile %s: %v", path, err)
-	}
-	released = new(atomic.Bool)
-	var once atomic.Bool
-	release = func() {
-		if once.CompareAndSwap(false, true) {
-			released.Store(true)
-			windows.CloseHandle(h)
-		}
-	}
-	t.Cleanup(release)
-	return release, released
-}
 
 func spoolFiles(t *testing.T, dir string) []string {
 	t.Helper()
@@ -65,7 +36,7 @@ func TestDeliveredRemovalWaitsForReader(t *testing.T) {
 	d := &script{}
 	o, ev := open(t, Config{Deliverer: d})
 	e := enqueue(t, o, "1@example.com", message(1))
-	release, released := holdFile(t, o.msgPath(e.ID))
+	release, released := winetest.HoldFile(t, o.msgPath(e.ID))
 	go func() {
 		time.Sleep(200 * time.Millisecond)
 		release()
@@ -96,7 +67,7 @@ func TestDeliveredHeldForGoodIsNeverSentAgain(t *testing.T) {
 	d := &script{}
 	o, ev := open(t, Config{Deliverer: d, Now: clk.Now, Sleep: clk.Sleep})
 	e := enqueue(t, o, "1@example.com", message(1))
-	release, _ := holdFile(t, o.msgPath(e.ID))
+	release, _ := winetest.HoldFile(t, o.msgPath(e.ID))
 	st, err := o.RunOnce(context.Background())
 	if err != nil || st.Delivered != 1 || d.calls != 1 {
 		t.Fatalf("RunOnce = %+v, %v (%d sends)", st, err, d.calls)

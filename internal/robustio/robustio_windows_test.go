@@ -14,34 +14,9 @@ import (
 	"golang.org/x/sys/windows"
 
 	"mailwarden/internal/robustio"
+	"mailwarden/internal/winetest"
 	_ "mailwarden/internal/winetest/removeall"
 )
-
-// Hold opens path as most other programs do (os.Open, an editor, a virus
-// scanner): read access, sharing read and write but not delete. It returns
-// a function that closes the handle and records that it did.
-func Hold(t *testing.T, path string) (release func(), released *atomic.Bool) {
-	t.Helper()
-	p, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := windows.CreateFile(p, windows.GENERIC_READ, windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE, nil,
-		windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
-	if err != nil {
-		t.Fatalf("CreateFile %s: %v", path, err)
-	}
-	released = new(atomic.Bool)
-	var once atomic.Bool
-	release = func() {
-		if once.CompareAndSwap(false, true) {
-			released.Store(true)
-			windows.CloseHandle(h)
-		}
-	}
-	t.Cleanup(release)
-	return release, released
-}
 
 // releaseLater closes a held handle after d, from another goroutine.
 func releaseLater(release func(), d time.Duration) {
@@ -75,7 +50,7 @@ func TestPlainRenameFailsOnHeldFile(t *testing.T) {
 	src, held, dst := filepath.Join(dir, "src"), filepath.Join(dir, "held"), filepath.Join(dir, "dst")
 	write(t, src, "new")
 	write(t, held, "old")
-	Hold(t, held)
+	winetest.HoldFile(t, held)
 	if err := os.Rename(held, dst); !errors.Is(err, windows.ERROR_SHARING_VIOLATION) {
 		t.Errorf("os.Rename of a held file: %v, want ERROR_SHARING_VIOLATION", err)
 	}
@@ -91,7 +66,7 @@ func TestRenameWaitsForHolder(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	write(t, a, "a")
-	release, released := Hold(t, a)
+	release, released := winetest.HoldFile(t, a)
 	releaseLater(release, 200*time.Millisecond)
 	if err := robustio.Rename(a, b); err != nil {
 		t.Fatalf("Rename: %v", err)
@@ -109,7 +84,7 @@ func TestRenameReplacesHeldTarget(t *testing.T) {
 	tmp, anchor := filepath.Join(dir, ".anchor.tmp"), filepath.Join(dir, "anchor")
 	write(t, anchor, "old")
 	write(t, tmp, "new")
-	release, released := Hold(t, anchor)
+	release, released := winetest.HoldFile(t, anchor)
 	releaseLater(release, 200*time.Millisecond)
 	if err := robustio.Rename(tmp, anchor); err != nil {
 		t.Fatalf("Rename over a held file: %v", err)
@@ -126,7 +101,7 @@ func TestRemoveWaitsForHolder(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a")
 	write(t, a, "a")
-	release, released := Hold(t, a)
+	release, released := winetest.HoldFile(t, a)
 	releaseLater(release, 200*time.Millisecond)
 	if err := robustio.Remove(a); err != nil {
 		t.Fatalf("Remove: %v", err)
@@ -143,7 +118,7 @@ func TestNeverReleasedIsHeldError(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	write(t, a, "a")
-	Hold(t, a)
+	winetest.HoldFile(t, a)
 	for _, c := range []struct {
 		op string
 		f  func() error

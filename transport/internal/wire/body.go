@@ -134,7 +134,6 @@ func clean(p []byte) bool {
 
 var (
 	cr1    = []byte{'\r'}
-	lf1    = []byte{'\n'}
 	lfDot  = []byte("\n.")
 	dotDot = []byte("..")
 )

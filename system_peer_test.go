@@ -11,6 +11,7 @@ import (
 
 	"mailwarden/authmech/system"
 	"mailwarden/internal/peers"
+	"mailwarden/transport"
 )
 
 // TestSystemAuthAgainstDovecotAndMITKerberos authenticates with mechanism
@@ -57,23 +58,7 @@ func TestSystemAuthAgainstDovecotAndMITKerberos(t *testing.T) {
 			t.Setenv("KRB5_CLIENT_KTNAME", c.ktname)
 			p := base
 			p.Auth = Auth{Mechanism: c.mech}
-			tag, err := sendVia(t, p, os.Getenv)
-			if err != nil {
-				t.Fatalf("%v (hint: %s)", err, Hint(err))
-			}
-			if got := findDelivered(t, v[6], tag); !strings.Contains(string(got), tag) {
-				t.Error("delivered message lacks its subject")
-			}
-			s, err := NewSender(context.Background(), p, &Options{Getenv: os.Getenv})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			rep, err := s.Probe(context.Background())
-			if err != nil {
-				t.Fatalf("probe: %v", err)
-			}
-			in := rep.Servers[0].Info
+			in := sendAndProbe(t, p, v[6])
 			if in.AuthMechanism != "GSSAPI" || !strings.HasPrefix(in.AuthUser, v[2]+" ") || !strings.Contains(in.AuthUser, "Kerberos") {
 				t.Errorf("probe: mechanism %q as %q, want GSSAPI as %s with the package named", in.AuthMechanism, in.AuthUser, v[2])
 			}
@@ -148,11 +133,22 @@ func TestSystemAuthAgainstCyrusGSSAPI(t *testing.T) {
 	t.Setenv("KRB5_CLIENT_KTNAME", "")
 	_, port, _ := strings.Cut(v[0], ":")
 	p := Profile{Name: "cyrus-system", Servers: []string{v[4] + ":" + port + "-starttls"}, CAFile: v[5], Auth: Auth{Mechanism: "system"}}
+	in := sendAndProbe(t, p, v[6])
+	if in.AuthMechanism != "GSSAPI" || !strings.HasPrefix(in.AuthUser, v[2]+" ") {
+		t.Errorf("probe: mechanism %q as %q, want GSSAPI as %s", in.AuthMechanism, in.AuthUser, v[2])
+	}
+}
+
+// sendAndProbe sends a test message through p (failing the test with the
+// error's hint), waits for it in maildir, then probes p and returns the
+// first server's report for the caller's checks of the authentication.
+func sendAndProbe(t *testing.T, p Profile, maildir string) transport.ConnInfo {
+	t.Helper()
 	tag, err := sendVia(t, p, os.Getenv)
 	if err != nil {
 		t.Fatalf("%v (hint: %s)", err, Hint(err))
 	}
-	if got := findDelivered(t, v[6], tag); !strings.Contains(string(got), tag) {
+	if got := findDelivered(t, maildir, tag); !strings.Contains(string(got), tag) {
 		t.Error("delivered message lacks its subject")
 	}
 	s, err := NewSender(context.Background(), p, &Options{Getenv: os.Getenv})
@@ -164,8 +160,5 @@ func TestSystemAuthAgainstCyrusGSSAPI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("probe: %v", err)
 	}
-	in := rep.Servers[0].Info
-	if in.AuthMechanism != "GSSAPI" || !strings.HasPrefix(in.AuthUser, v[2]+" ") {
-		t.Errorf("probe: mechanism %q as %q, want GSSAPI as %s", in.AuthMechanism, in.AuthUser, v[2])
-	}
+	return rep.Servers[0].Info
 }

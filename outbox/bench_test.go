@@ -56,23 +56,7 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 // benchDeliver queues b.N messages, then times RunOnce draining them
 // through d.
 func benchDeliver(b *testing.B, d Deliverer, conc int) {
-	o, err := Open(Config{Dir: b.TempDir(), Deliverer: d, Concurrency: conc})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for range b.N {
-		if _, err := o.Enqueue(context.Background(), benchEnv(), body(benchBody)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.SetBytes(int64(len(benchBody)))
-	b.ResetTimer()
-	st, err := o.RunOnce(context.Background())
-	b.StopTimer()
-	if err != nil || st.Delivered != b.N {
-		b.Fatalf("%+v %v", st, err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	o := benchDrain(b, Config{Deliverer: d, Concurrency: conc})
 	o.dsync.mu.Lock()
 	b.ReportMetric(float64(o.dsync.rounds)/float64(b.N), "dirsyncs/msg")
 	o.dsync.mu.Unlock()
@@ -173,23 +157,32 @@ func BenchmarkDeliverSMTPBatch(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer r.Close()
-			o, err := Open(Config{Dir: b.TempDir(), Deliverer: relayBatch{r}, MaxBatch: max})
-			if err != nil {
-				b.Fatal(err)
-			}
-			for range b.N {
-				if _, err := o.Enqueue(context.Background(), benchEnv(), body(benchBody)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.SetBytes(int64(len(benchBody)))
-			b.ResetTimer()
-			st, err := o.RunOnce(context.Background())
-			b.StopTimer()
-			if err != nil || st.Delivered != b.N {
-				b.Fatalf("%+v %v", st, err)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			benchDrain(b, Config{Deliverer: relayBatch{r}, MaxBatch: max})
 		})
 	}
+}
+
+// benchDrain opens a spool in a temporary directory with cfg, queues b.N
+// messages, times RunOnce draining them and reports msgs/s; it returns
+// the outbox for further metrics.
+func benchDrain(b *testing.B, cfg Config) *Outbox {
+	cfg.Dir = b.TempDir()
+	o, err := Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		if _, err := o.Enqueue(context.Background(), benchEnv(), body(benchBody)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(benchBody)))
+	b.ResetTimer()
+	st, err := o.RunOnce(context.Background())
+	b.StopTimer()
+	if err != nil || st.Delivered != b.N {
+		b.Fatalf("%+v %v", st, err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	return o
 }

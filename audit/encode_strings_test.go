@@ -18,18 +18,7 @@ func TestStringListEncoding(t *testing.T) {
 		{"a@example.org"},
 		{"\"quoted\"@example.org", "back\\slash", "tab\tnew\nline\r", "\x01\x7f", "ünïcode", "bad\xffutf8", "😀", "<>&\u2028"},
 	} {
-		got := string(e.appendAny(nil, x))
-		raw, err := json.Marshal(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := e.reencode(nil, raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != string(want) {
-			t.Errorf("%q: got %s, want %s", x, got, want)
-		}
+		sameAsJSON(t, &e, x)
 	}
 }
 
@@ -65,21 +54,28 @@ func TestLogValuerListEncoding(t *testing.T) {
 		{{Addr: "a@example.org"}},
 		{{Addr: "a@example.org", Code: 250, Enhanced: "2.1.5", Text: "Ok"}, {Addr: "ü\"@example.org", Code: 550, Text: "no\r\nsuch \xff user"}},
 	} {
-		got := string(e.appendAny(nil, x))
-		raw, err := json.Marshal(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := e.reencode(nil, raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != string(want) {
-			t.Errorf("%+v: got %s, want %s", x, got, want)
-		}
+		sameAsJSON(t, &e, x)
 	}
 	got := string(e.appendAny(nil, []withSecret{{"u", "hunter2"}}))
 	if want := `[{"user":"u","password":"` + Redacted + `"}]`; got != want {
 		t.Errorf("secret in a LogValuer list: got %s, want %s", got, want)
+	}
+}
+
+// sameAsJSON checks that the direct encoding of x is the same bytes as
+// encoding/json's, re-encoded as every other value is.
+func sameAsJSON(t *testing.T, e *encoder, x any) {
+	t.Helper()
+	got := string(e.appendAny(nil, x))
+	raw, err := json.Marshal(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := e.reencode(nil, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%+v: got %s, want %s", x, got, want)
 	}
 }

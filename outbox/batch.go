@@ -47,13 +47,7 @@ const DefaultMaxBatch = 50
 // by the rate limit entry by entry.
 func (o *Outbox) passBatches(ctx context.Context, wg *sync.WaitGroup, bd BatchDeliverer, due []string, m map[string]scanned, add func(Stats)) {
 	for len(due) > 0 {
-		acquired := false
-		select {
-		case o.slots <- struct{}{}:
-			acquired = true
-		case <-ctx.Done():
-		}
-		if !acquired {
+		if !o.takeSlot(ctx) {
 			return
 		}
 		var group []string
@@ -61,19 +55,11 @@ func (o *Outbox) passBatches(ctx context.Context, wg *sync.WaitGroup, bd BatchDe
 		for len(due) > 0 && len(group) < o.cfg.MaxBatch {
 			id := due[0]
 			due = due[1:]
-			o.mu.Lock()
-			taken := o.inflight[id] || o.sent[id]
-			if !taken {
-				o.inflight[id] = true
-			}
-			o.mu.Unlock()
-			if taken {
+			if !o.claim(id) {
 				continue
 			}
 			if err := o.pace(ctx); err != nil {
-				o.mu.Lock()
-				delete(o.inflight, id)
-				o.mu.Unlock()
+				o.unclaim(id)
 				stop = true
 				break
 			}

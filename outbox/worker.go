@@ -173,33 +173,15 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 	for _, id := range one {
 		// A slot first, then the rate: the send is counted when it
 		// starts, not before a slow delivery frees the slot.
-		// (When both are ready select picks either: only a slot taken is
-		// given back, and a slot is never kept when ctx is done.)
-		acquired := false
-		select {
-		case o.slots <- struct{}{}:
-			acquired = true
-		case <-ctx.Done():
-		}
-		if !acquired {
+		if !o.takeSlot(ctx) {
 			break
 		}
-		// Another pass (a RunOnce next to Run) may have listed it too and
-		// started it meanwhile: check and mark in one step.
-		o.mu.Lock()
-		taken := o.inflight[id] || o.sent[id]
-		if !taken {
-			o.inflight[id] = true
-		}
-		o.mu.Unlock()
-		if taken {
+		if !o.claim(id) {
 			<-o.slots
 			continue
 		}
 		if err := o.pace(ctx); err != nil {
-			o.mu.Lock()
-			delete(o.inflight, id)
-			o.mu.Unlock()
+			o.unclaim(id)
 			<-o.slots
 			break
 		}
@@ -397,4 +379,37 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 			slog.String("error", st.LastError), slog.Time("next_attempt", st.Next))...)
 	}
 	return out
+}
+
+// takeSlot waits for a free delivery slot (Config.Concurrency in all) and
+// reports whether it took one; false when ctx is done first. When both are
+// ready select picks either: only a slot taken is given back, and a slot
+// is never kept when ctx is done.
+func (o *Outbox) takeSlot(ctx context.Context) bool {
+	select {
+	case o.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// claim marks id in flight and reports whether it could: another pass (a
+// RunOnce next to Run) may have listed it too and started it meanwhile, or
+// it was sent already; check and mark are one step.
+func (o *Outbox) claim(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.inflight[id] || o.sent[id] {
+		return false
+	}
+	o.inflight[id] = true
+	return true
+}
+
+// unclaim undoes claim for an entry that was not started.
+func (o *Outbox) unclaim(id string) {
+	o.mu.Lock()
+	delete(o.inflight, id)
+	o.mu.Unlock()
 }

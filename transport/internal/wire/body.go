@@ -70,10 +70,11 @@ func (b *Body) Write(p []byte) (int, error) {
 				seg = p[:i+1]
 			}
 		}
-		if !clean(seg) {
+		ok, high := scan(seg, b.Check8)
+		if !ok {
 			break
 		}
-		if b.Check8 && hasHigh(seg) {
+		if high {
 			b.EightBit = true
 			return 0, ErrEightBit
 		}
@@ -100,10 +101,14 @@ func (b *Body) Write(p []byte) (int, error) {
 // and the caller passes a copy of p to Write. With Check8 a byte >= 0x80
 // in clean data gives ErrEightBit, as Write does.
 func (b *Body) Through(p []byte) (bool, error) {
-	if b.Stuff || b.pendingCR || len(p) == 0 || !clean(p) {
+	if b.Stuff || b.pendingCR || len(p) == 0 {
 		return false, nil
 	}
-	if b.Check8 && hasHigh(p) {
+	ok, high := scan(p, b.Check8)
+	if !ok {
+		return false, nil
+	}
+	if high {
 		b.EightBit = true
 		return false, ErrEightBit
 	}
@@ -113,11 +118,21 @@ func (b *Body) Through(p []byte) (bool, error) {
 	return true, nil
 }
 
-// clean reports whether every CR and every LF in p is in a CRLF pair (so
-// p does not end inside one): each LF has a CR before it (found one
-// IndexByte call per line, which also counts the LFs), and there are as
-// many CRs as LFs (a vector count), so no CR is left over.
-func clean(p []byte) bool {
+// scanGeneric is scan without vector code: whether p is clean, that is
+// every CR and every LF in p is in a CRLF pair (so p neither starts nor
+// ends inside one), and, when it is and check8 is set, whether p has a
+// byte >= 0x80.
+func scanGeneric(p []byte, check8 bool) (ok, high bool) {
+	if !cleanGeneric(p) {
+		return false, false
+	}
+	return true, check8 && hasHigh(p)
+}
+
+// cleanGeneric: each LF has a CR before it (found one IndexByte call per
+// line, which also counts the LFs), and there are as many CRs as LFs (a
+// vector count), so no CR is left over.
+func cleanGeneric(p []byte) bool {
 	lf := 0
 	for off := 0; ; lf++ {
 		i := bytes.IndexByte(p[off:], '\n')

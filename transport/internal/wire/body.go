@@ -57,6 +57,7 @@ func (b *Body) Write(p []byte) (int, error) {
 	total := len(p)
 	for len(p) > 0 && !b.pendingCR {
 		seg := p
+		var ok, high bool
 		if b.Stuff {
 			if b.lineStart && p[0] == '.' {
 				if err := b.out(dotDot); err != nil {
@@ -66,11 +67,12 @@ func (b *Body) Write(p []byte) (int, error) {
 				p = p[1:]
 				continue
 			}
-			if i := bytes.Index(p, lfDot); i >= 0 {
-				seg = p[:i+1]
-			}
+			var n int
+			n, ok, high = scanData(p, b.Check8)
+			seg = p[:n]
+		} else {
+			ok, high = scan(p, b.Check8)
 		}
-		ok, high := scan(seg, b.Check8)
 		if !ok {
 			break
 		}
@@ -127,6 +129,18 @@ func scanGeneric(p []byte, check8 bool) (ok, high bool) {
 		return false, false
 	}
 	return true, check8 && hasHigh(p)
+}
+
+// scanDataGeneric is scanGeneric for DATA: p is cut before its first
+// line starting with a dot (its first "\n." at n-1), and the check and
+// the 8-bit check are those of p[:n]. With ok false, n means nothing.
+func scanDataGeneric(p []byte, check8 bool) (n int, ok, high bool) {
+	n = len(p)
+	if i := bytes.Index(p, lfDot); i >= 0 {
+		n = i + 1
+	}
+	ok, high = scanGeneric(p[:n], check8)
+	return n, ok, high
 }
 
 // cleanGeneric: each LF has a CR before it (found one IndexByte call per

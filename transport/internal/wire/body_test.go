@@ -202,7 +202,7 @@ func benchBody(b *testing.B, msg []byte, stuff, old bool) {
 // code where there is some) and scanGeneric.
 func BenchmarkClean(b *testing.B) {
 	msg := bytes.Repeat([]byte(strings.Repeat("abcdefghij", 7)+"abcd\r\n"), 1<<20/76)
-	for _, f := range append(scanVariants(), scanVariant{"generic", scanGeneric}) {
+	for _, f := range append(scanVariants(), scanVariant{"generic", scanGeneric, scanDataGeneric}) {
 		b.Run(f.name, func(b *testing.B) {
 			b.SetBytes(int64(len(msg)))
 			for b.Loop() {

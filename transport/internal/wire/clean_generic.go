@@ -7,3 +7,8 @@ package wire
 func scan(p []byte, check8 bool) (ok, high bool) {
 	return scanGeneric(p, check8)
 }
+
+// scanData is scanDataGeneric.
+func scanData(p []byte, check8 bool) (n int, ok, high bool) {
+	return scanDataGeneric(p, check8)
+}

@@ -2,4 +2,4 @@
 
 package wire
 
-func scanVariants() []scanVariant { return []scanVariant{{"scan", scan}} }
+func scanVariants() []scanVariant { return []scanVariant{{"scan", scan, scanData}} }

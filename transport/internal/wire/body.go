@@ -46,10 +46,12 @@ func (b *Body) out(p []byte) error {
 }
 
 // Write implements io.Writer. Data that needs no change (every CR and LF
-// in a CRLF pair) is checked with a few counting passes over the whole
-// buffer and written through from the caller's slice, cut only where a
-// line starts with a dot to be doubled (with Stuff); anything else from
-// there on goes through the line-by-line encoder.
+// in a CRLF pair) is checked in one pass over the whole buffer (scan,
+// scanData: vector code on amd64), which also finds, with Stuff, the
+// first line starting with a dot to be doubled and, with Check8, a byte
+// >= 0x80; it is written through from the caller's slice, cut only at
+// those dots. Anything else from there on goes through the line-by-line
+// encoder.
 func (b *Body) Write(p []byte) (int, error) {
 	if !b.started {
 		b.started, b.lineStart = true, true

@@ -46,10 +46,12 @@ func (b *Body) out(p []byte) error {
 }
 
 // Write implements io.Writer. Data that needs no change (every CR and LF
-// in a CRLF pair) is checked with a few counting passes over the whole
-// buffer and written through from the caller's slice, cut only where a
-// line starts with a dot to be doubled (with Stuff); anything else from
-// there on goes through the line-by-line encoder.
+// in a CRLF pair) is checked in one pass over the whole buffer (scan,
+// scanData: vector code on amd64), which also finds, with Stuff, the
+// first line starting with a dot to be doubled and, with Check8, a byte
+// >= 0x80; it is written through from the caller's slice, cut only at
+// those dots. Anything else from there on goes through the line-by-line
+// encoder.
 func (b *Body) Write(p []byte) (int, error) {
 	if !b.started {
 		b.started, b.lineStart = true, true
@@ -57,6 +59,7 @@ func (b *Body) Write(p []byte) (int, error) {
 	total := len(p)
 	for len(p) > 0 && !b.pendingCR {
 		seg := p
+		var ok, high bool
 		if b.Stuff {
 			if b.lineStart && p[0] == '.' {
 				if err := b.out(dotDot); err != nil {
@@ -66,14 +69,16 @@ func (b *Body) Write(p []byte) (int, error) {
 				p = p[1:]
 				continue
 			}
-			if i := bytes.Index(p, lfDot); i >= 0 {
-				seg = p[:i+1]
-			}
+			var n int
+			n, ok, high = scanData(p, b.Check8)
+			seg = p[:n]
+		} else {
+			ok, high = scan(p, b.Check8)
 		}
-		if !clean(seg) {
+		if !ok {
 			break
 		}
-		if b.Check8 && hasHigh(seg) {
+		if high {
 			b.EightBit = true
 			return 0, ErrEightBit
 		}
@@ -100,10 +105,14 @@ func (b *Body) Write(p []byte) (int, error) {
 // and the caller passes a copy of p to Write. With Check8 a byte >= 0x80
 // in clean data gives ErrEightBit, as Write does.
 func (b *Body) Through(p []byte) (bool, error) {
-	if b.Stuff || b.pendingCR || len(p) == 0 || !clean(p) {
+	if b.Stuff || b.pendingCR || len(p) == 0 {
 		return false, nil
 	}
-	if b.Check8 && hasHigh(p) {
+	ok, high := scan(p, b.Check8)
+	if !ok {
+		return false, nil
+	}
+	if high {
 		b.EightBit = true
 		return false, ErrEightBit
 	}
@@ -113,11 +122,33 @@ func (b *Body) Through(p []byte) (bool, error) {
 	return true, nil
 }
 
-// clean reports whether every CR and every LF in p is in a CRLF pair (so
-// p does not end inside one): each LF has a CR before it (found one
-// IndexByte call per line, which also counts the LFs), and there are as
-// many CRs as LFs (a vector count), so no CR is left over.
-func clean(p []byte) bool {
+// scanGeneric is scan without vector code: whether p is clean, that is
+// every CR and every LF in p is in a CRLF pair (so p neither starts nor
+// ends inside one), and, when it is and check8 is set, whether p has a
+// byte >= 0x80.
+func scanGeneric(p []byte, check8 bool) (ok, high bool) {
+	if !cleanGeneric(p) {
+		return false, false
+	}
+	return true, check8 && hasHigh(p)
+}
+
+// scanDataGeneric is scanGeneric for DATA: p is cut before its first
+// line starting with a dot (its first "\n." at n-1), and the check and
+// the 8-bit check are those of p[:n]. With ok false, n means nothing.
+func scanDataGeneric(p []byte, check8 bool) (n int, ok, high bool) {
+	n = len(p)
+	if i := bytes.Index(p, lfDot); i >= 0 {
+		n = i + 1
+	}
+	ok, high = scanGeneric(p[:n], check8)
+	return n, ok, high
+}
+
+// cleanGeneric: each LF has a CR before it (found one IndexByte call per
+// line, which also counts the LFs), and there are as many CRs as LFs (a
+// vector count), so no CR is left over.
+func cleanGeneric(p []byte) bool {
 	lf := 0
 	for off := 0; ; lf++ {
 		i := bytes.IndexByte(p[off:], '\n')

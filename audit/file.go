@@ -460,6 +460,9 @@ func (f *File) writeBatch(items []asyncItem, errs []error) {
 	clear(f.res)
 }
 
+// local is true: an Async's Sync may write a File's batch itself.
+func (f *File) local() bool { return true }
+
 // grow returns s resized to n elements, reusing its array when it can.
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {

@@ -54,6 +54,8 @@ func (n *named) writeBatch(items []asyncItem, errs []error) {
 	}
 }
 
+func (n *named) local() bool { return n.Sink.(batchWriter).local() }
+
 func (n *named) wrap(err error) error {
 	if err == nil {
 		return nil
@@ -147,6 +149,7 @@ func (m multi) Settle(ctx context.Context) error {
 type Async struct {
 	sink  Sink
 	batch batchWriter // sink, when it writes blocks
+	local bool        // a Sync may write the queued entries itself
 	size  int
 
 	mu      sync.Mutex
@@ -183,6 +186,10 @@ const maxBatch = 64
 // at a time.
 type batchWriter interface {
 	writeBatch(items []asyncItem, errs []error)
+	// local reports whether a write stays on this machine (a File, not
+	// a File chained to syslog): Async lets a Sync waiting for it write
+	// the batch itself.
+	local() bool
 }
 
 var (
@@ -208,6 +215,7 @@ func newAsync(sink Sink, size int) *Async {
 	a := &Async{sink: sink, size: size, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	if b, ok := sink.(batchWriter); ok && canBatch(sink) {
 		a.batch = b
+		a.local = b.local()
 	}
 	a.cond = sync.NewCond(&a.mu)
 	return a
@@ -348,6 +356,11 @@ func (a *Async) Settle(ctx context.Context) error {
 
 // drain waits until every entry queued before the call was handed to the
 // sink and returns the first failure since the last drain.
+//
+// When the sink is local (a File) and no write is under way, the caller
+// writes what is queued itself rather than waking the goroutine and waiting
+// for it (it would wait for that write anyway): the same batch, written the
+// same way, without two goroutine switches per Sync.
 func (a *Async) drain(ctx context.Context) error {
 	a.mu.Lock()
 	target := a.queued
@@ -359,8 +372,18 @@ func (a *Async) drain(ctx context.Context) error {
 		})
 		defer stop()
 	}
+	wrote := false
 	for a.written < target && ctx.Err() == nil {
+		if a.local && a.writeLocked() {
+			wrote = true
+			continue
+		}
 		a.cond.Wait()
+	}
+	if wrote && (len(a.queue) > 0 || a.closed) {
+		// The goroutine may have looked while this caller was writing and
+		// gone back to sleep: hand it the rest (or let it end).
+		a.wake()
 	}
 	err := a.err
 	a.err = nil
@@ -403,6 +426,9 @@ type chained struct {
 	next Sink
 	res  []fileResult // writeBatch's, used by one writer at a time
 }
+
+// local is false: the syslog write goes over the network.
+func (c *chained) local() bool { return false }
 
 // writeBatch writes items to the File as one block (see File.writeEntries),
 // then each to next with its chain members.

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -193,6 +194,7 @@ func (t *tracker) get() error {
 type Handler struct {
 	c     *core
 	goas  []groupOrAttrs
+	flat  bool // no group in goas
 	track *tracker
 }
 
@@ -212,7 +214,7 @@ func NewHandler(sink Sink, opts *Options) *Handler {
 	}
 	c.policy = c.opts.Policy
 	c.enc = encoder{secret: c.opts.Secret}
-	return &Handler{c: c}
+	return &Handler{c: c, flat: true}
 }
 
 // Enabled reports whether level is at least Options.Level.
@@ -246,6 +248,7 @@ func (h *Handler) with(g groupOrAttrs) *Handler {
 	h2.goas = make([]groupOrAttrs, len(h.goas)+1)
 	copy(h2.goas, h.goas)
 	h2.goas[len(h.goas)] = g
+	h2.flat = h.flat && g.group == ""
 	return &h2
 }
 
@@ -367,6 +370,10 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
+// entryBufs holds the scratch buffers records are encoded into before they
+// are copied, at their size, into their Entry.
+var entryBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
 // entry encodes r with the handler's attributes and groups.
 func (h *Handler) entry(r slog.Record) *Entry {
 	t := r.Time
@@ -374,10 +381,10 @@ func (h *Handler) entry(r slog.Record) *Entry {
 		t = h.now()
 	}
 	t = t.UTC()
-	b := make([]byte, 0, 512)
-	b = append(b, `"time":`...)
-	b = appendString(b, t.Format(timeFormat))
-	b = append(b, `,"level":`...)
+	bp := entryBufs.Get().(*[]byte)
+	b := append((*bp)[:0], `"time":"`...)
+	b = t.AppendFormat(b, timeFormat) // digits, '-', ':', '.', 'T', 'Z': nothing to escape
+	b = append(b, `","level":`...)
 	b = appendString(b, r.Level.String())
 	b = append(b, `,"msg":`...)
 	msg := r.Message
@@ -387,16 +394,33 @@ func (h *Handler) entry(r slog.Record) *Entry {
 	}
 	b = appendString(b, msg)
 
-	var rec []slog.Attr
-	if r.NumAttrs() > 0 {
-		rec = make([]slog.Attr, 0, r.NumAttrs())
+	if h.flat {
+		// No group opened: the attributes of WithAttrs, then the record's,
+		// all at the top level: what nest would give, without building it.
+		for _, g := range h.goas {
+			b, _ = h.c.enc.appendAttrs(b, g.attrs, true, true)
+		}
 		r.Attrs(func(a slog.Attr) bool {
-			rec = append(rec, a)
+			b, _ = h.c.enc.appendAttr(b, a, true, true)
 			return true
 		})
+	} else {
+		var rec []slog.Attr
+		if r.NumAttrs() > 0 {
+			rec = make([]slog.Attr, 0, r.NumAttrs())
+			r.Attrs(func(a slog.Attr) bool {
+				rec = append(rec, a)
+				return true
+			})
+		}
+		b, _ = h.c.enc.appendAttrs(b, nest(h.goas, rec), true, true)
 	}
-	b, _ = h.c.enc.appendAttrs(b, nest(h.goas, rec), true, true)
-	return &Entry{Time: t, Level: r.Level, Msg: msg, members: b}
+	e := &Entry{Time: t, Level: r.Level, Msg: msg, members: bytes.Clone(b)}
+	if cap(b) <= 64<<10 { // keep no huge buffer for later records
+		*bp = b
+		entryBufs.Put(bp)
+	}
+	return e
 }
 
 // nest builds the attribute tree: the attributes added with WithAttrs in

@@ -51,20 +51,31 @@ func IsSecretKey(key string) bool {
 		}
 		n = append(n, c)
 	}
-	s := string(n)
-	for _, w := range secretWords {
-		if w == "pin" {
-			if s == "pin" {
+	if string(n) == "pin" {
+		return true
+	}
+	// Contains for each word, as one pass: at each byte, only the words
+	// that start with it.
+	for i, c := range n {
+		for _, w := range secretByFirst[c] {
+			if len(w) <= len(n)-i && string(n[i:i+len(w)]) == w {
 				return true
 			}
-			continue
-		}
-		if strings.Contains(s, w) {
-			return true
 		}
 	}
 	return false
 }
+
+// secretByFirst lists secretWords (but pin, which must be the whole key)
+// by their first byte.
+var secretByFirst = func() (t [256][]string) {
+	for _, w := range secretWords {
+		if w != "pin" {
+			t[w[0]] = append(t[w[0]], w)
+		}
+	}
+	return t
+}()
 
 // encoder turns slog values into JSON. Its output is ASCII only: every
 // character outside printable ASCII is escaped as \uXXXX, so a record is one

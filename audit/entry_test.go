@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,5 +35,29 @@ func TestFlatEntryAsNested(t *testing.T) {
 	}
 	if err := h.Record(context.Background(), slog.LevelInfo, "x"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIsSecretKeyAsContains: IsSecretKey says yes exactly when the key,
+// lower-cased without '_', '-', '.' and spaces, contains a secret word (or
+// is pin), for every word at the start, middle and end of other text.
+func TestIsSecretKeyAsContains(t *testing.T) {
+	ref := func(key string) bool {
+		s := strings.ToLower(strings.NewReplacer("_", "", "-", "", ".", "", " ", "").Replace(key))
+		for _, w := range secretWords {
+			if w == "pin" && s == "pin" || w != "pin" && strings.Contains(s, w) {
+				return true
+			}
+		}
+		return false
+	}
+	keys := []string{"", "p", "pi", "pin", "PIN", "pins", "spin", "server", "message_id", "Proxy-Authorization", "x.Priv_Key", "tok", "toke", "to ken"}
+	for _, w := range secretWords {
+		keys = append(keys, w, w[:len(w)-1], "x"+w, w+"_x", strings.ToUpper(w[:1])+w[1:], "a"+w[1:], w[:len(w)-1]+"_"+w[len(w)-1:])
+	}
+	for _, k := range keys {
+		if got, want := IsSecretKey(k), ref(k); got != want {
+			t.Errorf("IsSecretKey(%q) = %v, want %v", k, got, want)
+		}
 	}
 }

@@ -26,8 +26,10 @@ type Entry struct {
 	// members is the JSON object body without its braces:
 	// "time":...,"level":...,"msg":...,<attributes>.
 	members []byte
-	// report, when set, receives the outcome of a write a Sink finished
-	// after its Write returned (see Async).
+	// h is the Handler that made the entry: it receives the failure of a
+	// write a Sink finished after its Write returned (see Async), unless
+	// report is set, which then does.
+	h      *Handler
 	report func(error)
 	// chainSeq and chainHash are the File sink's seq and hash of this
 	// record, set on the copy a chained sink hands on to syslog (0 when
@@ -44,6 +46,20 @@ func (e *Entry) JSON() []byte {
 	b = append(b, '{')
 	b = append(b, e.members...)
 	return append(b, '}')
+}
+
+// reportErr hands the failure of a write finished after Write returned to
+// whoever made the entry; it reports false when nobody listens.
+func (e *Entry) reportErr(err error) bool {
+	switch {
+	case e.report != nil:
+		e.report(err)
+	case e.h != nil:
+		e.h.fail(err)
+	default:
+		return false
+	}
+	return true
 }
 
 // appendMembers appends the entry's members (no braces) to dst.
@@ -270,7 +286,7 @@ func (h *Handler) Track() *Handler {
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	e := h.entry(r)
 	h.c.records.Add(1)
-	e.report = func(err error) { h.fail(err) }
+	e.h = h
 	err := h.c.sink.Write(ctx, e)
 	if err == nil {
 		return nil

@@ -40,9 +40,15 @@ type named struct {
 }
 
 func (n *named) Write(ctx context.Context, e *Entry) error {
+	if a, ok := n.Sink.(*Async); ok {
+		// Async names the failures it reports later itself: no copy of
+		// the entry with a wrapped report.
+		return n.wrap(a.write(ctx, e, n))
+	}
 	inner := *e
-	if e.report != nil {
-		inner.report = func(err error) { e.report(n.wrap(err)) }
+	inner.h = nil
+	if e.h != nil || e.report != nil {
+		inner.report = func(err error) { e.reportErr(n.wrap(err)) }
 	}
 	return n.wrap(n.Sink.Write(ctx, &inner))
 }
@@ -173,8 +179,9 @@ type Async struct {
 }
 
 type asyncItem struct {
-	ctx context.Context
-	e   *Entry
+	ctx  context.Context
+	e    *Entry
+	name *named // names the entry's failures, when Async is a named sink
 }
 
 // maxBatch is the most entries Async hands to its sink at once.
@@ -276,9 +283,10 @@ func (a *Async) writeLocked() bool {
 	var other error
 	for i, it := range items {
 		if err := errs[i]; err != nil {
-			if it.e.report != nil {
-				it.e.report(err)
-			} else if other == nil {
+			if it.name != nil {
+				err = it.name.wrap(err)
+			}
+			if !it.e.reportErr(err) && other == nil {
 				other = err
 			}
 		}
@@ -301,10 +309,17 @@ func (a *Async) writeLocked() bool {
 
 // Write queues e without waiting for the wrapped sink. It returns an error
 // wrapping ErrQueueFull when the queue is full and ErrClosed after Close.
-func (a *Async) Write(ctx context.Context, e *Entry) error {
-	// The record outlives the caller's call: keep its values, not its
-	// cancellation.
-	if ctx.Done() != nil {
+func (a *Async) Write(ctx context.Context, e *Entry) error { return a.write(ctx, e, nil) }
+
+// write is Write for the named sink name (nil when Async is not in one).
+func (a *Async) write(ctx context.Context, e *Entry, name *named) error {
+	switch {
+	case a.local:
+		// A File does not look at the context.
+		ctx = context.Background()
+	case ctx.Done() != nil:
+		// The record outlives the caller's call: keep its values, not
+		// its cancellation.
 		ctx = context.WithoutCancel(ctx)
 	}
 	a.mu.Lock()
@@ -316,7 +331,7 @@ func (a *Async) Write(ctx context.Context, e *Entry) error {
 		a.mu.Unlock()
 		return fmt.Errorf("%w (%d entries queued)", ErrQueueFull, a.size)
 	}
-	a.queue = append(a.queue, asyncItem{ctx: ctx, e: e})
+	a.queue = append(a.queue, asyncItem{ctx: ctx, e: e, name: name})
 	a.pending++
 	a.queued++
 	a.mu.Unlock()
@@ -364,19 +379,20 @@ func (a *Async) Settle(ctx context.Context) error {
 func (a *Async) drain(ctx context.Context) error {
 	a.mu.Lock()
 	target := a.queued
-	if a.written < target && ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() {
-			a.mu.Lock()
-			a.cond.Broadcast()
-			a.mu.Unlock()
-		})
-		defer stop()
-	}
 	wrote := false
+	var stop func() bool
 	for a.written < target && ctx.Err() == nil {
 		if a.local && a.writeLocked() {
 			wrote = true
 			continue
+		}
+		if stop == nil && ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, func() {
+				a.mu.Lock()
+				a.cond.Broadcast()
+				a.mu.Unlock()
+			})
+			defer stop()
 		}
 		a.cond.Wait()
 	}

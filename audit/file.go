@@ -24,7 +24,10 @@ type SyncPolicy int
 
 const (
 	// SyncEvery, the zero value and default, fsyncs after every record: a
-	// record Write returned nil for survives a power failure.
+	// record Write returned nil for survives a power failure. Records an
+	// Async queue hands over together (they piled up while the previous
+	// ones were written) are written and fsynced together: one fsync for
+	// the lot, each reported written only after it.
 	SyncEvery SyncPolicy = iota
 	// SyncInterval fsyncs every FileConfig.SyncInterval when something was
 	// written; a crash of the machine loses at most that much.
@@ -79,10 +82,10 @@ type FileConfig struct {
 	// AnchorFile, when set, is a second place where the sink keeps the
 	// head of the chain (the last record's seq and hash, see Anchor): it
 	// is replaced atomically (a temporary file renamed over it) once the
-	// records are on disk as Sync says: after every record (SyncEvery,
-	// synced too), at each interval sync (SyncInterval), after every
-	// record without fsync (SyncNone); and when a file is opened, rotated
-	// or closed. Keep it where the trail's directory is not (another disk,
+	// records are on disk as Sync says: after every record, or every block
+	// of records written together (SyncEvery, synced too), at each
+	// interval sync (SyncInterval), after every record or block without
+	// fsync (SyncNone); and when a file is opened, rotated or closed. Keep it where the trail's directory is not (another disk,
 	// a mount only this writer and the auditors reach). OpenFile refuses
 	// to continue a trail that ends before the anchor (its newest files
 	// were deleted): an *AnchorError.

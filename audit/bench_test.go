@@ -50,3 +50,36 @@ func BenchmarkFileSink(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTrailSend is the audit trail's part of one Sender.Send, as New
+// builds it (a File behind an Async queue): an intent record, a Wait, a
+// recipient record and the summary, a Wait; under each fsync policy.
+func BenchmarkTrailSend(b *testing.B) {
+	for _, p := range []SyncPolicy{SyncEvery, SyncNone} {
+		b.Run(p.String(), func(b *testing.B) {
+			ctx := context.Background()
+			h, err := New(ctx, Config{File: &FileConfig{Path: filepath.Join(b.TempDir(), "audit.log"), Sync: p}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				tr := h.Track()
+				log := slog.New(tr).With("profile", "bench")
+				if err := tr.Record(ctx, slog.LevelInfo, "smtp.intent", slog.String("from", "a@example.org"), slog.Any("rcpts", []string{"b@example.net"}), slog.Int("i", i)); err != nil {
+					b.Fatal(err)
+				}
+				if err := tr.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+				log.LogAttrs(ctx, slog.LevelInfo, "smtp.rcpt", slog.String("server", "127.0.0.1:25"), slog.Group("rcpt", slog.String("addr", "b@example.net"), slog.Int("code", 250)))
+				log.LogAttrs(ctx, slog.LevelInfo, "smtp.send", slog.String("server", "127.0.0.1:25"), slog.String("message_id", "<x@example.org>"), slog.Int("size", 2048),
+					slog.Group("reply", slog.Int("code", 250), slog.String("text", "OK")))
+				if err := tr.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

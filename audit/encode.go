@@ -138,10 +138,20 @@ func appendU(dst []byte, r rune) []byte {
 // microseconds.
 const timeFormat = "2006-01-02T15:04:05.000000Z07:00"
 
-// reservedKeys are the top-level members the package writes itself. A
+// isReservedKey reports the top-level members the package writes itself. A
 // top-level attribute with one of these keys (in any case) is written as
 // "x_" + key so a query for .seq or .msg is never ambiguous.
-var reservedKeys = map[string]bool{"seq": true, "prev": true, "hash": true, "time": true, "level": true, "msg": true}
+func isReservedKey(key string) bool {
+	switch len(key) {
+	case 3:
+		return strings.EqualFold(key, "seq") || strings.EqualFold(key, "msg")
+	case 4:
+		return strings.EqualFold(key, "prev") || strings.EqualFold(key, "hash") || strings.EqualFold(key, "time")
+	case 5:
+		return strings.EqualFold(key, "level")
+	}
+	return false
+}
 
 // appendAttrs appends attrs as JSON object members, each preceded by a comma
 // when sep is true or when something was written before. It reports whether
@@ -171,7 +181,7 @@ func (e *encoder) appendAttr(dst []byte, a slog.Attr, sep, top bool) ([]byte, bo
 		}
 	}
 	key := a.Key
-	if top && reservedKeys[strings.ToLower(key)] {
+	if top && isReservedKey(key) {
 		key = "x_" + key
 	}
 	mark := len(dst)

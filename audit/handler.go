@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -329,9 +328,9 @@ func (h *Handler) Record(ctx context.Context, level slog.Level, msg string, attr
 	if !h.Enabled(ctx, level) {
 		return nil
 	}
-	var pcs [1]uintptr
-	runtime.Callers(2, pcs[:])
-	r := slog.NewRecord(h.now(), level, msg, pcs[0])
+	// No caller's PC: Handle is called directly, and an entry has no
+	// source.
+	r := slog.NewRecord(h.now(), level, msg, 0)
 	r.AddAttrs(attrs...)
 	return h.Handle(ctx, r)
 }

@@ -151,7 +151,9 @@ func (m multi) Settle(ctx context.Context) error {
 // and under SyncEvery one fsync and anchor update, for the lot (group
 // commit). Each entry is still reported written only once its line is
 // written (and fsynced under SyncEvery); a block that fails fails every
-// entry in it.
+// entry in it. In front of a File that is not chained to syslog, a Sync
+// that finds entries queued and no write under way writes them itself, the
+// same way, rather than wake the goroutine and wait for it.
 type Async struct {
 	sink  Sink
 	batch batchWriter // sink, when it writes blocks

@@ -273,9 +273,13 @@ func (h *Handler) with(g groupOrAttrs) *Handler {
 // Handler report that failure only, so one send learns about its own
 // records, not another's. Under FailOpen nothing is remembered.
 func (h *Handler) Track() *Handler {
-	h2 := *h
-	h2.track = &tracker{}
-	return &h2
+	// One allocation for both (one per send).
+	t := &struct {
+		h Handler
+		t tracker
+	}{h: *h}
+	t.h.track = &t.t
+	return &t.h
 }
 
 // Handle encodes r and writes it to the sink. Under FailClosed it returns

@@ -2,8 +2,10 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -48,5 +50,55 @@ func BenchmarkFileSink(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
 			h.Close()
 		})
+	}
+}
+
+// BenchmarkTrailSend is the audit trail's part of one Sender.Send, as New
+// builds it (a File behind an Async queue): an intent record, a Wait, a
+// recipient record and the summary, a Wait; under each fsync policy, from
+// one sender and from 16 at once (whose records pile up and are written,
+// and under every fsynced, together).
+func BenchmarkTrailSend(b *testing.B) {
+	send := func(b *testing.B, h *Handler, i int) {
+		ctx := context.Background()
+		tr := h.Track()
+		log := slog.New(tr).With("profile", "bench")
+		if err := tr.Record(ctx, slog.LevelInfo, "smtp.intent", slog.String("from", "a@example.org"), slog.Any("rcpts", []string{"b@example.net"}), slog.Int("i", i)); err != nil {
+			b.Fatal(err)
+		}
+		if err := tr.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "smtp.rcpt", slog.String("server", "127.0.0.1:25"), slog.Group("rcpt", slog.String("addr", "b@example.net"), slog.Int("code", 250)))
+		log.LogAttrs(ctx, slog.LevelInfo, "smtp.send", slog.String("server", "127.0.0.1:25"), slog.String("message_id", "<x@example.org>"), slog.Int("size", 2048),
+			slog.Group("reply", slog.Int("code", 250), slog.String("text", "OK")))
+		if err := tr.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, p := range []SyncPolicy{SyncEvery, SyncNone} {
+		for _, senders := range []int{1, 16} {
+			b.Run(fmt.Sprintf("%s/senders-%d", p, senders), func(b *testing.B) {
+				h, err := New(context.Background(), Config{File: &FileConfig{Path: filepath.Join(b.TempDir(), "audit.log"), Sync: p}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer h.Close()
+				b.ReportAllocs()
+				if senders == 1 {
+					for i := 0; b.Loop(); i++ {
+						send(b, h, i)
+					}
+				} else {
+					b.SetParallelism((senders + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+					b.RunParallel(func(pb *testing.PB) {
+						for i := 0; pb.Next(); i++ {
+							send(b, h, i)
+						}
+					})
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
+			})
+		}
 	}
 }

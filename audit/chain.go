@@ -50,6 +50,7 @@ type chain struct {
 	alg  string
 	seq  uint64
 	prev [32]byte
+	out  []byte // sum's buffer
 }
 
 func newChain(key []byte) *chain {
@@ -63,7 +64,8 @@ func newChain(key []byte) *chain {
 func (c *chain) sum(b []byte) (s [32]byte) {
 	c.mac.Reset()
 	c.mac.Write(b)
-	c.mac.Sum(s[:0])
+	c.out = c.mac.Sum(c.out[:0])
+	copy(s[:], c.out)
 	return s
 }
 

@@ -51,20 +51,31 @@ func IsSecretKey(key string) bool {
 		}
 		n = append(n, c)
 	}
-	s := string(n)
-	for _, w := range secretWords {
-		if w == "pin" {
-			if s == "pin" {
+	if string(n) == "pin" {
+		return true
+	}
+	// Contains for each word, as one pass: at each byte, only the words
+	// that start with it.
+	for i, c := range n {
+		for _, w := range secretByFirst[c] {
+			if len(w) <= len(n)-i && string(n[i:i+len(w)]) == w {
 				return true
 			}
-			continue
-		}
-		if strings.Contains(s, w) {
-			return true
 		}
 	}
 	return false
 }
+
+// secretByFirst lists secretWords (but pin, which must be the whole key)
+// by their first byte.
+var secretByFirst = func() (t [256][]string) {
+	for _, w := range secretWords {
+		if w != "pin" {
+			t[w[0]] = append(t[w[0]], w)
+		}
+	}
+	return t
+}()
 
 // encoder turns slog values into JSON. Its output is ASCII only: every
 // character outside printable ASCII is escaped as \uXXXX, so a record is one
@@ -127,10 +138,20 @@ func appendU(dst []byte, r rune) []byte {
 // microseconds.
 const timeFormat = "2006-01-02T15:04:05.000000Z07:00"
 
-// reservedKeys are the top-level members the package writes itself. A
+// isReservedKey reports the top-level members the package writes itself. A
 // top-level attribute with one of these keys (in any case) is written as
 // "x_" + key so a query for .seq or .msg is never ambiguous.
-var reservedKeys = map[string]bool{"seq": true, "prev": true, "hash": true, "time": true, "level": true, "msg": true}
+func isReservedKey(key string) bool {
+	switch len(key) {
+	case 3:
+		return strings.EqualFold(key, "seq") || strings.EqualFold(key, "msg")
+	case 4:
+		return strings.EqualFold(key, "prev") || strings.EqualFold(key, "hash") || strings.EqualFold(key, "time")
+	case 5:
+		return strings.EqualFold(key, "level")
+	}
+	return false
+}
 
 // appendAttrs appends attrs as JSON object members, each preceded by a comma
 // when sep is true or when something was written before. It reports whether
@@ -160,7 +181,7 @@ func (e *encoder) appendAttr(dst []byte, a slog.Attr, sep, top bool) ([]byte, bo
 		}
 	}
 	key := a.Key
-	if top && reservedKeys[strings.ToLower(key)] {
+	if top && isReservedKey(key) {
 		key = "x_" + key
 	}
 	mark := len(dst)

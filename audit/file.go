@@ -24,7 +24,10 @@ type SyncPolicy int
 
 const (
 	// SyncEvery, the zero value and default, fsyncs after every record: a
-	// record Write returned nil for survives a power failure.
+	// record Write returned nil for survives a power failure. Records an
+	// Async queue hands over together (they piled up while the previous
+	// ones were written) are written and fsynced together: one fsync for
+	// the lot, each reported written only after it.
 	SyncEvery SyncPolicy = iota
 	// SyncInterval fsyncs every FileConfig.SyncInterval when something was
 	// written; a crash of the machine loses at most that much.
@@ -79,10 +82,10 @@ type FileConfig struct {
 	// AnchorFile, when set, is a second place where the sink keeps the
 	// head of the chain (the last record's seq and hash, see Anchor): it
 	// is replaced atomically (a temporary file renamed over it) once the
-	// records are on disk as Sync says: after every record (SyncEvery,
-	// synced too), at each interval sync (SyncInterval), after every
-	// record without fsync (SyncNone); and when a file is opened, rotated
-	// or closed. Keep it where the trail's directory is not (another disk,
+	// records are on disk as Sync says: after every record, or every block
+	// of records written together (SyncEvery, synced too), at each
+	// interval sync (SyncInterval), after every record or block without
+	// fsync (SyncNone); and when a file is opened, rotated or closed. Keep it where the trail's directory is not (another disk,
 	// a mount only this writer and the auditors reach). OpenFile refuses
 	// to continue a trail that ends before the anchor (its newest files
 	// were deleted): an *AnchorError.
@@ -111,6 +114,8 @@ type File struct {
 	broken  error // a write failed; the next write starts a new file
 	closed  bool
 	buf     []byte
+	res     []fileResult // writeBatch's results
+	fsyncs  int          // fsyncs of records (after blocks), for tests
 
 	lock *os.File // held while open, see lockFile
 
@@ -438,40 +443,165 @@ func (f *File) Write(_ context.Context, e *Entry) error {
 // write is Write, returning the record's seq and hash once it is in the
 // file (seq 0 when it is not).
 func (f *File) write(e *Entry) (uint64, [32]byte, error) {
+	items := [1]asyncItem{{e: e}}
+	var res [1]fileResult
+	f.writeEntries(items[:], res[:])
+	return res[0].seq, res[0].sum, res[0].err
+}
+
+// writeBatch writes items as consecutive records of the chain: one write
+// for all their lines and, under SyncEvery, one fsync and one anchor update
+// for all of them (group commit). See writeEntries.
+func (f *File) writeBatch(items []asyncItem, errs []error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.res = grow(f.res, len(items))
+	f.writeEntriesLocked(items, f.res)
+	for i := range items {
+		errs[i] = f.res[i].err
+	}
+	clear(f.res)
+}
+
+// local is true: an Async's Sync may write a File's batch itself.
+func (f *File) local() bool { return true }
+
+// grow returns s resized to n elements, reusing its array when it can.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// fileResult is what writeEntries did with one entry: its seq and hash
+// (seq 0 when its line is not in the file) and its error.
+type fileResult struct {
+	seq uint64
+	sum [32]byte
+	err error
+	end int // offset of the end of its line in the block being written
+}
+
+// writeEntries appends the entries of items to the chain in order and sets
+// res[i] to the outcome of items[i].
+//
+// The lines go to the file as blocks, one write each: a block ends where
+// the next record would need a rotation (the file is rotated between two
+// blocks, never in the middle of one). A block's records are reported
+// written only once the whole block is written and, under SyncEvery,
+// fsynced, and the anchor updated once per block. A failing write fails
+// every entry not yet reported, the block's and the later ones; the lines
+// of the block that are whole in the file stay in the chain (the next
+// write continues after them in a new file, as after any failed write).
+func (f *File) writeEntries(items []asyncItem, res []fileResult) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writeEntriesLocked(items, res)
+}
+
+func (f *File) writeEntriesLocked(items []asyncItem, res []fileResult) {
+	fail := func(from int, err error) {
+		for i := from; i < len(items); i++ {
+			res[i] = fileResult{err: err}
+		}
+	}
 	if f.closed {
-		return 0, [32]byte{}, ErrClosed
+		fail(0, ErrClosed)
+		return
 	}
-	if f.broken != nil || f.f == nil {
-		if err := f.restart(); err != nil {
-			return 0, [32]byte{}, err
+	for i := 0; i < len(items); {
+		if f.broken != nil || f.f == nil {
+			if err := f.restart(); err != nil {
+				fail(i, err)
+				return
+			}
+		} else if f.needRotate(len(items[i].e.members), 0) {
+			if err := f.rotate(); err != nil {
+				fail(i, err)
+				return
+			}
 		}
-	} else if f.needRotate(len(e.members)) {
-		if err := f.rotate(); err != nil {
-			return 0, [32]byte{}, err
+		n, err := f.writeBlock(items[i:], res[i:])
+		if err != nil {
+			fail(i+n, err)
+			return
 		}
+		i += n
 	}
-	if err := f.writeMembers(e.members); err != nil {
-		return 0, [32]byte{}, err
+}
+
+// writeBlock writes as many of items as fit before a rotation (at least
+// one) with one write, then fsyncs and anchors them as the policy says. It
+// returns how many it wrote, each with its result in res; an error is
+// also every later entry's.
+func (f *File) writeBlock(items []asyncItem, res []fileResult) (int, error) {
+	start, startSum := f.chain.seq, f.chain.prev
+	buf := f.buf[:0]
+	n := 0
+	for _, it := range items {
+		if n > 0 && f.needRotate(len(buf)+len(it.e.members), n) {
+			break
+		}
+		var seq uint64
+		var sum [32]byte
+		buf, seq, sum = f.chain.appendLine(buf, it.e.members)
+		// Advanced now for the next line of the block; set back below if
+		// the line does not reach the file.
+		f.chain.commit(seq, sum)
+		res[n] = fileResult{seq: seq, sum: sum, end: len(buf)}
+		n++
 	}
-	seq, sum := f.chain.seq, f.chain.prev
+	f.buf = buf[:0]
+	w, err := f.f.Write(buf)
+	f.size += int64(w)
+	if err != nil {
+		// The last line in the file may be torn. Leave it as evidence; the
+		// chain goes on from the last whole line, in a new file on the
+		// next write.
+		whole := 0
+		for whole < n && res[whole].end <= w {
+			whole++
+		}
+		if whole > 0 {
+			f.chain.commit(res[whole-1].seq, res[whole-1].sum)
+		} else {
+			f.chain.commit(start, startSum)
+		}
+		f.records += whole
+		f.dirty = f.dirty || whole > 0
+		f.broken = fmt.Errorf("audit: file: %w", err)
+		for k := range n {
+			res[k] = fileResult{err: f.broken}
+		}
+		return n, f.broken
+	}
+	f.records += n
+	f.dirty = true
+	var aerr error
 	switch f.cfg.Sync {
 	case SyncEvery:
+		f.fsyncs++
 		if err := f.f.Sync(); err != nil {
 			f.broken = fmt.Errorf("audit: file: %w", err)
-			return 0, [32]byte{}, f.broken
+			for k := range n {
+				res[k] = fileResult{err: f.broken}
+			}
+			return n, f.broken
 		}
 		f.dirty = false
-		if err := f.writeAnchor(true); err != nil {
-			return seq, sum, err
-		}
+		aerr = f.writeAnchor(true)
 	case SyncNone:
-		if err := f.writeAnchor(false); err != nil {
-			return seq, sum, err
+		aerr = f.writeAnchor(false)
+	}
+	if aerr != nil {
+		// The records are in the file (and in the chain); only the anchor
+		// is behind.
+		for k := range n {
+			res[k].err = aerr
 		}
 	}
-	return seq, sum, nil
+	return n, nil
 }
 
 // readAnchor reads the anchor file, if there is one, for checkAnchor.
@@ -520,8 +650,11 @@ func (f *File) writeAnchor(durable bool) error {
 	return nil
 }
 
-func (f *File) needRotate(n int) bool {
-	if f.records <= 1 {
+// needRotate reports whether the file must be rotated before n more bytes
+// are written to it, of which the lines of buffered records are not in
+// the file yet.
+func (f *File) needRotate(n, buffered int) bool {
+	if f.records+buffered <= 1 {
 		return false // never leave a file with just its open record
 	}
 	if f.cfg.MaxSize > 0 && f.size+int64(n)+200 > f.cfg.MaxSize {

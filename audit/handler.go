@@ -1,10 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +25,10 @@ type Entry struct {
 	// members is the JSON object body without its braces:
 	// "time":...,"level":...,"msg":...,<attributes>.
 	members []byte
-	// report, when set, receives the outcome of a write a Sink finished
-	// after its Write returned (see Async).
+	// h is the Handler that made the entry: it receives the failure of a
+	// write a Sink finished after its Write returned (see Async), unless
+	// report is set, which then does.
+	h      *Handler
 	report func(error)
 	// chainSeq and chainHash are the File sink's seq and hash of this
 	// record, set on the copy a chained sink hands on to syslog (0 when
@@ -43,6 +45,20 @@ func (e *Entry) JSON() []byte {
 	b = append(b, '{')
 	b = append(b, e.members...)
 	return append(b, '}')
+}
+
+// reportErr hands the failure of a write finished after Write returned to
+// whoever made the entry; it reports false when nobody listens.
+func (e *Entry) reportErr(err error) bool {
+	switch {
+	case e.report != nil:
+		e.report(err)
+	case e.h != nil:
+		e.h.fail(err)
+	default:
+		return false
+	}
+	return true
 }
 
 // appendMembers appends the entry's members (no braces) to dst.
@@ -193,6 +209,7 @@ func (t *tracker) get() error {
 type Handler struct {
 	c     *core
 	goas  []groupOrAttrs
+	flat  bool // no group in goas
 	track *tracker
 }
 
@@ -212,7 +229,7 @@ func NewHandler(sink Sink, opts *Options) *Handler {
 	}
 	c.policy = c.opts.Policy
 	c.enc = encoder{secret: c.opts.Secret}
-	return &Handler{c: c}
+	return &Handler{c: c, flat: true}
 }
 
 // Enabled reports whether level is at least Options.Level.
@@ -246,6 +263,7 @@ func (h *Handler) with(g groupOrAttrs) *Handler {
 	h2.goas = make([]groupOrAttrs, len(h.goas)+1)
 	copy(h2.goas, h.goas)
 	h2.goas[len(h.goas)] = g
+	h2.flat = h.flat && g.group == ""
 	return &h2
 }
 
@@ -255,9 +273,13 @@ func (h *Handler) with(g groupOrAttrs) *Handler {
 // Handler report that failure only, so one send learns about its own
 // records, not another's. Under FailOpen nothing is remembered.
 func (h *Handler) Track() *Handler {
-	h2 := *h
-	h2.track = &tracker{}
-	return &h2
+	// One allocation for both (one per send).
+	t := &struct {
+		h Handler
+		t tracker
+	}{h: *h}
+	t.h.track = &t.t
+	return &t.h
 }
 
 // Handle encodes r and writes it to the sink. Under FailClosed it returns
@@ -267,7 +289,7 @@ func (h *Handler) Track() *Handler {
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	e := h.entry(r)
 	h.c.records.Add(1)
-	e.report = func(err error) { h.fail(err) }
+	e.h = h
 	err := h.c.sink.Write(ctx, e)
 	if err == nil {
 		return nil
@@ -310,9 +332,9 @@ func (h *Handler) Record(ctx context.Context, level slog.Level, msg string, attr
 	if !h.Enabled(ctx, level) {
 		return nil
 	}
-	var pcs [1]uintptr
-	runtime.Callers(2, pcs[:])
-	r := slog.NewRecord(h.now(), level, msg, pcs[0])
+	// No caller's PC: Handle is called directly, and an entry has no
+	// source.
+	r := slog.NewRecord(h.now(), level, msg, 0)
 	r.AddAttrs(attrs...)
 	return h.Handle(ctx, r)
 }
@@ -367,6 +389,10 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
+// entryBufs holds the scratch buffers records are encoded into before they
+// are copied, at their size, into their Entry.
+var entryBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
 // entry encodes r with the handler's attributes and groups.
 func (h *Handler) entry(r slog.Record) *Entry {
 	t := r.Time
@@ -374,10 +400,10 @@ func (h *Handler) entry(r slog.Record) *Entry {
 		t = h.now()
 	}
 	t = t.UTC()
-	b := make([]byte, 0, 512)
-	b = append(b, `"time":`...)
-	b = appendString(b, t.Format(timeFormat))
-	b = append(b, `,"level":`...)
+	bp := entryBufs.Get().(*[]byte)
+	b := append((*bp)[:0], `"time":"`...)
+	b = t.AppendFormat(b, timeFormat) // digits, '-', ':', '.', 'T', 'Z': nothing to escape
+	b = append(b, `","level":`...)
 	b = appendString(b, r.Level.String())
 	b = append(b, `,"msg":`...)
 	msg := r.Message
@@ -387,16 +413,33 @@ func (h *Handler) entry(r slog.Record) *Entry {
 	}
 	b = appendString(b, msg)
 
-	var rec []slog.Attr
-	if r.NumAttrs() > 0 {
-		rec = make([]slog.Attr, 0, r.NumAttrs())
+	if h.flat {
+		// No group opened: the attributes of WithAttrs, then the record's,
+		// all at the top level: what nest would give, without building it.
+		for _, g := range h.goas {
+			b, _ = h.c.enc.appendAttrs(b, g.attrs, true, true)
+		}
 		r.Attrs(func(a slog.Attr) bool {
-			rec = append(rec, a)
+			b, _ = h.c.enc.appendAttr(b, a, true, true)
 			return true
 		})
+	} else {
+		var rec []slog.Attr
+		if r.NumAttrs() > 0 {
+			rec = make([]slog.Attr, 0, r.NumAttrs())
+			r.Attrs(func(a slog.Attr) bool {
+				rec = append(rec, a)
+				return true
+			})
+		}
+		b, _ = h.c.enc.appendAttrs(b, nest(h.goas, rec), true, true)
 	}
-	b, _ = h.c.enc.appendAttrs(b, nest(h.goas, rec), true, true)
-	return &Entry{Time: t, Level: r.Level, Msg: msg, members: b}
+	e := &Entry{Time: t, Level: r.Level, Msg: msg, members: bytes.Clone(b)}
+	if cap(b) <= 64<<10 { // keep no huge buffer for later records
+		*bp = b
+		entryBufs.Put(bp)
+	}
+	return e
 }
 
 // nest builds the attribute tree: the attributes added with WithAttrs in

@@ -103,7 +103,7 @@ func bindProfile(fs *flag.FlagSet, p *mailwarden.Profile, secrets cliSecrets) {
 func bindAudit(fs *flag.FlagSet, a *mailwarden.AuditConfig) {
 	fs.StringVar(&a.File, "audit-file", "", "write a tamper-evident audit trail to `FILE`")
 	fs.StringVar(&a.KeyFile, "audit-key-file", "", "HMAC key `FILE` for the audit trail's hash chain")
-	fs.StringVar(&a.AnchorFile, "audit-anchor", "", "keep the audit trail's head (last seq and hash) in `FILE`, replaced after every record, away from the trail's directory; 'audit verify --anchor FILE' then detects deleted newest files, and a writer refuses to start when the trail ends before it")
+	fs.StringVar(&a.AnchorFile, "audit-anchor", "", "keep the audit trail's head (last seq and hash) in `FILE`, replaced after every record (or block written together), away from the trail's directory; 'audit verify --anchor FILE' then detects deleted newest files, and a writer refuses to start when the trail ends before it")
 	fs.StringVar(&a.Syslog, "syslog", "", "send audit records to syslog at `URL`: relp://host:2514 or relp+tls://host:2514?ca=&cert=&key=&timeout= (each record acknowledged: fail-closed holds), tcp://host:514, tcp+tls://host:6514?ca= (a stopped or dead collector is noticed late: records can be lost), unixgram:///dev/log, udp://host:514 (never acknowledged: refused unless --audit-fail-open)")
 	fs.StringVar(&a.EventLog, "eventlog", "", "send audit records to the Windows Event Log under `SOURCE`")
 	fs.BoolVar(&a.FailOpen, "audit-fail-open", false, "send even when an audit sink fails or cannot be reached at start (the failure is reported on stderr and in the other sinks)")

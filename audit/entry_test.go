@@ -1,0 +1,63 @@
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFlatEntryAsNested: a Handler with attributes but no group encodes a
+// record straight from its attributes; the members are exactly those the
+// general path (nest, then encode) gives, reserved keys, secrets, empty
+// groups and LogValuers included.
+func TestFlatEntryAsNested(t *testing.T) {
+	h := NewHandler(&memSink{}, nil)
+	var l slog.Handler = h
+	l = l.WithAttrs([]slog.Attr{slog.String("profile", "p"), slog.String("msg", "reserved"), slog.Group("empty")})
+	l = l.WithAttrs([]slog.Attr{slog.String("password", "hunter2"), slog.Any("tok", token("s3cret"))})
+	flat := l.(*Handler)
+	if !flat.flat {
+		t.Fatal("a Handler with attributes only is not flat")
+	}
+	r := slog.NewRecord(time.Date(2026, 12, 6, 7, 0, 0, 123456789, time.UTC), slog.LevelWarn, "smtp.rcpt", 0)
+	r.AddAttrs(slog.String("seq", "x"), slog.Group("rcpt", slog.String("addr", "a@example.org"), slog.Int("code", 250)),
+		slog.Group("none", slog.Group("deeper")), slog.Any("rcpts", []string{"b@example.org"}), slog.String("Authorization", "Bearer x"))
+	nested := *flat
+	nested.flat = false
+	got, want := flat.entry(r), nested.entry(r)
+	if string(got.members) != string(want.members) {
+		t.Errorf("flat:   %s\nnested: %s", got.members, want.members)
+	}
+	if h2 := l.WithGroup("g").(*Handler); h2.flat {
+		t.Error("a Handler with a group is flat")
+	}
+	if err := h.Record(context.Background(), slog.LevelInfo, "x"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIsSecretKeyAsContains: IsSecretKey says yes exactly when the key,
+// lower-cased without '_', '-', '.' and spaces, contains a secret word (or
+// is pin), for every word at the start, middle and end of other text.
+func TestIsSecretKeyAsContains(t *testing.T) {
+	ref := func(key string) bool {
+		s := strings.ToLower(strings.NewReplacer("_", "", "-", "", ".", "", " ", "").Replace(key))
+		for _, w := range secretWords {
+			if w == "pin" && s == "pin" || w != "pin" && strings.Contains(s, w) {
+				return true
+			}
+		}
+		return false
+	}
+	keys := []string{"", "p", "pi", "pin", "PIN", "pins", "spin", "server", "message_id", "Proxy-Authorization", "x.Priv_Key", "tok", "toke", "to ken"}
+	for _, w := range secretWords {
+		keys = append(keys, w, w[:len(w)-1], "x"+w, w+"_x", strings.ToUpper(w[:1])+w[1:], "a"+w[1:], w[:len(w)-1]+"_"+w[len(w)-1:])
+	}
+	for _, k := range keys {
+		if got, want := IsSecretKey(k), ref(k); got != want {
+			t.Errorf("IsSecretKey(%q) = %v, want %v", k, got, want)
+		}
+	}
+}

@@ -8,11 +8,14 @@ import (
 	"io"
 	"mime"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"mailwarden/headers"
+	"mailwarden/internal/fold"
 )
 
 // A Message is an e-mail message to be written by WriteTo. The zero value is
@@ -165,27 +168,83 @@ var owned = map[string]string{
 // itself, so that Message.Header may not contain it (compared
 // case-insensitively; every Content-* field is owned).
 func IsOwnedField(name string) bool {
-	lower := strings.ToLower(name)
-	_, ok := owned[lower]
-	return ok || strings.HasPrefix(lower, "content-")
+	_, ok := ownedField(name)
+	return ok
 }
+
+// ownedField reports whether the builder writes the field name (compared
+// case-insensitively) and, if so, the Message field to use instead ("" for
+// MIME-Version and Content-*).
+func ownedField(name string) (use string, ok bool) {
+	if !isASCII(name) {
+		lower := strings.ToLower(name)
+		use, ok = owned[lower]
+		return use, ok || strings.HasPrefix(lower, "content-")
+	}
+	// ASCII: compared without building the lower-case copy.
+	if len(name) >= 8 && strings.EqualFold(name[:8], "content-") {
+		return "", true
+	}
+	for _, k := range ownedNames {
+		if len(k) == len(name) && strings.EqualFold(k, name) {
+			return owned[k], true
+		}
+	}
+	return "", false
+}
+
+// ownedNames are the keys of owned.
+var ownedNames = func() []string {
+	var names []string
+	for k := range owned {
+		names = append(names, k)
+	}
+	return names
+}()
 
 // prepared is a validated Message: canonical addresses and the top-level
 // header fields in wire form.
 type prepared struct {
-	m        *Message
-	fields   []headers.Field // top-level, in order, values in wire form
+	m *Message
+	// head is the top-level header fields, folded and ready to write, in a
+	// buffer from heads; release gives it back.
+	head     *[]byte
 	smtputf8 bool
 	from     headers.Address
 	sender   headers.Address
 	rcpts    []string
+	lists    addressLists
+}
+
+// heads holds the buffers prepared header fields are written to, so a
+// stream of messages reuses a few instead of allocating each time.
+var heads = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// release gives p's header buffer back to the pool; p is unusable after.
+func (p *prepared) release() {
+	if p.head != nil {
+		putHead(p.head)
+	}
+	p.head = nil
+}
+
+// putHead gives b back to heads, unless it grew large.
+func putHead(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		*b = (*b)[:0]
+		heads.Put(b)
+	}
 }
 
 // Validate reports the first problem that would make WriteTo or Envelope
 // fail, without reading any attachment. The error is an *Error.
 func (m *Message) Validate() error {
-	_, err := m.prepare(false)
-	return err
+	p, err := m.prepare(false)
+	if err != nil {
+		return err
+	}
+	p.release()
+	return nil
 }
 
 // Envelope returns what the SMTP transaction needs: the reverse-path (Sender
@@ -197,6 +256,7 @@ func (m *Message) Envelope() (from string, rcpts []string, smtputf8 bool, err er
 	if err != nil {
 		return "", nil, false, err
 	}
+	p.release()
 	from = p.from.Addr
 	if p.sender.Addr != "" {
 		from = p.sender.Addr
@@ -208,27 +268,41 @@ func (m *Message) Envelope() (from string, rcpts []string, smtputf8 bool, err er
 // domain, such as "k7x2...q4@example.com", reading 16 bytes from rand
 // (crypto/rand.Reader when nil).
 func NewMessageID(domain string, rand io.Reader) (string, error) {
-	left, err := randomToken(rand, 16)
-	if err != nil {
+	var b [16]byte
+	var enc [26]byte // token32's length for 16 bytes
+	if err := readRandom(rand, b[:]); err != nil {
 		return "", err
 	}
-	return left + "@" + domain, nil
+	token32.Encode(enc[:], b[:])
+	return string(enc[:]) + "@" + domain, nil
 }
 
 var token32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-func randomToken(r io.Reader, n int) (string, error) {
+// readRandom fills b from r, crypto/rand when nil.
+func readRandom(r io.Reader, b []byte) error {
+	var err error
 	if r == nil {
-		r = rand.Reader
+		_, err = rand.Read(b)
+	} else {
+		_, err = io.ReadFull(r, b)
 	}
+	if err != nil {
+		return fmt.Errorf("envelope: reading randomness: %w", err)
+	}
+	return nil
+}
+
+func randomToken(r io.Reader, n int) (string, error) {
 	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return "", fmt.Errorf("envelope: reading randomness: %w", err)
+	if err := readRandom(r, b); err != nil {
+		return "", err
 	}
 	return token32.EncodeToString(b), nil
 }
 
-// addressLists are a message's address fields in canonical form.
+// addressLists are a message's address fields in canonical form (the
+// Message's own slices when they are canonical already).
 type addressLists struct {
 	replyTo, to, cc, bcc, dnt, rrt []headers.Address
 }
@@ -238,8 +312,7 @@ type addressLists struct {
 // randomness, which happens only once everything is valid.
 func (m *Message) prepare(forWrite bool) (*prepared, error) {
 	p := &prepared{m: m}
-	lists, err := p.addresses()
-	if err != nil {
+	if err := p.addresses(); err != nil {
 		return nil, err
 	}
 	subject, org, err := m.texts()
@@ -279,13 +352,11 @@ func (m *Message) prepare(forWrite bool) (*prepared, error) {
 			}
 		}
 	}
-	p.header(lists, date, subject, msgID, org, prio, custom)
-	// Check that every field can be written, so WriteTo fails before
-	// writing anything.
-	for _, f := range p.fields {
-		if _, err := headers.FormatField(f.Name, f.Value); err != nil {
-			return nil, fieldErr(f.Name, err)
-		}
+	// Writing the fields checks that every one can be written, so WriteTo
+	// fails before writing anything.
+	if err := p.header(date, subject, msgID, org, prio, custom); err != nil {
+		p.release()
+		return nil, err
 	}
 	return p, nil
 }
@@ -305,22 +376,22 @@ func (p *prepared) canon(field string, a headers.Address) (headers.Address, erro
 
 // addresses checks the address fields and sets the envelope: From, Sender
 // and the recipients (To, Cc and Bcc, each address once).
-func (p *prepared) addresses() (*addressLists, error) {
+func (p *prepared) addresses() error {
 	m := p.m
 	if m.From.Addr == "" {
-		return nil, fieldErr("From", fmt.Errorf("%w: a From address is required", ErrMissing))
+		return fieldErr("From", fmt.Errorf("%w: a From address is required", ErrMissing))
 	}
 	var err error
 	if p.from, err = p.canon("From", m.From); err != nil {
-		return nil, err
+		return err
 	}
 	if m.Sender.Addr != "" || m.Sender.Name != "" {
 		if p.sender, err = p.canon("Sender", m.Sender); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	l := &addressLists{}
-	for _, f := range []struct {
+	l := &p.lists
+	for _, f := range [...]struct {
 		field string
 		in    []headers.Address
 		out   *[]headers.Address
@@ -328,17 +399,31 @@ func (p *prepared) addresses() (*addressLists, error) {
 		{"ReplyTo", m.ReplyTo, &l.replyTo}, {"To", m.To, &l.to}, {"Cc", m.Cc, &l.cc}, {"Bcc", m.Bcc, &l.bcc},
 		{"ReadReceiptTo", m.ReadReceiptTo, &l.dnt}, {"ReturnReceiptTo", m.ReturnReceiptTo, &l.rrt},
 	} {
-		*f.out = make([]headers.Address, 0, len(f.in))
-		for _, a := range f.in {
+		// The list itself while every address is canonical already (the
+		// usual case), a copy from the first one that is not.
+		out, copied := f.in, false
+		for i, a := range f.in {
 			c, err := p.canon(f.field, a)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			*f.out = append(*f.out, c)
+			switch {
+			case copied:
+				out = append(out, c)
+			case c != a:
+				out = append(append(make([]headers.Address, 0, len(f.in)), f.in[:i]...), c)
+				copied = true
+			}
 		}
+		*f.out = out
 	}
+	n := len(l.to) + len(l.cc) + len(l.bcc)
+	if n == 0 {
+		return fieldErr("To", fmt.Errorf("%w: at least one recipient (To, Cc or Bcc) is required", ErrMissing))
+	}
+	p.rcpts = make([]string, 0, n)
 	seen := map[string]bool{}
-	for _, list := range [][]headers.Address{l.to, l.cc, l.bcc} {
+	for _, list := range [...][]headers.Address{l.to, l.cc, l.bcc} {
 		for _, a := range list {
 			if k := strings.ToLower(a.Addr); !seen[k] {
 				seen[k] = true
@@ -346,10 +431,7 @@ func (p *prepared) addresses() (*addressLists, error) {
 			}
 		}
 	}
-	if len(p.rcpts) == 0 {
-		return nil, fieldErr("To", fmt.Errorf("%w: at least one recipient (To, Cc or Bcc) is required", ErrMissing))
-	}
-	return l, nil
+	return nil
 }
 
 // texts checks the Subject (cut to MaxSubjectLength) and Organization.
@@ -372,30 +454,37 @@ func (m *Message) texts() (subject, org string, err error) {
 // customFields checks the caller's own header fields: no field the
 // package writes itself, no line breaks; non-ASCII values are encoded.
 func (m *Message) customFields() ([]headers.Field, error) {
-	custom := make([]headers.Field, 0, len(m.Header))
+	// m.Header itself while every value goes as it is (the usual case), a
+	// copy from the first one that changes.
+	custom, copied := m.Header, false
 	for i, f := range m.Header {
-		name := fmt.Sprintf("Header[%d]", i)
+		name := func() string { return "Header[" + strconv.Itoa(i) + "]" }
 		if err := headers.CheckFieldName(f.Name); err != nil {
-			return nil, fieldErr(name, err)
+			return nil, fieldErr(name(), err)
 		}
-		lower := strings.ToLower(f.Name)
-		if use, ok := owned[lower]; ok || strings.HasPrefix(lower, "content-") {
+		if use, ok := ownedField(f.Name); ok {
 			hint := "it is set from the message body and attachments"
 			if use != "" {
 				hint = "use Message." + use
-			} else if lower == "mime-version" {
+			} else if strings.EqualFold(f.Name, "mime-version") {
 				hint = "it is always 1.0"
 			}
-			return nil, fieldErr(name, fmt.Errorf("%w: %q (%s)", ErrOwnedField, f.Name, hint))
+			return nil, fieldErr(name(), fmt.Errorf("%w: %q (%s)", ErrOwnedField, f.Name, hint))
 		}
 		v := strings.TrimSpace(f.Value)
 		if err := headers.CheckText(v); err != nil {
-			return nil, fieldErr(name, &headers.FieldError{Name: f.Name, Err: err})
+			return nil, fieldErr(name(), &headers.FieldError{Name: f.Name, Err: err})
 		}
 		if !isASCII(v) {
 			v = headers.EncodeText(v)
 		}
-		custom = append(custom, headers.Field{Name: f.Name, Value: v})
+		switch {
+		case copied:
+			custom = append(custom, headers.Field{Name: f.Name, Value: v})
+		case v != f.Value:
+			custom = append(append(make([]headers.Field, 0, len(m.Header)), m.Header[:i]...), headers.Field{Name: f.Name, Value: v})
+			copied = true
+		}
 	}
 	return custom, nil
 }
@@ -425,15 +514,26 @@ func (m *Message) checkBody() error {
 	return nil
 }
 
-// header sets the top-level header fields in their order.
-func (p *prepared) header(l *addressLists, date time.Time, subject, msgID, org string, prio, custom []headers.Field) {
-	add := func(name, value string) { p.fields = append(p.fields, headers.Field{Name: name, Value: value}) }
+// header writes the top-level header fields in their order to p.head;
+// the error is the first field that cannot be written.
+func (p *prepared) header(date time.Time, subject, msgID, org string, prio, custom []headers.Field) error {
+	p.head = heads.Get().(*[]byte)
+	l := &p.lists
+	var err error
+	add := func(name, value string) {
+		if err == nil {
+			err = p.appendField(name, value)
+		}
+	}
 	addList := func(name string, list []headers.Address) {
-		if len(list) > 0 {
+		if len(list) == 1 {
+			add(name, list[0].String())
+		} else if len(list) > 0 {
 			add(name, headers.FormatAddressList(list))
 		}
 	}
-	add("Date", date.Format(time.RFC1123Z))
+	var dateBuf [40]byte
+	add("Date", string(date.AppendFormat(dateBuf[:0], time.RFC1123Z)))
 	add("From", p.from.String())
 	if p.sender.Addr != "" && !strings.EqualFold(p.sender.Addr, p.from.Addr) {
 		add("Sender", p.sender.String())
@@ -451,9 +551,36 @@ func (p *prepared) header(l *addressLists, date time.Time, subject, msgID, org s
 	}
 	addList("Disposition-Notification-To", l.dnt)
 	addList("Return-Receipt-To", l.rrt)
-	p.fields = append(p.fields, prio...)
-	p.fields = append(p.fields, custom...)
+	for _, f := range prio {
+		add(f.Name, f.Value)
+	}
+	for _, f := range custom {
+		add(f.Name, f.Value)
+	}
 	add("MIME-Version", "1.0")
+	return err
+}
+
+// appendField appends the field to p.head (see appendField).
+func (p *prepared) appendField(name, value string) error {
+	b, err := appendField(*p.head, name, value)
+	*p.head = b
+	return err
+}
+
+// appendField appends the field to dst as headers.FormatField would write
+// it, or returns dst and the error FormatField gives for it.
+func appendField(dst []byte, name, value string) ([]byte, error) {
+	if headers.CheckFieldName(name) == nil && headers.CheckText(value) == nil {
+		if b, _, ok := fold.Append(dst, name, value); ok {
+			return b, nil
+		}
+	}
+	_, err := headers.FormatField(name, value)
+	if err == nil { // cannot happen: the checks above are FormatField's
+		err = fmt.Errorf("%w: cannot format %s", ErrInvalid, name)
+	}
+	return dst, fieldErr(name, err)
 }
 
 func isASCII(s string) bool {

@@ -22,6 +22,10 @@ type entity struct {
 	write    func(w io.Writer) error
 	boundary string
 	parts    []*entity
+	// A text leaf (write nil) has its text and transfer encoding here and
+	// its two fields in own.
+	text, enc string
+	own       [2]headers.Field
 }
 
 // WriteTo writes the message to w and returns the number of bytes written.
@@ -33,15 +37,16 @@ func (m *Message) WriteTo(w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer p.release()
 	body, err := p.bodyTree()
 	if err != nil {
 		return 0, err
 	}
-	cw := &countWriter{w: w}
-	bw := getWriter(cw)
-	defer putWriter(bw)
-	if err := writeFields(bw, p.fields); err != nil {
-		return cw.n, err
+	pw := getWriter(w)
+	defer putWriter(pw)
+	bw := pw.bw
+	if _, err := bw.Write(*p.head); err != nil {
+		return pw.n, err
 	}
 	if m.Wrap == nil {
 		err = writeEntity(bw, body)
@@ -50,10 +55,10 @@ func (m *Message) WriteTo(w io.Writer) (int64, error) {
 	}
 	if err != nil {
 		bw.Flush()
-		return cw.n, err
+		return pw.n, err
 	}
 	err = bw.Flush()
-	return cw.n, err
+	return pw.n, err
 }
 
 func (p *prepared) writeWrapped(bw *bufio.Writer, body *entity) error {
@@ -66,8 +71,9 @@ func (p *prepared) writeWrapped(bw *bufio.Writer, body *entity) error {
 	if err != nil {
 		return fmt.Errorf("envelope: wrap: %w", err)
 	}
-	iw := getWriter(wc)
-	defer putWriter(iw)
+	pw := getWriter(wc)
+	defer putWriter(pw)
+	iw := pw.bw
 	if err := writeEntity(iw, body); err != nil {
 		wc.Close()
 		return err
@@ -85,43 +91,54 @@ func (p *prepared) writeWrapped(bw *bufio.Writer, body *entity) error {
 // writers holds the 32 KiB buffered writers WriteTo writes through, so
 // that a stream of messages reuses them rather than allocating (and
 // zeroing) one per message.
-var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+var writers = sync.Pool{New: func() any {
+	pw := &pooledWriter{}
+	pw.bw = bufio.NewWriterSize(pw, 32<<10)
+	return pw
+}}
 
-func getWriter(w io.Writer) *bufio.Writer {
-	bw := writers.Get().(*bufio.Writer)
-	bw.Reset(w)
-	return bw
+// A pooledWriter is a buffered writer to w that counts the bytes it
+// passes on.
+type pooledWriter struct {
+	bw *bufio.Writer // writes to the pooledWriter itself
+	w  io.Writer
+	n  int64
 }
 
-// putWriter returns bw to the pool, dropping what it still holds (after a
-// failed write) and its destination.
-func putWriter(bw *bufio.Writer) {
-	bw.Reset(nil)
-	writers.Put(bw)
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
+func (c *pooledWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
 	return n, err
 }
 
+func getWriter(w io.Writer) *pooledWriter {
+	pw := writers.Get().(*pooledWriter)
+	pw.w, pw.n = w, 0
+	pw.bw.Reset(pw)
+	return pw
+}
+
+// putWriter returns pw to the pool, dropping what it still holds (after a
+// failed write) and its destination.
+func putWriter(pw *pooledWriter) {
+	pw.bw.Reset(pw)
+	pw.w = nil
+	writers.Put(pw)
+}
+
 func writeFields(w io.Writer, fields []headers.Field) error {
+	buf := heads.Get().(*[]byte)
+	defer putHead(buf)
+	b := (*buf)[:0]
 	for _, f := range fields {
-		s, err := headers.FormatField(f.Name, f.Value)
-		if err != nil {
-			return fieldErr(f.Name, err)
-		}
-		if _, err := io.WriteString(w, s); err != nil {
+		var err error
+		if b, err = appendField(b, f.Name, f.Value); err != nil {
 			return err
 		}
 	}
-	return nil
+	*buf = b
+	_, err := w.Write(b)
+	return err
 }
 
 // writeEntity writes e's Content-* fields, a blank line and its body.
@@ -137,6 +154,9 @@ func writeEntity(w io.Writer, e *entity) error {
 
 func writeBody(w io.Writer, e *entity) error {
 	if e.parts == nil {
+		if e.write == nil {
+			return writeText(w, e.text, e.enc)
+		}
 		return e.write(w)
 	}
 	mw := textproto.NewMultipartWriter(w)
@@ -244,27 +264,39 @@ const (
 // mostly-ASCII text, base64 for mostly non-ASCII text (where
 // quoted-printable would triple the size).
 func textEntity(sub, s string) *entity {
-	enc := textEncoding(s)
-	e := &entity{fields: []headers.Field{
-		{Name: "Content-Type", Value: "text/" + sub + "; charset=utf-8"},
-		{Name: "Content-Transfer-Encoding", Value: enc},
-	}}
-	e.write = func(w io.Writer) error {
-		switch enc {
-		case enc7bit:
-			_, err := io.WriteString(w, crlf(s))
-			return err
-		case encQP:
-			qw := quotedprintable.NewWriter(w)
-			if _, err := io.WriteString(qw, s); err != nil {
-				return err
-			}
-			return qw.Close()
-		default:
-			return writeBase64(w, strings.NewReader(crlf(s)))
-		}
+	var ct string
+	switch sub {
+	case "plain":
+		ct = "text/plain; charset=utf-8"
+	case "html":
+		ct = "text/html; charset=utf-8"
+	default:
+		ct = "text/" + sub + "; charset=utf-8"
 	}
+	e := &entity{text: s, enc: textEncoding(s)}
+	e.own = [2]headers.Field{
+		{Name: "Content-Type", Value: ct},
+		{Name: "Content-Transfer-Encoding", Value: e.enc},
+	}
+	e.fields = e.own[:]
 	return e
+}
+
+// writeText writes the text s in the transfer encoding enc.
+func writeText(w io.Writer, s, enc string) error {
+	switch enc {
+	case enc7bit:
+		_, err := io.WriteString(w, crlf(s))
+		return err
+	case encQP:
+		qw := quotedprintable.NewWriter(w)
+		if _, err := io.WriteString(qw, s); err != nil {
+			return err
+		}
+		return qw.Close()
+	default:
+		return writeBase64(w, strings.NewReader(crlf(s)))
+	}
 }
 
 // textEncoding picks the transfer encoding for UTF-8 text s.

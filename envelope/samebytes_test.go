@@ -1,0 +1,94 @@
+package envelope
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mailwarden/headers"
+)
+
+// sameBytesCases are messages whose bytes were recorded from the builder
+// before its header fields were appended to one buffer and canonical
+// addresses kept their strings: the paths that changed (addresses already
+// canonical and not, duplicate recipients in other case, custom fields
+// kept and encoded, long values folded, text with leading dots) must give
+// the very same bytes.
+func sameBytesCases(t testing.TB) map[string]*Message {
+	var text strings.Builder
+	for i := range 30 {
+		if i%7 == 0 {
+			text.WriteString(".")
+		}
+		text.WriteString(strings.Repeat("abcdefghij", 7) + "\r\n")
+	}
+	return map[string]*Message{
+		"send-like": {
+			From:    headers.Address{Addr: "bench@example.org"},
+			To:      []headers.Address{{Addr: "sink@example.net"}},
+			Subject: "benchmark",
+			Text:    text.String(),
+			Header:  []headers.Field{{Name: "X-Bench", Value: "1"}},
+			Clock:   clock, Rand: &seqRand{},
+		},
+		"mixed-addresses": {
+			From:         headers.Address{Name: "Ops, Team", Addr: "ops@Example.ORG"},
+			Sender:       headers.Address{Addr: "svc@xn--bcher-kva.example"},
+			ReplyTo:      []headers.Address{{Addr: "a@example.org"}, {Addr: "b@EXAMPLE.org"}},
+			To:           []headers.Address{{Addr: "x@example.net"}, {Name: "Jürgen", Addr: "jm@bücher.example"}, {Addr: "y@example.net"}},
+			Cc:           []headers.Address{{Addr: "X@example.net"}, {Addr: "z@Example.net"}},
+			Bcc:          []headers.Address{{Addr: "x@EXAMPLE.net"}, {Addr: "hidden@example.com"}},
+			Subject:      "  " + strings.Repeat("word ", 40) + " ",
+			Organization: "Example",
+			MessageID:    "<fixed.id@example.org>",
+			Text:         "one\ntwo\r\nthree\r",
+			Header: []headers.Field{
+				{Name: "X-Plain", Value: "kept"},
+				{Name: "x-padded", Value: "  trimmed  "},
+				{Name: "X-Umlaut", Value: "Grüße aus Zürich"},
+				{Name: "X-Long", Value: strings.Repeat("long-value ", 30)},
+			},
+			Importance: headers.ImportanceHigh,
+			Clock:      clock, Rand: &seqRand{},
+		},
+	}
+}
+
+// wantEnvelope is each case's reverse-path and recipients, as recorded.
+var wantEnvelope = map[string]string{
+	"send-like":       "bench@example.org sink@example.net",
+	"mixed-addresses": "svc@xn--bcher-kva.example x@example.net jm@xn--bcher-kva.example y@example.net z@example.net hidden@example.com",
+}
+
+func TestSameBytes(t *testing.T) {
+	for name, m := range sameBytesCases(t) {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if _, err := m.WriteTo(&buf); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", "same-"+name+".eml")
+			if *update {
+				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("got\n%s\nwant\n%s", buf.Bytes(), want)
+			}
+			from, rcpts, _, err := m.Envelope()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := from+" "+strings.Join(rcpts, " "), wantEnvelope[name]; got != want {
+				t.Errorf("envelope %q, want %q", got, want)
+			}
+		})
+	}
+}

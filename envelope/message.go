@@ -16,6 +16,7 @@ import (
 
 	"mailwarden/headers"
 	"mailwarden/internal/fold"
+	"mailwarden/internal/msgenv"
 )
 
 // A Message is an e-mail message to be written by WriteTo. The zero value is
@@ -257,11 +258,17 @@ func (m *Message) Envelope() (from string, rcpts []string, smtputf8 bool, err er
 		return "", nil, false, err
 	}
 	p.release()
-	from = p.from.Addr
+	e := p.envelope()
+	return e.From, e.To, e.SMTPUTF8, nil
+}
+
+// envelope is p's SMTP envelope (see Envelope).
+func (p *prepared) envelope() msgenv.Envelope {
+	from := p.from.Addr
 	if p.sender.Addr != "" {
 		from = p.sender.Addr
 	}
-	return from, p.rcpts, p.smtputf8, nil
+	return msgenv.Envelope{From: from, To: p.rcpts, SMTPUTF8: p.smtputf8}
 }
 
 // NewMessageID returns a new random Message-ID (without angle brackets) at

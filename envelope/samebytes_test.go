@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"mailwarden/headers"
+	"mailwarden/internal/msgenv"
 )
 
 // sameBytesCases are messages whose bytes were recorded from the builder
@@ -90,5 +91,40 @@ func TestSameBytes(t *testing.T) {
 				t.Errorf("envelope %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// envReceiver records the envelope WriteTo hands over, and whether any
+// byte came before it.
+type envReceiver struct {
+	bytes.Buffer
+	env      *msgenv.Envelope
+	wroteEnv int // bytes written when the envelope came
+}
+
+func (r *envReceiver) SetEnvelope(e msgenv.Envelope) { r.env, r.wroteEnv = &e, r.Len() }
+
+// TestWriteToHandsEnvelope checks that WriteTo gives a msgenv.Receiver the
+// envelope Envelope returns, before writing anything, and none for an
+// invalid message.
+func TestWriteToHandsEnvelope(t *testing.T) {
+	cases := sameBytesCases(t)
+	cases["full"] = fullMessage(t)
+	for name, m := range cases {
+		var r envReceiver
+		if _, err := m.WriteTo(&r); err != nil {
+			t.Fatal(err)
+		}
+		from, rcpts, utf8, err := m.Envelope()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.env == nil || r.wroteEnv != 0 || r.env.From != from || strings.Join(r.env.To, " ") != strings.Join(rcpts, " ") || r.env.SMTPUTF8 != utf8 {
+			t.Errorf("%s: handed %+v after %d bytes; Envelope gives %s %q %v", name, r.env, r.wroteEnv, from, rcpts, utf8)
+		}
+	}
+	var r envReceiver
+	if _, err := (&Message{From: headers.Address{Addr: "a@example.org"}}).WriteTo(&r); err == nil || r.env != nil || r.Len() != 0 {
+		t.Errorf("invalid message: err %v, envelope %+v, %d bytes", err, r.env, r.Len())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"mailwarden/headers"
+	"mailwarden/internal/msgenv"
 )
 
 // entity is one MIME entity of the body tree: a leaf with content, or a
@@ -38,6 +39,9 @@ func (m *Message) WriteTo(w io.Writer) (int64, error) {
 		return 0, err
 	}
 	defer p.release()
+	if r, ok := w.(msgenv.Receiver); ok {
+		r.SetEnvelope(p.envelope())
+	}
 	body, err := p.bodyTree()
 	if err != nil {
 		return 0, err

@@ -2,7 +2,6 @@ package mailwarden
 
 import (
 	"context"
-	"io"
 	"log/slog"
 
 	"mailwarden/envelope"
@@ -82,19 +81,16 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 	}()
 	idx := make([]int, 0, len(msgs))
 	for i, m := range msgs {
-		m, env, extra, err := s.prepare(m, nil)
+		m, extra, err := s.prepareMessage(m, nil)
 		if err != nil {
 			out[i] = BatchResult{State: BatchFailed, Err: err}
 			continue
 		}
-		s.reportBuild(env.MessageID)
-		sp, err := s.spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err })
+		sp, env, err := s.spoolMessage(m)
 		if err != nil {
 			out[i] = BatchResult{State: BatchFailed, Err: err}
 			continue
 		}
-		env.Size = sp.size
-		s.report(PhaseSpooling, env.MessageID, sp.size)
 		ready = append(ready, batchEntry{env: env, open: sp.open, extra: extra, release: sp.release})
 		idx = append(idx, i)
 	}

@@ -133,7 +133,10 @@ func (d *messageDefaults) apply(m *envelope.Message) *envelope.Message {
 	if mm.MaxSubjectLength == 0 {
 		mm.MaxSubjectLength = d.maxSubject
 	}
-	if len(d.header) > 0 {
+	switch {
+	case len(d.header) > 0 && len(m.Header) == 0:
+		mm.Header = d.header[:len(d.header):len(d.header)] // read only, like m
+	case len(d.header) > 0:
 		mm.Header = append(append(make([]headers.Field, 0, len(d.header)+len(m.Header)), d.header...), m.Header...)
 	}
 	return &mm

@@ -133,6 +133,10 @@ func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Rea
 }
 
 func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context, *sendScope) {
+	if s.trail == nil && len(extra) == 0 && scopeOf(ctx) == nil {
+		// An empty scope would change nothing the records get.
+		return ctx, &noScope
+	}
 	sc := &sendScope{attrs: extra}
 	if s.trail != nil {
 		sc.tracked = s.trail.Track()

@@ -118,7 +118,7 @@ func (s *Sender) sendBatch(ctx context.Context, d *smtpDelivery, entries []batch
 	var idx []int
 	scopes := make([]*sendScope, len(entries))
 	for i, e := range entries {
-		event, record, scope := d.intent(e.env, e.extra)
+		event, record, scope := d.intent(e.env, e.extra, s.trail != nil)
 		mctx, sc := s.scope(ctx, scope)
 		scopes[i] = sc
 		if sc.tracked != nil {

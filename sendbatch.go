@@ -73,10 +73,11 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 		}
 		return out, nil
 	}
-	var ready []batchEntry
+	ready := make([]batchEntry, 0, len(msgs))
+	spools := make([]*spooled, 0, len(msgs))
 	defer func() {
-		for _, p := range ready {
-			p.release()
+		for _, sp := range spools {
+			sp.release()
 		}
 	}()
 	idx := make([]int, 0, len(msgs))
@@ -91,7 +92,8 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 			out[i] = BatchResult{State: BatchFailed, Err: err}
 			continue
 		}
-		ready = append(ready, batchEntry{env: env, open: sp.open, extra: extra, release: sp.release})
+		spools = append(spools, sp)
+		ready = append(ready, batchEntry{env: env, open: sp.open, extra: extra})
 		idx = append(idx, i)
 	}
 	res, err := s.sendBatch(ctx, d, ready)
@@ -103,10 +105,9 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 
 // batchEntry is one message of sendBatch, ready to go.
 type batchEntry struct {
-	env     transport.Envelope
-	open    transport.Opener
-	extra   []slog.Attr
-	release func()
+	env   transport.Envelope
+	open  transport.Opener
+	extra []slog.Attr
 }
 
 // sendBatch records each entry's intent under a fail-closed trail (as
@@ -114,8 +115,8 @@ type batchEntry struct {
 // waits for each one's records.
 func (s *Sender) sendBatch(ctx context.Context, d *smtpDelivery, entries []batchEntry) ([]BatchResult, error) {
 	out := make([]BatchResult, len(entries))
-	var items []transport.RelayBatchItem
-	var idx []int
+	items := make([]transport.RelayBatchItem, 0, len(entries))
+	idx := make([]int, 0, len(entries))
 	scopes := make([]*sendScope, len(entries))
 	for i, e := range entries {
 		event, record, scope := d.intent(e.env, e.extra, s.trail != nil)

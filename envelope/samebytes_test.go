@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,5 +127,31 @@ func TestWriteToHandsEnvelope(t *testing.T) {
 	var r envReceiver
 	if _, err := (&Message{From: headers.Address{Addr: "a@example.org"}}).WriteTo(&r); err == nil || r.env != nil || r.Len() != 0 {
 		t.Errorf("invalid message: err %v, envelope %+v, %d bytes", err, r.env, r.Len())
+	}
+}
+
+// TestTextEncodingShortcut checks textEncoding against the full count on
+// texts built from the pieces that matter: line breaks of every kind,
+// white space before them, long lines, control and non-ASCII bytes.
+func TestTextEncodingShortcut(t *testing.T) {
+	pieces := []string{"a", "word ", "\r\n", "\n", "\r", " ", "\t", strings.Repeat("x", 70), "\x7f", "\x01", "é", "\x00", "."}
+	r := rand.New(rand.NewPCG(5, 6))
+	seven := 0
+	for range 100000 {
+		var b strings.Builder
+		for range r.IntN(10) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		s := b.String()
+		got, want := textEncoding(s), countEncoding(s)
+		if got != want {
+			t.Fatalf("textEncoding(%q) = %s, want %s", s, got, want)
+		}
+		if got == enc7bit {
+			seven++
+		}
+	}
+	if seven < 1000 {
+		t.Errorf("only %d 7bit texts", seven)
 	}
 }

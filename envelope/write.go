@@ -305,6 +305,16 @@ func writeText(w io.Writer, s, enc string) error {
 
 // textEncoding picks the transfer encoding for UTF-8 text s.
 func textEncoding(s string) string {
+	if plain7bit(s) {
+		return enc7bit
+	}
+	return countEncoding(s)
+}
+
+// countEncoding is textEncoding without the plain7bit shortcut: it counts
+// the non-ASCII and control bytes, and looks for long lines and trailing
+// white space.
+func countEncoding(s string) string {
 	high, line, long, trailing := 0, 0, false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -332,6 +342,45 @@ func textEncoding(s string) string {
 		return encQP
 	}
 }
+
+// plain7bit is textEncoding's quick test for the usual text: it reports
+// true only for text textEncoding sends as 7bit (lines of at most 76
+// printable US-ASCII characters or tabs, none ending in white space,
+// separated by LF or CRLF). It finds the lines with IndexByte and looks
+// each byte up once; anything else (a bare CR, say) is left to the full
+// count.
+func plain7bit(s string) bool {
+	for len(s) > 0 {
+		line := s
+		s = ""
+		if nl := strings.IndexByte(line, '\n'); nl >= 0 {
+			line, s = line[:nl], line[nl+1:]
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		n := len(line)
+		if n > 76 || (n > 0 && (line[n-1] == ' ' || line[n-1] == '\t')) {
+			return false
+		}
+		for i := 0; i < n; i++ {
+			if !printable7[line[i]] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// printable7 marks the bytes a 7bit text line may hold: printable
+// US-ASCII and tab.
+var printable7 = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	t['\t'] = true
+	return t
+}()
 
 // crlf turns every line break (CRLF, bare CR, bare LF) into CRLF.
 func crlf(s string) string {

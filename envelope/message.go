@@ -539,8 +539,9 @@ func (p *prepared) header(date time.Time, subject, msgID, org string, prio, cust
 			add(name, headers.FormatAddressList(list))
 		}
 	}
-	var dateBuf [40]byte
-	add("Date", string(date.AppendFormat(dateBuf[:0], time.RFC1123Z)))
+	// The date is printable ASCII of about 31 octets: "Date: " and it fit
+	// one line, as FormatField would write it.
+	*p.head = append(date.AppendFormat(append(*p.head, "Date: "...), time.RFC1123Z), '\r', '\n')
 	add("From", p.from.String())
 	if p.sender.Addr != "" && !strings.EqualFold(p.sender.Addr, p.from.Addr) {
 		add("Sender", p.sender.String())
@@ -552,7 +553,12 @@ func (p *prepared) header(date time.Time, subject, msgID, org string, prio, cust
 		addList("Bcc", l.bcc)
 	}
 	add("Subject", headers.EncodeText(subject))
-	add("Message-ID", "<"+msgID+">")
+	if err == nil {
+		// checkID let through (or NewMessageID made) at most 900 octets of
+		// atext, "." and "@": no space to fold at, one line, as
+		// FormatField would write it.
+		*p.head = append(append(append(*p.head, "Message-ID: <"...), msgID...), '>', '\r', '\n')
+	}
 	if org != "" {
 		add("Organization", headers.EncodeText(org))
 	}

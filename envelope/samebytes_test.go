@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mailwarden/headers"
 	"mailwarden/internal/msgenv"
@@ -153,5 +154,37 @@ func TestTextEncodingShortcut(t *testing.T) {
 	}
 	if seven < 1000 {
 		t.Errorf("only %d 7bit texts", seven)
+	}
+}
+
+// TestDateAndMessageIDAsFormatField checks the shortcut header takes for
+// Date and Message-ID against headers.FormatField, at the extremes: any
+// date the time package formats, any Message-ID checkID accepts.
+func TestDateAndMessageIDAsFormatField(t *testing.T) {
+	dates := []time.Time{{}, fixedTime, time.Date(99999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -12*3600)), time.Date(-300, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(1<<40, 0)}
+	ids := []string{"", "a@b", strings.Repeat("x", 449) + "@" + strings.Repeat("y.", 225), "!#$%&'*+-/=?^_`{|}~@example.org"}
+	for _, d := range dates {
+		for _, id := range ids {
+			if id != "" && checkID(id, true) != nil {
+				t.Fatalf("%q: not a valid Message-ID", id)
+			}
+			p := &prepared{m: &Message{}, lists: addressLists{to: []headers.Address{{Addr: "a@example.org"}}}, from: headers.Address{Addr: "a@example.org"}}
+			if err := p.header(d, "s", id, "", nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			head := string(*p.head)
+			p.release()
+			wantDate, err := headers.FormatField("Date", d.Format(time.RFC1123Z))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantID, err := headers.FormatField("Message-ID", "<"+id+">")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(head, wantDate) || !strings.Contains(head, "\r\n"+wantID) {
+				t.Errorf("%v, %q: header\n%s\nwant the fields\n%s%s", d, id, head, wantDate, wantID)
+			}
+		}
 	}
 }

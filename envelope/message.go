@@ -215,6 +215,8 @@ type prepared struct {
 	sender   headers.Address
 	rcpts    []string
 	lists    addressLists
+	// text is the body when it is a single text part (see bodyTree).
+	text entity
 }
 
 // heads holds the buffers prepared header fields are written to, so a
@@ -240,8 +242,8 @@ func putHead(b *[]byte) {
 // Validate reports the first problem that would make WriteTo or Envelope
 // fail, without reading any attachment. The error is an *Error.
 func (m *Message) Validate() error {
-	p, err := m.prepare(false)
-	if err != nil {
+	var p prepared
+	if err := m.prepare(&p, false); err != nil {
 		return err
 	}
 	p.release()
@@ -253,8 +255,8 @@ func (m *Message) Validate() error {
 // duplicates), and whether the SMTPUTF8 extension is required because an
 // address has a UTF-8 local part. The error is an *Error.
 func (m *Message) Envelope() (from string, rcpts []string, smtputf8 bool, err error) {
-	p, err := m.prepare(false)
-	if err != nil {
+	var p prepared
+	if err := m.prepare(&p, false); err != nil {
 		return "", nil, false, err
 	}
 	p.release()
@@ -314,33 +316,33 @@ type addressLists struct {
 	replyTo, to, cc, bcc, dnt, rrt []headers.Address
 }
 
-// prepare checks m and builds its top-level header. With forWrite it
+// prepare checks m and builds its top-level header into p. With forWrite it
 // draws the Date and Message-ID it leaves empty from the clock and
 // randomness, which happens only once everything is valid.
-func (m *Message) prepare(forWrite bool) (*prepared, error) {
-	p := &prepared{m: m}
+func (m *Message) prepare(p *prepared, forWrite bool) error {
+	p.m = m
 	if err := p.addresses(); err != nil {
-		return nil, err
+		return err
 	}
 	subject, org, err := m.texts()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	prio, err := headers.PriorityFields(m.Priority, m.Importance, m.Sensitivity)
 	if err != nil {
-		return nil, fieldErr("Priority", err)
+		return fieldErr("Priority", err)
 	}
 	custom, err := m.customFields()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := m.checkBody(); err != nil {
-		return nil, err
+		return err
 	}
 	msgID := strings.TrimSuffix(strings.TrimPrefix(m.MessageID, "<"), ">")
 	if msgID != "" {
 		if err := checkID(msgID, true); err != nil {
-			return nil, fieldErr("MessageID", err)
+			return fieldErr("MessageID", err)
 		}
 	}
 	// Everything is valid. Only now draw on the clock and randomness.
@@ -355,7 +357,7 @@ func (m *Message) prepare(forWrite bool) (*prepared, error) {
 		}
 		if msgID == "" {
 			if msgID, err = NewMessageID(p.from.Domain(), m.Rand); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
@@ -363,9 +365,30 @@ func (m *Message) prepare(forWrite bool) (*prepared, error) {
 	// fails before writing anything.
 	if err := p.header(date, subject, msgID, org, prio, custom); err != nil {
 		p.release()
-		return nil, err
+		return err
 	}
-	return p, nil
+	return nil
+}
+
+// canonList returns the list in canonical form: the list itself while
+// every address is canonical already (the usual case), a copy from the
+// first one that is not.
+func (p *prepared) canonList(field string, in []headers.Address) ([]headers.Address, error) {
+	out, copied := in, false
+	for i, a := range in {
+		c, err := p.canon(field, a)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case copied:
+			out = append(out, c)
+		case c != a:
+			out = append(append(make([]headers.Address, 0, len(in)), in[:i]...), c)
+			copied = true
+		}
+	}
+	return out, nil
 }
 
 // canon returns a in canonical form; an address that needs SMTPUTF8 marks
@@ -398,31 +421,25 @@ func (p *prepared) addresses() error {
 		}
 	}
 	l := &p.lists
-	for _, f := range [...]struct {
-		field string
-		in    []headers.Address
-		out   *[]headers.Address
-	}{
-		{"ReplyTo", m.ReplyTo, &l.replyTo}, {"To", m.To, &l.to}, {"Cc", m.Cc, &l.cc}, {"Bcc", m.Bcc, &l.bcc},
-		{"ReadReceiptTo", m.ReadReceiptTo, &l.dnt}, {"ReturnReceiptTo", m.ReturnReceiptTo, &l.rrt},
-	} {
-		// The list itself while every address is canonical already (the
-		// usual case), a copy from the first one that is not.
-		out, copied := f.in, false
-		for i, a := range f.in {
-			c, err := p.canon(f.field, a)
-			if err != nil {
-				return err
-			}
-			switch {
-			case copied:
-				out = append(out, c)
-			case c != a:
-				out = append(append(make([]headers.Address, 0, len(f.in)), f.in[:i]...), c)
-				copied = true
-			}
-		}
-		*f.out = out
+	// One call per list (not a loop over pointers to them), so that p can
+	// stay on its caller's stack.
+	if l.replyTo, err = p.canonList("ReplyTo", m.ReplyTo); err != nil {
+		return err
+	}
+	if l.to, err = p.canonList("To", m.To); err != nil {
+		return err
+	}
+	if l.cc, err = p.canonList("Cc", m.Cc); err != nil {
+		return err
+	}
+	if l.bcc, err = p.canonList("Bcc", m.Bcc); err != nil {
+		return err
+	}
+	if l.dnt, err = p.canonList("ReadReceiptTo", m.ReadReceiptTo); err != nil {
+		return err
+	}
+	if l.rrt, err = p.canonList("ReturnReceiptTo", m.ReturnReceiptTo); err != nil {
+		return err
 	}
 	n := len(l.to) + len(l.cc) + len(l.bcc)
 	if n == 0 {

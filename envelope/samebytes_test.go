@@ -135,7 +135,7 @@ func TestWriteToHandsEnvelope(t *testing.T) {
 // texts built from the pieces that matter: line breaks of every kind,
 // white space before them, long lines, control and non-ASCII bytes.
 func TestTextEncodingShortcut(t *testing.T) {
-	pieces := []string{"a", "word ", "\r\n", "\n", "\r", " ", "\t", strings.Repeat("x", 70), "\x7f", "\x01", "é", "\x00", "."}
+	pieces := []string{"a", "word ", "\r\n", "\n", "\r", " ", "\t", strings.Repeat("x", 70), "\x7f", "\x01", "é", "\x00", ".", "~", "\x1f", "\xff", "\x80", "abcdefgh"}
 	r := rand.New(rand.NewPCG(5, 6))
 	seven := 0
 	for range 100000 {
@@ -154,6 +154,10 @@ func TestTextEncodingShortcut(t *testing.T) {
 	}
 	if seven < 1000 {
 		t.Errorf("only %d 7bit texts", seven)
+	}
+	text := strings.Repeat(strings.Repeat("abcdefgh", 9)+"\tx\r\n", 30)
+	if n := testing.AllocsPerRun(100, func() { textEncoding(text) }); n != 0 || textEncoding(text) != enc7bit {
+		t.Errorf("textEncoding: %v allocations, %s", n, textEncoding(text))
 	}
 }
 

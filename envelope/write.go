@@ -3,6 +3,7 @@ package envelope
 import (
 	"bufio"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"mime"
@@ -23,8 +24,8 @@ type entity struct {
 	write    func(w io.Writer) error
 	boundary string
 	parts    []*entity
-	// A text leaf (write nil) has its text and transfer encoding here and
-	// its two fields in own.
+	// A text leaf (write and parts nil) has its text and transfer
+	// encoding here and its two fields in own (fields is nil).
 	text, enc string
 	own       [2]headers.Field
 }
@@ -34,8 +35,8 @@ type entity struct {
 // invalid; the error is then an *Error. Attachments are streamed from their
 // readers; an error reading one is returned wrapped, after a partial write.
 func (m *Message) WriteTo(w io.Writer) (int64, error) {
-	p, err := m.prepare(true)
-	if err != nil {
+	var p prepared
+	if err := m.prepare(&p, true); err != nil {
 		return 0, err
 	}
 	defer p.release()
@@ -147,7 +148,7 @@ func writeFields(w io.Writer, fields []headers.Field) error {
 
 // writeEntity writes e's Content-* fields, a blank line and its body.
 func writeEntity(w io.Writer, e *entity) error {
-	if err := writeFields(w, e.fields); err != nil {
+	if err := writeFields(w, e.header()); err != nil {
 		return err
 	}
 	if _, err := io.WriteString(w, "\r\n"); err != nil {
@@ -170,10 +171,11 @@ func writeBody(w io.Writer, e *entity) error {
 	for _, part := range e.parts {
 		var h textproto.Header
 		// textproto.Header writes the last added field first.
-		for i := len(part.fields) - 1; i >= 0; i-- {
-			s, err := headers.FormatField(part.fields[i].Name, part.fields[i].Value)
+		fields := part.header()
+		for i := len(fields) - 1; i >= 0; i-- {
+			s, err := headers.FormatField(fields[i].Name, fields[i].Value)
 			if err != nil {
-				return fieldErr(part.fields[i].Name, err)
+				return fieldErr(fields[i].Name, err)
 			}
 			h.AddRaw([]byte(s))
 		}
@@ -195,6 +197,15 @@ func writeBody(w io.Writer, e *entity) error {
 // leaving out every level that would have a single part.
 func (p *prepared) bodyTree() (*entity, error) {
 	m := p.m
+	if len(m.Attachments) == 0 && (m.Text == "" || m.HTML == "") {
+		// A single text part (the usual case), in p.
+		if m.HTML != "" {
+			p.text.setText("html", m.HTML)
+		} else {
+			p.text.setText("plain", m.Text)
+		}
+		return &p.text, nil
+	}
 	var body *entity
 	switch {
 	case m.Text != "" && m.HTML != "":
@@ -244,7 +255,7 @@ func (p *prepared) multipart(subtype string, parts ...*entity) (*entity, error) 
 	params := map[string]string{"boundary": boundary}
 	if subtype == "related" {
 		params["type"] = "multipart/alternative"
-		if ct := parts[0].fields[0].Value; !strings.HasPrefix(ct, "multipart/") {
+		if ct := parts[0].header()[0].Value; !strings.HasPrefix(ct, "multipart/") {
 			mt, _, _ := mime.ParseMediaType(ct)
 			params["type"] = mt
 		}
@@ -268,6 +279,13 @@ const (
 // mostly-ASCII text, base64 for mostly non-ASCII text (where
 // quoted-printable would triple the size).
 func textEntity(sub, s string) *entity {
+	e := &entity{}
+	e.setText(sub, s)
+	return e
+}
+
+// setText makes e the text/<sub> entity of s (see textEntity).
+func (e *entity) setText(sub, s string) {
 	var ct string
 	switch sub {
 	case "plain":
@@ -277,13 +295,19 @@ func textEntity(sub, s string) *entity {
 	default:
 		ct = "text/" + sub + "; charset=utf-8"
 	}
-	e := &entity{text: s, enc: textEncoding(s)}
+	e.text, e.enc = s, textEncoding(s)
 	e.own = [2]headers.Field{
 		{Name: "Content-Type", Value: ct},
 		{Name: "Content-Transfer-Encoding", Value: e.enc},
 	}
-	e.fields = e.own[:]
-	return e
+}
+
+// header returns e's Content-* fields.
+func (e *entity) header() []headers.Field {
+	if e.write == nil && e.parts == nil { // a text leaf
+		return e.own[:]
+	}
+	return e.fields
 }
 
 // writeText writes the text s in the transfer encoding enc.
@@ -363,7 +387,20 @@ func plain7bit(s string) bool {
 		if n > 76 || (n > 0 && (line[n-1] == ' ' || line[n-1] == '\t')) {
 			return false
 		}
-		for i := 0; i < n; i++ {
+		i := 0
+		for ; i+8 <= n; i += 8 {
+			// Eight bytes at once: none below 0x20 and none above 0x7e
+			// (the usual case), else byte by byte (a tab).
+			x := binary.LittleEndian.Uint64([]byte(line[i : i+8]))
+			if (x-lo20)&^x&hi80|((x+lo01*(0x7f-0x7e))|x)&hi80 != 0 {
+				for _, c := range []byte(line[i : i+8]) {
+					if !printable7[c] {
+						return false
+					}
+				}
+			}
+		}
+		for ; i < n; i++ {
 			if !printable7[line[i]] {
 				return false
 			}
@@ -371,6 +408,13 @@ func plain7bit(s string) bool {
 	}
 	return true
 }
+
+// Byte masks for plain7bit's eight-bytes-at-once test.
+const (
+	lo01 = 0x0101010101010101
+	lo20 = 0x20 * lo01
+	hi80 = 0x80 * lo01
+)
 
 // printable7 marks the bytes a 7bit text line may hold: printable
 // US-ASCII and tab.

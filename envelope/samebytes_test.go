@@ -192,3 +192,20 @@ func TestDateAndMessageIDAsFormatField(t *testing.T) {
 		}
 	}
 }
+
+// TestNewMessageIDFromTheBlock checks Message-IDs drawn from the block of
+// crypto/rand bytes across several refills: each well formed and new.
+func TestNewMessageIDFromTheBlock(t *testing.T) {
+	seen := map[string]bool{}
+	for range 3 * len(randomBlock.buf) / 16 {
+		id, err := NewMessageID("example.org", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		left, domain, _ := strings.Cut(id, "@")
+		if len(left) != 26 || domain != "example.org" || checkID(id, true) != nil || seen[id] {
+			t.Fatalf("%q: malformed or seen before", id)
+		}
+		seen[id] = true
+	}
+}

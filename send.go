@@ -35,6 +35,7 @@ func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []s
 		return nil, err
 	}
 	sp, env, err := s.spoolMessage(m)
+	releaseCopy(m) // written: env has what the send needs
 	if err != nil {
 		return nil, err
 	}

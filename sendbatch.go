@@ -88,6 +88,7 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 			continue
 		}
 		sp, env, err := s.spoolMessage(m)
+		releaseCopy(m)
 		if err != nil {
 			out[i] = BatchResult{State: BatchFailed, Err: err}
 			continue

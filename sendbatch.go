@@ -149,8 +149,9 @@ func (s *Sender) sendBatch(ctx context.Context, d *smtpDelivery, entries []batch
 		if br.State == BatchNotSent && err == nil {
 			err = berr
 		}
-		sc := scopes[i]
-		err = s.settle(withScope(ctx, sc), sc, res, err)
+		if sc := scopes[i]; sc.tracked != nil {
+			err = s.settle(withScope(ctx, sc), sc, res, err)
+		}
 		out[i] = BatchResult{State: br.State, Result: res, Err: err}
 	}
 	return out, berr

@@ -680,13 +680,17 @@ func checkID(id string, needAt bool) error {
 	return nil
 }
 
-func atext(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func atext(c byte) bool { return atextTable[c] }
+
+// atextTable marks the RFC 5322 atext characters (US-ASCII).
+var atextTable = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t[c] = 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
+			strings.IndexByte("!#$%&'*+-/=?^_`{|}~", b) >= 0
 	}
-	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
-}
+	return t
+}()
 
 func checkAttachment(a Attachment) error {
 	if a.Body == nil {

@@ -55,7 +55,7 @@ func (s *Sender) spool(write func(io.Writer) error, valid func()) (*spooled, err
 	}
 	err := write(w)
 	ferr := w.finish()
-	w.valid = nil
+	w.valid, w.buf = nil, nil // sp.buf has the buffer, released by sp.release
 	if err != nil || ferr != nil {
 		sp.release()
 		if ferr == nil {

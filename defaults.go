@@ -3,6 +3,7 @@ package mailwarden
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"mailwarden/envelope"
 	"mailwarden/headers"
@@ -99,10 +100,22 @@ func parseDefaults(p Profile) (*messageDefaults, error) {
 	return d, nil
 }
 
-// apply returns m with every field it leaves empty filled from the
-// defaults. m itself is not modified.
+// messageCopies holds the copies apply makes, for a caller that is done
+// with one to give it back (releaseCopy).
+var messageCopies = sync.Pool{New: func() any { return new(envelope.Message) }}
+
+// releaseCopy gives back a copy apply returned, once nothing refers to it
+// any more (the message is written); it keeps none of the message's data.
+func releaseCopy(m *envelope.Message) {
+	*m = envelope.Message{}
+	messageCopies.Put(m)
+}
+
+// apply returns a copy of m with every field it leaves empty filled from
+// the defaults. m itself is not modified.
 func (d *messageDefaults) apply(m *envelope.Message) *envelope.Message {
-	mm := *m
+	mm := messageCopies.Get().(*envelope.Message)
+	*mm = *m
 	if mm.From.Addr == "" && d.hasFrom {
 		mm.From = d.from
 	}
@@ -133,8 +146,11 @@ func (d *messageDefaults) apply(m *envelope.Message) *envelope.Message {
 	if mm.MaxSubjectLength == 0 {
 		mm.MaxSubjectLength = d.maxSubject
 	}
-	if len(d.header) > 0 {
+	switch {
+	case len(d.header) > 0 && len(m.Header) == 0:
+		mm.Header = d.header[:len(d.header):len(d.header)] // read only, like m
+	case len(d.header) > 0:
 		mm.Header = append(append(make([]headers.Field, 0, len(d.header)+len(m.Header)), d.header...), m.Header...)
 	}
-	return &mm
+	return mm
 }

@@ -15,9 +15,10 @@ import (
 // delivery only moves the bytes and reports what happened.
 type delivery interface {
 	// intent returns the audit record written (fail-closed) before a send
-	// of env, and the attributes every record of that send carries; extra
+	// of env (only with record: nil when there is no trail to write it
+	// to), and the attributes every record of that send carries; extra
 	// are the caller's own attributes.
-	intent(env transport.Envelope, extra []slog.Attr) (event string, record, scope []slog.Attr)
+	intent(env transport.Envelope, extra []slog.Attr, record bool) (event string, attrs, scope []slog.Attr)
 	// deliver sends the message open returns.
 	deliver(ctx context.Context, env transport.Envelope, open transport.Opener) (*Result, error)
 	// probe fills rep.Servers (and rep.Graph); the error is the first
@@ -78,7 +79,7 @@ func (r *Result) Accepted() []string {
 // the delivery send it, and waits for the send's own records. It is the
 // one place the fail-closed rule lives, for every transport.
 func (s *Sender) send(ctx context.Context, env transport.Envelope, open transport.Opener, extra []slog.Attr) (*Result, error) {
-	event, record, scope := s.delivery.intent(env, extra)
+	event, record, scope := s.delivery.intent(env, extra, s.trail != nil)
 	ctx, sc := s.scope(ctx, scope)
 	if sc.tracked != nil {
 		// Fail-closed: nothing is sent unless the trail can record that it

@@ -23,7 +23,10 @@ type smtpDelivery struct {
 
 var _ delivery = (*smtpDelivery)(nil)
 
-func (d *smtpDelivery) intent(env transport.Envelope, extra []slog.Attr) (string, []slog.Attr, []slog.Attr) {
+func (d *smtpDelivery) intent(env transport.Envelope, extra []slog.Attr, withRecord bool) (string, []slog.Attr, []slog.Attr) {
+	if !withRecord {
+		return "smtp.intent", nil, extra
+	}
 	record := append([]slog.Attr{slog.String("profile", d.profile), slog.String("from", env.From),
 		slog.Any("rcpts", env.To), slog.String("message_id", env.MessageID), slog.Int64("size", env.Size)}, extra...)
 	return "smtp.intent", record, extra

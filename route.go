@@ -16,6 +16,10 @@ type sendScope struct {
 	attrs   []slog.Attr
 }
 
+// noScope is the scope of a send without a trail or attributes; it is
+// never put in a context, and never modified.
+var noScope sendScope
+
 type scopeKey struct{}
 
 func withScope(ctx context.Context, sc *sendScope) context.Context {

@@ -30,58 +30,85 @@ func (s *Sender) Send(ctx context.Context, m *envelope.Message) (*Result, error)
 }
 
 func (s *Sender) sendMessage(ctx context.Context, m *envelope.Message, extra []slog.Attr) (*Result, error) {
-	m, env, extra, err := s.prepare(m, extra)
+	m, extra, err := s.prepareMessage(m, extra)
 	if err != nil {
 		return nil, err
 	}
-	s.reportBuild(env.MessageID)
-	sp, err := s.spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err })
+	sp, env, err := s.spoolMessage(m)
+	releaseCopy(m) // written: env has what the send needs
 	if err != nil {
 		return nil, err
 	}
 	defer sp.release()
-	env.Size = sp.size
-	s.report(PhaseSpooling, env.MessageID, sp.size)
 	return s.send(ctx, env, sp.open, extra)
 }
 
-// prepare readies m for sending as the profile says: it sets m.MessageID
-// when empty and returns the message to write (wrapped in S/MIME when the
-// profile has S/MIME), its envelope (without Size) and the attributes its
-// audit records carry. Send and the Outbox build messages through it.
+// spoolMessage writes m, as prepareMessage returned it, to a spool, and
+// returns the spool and m's envelope. m is built and checked once: the
+// envelope comes from the writing (see msgenv.Receiver), and the build
+// phases are reported once m is found valid, before it is written.
+func (s *Sender) spoolMessage(m *envelope.Message) (*spooled, transport.Envelope, error) {
+	var valid func()
+	if s.progress != nil {
+		valid = func() { s.reportBuild(m.MessageID) }
+	}
+	sp, err := s.spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err }, valid)
+	if err != nil {
+		return nil, transport.Envelope{}, err
+	}
+	if !sp.hasEnv { // cannot happen: WriteTo hands it over
+		sp.release()
+		return nil, transport.Envelope{}, errors.New("mailwarden: the message was written without its envelope")
+	}
+	s.report(PhaseSpooling, m.MessageID, sp.size)
+	return sp, transport.Envelope{From: sp.env.From, To: sp.env.To, SMTPUTF8: sp.env.SMTPUTF8, MessageID: m.MessageID, Size: sp.size}, nil
+}
+
+// prepare readies m for sending as the profile says (see prepareMessage)
+// and returns, besides what prepareMessage does, its envelope (without
+// Size). The Outbox builds messages through it.
 func (s *Sender) prepare(m *envelope.Message, extra []slog.Attr) (*envelope.Message, transport.Envelope, []slog.Attr, error) {
-	if m == nil {
-		return nil, transport.Envelope{}, nil, errors.New("mailwarden: nil message")
-	}
-	orig := m
-	m = s.defaults.apply(m)
-	if m.MessageID == "" {
-		id, err := envelope.NewMessageID(m.From.Domain(), nil)
-		if err != nil {
-			return nil, transport.Envelope{}, nil, err
-		}
-		m.MessageID, orig.MessageID = id, id
-	}
-	if s.smime != nil {
-		if m.Wrap != nil {
-			return nil, transport.Envelope{}, nil, errors.New("mailwarden: the message already has a Wrap and the profile adds S/MIME")
-		}
-		mm := *m
-		mm.Wrap = s.smime.wrap.Wrap
-		m = &mm
-		extra = append(extra, slog.Attr{Key: "smime", Value: slog.GroupValue(s.smime.attrs...)})
-	}
-	if s.delivery.recipientsFromHeader() && len(m.Bcc) > 0 && !m.BccHeader {
-		// Graph takes the recipients from the header and removes Bcc.
-		mm := *m
-		mm.BccHeader = true
-		m = &mm
+	m, extra, err := s.prepareMessage(m, extra)
+	if err != nil {
+		return nil, transport.Envelope{}, nil, err
 	}
 	from, rcpts, utf8, err := m.Envelope()
 	if err != nil {
 		return nil, transport.Envelope{}, nil, err
 	}
 	return m, transport.Envelope{From: from, To: rcpts, SMTPUTF8: utf8, MessageID: m.MessageID}, extra, nil
+}
+
+// prepareMessage readies m for sending as the profile says: it sets
+// m.MessageID when empty and returns the message to write (the profile's
+// defaults applied, wrapped in S/MIME when the profile has S/MIME) and the
+// attributes its audit records carry. The message is checked when it is
+// written (or by Envelope).
+func (s *Sender) prepareMessage(m *envelope.Message, extra []slog.Attr) (*envelope.Message, []slog.Attr, error) {
+	if m == nil {
+		return nil, nil, errors.New("mailwarden: nil message")
+	}
+	orig := m
+	m = s.defaults.apply(m)
+	if m.MessageID == "" {
+		id, err := envelope.NewMessageID(m.From.Domain(), nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.MessageID, orig.MessageID = id, id
+	}
+	if s.smime != nil {
+		if m.Wrap != nil {
+			return nil, nil, errors.New("mailwarden: the message already has a Wrap and the profile adds S/MIME")
+		}
+		m.Wrap = s.smime.wrap.Wrap
+		extra = append(extra, slog.Attr{Key: "smime", Value: slog.GroupValue(s.smime.attrs...)})
+	}
+	if s.delivery.recipientsFromHeader() && len(m.Bcc) > 0 && !m.BccHeader {
+		// Graph takes the recipients from the header and removes Bcc.
+		m.BccHeader = true
+	}
+	return m, extra, nil
 }
 
 // SendRaw sends a ready RFC 5322 message read from r (for example one a
@@ -91,7 +118,7 @@ func (s *Sender) prepare(m *envelope.Message, extra []slog.Attr) (*envelope.Mess
 // the To, Cc and Bcc recipients of the message, or the error wraps
 // ErrGraphRecipients and nothing is sent.
 func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Reader) (*Result, error) {
-	sp, err := s.spool(func(w io.Writer) error { _, err := io.Copy(w, r); return err })
+	sp, err := s.spool(func(w io.Writer) error { _, err := io.Copy(w, r); return err }, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +134,10 @@ func (s *Sender) SendRaw(ctx context.Context, from string, to []string, r io.Rea
 }
 
 func (s *Sender) scope(ctx context.Context, extra []slog.Attr) (context.Context, *sendScope) {
+	if s.trail == nil && len(extra) == 0 && scopeOf(ctx) == nil {
+		// An empty scope would change nothing the records get.
+		return ctx, &noScope
+	}
 	sc := &sendScope{attrs: extra}
 	if s.trail != nil {
 		sc.tracked = s.trail.Track()

@@ -2,7 +2,6 @@ package mailwarden
 
 import (
 	"context"
-	"io"
 	"log/slog"
 
 	"mailwarden/envelope"
@@ -74,28 +73,28 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 		}
 		return out, nil
 	}
-	var ready []batchEntry
+	ready := make([]batchEntry, 0, len(msgs))
+	spools := make([]*spooled, 0, len(msgs))
 	defer func() {
-		for _, p := range ready {
-			p.release()
+		for _, sp := range spools {
+			sp.release()
 		}
 	}()
 	idx := make([]int, 0, len(msgs))
 	for i, m := range msgs {
-		m, env, extra, err := s.prepare(m, nil)
+		m, extra, err := s.prepareMessage(m, nil)
 		if err != nil {
 			out[i] = BatchResult{State: BatchFailed, Err: err}
 			continue
 		}
-		s.reportBuild(env.MessageID)
-		sp, err := s.spool(func(w io.Writer) error { _, err := m.WriteTo(w); return err })
+		sp, env, err := s.spoolMessage(m)
+		releaseCopy(m)
 		if err != nil {
 			out[i] = BatchResult{State: BatchFailed, Err: err}
 			continue
 		}
-		env.Size = sp.size
-		s.report(PhaseSpooling, env.MessageID, sp.size)
-		ready = append(ready, batchEntry{env: env, open: sp.open, extra: extra, release: sp.release})
+		spools = append(spools, sp)
+		ready = append(ready, batchEntry{env: env, open: sp.open, extra: extra})
 		idx = append(idx, i)
 	}
 	res, err := s.sendBatch(ctx, d, ready)
@@ -107,10 +106,9 @@ func (s *Sender) SendBatch(ctx context.Context, msgs []*envelope.Message) ([]Bat
 
 // batchEntry is one message of sendBatch, ready to go.
 type batchEntry struct {
-	env     transport.Envelope
-	open    transport.Opener
-	extra   []slog.Attr
-	release func()
+	env   transport.Envelope
+	open  transport.Opener
+	extra []slog.Attr
 }
 
 // sendBatch records each entry's intent under a fail-closed trail (as
@@ -118,11 +116,11 @@ type batchEntry struct {
 // waits for each one's records.
 func (s *Sender) sendBatch(ctx context.Context, d *smtpDelivery, entries []batchEntry) ([]BatchResult, error) {
 	out := make([]BatchResult, len(entries))
-	var items []transport.RelayBatchItem
-	var idx []int
+	items := make([]transport.RelayBatchItem, 0, len(entries))
+	idx := make([]int, 0, len(entries))
 	scopes := make([]*sendScope, len(entries))
 	for i, e := range entries {
-		event, record, scope := d.intent(e.env, e.extra)
+		event, record, scope := d.intent(e.env, e.extra, s.trail != nil)
 		mctx, sc := s.scope(ctx, scope)
 		scopes[i] = sc
 		if sc.tracked != nil {
@@ -151,8 +149,9 @@ func (s *Sender) sendBatch(ctx context.Context, d *smtpDelivery, entries []batch
 		if br.State == BatchNotSent && err == nil {
 			err = berr
 		}
-		sc := scopes[i]
-		err = s.settle(withScope(ctx, sc), sc, res, err)
+		if sc := scopes[i]; sc.tracked != nil {
+			err = s.settle(withScope(ctx, sc), sc, res, err)
+		}
 		out[i] = BatchResult{State: br.State, Result: res, Err: err}
 	}
 	return out, berr

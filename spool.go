@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"mailwarden/internal/msgenv"
 	"mailwarden/internal/robustio"
 )
 
@@ -24,6 +25,16 @@ type spooled struct {
 	// readers counts the readers open returned and not closed yet: the
 	// buffer goes back to the pool only when no reader can read it.
 	readers atomic.Int64
+	// w writes the spool (in the same allocation).
+	w spoolWriter
+	// env is the envelope of the message written, when an
+	// envelope.Message was (see msgenv.Receiver).
+	env    msgenv.Envelope
+	hasEnv bool
+	// first is the reader of the first open, in the same allocation (a
+	// retry or a failover opens more).
+	first     memReader
+	firstUsed atomic.Bool
 }
 
 // spoolBufs holds the buffers of in-memory spools, so a steady stream of
@@ -31,18 +42,26 @@ type spooled struct {
 var spoolBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // spool writes a message through write, in memory while it fits s.spoolMem
-// and to a temporary file beyond.
-func (s *Sender) spool(write func(io.Writer) error) (*spooled, error) {
-	w := &spoolWriter{max: s.spoolMem}
+// and to a temporary file beyond. When write writes an envelope.Message,
+// the spool keeps its envelope (env) and calls valid, when not nil, once
+// the message is found valid and before it is written.
+func (s *Sender) spool(write func(io.Writer) error, valid func()) (*spooled, error) {
+	sp := &spooled{}
+	w := &sp.w
+	w.sp, w.max, w.valid = sp, s.spoolMem, valid
 	if w.max > 0 {
 		w.buf = spoolBufs.Get().(*bytes.Buffer)
 		w.buf.Reset()
 	}
 	err := write(w)
-	sp, ferr := w.finish()
-	if err = errors.Join(err, ferr); err != nil {
+	ferr := w.finish()
+	w.valid, w.buf = nil, nil // sp.buf has the buffer, released by sp.release
+	if err != nil || ferr != nil {
 		sp.release()
-		return nil, err
+		if ferr == nil {
+			return nil, err // as the writer gave it (an *envelope.Error, say)
+		}
+		return nil, errors.Join(err, ferr)
 	}
 	return sp, nil
 }
@@ -50,13 +69,25 @@ func (s *Sender) spool(write func(io.Writer) error) (*spooled, error) {
 // spoolWriter fills the buffer and moves to a file once the message
 // passes max.
 type spoolWriter struct {
-	max  int64
-	buf  *bytes.Buffer
-	f    *os.File
-	name string
-	bw   *bufio.Writer
-	n    int64
-	err  error // a failure to create or write the file, sticky
+	sp *spooled
+	// valid is called when the message written is found valid (see spool).
+	valid func()
+	max   int64
+	buf   *bytes.Buffer
+	f     *os.File
+	name  string
+	bw    *bufio.Writer
+	n     int64
+	err   error // a failure to create or write the file, sticky
+}
+
+// SetEnvelope keeps the envelope of the message written (see
+// msgenv.Receiver).
+func (w *spoolWriter) SetEnvelope(e msgenv.Envelope) {
+	w.sp.env, w.sp.hasEnv = e, true
+	if w.valid != nil {
+		w.valid()
+	}
 }
 
 func (w *spoolWriter) Write(p []byte) (int, error) {
@@ -93,18 +124,19 @@ func (w *spoolWriter) toFile() error {
 	return err
 }
 
-// finish flushes and closes the file, if any, and returns the spool.
-func (w *spoolWriter) finish() (*spooled, error) {
-	sp := &spooled{buf: w.buf, file: w.name, size: w.n, max: w.max}
+// finish flushes and closes the file, if any, and completes the spool.
+func (w *spoolWriter) finish() error {
+	sp := w.sp
+	sp.buf, sp.file, sp.size, sp.max = w.buf, w.name, w.n, w.max
 	if w.f == nil {
 		if w.buf == nil { // an empty message with SpoolInMemory < 0
 			w.err = w.toFile()
 			if w.f == nil {
-				return sp, w.err
+				return w.err
 			}
 			sp.file = w.name
 		} else {
-			return sp, w.err
+			return w.err
 		}
 	}
 	err := w.err
@@ -114,7 +146,8 @@ func (w *spoolWriter) finish() (*spooled, error) {
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
-	return sp, err
+	w.f, w.bw = nil, nil // the spool lives on: let the 64 KiB buffer go
+	return err
 }
 
 // open returns a new reader over the whole message; the reader is an
@@ -124,7 +157,11 @@ func (sp *spooled) open() (io.Reader, error) {
 		return robustio.Open(sp.file)
 	}
 	sp.readers.Add(1)
-	r := &memReader{sp: sp}
+	r := &sp.first
+	if !sp.firstUsed.CompareAndSwap(false, true) {
+		r = &memReader{}
+	}
+	r.sp = sp
 	r.r.Reset(sp.buf.Bytes())
 	return r, nil
 }

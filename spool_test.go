@@ -40,7 +40,7 @@ func TestSpoolMemoryAndFile(t *testing.T) {
 					rest = rest[n:]
 				}
 				return nil
-			})
+			}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +74,7 @@ func TestSpoolMemoryAndFile(t *testing.T) {
 // reused for another message.
 func TestSpoolReaderClosedReadsNothing(t *testing.T) {
 	s := &Sender{spoolMem: 1 << 10}
-	sp, err := s.spool(func(w io.Writer) error { _, err := io.WriteString(w, "secret message"); return err })
+	sp, err := s.spool(func(w io.Writer) error { _, err := io.WriteString(w, "secret message"); return err }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestSpoolWriteErrorIsReturned(t *testing.T) {
 	_, err := s.spool(func(w io.Writer) error {
 		io.WriteString(w, strings.Repeat("x", 100)) // spills to a file
 		return boom
-	})
+	}, nil)
 	if !errors.Is(err, boom) {
 		t.Fatalf("got %v, want the writer's error", err)
 	}

@@ -8,11 +8,15 @@ import (
 	"io"
 	"mime"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"mailwarden/headers"
+	"mailwarden/internal/fold"
+	"mailwarden/internal/msgenv"
 )
 
 // A Message is an e-mail message to be written by WriteTo. The zero value is
@@ -165,27 +169,85 @@ var owned = map[string]string{
 // itself, so that Message.Header may not contain it (compared
 // case-insensitively; every Content-* field is owned).
 func IsOwnedField(name string) bool {
-	lower := strings.ToLower(name)
-	_, ok := owned[lower]
-	return ok || strings.HasPrefix(lower, "content-")
+	_, ok := ownedField(name)
+	return ok
 }
+
+// ownedField reports whether the builder writes the field name (compared
+// case-insensitively) and, if so, the Message field to use instead ("" for
+// MIME-Version and Content-*).
+func ownedField(name string) (use string, ok bool) {
+	if !isASCII(name) {
+		lower := strings.ToLower(name)
+		use, ok = owned[lower]
+		return use, ok || strings.HasPrefix(lower, "content-")
+	}
+	// ASCII: compared without building the lower-case copy.
+	if len(name) >= 8 && strings.EqualFold(name[:8], "content-") {
+		return "", true
+	}
+	for _, k := range ownedNames {
+		if len(k) == len(name) && strings.EqualFold(k, name) {
+			return owned[k], true
+		}
+	}
+	return "", false
+}
+
+// ownedNames are the keys of owned.
+var ownedNames = func() []string {
+	var names []string
+	for k := range owned {
+		names = append(names, k)
+	}
+	return names
+}()
 
 // prepared is a validated Message: canonical addresses and the top-level
 // header fields in wire form.
 type prepared struct {
-	m        *Message
-	fields   []headers.Field // top-level, in order, values in wire form
+	m *Message
+	// head is the top-level header fields, folded and ready to write, in a
+	// buffer from heads; release gives it back.
+	head     *[]byte
 	smtputf8 bool
 	from     headers.Address
 	sender   headers.Address
 	rcpts    []string
+	lists    addressLists
+	// text is the body when it is a single text part (see bodyTree).
+	text entity
+}
+
+// heads holds the buffers prepared header fields are written to, so a
+// stream of messages reuses a few instead of allocating each time.
+var heads = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// release gives p's header buffer back to the pool; p is unusable after.
+func (p *prepared) release() {
+	if p.head != nil {
+		putHead(p.head)
+	}
+	p.head = nil
+}
+
+// putHead gives b back to heads, unless it grew large.
+func putHead(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		*b = (*b)[:0]
+		heads.Put(b)
+	}
 }
 
 // Validate reports the first problem that would make WriteTo or Envelope
 // fail, without reading any attachment. The error is an *Error.
 func (m *Message) Validate() error {
-	_, err := m.prepare(false)
-	return err
+	var p prepared
+	if err := m.prepare(&p, false); err != nil {
+		return err
+	}
+	p.release()
+	return nil
 }
 
 // Envelope returns what the SMTP transaction needs: the reverse-path (Sender
@@ -193,74 +255,126 @@ func (m *Message) Validate() error {
 // duplicates), and whether the SMTPUTF8 extension is required because an
 // address has a UTF-8 local part. The error is an *Error.
 func (m *Message) Envelope() (from string, rcpts []string, smtputf8 bool, err error) {
-	p, err := m.prepare(false)
-	if err != nil {
+	var p prepared
+	if err := m.prepare(&p, false); err != nil {
 		return "", nil, false, err
 	}
-	from = p.from.Addr
+	p.release()
+	e := p.envelope()
+	return e.From, e.To, e.SMTPUTF8, nil
+}
+
+// envelope is p's SMTP envelope (see Envelope).
+func (p *prepared) envelope() msgenv.Envelope {
+	from := p.from.Addr
 	if p.sender.Addr != "" {
 		from = p.sender.Addr
 	}
-	return from, p.rcpts, p.smtputf8, nil
+	return msgenv.Envelope{From: from, To: p.rcpts, SMTPUTF8: p.smtputf8}
 }
 
 // NewMessageID returns a new random Message-ID (without angle brackets) at
 // domain, such as "k7x2...q4@example.com", reading 16 bytes from rand
 // (crypto/rand.Reader when nil).
 func NewMessageID(domain string, rand io.Reader) (string, error) {
-	left, err := randomToken(rand, 16)
-	if err != nil {
-		return "", err
+	var b [16]byte
+	var enc [26]byte // token32's length for 16 bytes
+	if rand == nil {
+		takeRandom(b[:])
+	} else {
+		rb := make([]byte, len(b)) // given to an unknown reader
+		if err := readRandom(rand, rb); err != nil {
+			return "", err
+		}
+		copy(b[:], rb)
 	}
-	return left + "@" + domain, nil
+	token32.Encode(enc[:], b[:])
+	clear(b[:])
+	return string(enc[:]) + "@" + domain, nil
+}
+
+// randomBlock hands out crypto/rand bytes read a block at a time, for
+// Message-IDs: one read per 256 IDs rather than one each. Bytes handed
+// out are cleared from the block.
+var randomBlock struct {
+	sync.Mutex
+	buf [4096]byte
+	off int // buf[off:] not handed out yet
+}
+
+func init() { randomBlock.off = len(randomBlock.buf) }
+
+// takeRandom fills b (at most 4096 bytes) from randomBlock.
+func takeRandom(b []byte) {
+	r := &randomBlock
+	r.Lock()
+	defer r.Unlock()
+	if r.off+len(b) > len(r.buf) {
+		rand.Read(r.buf[:]) // never fails (it crashes the program instead)
+		r.off = 0
+	}
+	copy(b, r.buf[r.off:])
+	clear(r.buf[r.off : r.off+len(b)])
+	r.off += len(b)
 }
 
 var token32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-func randomToken(r io.Reader, n int) (string, error) {
+// readRandom fills b from r, crypto/rand when nil.
+func readRandom(r io.Reader, b []byte) error {
+	var err error
 	if r == nil {
-		r = rand.Reader
+		_, err = rand.Read(b)
+	} else {
+		_, err = io.ReadFull(r, b)
 	}
+	if err != nil {
+		return fmt.Errorf("envelope: reading randomness: %w", err)
+	}
+	return nil
+}
+
+func randomToken(r io.Reader, n int) (string, error) {
 	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return "", fmt.Errorf("envelope: reading randomness: %w", err)
+	if err := readRandom(r, b); err != nil {
+		return "", err
 	}
 	return token32.EncodeToString(b), nil
 }
 
-// addressLists are a message's address fields in canonical form.
+// addressLists are a message's address fields in canonical form (the
+// Message's own slices when they are canonical already).
 type addressLists struct {
 	replyTo, to, cc, bcc, dnt, rrt []headers.Address
 }
 
-// prepare checks m and builds its top-level header. With forWrite it
+// prepare checks m and builds its top-level header into p. With forWrite it
 // draws the Date and Message-ID it leaves empty from the clock and
 // randomness, which happens only once everything is valid.
-func (m *Message) prepare(forWrite bool) (*prepared, error) {
-	p := &prepared{m: m}
-	lists, err := p.addresses()
-	if err != nil {
-		return nil, err
+func (m *Message) prepare(p *prepared, forWrite bool) error {
+	p.m = m
+	if err := p.addresses(); err != nil {
+		return err
 	}
 	subject, org, err := m.texts()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	prio, err := headers.PriorityFields(m.Priority, m.Importance, m.Sensitivity)
 	if err != nil {
-		return nil, fieldErr("Priority", err)
+		return fieldErr("Priority", err)
 	}
 	custom, err := m.customFields()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := m.checkBody(); err != nil {
-		return nil, err
+		return err
 	}
 	msgID := strings.TrimSuffix(strings.TrimPrefix(m.MessageID, "<"), ">")
 	if msgID != "" {
 		if err := checkID(msgID, true); err != nil {
-			return nil, fieldErr("MessageID", err)
+			return fieldErr("MessageID", err)
 		}
 	}
 	// Everything is valid. Only now draw on the clock and randomness.
@@ -275,19 +389,38 @@ func (m *Message) prepare(forWrite bool) (*prepared, error) {
 		}
 		if msgID == "" {
 			if msgID, err = NewMessageID(p.from.Domain(), m.Rand); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	p.header(lists, date, subject, msgID, org, prio, custom)
-	// Check that every field can be written, so WriteTo fails before
-	// writing anything.
-	for _, f := range p.fields {
-		if _, err := headers.FormatField(f.Name, f.Value); err != nil {
-			return nil, fieldErr(f.Name, err)
+	// Writing the fields checks that every one can be written, so WriteTo
+	// fails before writing anything.
+	if err := p.header(date, subject, msgID, org, prio, custom); err != nil {
+		p.release()
+		return err
+	}
+	return nil
+}
+
+// canonList returns the list in canonical form: the list itself while
+// every address is canonical already (the usual case), a copy from the
+// first one that is not.
+func (p *prepared) canonList(field string, in []headers.Address) ([]headers.Address, error) {
+	out, copied := in, false
+	for i, a := range in {
+		c, err := p.canon(field, a)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case copied:
+			out = append(out, c)
+		case c != a:
+			out = append(append(make([]headers.Address, 0, len(in)), in[:i]...), c)
+			copied = true
 		}
 	}
-	return p, nil
+	return out, nil
 }
 
 // canon returns a in canonical form; an address that needs SMTPUTF8 marks
@@ -305,40 +438,48 @@ func (p *prepared) canon(field string, a headers.Address) (headers.Address, erro
 
 // addresses checks the address fields and sets the envelope: From, Sender
 // and the recipients (To, Cc and Bcc, each address once).
-func (p *prepared) addresses() (*addressLists, error) {
+func (p *prepared) addresses() error {
 	m := p.m
 	if m.From.Addr == "" {
-		return nil, fieldErr("From", fmt.Errorf("%w: a From address is required", ErrMissing))
+		return fieldErr("From", fmt.Errorf("%w: a From address is required", ErrMissing))
 	}
 	var err error
 	if p.from, err = p.canon("From", m.From); err != nil {
-		return nil, err
+		return err
 	}
 	if m.Sender.Addr != "" || m.Sender.Name != "" {
 		if p.sender, err = p.canon("Sender", m.Sender); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	l := &addressLists{}
-	for _, f := range []struct {
-		field string
-		in    []headers.Address
-		out   *[]headers.Address
-	}{
-		{"ReplyTo", m.ReplyTo, &l.replyTo}, {"To", m.To, &l.to}, {"Cc", m.Cc, &l.cc}, {"Bcc", m.Bcc, &l.bcc},
-		{"ReadReceiptTo", m.ReadReceiptTo, &l.dnt}, {"ReturnReceiptTo", m.ReturnReceiptTo, &l.rrt},
-	} {
-		*f.out = make([]headers.Address, 0, len(f.in))
-		for _, a := range f.in {
-			c, err := p.canon(f.field, a)
-			if err != nil {
-				return nil, err
-			}
-			*f.out = append(*f.out, c)
-		}
+	l := &p.lists
+	// One call per list (not a loop over pointers to them), so that p can
+	// stay on its caller's stack.
+	if l.replyTo, err = p.canonList("ReplyTo", m.ReplyTo); err != nil {
+		return err
 	}
+	if l.to, err = p.canonList("To", m.To); err != nil {
+		return err
+	}
+	if l.cc, err = p.canonList("Cc", m.Cc); err != nil {
+		return err
+	}
+	if l.bcc, err = p.canonList("Bcc", m.Bcc); err != nil {
+		return err
+	}
+	if l.dnt, err = p.canonList("ReadReceiptTo", m.ReadReceiptTo); err != nil {
+		return err
+	}
+	if l.rrt, err = p.canonList("ReturnReceiptTo", m.ReturnReceiptTo); err != nil {
+		return err
+	}
+	n := len(l.to) + len(l.cc) + len(l.bcc)
+	if n == 0 {
+		return fieldErr("To", fmt.Errorf("%w: at least one recipient (To, Cc or Bcc) is required", ErrMissing))
+	}
+	p.rcpts = make([]string, 0, n)
 	seen := map[string]bool{}
-	for _, list := range [][]headers.Address{l.to, l.cc, l.bcc} {
+	for _, list := range [...][]headers.Address{l.to, l.cc, l.bcc} {
 		for _, a := range list {
 			if k := strings.ToLower(a.Addr); !seen[k] {
 				seen[k] = true
@@ -346,10 +487,7 @@ func (p *prepared) addresses() (*addressLists, error) {
 			}
 		}
 	}
-	if len(p.rcpts) == 0 {
-		return nil, fieldErr("To", fmt.Errorf("%w: at least one recipient (To, Cc or Bcc) is required", ErrMissing))
-	}
-	return l, nil
+	return nil
 }
 
 // texts checks the Subject (cut to MaxSubjectLength) and Organization.
@@ -372,30 +510,37 @@ func (m *Message) texts() (subject, org string, err error) {
 // customFields checks the caller's own header fields: no field the
 // package writes itself, no line breaks; non-ASCII values are encoded.
 func (m *Message) customFields() ([]headers.Field, error) {
-	custom := make([]headers.Field, 0, len(m.Header))
+	// m.Header itself while every value goes as it is (the usual case), a
+	// copy from the first one that changes.
+	custom, copied := m.Header, false
 	for i, f := range m.Header {
-		name := fmt.Sprintf("Header[%d]", i)
+		name := func() string { return "Header[" + strconv.Itoa(i) + "]" }
 		if err := headers.CheckFieldName(f.Name); err != nil {
-			return nil, fieldErr(name, err)
+			return nil, fieldErr(name(), err)
 		}
-		lower := strings.ToLower(f.Name)
-		if use, ok := owned[lower]; ok || strings.HasPrefix(lower, "content-") {
+		if use, ok := ownedField(f.Name); ok {
 			hint := "it is set from the message body and attachments"
 			if use != "" {
 				hint = "use Message." + use
-			} else if lower == "mime-version" {
+			} else if strings.EqualFold(f.Name, "mime-version") {
 				hint = "it is always 1.0"
 			}
-			return nil, fieldErr(name, fmt.Errorf("%w: %q (%s)", ErrOwnedField, f.Name, hint))
+			return nil, fieldErr(name(), fmt.Errorf("%w: %q (%s)", ErrOwnedField, f.Name, hint))
 		}
 		v := strings.TrimSpace(f.Value)
 		if err := headers.CheckText(v); err != nil {
-			return nil, fieldErr(name, &headers.FieldError{Name: f.Name, Err: err})
+			return nil, fieldErr(name(), &headers.FieldError{Name: f.Name, Err: err})
 		}
 		if !isASCII(v) {
 			v = headers.EncodeText(v)
 		}
-		custom = append(custom, headers.Field{Name: f.Name, Value: v})
+		switch {
+		case copied:
+			custom = append(custom, headers.Field{Name: f.Name, Value: v})
+		case v != f.Value:
+			custom = append(append(make([]headers.Field, 0, len(m.Header)), m.Header[:i]...), headers.Field{Name: f.Name, Value: v})
+			copied = true
+		}
 	}
 	return custom, nil
 }
@@ -425,15 +570,27 @@ func (m *Message) checkBody() error {
 	return nil
 }
 
-// header sets the top-level header fields in their order.
-func (p *prepared) header(l *addressLists, date time.Time, subject, msgID, org string, prio, custom []headers.Field) {
-	add := func(name, value string) { p.fields = append(p.fields, headers.Field{Name: name, Value: value}) }
+// header writes the top-level header fields in their order to p.head;
+// the error is the first field that cannot be written.
+func (p *prepared) header(date time.Time, subject, msgID, org string, prio, custom []headers.Field) error {
+	p.head = heads.Get().(*[]byte)
+	l := &p.lists
+	var err error
+	add := func(name, value string) {
+		if err == nil {
+			err = p.appendField(name, value)
+		}
+	}
 	addList := func(name string, list []headers.Address) {
-		if len(list) > 0 {
+		if len(list) == 1 {
+			add(name, list[0].String())
+		} else if len(list) > 0 {
 			add(name, headers.FormatAddressList(list))
 		}
 	}
-	add("Date", date.Format(time.RFC1123Z))
+	// The date is printable ASCII of about 31 octets: "Date: " and it fit
+	// one line, as FormatField would write it.
+	*p.head = append(date.AppendFormat(append(*p.head, "Date: "...), time.RFC1123Z), '\r', '\n')
 	add("From", p.from.String())
 	if p.sender.Addr != "" && !strings.EqualFold(p.sender.Addr, p.from.Addr) {
 		add("Sender", p.sender.String())
@@ -445,15 +602,47 @@ func (p *prepared) header(l *addressLists, date time.Time, subject, msgID, org s
 		addList("Bcc", l.bcc)
 	}
 	add("Subject", headers.EncodeText(subject))
-	add("Message-ID", "<"+msgID+">")
+	if err == nil {
+		// checkID let through (or NewMessageID made) at most 900 octets of
+		// atext, "." and "@": no space to fold at, one line, as
+		// FormatField would write it.
+		*p.head = append(append(append(*p.head, "Message-ID: <"...), msgID...), '>', '\r', '\n')
+	}
 	if org != "" {
 		add("Organization", headers.EncodeText(org))
 	}
 	addList("Disposition-Notification-To", l.dnt)
 	addList("Return-Receipt-To", l.rrt)
-	p.fields = append(p.fields, prio...)
-	p.fields = append(p.fields, custom...)
+	for _, f := range prio {
+		add(f.Name, f.Value)
+	}
+	for _, f := range custom {
+		add(f.Name, f.Value)
+	}
 	add("MIME-Version", "1.0")
+	return err
+}
+
+// appendField appends the field to p.head (see appendField).
+func (p *prepared) appendField(name, value string) error {
+	b, err := appendField(*p.head, name, value)
+	*p.head = b
+	return err
+}
+
+// appendField appends the field to dst as headers.FormatField would write
+// it, or returns dst and the error FormatField gives for it.
+func appendField(dst []byte, name, value string) ([]byte, error) {
+	if headers.CheckFieldName(name) == nil && headers.CheckText(value) == nil {
+		if b, _, ok := fold.Append(dst, name, value); ok {
+			return b, nil
+		}
+	}
+	_, err := headers.FormatField(name, value)
+	if err == nil { // cannot happen: the checks above are FormatField's
+		err = fmt.Errorf("%w: cannot format %s", ErrInvalid, name)
+	}
+	return dst, fieldErr(name, err)
 }
 
 func isASCII(s string) bool {
@@ -491,13 +680,17 @@ func checkID(id string, needAt bool) error {
 	return nil
 }
 
-func atext(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func atext(c byte) bool { return atextTable[c] }
+
+// atextTable marks the RFC 5322 atext characters (US-ASCII).
+var atextTable = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t[c] = 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
+			strings.IndexByte("!#$%&'*+-/=?^_`{|}~", b) >= 0
 	}
-	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
-}
+	return t
+}()
 
 func checkAttachment(a Attachment) error {
 	if a.Body == nil {

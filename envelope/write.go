@@ -3,6 +3,7 @@ package envelope
 import (
 	"bufio"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"mime"
@@ -13,6 +14,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"mailwarden/headers"
+	"mailwarden/internal/msgenv"
 )
 
 // entity is one MIME entity of the body tree: a leaf with content, or a
@@ -22,6 +24,10 @@ type entity struct {
 	write    func(w io.Writer) error
 	boundary string
 	parts    []*entity
+	// A text leaf (write and parts nil) has its text and transfer
+	// encoding here and its two fields in own (fields is nil).
+	text, enc string
+	own       [2]headers.Field
 }
 
 // WriteTo writes the message to w and returns the number of bytes written.
@@ -29,19 +35,23 @@ type entity struct {
 // invalid; the error is then an *Error. Attachments are streamed from their
 // readers; an error reading one is returned wrapped, after a partial write.
 func (m *Message) WriteTo(w io.Writer) (int64, error) {
-	p, err := m.prepare(true)
-	if err != nil {
+	var p prepared
+	if err := m.prepare(&p, true); err != nil {
 		return 0, err
+	}
+	defer p.release()
+	if r, ok := w.(msgenv.Receiver); ok {
+		r.SetEnvelope(p.envelope())
 	}
 	body, err := p.bodyTree()
 	if err != nil {
 		return 0, err
 	}
-	cw := &countWriter{w: w}
-	bw := getWriter(cw)
-	defer putWriter(bw)
-	if err := writeFields(bw, p.fields); err != nil {
-		return cw.n, err
+	pw := getWriter(w)
+	defer putWriter(pw)
+	bw := pw.bw
+	if _, err := bw.Write(*p.head); err != nil {
+		return pw.n, err
 	}
 	if m.Wrap == nil {
 		err = writeEntity(bw, body)
@@ -50,10 +60,10 @@ func (m *Message) WriteTo(w io.Writer) (int64, error) {
 	}
 	if err != nil {
 		bw.Flush()
-		return cw.n, err
+		return pw.n, err
 	}
 	err = bw.Flush()
-	return cw.n, err
+	return pw.n, err
 }
 
 func (p *prepared) writeWrapped(bw *bufio.Writer, body *entity) error {
@@ -66,8 +76,9 @@ func (p *prepared) writeWrapped(bw *bufio.Writer, body *entity) error {
 	if err != nil {
 		return fmt.Errorf("envelope: wrap: %w", err)
 	}
-	iw := getWriter(wc)
-	defer putWriter(iw)
+	pw := getWriter(wc)
+	defer putWriter(pw)
+	iw := pw.bw
 	if err := writeEntity(iw, body); err != nil {
 		wc.Close()
 		return err
@@ -85,48 +96,59 @@ func (p *prepared) writeWrapped(bw *bufio.Writer, body *entity) error {
 // writers holds the 32 KiB buffered writers WriteTo writes through, so
 // that a stream of messages reuses them rather than allocating (and
 // zeroing) one per message.
-var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+var writers = sync.Pool{New: func() any {
+	pw := &pooledWriter{}
+	pw.bw = bufio.NewWriterSize(pw, 32<<10)
+	return pw
+}}
 
-func getWriter(w io.Writer) *bufio.Writer {
-	bw := writers.Get().(*bufio.Writer)
-	bw.Reset(w)
-	return bw
+// A pooledWriter is a buffered writer to w that counts the bytes it
+// passes on.
+type pooledWriter struct {
+	bw *bufio.Writer // writes to the pooledWriter itself
+	w  io.Writer
+	n  int64
 }
 
-// putWriter returns bw to the pool, dropping what it still holds (after a
-// failed write) and its destination.
-func putWriter(bw *bufio.Writer) {
-	bw.Reset(nil)
-	writers.Put(bw)
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
+func (c *pooledWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
 	return n, err
 }
 
+func getWriter(w io.Writer) *pooledWriter {
+	pw := writers.Get().(*pooledWriter)
+	pw.w, pw.n = w, 0
+	pw.bw.Reset(pw)
+	return pw
+}
+
+// putWriter returns pw to the pool, dropping what it still holds (after a
+// failed write) and its destination.
+func putWriter(pw *pooledWriter) {
+	pw.bw.Reset(pw)
+	pw.w = nil
+	writers.Put(pw)
+}
+
 func writeFields(w io.Writer, fields []headers.Field) error {
+	buf := heads.Get().(*[]byte)
+	defer putHead(buf)
+	b := (*buf)[:0]
 	for _, f := range fields {
-		s, err := headers.FormatField(f.Name, f.Value)
-		if err != nil {
-			return fieldErr(f.Name, err)
-		}
-		if _, err := io.WriteString(w, s); err != nil {
+		var err error
+		if b, err = appendField(b, f.Name, f.Value); err != nil {
 			return err
 		}
 	}
-	return nil
+	*buf = b
+	_, err := w.Write(b)
+	return err
 }
 
 // writeEntity writes e's Content-* fields, a blank line and its body.
 func writeEntity(w io.Writer, e *entity) error {
-	if err := writeFields(w, e.fields); err != nil {
+	if err := writeFields(w, e.header()); err != nil {
 		return err
 	}
 	if _, err := io.WriteString(w, "\r\n"); err != nil {
@@ -137,6 +159,9 @@ func writeEntity(w io.Writer, e *entity) error {
 
 func writeBody(w io.Writer, e *entity) error {
 	if e.parts == nil {
+		if e.write == nil {
+			return writeText(w, e.text, e.enc)
+		}
 		return e.write(w)
 	}
 	mw := textproto.NewMultipartWriter(w)
@@ -146,10 +171,11 @@ func writeBody(w io.Writer, e *entity) error {
 	for _, part := range e.parts {
 		var h textproto.Header
 		// textproto.Header writes the last added field first.
-		for i := len(part.fields) - 1; i >= 0; i-- {
-			s, err := headers.FormatField(part.fields[i].Name, part.fields[i].Value)
+		fields := part.header()
+		for i := len(fields) - 1; i >= 0; i-- {
+			s, err := headers.FormatField(fields[i].Name, fields[i].Value)
 			if err != nil {
-				return fieldErr(part.fields[i].Name, err)
+				return fieldErr(fields[i].Name, err)
 			}
 			h.AddRaw([]byte(s))
 		}
@@ -171,6 +197,15 @@ func writeBody(w io.Writer, e *entity) error {
 // leaving out every level that would have a single part.
 func (p *prepared) bodyTree() (*entity, error) {
 	m := p.m
+	if len(m.Attachments) == 0 && (m.Text == "" || m.HTML == "") {
+		// A single text part (the usual case), in p.
+		if m.HTML != "" {
+			p.text.setText("html", m.HTML)
+		} else {
+			p.text.setText("plain", m.Text)
+		}
+		return &p.text, nil
+	}
 	var body *entity
 	switch {
 	case m.Text != "" && m.HTML != "":
@@ -220,7 +255,7 @@ func (p *prepared) multipart(subtype string, parts ...*entity) (*entity, error) 
 	params := map[string]string{"boundary": boundary}
 	if subtype == "related" {
 		params["type"] = "multipart/alternative"
-		if ct := parts[0].fields[0].Value; !strings.HasPrefix(ct, "multipart/") {
+		if ct := parts[0].header()[0].Value; !strings.HasPrefix(ct, "multipart/") {
 			mt, _, _ := mime.ParseMediaType(ct)
 			params["type"] = mt
 		}
@@ -244,31 +279,66 @@ const (
 // mostly-ASCII text, base64 for mostly non-ASCII text (where
 // quoted-printable would triple the size).
 func textEntity(sub, s string) *entity {
-	enc := textEncoding(s)
-	e := &entity{fields: []headers.Field{
-		{Name: "Content-Type", Value: "text/" + sub + "; charset=utf-8"},
-		{Name: "Content-Transfer-Encoding", Value: enc},
-	}}
-	e.write = func(w io.Writer) error {
-		switch enc {
-		case enc7bit:
-			_, err := io.WriteString(w, crlf(s))
-			return err
-		case encQP:
-			qw := quotedprintable.NewWriter(w)
-			if _, err := io.WriteString(qw, s); err != nil {
-				return err
-			}
-			return qw.Close()
-		default:
-			return writeBase64(w, strings.NewReader(crlf(s)))
-		}
-	}
+	e := &entity{}
+	e.setText(sub, s)
 	return e
+}
+
+// setText makes e the text/<sub> entity of s (see textEntity).
+func (e *entity) setText(sub, s string) {
+	var ct string
+	switch sub {
+	case "plain":
+		ct = "text/plain; charset=utf-8"
+	case "html":
+		ct = "text/html; charset=utf-8"
+	default:
+		ct = "text/" + sub + "; charset=utf-8"
+	}
+	e.text, e.enc = s, textEncoding(s)
+	e.own = [2]headers.Field{
+		{Name: "Content-Type", Value: ct},
+		{Name: "Content-Transfer-Encoding", Value: e.enc},
+	}
+}
+
+// header returns e's Content-* fields.
+func (e *entity) header() []headers.Field {
+	if e.write == nil && e.parts == nil { // a text leaf
+		return e.own[:]
+	}
+	return e.fields
+}
+
+// writeText writes the text s in the transfer encoding enc.
+func writeText(w io.Writer, s, enc string) error {
+	switch enc {
+	case enc7bit:
+		_, err := io.WriteString(w, crlf(s))
+		return err
+	case encQP:
+		qw := quotedprintable.NewWriter(w)
+		if _, err := io.WriteString(qw, s); err != nil {
+			return err
+		}
+		return qw.Close()
+	default:
+		return writeBase64(w, strings.NewReader(crlf(s)))
+	}
 }
 
 // textEncoding picks the transfer encoding for UTF-8 text s.
 func textEncoding(s string) string {
+	if plain7bit(s) {
+		return enc7bit
+	}
+	return countEncoding(s)
+}
+
+// countEncoding is textEncoding without the plain7bit shortcut: it counts
+// the non-ASCII and control bytes, and looks for long lines and trailing
+// white space.
+func countEncoding(s string) string {
 	high, line, long, trailing := 0, 0, false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -296,6 +366,65 @@ func textEncoding(s string) string {
 		return encQP
 	}
 }
+
+// plain7bit is textEncoding's quick test for the usual text: it reports
+// true only for text textEncoding sends as 7bit (lines of at most 76
+// printable US-ASCII characters or tabs, none ending in white space,
+// separated by LF or CRLF). It finds the lines with IndexByte and looks
+// each byte up once; anything else (a bare CR, say) is left to the full
+// count.
+func plain7bit(s string) bool {
+	for len(s) > 0 {
+		line := s
+		s = ""
+		if nl := strings.IndexByte(line, '\n'); nl >= 0 {
+			line, s = line[:nl], line[nl+1:]
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		n := len(line)
+		if n > 76 || (n > 0 && (line[n-1] == ' ' || line[n-1] == '\t')) {
+			return false
+		}
+		i := 0
+		for ; i+8 <= n; i += 8 {
+			// Eight bytes at once: none below 0x20 and none above 0x7e
+			// (the usual case), else byte by byte (a tab).
+			x := binary.LittleEndian.Uint64([]byte(line[i : i+8]))
+			if (x-lo20)&^x&hi80|((x+lo01*(0x7f-0x7e))|x)&hi80 != 0 {
+				for _, c := range []byte(line[i : i+8]) {
+					if !printable7[c] {
+						return false
+					}
+				}
+			}
+		}
+		for ; i < n; i++ {
+			if !printable7[line[i]] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Byte masks for plain7bit's eight-bytes-at-once test.
+const (
+	lo01 = 0x0101010101010101
+	lo20 = 0x20 * lo01
+	hi80 = 0x80 * lo01
+)
+
+// printable7 marks the bytes a 7bit text line may hold: printable
+// US-ASCII and tab.
+var printable7 = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	t['\t'] = true
+	return t
+}()
 
 // crlf turns every line break (CRLF, bare CR, bare LF) into CRLF.
 func crlf(s string) string {

@@ -170,6 +170,9 @@ func (a Address) canonical() (Address, error) {
 	if err != nil {
 		return Address{}, err
 	}
+	if ascii == domain {
+		return a, nil // already canonical: no new string
+	}
 	return Address{Name: a.Name, Addr: local + "@" + ascii}, nil
 }
 
@@ -200,6 +203,9 @@ func asciiDomain(domain string) (string, error) {
 	if strings.HasPrefix(domain, "[") {
 		return "", errorf(ErrAddress, "address literals are not supported")
 	}
+	if plainHostName(domain) {
+		return domain, nil
+	}
 	ascii, err := idnaProfile.ToASCII(domain)
 	if err != nil {
 		return "", errorf(ErrAddress, "domain %q: %v", domain, strings.TrimPrefix(err.Error(), "idna: "))
@@ -208,6 +214,34 @@ func asciiDomain(domain string) (string, error) {
 		return "", errorf(ErrAddress, "domain %q is not a host name", domain)
 	}
 	return ascii, nil
+}
+
+// plainHostName reports whether domain is a host name that idnaProfile
+// would return unchanged and accept: lower-case ASCII letters, digits and
+// hyphens in dot-separated labels of 1 to 63 octets, none starting or
+// ending with a hyphen or with hyphens in its third and fourth places
+// (which rules out A-labels, "xn--", that idna would have to check), at
+// most maxDomain octets in all. Anything else goes through idna.
+func plainHostName(domain string) bool {
+	if len(domain) > maxDomain {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(domain); i++ {
+		if i < len(domain) && domain[i] != '.' {
+			c := domain[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+			continue
+		}
+		label := domain[start:i]
+		if n := len(label); n == 0 || n > 63 || label[0] == '-' || label[n-1] == '-' || (n >= 4 && label[2] == '-' && label[3] == '-') {
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 // LocalPart returns the part of Addr before the last @.

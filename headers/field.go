@@ -3,16 +3,14 @@ package headers
 import (
 	"strings"
 	"unicode/utf8"
+	"unsafe"
+
+	"mailwarden/internal/fold"
 )
 
 // MaxLineLength is the hard limit on a header line, CRLF excluded
 // (RFC 5322 section 2.1.1).
-const MaxLineLength = 998
-
-// foldAt is the length FormatField tries to keep lines within, CRLF
-// excluded: the 76 RFC 2047 section 2 sets for lines with encoded words,
-// which is also within the 78 of RFC 5322 section 2.1.1.
-const foldAt = 76
+const MaxLineLength = fold.MaxLineLength
 
 // A Field is one header field: a name and its value as it goes on the wire
 // (already encoded, not yet folded).
@@ -97,43 +95,11 @@ func FormatField(name, value string) (string, error) {
 	if err := CheckText(value); err != nil {
 		return "", &FieldError{Name: name, Err: err}
 	}
-	var b strings.Builder
-	b.Grow(len(name) + len(value) + 8)
-	b.WriteString(name)
-	b.WriteByte(':')
-	if value == "" {
-		b.WriteString("\r\n")
-		return b.String(), nil
+	b, long, ok := fold.Append(make([]byte, 0, len(name)+len(value)+8), name, value)
+	if !ok {
+		return "", &FieldError{Name: name, Err: errorf(ErrLineTooLong, "a word of %d octets cannot be folded", long)}
 	}
-	line := len(name) + 1 // length of the current output line so far
-	rest := " " + value
-	for rest != "" {
-		seg := nextSegment(rest)
-		if line > 0 && line+len(seg) > foldAt && line != len(name)+1 {
-			b.WriteString("\r\n")
-			line = 0
-		}
-		if line+len(seg) > MaxLineLength {
-			return "", &FieldError{Name: name, Err: errorf(ErrLineTooLong, "a word of %d octets cannot be folded", len(seg))}
-		}
-		b.WriteString(seg)
-		line += len(seg)
-		rest = rest[len(seg):]
-	}
-	b.WriteString("\r\n")
-	return b.String(), nil
+	// b is not kept anywhere else: the string may own its bytes (as
+	// strings.Builder does), one allocation instead of two.
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
-
-// nextSegment returns the prefix of s up to (not including) the next point
-// where a fold may be inserted: a space preceded and followed by a
-// non-whitespace character. s[0] is never a fold point for this call.
-func nextSegment(s string) string {
-	for i := 1; i < len(s)-1; i++ {
-		if s[i] == ' ' && !isWSP(s[i-1]) && !isWSP(s[i+1]) {
-			return s[:i]
-		}
-	}
-	return s
-}
-
-func isWSP(c byte) bool { return c == ' ' || c == '\t' }

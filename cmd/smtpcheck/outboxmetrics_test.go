@@ -94,7 +94,10 @@ func TestOutboxRunSpoolMetricsWhileMessagesFlow(t *testing.T) {
 		if m[delivered] > 0 && m[`outbox_entries{state="queued"}`] > 0 {
 			midway++
 		}
-		if m[delivered] == good && m[deferredC] == busy && m[deadC] == gone || rctx.Err() != nil {
+		// The counters move just before the entry's file does: wait for
+		// the last lease to go as well before the final reading.
+		settled := m[`outbox_entries{state="leased"}`] == 0 && m[`outbox_entries{state="queued"}`] == 0
+		if m[delivered] == good && m[deferredC] == busy && m[deadC] == gone && settled || rctx.Err() != nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

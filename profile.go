@@ -204,8 +204,9 @@ type AuditConfig struct {
 	KeyFile string `json:"key_file,omitempty"`
 	// AnchorFile keeps the head of the file's chain (seq and hash of the
 	// last record) in a second place, replaced after every record (or
-	// block of records written together) as the file is synced; "smtpcheck audit verify --anchor" uses it to detect
-	// deleted newest files, and the writer refuses to start when the trail
+	// block of records written together) as the file is synced;
+	// "smtpcheck audit verify --anchor" uses it to detect deleted newest
+	// files, and the writer refuses to start when the trail
 	// ends before it. Needs File.
 	AnchorFile string `json:"anchor_file,omitempty"`
 	// Sync is when the file's records are fsynced: "every" (the default:

@@ -40,8 +40,8 @@
 //     one write, and under SyncEvery one fsync and anchor update, each
 //     record reported written only after that (group commit). A
 //     Handler.Wait on a queue in front of a File writes what is queued
-//     itself when no write is under way. New builds all of this from a Config, each sink behind its
-//     own queue (DefaultQueue records) unless Config.Queue is negative; a
+//     itself when no write is under way. New builds all of this from a
+//     Config, each sink behind its own queue (DefaultQueue records) unless Config.Queue is negative; a
 //     File and a Syslog share one queue, the syslog record written after
 //     the file's so it can carry the file's chain_seq and chain_hash.
 //
@@ -103,7 +103,8 @@
 // files of the last run, leaves a chain Verify accepts. An Anchor, the
 // head (seq, hash) kept in a second place, catches that:
 // FileConfig.AnchorFile is replaced atomically with the head as records
-// reach the disk (once per block of records written together), and syslog records carry chain_seq and chain_hash.
+// reach the disk (once per block of records written together), and syslog
+// records carry chain_seq and chain_hash.
 // VerifyAnchor fails with an *AnchorError when the trail ends before the
 // anchor (AnchorAhead) or has another hash at its seq (AnchorMismatch), and
 // OpenFile refuses to continue a trail that is behind its anchor file.

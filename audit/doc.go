@@ -41,9 +41,10 @@
 //     record reported written only after that (group commit). A
 //     Handler.Wait on a queue in front of a File writes what is queued
 //     itself when no write is under way. New builds all of this from a
-//     Config, each sink behind its own queue (DefaultQueue records) unless Config.Queue is negative; a
-//     File and a Syslog share one queue, the syslog record written after
-//     the file's so it can carry the file's chain_seq and chain_hash.
+//     Config, each sink behind its own queue (DefaultQueue records) unless
+//     Config.Queue is negative; a File and a Syslog share one queue, the
+//     syslog record written after the file's so it can carry the file's
+//     chain_seq and chain_hash.
 //
 // # Failure policy
 //

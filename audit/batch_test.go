@@ -120,21 +120,7 @@ func TestAsyncBatchFailureReportsEveryEntry(t *testing.T) {
 			t.Errorf("record %d of the failed batch: Err = %v", i, err)
 		}
 	}
-	tr := h.Track()
-	if err := tr.Record(context.Background(), slog.LevelInfo, "after"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Wait(context.Background()); err != nil {
-		t.Fatalf("after the failure: %v", err)
-	}
-	if err := h.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "audit-*.log"))
-	rep, err := Verify(testKey, append(files, path)...)
-	if err != nil || len(rep.Gaps) != 1 || rep.Gaps[0].Reason != ReasonRecover || rep.Gaps[0].LastSeq != 1 || !rep.Sealed {
-		t.Errorf("verify: %+v, %v; want one recovery after seq 1", rep, err)
-	}
+	recoversAfter(t, h, dir, path, 1)
 }
 
 // TestAsyncBatchRotates: a batch larger than what the file may hold is cut
@@ -255,21 +241,7 @@ func TestAsyncBatchOnFullDisk(t *testing.T) {
 		t.Errorf("chain at seq %d: no line of the partly written block kept", whole)
 	}
 	os.Remove(filler)
-	tr := h.Track()
-	if err := tr.Record(context.Background(), slog.LevelInfo, "after"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Wait(context.Background()); err != nil {
-		t.Fatalf("after the space was freed: %v", err)
-	}
-	if err := h.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "audit-*.log"))
-	rep, err := Verify(testKey, append(files, path)...)
-	if err != nil || len(rep.Gaps) != 1 || rep.Gaps[0].Reason != ReasonRecover || rep.Gaps[0].LastSeq != whole || !rep.Sealed {
-		t.Fatalf("verify: %+v, %v; want one recovery after seq %d", rep, err, whole)
-	}
+	recoversAfter(t, h, dir, path, whole)
 }
 
 // TestAsyncConcurrentWaits: senders that each record and wait, so the
@@ -342,5 +314,27 @@ func TestAsyncConcurrentWaits(t *testing.T) {
 	}
 	if rep, err := VerifyAnchor(testKey, a, files...); err != nil || !rep.Sealed {
 		t.Errorf("verify: %+v, %v", rep, err)
+	}
+}
+
+// recoversAfter records one more entry through h after a failed write,
+// closes h, and checks that the trail in dir (active file path) verifies
+// with one recovery gap after record lastSeq, sealed.
+func recoversAfter(t *testing.T, h *Handler, dir, path string, lastSeq uint64) {
+	t.Helper()
+	tr := h.Track()
+	if err := tr.Record(context.Background(), slog.LevelInfo, "after"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Wait(context.Background()); err != nil {
+		t.Fatalf("after the failure: %v", err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "audit-*.log"))
+	rep, err := Verify(testKey, append(files, path)...)
+	if err != nil || len(rep.Gaps) != 1 || rep.Gaps[0].Reason != ReasonRecover || rep.Gaps[0].LastSeq != lastSeq || !rep.Sealed {
+		t.Errorf("verify: %+v, %v; want one recovery after seq %d", rep, err, lastSeq)
 	}
 }

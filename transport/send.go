@@ -609,7 +609,9 @@ func (c *Client) logRcpts(ctx context.Context, t *txn) {
 			continue
 		}
 		c.log.LogAttrs(ctx, level, EventRcpt, slog.String(AttrServer, c.server), slog.String(AttrMessageID, t.env.MessageID),
-			slog.Any(AttrRcpt, RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text}))
+			// The group RcptAttr resolves to, without boxing the RcptAttr
+			// first.
+			slog.Attr{Key: AttrRcpt, Value: RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text}.LogValue()})
 	}
 }
 

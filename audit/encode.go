@@ -168,7 +168,9 @@ func (e *encoder) appendAttrs(dst []byte, attrs []slog.Attr, sep, top bool) ([]b
 
 func (e *encoder) appendAttr(dst []byte, a slog.Attr, sep, top bool) ([]byte, bool) {
 	a.Value = a.Value.Resolve()
-	if a.Equal(slog.Attr{}) {
+	if a.Key == "" && a.Value.Equal(slog.Value{}) {
+		// The empty Attr (a.Equal(slog.Attr{}), the value compared only
+		// when the key is empty, which it seldom is).
 		return dst, false
 	}
 	if a.Value.Kind() == slog.KindGroup {

@@ -298,7 +298,15 @@ func (e *encoder) appendAny(dst []byte, x any) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = e.appendValue(dst, slog.AnyValue(v.Index(i).Interface()).Resolve())
+			el := v.Index(i)
+			if el.Kind() != reflect.Interface {
+				// The element through its address: the same LogValue
+				// method (the pointer's method set holds the value's),
+				// without boxing a copy of the element. (An interface
+				// element gives its value as it is.)
+				el = el.Addr()
+			}
+			dst = e.appendValue(dst, slog.AnyValue(el.Interface()).Resolve())
 		}
 		return append(dst, ']')
 	}

@@ -110,3 +110,29 @@ func TestHandleWithAsWithAttrs(t *testing.T) {
 		t.Error("the tracker did not learn of HandleWith's failure")
 	}
 }
+
+// TestAppendTimeUTC: the record time is what AppendFormat with timeFormat
+// gives, at the extremes of every field and for times spread over the
+// years, and for times not in UTC (through AppendFormat).
+func TestAppendTimeUTC(t *testing.T) {
+	times := []time.Time{
+		time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2000, 2, 29, 0, 0, 0, 1000, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 6, 1, 12, 0, 0, 123456789, time.FixedZone("x", 3600)),
+		time.Now().UTC(),
+	}
+	for i := range 2000 {
+		times = append(times, time.Unix(int64(i)*15_768_041+int64(i%7)*86_399, int64(i)*499_979%1_000_000_000).UTC())
+	}
+	for _, tm := range times {
+		if got, want := string(appendTimeUTC([]byte("x"), tm)), "x"+tm.Format(timeFormat); got != want {
+			t.Fatalf("%v: %s, want %s", tm, got, want)
+		}
+	}
+}

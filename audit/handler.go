@@ -423,7 +423,7 @@ func (h *Handler) entry(r slog.Record, pre []slog.Attr) *Entry {
 	t = t.UTC()
 	bp := entryBufs.Get().(*[]byte)
 	b := append((*bp)[:0], `"time":"`...)
-	b = t.AppendFormat(b, timeFormat) // digits, '-', ':', '.', 'T', 'Z': nothing to escape
+	b = appendTimeUTC(b, t) // digits, '-', ':', '.', 'T', 'Z': nothing to escape
 	b = append(b, `","level":`...)
 	b = appendString(b, r.Level.String())
 	b = append(b, `,"msg":`...)

@@ -16,9 +16,10 @@ import (
 type delivery interface {
 	// intent returns the audit record written (fail-closed) before a send
 	// of env (only with record: nil when there is no trail to write it
-	// to), and the attributes every record of that send carries; extra
-	// are the caller's own attributes.
-	intent(env transport.Envelope, extra []slog.Attr, record bool) (event string, attrs, scope []slog.Attr)
+	// to), built in buf's array when it fits (the caller's, used until
+	// the record is written), and the attributes every record of that
+	// send carries; extra are the caller's own attributes.
+	intent(buf []slog.Attr, env transport.Envelope, extra []slog.Attr, record bool) (event string, attrs, scope []slog.Attr)
 	// deliver sends the message open returns.
 	deliver(ctx context.Context, env transport.Envelope, open transport.Opener) (*Result, error)
 	// probe fills rep.Servers (and rep.Graph); the error is the first
@@ -79,7 +80,17 @@ func (r *Result) Accepted() []string {
 // the delivery send it, and waits for the send's own records. It is the
 // one place the fail-closed rule lives, for every transport.
 func (s *Sender) send(ctx context.Context, env transport.Envelope, open transport.Opener, extra []slog.Attr) (*Result, error) {
-	event, record, scope := s.delivery.intent(env, extra, s.trail != nil)
+	var event string
+	var record, scope []slog.Attr
+	if d, ok := s.delivery.(*smtpDelivery); ok {
+		// Called on the concrete type, the intent record's attributes
+		// stay in this array when they fit (through the interface it
+		// would be on the heap).
+		var buf [8]slog.Attr
+		event, record, scope = d.intent(buf[:0], env, extra, s.trail != nil)
+	} else {
+		event, record, scope = s.delivery.intent(nil, env, extra, s.trail != nil)
+	}
 	ctx, sc := s.scope(ctx, scope)
 	if sc.tracked != nil {
 		// Fail-closed: nothing is sent unless the trail can record that it

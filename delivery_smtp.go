@@ -23,12 +23,12 @@ type smtpDelivery struct {
 
 var _ delivery = (*smtpDelivery)(nil)
 
-func (d *smtpDelivery) intent(env transport.Envelope, extra []slog.Attr, withRecord bool) (string, []slog.Attr, []slog.Attr) {
+func (d *smtpDelivery) intent(buf []slog.Attr, env transport.Envelope, extra []slog.Attr, withRecord bool) (string, []slog.Attr, []slog.Attr) {
 	if !withRecord {
 		return "smtp.intent", nil, extra
 	}
-	record := append([]slog.Attr{slog.String("profile", d.profile), slog.String("from", env.From),
-		slog.Any("rcpts", env.To), slog.String("message_id", env.MessageID), slog.Int64("size", env.Size)}, extra...)
+	record := append(append(buf[:0], slog.String("profile", d.profile), slog.String("from", env.From),
+		slog.Any("rcpts", env.To), slog.String("message_id", env.MessageID), slog.Int64("size", env.Size)), extra...)
 	return "smtp.intent", record, extra
 }
 

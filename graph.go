@@ -196,7 +196,7 @@ func graphToken(ctx context.Context, p Profile, opts *Options) (graph.TokenSourc
 
 // intent is a fail-closed "graph.intent" record before each send; the
 // graph package writes the "graph.send" summary after it.
-func (d *graphDelivery) intent(env transport.Envelope, extra []slog.Attr, withRecord bool) (string, []slog.Attr, []slog.Attr) {
+func (d *graphDelivery) intent(buf []slog.Attr, env transport.Envelope, extra []slog.Attr, withRecord bool) (string, []slog.Attr, []slog.Attr) {
 	scope := []slog.Attr{slog.String("transport", "graph"), slog.String("from", env.From), slog.Any("rcpts", env.To)}
 	if d.profile.InsecureSkipVerify {
 		scope = append(scope, slog.Bool("insecure_skip_verify", true))
@@ -211,8 +211,8 @@ func (d *graphDelivery) intent(env transport.Envelope, extra []slog.Attr, withRe
 	if !withRecord {
 		return "graph.intent", nil, scope
 	}
-	record := append([]slog.Attr{slog.String("profile", d.profile.Name), slog.String("endpoint", d.endpoint),
-		slog.String("sender", d.senderOf(env)), slog.Int64("size", env.Size)}, scope...)
+	record := append(append(buf[:0], slog.String("profile", d.profile.Name), slog.String("endpoint", d.endpoint),
+		slog.String("sender", d.senderOf(env)), slog.Int64("size", env.Size)), scope...)
 	return "graph.intent", record, scope
 }
 

@@ -72,14 +72,33 @@ func (h *routeHandler) Handle(ctx context.Context, r slog.Record) error {
 	sc := scopeOf(ctx)
 	var errs []error
 	if h.trail != nil {
-		var base slog.Handler = h.trail
+		base := h.trail
 		if sc != nil && sc.tracked != nil {
 			base = sc.tracked
 		}
-		errs = append(errs, h.build(base, sc).Handle(ctx, r.Clone()))
+		var err error
+		if len(h.ops) == 0 {
+			// What build would give (the profile, then the scope's
+			// attributes, then the record's), without a derived handler
+			// or a copy of the record per record: the trail keeps
+			// neither the record nor the attributes.
+			var buf [8]slog.Attr
+			attrs := append(buf[:0], slog.String("profile", h.profile))
+			if sc != nil {
+				attrs = append(attrs, sc.attrs...)
+			}
+			err = base.HandleWith(ctx, r, attrs)
+		} else {
+			err = h.build(base, sc).Handle(ctx, r.Clone())
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if h.extra != nil && h.extra.Enabled(ctx, r.Level) {
-		errs = append(errs, h.build(h.extra, sc).Handle(ctx, r.Clone()))
+		if err := h.build(h.extra, sc).Handle(ctx, r.Clone()); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

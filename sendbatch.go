@@ -119,8 +119,9 @@ func (s *Sender) sendBatch(ctx context.Context, d *smtpDelivery, entries []batch
 	items := make([]transport.RelayBatchItem, 0, len(entries))
 	idx := make([]int, 0, len(entries))
 	scopes := make([]*sendScope, len(entries))
+	var buf [8]slog.Attr // each intent record's attributes in turn, when they fit
 	for i, e := range entries {
-		event, record, scope := d.intent(e.env, e.extra, s.trail != nil)
+		event, record, scope := d.intent(buf[:0], e.env, e.extra, s.trail != nil)
 		mctx, sc := s.scope(ctx, scope)
 		scopes[i] = sc
 		if sc.tracked != nil {

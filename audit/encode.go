@@ -138,6 +138,28 @@ func appendU(dst []byte, r rune) []byte {
 // microseconds.
 const timeFormat = "2006-01-02T15:04:05.000000Z07:00"
 
+// appendTimeUTC appends t, a time in UTC, as t.AppendFormat(dst,
+// timeFormat) would (microseconds truncated, "Z" for the zone), digit by
+// digit rather than through the layout parser; years outside 0-9999 go
+// through AppendFormat.
+func appendTimeUTC(dst []byte, t time.Time) []byte {
+	y, mo, d := t.Date()
+	if _, off := t.Zone(); off != 0 || y < 0 || y > 9999 {
+		return t.AppendFormat(dst, timeFormat)
+	}
+	h, mi, s := t.Clock()
+	us := t.Nanosecond() / 1000
+	return append(dst,
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-',
+		byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':',
+		byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+s/10), byte('0'+s%10), '.',
+		byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
+		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10), 'Z')
+}
+
 // isReservedKey reports the top-level members the package writes itself. A
 // top-level attribute with one of these keys (in any case) is written as
 // "x_" + key so a query for .seq or .msg is never ambiguous.
@@ -168,7 +190,9 @@ func (e *encoder) appendAttrs(dst []byte, attrs []slog.Attr, sep, top bool) ([]b
 
 func (e *encoder) appendAttr(dst []byte, a slog.Attr, sep, top bool) ([]byte, bool) {
 	a.Value = a.Value.Resolve()
-	if a.Equal(slog.Attr{}) {
+	if a.Key == "" && a.Value.Equal(slog.Value{}) {
+		// The empty Attr (a.Equal(slog.Attr{}), the value compared only
+		// when the key is empty, which it seldom is).
 		return dst, false
 	}
 	if a.Value.Kind() == slog.KindGroup {
@@ -296,7 +320,15 @@ func (e *encoder) appendAny(dst []byte, x any) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = e.appendValue(dst, slog.AnyValue(v.Index(i).Interface()).Resolve())
+			el := v.Index(i)
+			if el.Kind() != reflect.Interface {
+				// The element through its address: the same LogValue
+				// method (the pointer's method set holds the value's),
+				// without boxing a copy of the element. (An interface
+				// element gives its value as it is.)
+				el = el.Addr()
+			}
+			dst = e.appendValue(dst, slog.AnyValue(el.Interface()).Resolve())
 		}
 		return append(dst, ']')
 	}

@@ -60,6 +60,16 @@ func TestLogValuerListEncoding(t *testing.T) {
 	if want := `[{"user":"u","password":"` + Redacted + `"}]`; got != want {
 		t.Errorf("secret in a LogValuer list: got %s, want %s", got, want)
 	}
+	// Elements of interface type resolve the same way.
+	got = string(e.appendAny(nil, []slog.LogValuer{withSecret{"u", "hunter2"}, rcptLike{Addr: "a@example.org", Code: 250}}))
+	if want := `[{"user":"u","password":"` + Redacted + `"},{"addr":"a@example.org","code":250,"enhanced":"","text":""}]`; got != want {
+		t.Errorf("list of slog.LogValuer: got %s, want %s", got, want)
+	}
+	// Each element resolves on its own (not all to the first or last).
+	got = string(e.appendAny(nil, []rcptLike{{Addr: "a@x"}, {Addr: "b@x"}}))
+	if want := `[{"addr":"a@x","code":0,"enhanced":"","text":""},{"addr":"b@x","code":0,"enhanced":"","text":""}]`; got != want {
+		t.Errorf("two elements: got %s, want %s", got, want)
+	}
 }
 
 // sameAsJSON checks that the direct encoding of x is the same bytes as

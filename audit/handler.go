@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -287,7 +288,26 @@ func (h *Handler) Track() *Handler {
 // FailOpen it returns nil after counting the failure and passing it to
 // Options.OnError.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	e := h.entry(r)
+	return h.handle(ctx, r, nil)
+}
+
+// HandleWith handles r as h.WithAttrs(attrs).Handle(ctx, r) would: the
+// entry has h's attributes, then attrs, then r's, and is written and
+// tracked the same way; but no Handler is derived, so a caller that adds
+// per-call attributes to every record (a sender's scope) does not
+// allocate one per record. r is not retained.
+func (h *Handler) HandleWith(ctx context.Context, r slog.Record, attrs []slog.Attr) error {
+	if !h.flat && len(attrs) > 0 {
+		// Inside a group: attrs belong in it (what WithAttrs does).
+		// (attrs copied: the caller's slice is not retained.)
+		return h.with(groupOrAttrs{attrs: slices.Clone(attrs)}).handle(ctx, r, nil)
+	}
+	return h.handle(ctx, r, attrs)
+}
+
+// handle is Handle with attributes after h's (h is flat when pre is set).
+func (h *Handler) handle(ctx context.Context, r slog.Record, pre []slog.Attr) error {
+	e := h.entry(r, pre)
 	h.c.records.Add(1)
 	e.h = h
 	err := h.c.sink.Write(ctx, e)
@@ -393,8 +413,9 @@ func (h *Handler) now() time.Time {
 // are copied, at their size, into their Entry.
 var entryBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// entry encodes r with the handler's attributes and groups.
-func (h *Handler) entry(r slog.Record) *Entry {
+// entry encodes r with the handler's attributes and groups, and then pre
+// (only when h is flat: no group open).
+func (h *Handler) entry(r slog.Record, pre []slog.Attr) *Entry {
 	t := r.Time
 	if t.IsZero() {
 		t = h.now()
@@ -402,7 +423,7 @@ func (h *Handler) entry(r slog.Record) *Entry {
 	t = t.UTC()
 	bp := entryBufs.Get().(*[]byte)
 	b := append((*bp)[:0], `"time":"`...)
-	b = t.AppendFormat(b, timeFormat) // digits, '-', ':', '.', 'T', 'Z': nothing to escape
+	b = appendTimeUTC(b, t) // digits, '-', ':', '.', 'T', 'Z': nothing to escape
 	b = append(b, `","level":`...)
 	b = appendString(b, r.Level.String())
 	b = append(b, `,"msg":`...)
@@ -419,6 +440,7 @@ func (h *Handler) entry(r slog.Record) *Entry {
 		for _, g := range h.goas {
 			b, _ = h.c.enc.appendAttrs(b, g.attrs, true, true)
 		}
+		b, _ = h.c.enc.appendAttrs(b, pre, true, true)
 		r.Attrs(func(a slog.Attr) bool {
 			b, _ = h.c.enc.appendAttr(b, a, true, true)
 			return true

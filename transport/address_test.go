@@ -2,6 +2,8 @@ package transport_test
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"testing"
 
 	"mailwarden/transport"
@@ -71,10 +73,39 @@ func TestTLSModeNames(t *testing.T) {
 }
 
 func TestEnhancedCode(t *testing.T) {
-	for in, ok := range map[string]bool{"2.0.0": true, "5.7.139": true, "4.4.1": true, "3.0.0": false, "5.7": false, "5.7.1000": false, "5..1": false, "x.1.1": false, "55.1.1": false} {
-		_, err := transport.ParseEnhancedCode(in)
+	for in, ok := range map[string]bool{"2.0.0": true, "5.7.139": true, "4.4.1": true, "3.0.0": false, "5.7": false, "5.7.1000": false, "5..1": false, "x.1.1": false, "55.1.1": false,
+		"": false, "2": false, "2.0.0.": false, "2.0.0.0": false, ".2.0.0": false, "2.0.": false, "5.1.": false, "4.999.999": true} {
+		e, err := transport.ParseEnhancedCode(in)
 		if (err == nil) != ok {
 			t.Errorf("%q: %v", in, err)
 		}
+		// What parses prints as it was written (no leading zeros here).
+		if ok && e.String() != in {
+			t.Errorf("%q parsed and printed as %q", in, e.String())
+		}
+	}
+	// String is "class.subject.detail" in decimal, from the table for one
+	// digit each and by formatting otherwise.
+	for _, e := range []transport.EnhancedCode{{2, 0, 0}, {5, 7, 1}, {9, 9, 9}, {0, 0, 1}, {4, 10, 0}, {5, 7, 139}, {2, 1, 10}, {10, 0, 0}, {-1, 2, 3}} {
+		want := strconv.Itoa(e[0]) + "." + strconv.Itoa(e[1]) + "." + strconv.Itoa(e[2])
+		if got := e.String(); got != want {
+			t.Errorf("%v: %q, want %q", e, got, want)
+		}
+	}
+	for c := range 10 {
+		for s := range 10 {
+			for d := range 10 {
+				e := transport.EnhancedCode{c, s, d}
+				if c == 0 && s == 0 && d == 0 {
+					continue // the zero code prints as ""
+				}
+				if got, want := e.String(), fmt.Sprintf("%d.%d.%d", c, s, d); got != want {
+					t.Fatalf("%v: %q, want %q", e, got, want)
+				}
+			}
+		}
+	}
+	if (transport.EnhancedCode{}).String() != "" {
+		t.Error("the zero code is not printed as empty")
 	}
 }

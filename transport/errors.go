@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"mailwarden/authmech"
@@ -44,16 +45,36 @@ func (e EnhancedCode) String() string {
 	if e.IsZero() {
 		return ""
 	}
+	if uint(e[0]) < 10 && uint(e[1]) < 10 && uint(e[2]) < 10 {
+		// One digit each, as nearly every reply has: a slice of a table
+		// instead of a new string per call.
+		i := 5 * (e[0]*100 + e[1]*10 + e[2])
+		return enhancedDigits()[i : i+5]
+	}
 	return strconv.Itoa(e[0]) + "." + strconv.Itoa(e[1]) + "." + strconv.Itoa(e[2])
 }
+
+// enhancedDigits is "0.0.0" to "9.9.9", five bytes each, made on first use.
+var enhancedDigits = sync.OnceValue(func() string {
+	b := make([]byte, 0, 5000)
+	for i := range 1000 {
+		b = append(b, byte('0'+i/100), '.', byte('0'+i/10%10), '.', byte('0'+i%10))
+	}
+	return string(b)
+})
 
 // ParseEnhancedCode parses "x.y.z" (class 2, 4 or 5; subject 0-999; detail
 // 0-999, RFC 3463 section 2).
 func ParseEnhancedCode(s string) (EnhancedCode, error) {
 	var e EnhancedCode
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return EnhancedCode{}, fmt.Errorf("transport: malformed enhanced status code %q", s)
+	var parts [3]string
+	rest, ok := s, false
+	for i := range parts {
+		parts[i], rest, ok = strings.Cut(rest, ".")
+		if ok != (i < 2) {
+			// Not exactly three parts.
+			return EnhancedCode{}, fmt.Errorf("transport: malformed enhanced status code %q", s)
+		}
 	}
 	for i, p := range parts {
 		if p == "" || len(p) > 3 || (i == 0 && len(p) != 1) {

@@ -105,7 +105,10 @@ func checkAddress(addr string, from, smtputf8 bool) error {
 		}
 		return nil
 	}
-	for _, label := range strings.Split(domain, ".") {
+	for rest, more := domain, true; more; {
+		// Each label, as strings.Split would give them, without the slice.
+		var label string
+		label, rest, more = strings.Cut(rest, ".")
 		if label == "" {
 			return bad("empty label in domain")
 		}
@@ -246,21 +249,24 @@ func (c *Client) logSend(ctx context.Context, env Envelope, res *Result, err err
 	if !c.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	attrs := []slog.Attr{slog.String(AttrServer, c.server), slog.String(AttrAddr, c.info.RemoteAddr)}
+	var buf [16]slog.Attr // room for every attribute below: no growing
+	attrs := append(buf[:0], slog.String(AttrServer, c.server), slog.String(AttrAddr, c.info.RemoteAddr))
 	if c.info.Proxy != "" {
 		attrs = append(attrs, slog.String(AttrProxy, c.info.Proxy))
 	}
 	attrs = append(attrs, c.tlsAttr())
 	if c.info.AuthMechanism != "" {
-		attrs = append(attrs, slog.Group(AttrAuth, slog.String(AttrAuthMech, c.info.AuthMechanism), slog.String(AttrAuthUser, c.info.AuthUser)))
+		attrs = append(attrs, authAttr(c.info.AuthMechanism, c.info.AuthUser))
 	}
 	attrs = append(attrs, slog.String(AttrFrom, env.From))
 	var rcpts []RcptAttr
 	if res != nil {
+		rcpts = make([]RcptAttr, 0, len(res.Recipients))
 		for _, r := range res.Recipients {
 			rcpts = append(rcpts, RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text})
 		}
 	} else {
+		rcpts = make([]RcptAttr, 0, len(env.To))
 		for _, a := range env.To {
 			rcpts = append(rcpts, RcptAttr{Addr: a})
 		}
@@ -603,7 +609,9 @@ func (c *Client) logRcpts(ctx context.Context, t *txn) {
 			continue
 		}
 		c.log.LogAttrs(ctx, level, EventRcpt, slog.String(AttrServer, c.server), slog.String(AttrMessageID, t.env.MessageID),
-			slog.Any(AttrRcpt, RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text}))
+			// The group RcptAttr resolves to, without boxing the RcptAttr
+			// first.
+			slog.Attr{Key: AttrRcpt, Value: RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text}.LogValue()})
 	}
 }
 

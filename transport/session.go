@@ -472,7 +472,8 @@ func (c *Client) handshake(ctx context.Context) error {
 }
 
 func (c *Client) tlsAttr() slog.Attr {
-	attrs := []any{slog.String(AttrTLSMode, c.info.TLSModeUsed())}
+	attrs := make([]slog.Attr, 1, 5)
+	attrs[0] = slog.String(AttrTLSMode, c.info.TLSModeUsed())
 	if cs := c.info.TLS; cs != nil {
 		attrs = append(attrs,
 			slog.String(AttrTLSVersion, tls.VersionName(cs.Version)),
@@ -484,7 +485,7 @@ func (c *Client) tlsAttr() slog.Attr {
 			attrs = append(attrs, slog.Bool(AttrTLSInsec, true))
 		}
 	}
-	return slog.Group(AttrTLS, attrs...)
+	return slog.Attr{Key: AttrTLS, Value: slog.GroupValue(attrs...)}
 }
 
 // hello sends EHLO, or HELO when EHLO is refused, and records the
@@ -579,7 +580,7 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 	fail := func(mech string, e *Error) error {
 		c.step("auth", t, e.Error())
 		c.log.LogAttrs(ctx, slog.LevelError, EventAuth, slog.String(AttrServer, c.server),
-			slog.Group(AttrAuth, slog.String(AttrAuthMech, mech), slog.String(AttrAuthUser, user)), errorAttr(e))
+			authAttr(mech, user), errorAttr(e))
 		return e
 	}
 	if len(c.info.AuthMechanisms) == 0 {
@@ -628,7 +629,7 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 			c.info.AuthMechanism, c.info.AuthUser = mech, user
 			c.step("auth", t, r.String())
 			c.log.LogAttrs(ctx, slog.LevelInfo, EventAuth, slog.String(AttrServer, c.server),
-				slog.Group(AttrAuth, slog.String(AttrAuthMech, mech), slog.String(AttrAuthUser, user)),
+				authAttr(mech, user),
 				replyAttr(r))
 			return nil
 		case r.Code == 334:
@@ -695,8 +696,15 @@ func (c *Client) cancelAuth(ctx context.Context) {
 	})
 }
 
+// replyAttr is the reply group (slog.GroupValue rather than slog.Group,
+// which grows its slice one attribute at a time: the same attribute).
 func replyAttr(r Reply) slog.Attr {
-	return slog.Group(AttrReply, slog.Int(AttrCode, r.Code), slog.String(AttrEnhanced, r.Enhanced.String()), slog.String(AttrText, r.Text))
+	return slog.Attr{Key: AttrReply, Value: slog.GroupValue(slog.Int(AttrCode, r.Code), slog.String(AttrEnhanced, r.Enhanced.String()), slog.String(AttrText, r.Text))}
+}
+
+// authAttr is the auth group: the mechanism and the user.
+func authAttr(mech, user string) slog.Attr {
+	return slog.Attr{Key: AttrAuth, Value: slog.GroupValue(slog.String(AttrAuthMech, mech), slog.String(AttrAuthUser, user))}
 }
 
 func probe(ctx context.Context, addr Address, cfg *Config) (ConnInfo, error) {

@@ -97,6 +97,7 @@ type Client struct {
 	needRset bool
 	rbuf     []byte   // read buffer for message bodies, reused
 	cbuf     chunkBuf // BDAT chunk buffer, reused
+	lines    []string // reply lines, reused by readReply
 	prog     *meter   // Config.Progress's meter during a send, else nil
 
 	closeOnce sync.Once

@@ -105,7 +105,14 @@ func checkAddress(addr string, from, smtputf8 bool) error {
 		}
 		return nil
 	}
-	for _, label := range strings.Split(domain, ".") {
+	// The labels, by index: none may be empty, and each ASCII character
+	// must be a letter, a digit, '-' or '_'.
+	for rest := domain; ; {
+		label := rest
+		dot := strings.IndexByte(rest, '.')
+		if dot >= 0 {
+			label, rest = rest[:dot], rest[dot+1:]
+		}
 		if label == "" {
 			return bad("empty label in domain")
 		}
@@ -114,8 +121,10 @@ func checkAddress(addr string, from, smtputf8 bool) error {
 				return bad(fmt.Sprintf("character %q not allowed in domain", r))
 			}
 		}
+		if dot < 0 {
+			return nil
+		}
 	}
-	return nil
 }
 
 func isASCII(s string) bool {

@@ -320,11 +320,14 @@ func (c *Client) scrub(s string) string {
 
 // readReply reads one reply.
 func (c *Client) readReply(redact bool) (Reply, error) {
-	code, lines, err := c.wc.ReadReply(redact)
+	code, lines, err := c.wc.ReadReplyInto(redact, c.lines)
 	if err != nil {
 		return Reply{}, err
 	}
-	return parseReply(code, lines), nil
+	r := parseReply(code, lines)
+	clear(lines) // let the line strings go; the Reply holds what it needs
+	c.lines = lines[:0]
+	return r, nil
 }
 
 // parseReply builds a Reply, taking the RFC 3463 code from the lines when
@@ -337,7 +340,7 @@ func parseReply(code int, lines []string) Reply {
 		if sp >= 0 {
 			tok, rest = l[:sp], l[sp+1:]
 		}
-		if ec, err := ParseEnhancedCode(tok); err == nil && ec[0] == code/100 {
+		if ec, ok := parseEnhanced(tok); ok && ec[0] == code/100 {
 			if i == 0 {
 				r.Enhanced = ec
 			}

@@ -99,7 +99,13 @@ func (c *Conn) Flush() error { return c.W.Flush() }
 // whose code differs from the first line's is ErrMalformed. redact, when
 // set, hides the text in the trace.
 func (c *Conn) ReadReply(redact bool) (int, []string, error) {
-	var lines []string
+	return c.ReadReplyInto(redact, nil)
+}
+
+// ReadReplyInto is ReadReply appending the lines to lines[:0], so that a
+// caller can reuse one slice for every reply of a session.
+func (c *Conn) ReadReplyInto(redact bool, lines []string) (int, []string, error) {
+	lines = lines[:0]
 	code, total := 0, 0
 	for {
 		line, err := c.readLine()

@@ -98,6 +98,7 @@ type Client struct {
 	rbuf     []byte   // read buffer for message bodies, reused
 	cbuf     chunkBuf // BDAT chunk buffer, reused
 	lines    []string // reply lines, reused by readReply
+	watch    ctxWatch // interrupts I/O when the context is done
 	prog     *meter   // Config.Progress's meter during a send, else nil
 
 	closeOnce sync.Once

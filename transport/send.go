@@ -355,10 +355,8 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 		return nil, err
 	}
 	c.mailLine(t)
-	t.res = &Result{Server: c.server, Pipelined: t.pipelining, UsedBDAT: t.chunking, DSN: t.dsn != nil, TLS: c.info.TLSModeUsed(), Attempts: 1}
-	for _, to := range env.To {
-		t.res.Recipients = append(t.res.Recipients, RcptResult{Addr: to})
-	}
+	t.res = newResult(env.To)
+	*t.res = Result{Server: c.server, Pipelined: t.pipelining, UsedBDAT: t.chunking, DSN: t.dsn != nil, TLS: c.info.TLSModeUsed(), Attempts: 1, Recipients: t.res.Recipients}
 	if c.rbuf == nil {
 		c.rbuf = make([]byte, 32<<10) // the body's read buffer, reused
 	}
@@ -471,24 +469,41 @@ func (env Envelope) needsSMTPUTF8() bool {
 // has reports whether the server offers the extension k.
 func (c *Client) has(k string) bool { _, ok := c.ext[k]; return ok }
 
+// rcptCmd buffers "RCPT TO:<to>" and the NOTIFY parameter.
+func (c *Client) rcptCmd(to, notify string) {
+	if notify == "" {
+		c.wc.Cmd3("RCPT TO:<", to, ">")
+		return
+	}
+	c.wc.Cmd("RCPT TO:<"+to+">"+notify, "")
+}
+
 // mailLine builds the MAIL command and the RCPT NOTIFY parameter.
 func (c *Client) mailLine(t *txn) {
-	mail := "MAIL FROM:<" + t.env.From + ">"
+	var b strings.Builder
+	b.Grow(len("MAIL FROM:<> BODY=8BITMIME SMTPUTF8 SIZE=12345678901234567890") + len(t.env.From))
+	b.WriteString("MAIL FROM:<")
+	b.WriteString(t.env.From)
+	b.WriteByte('>')
 	if t.eight {
-		mail += " BODY=8BITMIME"
+		b.WriteString(" BODY=8BITMIME")
 	}
 	if t.utf8 {
-		mail += " SMTPUTF8"
+		b.WriteString(" SMTPUTF8")
 	}
 	if c.has("SIZE") && t.env.Size > 0 {
-		mail += " SIZE=" + strconv.FormatInt(t.env.Size, 10)
+		var n [20]byte
+		b.WriteString(" SIZE=")
+		b.Write(strconv.AppendInt(n[:0], t.env.Size, 10))
 	}
 	if t.dsn != nil {
 		if t.dsn.Return != "" {
-			mail += " RET=" + string(t.dsn.Return)
+			b.WriteString(" RET=")
+			b.WriteString(string(t.dsn.Return))
 		}
 		if t.dsn.EnvID != "" {
-			mail += " ENVID=" + xtext(t.dsn.EnvID)
+			b.WriteString(" ENVID=")
+			b.WriteString(xtext(t.dsn.EnvID))
 		}
 		if len(t.dsn.Notify) > 0 {
 			ns := make([]string, len(t.dsn.Notify))
@@ -498,15 +513,13 @@ func (c *Client) mailLine(t *txn) {
 			t.notify = " NOTIFY=" + strings.Join(ns, ",")
 		}
 	}
-	t.mail = mail
+	t.mail = b.String()
 }
 
 // firstChunk reads the first BDAT chunk before anything is sent, so that
 // it can go in the first flight and a read error costs nothing.
 func (c *Client) firstChunk(t *txn, msg io.Reader) error {
-	c.cbuf.Reset()
-	t.chunk = &chunker{size: c.cfg.ChunkSize, src: msg, buf: &c.cbuf, rbuf: c.rbuf}
-	t.chunk.body = &wire.Body{W: t.chunk.buf, Check8: !t.eight}
+	t.chunk = c.newChunker(msg, t.eight)
 	if err := t.chunk.fill(); err != nil {
 		if errors.Is(err, wire.ErrEightBit) {
 			return &Error{Stage: StageMail, Server: c.server, Err: Err8BitMIMENotSupported}
@@ -547,7 +560,7 @@ func (c *Client) lockstepFlight(t *txn) error {
 	}
 	t.stage = StageRcpt
 	for i, to := range t.env.To {
-		c.wc.Cmd("RCPT TO:<"+to+">"+t.notify, "")
+		c.rcptCmd(to, t.notify)
 		if err := c.flushRead(&t.res.Recipients[i].Reply); err != nil {
 			return err
 		}
@@ -561,7 +574,7 @@ func (c *Client) lockstepFlight(t *txn) error {
 func (c *Client) pipelinedFlight(t *txn, rsetPending bool) error {
 	c.wc.Cmd(t.mail, "")
 	for _, to := range t.env.To {
-		c.wc.Cmd("RCPT TO:<"+to+">"+t.notify, "")
+		c.rcptCmd(to, t.notify)
 	}
 	if t.oneFlight {
 		t.sentData = true
@@ -700,7 +713,8 @@ func (c *Client) sendDATA(ctx context.Context, res *Result, msg io.Reader, sent 
 		}
 		return res, e
 	}
-	body := &wire.Body{W: c.wc.W, Stuff: true, Check8: !eight}
+	c.body = wire.Body{W: c.wc.W, Stuff: true, Check8: !eight}
+	body := &c.body
 	var final Reply
 	var readErr error
 	err := c.withDeadline(ctx, c.cfg.DataTimeout, func() error {
@@ -746,6 +760,35 @@ func (c *Client) finish(res *Result, final Reply, cmd string) (*Result, error) {
 	c.needRset = false
 	res.QueueID = ParseQueueID(final.Text)
 	return res, nil
+}
+
+// newResult returns a Result whose Recipients hold the addresses of to;
+// for one recipient, the Result and its RcptResult are one allocation.
+func newResult(to []string) *Result {
+	if len(to) == 1 {
+		p := &struct {
+			r   Result
+			one [1]RcptResult
+		}{}
+		p.one[0].Addr = to[0]
+		p.r.Recipients = p.one[:]
+		return &p.r
+	}
+	r := &Result{Recipients: make([]RcptResult, len(to))}
+	for i, a := range to {
+		r.Recipients[i].Addr = a
+	}
+	return r
+}
+
+// newChunker readies the session's chunker, chunk buffer and body encoder
+// for the message src: one message is read into chunks at a time.
+func (c *Client) newChunker(src io.Reader, eight bool) *chunker {
+	c.cbuf.Reset()
+	c.chunk = chunker{size: c.cfg.ChunkSize, src: src, buf: &c.cbuf, rbuf: c.rbuf}
+	c.body = wire.Body{W: &c.cbuf, Check8: !eight}
+	c.chunk.body = &c.body
+	return &c.chunk
 }
 
 // chunker reads the message into BDAT chunks.
@@ -808,11 +851,12 @@ func (k *chunker) writeTo(c *Client) error {
 	if !k.eof && n > k.size {
 		n = k.size
 	}
-	cmd := "BDAT " + strconv.Itoa(n)
+	var line [32]byte
+	cmd := strconv.AppendInt(append(line[:0], "BDAT "...), int64(n), 10)
 	if k.eof && n == k.buf.Len() {
-		cmd += " LAST"
+		cmd = append(cmd, " LAST"...)
 	}
-	c.wc.Cmd(cmd, "")
+	c.wc.CmdBytes(cmd)
 	if c.wc.Trace != nil {
 		c.wc.Trace(true, "["+strconv.Itoa(n)+" bytes of message]")
 	}

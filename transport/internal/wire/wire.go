@@ -89,6 +89,46 @@ func (c *Conn) Cmd(line, traceAs string) error {
 	return err
 }
 
+// Cmd3 buffers the command line a+b+c and its CRLF, as Cmd does, without
+// building the line as a string unless it is traced.
+func (c *Conn) Cmd3(a, b, d string) error {
+	if hasCRLF(a) || hasCRLF(b) || hasCRLF(d) {
+		return errors.New("command contains CR or LF")
+	}
+	if c.Trace != nil {
+		c.Trace(true, a+b+d)
+	}
+	c.W.WriteString(a)
+	c.W.WriteString(b)
+	c.W.WriteString(d)
+	_, err := c.W.WriteString("\r\n")
+	return err
+}
+
+// CmdBytes buffers the command line and its CRLF, as Cmd does.
+func (c *Conn) CmdBytes(line []byte) error {
+	for _, b := range line {
+		if b == '\r' || b == '\n' {
+			return errors.New("command contains CR or LF")
+		}
+	}
+	if c.Trace != nil {
+		c.Trace(true, string(line))
+	}
+	c.W.Write(line)
+	_, err := c.W.WriteString("\r\n")
+	return err
+}
+
+func hasCRLF(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\r' || s[i] == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
 // Flush writes buffered commands to the connection.
 func (c *Conn) Flush() error { return c.W.Flush() }
 

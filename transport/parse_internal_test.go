@@ -271,3 +271,103 @@ func (fakeConn) RemoteAddr() net.Addr             { return nil }
 func (fakeConn) SetDeadline(time.Time) error      { return nil }
 func (fakeConn) SetReadDeadline(time.Time) error  { return nil }
 func (fakeConn) SetWriteDeadline(time.Time) error { return nil }
+
+// oldParseQueueID is ParseQueueID as it was, lowering a copy of the text
+// and splitting it into fields.
+func oldParseQueueID(text string) string {
+	t := strings.TrimSpace(strings.ReplaceAll(text, "\n", " "))
+	lt := strings.ToLower(t)
+	clean := func(s string) string {
+		s = strings.Trim(s, "<>[]().,;:")
+		for i := 0; i < len(s); i++ {
+			if s[i] <= ' ' || s[i] > '~' {
+				return ""
+			}
+		}
+		return s
+	}
+	first := func(s string) string {
+		f := strings.Fields(s)
+		if len(f) == 0 {
+			return ""
+		}
+		return f[0]
+	}
+	if i := strings.Index(lt, "queued as "); i >= 0 {
+		return clean(first(t[i+len("queued as "):]))
+	}
+	if strings.Contains(lt, "queued mail for delivery") {
+		if i := strings.IndexByte(t, '<'); i >= 0 {
+			if j := strings.IndexByte(t[i:], '>'); j > 0 {
+				return clean(t[i : i+j+1])
+			}
+		}
+	}
+	if i := strings.Index(lt, "id="); i >= 0 && (i == 0 || t[i-1] == ' ') {
+		return clean(first(t[i+3:]))
+	}
+	if strings.Contains(lt, "message accepted for delivery") {
+		if f := strings.Fields(t); len(f) > 0 && !strings.EqualFold(f[0], "message") {
+			return clean(f[0])
+		}
+	}
+	if f := strings.Fields(lt); len(f) >= 4 && f[0] == "ok" && f[2] == "qp" {
+		return clean(strings.Fields(t)[3])
+	}
+	if strings.HasSuffix(lt, "- gsmtp") {
+		if f := strings.Fields(t); len(f) >= 4 {
+			return clean(f[len(f)-3])
+		}
+	}
+	return ""
+}
+
+var queueIDInputs = []string{
+	"Ok: queued as 4Xyz1234AB", "OK: QUEUED AS ABC", "queued as", "queued as ", "queued as  \t X", "Queued As <X>.",
+	"queued as X\nsecond line", "queued\nas X", "queued as\u00a0X Y", "queued as X\u00a0Y", "\u0130 queued as X",
+	"queued as \u00e9X", "Queued mail for delivery <id@x>", "OK id=1r5XyZ-000ABC-12", "xid=1", "Message accepted for delivery",
+	"X1 Message accepted for delivery", "ok 1 qp 2", "OK 1 x - gsmtp", "queued as \x01evil\r", "", "  ",
+	"queued as a queued as b", "QUEUED AS\tX", "qUeUeD aS (id)",
+}
+
+// TestParseQueueIDLengthChangingLower: text whose lower case is longer
+// than itself (U+0130) made the old version slice out of range.
+func TestParseQueueIDLengthChangingLower(t *testing.T) {
+	for in, want := range map[string]string{
+		"\u0130\u0130\u0130 Queued mail for delivery <X>": "X",
+		"\u0130\u0130\u0130\u0130 id=ABC":                 "ABC",
+		"\u0130 ok 1 qp 22":                               "",
+		"\u0130\u0130\u0130\u0130\u0130\u0130 OK id=Q1":   "Q1",
+	} {
+		if got := ParseQueueID(in); got != want {
+			t.Errorf("ParseQueueID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseQueueIDMatchesOld(t *testing.T) {
+	for _, in := range queueIDInputs {
+		if got, want := ParseQueueID(in), oldParseQueueID(in); got != want {
+			t.Errorf("ParseQueueID(%q) = %q, the old version %q", in, got, want)
+		}
+	}
+}
+
+func FuzzParseQueueIDMatchesOld(f *testing.F) {
+	for _, in := range queueIDInputs {
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got := ParseQueueID(in)
+		want, panicked := func() (s string, panicked bool) {
+			defer func() { panicked = recover() != nil }()
+			return oldParseQueueID(in), false
+		}()
+		if panicked {
+			return // the old version sliced the text at offsets of its lowered copy
+		}
+		if got != want {
+			t.Errorf("ParseQueueID(%q) = %q, the old version %q", in, got, want)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"mailwarden/transport/internal/wire"
@@ -188,23 +189,87 @@ func xtext(s string) string {
 // Gmail ("OK N X - gsmtp").
 func ParseQueueID(text string) string {
 	t := strings.TrimSpace(strings.ReplaceAll(text, "\n", " "))
-	lt := strings.ToLower(t)
-	clean := func(s string) string {
-		s = strings.Trim(s, "<>[]().,;:")
-		for i := 0; i < len(s); i++ {
-			if s[i] <= ' ' || s[i] > '~' {
-				return ""
+	// The common Postfix case without lowering a copy of the text: for
+	// ASCII text, lowering keeps every offset, so the first
+	// case-insensitive match is where the search below would find it.
+	if isASCII(t) {
+		if i := indexFoldASCII(t, "queued as "); i >= 0 {
+			return cleanQueueID(firstField(t[i+len("queued as "):]))
+		}
+	}
+	return parseQueueIDSlow(t)
+}
+
+// indexFoldASCII is strings.Index(strings.ToLower(s), sub) for ASCII s
+// and a lower-case ASCII sub, without the copy.
+func indexFoldASCII(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
 			}
 		}
-		return s
+		if j == len(sub) {
+			return i
+		}
 	}
-	first := func(s string) string {
-		f := strings.Fields(s)
-		if len(f) == 0 {
+	return -1
+}
+
+// asciiLower returns s with A-Z lowered and every other byte kept.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// firstField is the first of strings.Fields(s), or "", without the slice.
+func firstField(s string) string {
+	start := -1
+	for i, r := range s {
+		if unicode.IsSpace(r) {
+			if start >= 0 {
+				return s[start:i]
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	if start < 0 {
+		return ""
+	}
+	return s[start:]
+}
+
+// cleanQueueID trims the punctuation around a queue id and refuses one
+// with spaces, controls or non-ASCII.
+func cleanQueueID(s string) string {
+	s = strings.Trim(s, "<>[]().,;:")
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
 			return ""
 		}
-		return f[0]
 	}
+	return s
+}
+
+func parseQueueIDSlow(t string) string {
+	lt := strings.ToLower(t)
+	if len(lt) != len(t) {
+		// Lowering changed the length (U+0130, for one): the offsets
+		// found in lt would not be offsets in t. Lower ASCII only.
+		lt = asciiLower(t)
+	}
+	clean, first := cleanQueueID, firstField
 	if i := strings.Index(lt, "queued as "); i >= 0 {
 		return clean(first(t[i+len("queued as "):]))
 	}

@@ -916,12 +916,11 @@ func (k *chunker) writeTo(c *Client) error {
 	if !k.eof && n > k.size {
 		n = k.size
 	}
-	var line [32]byte
-	cmd := strconv.AppendInt(append(line[:0], "BDAT "...), int64(n), 10)
+	last := ""
 	if k.eof && n == k.buf.Len() {
-		cmd = append(cmd, " LAST"...)
+		last = " LAST"
 	}
-	c.wc.CmdBytes(cmd)
+	c.wc.CmdInt("BDAT ", int64(n), last)
 	if c.wc.Trace != nil {
 		c.wc.Trace(true, "["+strconv.Itoa(n)+" bytes of message]")
 	}

@@ -105,17 +105,18 @@ func (c *Conn) Cmd3(a, b, d string) error {
 	return err
 }
 
-// CmdBytes buffers the command line and its CRLF, as Cmd does.
-func (c *Conn) CmdBytes(line []byte) error {
-	for _, b := range line {
-		if b == '\r' || b == '\n' {
-			return errors.New("command contains CR or LF")
-		}
+// CmdInt buffers the command line a+n+b (n in decimal) and its CRLF, as
+// Cmd does, formatting n in the write buffer itself.
+func (c *Conn) CmdInt(a string, n int64, b string) error {
+	if hasCRLF(a) || hasCRLF(b) {
+		return errors.New("command contains CR or LF")
 	}
 	if c.Trace != nil {
-		c.Trace(true, string(line))
+		c.Trace(true, a+strconv.FormatInt(n, 10)+b)
 	}
-	c.W.Write(line)
+	c.W.WriteString(a)
+	c.W.Write(strconv.AppendInt(c.W.AvailableBuffer(), n, 10))
+	c.W.WriteString(b)
 	_, err := c.W.WriteString("\r\n")
 	return err
 }
@@ -157,7 +158,10 @@ func (c *Conn) ReadReplyInto(redact bool, lines []string) (int, []string, error)
 			return code, lines, ErrReplyTooLong
 		}
 		if c.Scrub != nil && len(line) > 4 && !(redact && line[:3] == "334") {
-			scrubbed := line[:4] + c.Scrub(line[4:])
+			scrubbed := line
+			if text := c.Scrub(line[4:]); text != line[4:] {
+				scrubbed = line[:4] + text
+			}
 			if c.Trace != nil {
 				c.Trace(false, scrubbed)
 			}

@@ -43,6 +43,9 @@ type Conn struct {
 	// needs them intact and the trace redacts them.
 	Scrub    func(string) string
 	KeepText bool
+
+	recent [4]string // lines read lately, for intern
+	next   int
 }
 
 // New returns a Conn over nc.
@@ -225,5 +228,20 @@ func (c *Conn) readLine() (string, error) {
 	if n > 0 && buf[n-1] == '\r' {
 		n--
 	}
-	return string(buf[:n]), nil
+	return c.intern(buf[:n]), nil
+}
+
+// intern returns line as a string, reusing the string of an equal line
+// among the last few read: a server's replies to MAIL, RCPT and DATA are
+// often the same for every message of a session.
+func (c *Conn) intern(line []byte) string {
+	for _, s := range c.recent {
+		if s == string(line) {
+			return s
+		}
+	}
+	s := string(line)
+	c.recent[c.next%len(c.recent)] = s
+	c.next++
+	return s
 }

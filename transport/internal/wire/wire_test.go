@@ -128,3 +128,18 @@ func TestScrubUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// TestReadReplyRepeatedLines: lines equal to recent ones, and lines that
+// differ from them by a byte or in length, are read as sent.
+func TestReadReplyRepeatedLines(t *testing.T) {
+	in := []string{"250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead", "250 2.0.0 Ok: queued as A",
+		"250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead", "250 2.0.0 Ok: queued as B",
+		"250 2.1.0 Ok", "250 2.1.0 Ok.", "250 2.1.0 O", "250 2.1.0 ok", "250 2.0.0 Ok: queued as A", "250 2.1.5 Ok"}
+	c := &Conn{R: bufio.NewReader(strings.NewReader(strings.Join(in, "\r\n") + "\r\n"))}
+	for _, want := range in {
+		_, lines, err := c.ReadReply(false)
+		if err != nil || len(lines) != 1 || lines[0] != want[4:] {
+			t.Fatalf("%q %v, want %q", lines, err, want[4:])
+		}
+	}
+}

@@ -249,8 +249,10 @@ func (c *Client) withDeadline(ctx context.Context, timeout time.Duration, f func
 		dl = d
 	}
 	nc := c.wc.NC
-	nc.SetDeadline(dl)
+	// The watcher first: once it is ctx's, no earlier context's watcher
+	// can set a past deadline over dl.
 	c.watch.on(ctx, nc)
+	nc.SetDeadline(dl)
 	// A cancellation between the first check and SetDeadline may have
 	// fired the watcher before dl replaced its deadline: look again.
 	if err := ctx.Err(); err != nil {

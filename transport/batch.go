@@ -129,6 +129,7 @@ func (c *Client) sendBatch(ctx context.Context, items []BatchItem) ([]BatchResul
 	if !c.has("PIPELINING") || c.cfg.DisablePipelining {
 		return out, c.batchOneByOne(ctx, items, out)
 	}
+	defer c.release()
 	b := &batch{c: c, ctx: ctx, items: items, out: out}
 	return out, b.run()
 }
@@ -212,7 +213,7 @@ func (b *batch) next(from *int) *bmsg {
 		if it.Body == nil {
 			err = fmt.Errorf("%w: batch item %d has no body", ErrBadConfig, i)
 		} else {
-			t, err = c.checkEnvelope(it.Envelope)
+			t, err = c.checkEnvelope(it.Envelope, nil)
 		}
 		if err != nil {
 			b.out[i] = BatchResult{State: BatchFailed, Err: err}

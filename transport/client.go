@@ -101,6 +101,7 @@ type Client struct {
 	body     wire.Body // the body encoder of the message being sent
 	lines    []string  // reply lines, reused by readReply
 	watch    ctxWatch  // interrupts I/O when the context is done
+	txn      txn       // Send's transaction, reused
 	prog     *meter    // Config.Progress's meter during a send, else nil
 
 	closeOnce sync.Once

@@ -415,7 +415,8 @@ type txn struct {
 // MAIL and RCPT (in one pipelined flight or in lockstep), check the
 // replies, then send the body.
 func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*Result, error) {
-	t, err := c.checkEnvelope(env)
+	defer c.release()
+	t, err := c.checkEnvelope(env, &c.txn)
 	if err != nil {
 		return nil, err
 	}
@@ -458,7 +459,10 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 // checkEnvelope checks env before anything is sent: the addresses, the
 // DSN request, and what the message needs against what the server offers
 // (SMTPUTF8, 8BITMIME, SIZE, DSN).
-func (c *Client) checkEnvelope(env Envelope) (*txn, error) {
+//
+// It fills and returns t when t is not nil (Send's transaction, which
+// the session reuses), else a new txn.
+func (c *Client) checkEnvelope(env Envelope, t *txn) (*txn, error) {
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
@@ -468,7 +472,10 @@ func (c *Client) checkEnvelope(env Envelope) (*txn, error) {
 	if err := env.checkAddresses(c.has("SMTPUTF8")); err != nil {
 		return nil, err
 	}
-	t := &txn{env: env, utf8: env.needsSMTPUTF8()}
+	if t == nil {
+		t = new(txn)
+	}
+	*t = txn{env: env, utf8: env.needsSMTPUTF8()}
 	dsn := env.DSN
 	if dsn == nil {
 		dsn = c.cfg.DSN
@@ -825,6 +832,14 @@ func (c *Client) finish(res *Result, final Reply, cmd string) (*Result, error) {
 	c.needRset = false
 	res.QueueID = ParseQueueID(final.Text)
 	return res, nil
+}
+
+// release lets go of the last message's envelope and body reader, which
+// the reused transaction and chunker still point to.
+func (c *Client) release() {
+	c.txn = txn{}
+	c.chunk = chunker{}
+	c.body = wire.Body{}
 }
 
 // newResult returns a Result whose Recipients hold the addresses of to;

@@ -102,6 +102,7 @@ type Client struct {
 	lines    []string  // reply lines, reused by readReply
 	watch    ctxWatch  // interrupts I/O when the context is done
 	txn      txn       // Send's transaction, reused
+	lastMail string    // the last MAIL line, reused when the next is equal
 	prog     *meter    // Config.Progress's meter during a send, else nil
 
 	closeOnce sync.Once

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -370,4 +371,54 @@ func FuzzParseQueueIDMatchesOld(f *testing.F) {
 			t.Errorf("ParseQueueID(%q) = %q, the old version %q", in, got, want)
 		}
 	})
+}
+
+// oldMailLine is mailLine as it was, concatenating strings.
+func oldMailLine(c *Client, t *txn) string {
+	mail := "MAIL FROM:<" + t.env.From + ">"
+	if t.eight {
+		mail += " BODY=8BITMIME"
+	}
+	if t.utf8 {
+		mail += " SMTPUTF8"
+	}
+	if c.has("SIZE") && t.env.Size > 0 {
+		mail += " SIZE=" + strconv.FormatInt(t.env.Size, 10)
+	}
+	if t.dsn != nil {
+		if t.dsn.Return != "" {
+			mail += " RET=" + string(t.dsn.Return)
+		}
+		if t.dsn.EnvID != "" {
+			mail += " ENVID=" + xtext(t.dsn.EnvID)
+		}
+	}
+	return mail
+}
+
+func TestMailLineMatchesOld(t *testing.T) {
+	long := strings.Repeat("x", 240) + "@example.org"
+	for _, size := range []bool{false, true} {
+		c := &Client{ext: map[string]string{}}
+		if size {
+			c.ext["SIZE"] = "0"
+		}
+		for _, tx := range []txn{
+			{env: Envelope{From: "a@example.org"}},
+			{env: Envelope{From: "a@example.org"}},
+			{env: Envelope{From: "b@example.org"}},
+			{env: Envelope{From: ""}},
+			{env: Envelope{From: "a@example.org", Size: 2048}, eight: true},
+			{env: Envelope{From: "a@example.org", Size: 2049}, eight: true, utf8: true},
+			{env: Envelope{From: long, Size: 1 << 40}, eight: true, utf8: true, dsn: &DSN{Return: ReturnHeaders, EnvID: "id+=x", Notify: []DSNNotify{NotifySuccess, NotifyFailure}}},
+			{env: Envelope{From: "a@example.org"}, dsn: &DSN{Return: ReturnFull}},
+			{env: Envelope{From: "a@example.org"}},
+		} {
+			want := oldMailLine(c, &tx)
+			c.mailLine(&tx)
+			if tx.mail != want {
+				t.Errorf("mailLine = %q, want %q", tx.mail, want)
+			}
+		}
+	}
 }

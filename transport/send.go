@@ -550,32 +550,32 @@ func (c *Client) rcptCmd(to, notify string) {
 	c.wc.Cmd("RCPT TO:<"+to+">"+notify, "")
 }
 
-// mailLine builds the MAIL command and the RCPT NOTIFY parameter.
+// mailLine builds the MAIL command and the RCPT NOTIFY parameter. The
+// line is built on the stack and, when it equals the session's previous
+// MAIL line (the same sender and parameters), that string is reused.
 func (c *Client) mailLine(t *txn) {
-	var b strings.Builder
-	b.Grow(len("MAIL FROM:<> BODY=8BITMIME SMTPUTF8 SIZE=12345678901234567890") + len(t.env.From))
-	b.WriteString("MAIL FROM:<")
-	b.WriteString(t.env.From)
-	b.WriteByte('>')
+	var a [256]byte
+	b := append(a[:0], "MAIL FROM:<"...)
+	b = append(b, t.env.From...)
+	b = append(b, '>')
 	if t.eight {
-		b.WriteString(" BODY=8BITMIME")
+		b = append(b, " BODY=8BITMIME"...)
 	}
 	if t.utf8 {
-		b.WriteString(" SMTPUTF8")
+		b = append(b, " SMTPUTF8"...)
 	}
 	if c.has("SIZE") && t.env.Size > 0 {
-		var n [20]byte
-		b.WriteString(" SIZE=")
-		b.Write(strconv.AppendInt(n[:0], t.env.Size, 10))
+		b = append(b, " SIZE="...)
+		b = strconv.AppendInt(b, t.env.Size, 10)
 	}
 	if t.dsn != nil {
 		if t.dsn.Return != "" {
-			b.WriteString(" RET=")
-			b.WriteString(string(t.dsn.Return))
+			b = append(b, " RET="...)
+			b = append(b, t.dsn.Return...)
 		}
 		if t.dsn.EnvID != "" {
-			b.WriteString(" ENVID=")
-			b.WriteString(xtext(t.dsn.EnvID))
+			b = append(b, " ENVID="...)
+			b = append(b, xtext(t.dsn.EnvID)...)
 		}
 		if len(t.dsn.Notify) > 0 {
 			ns := make([]string, len(t.dsn.Notify))
@@ -585,7 +585,10 @@ func (c *Client) mailLine(t *txn) {
 			t.notify = " NOTIFY=" + strings.Join(ns, ",")
 		}
 	}
-	t.mail = b.String()
+	if string(b) != c.lastMail {
+		c.lastMail = string(b)
+	}
+	t.mail = c.lastMail
 }
 
 // firstChunk reads the first BDAT chunk before anything is sent, so that

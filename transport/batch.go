@@ -129,6 +129,7 @@ func (c *Client) sendBatch(ctx context.Context, items []BatchItem) ([]BatchResul
 	if !c.has("PIPELINING") || c.cfg.DisablePipelining {
 		return out, c.batchOneByOne(ctx, items, out)
 	}
+	defer c.release()
 	b := &batch{c: c, ctx: ctx, items: items, out: out}
 	return out, b.run()
 }
@@ -212,7 +213,7 @@ func (b *batch) next(from *int) *bmsg {
 		if it.Body == nil {
 			err = fmt.Errorf("%w: batch item %d has no body", ErrBadConfig, i)
 		} else {
-			t, err = c.checkEnvelope(it.Envelope)
+			t, err = c.checkEnvelope(it.Envelope, nil)
 		}
 		if err != nil {
 			b.out[i] = BatchResult{State: BatchFailed, Err: err}
@@ -220,10 +221,8 @@ func (b *batch) next(from *int) *bmsg {
 			continue
 		}
 		c.mailLine(t)
-		t.res = &Result{Server: c.server, Pipelined: true, UsedBDAT: t.chunking, DSN: t.dsn != nil, TLS: c.info.TLSModeUsed(), Attempts: 1}
-		for _, to := range t.env.To {
-			t.res.Recipients = append(t.res.Recipients, RcptResult{Addr: to})
-		}
+		t.res = newResult(t.env.To)
+		*t.res = Result{Server: c.server, Pipelined: true, UsedBDAT: t.chunking, DSN: t.dsn != nil, TLS: c.info.TLSModeUsed(), Attempts: 1, Recipients: t.res.Recipients}
 		return &bmsg{i: i, t: t, ctx: mctx, start: time.Now(), meter: newMeter(c.cfg.Progress, &t.env)}
 	}
 	return nil
@@ -286,7 +285,7 @@ func (b *batch) flight(prev, cur *bmsg) error {
 			t := cur.t
 			c.wc.Cmd(t.mail, "")
 			for _, to := range t.env.To {
-				c.wc.Cmd("RCPT TO:<"+to+">"+t.notify, "")
+				c.rcptCmd(to, t.notify)
 			}
 			if t.oneFlight && !t.chunking {
 				c.wc.Cmd("DATA", "")
@@ -384,7 +383,8 @@ func (b *batch) writeBody(m *bmsg) error {
 	c := b.c
 	t := m.t
 	if !t.chunking {
-		body := &wire.Body{W: c.wc.W, Stuff: true, Check8: !t.eight}
+		c.body = wire.Body{W: c.wc.W, Stuff: true, Check8: !t.eight}
+		body := &c.body
 		_, err := io.CopyBuffer(m.meter.writer(body), b.items[m.i].Body, c.rbuf)
 		t.res.Size = body.N
 		if err != nil {
@@ -407,8 +407,7 @@ func (b *batch) writeBody(m *bmsg) error {
 		return nil
 	}
 	c.cbuf.Reset()
-	k := &chunker{size: c.cfg.ChunkSize, src: b.items[m.i].Body, buf: &c.cbuf, rbuf: c.rbuf}
-	k.body = &wire.Body{W: k.buf, Check8: !t.eight}
+	k := c.newChunker(b.items[m.i].Body, t.eight)
 	c.prog = m.meter
 	defer func() { c.prog = nil }()
 	for {

@@ -95,9 +95,15 @@ type Client struct {
 	ext      map[string]string
 	broken   error
 	needRset bool
-	rbuf     []byte   // read buffer for message bodies, reused
-	cbuf     chunkBuf // BDAT chunk buffer, reused
-	prog     *meter   // Config.Progress's meter during a send, else nil
+	rbuf     []byte    // read buffer for message bodies, reused
+	cbuf     chunkBuf  // BDAT chunk buffer, reused
+	chunk    chunker   // the message being read into BDAT chunks
+	body     wire.Body // the body encoder of the message being sent
+	lines    []string  // reply lines, reused by readReply
+	watch    ctxWatch  // interrupts I/O when the context is done
+	txn      txn       // Send's transaction, reused
+	lastMail string    // the last MAIL line, reused when the next is equal
+	prog     *meter    // Config.Progress's meter during a send, else nil
 
 	closeOnce sync.Once
 	conn      net.Conn // the raw connection, closed by Close

@@ -66,33 +66,44 @@ var enhancedDigits = sync.OnceValue(func() string {
 // ParseEnhancedCode parses "x.y.z" (class 2, 4 or 5; subject 0-999; detail
 // 0-999, RFC 3463 section 2).
 func ParseEnhancedCode(s string) (EnhancedCode, error) {
-	var e EnhancedCode
-	var parts [3]string
-	rest, ok := s, false
-	for i := range parts {
-		parts[i], rest, ok = strings.Cut(rest, ".")
-		if ok != (i < 2) {
-			// Not exactly three parts.
-			return EnhancedCode{}, fmt.Errorf("transport: malformed enhanced status code %q", s)
-		}
-	}
-	for i, p := range parts {
-		if p == "" || len(p) > 3 || (i == 0 && len(p) != 1) {
-			return EnhancedCode{}, fmt.Errorf("transport: malformed enhanced status code %q", s)
-		}
-		n := 0
-		for j := 0; j < len(p); j++ {
-			if p[j] < '0' || p[j] > '9' {
-				return EnhancedCode{}, fmt.Errorf("transport: malformed enhanced status code %q", s)
-			}
-			n = n*10 + int(p[j]-'0')
-		}
-		e[i] = n
-	}
-	if e[0] != 2 && e[0] != 4 && e[0] != 5 {
+	e, ok := parseEnhanced(s)
+	if !ok {
 		return EnhancedCode{}, fmt.Errorf("transport: malformed enhanced status code %q", s)
 	}
 	return e, nil
+}
+
+// parseEnhanced is ParseEnhancedCode without the error value: it scans s
+// once and allocates nothing.
+func parseEnhanced(s string) (EnhancedCode, bool) {
+	var e EnhancedCode
+	part, digits := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if digits == 0 || part == 2 {
+				return EnhancedCode{}, false
+			}
+			part++
+			digits = 0
+			continue
+		}
+		if c < '0' || c > '9' {
+			return EnhancedCode{}, false
+		}
+		digits++
+		if digits > 3 || (part == 0 && digits > 1) {
+			return EnhancedCode{}, false
+		}
+		e[part] = e[part]*10 + int(c-'0')
+	}
+	if part != 2 || digits == 0 {
+		return EnhancedCode{}, false
+	}
+	if e[0] != 2 && e[0] != 4 && e[0] != 5 {
+		return EnhancedCode{}, false
+	}
+	return e, true
 }
 
 // A Reply is one SMTP reply.

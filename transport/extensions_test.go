@@ -218,3 +218,26 @@ func TestCancelAndClose(t *testing.T) {
 	c2.Close()
 	wg.Wait()
 }
+
+// TestCancelledContextAfterSend: a context cancelled after the send it
+// governed has returned does not interrupt the session's next send under
+// another context.
+func TestCancelledContextAfterSend(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{})
+	c, err := transport.Dial(ctxT(t, 10*time.Second), serverAddr(t, s, transport.TLSNone), testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	env := transport.Envelope{From: "a@example.org", To: []string{"b@example.net"}}
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		if _, err := c.Send(ctx, env, strings.NewReader(testBody)); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		cancel()
+		if _, err := c.Send(context.Background(), env, strings.NewReader(testBody)); err != nil {
+			t.Fatalf("send %d after a cancelled context: %v", i, err)
+		}
+	}
+}

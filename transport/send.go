@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"mailwarden/transport/internal/wire"
@@ -105,10 +106,14 @@ func checkAddress(addr string, from, smtputf8 bool) error {
 		}
 		return nil
 	}
-	for rest, more := domain, true; more; {
-		// Each label, as strings.Split would give them, without the slice.
-		var label string
-		label, rest, more = strings.Cut(rest, ".")
+	// The labels, by index: none may be empty, and each ASCII character
+	// must be a letter, a digit, '-' or '_'.
+	for rest := domain; ; {
+		label := rest
+		dot := strings.IndexByte(rest, '.')
+		if dot >= 0 {
+			label, rest = rest[:dot], rest[dot+1:]
+		}
 		if label == "" {
 			return bad("empty label in domain")
 		}
@@ -117,8 +122,10 @@ func checkAddress(addr string, from, smtputf8 bool) error {
 				return bad(fmt.Sprintf("character %q not allowed in domain", r))
 			}
 		}
+		if dot < 0 {
+			return nil
+		}
 	}
-	return nil
 }
 
 func isASCII(s string) bool {
@@ -182,23 +189,87 @@ func xtext(s string) string {
 // Gmail ("OK N X - gsmtp").
 func ParseQueueID(text string) string {
 	t := strings.TrimSpace(strings.ReplaceAll(text, "\n", " "))
-	lt := strings.ToLower(t)
-	clean := func(s string) string {
-		s = strings.Trim(s, "<>[]().,;:")
-		for i := 0; i < len(s); i++ {
-			if s[i] <= ' ' || s[i] > '~' {
-				return ""
+	// The common Postfix case without lowering a copy of the text: for
+	// ASCII text, lowering keeps every offset, so the first
+	// case-insensitive match is where the search below would find it.
+	if isASCII(t) {
+		if i := indexFoldASCII(t, "queued as "); i >= 0 {
+			return cleanQueueID(firstField(t[i+len("queued as "):]))
+		}
+	}
+	return parseQueueIDSlow(t)
+}
+
+// indexFoldASCII is strings.Index(strings.ToLower(s), sub) for ASCII s
+// and a lower-case ASCII sub, without the copy.
+func indexFoldASCII(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
 			}
 		}
-		return s
+		if j == len(sub) {
+			return i
+		}
 	}
-	first := func(s string) string {
-		f := strings.Fields(s)
-		if len(f) == 0 {
+	return -1
+}
+
+// asciiLower returns s with A-Z lowered and every other byte kept.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// firstField is the first of strings.Fields(s), or "", without the slice.
+func firstField(s string) string {
+	start := -1
+	for i, r := range s {
+		if unicode.IsSpace(r) {
+			if start >= 0 {
+				return s[start:i]
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	if start < 0 {
+		return ""
+	}
+	return s[start:]
+}
+
+// cleanQueueID trims the punctuation around a queue id and refuses one
+// with spaces, controls or non-ASCII.
+func cleanQueueID(s string) string {
+	s = strings.Trim(s, "<>[]().,;:")
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
 			return ""
 		}
-		return f[0]
 	}
+	return s
+}
+
+func parseQueueIDSlow(t string) string {
+	lt := strings.ToLower(t)
+	if len(lt) != len(t) {
+		// Lowering changed the length (U+0130, for one): the offsets
+		// found in lt would not be offsets in t. Lower ASCII only.
+		lt = asciiLower(t)
+	}
+	clean, first := cleanQueueID, firstField
 	if i := strings.Index(lt, "queued as "); i >= 0 {
 		return clean(first(t[i+len("queued as "):]))
 	}
@@ -347,15 +418,14 @@ type txn struct {
 // MAIL and RCPT (in one pipelined flight or in lockstep), check the
 // replies, then send the body.
 func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*Result, error) {
-	t, err := c.checkEnvelope(env)
+	defer c.release()
+	t, err := c.checkEnvelope(env, &c.txn)
 	if err != nil {
 		return nil, err
 	}
 	c.mailLine(t)
-	t.res = &Result{Server: c.server, Pipelined: t.pipelining, UsedBDAT: t.chunking, DSN: t.dsn != nil, TLS: c.info.TLSModeUsed(), Attempts: 1}
-	for _, to := range env.To {
-		t.res.Recipients = append(t.res.Recipients, RcptResult{Addr: to})
-	}
+	t.res = newResult(env.To)
+	*t.res = Result{Server: c.server, Pipelined: t.pipelining, UsedBDAT: t.chunking, DSN: t.dsn != nil, TLS: c.info.TLSModeUsed(), Attempts: 1, Recipients: t.res.Recipients}
 	if c.rbuf == nil {
 		c.rbuf = make([]byte, 32<<10) // the body's read buffer, reused
 	}
@@ -392,7 +462,10 @@ func (c *Client) sendLocked(ctx context.Context, env Envelope, msg io.Reader) (*
 // checkEnvelope checks env before anything is sent: the addresses, the
 // DSN request, and what the message needs against what the server offers
 // (SMTPUTF8, 8BITMIME, SIZE, DSN).
-func (c *Client) checkEnvelope(env Envelope) (*txn, error) {
+//
+// It fills and returns t when t is not nil (Send's transaction, which
+// the session reuses), else a new txn.
+func (c *Client) checkEnvelope(env Envelope, t *txn) (*txn, error) {
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
@@ -402,7 +475,10 @@ func (c *Client) checkEnvelope(env Envelope) (*txn, error) {
 	if err := env.checkAddresses(c.has("SMTPUTF8")); err != nil {
 		return nil, err
 	}
-	t := &txn{env: env, utf8: env.needsSMTPUTF8()}
+	if t == nil {
+		t = new(txn)
+	}
+	*t = txn{env: env, utf8: env.needsSMTPUTF8()}
 	dsn := env.DSN
 	if dsn == nil {
 		dsn = c.cfg.DSN
@@ -468,24 +544,41 @@ func (env Envelope) needsSMTPUTF8() bool {
 // has reports whether the server offers the extension k.
 func (c *Client) has(k string) bool { _, ok := c.ext[k]; return ok }
 
-// mailLine builds the MAIL command and the RCPT NOTIFY parameter.
+// rcptCmd buffers "RCPT TO:<to>" and the NOTIFY parameter.
+func (c *Client) rcptCmd(to, notify string) {
+	if notify == "" {
+		c.wc.Cmd3("RCPT TO:<", to, ">")
+		return
+	}
+	c.wc.Cmd("RCPT TO:<"+to+">"+notify, "")
+}
+
+// mailLine builds the MAIL command and the RCPT NOTIFY parameter. The
+// line is built on the stack and, when it equals the session's previous
+// MAIL line (the same sender and parameters), that string is reused.
 func (c *Client) mailLine(t *txn) {
-	mail := "MAIL FROM:<" + t.env.From + ">"
+	var a [256]byte
+	b := append(a[:0], "MAIL FROM:<"...)
+	b = append(b, t.env.From...)
+	b = append(b, '>')
 	if t.eight {
-		mail += " BODY=8BITMIME"
+		b = append(b, " BODY=8BITMIME"...)
 	}
 	if t.utf8 {
-		mail += " SMTPUTF8"
+		b = append(b, " SMTPUTF8"...)
 	}
 	if c.has("SIZE") && t.env.Size > 0 {
-		mail += " SIZE=" + strconv.FormatInt(t.env.Size, 10)
+		b = append(b, " SIZE="...)
+		b = strconv.AppendInt(b, t.env.Size, 10)
 	}
 	if t.dsn != nil {
 		if t.dsn.Return != "" {
-			mail += " RET=" + string(t.dsn.Return)
+			b = append(b, " RET="...)
+			b = append(b, t.dsn.Return...)
 		}
 		if t.dsn.EnvID != "" {
-			mail += " ENVID=" + xtext(t.dsn.EnvID)
+			b = append(b, " ENVID="...)
+			b = append(b, xtext(t.dsn.EnvID)...)
 		}
 		if len(t.dsn.Notify) > 0 {
 			ns := make([]string, len(t.dsn.Notify))
@@ -495,15 +588,16 @@ func (c *Client) mailLine(t *txn) {
 			t.notify = " NOTIFY=" + strings.Join(ns, ",")
 		}
 	}
-	t.mail = mail
+	if string(b) != c.lastMail {
+		c.lastMail = string(b)
+	}
+	t.mail = c.lastMail
 }
 
 // firstChunk reads the first BDAT chunk before anything is sent, so that
 // it can go in the first flight and a read error costs nothing.
 func (c *Client) firstChunk(t *txn, msg io.Reader) error {
-	c.cbuf.Reset()
-	t.chunk = &chunker{size: c.cfg.ChunkSize, src: msg, buf: &c.cbuf, rbuf: c.rbuf}
-	t.chunk.body = &wire.Body{W: t.chunk.buf, Check8: !t.eight}
+	t.chunk = c.newChunker(msg, t.eight)
 	if err := t.chunk.fill(); err != nil {
 		if errors.Is(err, wire.ErrEightBit) {
 			return &Error{Stage: StageMail, Server: c.server, Err: Err8BitMIMENotSupported}
@@ -544,7 +638,7 @@ func (c *Client) lockstepFlight(t *txn) error {
 	}
 	t.stage = StageRcpt
 	for i, to := range t.env.To {
-		c.wc.Cmd("RCPT TO:<"+to+">"+t.notify, "")
+		c.rcptCmd(to, t.notify)
 		if err := c.flushRead(&t.res.Recipients[i].Reply); err != nil {
 			return err
 		}
@@ -558,7 +652,7 @@ func (c *Client) lockstepFlight(t *txn) error {
 func (c *Client) pipelinedFlight(t *txn, rsetPending bool) error {
 	c.wc.Cmd(t.mail, "")
 	for _, to := range t.env.To {
-		c.wc.Cmd("RCPT TO:<"+to+">"+t.notify, "")
+		c.rcptCmd(to, t.notify)
 	}
 	if t.oneFlight {
 		t.sentData = true
@@ -699,7 +793,8 @@ func (c *Client) sendDATA(ctx context.Context, res *Result, msg io.Reader, sent 
 		}
 		return res, e
 	}
-	body := &wire.Body{W: c.wc.W, Stuff: true, Check8: !eight}
+	c.body = wire.Body{W: c.wc.W, Stuff: true, Check8: !eight}
+	body := &c.body
 	var final Reply
 	var readErr error
 	err := c.withDeadline(ctx, c.cfg.DataTimeout, func() error {
@@ -745,6 +840,43 @@ func (c *Client) finish(res *Result, final Reply, cmd string) (*Result, error) {
 	c.needRset = false
 	res.QueueID = ParseQueueID(final.Text)
 	return res, nil
+}
+
+// release lets go of the last message's envelope and body reader, which
+// the reused transaction and chunker still point to.
+func (c *Client) release() {
+	c.txn = txn{}
+	c.chunk = chunker{}
+	c.body = wire.Body{}
+}
+
+// newResult returns a Result whose Recipients hold the addresses of to;
+// for one recipient, the Result and its RcptResult are one allocation.
+func newResult(to []string) *Result {
+	if len(to) == 1 {
+		p := &struct {
+			r   Result
+			one [1]RcptResult
+		}{}
+		p.one[0].Addr = to[0]
+		p.r.Recipients = p.one[:]
+		return &p.r
+	}
+	r := &Result{Recipients: make([]RcptResult, len(to))}
+	for i, a := range to {
+		r.Recipients[i].Addr = a
+	}
+	return r
+}
+
+// newChunker readies the session's chunker, chunk buffer and body encoder
+// for the message src: one message is read into chunks at a time.
+func (c *Client) newChunker(src io.Reader, eight bool) *chunker {
+	c.cbuf.Reset()
+	c.chunk = chunker{size: c.cfg.ChunkSize, src: src, buf: &c.cbuf, rbuf: c.rbuf}
+	c.body = wire.Body{W: &c.cbuf, Check8: !eight}
+	c.chunk.body = &c.body
+	return &c.chunk
 }
 
 // chunker reads the message into BDAT chunks.
@@ -807,11 +939,11 @@ func (k *chunker) writeTo(c *Client) error {
 	if !k.eof && n > k.size {
 		n = k.size
 	}
-	cmd := "BDAT " + strconv.Itoa(n)
+	last := ""
 	if k.eof && n == k.buf.Len() {
-		cmd += " LAST"
+		last = " LAST"
 	}
-	c.wc.Cmd(cmd, "")
+	c.wc.CmdInt("BDAT ", int64(n), last)
 	if c.wc.Trace != nil {
 		c.wc.Trace(true, "["+strconv.Itoa(n)+" bytes of message]")
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -248,14 +249,68 @@ func (c *Client) withDeadline(ctx context.Context, timeout time.Duration, f func
 		dl = d
 	}
 	nc := c.wc.NC
+	// The watcher first: once it is ctx's, no earlier context's watcher
+	// can set a past deadline over dl.
+	c.watch.on(ctx, nc)
 	nc.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	// A cancellation between the first check and SetDeadline may have
+	// fired the watcher before dl replaced its deadline: look again.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	err := f()
-	stop()
 	if err != nil {
 		return ctxCause(ctx, err)
 	}
 	return nil
+}
+
+// ctxWatch interrupts the session's I/O when a context is done: one
+// context.AfterFunc per context (told apart by their Done channels) and
+// connection, registered when withDeadline first sees it and kept for the
+// calls that follow, instead of one per command. A watcher whose context
+// has been replaced does nothing when it fires.
+type ctxWatch struct {
+	mu   sync.Mutex
+	done <-chan struct{}
+	nc   net.Conn
+	stop func() bool
+}
+
+// on makes ctx the context that interrupts nc. A context that is never
+// done (no Done channel) needs no watcher.
+func (w *ctxWatch) on(ctx context.Context, nc net.Conn) {
+	done := ctx.Done()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if done == w.done && nc == w.nc {
+		return
+	}
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
+	}
+	w.done, w.nc = done, nc
+	if done == nil {
+		return
+	}
+	w.stop = context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		if w.done == done && w.nc == nc {
+			nc.SetDeadline(aLongTimeAgo)
+		}
+		w.mu.Unlock()
+	})
+}
+
+// off removes the watcher, when the session ends.
+func (w *ctxWatch) off() {
+	w.mu.Lock()
+	if w.stop != nil {
+		w.stop()
+	}
+	w.done, w.nc, w.stop = nil, nil, nil
+	w.mu.Unlock()
 }
 
 // ioErr turns an I/O or protocol failure into an *Error and breaks the
@@ -320,11 +375,14 @@ func (c *Client) scrub(s string) string {
 
 // readReply reads one reply.
 func (c *Client) readReply(redact bool) (Reply, error) {
-	code, lines, err := c.wc.ReadReply(redact)
+	code, lines, err := c.wc.ReadReplyInto(redact, c.lines)
 	if err != nil {
 		return Reply{}, err
 	}
-	return parseReply(code, lines), nil
+	r := parseReply(code, lines)
+	clear(lines) // let the line strings go; the Reply holds what it needs
+	c.lines = lines[:0]
+	return r, nil
 }
 
 // parseReply builds a Reply, taking the RFC 3463 code from the lines when
@@ -337,7 +395,7 @@ func parseReply(code int, lines []string) Reply {
 		if sp >= 0 {
 			tok, rest = l[:sp], l[sp+1:]
 		}
-		if ec, err := ParseEnhancedCode(tok); err == nil && ec[0] == code/100 {
+		if ec, ok := parseEnhanced(tok); ok && ec[0] == code/100 {
 			if i == 0 {
 				r.Enhanced = ec
 			}
@@ -861,6 +919,7 @@ func (c *Client) close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		err = c.conn.Close()
+		c.watch.off()
 	})
 	return err
 }

@@ -43,6 +43,9 @@ type Conn struct {
 	// needs them intact and the trace redacts them.
 	Scrub    func(string) string
 	KeepText bool
+
+	recent [4]string // lines read lately, for intern
+	next   int
 }
 
 // New returns a Conn over nc.
@@ -89,6 +92,47 @@ func (c *Conn) Cmd(line, traceAs string) error {
 	return err
 }
 
+// Cmd3 buffers the command line a+b+c and its CRLF, as Cmd does, without
+// building the line as a string unless it is traced.
+func (c *Conn) Cmd3(a, b, d string) error {
+	if hasCRLF(a) || hasCRLF(b) || hasCRLF(d) {
+		return errors.New("command contains CR or LF")
+	}
+	if c.Trace != nil {
+		c.Trace(true, a+b+d)
+	}
+	c.W.WriteString(a)
+	c.W.WriteString(b)
+	c.W.WriteString(d)
+	_, err := c.W.WriteString("\r\n")
+	return err
+}
+
+// CmdInt buffers the command line a+n+b (n in decimal) and its CRLF, as
+// Cmd does, formatting n in the write buffer itself.
+func (c *Conn) CmdInt(a string, n int64, b string) error {
+	if hasCRLF(a) || hasCRLF(b) {
+		return errors.New("command contains CR or LF")
+	}
+	if c.Trace != nil {
+		c.Trace(true, a+strconv.FormatInt(n, 10)+b)
+	}
+	c.W.WriteString(a)
+	c.W.Write(strconv.AppendInt(c.W.AvailableBuffer(), n, 10))
+	c.W.WriteString(b)
+	_, err := c.W.WriteString("\r\n")
+	return err
+}
+
+func hasCRLF(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\r' || s[i] == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
 // Flush writes buffered commands to the connection.
 func (c *Conn) Flush() error { return c.W.Flush() }
 
@@ -99,7 +143,13 @@ func (c *Conn) Flush() error { return c.W.Flush() }
 // whose code differs from the first line's is ErrMalformed. redact, when
 // set, hides the text in the trace.
 func (c *Conn) ReadReply(redact bool) (int, []string, error) {
-	var lines []string
+	return c.ReadReplyInto(redact, nil)
+}
+
+// ReadReplyInto is ReadReply appending the lines to lines[:0], so that a
+// caller can reuse one slice for every reply of a session.
+func (c *Conn) ReadReplyInto(redact bool, lines []string) (int, []string, error) {
+	lines = lines[:0]
 	code, total := 0, 0
 	for {
 		line, err := c.readLine()
@@ -111,7 +161,10 @@ func (c *Conn) ReadReply(redact bool) (int, []string, error) {
 			return code, lines, ErrReplyTooLong
 		}
 		if c.Scrub != nil && len(line) > 4 && !(redact && line[:3] == "334") {
-			scrubbed := line[:4] + c.Scrub(line[4:])
+			scrubbed := line
+			if text := c.Scrub(line[4:]); text != line[4:] {
+				scrubbed = line[:4] + text
+			}
 			if c.Trace != nil {
 				c.Trace(false, scrubbed)
 			}
@@ -175,5 +228,20 @@ func (c *Conn) readLine() (string, error) {
 	if n > 0 && buf[n-1] == '\r' {
 		n--
 	}
-	return string(buf[:n]), nil
+	return c.intern(buf[:n]), nil
+}
+
+// intern returns line as a string, reusing the string of an equal line
+// among the last few read: a server's replies to MAIL, RCPT and DATA are
+// often the same for every message of a session.
+func (c *Conn) intern(line []byte) string {
+	for _, s := range c.recent {
+		if s == string(line) {
+			return s
+		}
+	}
+	s := string(line)
+	c.recent[c.next%len(c.recent)] = s
+	c.next++
+	return s
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -75,4 +76,70 @@ func FuzzReadReply(f *testing.F) {
 			t.Fatalf("reply of %d bytes", n)
 		}
 	})
+}
+
+// TestCmdForms: Cmd3 and CmdInt write and trace what Cmd does with the
+// line built as a string, and refuse CR and LF as it does.
+func TestCmdForms(t *testing.T) {
+	var viaCmd, viaParts strings.Builder
+	var traceCmd, traceParts []string
+	a := &Conn{W: bufio.NewWriter(&viaCmd), Trace: func(_ bool, l string) { traceCmd = append(traceCmd, l) }}
+	b := &Conn{W: bufio.NewWriter(&viaParts), Trace: func(_ bool, l string) { traceParts = append(traceParts, l) }}
+	for _, n := range []int64{0, 7, 99, 100, 4096, 1 << 40} {
+		for _, last := range []string{"", " LAST"} {
+			a.Cmd("BDAT "+strconv.FormatInt(n, 10)+last, "")
+			b.CmdInt("BDAT ", n, last)
+		}
+	}
+	a.Cmd("RCPT TO:<b@example.net>", "")
+	b.Cmd3("RCPT TO:<", "b@example.net", ">")
+	if b.Cmd3("RCPT TO:<", "b@x\r\nDATA", ">") == nil || b.CmdInt("BDAT ", 1, " LAST\n") == nil {
+		t.Error("CR or LF accepted")
+	}
+	a.W.Flush()
+	b.W.Flush()
+	if viaCmd.String() != viaParts.String() {
+		t.Errorf("wire:\n%q\n%q", viaCmd.String(), viaParts.String())
+	}
+	if strings.Join(traceCmd, "|") != strings.Join(traceParts, "|") {
+		t.Errorf("trace:\n%q\n%q", traceCmd, traceParts)
+	}
+}
+
+// TestScrubUnchanged: a Scrub that leaves a line alone, and one that
+// changes it, give the text they return.
+func TestScrubUnchanged(t *testing.T) {
+	for _, tc := range []struct {
+		scrub func(string) string
+		want  string
+	}{
+		{func(s string) string { return s }, "2.0.0 Ok|secret here"},
+		{func(s string) string { return strings.ReplaceAll(s, "secret", "[x]") }, "2.0.0 Ok|[x] here"},
+	} {
+		var traced []string
+		c := &Conn{R: bufio.NewReader(strings.NewReader("250-2.0.0 Ok\r\n250 secret here\r\n")), Scrub: tc.scrub,
+			Trace: func(_ bool, l string) { traced = append(traced, l) }}
+		_, lines, err := c.ReadReplyInto(false, make([]string, 0, 1))
+		if err != nil || strings.Join(lines, "|") != tc.want {
+			t.Errorf("%q %v, want %q", lines, err, tc.want)
+		}
+		if got := strings.Join(traced, "|"); got != "250-"+strings.ReplaceAll(tc.want, "|", "|250 ") {
+			t.Errorf("traced %q", got)
+		}
+	}
+}
+
+// TestReadReplyRepeatedLines: lines equal to recent ones, and lines that
+// differ from them by a byte or in length, are read as sent.
+func TestReadReplyRepeatedLines(t *testing.T) {
+	in := []string{"250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead", "250 2.0.0 Ok: queued as A",
+		"250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead", "250 2.0.0 Ok: queued as B",
+		"250 2.1.0 Ok", "250 2.1.0 Ok.", "250 2.1.0 O", "250 2.1.0 ok", "250 2.0.0 Ok: queued as A", "250 2.1.5 Ok"}
+	c := &Conn{R: bufio.NewReader(strings.NewReader(strings.Join(in, "\r\n") + "\r\n"))}
+	for _, want := range in {
+		_, lines, err := c.ReadReply(false)
+		if err != nil || len(lines) != 1 || lines[0] != want[4:] {
+			t.Fatalf("%q %v, want %q", lines, err, want[4:])
+		}
+	}
 }

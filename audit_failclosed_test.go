@@ -20,17 +20,7 @@ import (
 // send (its syslog collector went away), nothing is sent and the error
 // says why; with fail-open the send goes on.
 func TestFailClosedAuditRefusesTheSend(t *testing.T) {
-	lb, err := testcert.NewLoopback()
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay, err := fakes.StartRelay(lb.Server.TLS(), "u", "p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(caFile, lb.CA.CertPEM, 0o644)
+	relay, caFile := tlsRelay(t, "u", "p")
 
 	for _, failOpen := range []bool{false, true} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -79,4 +69,25 @@ func TestFailClosedAuditRefusesTheSend(t *testing.T) {
 			t.Errorf("fail-closed: err %v, %d sent; want ErrAuditFailed and nothing sent", err, sent)
 		}
 	}
+}
+
+// tlsRelay starts an in-process relay with STARTTLS (a loopback
+// certificate) and AUTH for user and password, closed when the test ends,
+// and returns it with the file of the CA that signed its certificate.
+func tlsRelay(t *testing.T, user, password string) (*fakes.Relay, string) {
+	t.Helper()
+	lb, err := testcert.NewLoopback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := fakes.StartRelay(lb.Server.TLS(), user, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, lb.CA.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return relay, caFile
 }

@@ -14,8 +14,6 @@ import (
 	"mailwarden"
 	"mailwarden/envelope"
 	"mailwarden/headers"
-	"mailwarden/internal/fakes"
-	"mailwarden/internal/testcert"
 )
 
 var updateAuditGolden = flag.Bool("update-audit-golden", false, "rewrite testdata/audit/send.golden")
@@ -28,20 +26,8 @@ var updateAuditGolden = flag.Bool("update-audit-golden", false, "rewrite testdat
 // docs/audit-fields.md is the contract; this keeps the records' content
 // and attribute order from changing by accident.
 func TestAuditRecordsGolden(t *testing.T) {
-	lb, err := testcert.NewLoopback()
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay, err := fakes.StartRelay(lb.Server.TLS(), "u", "golden-pw-7")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	relay, caFile := tlsRelay(t, "u", "golden-pw-7")
 	dir := t.TempDir()
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, lb.CA.CertPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	trail := filepath.Join(dir, "audit.jsonl")
 	p := mailwarden.Profile{Name: "golden", Servers: []string{relay.Addr() + "-starttls"}, CAFile: caFile,
 		Auth:  mailwarden.Auth{Mechanism: "PLAIN", Username: "u", Password: "env:PW"},

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"mailwarden/internal/faulttest"
 )
@@ -337,42 +336,5 @@ func recoversAfter(t *testing.T, h *Handler, dir, path string, lastSeq uint64) {
 	rep, err := Verify(testKey, append(files, path)...)
 	if err != nil || len(rep.Gaps) != 1 || rep.Gaps[0].Reason != ReasonRecover || rep.Gaps[0].LastSeq != lastSeq || !rep.Sealed {
 		t.Errorf("verify: %+v, %v; want one recovery after seq %d", rep, err, lastSeq)
-	}
-}
-
-// TestAsyncLocalWritesUnwaitedRecord: in front of a local File, Write does
-// not wake the goroutine at once (the caller usually Syncs and writes the
-// queue itself), but a record nobody waits for is still written by the
-// goroutine on its own, without any Sync, Settle or Close.
-func TestAsyncLocalWritesUnwaitedRecord(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "audit.log")
-	f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := NewAsync(Named("file", f), 64)
-	if !a.local {
-		t.Fatal("Async in front of a named File is not local")
-	}
-	h := NewHandler(a, nil)
-	for round := range 3 { // the goroutine rearms after each write
-		if err := h.Track().Record(context.Background(), slog.LevelInfo, "smtp.send", slog.Int("round", round)); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(30 * time.Second); a.Len() > 0; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: record still queued, nobody waiting", round)
-			}
-		}
-		lines := readLines(t, path)
-		if last := lines[len(lines)-1]; len(lines) != 2+round || !strings.Contains(last, fmt.Sprintf(`"round":%d`, round)) {
-			t.Fatalf("round %d: %d lines, last %q", round, len(lines), last)
-		}
-	}
-	if err := h.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(readLines(t, path)); n != 5 {
-		t.Errorf("%d lines after Close, want open + 3 + seal", n)
 	}
 }

@@ -35,13 +35,12 @@
 //   - EventLog: the Windows Event Log (Windows only, see below).
 //   - Multi fans out to several sinks; Async puts a sink behind a bounded
 //     queue so a slow sink cannot stall a sender; Named labels a sink's
-//     errors. Async writes a record as soon as it is queued (in front of
-//     a File alone, within lazyDelay unless a Wait writes it sooner);
-//     records that pile up meanwhile (concurrent senders, a send's rcpt
-//     records) go to a File as one block: one write, and under SyncEvery
-//     one fsync and anchor update, each record reported written only
-//     after that (group commit). A Handler.Wait on a queue in front of a
-//     File writes what is queued itself when no write is under way. New builds all of this from a
+//     errors. Async writes a record as soon as it is queued; records that
+//     pile up meanwhile (concurrent senders) go to a File as one block:
+//     one write, and under SyncEvery one fsync and anchor update, each
+//     record reported written only after that (group commit). A
+//     Handler.Wait on a queue in front of a File writes what is queued
+//     itself when no write is under way. New builds all of this from a
 //     Config, each sink behind its own queue (DefaultQueue records) unless
 //     Config.Queue is negative; a File and a Syslog share one queue, the
 //     syslog record written after the file's so it can carry the file's

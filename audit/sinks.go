@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // ErrQueueFull is returned (wrapped) by an Async sink whose queue is full.
@@ -146,7 +145,7 @@ func (m multi) Settle(ctx context.Context) error {
 // that did not come from a Handler, returned by the next Sync.
 //
 // The goroutine writes an entry as soon as it is queued, never waiting for
-// more, except in front of a local File (see below); when it finds several queued (they came while it was writing), it
+// more; when it finds several queued (they came while it was writing), it
 // takes them all (up to maxBatch) and, when the sink is a File (alone,
 // Named, or chained to syslog), has them written as one block: one write,
 // and under SyncEvery one fsync and anchor update, for the lot (group
@@ -154,12 +153,7 @@ func (m multi) Settle(ctx context.Context) error {
 // written (and fsynced under SyncEvery); a block that fails fails every
 // entry in it. In front of a File that is not chained to syslog, a Sync
 // that finds entries queued and no write under way writes them itself, the
-// same way, rather than wake the goroutine and wait for it. There, Write
-// does not wake the goroutine either: a sender Waits for its records soon
-// (at the latest when its send ends), and a wake-up per record would cost a
-// hand-off to another thread for a write the sender makes anyway. A timer
-// wakes the goroutine lazyDelay after the first record queued since its
-// last wake-up, so a record nobody waits for is still written soon.
+// same way, rather than wake the goroutine and wait for it.
 type Async struct {
 	sink  Sink
 	batch batchWriter // sink, when it writes blocks
@@ -184,17 +178,7 @@ type Async struct {
 
 	kick chan struct{} // wakes the goroutine
 	done chan struct{}
-
-	// In front of a local sink, Write does not wake the goroutine: the
-	// first entry queued while late is not armed arms it, and the
-	// goroutine writes what is still queued when it fires.
-	late  *time.Timer
-	armed bool
 }
-
-// lazyDelay is how long an entry queued in front of a local sink may wait
-// for a Sync before the goroutine writes it.
-const lazyDelay = time.Millisecond
 
 type asyncItem struct {
 	ctx  context.Context
@@ -242,10 +226,6 @@ func newAsync(sink Sink, size int) *Async {
 		a.batch = b
 		a.local = b.local()
 	}
-	if a.local {
-		a.late = time.NewTimer(time.Hour)
-		a.late.Stop()
-	}
 	a.cond = sync.NewCond(&a.mu)
 	return a
 }
@@ -262,18 +242,8 @@ func canBatch(sink Sink) bool {
 
 func (a *Async) run() {
 	defer close(a.done)
-	var late <-chan time.Time
-	if a.late != nil {
-		defer a.late.Stop()
-		late = a.late.C
-	}
-	for {
-		select {
-		case <-a.kick:
-		case <-late:
-		}
+	for range a.kick {
 		a.mu.Lock()
-		a.armed = false
 		for a.writeLocked() {
 		}
 		stop := a.closed && len(a.queue) == 0 && !a.writing
@@ -366,14 +336,6 @@ func (a *Async) write(ctx context.Context, e *Entry, name *named) error {
 	a.queue = append(a.queue, asyncItem{ctx: ctx, e: e, name: name})
 	a.pending++
 	a.queued++
-	if a.local {
-		if !a.armed {
-			a.armed = true
-			a.late.Reset(lazyDelay)
-		}
-		a.mu.Unlock()
-		return nil
-	}
 	a.mu.Unlock()
 	a.wake()
 	return nil

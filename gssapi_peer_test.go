@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,15 +25,7 @@ func TestGSSAPIAgainstDovecotAndMITKerberos(t *testing.T) {
 	env := map[string]string{"KRB5_PW": v[3], "KRB5_CONFIG": v[1]}
 	getenv := func(k string) string { return env[k] }
 
-	ccache := filepath.Join(t.TempDir(), "ccache")
-	kinit, kerr := exec.LookPath("kinit")
-	if kerr == nil {
-		cmd := exec.Command(kinit, "-k", "-t", v[4], "-c", "FILE:"+ccache, v[2])
-		cmd.Env = append(os.Environ(), "KRB5_CONFIG="+v[1])
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("kinit: %v: %s", err, out)
-		}
-	}
+	ccache, kinitOK := peers.TryKinit(t, v[1], v[4], v[2])
 	cases := []struct {
 		name string
 		auth Auth
@@ -44,7 +34,7 @@ func TestGSSAPIAgainstDovecotAndMITKerberos(t *testing.T) {
 		{"keytab", Auth{Mechanism: "KERBEROS", Username: v[2], Keytab: v[4], Krb5Conf: v[1]}},
 		{"auto picks GSSAPI", Auth{Mechanism: "auto", Username: v[2], Keytab: v[4], Krb5Conf: v[1]}},
 	}
-	if kerr == nil {
+	if kinitOK {
 		cases = append(cases, struct {
 			name string
 			auth Auth

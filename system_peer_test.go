@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,7 +28,7 @@ func TestSystemAuthAgainstDovecotAndMITKerberos(t *testing.T) {
 	base := Profile{Name: "system", Servers: []string{server}, CAFile: v[5]}
 	t.Setenv("KRB5_CONFIG", v[1])
 	dir := t.TempDir()
-	ccache := filepath.Join(dir, "ccache")
+	ccache, kinitOK := peers.TryKinit(t, v[1], v[3], v[2])
 	missing := "FILE:" + filepath.Join(dir, "no-such-ccache")
 
 	cases := []struct {
@@ -39,19 +38,9 @@ func TestSystemAuthAgainstDovecotAndMITKerberos(t *testing.T) {
 		{"credential cache (KRB5CCNAME)", "system", "FILE:" + ccache, "", true},
 		{"client keytab (KRB5_CLIENT_KTNAME)", "Windows integrated", missing, v[3], false},
 	}
-	kinit, kerr := exec.LookPath("kinit")
-	if kerr == nil {
-		cmd := exec.Command(kinit, "-k", "-t", v[3], "-c", "FILE:"+ccache, v[2])
-		cmd.Env = append(os.Environ(), "KRB5_CONFIG="+v[1])
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("kinit: %v: %s", err, out)
-		}
-	} else if os.Getenv(peers.RequireEnv) == "1" {
-		t.Error("kinit (krb5-user) is not installed")
-	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.needKinit && kerr != nil {
+			if c.needKinit && !kinitOK {
 				t.Skip("no kinit")
 			}
 			t.Setenv("KRB5CCNAME", c.ccname)
@@ -115,19 +104,7 @@ func TestSystemMechanismTakesNoSecret(t *testing.T) {
 func TestSystemAuthAgainstCyrusGSSAPI(t *testing.T) {
 	v := peers.Need(t, "MW_CYRUS_SUBMISSION", "MW_KRB5_CONF", "MW_KRB5_USER_PRINCIPAL",
 		"MW_KRB5_USER_KEYTAB", "MW_KRB5_SPN_HOST", "MW_TEST_CA", "MW_POSTFIX_MAILDIR")
-	kinit, err := exec.LookPath("kinit")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatal("kinit (krb5-user) is not installed")
-		}
-		t.Skip("no kinit")
-	}
-	ccache := filepath.Join(t.TempDir(), "ccache")
-	cmd := exec.Command(kinit, "-k", "-t", v[3], "-c", "FILE:"+ccache, v[2])
-	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+v[1])
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kinit: %v: %s", err, out)
-	}
+	ccache := peers.Kinit(t, v[1], v[3], v[2])
 	t.Setenv("KRB5_CONFIG", v[1])
 	t.Setenv("KRB5CCNAME", "FILE:"+ccache)
 	t.Setenv("KRB5_CLIENT_KTNAME", "")

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,19 +12,7 @@ import (
 // against the real Dovecot and MIT KDC.
 func TestProbeGSSAPIFromCCachePrintsPrincipal(t *testing.T) {
 	v := peers.Need(t, "MW_DOVECOT_SUBMISSION", "MW_KRB5_CONF", "MW_KRB5_USER_PRINCIPAL", "MW_KRB5_USER_KEYTAB", "MW_KRB5_SPN_HOST", "MW_TEST_CA")
-	kinit, err := exec.LookPath("kinit")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatal("kinit (krb5-user) is not installed")
-		}
-		t.Skip("no kinit")
-	}
-	ccache := filepath.Join(t.TempDir(), "ccache")
-	cmd := exec.Command(kinit, "-k", "-t", v[3], "-c", "FILE:"+ccache, v[2])
-	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+v[1])
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kinit: %v: %s", err, out)
-	}
+	ccache := peers.Kinit(t, v[1], v[3], v[2])
 	_, port, _ := strings.Cut(v[0], ":")
 	out, stderr, code := runWith(t, nil, "", "probe", "--server", v[4]+":"+port+"-starttls", "--ca", v[5],
 		"--auth", "GSSAPI", "--ccache", ccache, "--krb5-conf", v[1])

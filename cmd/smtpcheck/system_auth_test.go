@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,20 +15,8 @@ import (
 // environment (KRB5CCNAME, KRB5_CLIENT_KTNAME), so the test sets it.
 func TestSystemAuthCLI(t *testing.T) {
 	v := peers.Need(t, "MW_DOVECOT_SUBMISSION", "MW_KRB5_CONF", "MW_KRB5_USER_PRINCIPAL", "MW_KRB5_USER_KEYTAB", "MW_KRB5_SPN_HOST", "MW_TEST_CA")
-	kinit, err := exec.LookPath("kinit")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatal("kinit (krb5-user) is not installed")
-		}
-		t.Skip("no kinit")
-	}
+	ccache := peers.Kinit(t, v[1], v[3], v[2])
 	dir := t.TempDir()
-	ccache := filepath.Join(dir, "ccache")
-	cmd := exec.Command(kinit, "-k", "-t", v[3], "-c", "FILE:"+ccache, v[2])
-	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+v[1])
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kinit: %v: %s", err, out)
-	}
 	t.Setenv("KRB5_CONFIG", v[1])
 	t.Setenv("KRB5_CLIENT_KTNAME", "")
 	_, port, _ := strings.Cut(v[0], ":")

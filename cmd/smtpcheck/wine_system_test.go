@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,21 +25,9 @@ func TestWineSystemAuthSSPI(t *testing.T) {
 	v := peers.Need(t, "MW_DOVECOT_SUBMISSION", "MW_KRB5_CONF", "MW_KRB5_USER_PRINCIPAL",
 		"MW_KRB5_USER_KEYTAB", "MW_KRB5_SPN_HOST", "MW_TEST_CA", "MW_POSTFIX_MAILDIR", "MW_CYRUS_SUBMISSION")
 	krb5conf, principal, keytab, host, ca, maildir := v[1], v[2], v[3], v[4], v[5], v[6]
-	kinit, err := exec.LookPath("kinit")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatalf("kinit (krb5-user) is not on PATH: %v", err)
-		}
-		t.Skip("no kinit on PATH")
-	}
+	ccache := peers.Kinit(t, krb5conf, keytab, principal)
 	dir := t.TempDir()
 	exe := winetest.Build(t, dir, ".", "smtpcheck.exe")
-	ccache := filepath.Join(dir, "ccache")
-	k := exec.Command(kinit, "-k", "-t", keytab, "-c", "FILE:"+ccache, principal)
-	k.Env = append(os.Environ(), "KRB5_CONFIG="+krb5conf)
-	if out, err := k.CombinedOutput(); err != nil {
-		t.Fatalf("kinit: %v: %s", err, out)
-	}
 	_, port, _ := strings.Cut(v[0], ":")
 	server := host + ":" + port + "-starttls"
 

@@ -12,6 +12,7 @@ package peers
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -60,4 +61,38 @@ func Delivered(t testing.TB, maildir, tag string) (string, []byte) {
 	}
 	t.Fatalf("no message delivered to %s contains %q", maildir, tag)
 	return "", nil
+}
+
+// Kinit gets a ticket for principal from keytab with MIT Kerberos' kinit
+// (under the krb5.conf krb5conf) into a new file credential cache and
+// returns the cache's path. Without kinit on PATH the test is skipped (it
+// fails with MAILWARDEN_REQUIRE_PEERS=1).
+func Kinit(t testing.TB, krb5conf, keytab, principal string) string {
+	t.Helper()
+	ccache, ok := TryKinit(t, krb5conf, keytab, principal)
+	if !ok {
+		t.Skip("no kinit (krb5-user) on PATH")
+	}
+	return ccache
+}
+
+// TryKinit is Kinit for a test that has other cases to run without a
+// ticket: without kinit it returns false (and, with
+// MAILWARDEN_REQUIRE_PEERS=1, marks the test failed) instead of skipping.
+func TryKinit(t testing.TB, krb5conf, keytab, principal string) (string, bool) {
+	t.Helper()
+	kinit, err := exec.LookPath("kinit")
+	if err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatal("kinit (krb5-user) is not installed")
+		}
+		return "", false
+	}
+	ccache := filepath.Join(t.TempDir(), "ccache")
+	cmd := exec.Command(kinit, "-k", "-t", keytab, "-c", "FILE:"+ccache, principal)
+	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+krb5conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kinit: %v: %s", err, out)
+	}
+	return ccache, true
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,14 +25,7 @@ import (
 // unless MAILWARDEN_REQUIRE_PEERS=1, which makes it a failure.
 func chromium(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("chromium")
-	if err != nil {
-		msg := "chromium is not installed (Debian package chromium; testenv/up.sh installs it)"
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	p := peers.Tool(t, "chromium", "Debian package chromium; testenv/up.sh installs it")
 	return p
 }
 

@@ -46,13 +46,7 @@ func TestMessageSMIMEOpensWithOpenSSL(t *testing.T) {
 // required).
 func needOpenSSL(t *testing.T) string {
 	t.Helper()
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatal("openssl is not installed; it is a required peer")
-		}
-		t.Skip("openssl is not installed")
-	}
+	openssl := peers.Tool(t, "openssl", "a required peer")
 	return openssl
 }
 

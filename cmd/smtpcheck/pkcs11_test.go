@@ -115,13 +115,7 @@ func splitSigned(t *testing.T, msg []byte) (data, sig []byte) {
 // signature with gpgsm.
 func gpgsmHome(t *testing.T, ca string) func(t *testing.T, data, sig []byte) string {
 	t.Helper()
-	gpgsm, err := exec.LookPath("gpgsm")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatal("gpgsm is not installed; it is a required peer (testenv installs gpgsm)")
-		}
-		t.Skip("gpgsm is not installed")
-	}
+	gpgsm := peers.Tool(t, "gpgsm", "a required peer (testenv installs gpgsm)")
 	home, err := os.MkdirTemp("", "mw-gpgsm-")
 	if err != nil {
 		t.Fatal(err)

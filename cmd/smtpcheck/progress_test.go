@@ -24,13 +24,7 @@ func onTerminal(t *testing.T, args ...string) (tty, stdout string, code int) {
 // onTerminalWith is onTerminal with a command prefix (e.g. "timeout 2").
 func onTerminalWith(t *testing.T, prefix string, args ...string) (tty, stdout string, code int) {
 	t.Helper()
-	script, err := exec.LookPath("script")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatal("script (util-linux) not found")
-		}
-		t.Skip("script (util-linux) not found")
-	}
+	script := peers.Tool(t, "script", "util-linux, for a terminal")
 	out := filepath.Join(t.TempDir(), "stdout")
 	line := "exec " + prefix + " env " + faultMainEnv + "=1 " + shellQuote(os.Args[0])
 	for _, a := range args {
@@ -40,7 +34,7 @@ func onTerminalWith(t *testing.T, prefix string, args ...string) (tty, stdout st
 	cmd := exec.Command(script, "-qfec", line, "/dev/null")
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b
-	err = cmd.Run()
+	err := cmd.Run()
 	code = 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()

@@ -33,13 +33,7 @@ func TestWineCertStore(t *testing.T) {
 	wine := winetest.Need(t)
 	v := peers.Need(t, "MW_POSTFIX_PLAIN", "MW_POSTFIX_MAILDIR")
 	postfix, maildir := v[0], v[1]
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatalf("openssl is not on PATH: %v", err)
-		}
-		t.Skip("no openssl on PATH")
-	}
+	openssl := peers.Tool(t, "openssl", "a required peer")
 	dir := t.TempDir()
 	exe := winetest.Build(t, dir, ".", "smtpcheck.exe")
 	importer := winetest.Build(t, dir, "./testdata/certimport", "certimport.exe")

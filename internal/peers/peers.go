@@ -96,3 +96,19 @@ func TryKinit(t testing.TB, krb5conf, keytab, principal string) (string, bool) {
 	}
 	return ccache, true
 }
+
+// Tool returns the path of the program name on PATH. Without it the test
+// is skipped, or, with MAILWARDEN_REQUIRE_PEERS=1, fails; the message is
+// name and what (the package that has it, what the test needs it for).
+func Tool(t testing.TB, name, what string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		msg := name + " is not on PATH: " + what
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}

@@ -20,13 +20,7 @@ import (
 // removes directory trees the way Wine supports (see that package).
 func BuildTest(t testing.TB, dir, pkg, name string) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatalf("go is not on PATH: %v", err)
-		}
-		t.Skip("no go on PATH")
-	}
+	goBin := peers.Tool(t, "go", "needed to build the Windows binaries")
 	// go test caches a passing result on the files the test process
 	// opened, but the Windows build reads the sources in a child process:
 	// a cached pass would hide a change to them. Opening a file that exists

@@ -43,13 +43,7 @@ func Need(t testing.TB) *Wine {
 // for windows/amd64 with cgo off into dir and returns the .exe's path.
 func Build(t testing.TB, dir, pkg, name string) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		if os.Getenv(peers.RequireEnv) == "1" {
-			t.Fatalf("go is not on PATH: %v", err)
-		}
-		t.Skip("no go on PATH")
-	}
+	goBin := peers.Tool(t, "go", "needed to build the Windows binaries")
 	exe := filepath.Join(dir, name)
 	build := exec.Command(goBin, "build", "-o", exe, pkg)
 	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")

@@ -397,3 +397,58 @@ func TestAsyncInlineWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestLoanedEntriesQueuedAsCopies: a Handler in front of an Async encodes
+// records into pooled entries it reuses once Write returns; the entries
+// Async queues (here all of them: the queue is busy) are copies, so every
+// record reaches the file as it was made, also for a Handler on a named
+// Async and on a queue in front of a File chained to another sink.
+func TestLoanedEntriesQueuedAsCopies(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		t.Run(fmt.Sprint("named=", named), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "audit.log")
+			f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: SyncNone})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newAsync(f, 64)
+			var sink Sink = a
+			if named {
+				sink = Named("file", a)
+			}
+			h := NewHandler(sink, nil)
+			if h.c.lend == nil {
+				t.Fatal("the Handler does not lend its entries to Async")
+			}
+			a.mu.Lock()
+			a.writing = true // as if a write were under way: every record is queued
+			a.mu.Unlock()
+			for i := range 20 {
+				if err := h.Record(context.Background(), slog.LevelInfo, "smtp.rcpt", slog.Int("i", i), slog.String("pad", strings.Repeat("x", i*10))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a.mu.Lock()
+			a.writing = false
+			a.mu.Unlock()
+			go a.run()
+			if err := h.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			h.Close()
+			lines := readLines(t, path)
+			if len(lines) != 22 {
+				t.Fatalf("%d lines, want open, 20 records, seal", len(lines))
+			}
+			for i, l := range lines[1:21] {
+				if want := fmt.Sprintf(`"msg":"smtp.rcpt","i":%d,"pad":"%s"`, i, strings.Repeat("x", i*10)); !strings.Contains(l, want) {
+					t.Errorf("line %d: %s, want %s", i+2, l, want)
+				}
+			}
+			if rep, err := Verify(testKey, path); err != nil || !rep.Sealed {
+				t.Errorf("verify: %+v, %v", rep, err)
+			}
+		})
+	}
+}

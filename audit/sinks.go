@@ -43,7 +43,7 @@ func (n *named) Write(ctx context.Context, e *Entry) error {
 	if a, ok := n.Sink.(*Async); ok {
 		// Async names the failures it reports later itself: no copy of
 		// the entry with a wrapped report.
-		return n.wrap(a.write(ctx, e, n))
+		return n.wrap(a.write(ctx, e, n, false))
 	}
 	inner := *e
 	inner.h = nil
@@ -51,6 +51,17 @@ func (n *named) Write(ctx context.Context, e *Entry) error {
 		inner.report = func(err error) { e.reportErr(n.wrap(err)) }
 	}
 	return n.wrap(n.Sink.Write(ctx, &inner))
+}
+
+// lends: a named Async takes entries on loan (Async copies what it
+// queues); other sinks may keep what they are given.
+func (n *named) lends() bool {
+	_, ok := n.Sink.(*Async)
+	return ok
+}
+
+func (n *named) writeLoan(ctx context.Context, e *Entry) error {
+	return n.wrap(n.Sink.(*Async).write(ctx, e, n, true))
 }
 
 func (n *named) writeBatch(items []asyncItem, errs []error) {
@@ -326,10 +337,24 @@ func (a *Async) writeLocked() bool {
 
 // Write queues e without waiting for the wrapped sink. It returns an error
 // wrapping ErrQueueFull when the queue is full and ErrClosed after Close.
-func (a *Async) Write(ctx context.Context, e *Entry) error { return a.write(ctx, e, nil) }
+func (a *Async) Write(ctx context.Context, e *Entry) error { return a.write(ctx, e, nil, false) }
 
-// write is Write for the named sink name (nil when Async is not in one).
-func (a *Async) write(ctx context.Context, e *Entry, name *named) error {
+func (a *Async) lends() bool { return true }
+
+var (
+	_ lender = (*Async)(nil)
+	_ lender = (*named)(nil)
+)
+
+// writeLoan is Write for an entry the caller reuses once it returns: a
+// copy is queued, the entry itself only written inline.
+func (a *Async) writeLoan(ctx context.Context, e *Entry) error {
+	return a.write(ctx, e, nil, true)
+}
+
+// write is Write for the named sink name (nil when Async is not in one);
+// loan says e must be copied to be queued.
+func (a *Async) write(ctx context.Context, e *Entry, name *named, loan bool) error {
 	switch {
 	case a.local:
 		// A File does not look at the context.
@@ -350,6 +375,9 @@ func (a *Async) write(ctx context.Context, e *Entry, name *named) error {
 	}
 	if a.inline && !a.writing && len(a.queue) == 0 {
 		return a.writeInline(ctx, e)
+	}
+	if loan {
+		e = e.clone()
 	}
 	a.queue = append(a.queue, asyncItem{ctx: ctx, e: e, name: name})
 	a.pending++

@@ -338,3 +338,117 @@ func recoversAfter(t *testing.T, h *Handler, dir, path string, lastSeq uint64) {
 		t.Errorf("verify: %+v, %v; want one recovery after seq %d", rep, err, lastSeq)
 	}
 }
+
+// TestAsyncInlineWrite: in front of a File that does not fsync every
+// record, an idle Async writes a record in the caller: it is in the file
+// when Record returns, without the goroutine (not started here), and a
+// failure is the caller's error at once. Under SyncEvery the record is
+// queued for the goroutine or a Wait, as before.
+func TestAsyncInlineWrite(t *testing.T) {
+	for _, policy := range []SyncPolicy{SyncNone, SyncInterval, SyncEvery} {
+		t.Run(policy.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "audit.log")
+			f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newAsync(f, 64)
+			h := NewHandler(Named("file", a), nil)
+			tr := h.Track()
+			if err := tr.Record(context.Background(), slog.LevelInfo, "smtp.intent", slog.Int("i", 1)); err != nil {
+				t.Fatal(err)
+			}
+			lines := readLines(t, path)
+			inline := policy != SyncEvery
+			if got := len(lines) == 2 && strings.Contains(lines[1], `"msg":"smtp.intent","i":1`); got != inline {
+				t.Errorf("record in the file when Record returned: %v, want %v (%q)", got, inline, lines)
+			}
+			if got, want := a.Len(), map[bool]int{true: 0, false: 1}[inline]; got != want {
+				t.Errorf("%d entries queued, want %d", got, want)
+			}
+			if err := tr.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if lines := readLines(t, path); len(lines) != 2 {
+				t.Fatalf("after Wait: %d lines, want 2", len(lines))
+			}
+			if a.batches != map[bool]uint64{true: 0, false: 1}[inline] {
+				t.Errorf("%d batches through the queue", a.batches)
+			}
+			go a.run()
+			if inline {
+				// A write that fails inline fails the Record that made it.
+				f.Close()
+				tr := h.Track()
+				err := tr.Record(context.Background(), slog.LevelInfo, "smtp.rcpt")
+				var se *SinkError
+				if !errors.Is(err, ErrClosed) || !errors.As(err, &se) || se.Sink != "file" {
+					t.Errorf("Record on a closed file: %v, want the file's ErrClosed", err)
+				}
+				if !errors.Is(tr.Err(), ErrClosed) {
+					t.Errorf("tracker after the failure: %v", tr.Err())
+				}
+			}
+			h.Close()
+			if rep, err := Verify(testKey, path); err != nil || !rep.Sealed {
+				t.Errorf("verify: %+v, %v", rep, err)
+			}
+		})
+	}
+}
+
+// TestLoanedEntriesQueuedAsCopies: a Handler in front of an Async encodes
+// records into pooled entries it reuses once Write returns; the entries
+// Async queues (here all of them: the queue is busy) are copies, so every
+// record reaches the file as it was made, also for a Handler on a named
+// Async and on a queue in front of a File chained to another sink.
+func TestLoanedEntriesQueuedAsCopies(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		t.Run(fmt.Sprint("named=", named), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "audit.log")
+			f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: SyncNone})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newAsync(f, 64)
+			var sink Sink = a
+			if named {
+				sink = Named("file", a)
+			}
+			h := NewHandler(sink, nil)
+			if h.c.lend == nil {
+				t.Fatal("the Handler does not lend its entries to Async")
+			}
+			a.mu.Lock()
+			a.writing = true // as if a write were under way: every record is queued
+			a.mu.Unlock()
+			for i := range 20 {
+				if err := h.Record(context.Background(), slog.LevelInfo, "smtp.rcpt", slog.Int("i", i), slog.String("pad", strings.Repeat("x", i*10))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a.mu.Lock()
+			a.writing = false
+			a.mu.Unlock()
+			go a.run()
+			if err := h.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			h.Close()
+			lines := readLines(t, path)
+			if len(lines) != 22 {
+				t.Fatalf("%d lines, want open, 20 records, seal", len(lines))
+			}
+			for i, l := range lines[1:21] {
+				if want := fmt.Sprintf(`"msg":"smtp.rcpt","i":%d,"pad":"%s"`, i, strings.Repeat("x", i*10)); !strings.Contains(l, want) {
+					t.Errorf("line %d: %s, want %s", i+2, l, want)
+				}
+			}
+			if rep, err := Verify(testKey, path); err != nil || !rep.Sealed {
+				t.Errorf("verify: %+v, %v", rep, err)
+			}
+		})
+	}
+}

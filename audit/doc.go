@@ -40,7 +40,9 @@
 //     one write, and under SyncEvery one fsync and anchor update, each
 //     record reported written only after that (group commit). A
 //     Handler.Wait on a queue in front of a File writes what is queued
-//     itself when no write is under way. New builds all of this from a
+//     itself when no write is under way; under SyncInterval and SyncNone
+//     a record that finds its queue idle is written by the caller at
+//     once, without a wake-up of the queue's goroutine. New builds all of this from a
 //     Config, each sink behind its own queue (DefaultQueue records) unless
 //     Config.Queue is negative; a File and a Syslog share one queue, the
 //     syslog record written after the file's so it can carry the file's

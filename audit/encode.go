@@ -88,10 +88,29 @@ func (e *encoder) isSecret(key string) bool {
 	return IsSecretKey(key) || (e.secret != nil && e.secret(key))
 }
 
+// plainASCII marks the bytes appendString copies as they are: printable
+// ASCII but '"' and '\\'.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
+		// The run of bytes that need no escaping, copied at once.
+		j := i
+		for j < len(s) && plainASCII[s[j]] {
+			j++
+		}
+		if j > i {
+			dst = append(dst, s[i:j]...)
+			i = j
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -160,6 +179,47 @@ func appendTimeUTC(dst []byte, t time.Time) []byte {
 		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10), 'Z')
 }
 
+// plainKeyList are the attribute keys of the records a sender and the
+// transport write on every send. None IsSecretKey (Options.Secret is still
+// asked), none is reserved (isReservedKey), none needs escaping: the
+// encoder writes them as they are, without those checks
+// (TestPlainKeys). Any other key goes through the checks.
+var plainKeyList = []string{
+	// a sender's records (smtp.intent and the scope of every record)
+	"profile", "from", "rcpts", "message_id", "size", "test", "probe",
+	"outbox", "spool_id", "attempt", "transport",
+	// the transport's events (transport/events.go)
+	"server", "addr", "proxy", "greeting", "tls", "version", "cipher",
+	"peer_sha256", "mode", "insecure_skip_verify", "auth", "mech",
+	"user", "rcpt", "reply", "code", "enhanced", "text", "queue_id",
+	"error", "stage", "temporary", "hint", "duration_ms",
+	"capabilities", "pipelining", "chunking",
+	// the File's own records
+	"alg", "file", "reason", "records", "last_seq", "last_hash",
+}
+
+// plainKeys holds plainKeyList by length and first letter: a lookup is
+// two indexes and, mostly, one comparison.
+var plainKeys = func() (t [32][26][]string) {
+	for _, k := range plainKeyList {
+		t[len(k)][k[0]-'a'] = append(t[len(k)][k[0]-'a'], k)
+	}
+	return t
+}()
+
+// plainKey reports whether key is in plainKeyList.
+func plainKey(key string) bool {
+	if len(key) == 0 || len(key) >= len(plainKeys) || key[0] < 'a' || key[0] > 'z' {
+		return false
+	}
+	for _, k := range plainKeys[len(key)][key[0]-'a'] {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
 // isReservedKey reports the top-level members the package writes itself. A
 // top-level attribute with one of these keys (in any case) is written as
 // "x_" + key so a query for .seq or .msg is never ambiguous.
@@ -189,7 +249,10 @@ func (e *encoder) appendAttrs(dst []byte, attrs []slog.Attr, sep, top bool) ([]b
 }
 
 func (e *encoder) appendAttr(dst []byte, a slog.Attr, sep, top bool) ([]byte, bool) {
-	a.Value = a.Value.Resolve()
+	if a.Value.Kind() == slog.KindLogValuer {
+		// (Resolve sets up a recover for every value: only for these.)
+		a.Value = a.Value.Resolve()
+	}
 	if a.Key == "" && a.Value.Equal(slog.Value{}) {
 		// The empty Attr (a.Equal(slog.Attr{}), the value compared only
 		// when the key is empty, which it seldom is).
@@ -205,16 +268,24 @@ func (e *encoder) appendAttr(dst []byte, a slog.Attr, sep, top bool) ([]byte, bo
 		}
 	}
 	key := a.Key
-	if top && isReservedKey(key) {
+	plain := plainKey(key)
+	if !plain && top && isReservedKey(key) {
 		key = "x_" + key
 	}
 	mark := len(dst)
 	if sep {
 		dst = append(dst, ',')
 	}
-	dst = appendString(dst, key)
-	dst = append(dst, ':')
-	if e.isSecret(a.Key) {
+	if plain {
+		// Nothing to escape.
+		dst = append(dst, '"')
+		dst = append(dst, key...)
+		dst = append(dst, '"', ':')
+	} else {
+		dst = appendString(dst, key)
+		dst = append(dst, ':')
+	}
+	if (!plain && IsSecretKey(a.Key)) || (e.secret != nil && e.secret(a.Key)) {
 		return appendString(dst, Redacted), true
 	}
 	if a.Value.Kind() == slog.KindGroup {

@@ -3,7 +3,12 @@ package audit
 import (
 	"encoding/json"
 	"log/slog"
+	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // TestStringListEncoding: a []string value (the recipients of every send)
@@ -87,5 +92,102 @@ func sameAsJSON(t *testing.T, e *encoder, x any) {
 	}
 	if got != string(want) {
 		t.Errorf("%+v: got %s, want %s", x, got, want)
+	}
+}
+
+// TestPlainKeys: every key the encoder writes without the secret and
+// reserved checks would pass them (it is no secret, not reserved, and
+// needs no escaping), and the lookup finds exactly those keys.
+func TestPlainKeys(t *testing.T) {
+	for _, k := range plainKeyList {
+		if IsSecretKey(k) || isReservedKey(k) || string(appendString(nil, k)) != `"`+k+`"` {
+			t.Errorf("%q cannot be written plain", k)
+		}
+		if !plainKey(k) {
+			t.Errorf("plainKey(%q) = false", k)
+		}
+	}
+	for _, k := range []string{"", "password", "token", "seq", "msg", "Profile", "profile ", "serve", "servers", "auth_payload", "x", "ÿ", "pin"} {
+		if plainKey(k) {
+			t.Errorf("plainKey(%q) = true", k)
+		}
+	}
+}
+
+// TestPlainKeysStillAskOptionsSecret: a key the encoder knows as plain is
+// still redacted when Options.Secret names it.
+func TestPlainKeysStillAskOptionsSecret(t *testing.T) {
+	h := NewHandler(nil, &Options{Secret: func(k string) bool { return k == "user" }})
+	r := slog.NewRecord(time.Time{}, slog.LevelInfo, "smtp.auth", 0)
+	r.AddAttrs(slog.Group("auth", slog.String("mech", "PLAIN"), slog.String("user", "alice")), slog.String("password", "p"))
+	got := string(h.entry(r, nil).JSON())
+	if strings.Contains(got, "alice") || strings.Contains(got, `"p"`) || !strings.Contains(got, `"auth":{"mech":"PLAIN","user":"[REDACTED]"}`) {
+		t.Errorf("entry %s", got)
+	}
+}
+
+// appendStringByByte is appendString as it was before it copied runs of
+// plain bytes at once: one byte or rune at a time.
+func appendStringByByte(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c >= 0x20 && c < 0x7f:
+				dst = append(dst, c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = appendU(dst, rune(c))
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size == 1 {
+			dst = appendU(dst, utf8.RuneError)
+			continue
+		}
+		if r > 0xFFFF {
+			r1, r2 := utf16.EncodeRune(r)
+			dst = appendU(dst, r1)
+			dst = appendU(dst, r2)
+			continue
+		}
+		dst = appendU(dst, r)
+	}
+	return append(dst, '"')
+}
+
+// TestAppendStringRuns: appendString writes what the byte-by-byte
+// encoder wrote, for every byte alone and in runs, and for random strings
+// of plain and special bytes and runes.
+func TestAppendStringRuns(t *testing.T) {
+	check := func(s string) {
+		if got, want := string(appendString([]byte("x"), s)), string(appendStringByByte([]byte("x"), s)); got != want {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+	for c := range 256 {
+		b := string([]byte{byte(c)})
+		check(b)
+		check("ab" + b + "cd" + b)
+	}
+	pieces := []string{"a", "Z ~", `"`, `\\`, "\n", "\r", "\t", "\x00", "\x7f", "\x80", "\xff", "é", "€", "😀", "\ufffd", "<b@example.com>"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var sb strings.Builder
+		for range rng.IntN(12) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		check(sb.String())
 	}
 }

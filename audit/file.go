@@ -466,6 +466,10 @@ func (f *File) writeBatch(items []asyncItem, errs []error) {
 // local is true: an Async's Sync may write a File's batch itself.
 func (f *File) local() bool { return true }
 
+// inline is true unless every record is fsynced: an Async's Write may then
+// write an entry itself when its queue is idle.
+func (f *File) inline() bool { return f.cfg.Sync != SyncEvery }
+
 // grow returns s resized to n elements, reusing its array when it can.
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {

@@ -161,6 +161,9 @@ type core struct {
 	opts   Options
 	enc    encoder
 	policy Policy
+	// lend is sink when it takes entries on loan (see lender): then
+	// records are encoded into pooled entries.
+	lend lender
 
 	records, failed, dropped atomic.Uint64
 
@@ -230,6 +233,9 @@ func NewHandler(sink Sink, opts *Options) *Handler {
 	}
 	c.policy = c.opts.Policy
 	c.enc = encoder{secret: c.opts.Secret}
+	if l, ok := sink.(lender); ok && l.lends() {
+		c.lend = l
+	}
 	return &Handler{c: c, flat: true}
 }
 
@@ -307,14 +313,48 @@ func (h *Handler) HandleWith(ctx context.Context, r slog.Record, attrs []slog.At
 
 // handle is Handle with attributes after h's (h is flat when pre is set).
 func (h *Handler) handle(ctx context.Context, r slog.Record, pre []slog.Attr) error {
-	e := h.entry(r, pre)
-	h.c.records.Add(1)
-	e.h = h
-	err := h.c.sink.Write(ctx, e)
+	var err error
+	if h.c.lend != nil {
+		// The sink copies the entry if it keeps it: encode into a pooled
+		// one, and take it back.
+		e := loanEntries.Get().(*Entry)
+		h.fill(e, e.members[:0], r, pre)
+		h.c.records.Add(1)
+		e.h = h
+		err = h.c.lend.writeLoan(ctx, e)
+		if cap(e.members) <= 64<<10 { // keep no huge buffer for later records
+			*e = Entry{members: e.members[:0]}
+			loanEntries.Put(e)
+		}
+	} else {
+		e := h.entry(r, pre)
+		h.c.records.Add(1)
+		e.h = h
+		err = h.c.sink.Write(ctx, e)
+	}
 	if err == nil {
 		return nil
 	}
 	return h.fail(err)
+}
+
+// A lender is a Sink that can take an Entry on loan: writeLoan writes e as
+// Write would, but e (and its members) may be reused once it returns, so
+// the sink copies it if it keeps it (Async queueing it, see clone). lends
+// reports whether the sink can (a named sink can when it wraps an Async).
+type lender interface {
+	writeLoan(ctx context.Context, e *Entry) error
+	lends() bool
+}
+
+// loanEntries are the entries records are encoded into for a lender.
+var loanEntries = sync.Pool{New: func() any { return &Entry{members: make([]byte, 0, 2048)} }}
+
+// clone returns a copy of e that owns its members.
+func (e *Entry) clone() *Entry {
+	c := *e
+	c.members = bytes.Clone(e.members)
+	return &c
 }
 
 // fail applies the policy to err and returns what the caller gets.
@@ -416,13 +456,26 @@ var entryBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &
 // entry encodes r with the handler's attributes and groups, and then pre
 // (only when h is flat: no group open).
 func (h *Handler) entry(r slog.Record, pre []slog.Attr) *Entry {
+	bp := entryBufs.Get().(*[]byte)
+	var tmp Entry
+	b := h.fill(&tmp, (*bp)[:0], r, pre)
+	e := &Entry{Time: tmp.Time, Level: tmp.Level, Msg: tmp.Msg, members: bytes.Clone(b)}
+	if cap(b) <= 64<<10 { // keep no huge buffer for later records
+		*bp = b
+		entryBufs.Put(bp)
+	}
+	return e
+}
+
+// fill encodes r (see entry) into e: its time, level and message, and its
+// members appended to b, which it returns (e.members is set to it too).
+func (h *Handler) fill(e *Entry, b []byte, r slog.Record, pre []slog.Attr) []byte {
 	t := r.Time
 	if t.IsZero() {
 		t = h.now()
 	}
 	t = t.UTC()
-	bp := entryBufs.Get().(*[]byte)
-	b := append((*bp)[:0], `"time":"`...)
+	b = append(b, `"time":"`...)
 	b = appendTimeUTC(b, t) // digits, '-', ':', '.', 'T', 'Z': nothing to escape
 	b = append(b, `","level":`...)
 	b = appendString(b, r.Level.String())
@@ -456,12 +509,8 @@ func (h *Handler) entry(r slog.Record, pre []slog.Attr) *Entry {
 		}
 		b, _ = h.c.enc.appendAttrs(b, nest(h.goas, rec), true, true)
 	}
-	e := &Entry{Time: t, Level: r.Level, Msg: msg, members: bytes.Clone(b)}
-	if cap(b) <= 64<<10 { // keep no huge buffer for later records
-		*bp = b
-		entryBufs.Put(bp)
-	}
-	return e
+	e.Time, e.Level, e.Msg, e.members = t, r.Level, msg, b
+	return b
 }
 
 // nest builds the attribute tree: the attributes added with WithAttrs in

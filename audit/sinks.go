@@ -43,7 +43,7 @@ func (n *named) Write(ctx context.Context, e *Entry) error {
 	if a, ok := n.Sink.(*Async); ok {
 		// Async names the failures it reports later itself: no copy of
 		// the entry with a wrapped report.
-		return n.wrap(a.write(ctx, e, n))
+		return n.wrap(a.write(ctx, e, n, false))
 	}
 	inner := *e
 	inner.h = nil
@@ -51,6 +51,17 @@ func (n *named) Write(ctx context.Context, e *Entry) error {
 		inner.report = func(err error) { e.reportErr(n.wrap(err)) }
 	}
 	return n.wrap(n.Sink.Write(ctx, &inner))
+}
+
+// lends: a named Async takes entries on loan (Async copies what it
+// queues); other sinks may keep what they are given.
+func (n *named) lends() bool {
+	_, ok := n.Sink.(*Async)
+	return ok
+}
+
+func (n *named) writeLoan(ctx context.Context, e *Entry) error {
+	return n.wrap(n.Sink.(*Async).write(ctx, e, n, true))
 }
 
 func (n *named) writeBatch(items []asyncItem, errs []error) {
@@ -61,6 +72,8 @@ func (n *named) writeBatch(items []asyncItem, errs []error) {
 }
 
 func (n *named) local() bool { return n.Sink.(batchWriter).local() }
+
+func (n *named) inline() bool { return n.Sink.(batchWriter).inline() }
 
 func (n *named) wrap(err error) error {
 	if err == nil {
@@ -153,12 +166,19 @@ func (m multi) Settle(ctx context.Context) error {
 // written (and fsynced under SyncEvery); a block that fails fails every
 // entry in it. In front of a File that is not chained to syslog, a Sync
 // that finds entries queued and no write under way writes them itself, the
-// same way, rather than wake the goroutine and wait for it.
+// same way, rather than wake the goroutine and wait for it. In front of a
+// File that does not fsync every record (SyncInterval, SyncNone), a Write
+// that finds nothing queued and no write under way writes its entry
+// itself and returns its outcome: a system call in the caller instead of
+// a hand-off to the goroutine, whose wake-up costs more than the write.
+// Entries that come while it writes are queued and written by the
+// goroutine after it, in order.
 type Async struct {
-	sink  Sink
-	batch batchWriter // sink, when it writes blocks
-	local bool        // a Sync may write the queued entries itself
-	size  int
+	sink   Sink
+	batch  batchWriter // sink, when it writes blocks
+	local  bool        // a Sync may write the queued entries itself
+	inline bool        // a Write may write its entry itself when the queue is idle
+	size   int
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -199,6 +219,11 @@ type batchWriter interface {
 	// a File chained to syslog): Async lets a Sync waiting for it write
 	// the batch itself.
 	local() bool
+	// inline reports whether a write is local and never waits for the
+	// disk (a File that does not fsync every record): Async lets Write
+	// make it in the caller when nothing else is queued or being
+	// written.
+	inline() bool
 }
 
 var (
@@ -225,6 +250,7 @@ func newAsync(sink Sink, size int) *Async {
 	if b, ok := sink.(batchWriter); ok && canBatch(sink) {
 		a.batch = b
 		a.local = b.local()
+		a.inline = b.inline()
 	}
 	a.cond = sync.NewCond(&a.mu)
 	return a
@@ -311,10 +337,24 @@ func (a *Async) writeLocked() bool {
 
 // Write queues e without waiting for the wrapped sink. It returns an error
 // wrapping ErrQueueFull when the queue is full and ErrClosed after Close.
-func (a *Async) Write(ctx context.Context, e *Entry) error { return a.write(ctx, e, nil) }
+func (a *Async) Write(ctx context.Context, e *Entry) error { return a.write(ctx, e, nil, false) }
 
-// write is Write for the named sink name (nil when Async is not in one).
-func (a *Async) write(ctx context.Context, e *Entry, name *named) error {
+func (a *Async) lends() bool { return true }
+
+var (
+	_ lender = (*Async)(nil)
+	_ lender = (*named)(nil)
+)
+
+// writeLoan is Write for an entry the caller reuses once it returns: a
+// copy is queued, the entry itself only written inline.
+func (a *Async) writeLoan(ctx context.Context, e *Entry) error {
+	return a.write(ctx, e, nil, true)
+}
+
+// write is Write for the named sink name (nil when Async is not in one);
+// loan says e must be copied to be queued.
+func (a *Async) write(ctx context.Context, e *Entry, name *named, loan bool) error {
 	switch {
 	case a.local:
 		// A File does not look at the context.
@@ -333,12 +373,56 @@ func (a *Async) write(ctx context.Context, e *Entry, name *named) error {
 		a.mu.Unlock()
 		return fmt.Errorf("%w (%d entries queued)", ErrQueueFull, a.size)
 	}
+	if a.inline && !a.writing && len(a.queue) == 0 {
+		return a.writeInline(ctx, e)
+	}
+	if loan {
+		e = e.clone()
+	}
 	a.queue = append(a.queue, asyncItem{ctx: ctx, e: e, name: name})
 	a.pending++
 	a.queued++
 	a.mu.Unlock()
 	a.wake()
 	return nil
+}
+
+// writeInline writes e in the caller, as the one writer at work: called
+// with a.mu held when nothing is queued or being written, it returns with
+// a.mu released and the entry's outcome (entries queued meanwhile wait
+// for it and are then written by the goroutine, in order). A record is
+// then in the file when Write returns, without a hand-off to the
+// goroutine and back; the write is what the goroutine would have made.
+func (a *Async) writeInline(ctx context.Context, e *Entry) error {
+	a.writing = true
+	a.pending++
+	a.queued++
+	// The writer's batch slices, free while nobody else writes.
+	items := append(a.cur[:0], asyncItem{ctx: ctx, e: e})
+	a.errs = grow(a.errs, 1)
+	errs := a.errs
+	a.mu.Unlock()
+
+	a.batch.writeBatch(items, errs)
+	err := errs[0]
+	clear(items)
+	clear(errs)
+
+	a.mu.Lock()
+	a.cur = items[:0]
+	a.writing = false
+	a.pending--
+	a.written++
+	a.cond.Broadcast()
+	more := len(a.queue) > 0 || a.closed
+	a.mu.Unlock()
+	if more {
+		// Entries came while this one was written (or Close is waiting):
+		// hand them to the goroutine.
+		a.wake()
+	}
+	// The caller's error: the named sink around a, if any, names it.
+	return err
 }
 
 // wake makes the goroutine look at the queue.
@@ -447,6 +531,9 @@ type chained struct {
 
 // local is false: the syslog write goes over the network.
 func (c *chained) local() bool { return false }
+
+// inline is false: the syslog write goes over the network.
+func (c *chained) inline() bool { return false }
 
 // writeBatch writes items to the File as one block (see File.writeEntries),
 // then each to next with its chain members.

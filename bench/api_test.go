@@ -34,7 +34,7 @@ var apiText = func() string {
 }()
 
 func BenchmarkSenderSend(b *testing.B) {
-	for _, kind := range []string{"fast", "go-smtp"} {
+	for _, kind := range []string{"fast", "go-smtp", "go-smtp-proc"} {
 		e, err := Setup(Case{Size: 2 << 10, Chunking: true}, kind)
 		if err != nil {
 			b.Fatal(err)

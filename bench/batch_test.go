@@ -61,7 +61,7 @@ func MailwardenBatch(e *Env, n int) error {
 }
 
 func BenchmarkSendBatch(b *testing.B) {
-	for _, kind := range []string{"fast", "go-smtp"} {
+	for _, kind := range []string{"fast", "go-smtp", "go-smtp-proc"} {
 		for _, chunking := range []bool{false, true} {
 			e, err := Setup(Case{Size: 2 << 10, Chunking: chunking}, kind)
 			if err != nil {

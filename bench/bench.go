@@ -106,7 +106,8 @@ type Env struct {
 }
 
 // Setup starts a sink for c: "fast" (FastSink) or "go-smtp" (the
-// go-smtp server from internal/smtptest).
+// go-smtp server from internal/smtptest) in this process, or either in a
+// process of its own: "fast-proc", "go-smtp-proc" (procSink).
 func Setup(c Case, kind string) (*Env, error) {
 	lb, err := testcert.NewLoopback()
 	if err != nil {
@@ -117,7 +118,13 @@ func Setup(c Case, kind string) (*Env, error) {
 		srvTLS = &tls.Config{Certificates: []tls.Certificate{lb.Server.TLS()}}
 	}
 	e := &Env{RootCAs: &tls.Config{RootCAs: lb.CA.Pool(), ServerName: "127.0.0.1"}, Case: c, Msg: Message(c.Size)}
-	if kind == "go-smtp" {
+	if k, ok := strings.CutSuffix(kind, "-proc"); ok {
+		s, err := startProcSink(k, c)
+		if err != nil {
+			return nil, err
+		}
+		e.Sink = s
+	} else if kind == "go-smtp" {
 		s, err := smtptest.Serve(smtptest.Options{Discard: true, NoChunking: !c.Chunking, TLS: srvTLS, Implicit: c.TLS})
 		if err != nil {
 			return nil, err
@@ -267,8 +274,11 @@ func Rate(e *Env, s Sender, d time.Duration) (float64, error) {
 }
 
 func main() {
+	if spec := os.Getenv(serveEnv); spec != "" {
+		os.Exit(serveSink(spec))
+	}
 	d := flag.Duration("d", 2*time.Second, "time per measurement")
-	sink := flag.String("sink", "fast", "sink: fast (pipelining-aware, like Postfix) or go-smtp")
+	sink := flag.String("sink", "fast", "sink: fast (pipelining-aware, like Postfix) or go-smtp; fast-proc or go-smtp-proc for either in a process of its own")
 	flag.Parse()
 	fmt.Printf("sink: %s; %v per measurement\n", *sink, *d)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -102,7 +102,7 @@ func corrupt(format string, args ...any) error {
 
 // loadMsg reads and verifies an entry file end to end.
 func loadMsg(path string) (*loaded, error) {
-	f, err := robustio.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 func (b *bodyReader) Close() error { return b.f.Close() }
 
 func openBody(path string, l *loaded) (io.Reader, error) {
-	f, err := robustio.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +275,7 @@ func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	d, err := os.Open(dir)
+	d, err := openRead(dir)
 	if err != nil {
 		return err
 	}

@@ -143,14 +143,37 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 	// The latency metric gets each message's share of the batch: the
 	// messages of a batch share its round trips.
 	took := time.Since(start) / time.Duration(len(entries))
-	for i, r := range rs {
-		var out BatchOutcome
+	res := make([]BatchOutcome, len(rs))
+	for i := range res {
 		if i < len(outs) {
-			out = outs[i]
+			res[i] = outs[i]
 		} else {
-			out.Err = errBatchShort
+			res[i].Err = errBatchShort
 		}
-		stats.add(o.outcome(ctx, r.id, r.hdr, r.st, out.QueueID, out.Err, took, release))
+	}
+	// The relay is done with the group: the slot goes to the next one,
+	// and the delivered entries' files are removed with one directory
+	// fsync for all of them before any is reported delivered.
+	release()
+	removed := make([]error, len(rs))
+	unlinked := false
+	for i, r := range rs {
+		if res[i].Err == nil {
+			removed[i] = o.unlink(r.id, r.st.onDisk)
+			unlinked = unlinked || removed[i] == nil
+		}
+	}
+	if unlinked {
+		if err := o.dsync.sync(); err != nil {
+			for i := range rs {
+				if res[i].Err == nil && removed[i] == nil {
+					removed[i] = err
+				}
+			}
+		}
+	}
+	for i, r := range rs {
+		stats.add(o.outcome(ctx, r.id, r.hdr, r.st, res[i].QueueID, res[i].Err, took, release, &removed[i]))
 	}
 	return stats
 }

@@ -72,6 +72,12 @@ type state struct {
 	// open past the retries); only the removal is tried again.
 	Removing    bool `json:"removing,omitempty"`
 	RemoveTries int  `json:"remove_tries,omitempty"`
+
+	// onDisk: read from a state file (not stored). An entry whose state
+	// was not on disk when its attempt began has no state file to remove
+	// once delivered; one written meanwhile by another process (a retry)
+	// is an orphan that the next scan removes.
+	onDisk bool
 }
 
 // loaded is a verified entry file.

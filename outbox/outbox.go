@@ -13,7 +13,6 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -228,12 +227,6 @@ func Open(cfg Config) (*Outbox, error) {
 	o := &Outbox{cfg: cfg, dir: cfg.Dir, log: log, cache: map[string]*loaded{}, inflight: map[string]bool{},
 		sent: map[string]bool{}, hold: map[string]time.Time{}, stuck: map[string]bool{}, unread: map[string]string{}, kick: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Concurrency), dsync: newDirSyncer(cfg.Dir)}
-	// A removal's directory fsync waits a little for the removals of the
-	// deliveries under way (dirSyncer); Windows has no directory fsync.
-	if runtime.GOOS != "windows" {
-		o.dsync.busy = func() bool { return len(o.slots) > 0 }
-		o.dsync.linger = removalLinger
-	}
 	if _, err := o.scan(context.Background()); err != nil {
 		return nil, err
 	}
@@ -244,11 +237,6 @@ func Open(cfg Config) (*Outbox, error) {
 	o.m = m
 	return o, nil
 }
-
-// removalLinger is how long the directory fsync of a delivered entry's
-// removal waits for the removals of the deliveries under way to share it:
-// a fraction of a relay's round trip, and several deliveries to a fast one.
-const removalLinger = time.Millisecond
 
 // FillDefaults sets each zero field of c that has a default to that
 // default, as Open does; a store other than the spool (such as pgstore)

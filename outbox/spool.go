@@ -298,30 +298,17 @@ func syncDir(dir string) error {
 // callers that arrive wait together for the next one, so n removals in the
 // time of one fsync cost two fsyncs, not n, and each caller still returns
 // only when its own change is durable.
-//
-// With busy set (the worker: a delivery is under way), the caller that
-// would start an fsync first waits up to linger for the removals of the
-// deliveries under way, or until maxGroup callers are waiting: a worker
-// that delivers one entry at a time to a fast relay removes several
-// entries per fsync rather than one or two, for at most linger more before
-// each is reported.
 type dirSyncer struct {
 	dir     string
-	busy    func() bool   // nil: never linger
-	linger  time.Duration // the longest wait for more removals
 	mu      sync.Mutex
 	cond    *sync.Cond
 	gen     uint64 // changes registered so far
 	done    uint64 // the changes up to done are durable (or failed)
 	running bool
-	full    chan struct{} // a lingering leader waits on it; closed when maxGroup are waiting
-	failGen uint64        // the changes up to failGen were in a failed fsync...
-	failErr error         // ...and this is its error
-	rounds  uint64        // fsyncs done (benchmarks report them per message)
+	failGen uint64 // the changes up to failGen were in a failed fsync...
+	failErr error  // ...and this is its error
+	rounds  uint64 // fsyncs done (benchmarks report them per message)
 }
-
-// maxGroup: a lingering fsync starts at once when this many removals wait.
-const maxGroup = 64
 
 func newDirSyncer(dir string) *dirSyncer {
 	s := &dirSyncer{dir: dir}
@@ -337,31 +324,12 @@ func (s *dirSyncer) sync() error {
 	defer s.mu.Unlock()
 	s.gen++
 	my := s.gen
-	if s.full != nil && s.gen-s.done >= maxGroup {
-		close(s.full)
-		s.full = nil
-	}
 	for s.done < my {
 		if s.running {
 			s.cond.Wait()
 			continue
 		}
 		s.running = true
-		if s.busy != nil && s.linger > 0 && s.gen-s.done < maxGroup && s.busy() {
-			full := make(chan struct{})
-			s.full = full
-			s.mu.Unlock()
-			t := time.NewTimer(s.linger)
-			select {
-			case <-t.C:
-			case <-full:
-			}
-			t.Stop()
-			s.mu.Lock()
-			if s.full == full {
-				s.full = nil
-			}
-		}
 		target := s.gen
 		s.mu.Unlock()
 		err := syncDir(s.dir)

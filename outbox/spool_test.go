@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 )
 
 // TestDirSyncerSharesFsyncs: removals made at once each return after an
@@ -60,39 +59,5 @@ func TestDirSyncerReportsFailure(t *testing.T) {
 	}
 	if err := s.sync(); err != nil {
 		t.Fatalf("sync after the directory came back: %v", err)
-	}
-}
-
-// TestDirSyncerLingersForBusyRemovals: while deliveries are under way
-// (busy), the first removal waits for the others (here until maxGroup are
-// waiting, the linger being far longer) and all share one fsync.
-func TestDirSyncerLingersForBusyRemovals(t *testing.T) {
-	dir := t.TempDir()
-	s := newDirSyncer(dir)
-	s.busy = func() bool { return true }
-	s.linger = time.Hour
-	var wg sync.WaitGroup
-	errs := make([]error, maxGroup)
-	for i := range maxGroup {
-		p := filepath.Join(dir, strconv.Itoa(i))
-		if err := os.WriteFile(p, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := os.Remove(p); err != nil {
-				errs[i] = err
-				return
-			}
-			errs[i] = s.sync()
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	if s.rounds != 1 || s.done != maxGroup {
-		t.Fatalf("%d fsyncs for %d removals (done %d), want 1", s.rounds, maxGroup, s.done)
 	}
 }

@@ -151,10 +151,10 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 			res[i].Err = errBatchShort
 		}
 	}
-	// The relay is done with the group: the slot goes to the next one,
-	// and the delivered entries' files are removed with one directory
-	// fsync for all of them before any is reported delivered.
-	release()
+	// The delivered entries' files are unlinked, the slot goes to the
+	// next group (which runs during the fsync, as remove does), and one
+	// directory fsync makes all the removals durable before any entry is
+	// reported delivered.
 	removed := make([]error, len(rs))
 	unlinked := false
 	for i, r := range rs {
@@ -163,6 +163,7 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 			unlinked = unlinked || removed[i] == nil
 		}
 	}
+	release()
 	if unlinked {
 		if err := o.dsync.sync(); err != nil {
 			for i := range rs {

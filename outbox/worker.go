@@ -189,7 +189,7 @@ func (o *Outbox) pass(ctx context.Context, wg *sync.WaitGroup) (*Stats, time.Tim
 		go func(id string, s scanned) {
 			defer wg.Done()
 			// The slot is freed once the relay is done with the entry
-			// (a delivered one before its files are removed, see outcome).
+			// (a removal frees it before its directory fsync, see remove).
 			release := sync.OnceFunc(func() { <-o.slots })
 			r := o.attempt(ctx, id, s, release)
 			o.mu.Lock()
@@ -319,16 +319,11 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 		o.m.Delivered(ctx)
 		attrs := []slog.Attr{slog.String("queue_id", qid)}
 		attrs = append(attrs, ids(slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
-		// The relay is done with the entry: its slot is freed before the
-		// files go, so that the next delivery runs during the unlinks and
-		// the directory fsync, and the removals made meanwhile share that
-		// fsync (dirSyncer). The delivery is reported only once durable.
-		release()
 		var rerr error
 		if removed != nil {
 			rerr = *removed
 		} else {
-			rerr = o.remove(id, st.onDisk)
+			rerr = o.remove(id, st.onDisk, release)
 		}
 		if rerr != nil {
 			// Sent, but still on disk: it must never be sent again.

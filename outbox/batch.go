@@ -143,14 +143,38 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 	// The latency metric gets each message's share of the batch: the
 	// messages of a batch share its round trips.
 	took := time.Since(start) / time.Duration(len(entries))
-	for i, r := range rs {
-		var out BatchOutcome
+	res := make([]BatchOutcome, len(rs))
+	for i := range res {
 		if i < len(outs) {
-			out = outs[i]
+			res[i] = outs[i]
 		} else {
-			out.Err = errBatchShort
+			res[i].Err = errBatchShort
 		}
-		stats.add(o.outcome(ctx, r.id, r.hdr, r.st, out.QueueID, out.Err, took, release))
+	}
+	// The delivered entries' files are unlinked, the slot goes to the
+	// next group (which runs during the fsync, as remove does), and one
+	// directory fsync makes all the removals durable before any entry is
+	// reported delivered.
+	removed := make([]error, len(rs))
+	unlinked := false
+	for i, r := range rs {
+		if res[i].Err == nil {
+			removed[i] = o.unlink(r.id, r.st.onDisk)
+			unlinked = unlinked || removed[i] == nil
+		}
+	}
+	release()
+	if unlinked {
+		if err := o.dsync.sync(); err != nil {
+			for i := range rs {
+				if res[i].Err == nil && removed[i] == nil {
+					removed[i] = err
+				}
+			}
+		}
+	}
+	for i, r := range rs {
+		stats.add(o.outcome(ctx, r.id, r.hdr, r.st, res[i].QueueID, res[i].Err, took, release, &removed[i]))
 	}
 	return stats
 }

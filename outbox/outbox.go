@@ -587,6 +587,7 @@ func (o *Outbox) readState(ctx context.Context, id string) (state, error) {
 		return state{}, err
 	}
 	st, err := parseState(b)
+	st.onDisk = true // also when corrupt: a file that could not be quarantined is still there
 	o.mu.Lock()
 	stuck := o.stuck[id]
 	if err == nil {
@@ -597,7 +598,7 @@ func (o *Outbox) readState(ctx context.Context, id string) (state, error) {
 		if !stuck { // else reported already, and it could not be moved
 			o.quarantine(ctx, id, err, false)
 		}
-		return state{}, nil
+		return state{onDisk: true}, nil
 	}
 	return st, nil
 }
@@ -753,7 +754,7 @@ func (o *Outbox) Purge(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := o.remove(id, nil); err != nil {
+	if err := o.remove(id, true, nil); err != nil {
 		return &Error{Op: "purge", ID: id, Err: err}
 	}
 	o.log.LogAttrs(ctx, slog.LevelWarn, "outbox.purged", slog.String("message_id", s.l.hdr.MessageID),
@@ -761,20 +762,39 @@ func (o *Outbox) Purge(ctx context.Context, id string) error {
 	return nil
 }
 
-// remove deletes an entry's files durably (the message first: without it
-// the state is an orphan, removed at the next scan). A non-nil release is
-// called once the files are unlinked, before the wait for the directory
+// remove deletes an entry's files durably (see unlink). A non-nil release
+// is called once the files are unlinked, before the wait for the directory
 // fsync, which is shared with the removals made meanwhile (dirSyncer): the
 // worker frees the delivery slot there, so the next delivery runs during
-// the fsync and its removal joins the next one.
-func (o *Outbox) remove(id string, release func()) error {
+// the fsync and its removal joins the next one. stateFile says whether
+// the entry may have a state file.
+func (o *Outbox) remove(id string, stateFile bool, release func()) error {
+	if err := o.unlink(id, stateFile); err != nil {
+		return err
+	}
+	if release != nil {
+		release()
+	}
+	return o.dsync.sync()
+}
+
+// unlink deletes an entry's files (the message first: without it the state
+// is an orphan, removed at the next scan) and takes them out of the
+// spool's usage; the removal is durable only after a directory fsync
+// (remove). A state file is removed only when stateFile is set: most
+// entries are delivered at their first attempt, before any state is
+// written, and removing a file that is not there costs two system calls
+// on Unix (os.Remove tries unlink, then rmdir).
+func (o *Outbox) unlink(id string, stateFile bool) error {
 	o.mu.Lock()
 	l := o.cache[id]
 	o.mu.Unlock()
 	if err := removeIfExists(o.msgPath(id)); err != nil {
 		return err
 	}
-	removeIfExists(o.statePath(id))
+	if stateFile {
+		removeIfExists(o.statePath(id))
+	}
 	o.mu.Lock()
 	delete(o.cache, id)
 	if l != nil {
@@ -782,10 +802,7 @@ func (o *Outbox) remove(id string, release func()) error {
 		o.count--
 	}
 	o.mu.Unlock()
-	if release != nil {
-		release()
-	}
-	return o.dsync.sync()
+	return nil
 }
 
 // Close stops new Enqueues. It does not stop Run: cancel its context.

@@ -72,6 +72,12 @@ type state struct {
 	// open past the retries); only the removal is tried again.
 	Removing    bool `json:"removing,omitempty"`
 	RemoveTries int  `json:"remove_tries,omitempty"`
+
+	// onDisk: read from a state file (not stored). An entry whose state
+	// was not on disk when its attempt began has no state file to remove
+	// once delivered; one written meanwhile by another process (a retry)
+	// is an orphan that the next scan removes.
+	onDisk bool
 }
 
 // loaded is a verified entry file.
@@ -102,7 +108,7 @@ func corrupt(format string, args ...any) error {
 
 // loadMsg reads and verifies an entry file end to end.
 func loadMsg(path string) (*loaded, error) {
-	f, err := robustio.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +219,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 func (b *bodyReader) Close() error { return b.f.Close() }
 
 func openBody(path string, l *loaded) (io.Reader, error) {
-	f, err := robustio.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +281,7 @@ func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	d, err := os.Open(dir)
+	d, err := openRead(dir)
 	if err != nil {
 		return err
 	}

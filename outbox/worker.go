@@ -298,14 +298,16 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned, release func
 	qid, err = o.cfg.Deliverer.Deliver(actx, env, func() (io.Reader, error) { return openBody(o.msgPath(id), s.l) })
 	took := time.Since(start)
 	cancel()
-	return o.outcome(ctx, id, hdr, st, qid, err, took, release)
+	return o.outcome(ctx, id, hdr, st, qid, err, took, release, nil)
 }
 
 // outcome records the result of an attempt to deliver entry id (state st,
 // its Attempts already counted): removed when delivered, kept as
 // delivered when only its record failed, quarantined, deferred or dead.
-// took is the attempt's send time, for the send latency metric.
-func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, qid string, err error, took time.Duration, release func()) Stats {
+// took is the attempt's send time, for the send latency metric. release
+// frees the attempt's delivery slot. removed is nil, or the result of
+// removing the entry's files (durably) when the caller did so already.
+func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, qid string, err error, took time.Duration, release func(), removed *error) Stats {
 	ids := func(extra ...slog.Attr) []slog.Attr { return entryAttrs(hdr, id, st.Attempts, extra...) }
 	now := o.cfg.Now().UTC()
 	if err == nil || Accepted(err) {
@@ -317,7 +319,13 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 		o.m.Delivered(ctx)
 		attrs := []slog.Attr{slog.String("queue_id", qid)}
 		attrs = append(attrs, ids(slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
-		if rerr := o.remove(id, release); rerr != nil {
+		var rerr error
+		if removed != nil {
+			rerr = *removed
+		} else {
+			rerr = o.remove(id, st.onDisk, release)
+		}
+		if rerr != nil {
 			// Sent, but still on disk: it must never be sent again.
 			st.QueueID = qid
 			attrs = append(attrs, slog.String("error", o.unremoved(id, st, rerr)))

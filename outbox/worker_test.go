@@ -329,3 +329,47 @@ func TestLocalResourceShortageIsTemporary(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// TestDeliveredEntryLeavesNoFiles: an entry delivered after a deferral
+// (its state file written) leaves neither file; a state file written
+// while the delivery ran (another process's retry) goes at the next scan.
+func TestDeliveredEntryLeavesNoFiles(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	d := &script{answers: []error{&smtpErr{451}}}
+	o, _ := open(t, Config{Dir: dir, Deliverer: d, Now: clk.Now, Sleep: clk.Sleep, Rand: func() float64 { return 0 }})
+	enqueue(t, o, "deferred@example.com", message(1))
+	if st, err := o.RunOnce(context.Background()); err != nil || st.Deferred != 1 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	clk.Advance(time.Hour)
+	if st, err := o.RunOnce(context.Background()); err != nil || st.Delivered != 1 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	left := func() []string {
+		var out []string
+		des, _ := os.ReadDir(dir)
+		for _, de := range des {
+			if de.Name() != quarantine && de.Name() != lockName {
+				out = append(out, de.Name())
+			}
+		}
+		return out
+	}
+	if l := left(); len(l) != 0 {
+		t.Fatalf("left in the spool after the delivery: %v", l)
+	}
+
+	e := enqueue(t, o, "retried@example.com", message(2))
+	retry := DelivererFunc(func(ctx context.Context, env Envelope, open Opener) (string, error) {
+		return "", os.WriteFile(filepath.Join(dir, e.ID+stateExt), marshalState(state{Attempts: 1}), 0o600)
+	})
+	o2, _ := open(t, Config{Dir: dir, Deliverer: retry})
+	if st, err := o2.RunOnce(context.Background()); err != nil || st.Delivered != 1 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	mustList(t, o2)
+	if l := left(); len(l) != 0 {
+		t.Fatalf("left in the spool after the next scan: %v", l)
+	}
+}

@@ -314,15 +314,28 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 		o.m.Sent(ctx, took, "failed")
 	}
 	if err == nil {
-		o.m.Delivered(ctx)
+		// The relay is done with the entry: the next delivery may start
+		// while its record is stored.
+		release()
 		attrs := []slog.Attr{slog.String("queue_id", qid)}
 		attrs = append(attrs, ids(slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
-		if rerr := o.remove(id, release); rerr != nil {
-			// Sent, but still on disk: it must never be sent again.
-			st.QueueID = qid
-			attrs = append(attrs, slog.String("error", o.unremoved(id, st, rerr)))
+		// The entry stays in the spool until its outbox.delivered record
+		// is stored: removed first, a record the trail then failed to
+		// take (a collector killed meanwhile) would be lost for good,
+		// with nothing left to retry it from. A record that fails makes
+		// the entry one the relay accepted whose record is missing:
+		// kept as delivered, never sent again, only its record retried.
+		// The relay accepted it: a shutdown does not abandon its record.
+		if rerr := o.recordDelivered(context.WithoutCancel(ctx), attrs); rerr != nil {
+			return o.accepted(ctx, id, hdr, st, qid, rerr)
 		}
-		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.delivered", attrs...)
+		o.m.Delivered(ctx)
+		if rerr := o.remove(id, nil); rerr != nil {
+			// Sent and recorded, but still on disk: it must never be
+			// sent again.
+			st.QueueID = qid
+			o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", ids(slog.String("error", o.unremoved(id, st, rerr)))...)
+		}
 		return Stats{Delivered: 1}
 	}
 	if Accepted(err) {

@@ -34,16 +34,21 @@ type RecordTracker interface {
 	TrackRecords(ctx context.Context) (context.Context, func(context.Context) error)
 }
 
-// recordDelivered writes the outbox.delivered record of an accepted
-// message and reports whether it was stored (see RecordTracker).
-func (o *Outbox) recordDelivered(ctx context.Context, attrs []slog.Attr) error {
+// recordDelivered writes the outbox.delivered records of accepted
+// messages, one per attribute list, and reports whether they were all
+// stored (see RecordTracker): a batch's records are waited for once.
+func (o *Outbox) recordDelivered(ctx context.Context, records ...[]slog.Attr) error {
 	rt, ok := o.cfg.Deliverer.(RecordTracker)
 	if !ok {
-		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.delivered", attrs...)
+		for _, attrs := range records {
+			o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.delivered", attrs...)
+		}
 		return nil
 	}
 	rctx, wait := rt.TrackRecords(ctx)
-	o.log.LogAttrs(rctx, slog.LevelInfo, "outbox.delivered", attrs...)
+	for _, attrs := range records {
+		o.log.LogAttrs(rctx, slog.LevelInfo, "outbox.delivered", attrs...)
+	}
 	return wait(rctx)
 }
 

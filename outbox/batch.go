@@ -151,19 +151,42 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 			res[i].Err = errBatchShort
 		}
 	}
-	// The delivered entries' files are unlinked, the slot goes to the
-	// next group (which runs during the fsync, as remove does), and one
-	// directory fsync makes all the removals durable before any entry is
-	// reported delivered.
-	removed := make([]error, len(rs))
-	unlinked := false
+	// As for one entry (see outcome): the relay is done, the slot goes to
+	// the next group; the delivered entries' outbox.delivered records are
+	// stored (waited for once) before their files go; a failed wait makes
+	// each of them an entry the relay accepted whose record is missing.
+	// Then their files are unlinked and one directory fsync makes all the
+	// removals durable before any entry is reported delivered.
+	release()
+	now := o.cfg.Now().UTC()
+	var records [][]slog.Attr
 	for i, r := range rs {
 		if res[i].Err == nil {
-			removed[i] = o.unlink(r.id, r.st.onDisk)
-			unlinked = unlinked || removed[i] == nil
+			o.m.Sent(ctx, took, "delivered")
+			records = append(records, deliveredAttrs(r.hdr, r.id, r.st, res[i].QueueID, now))
 		}
 	}
-	release()
+	recorded := len(records) > 0
+	if recorded {
+		if rerr := o.recordDelivered(context.WithoutCancel(ctx), records...); rerr != nil {
+			recorded = false
+			for i, r := range rs {
+				if res[i].Err == nil {
+					stats.add(o.accepted(ctx, r.id, r.hdr, r.st, res[i].QueueID, rerr))
+				}
+			}
+		}
+	}
+	removed := make([]error, len(rs))
+	unlinked := false
+	if recorded {
+		for i, r := range rs {
+			if res[i].Err == nil {
+				removed[i] = o.unlink(r.id, r.st.onDisk)
+				unlinked = unlinked || removed[i] == nil
+			}
+		}
+	}
 	if unlinked {
 		if err := o.dsync.sync(); err != nil {
 			for i := range rs {
@@ -174,7 +197,12 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 		}
 	}
 	for i, r := range rs {
-		stats.add(o.outcome(ctx, r.id, r.hdr, r.st, res[i].QueueID, res[i].Err, took, release, &removed[i]))
+		switch {
+		case res[i].Err != nil:
+			stats.add(o.outcome(ctx, r.id, r.hdr, r.st, res[i].QueueID, res[i].Err, took, release))
+		case recorded:
+			stats.add(o.removedDelivered(ctx, r.id, r.hdr, r.st, res[i].QueueID, removed[i]))
+		}
 	}
 	return stats
 }

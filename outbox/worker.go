@@ -298,16 +298,32 @@ func (o *Outbox) attempt(ctx context.Context, id string, s scanned, release func
 	qid, err = o.cfg.Deliverer.Deliver(actx, env, func() (io.Reader, error) { return openBody(o.msgPath(id), s.l) })
 	took := time.Since(start)
 	cancel()
-	return o.outcome(ctx, id, hdr, st, qid, err, took, release, nil)
+	return o.outcome(ctx, id, hdr, st, qid, err, took, release)
+}
+
+// deliveredAttrs are the attributes of entry id's outbox.delivered record.
+func deliveredAttrs(hdr header, id string, st state, qid string, now time.Time) []slog.Attr {
+	attrs := []slog.Attr{slog.String("queue_id", qid)}
+	return append(attrs, entryAttrs(hdr, id, st.Attempts, slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
+}
+
+// removedDelivered counts the delivery of entry id, whose outbox.delivered
+// record is stored and whose files were removed (rerr nil) or could not be
+// (then it is kept as sent, never sent again, and an outbox.error says so).
+func (o *Outbox) removedDelivered(ctx context.Context, id string, hdr header, st state, qid string, rerr error) Stats {
+	o.m.Delivered(ctx)
+	if rerr != nil {
+		st.QueueID = qid
+		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", entryAttrs(hdr, id, st.Attempts, slog.String("error", o.unremoved(id, st, rerr)))...)
+	}
+	return Stats{Delivered: 1}
 }
 
 // outcome records the result of an attempt to deliver entry id (state st,
 // its Attempts already counted): removed when delivered, kept as
 // delivered when only its record failed, quarantined, deferred or dead.
-// took is the attempt's send time, for the send latency metric. release
-// frees the attempt's delivery slot. removed is nil, or the result of
-// removing the entry's files (durably) when the caller did so already.
-func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, qid string, err error, took time.Duration, release func(), removed *error) Stats {
+// took is the attempt's send time, for the send latency metric.
+func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, qid string, err error, took time.Duration, release func()) Stats {
 	ids := func(extra ...slog.Attr) []slog.Attr { return entryAttrs(hdr, id, st.Attempts, extra...) }
 	now := o.cfg.Now().UTC()
 	if err == nil || Accepted(err) {
@@ -316,22 +332,20 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 		o.m.Sent(ctx, took, "failed")
 	}
 	if err == nil {
-		o.m.Delivered(ctx)
-		attrs := []slog.Attr{slog.String("queue_id", qid)}
-		attrs = append(attrs, ids(slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
-		var rerr error
-		if removed != nil {
-			rerr = *removed
-		} else {
-			rerr = o.remove(id, st.onDisk, release)
+		// The relay is done with the entry: the next delivery may start
+		// while its record is stored.
+		release()
+		// The entry stays in the spool until its outbox.delivered record
+		// is stored: removed first, a record the trail then failed to
+		// take (a collector killed meanwhile) would be lost for good,
+		// with nothing left to retry it from. A record that fails makes
+		// the entry one the relay accepted whose record is missing:
+		// kept as delivered, never sent again, only its record retried.
+		// The relay accepted it: a shutdown does not abandon its record.
+		if rerr := o.recordDelivered(context.WithoutCancel(ctx), deliveredAttrs(hdr, id, st, qid, now)); rerr != nil {
+			return o.accepted(ctx, id, hdr, st, qid, rerr)
 		}
-		if rerr != nil {
-			// Sent, but still on disk: it must never be sent again.
-			st.QueueID = qid
-			attrs = append(attrs, slog.String("error", o.unremoved(id, st, rerr)))
-		}
-		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.delivered", attrs...)
-		return Stats{Delivered: 1}
+		return o.removedDelivered(ctx, id, hdr, st, qid, o.remove(id, st.onDisk, nil))
 	}
 	if Accepted(err) {
 		return o.accepted(ctx, id, hdr, st, qid, err)

@@ -121,112 +121,84 @@ func (d *trackingDeliverer) TrackRecords(ctx context.Context) (context.Context, 
 	}
 }
 
+// trackingBatchDeliverer is a trackingDeliverer that takes batches.
+type trackingBatchDeliverer struct{ *trackingDeliverer }
+
+func (d trackingBatchDeliverer) DeliverBatch(ctx context.Context, entries []BatchEntry) []BatchOutcome {
+	return deliverEach(ctx, d, entries)
+}
+
 // TestDeliveredRecordFailureKeepsEntry: the relay accepted the message
 // and the send's own records were stored, but the trail failed to store
 // the outbox.delivered record after it. The entry must not be removed as
 // if recorded (nothing would be left to retry the record from): it is kept
 // as delivered, never sent again, and only its record is retried until
 // the trail takes it; then the entry goes. The delivery is counted once.
+// The same for three entries delivered one by one and in one batch (whose
+// records are waited for together).
 func TestDeliveredRecordFailureKeepsEntry(t *testing.T) {
-	clk := newClock()
-	d := &trackingDeliverer{sends: map[string]int{}}
-	cfg := Config{Dir: t.TempDir(), Deliverer: d, Now: clk.Now, Sleep: clk.Sleep, MinBackoff: time.Second, MaxBackoff: time.Second}
-	o, ev := open(t, cfg)
-	enqueue(t, o, "m1@example.com", message(1))
-	ctx := context.Background()
-	st, err := o.RunOnce(ctx)
-	if err != nil || st.Delivered != 1 {
-		t.Fatalf("first pass: %+v, %v; want 1 delivered", st, err)
-	}
-	if l := mustList(t, o); len(l) != 1 || l[0].State != StateDelivered {
-		t.Fatalf("after the failed outbox.delivered record: %+v, want the entry kept in state delivered", l)
-	}
-	if len(ev.find("outbox.record_pending")) != 1 {
-		t.Fatalf("no outbox.record_pending event: %v", ev.names())
-	}
-	clk.Advance(2 * time.Second)
-	if _, err := o.RunOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	d.mu.Lock()
-	d.healed = true
-	d.mu.Unlock()
-	clk.Advance(2 * time.Second)
-	st, err = o.RunOnce(ctx)
-	if err != nil || st != (Stats{}) {
-		t.Fatalf("record pass: %+v, %v; want nothing counted (the delivery was counted once)", st, err)
-	}
-	if l := mustList(t, o); len(l) != 0 {
-		t.Fatalf("after the record was stored: %+v, want an empty spool", l)
-	}
-	if d.sends["m1@example.com"] != 1 {
-		t.Fatalf("the relay got %d copies, want 1", d.sends["m1@example.com"])
-	}
-	// The first record, its immediate retry when the entry was kept,
-	// one while broken, one healed.
-	if d.tries != 4 {
-		t.Fatalf("record tries = %d, want 4", d.tries)
-	}
-	if n := len(ev.find("outbox.delivered")); n != 4 {
-		t.Fatalf("%d outbox.delivered records written, want 4 (every try)", n)
-	}
-}
-
-// trackingBatchDeliverer is a trackingDeliverer that takes batches.
-type trackingBatchDeliverer struct{ *trackingDeliverer }
-
-func (d trackingBatchDeliverer) DeliverBatch(ctx context.Context, entries []BatchEntry) []BatchOutcome {
-	out := make([]BatchOutcome, len(entries))
-	for i, e := range entries {
-		out[i].QueueID, out[i].Err = d.Deliver(ctx, e.Envelope, e.Open)
-	}
-	return out
-}
-
-// TestDeliveredBatchRecordFailureKeepsEntries: as
-// TestDeliveredRecordFailureKeepsEntry, for a batch: when the trail fails
-// to store the batch's outbox.delivered records, every entry of it is kept
-// as delivered (none removed, none sent again) until its record is
-// stored; then all go, each delivery counted once.
-func TestDeliveredBatchRecordFailureKeepsEntries(t *testing.T) {
-	clk := newClock()
-	d := trackingBatchDeliverer{&trackingDeliverer{sends: map[string]int{}}}
-	cfg := Config{Dir: t.TempDir(), Deliverer: d, MaxBatch: 10, Now: clk.Now, Sleep: clk.Sleep, MinBackoff: time.Second, MaxBackoff: time.Second}
-	o, ev := open(t, cfg)
-	for i := range 3 {
-		enqueue(t, o, fmt.Sprintf("m%d@example.com", i), message(1))
-	}
-	ctx := context.Background()
-	st, err := o.RunOnce(ctx)
-	if err != nil || st.Delivered != 3 {
-		t.Fatalf("first pass: %+v, %v; want 3 delivered", st, err)
-	}
-	l := mustList(t, o)
-	if len(l) != 3 {
-		t.Fatalf("after the failed outbox.delivered records: %d entries, want the 3 kept", len(l))
-	}
-	for _, e := range l {
-		if e.State != StateDelivered {
-			t.Fatalf("entry %+v, want state delivered", e)
-		}
-	}
-	if n := len(ev.find("outbox.record_pending")); n != 3 {
-		t.Fatalf("%d outbox.record_pending events, want 3: %v", n, ev.names())
-	}
-	d.mu.Lock()
-	d.healed = true
-	d.mu.Unlock()
-	clk.Advance(2 * time.Second)
-	st, err = o.RunOnce(ctx)
-	if err != nil || st != (Stats{}) {
-		t.Fatalf("record pass: %+v, %v; want nothing counted (each delivery was counted once)", st, err)
-	}
-	if l := mustList(t, o); len(l) != 0 {
-		t.Fatalf("after the records were stored: %+v, want an empty spool", l)
-	}
-	for i := range 3 {
-		if n := d.sends[fmt.Sprintf("m%d@example.com", i)]; n != 1 {
-			t.Fatalf("the relay got %d copies of m%d, want 1", n, i)
-		}
+	for _, tc := range []struct {
+		name     string
+		n        int
+		maxBatch int
+		tries    int // record waits: each entry's first (one for a batch), its immediate retry when kept, one while broken, one healed
+	}{
+		{"one", 1, 0, 4},
+		{"three", 3, 0, 12},
+		{"batch", 3, 10, 1 + 3 + 3 + 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			td := &trackingDeliverer{sends: map[string]int{}}
+			var d Deliverer = td
+			if tc.maxBatch > 1 {
+				d = trackingBatchDeliverer{td}
+			}
+			cfg := Config{Dir: t.TempDir(), Deliverer: d, MaxBatch: tc.maxBatch, Now: clk.Now, Sleep: clk.Sleep, MinBackoff: time.Second, MaxBackoff: time.Second}
+			o, ev := open(t, cfg)
+			for i := range tc.n {
+				enqueue(t, o, fmt.Sprintf("m%d@example.com", i), message(1))
+			}
+			ctx := context.Background()
+			st, err := o.RunOnce(ctx)
+			if err != nil || st.Delivered != tc.n {
+				t.Fatalf("first pass: %+v, %v; want %d delivered", st, err, tc.n)
+			}
+			l := mustList(t, o)
+			if len(l) != tc.n {
+				t.Fatalf("after the failed outbox.delivered records: %+v, want the %d entries kept", l, tc.n)
+			}
+			for _, e := range l {
+				if e.State != StateDelivered {
+					t.Fatalf("entry %+v, want state delivered", e)
+				}
+			}
+			if n := len(ev.find("outbox.record_pending")); n != tc.n {
+				t.Fatalf("%d outbox.record_pending events, want %d: %v", n, tc.n, ev.names())
+			}
+			clk.Advance(2 * time.Second)
+			if _, err := o.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			td.mu.Lock()
+			td.healed = true
+			td.mu.Unlock()
+			clk.Advance(2 * time.Second)
+			st, err = o.RunOnce(ctx)
+			if err != nil || st != (Stats{}) {
+				t.Fatalf("record pass: %+v, %v; want nothing counted (each delivery was counted once)", st, err)
+			}
+			if l := mustList(t, o); len(l) != 0 {
+				t.Fatalf("after the records were stored: %+v, want an empty spool", l)
+			}
+			for i := range tc.n {
+				if n := td.sends[fmt.Sprintf("m%d@example.com", i)]; n != 1 {
+					t.Fatalf("the relay got %d copies of m%d, want 1", n, i)
+				}
+			}
+			if td.tries != tc.tries {
+				t.Fatalf("record waits = %d, want %d", td.tries, tc.tries)
+			}
+		})
 	}
 }

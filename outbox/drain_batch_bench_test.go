@@ -11,11 +11,7 @@ import (
 type drainSinkBatch struct{ DelivererFunc }
 
 func (s drainSinkBatch) DeliverBatch(ctx context.Context, entries []BatchEntry) []BatchOutcome {
-	out := make([]BatchOutcome, len(entries))
-	for i, e := range entries {
-		out[i].QueueID, out[i].Err = s.Deliver(ctx, e.Envelope, e.Open)
-	}
-	return out
+	return deliverEach(ctx, s, entries)
 }
 
 // BenchmarkDrainBatch is BenchmarkDrain's sink and SMTP drains in batches

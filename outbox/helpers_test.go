@@ -188,3 +188,13 @@ func message(n int) string {
 }
 
 var errPlain = errors.New("something permanent")
+
+// deliverEach delivers a batch's entries with d one by one: a Deliverer
+// as a BatchDeliverer.
+func deliverEach(ctx context.Context, d Deliverer, entries []BatchEntry) []BatchOutcome {
+	out := make([]BatchOutcome, len(entries))
+	for i, e := range entries {
+		out[i].QueueID, out[i].Err = d.Deliver(ctx, e.Envelope, e.Open)
+	}
+	return out
+}

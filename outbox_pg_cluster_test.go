@@ -314,9 +314,8 @@ func TestPostgresOutboxClusterSurvivesSIGKILL(t *testing.T) {
 				attempts[e.MessageID] = append(attempts[e.MessageID], name)
 			case "outbox.delivered":
 				delivered[e.MessageID] = append(delivered[e.MessageID], name)
-				if e.Outbox.Error != "" {
-					t.Logf("%s: %s: %s", name, e.MessageID, e.Outbox.Error)
-				}
+			case "outbox.error":
+				t.Logf("%s: %s: %s", name, e.MessageID, e.Outbox.Error)
 			}
 		}
 	}
@@ -325,14 +324,23 @@ func TestPostgresOutboxClusterSurvivesSIGKILL(t *testing.T) {
 		if c < 2 {
 			continue
 		}
-		if len(delivered[mid]) > 1 {
+		live := 0
+		for _, inc := range delivered[mid] {
+			if !killedIncs[inc] {
+				live++
+			}
+		}
+		if live > 1 {
 			unexplained++
-			t.Errorf("%s arrived %d times and %d live nodes logged it delivered: %v", mid, c, len(delivered[mid]), delivered[mid])
+			t.Errorf("%s arrived %d times and %d live nodes logged it delivered: %v", mid, c, live, delivered[mid])
 			continue
 		}
+		// A node killed after the relay's 250 and before its DELETE
+		// explains a second copy: it may have stored the outbox.delivered
+		// record already (the record goes before the row).
 		explained := false
 		for _, inc := range attempts[mid] {
-			if killedIncs[inc] && !contains(delivered[mid], inc) {
+			if killedIncs[inc] {
 				explained = true
 			}
 		}
@@ -346,13 +354,4 @@ func TestPostgresOutboxClusterSurvivesSIGKILL(t *testing.T) {
 	if dead > 0 {
 		t.Errorf("%d entries dead-lettered", dead)
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

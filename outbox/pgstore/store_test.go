@@ -404,15 +404,18 @@ type acceptedErr struct{}
 func (acceptedErr) Error() string  { return "audit: record after the relay's reply failed" }
 func (acceptedErr) Accepted() bool { return true }
 
-// trackingRecorder fails the delivered record until ok is set.
+// trackingRecorder fails the delivered record until ok is set. Its
+// sends return err: acceptedErr (the send's own record failed after the
+// relay's 250) or nil (only the outbox.delivered record fails).
 type trackingRecorder struct {
 	sends atomic.Int32
 	ok    atomic.Bool
+	err   error
 }
 
 func (r *trackingRecorder) Deliver(ctx context.Context, env outbox.Envelope, open outbox.Opener) (string, error) {
 	r.sends.Add(1)
-	return "Q9", acceptedErr{}
+	return "Q9", r.err
 }
 
 func (r *trackingRecorder) TrackRecords(ctx context.Context) (context.Context, func(context.Context) error) {
@@ -425,39 +428,47 @@ func (r *trackingRecorder) TrackRecords(ctx context.Context) (context.Context, f
 }
 
 // TestAcceptedEntryNeverSentAgain: the relay accepted a message but its
-// record failed: the entry stays as delivered (Retry included), only its
-// record is retried, and it is removed once the record is stored; the
-// message was sent once.
+// record failed (the send's own, or only the outbox.delivered record
+// after a clean send): the entry stays as delivered (Retry included),
+// only its record is retried, and it is removed once the record is
+// stored; the message was sent once.
 func TestAcceptedEntryNeverSentAgain(t *testing.T) {
-	rec := &trackingRecorder{}
-	s := open(t, Config{Config: outbox.Config{Deliverer: rec, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}})
-	ctx := context.Background()
-	s.Enqueue(ctx, env("acc@x"), text("x\r\n"))
-	if st, err := s.RunOnce(ctx); err != nil || st.Delivered != 1 {
-		t.Fatalf("RunOnce = %+v, %v", st, err)
-	}
-	l, _ := s.List(ctx)
-	if len(l) != 1 || l[0].State != outbox.StateDelivered || !strings.Contains(l[0].LastError, "pending") {
-		t.Fatalf("after a failed record: %+v", l)
-	}
-	if err := s.Retry(ctx, l[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(5 * time.Millisecond)
-	if st, _ := s.RunOnce(ctx); st.Delivered != 0 {
-		t.Errorf("the record's retry counted a second delivery: %+v", st)
-	}
-	if l, _ = s.List(ctx); len(l) != 1 || l[0].State != outbox.StateDelivered {
-		t.Fatalf("after Retry and a second failed record: %+v", l)
-	}
-	rec.ok.Store(true)
-	time.Sleep(5 * time.Millisecond)
-	s.RunOnce(ctx)
-	if l, _ = s.List(ctx); len(l) != 0 {
-		t.Errorf("after the record was stored: %+v", l)
-	}
-	if n := rec.sends.Load(); n != 1 {
-		t.Errorf("sent %d times, want 1", n)
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{{"send-record", acceptedErr{}}, {"delivered-record", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &trackingRecorder{err: tc.err}
+			s := open(t, Config{Config: outbox.Config{Deliverer: rec, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}})
+			ctx := context.Background()
+			s.Enqueue(ctx, env("acc@x"), text("x\r\n"))
+			if st, err := s.RunOnce(ctx); err != nil || st.Delivered != 1 {
+				t.Fatalf("RunOnce = %+v, %v", st, err)
+			}
+			l, _ := s.List(ctx)
+			if len(l) != 1 || l[0].State != outbox.StateDelivered || !strings.Contains(l[0].LastError, "pending") {
+				t.Fatalf("after a failed record: %+v", l)
+			}
+			if err := s.Retry(ctx, l[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+			if st, _ := s.RunOnce(ctx); st.Delivered != 0 {
+				t.Errorf("the record's retry counted a second delivery: %+v", st)
+			}
+			if l, _ = s.List(ctx); len(l) != 1 || l[0].State != outbox.StateDelivered {
+				t.Fatalf("after Retry and a second failed record: %+v", l)
+			}
+			rec.ok.Store(true)
+			time.Sleep(5 * time.Millisecond)
+			s.RunOnce(ctx)
+			if l, _ = s.List(ctx); len(l) != 0 {
+				t.Errorf("after the record was stored: %+v", l)
+			}
+			if n := rec.sends.Load(); n != 1 {
+				t.Errorf("sent %d times, want 1", n)
+			}
+		})
 	}
 }
 

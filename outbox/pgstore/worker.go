@@ -284,17 +284,25 @@ func (s *Store) attempt(ctx context.Context, c claimed) outbox.Stats {
 	}
 	if err == nil {
 		s.m.Sent(ctx, took, "delivered")
-		tag, derr := s.pool.Exec(bg, `DELETE FROM mailwarden_outbox WHERE id = $1 AND lease_token = $2`, c.id, c.token)
+		// The row stays until its outbox.delivered record is stored:
+		// deleted first, a record the trail then failed to take (a
+		// collector killed meanwhile) would be lost for good, with
+		// nothing left to retry it from. A record that fails makes the
+		// entry one the relay accepted whose record is missing: kept as
+		// delivered, never sent again, only its record retried.
 		attrs := s.attrs(c, slog.Int64("age_ms", time.Since(c.created).Milliseconds()), slog.Int64("send_ms", took.Milliseconds()))
 		attrs = append([]slog.Attr{slog.String("queue_id", qid)}, attrs...)
+		if rerr := s.recordDelivered(bg, attrs); rerr != nil {
+			return s.accepted(bg, c, qid, rerr)
+		}
+		s.m.Delivered(ctx)
+		tag, derr := s.pool.Exec(bg, `DELETE FROM mailwarden_outbox WHERE id = $1 AND lease_token = $2`, c.id, c.token)
 		switch {
 		case derr != nil:
-			attrs = append(attrs, slog.String("error", "delivered, but the entry could not be removed (it will be sent again after its lease expires): "+derr.Error()))
+			s.log.LogAttrs(bg, slog.LevelError, "outbox.error", s.attrs(c, slog.String("error", "delivered, but the entry could not be removed (it will be sent again after its lease expires): "+derr.Error()))...)
 		case tag.RowsAffected() == 0:
-			attrs = append(attrs, slog.String("error", "delivered, but the lease had been taken over or the entry purged (it may be sent twice)"))
+			s.log.LogAttrs(bg, slog.LevelError, "outbox.error", s.attrs(c, slog.String("error", "delivered, but the lease had been taken over or the entry purged (it may be sent twice)"))...)
 		}
-		s.log.LogAttrs(bg, slog.LevelInfo, "outbox.delivered", attrs...)
-		s.m.Delivered(ctx)
 		return outbox.Stats{Delivered: 1}
 	}
 	s.m.Sent(ctx, took, "failed")

@@ -15,20 +15,24 @@ type acceptedErr struct{ error }
 
 func (acceptedErr) Accepted() bool { return true }
 
-// recordingDeliverer accepts every message, reports the audit failure
-// after the first send, and stores records only once healed.
+// recordingDeliverer accepts every message and stores the records logged
+// under TrackRecords only once healed. Its sends return sendErr: an
+// acceptedErr (the send's own record failed after the relay's reply), or
+// nil (only the outbox's record after it fails: a trail whose remote
+// collector died in between).
 type recordingDeliverer struct {
-	mu     sync.Mutex
-	sends  map[string]int
-	healed bool
-	tries  int
+	mu      sync.Mutex
+	sends   map[string]int
+	healed  bool
+	tries   int
+	sendErr error
 }
 
 func (d *recordingDeliverer) Deliver(_ context.Context, env Envelope, _ Opener) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sends[env.MessageID]++
-	return "Q1", acceptedErr{errors.New("audit: file: no space left on device")}
+	return "Q1", d.sendErr
 }
 
 func (d *recordingDeliverer) TrackRecords(ctx context.Context) (context.Context, func(context.Context) error) {
@@ -49,7 +53,7 @@ func (d *recordingDeliverer) TrackRecords(ctx context.Context) (context.Context,
 // is stored the entry goes. The relay sees it once.
 func TestAcceptedMessageIsNeverResent(t *testing.T) {
 	clk := newClock()
-	d := &recordingDeliverer{sends: map[string]int{}}
+	d := &recordingDeliverer{sends: map[string]int{}, sendErr: acceptedErr{errors.New("audit: file: no space left on device")}}
 	dir := t.TempDir()
 	cfg := Config{Dir: dir, Deliverer: d, Now: clk.Now, Sleep: clk.Sleep, MinBackoff: time.Second, MaxBackoff: time.Second}
 	o, ev := open(t, cfg)
@@ -92,39 +96,10 @@ func TestAcceptedMessageIsNeverResent(t *testing.T) {
 	}
 }
 
-// trackingDeliverer sends every message (no error) and stores the records
-// logged under TrackRecords only once healed: a trail whose remote
-// collector died between the send's own records and the outbox's.
-type trackingDeliverer struct {
-	mu     sync.Mutex
-	sends  map[string]int
-	healed bool
-	tries  int
-}
+// recordingBatchDeliverer is a recordingDeliverer that takes batches.
+type recordingBatchDeliverer struct{ *recordingDeliverer }
 
-func (d *trackingDeliverer) Deliver(_ context.Context, env Envelope, _ Opener) (string, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.sends[env.MessageID]++
-	return "Q1", nil
-}
-
-func (d *trackingDeliverer) TrackRecords(ctx context.Context) (context.Context, func(context.Context) error) {
-	return ctx, func(context.Context) error {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		d.tries++
-		if !d.healed {
-			return errors.New("audit: syslog: relp: the collector closed the connection")
-		}
-		return nil
-	}
-}
-
-// trackingBatchDeliverer is a trackingDeliverer that takes batches.
-type trackingBatchDeliverer struct{ *trackingDeliverer }
-
-func (d trackingBatchDeliverer) DeliverBatch(ctx context.Context, entries []BatchEntry) []BatchOutcome {
+func (d recordingBatchDeliverer) DeliverBatch(ctx context.Context, entries []BatchEntry) []BatchOutcome {
 	return deliverEach(ctx, d, entries)
 }
 
@@ -149,10 +124,10 @@ func TestDeliveredRecordFailureKeepsEntry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			td := &trackingDeliverer{sends: map[string]int{}}
+			td := &recordingDeliverer{sends: map[string]int{}}
 			var d Deliverer = td
 			if tc.maxBatch > 1 {
-				d = trackingBatchDeliverer{td}
+				d = recordingBatchDeliverer{td}
 			}
 			cfg := Config{Dir: t.TempDir(), Deliverer: d, MaxBatch: tc.maxBatch, Now: clk.Now, Sleep: clk.Sleep, MinBackoff: time.Second, MaxBackoff: time.Second}
 			o, ev := open(t, cfg)

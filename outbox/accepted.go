@@ -95,7 +95,7 @@ func (o *Outbox) accepted(ctx context.Context, id string, hdr header, st state, 
 		}
 		return Stats{}
 	}
-	if rerr := o.remove(id, true, nil); rerr != nil {
+	if rerr := o.remove(id, true); rerr != nil {
 		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", ids(slog.String("error", o.unremoved(id, st, rerr)))...)
 	}
 	o.mu.Lock()
@@ -135,7 +135,7 @@ func (o *Outbox) unremoved(id string, st state, rerr error) string {
 // sends and records nothing: the delivery was counted and recorded when
 // the relay accepted it.
 func (o *Outbox) retryRemoval(ctx context.Context, id string, hdr header, st state) Stats {
-	rerr := o.remove(id, true, nil)
+	rerr := o.remove(id, true)
 	if rerr == nil {
 		o.log.LogAttrs(ctx, slog.LevelInfo, "outbox.removed", entryAttrs(hdr, id, st.Attempts, slog.Int("remove_tries", st.RemoveTries+1))...)
 		return Stats{}

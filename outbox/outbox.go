@@ -754,7 +754,7 @@ func (o *Outbox) Purge(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := o.remove(id, true, nil); err != nil {
+	if err := o.remove(id, true); err != nil {
 		return &Error{Op: "purge", ID: id, Err: err}
 	}
 	o.log.LogAttrs(ctx, slog.LevelWarn, "outbox.purged", slog.String("message_id", s.l.hdr.MessageID),
@@ -762,18 +762,14 @@ func (o *Outbox) Purge(ctx context.Context, id string) error {
 	return nil
 }
 
-// remove deletes an entry's files durably (see unlink). A non-nil release
-// is called once the files are unlinked, before the wait for the directory
-// fsync, which is shared with the removals made meanwhile (dirSyncer): the
-// worker frees the delivery slot there, so the next delivery runs during
-// the fsync and its removal joins the next one. stateFile says whether
-// the entry may have a state file.
-func (o *Outbox) remove(id string, stateFile bool, release func()) error {
+// remove deletes an entry's files durably (see unlink). The directory
+// fsync is shared with the removals made meanwhile (dirSyncer): the worker
+// frees an entry's delivery slot once the relay is done with it, so the
+// next delivery runs during this fsync and its removal joins the next one.
+// stateFile says whether the entry may have a state file.
+func (o *Outbox) remove(id string, stateFile bool) error {
 	if err := o.unlink(id, stateFile); err != nil {
 		return err
-	}
-	if release != nil {
-		release()
 	}
 	return o.dsync.sync()
 }

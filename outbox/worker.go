@@ -345,7 +345,7 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 		if rerr := o.recordDelivered(context.WithoutCancel(ctx), deliveredAttrs(hdr, id, st, qid, now)); rerr != nil {
 			return o.accepted(ctx, id, hdr, st, qid, rerr)
 		}
-		return o.removedDelivered(ctx, id, hdr, st, qid, o.remove(id, st.onDisk, nil))
+		return o.removedDelivered(ctx, id, hdr, st, qid, o.remove(id, st.onDisk))
 	}
 	if Accepted(err) {
 		return o.accepted(ctx, id, hdr, st, qid, err)

@@ -297,11 +297,15 @@ func (s *Store) attempt(ctx context.Context, c claimed) outbox.Stats {
 		}
 		s.m.Delivered(ctx)
 		tag, derr := s.pool.Exec(bg, `DELETE FROM mailwarden_outbox WHERE id = $1 AND lease_token = $2`, c.id, c.token)
+		problem := ""
 		switch {
 		case derr != nil:
-			s.log.LogAttrs(bg, slog.LevelError, "outbox.error", s.attrs(c, slog.String("error", "delivered, but the entry could not be removed (it will be sent again after its lease expires): "+derr.Error()))...)
+			problem = "the entry could not be removed (it will be sent again after its lease expires): " + derr.Error()
 		case tag.RowsAffected() == 0:
-			s.log.LogAttrs(bg, slog.LevelError, "outbox.error", s.attrs(c, slog.String("error", "delivered, but the lease had been taken over or the entry purged (it may be sent twice)"))...)
+			problem = "the lease had been taken over or the entry purged (it may be sent twice)"
+		}
+		if problem != "" {
+			s.log.LogAttrs(bg, slog.LevelError, "outbox.error", s.attrs(c, slog.String("error", "delivered, but "+problem))...)
 		}
 		return outbox.Stats{Delivered: 1}
 	}

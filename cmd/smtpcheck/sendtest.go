@@ -12,6 +12,7 @@ import (
 
 	"mailwarden"
 	"mailwarden/headers"
+	"mailwarden/transport"
 )
 
 const sendUsage = `usage: smtpcheck send --server ADDR --from ADDRESS --to LIST [flags]
@@ -85,9 +86,11 @@ type usageError struct{ err error }
 func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
-// printSendExtras prints the Message-ID of a sent message, and warns when
-// it went over a connection without TLS.
-func printSendExtras(e *env, res *mailwarden.Result, msgID string) {
+// printSendExtras prints the Message-ID of a sent message, and says when
+// it went over a connection without TLS: with a warning when TLS auto
+// allowed it (the server offered no STARTTLS), not when p asked for no
+// TLS.
+func printSendExtras(e *env, p mailwarden.Profile, res *mailwarden.Result, msgID string) {
 	if res == nil || res.Reply.Code/100 != 2 {
 		return
 	}
@@ -96,8 +99,26 @@ func printSendExtras(e *env, res *mailwarden.Result, msgID string) {
 	}
 	if res.TLS == "none" {
 		fmt.Fprintln(e.stdout, "tls       none: this message was sent unencrypted")
-		fmt.Fprintln(e.stderr, "smtpcheck send: WARNING: the message went unencrypted: the server offered no STARTTLS and TLS is auto; use --tls explicit to require TLS")
+		if !askedNoTLS(p) {
+			fmt.Fprintln(e.stderr, "smtpcheck send: WARNING: the message went unencrypted: the server offered no STARTTLS and TLS is auto; use --tls explicit to require TLS")
+		}
 	}
+}
+
+// askedNoTLS reports whether p sends to every one of its servers without
+// TLS (its tls setting, or each address's own suffix, says none).
+func askedNoTLS(p mailwarden.Profile) bool {
+	mode, err := transport.ParseTLSMode(p.TLS)
+	if err != nil || len(p.Servers) == 0 {
+		return false
+	}
+	for _, s := range p.Servers {
+		a, err := transport.ParseAddress(s)
+		if err != nil || a.Mode(mode) != transport.TLSNone {
+			return false
+		}
+	}
+	return true
 }
 
 // maxIDHeader bounds how much of a --data message's header is kept to find

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"mailwarden"
 	"mailwarden/internal/peers"
 )
 
@@ -126,7 +127,8 @@ func TestSendFailurePrintsNoSentLine(t *testing.T) {
 
 // TestSendAutoTLSUnencryptedWarns: when --tls auto finds no STARTTLS
 // (the real Postfix plain port), send says the message went unencrypted,
-// as probe does.
+// as probe does, and warns; with --tls none it says so without the
+// warning.
 func TestSendAutoTLSUnencryptedWarns(t *testing.T) {
 	v := peers.Need(t, "MW_POSTFIX_PLAIN", "MW_POSTFIX_STARTTLS", "MW_TEST_CA")
 	tag := "auto-plain-" + time.Now().Format("150405.000000000")
@@ -142,6 +144,12 @@ func TestSendAutoTLSUnencryptedWarns(t *testing.T) {
 	out, stderr, code = runWith(t, nil, "", "send", "--server", v[1], "--ca", v[2], "--from", "a@example.com", "--to", "b@example.com", "--subject", tag, "--body", "x")
 	if code != exitOK || strings.Contains(out, "unencrypted") || strings.Contains(stderr, "unencrypted") {
 		t.Errorf("starttls: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	// Asked for no TLS (--tls none): the message went as asked; it says
+	// so, without the warning that blames TLS auto.
+	out, stderr, code = runWith(t, nil, "", "send", "--server", v[0], "--tls", "none", "--from", "a@example.com", "--to", "b@example.com", "--subject", tag, "--body", "x")
+	if code != exitOK || !strings.Contains(out, "tls       none: this message was sent unencrypted") || strings.Contains(stderr, "WARNING") || strings.Contains(stderr, "auto") {
+		t.Errorf("--tls none: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
 
@@ -183,5 +191,29 @@ func TestDefaultEHLONameThroughPostfix(t *testing.T) {
 	out, stderr, code := runWith(t, nil, "", "probe", "--server", v[0], "--tls", "none", "--transcript", "-")
 	if code != exitOK || !strings.Contains(out, "C: EHLO ") || strings.Contains(out, "C: EHLO localhost") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+// TestAskedNoTLS: a profile asks for no TLS when every server's mode is
+// none, from its tls setting or its address's own suffix.
+func TestAskedNoTLS(t *testing.T) {
+	for _, tc := range []struct {
+		tls     string
+		servers []string
+		want    bool
+	}{
+		{"none", []string{"relay.example:25"}, true},
+		{"", []string{"relay.example:465-nossl"}, true},
+		{"auto", []string{"relay.example:465-nossl", "backup.example:25-nossl"}, true},
+		{"auto", []string{"relay.example:25"}, false},
+		{"", []string{"relay.example:587"}, false},
+		{"none", []string{"relay.example:587-starttls"}, false},
+		{"", []string{"relay.example:465-nossl", "backup.example:587"}, false},
+		{"none", nil, false},
+	} {
+		p := mailwarden.Profile{TLS: tc.tls, Servers: tc.servers}
+		if got := askedNoTLS(p); got != tc.want {
+			t.Errorf("askedNoTLS(tls %q, %v) = %v, want %v", tc.tls, tc.servers, got, tc.want)
+		}
 	}
 }

@@ -116,6 +116,7 @@ type File struct {
 	buf     []byte
 	res     []fileResult // writeBatch's results
 	fsyncs  int          // fsyncs of records (after blocks), for tests
+	blocks  int          // blocks of records written (one write each), for tests
 
 	lock *os.File // held while open, see lockFile
 
@@ -557,6 +558,7 @@ func (f *File) writeBlock(items []asyncItem, res []fileResult) (int, error) {
 		n++
 	}
 	f.buf = buf[:0]
+	f.blocks++
 	w, err := f.f.Write(buf)
 	f.size += int64(w)
 	if err != nil {

@@ -164,6 +164,9 @@ type core struct {
 	// lend is sink when it takes entries on loan (see lender): then
 	// records are encoded into pooled entries.
 	lend lender
+	// gather says lend writes several loaned entries as one block in the
+	// caller (see Hold).
+	gather bool
 
 	records, failed, dropped atomic.Uint64
 
@@ -174,10 +177,35 @@ type core struct {
 	closeErr  error
 }
 
-// tracker remembers the first failure of the records handled through it.
+// tracker remembers the first failure of the records handled through it,
+// and holds them until the next Wait when asked to (see Hold).
 type tracker struct {
-	mu  sync.Mutex
-	err error
+	mu   sync.Mutex
+	err  error
+	hold bool
+	held []*Entry // encoded records waiting for Wait, oldest first
+	buf  [4]*Entry
+	errs [4]error // the outcomes of up to four held records
+}
+
+// keep holds e when the tracker holds records, and reports whether it did.
+func (t *tracker) keep(e *Entry) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.hold {
+		return false
+	}
+	t.held = append(t.held, e)
+	return true
+}
+
+// take ends holding and returns the records held.
+func (t *tracker) take() []*Entry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	es := t.held
+	t.held, t.hold = nil, false
+	return es
 }
 
 func (t *tracker) set(err error) {
@@ -235,6 +263,7 @@ func NewHandler(sink Sink, opts *Options) *Handler {
 	c.enc = encoder{secret: c.opts.Secret}
 	if l, ok := sink.(lender); ok && l.lends() {
 		c.lend = l
+		c.gather = l.gathers()
 	}
 	return &Handler{c: c, flat: true}
 }
@@ -289,6 +318,32 @@ func (h *Handler) Track() *Handler {
 	return &t.h
 }
 
+// Hold makes the records handled through h's tracker (h made by Track, or
+// derived from it) wait, encoded, until the next Wait, which writes them
+// together and ends holding: the records a send makes after its intent
+// record cost one write to the file instead of one each. Their order and
+// times are those they were handled at.
+//
+// Hold does so only where that write would otherwise be made at once in
+// the caller: an Async queue in front of a File that does not fsync every
+// record (SyncInterval, SyncNone), alone or Named. Elsewhere (SyncEvery,
+// syslog, several sinks) it does nothing, and records are written as they
+// come. Under Hold, Handle and Record return nil for a held record; its
+// failure is reported by Wait. Records held are written by Wait only: a
+// caller that holds must call Wait, or they are lost (also when the
+// process ends before it).
+func (h *Handler) Hold() {
+	if h.track == nil || !h.c.gather {
+		return
+	}
+	h.track.mu.Lock()
+	h.track.hold = true
+	if h.track.held == nil {
+		h.track.held = h.track.buf[:0]
+	}
+	h.track.mu.Unlock()
+}
+
 // Handle encodes r and writes it to the sink. Under FailClosed it returns
 // the sink's error (which the Handler and its tracker also remember); under
 // FailOpen it returns nil after counting the failure and passing it to
@@ -321,11 +376,11 @@ func (h *Handler) handle(ctx context.Context, r slog.Record, pre []slog.Attr) er
 		h.fill(e, e.members[:0], r, pre)
 		h.c.records.Add(1)
 		e.h = h
-		err = h.c.lend.writeLoan(ctx, e)
-		if cap(e.members) <= 64<<10 { // keep no huge buffer for later records
-			*e = Entry{members: e.members[:0]}
-			loanEntries.Put(e)
+		if h.track != nil && h.c.gather && h.track.keep(e) {
+			return nil // written by Wait
 		}
+		err = h.c.lend.writeLoan(ctx, e)
+		putLoan(e)
 	} else {
 		e := h.entry(r, pre)
 		h.c.records.Add(1)
@@ -342,13 +397,51 @@ func (h *Handler) handle(ctx context.Context, r slog.Record, pre []slog.Attr) er
 // Write would, but e (and its members) may be reused once it returns, so
 // the sink copies it if it keeps it (Async queueing it, see clone). lends
 // reports whether the sink can (a named sink can when it wraps an Async).
+//
+// writeLoans writes es in order as writeLoan would each, setting errs[i]
+// to the outcome of es[i]; gathers reports whether it writes them as one
+// block in the caller when it can (an Async in front of a File that does
+// not fsync every record: see Async and Handler.Hold).
 type lender interface {
 	writeLoan(ctx context.Context, e *Entry) error
+	writeLoans(ctx context.Context, es []*Entry, errs []error)
 	lends() bool
+	gathers() bool
 }
 
 // loanEntries are the entries records are encoded into for a lender.
 var loanEntries = sync.Pool{New: func() any { return &Entry{members: make([]byte, 0, 2048)} }}
+
+// putLoan gives a loaned entry back once its sink is done with it.
+func putLoan(e *Entry) {
+	if cap(e.members) <= 64<<10 { // keep no huge buffer for later records
+		*e = Entry{members: e.members[:0]}
+		loanEntries.Put(e)
+	}
+}
+
+// writeHeld writes the records t held (see Hold) as one block where the
+// sink can, and reports each failure to the Handler that made the record.
+func (h *Handler) writeHeld(ctx context.Context, t *tracker) {
+	es := t.take()
+	if len(es) == 0 {
+		return
+	}
+	// Only Wait's caller uses the tracker's errs (holding has ended).
+	errs := t.errs[:0]
+	if len(es) > len(t.errs) {
+		errs = make([]error, 0, len(es))
+	}
+	errs = errs[:len(es)]
+	h.c.lend.writeLoans(ctx, es, errs)
+	for i, e := range es {
+		if errs[i] != nil {
+			e.h.fail(errs[i])
+		}
+		putLoan(e)
+	}
+	clear(errs)
+}
 
 // clone returns a copy of e that owns its members.
 func (e *Entry) clone() *Entry {
@@ -414,9 +507,12 @@ func (h *Handler) Err() error {
 // Wait asks the sink to finish what it accepted (an Async queue drains, a
 // File's records are on disk as its Sync policy says: fsynced under
 // SyncEvery, written under SyncInterval and SyncNone) and then returns
-// Err. Under FailOpen a failure to sync is counted and reported like any
+// Err. Records h's tracker held (see Hold) are written first. Under FailOpen a failure to sync is counted and reported like any
 // other, and Wait returns nil.
 func (h *Handler) Wait(ctx context.Context) error {
+	if h.track != nil && h.c.gather {
+		h.writeHeld(ctx, h.track)
+	}
 	if _, ok := h.c.sink.(Syncer); ok {
 		if err := settle(ctx, h.c.sink); err != nil {
 			if ctx.Err() != nil {

@@ -64,6 +64,18 @@ func (n *named) writeLoan(ctx context.Context, e *Entry) error {
 	return n.wrap(n.Sink.(*Async).write(ctx, e, n, true))
 }
 
+func (n *named) writeLoans(ctx context.Context, es []*Entry, errs []error) {
+	n.Sink.(*Async).writeLoansNamed(ctx, es, n, errs)
+	for i, err := range errs {
+		errs[i] = n.wrap(err)
+	}
+}
+
+func (n *named) gathers() bool {
+	a, ok := n.Sink.(*Async)
+	return ok && a.gathers()
+}
+
 func (n *named) writeBatch(items []asyncItem, errs []error) {
 	n.Sink.(batchWriter).writeBatch(items, errs)
 	for i, err := range errs {
@@ -341,6 +353,9 @@ func (a *Async) Write(ctx context.Context, e *Entry) error { return a.write(ctx,
 
 func (a *Async) lends() bool { return true }
 
+// gathers: a Write may be made in the caller (see writeLoans).
+func (a *Async) gathers() bool { return a.inline }
+
 var (
 	_ lender = (*Async)(nil)
 	_ lender = (*named)(nil)
@@ -352,18 +367,46 @@ func (a *Async) writeLoan(ctx context.Context, e *Entry) error {
 	return a.write(ctx, e, nil, true)
 }
 
-// write is Write for the named sink name (nil when Async is not in one);
-// loan says e must be copied to be queued.
-func (a *Async) write(ctx context.Context, e *Entry, name *named, loan bool) error {
+// writeLoans writes es (see lender): as one block in the caller when the
+// queue is idle and the sink takes inline writes, else each queued as
+// writeLoan would.
+func (a *Async) writeLoans(ctx context.Context, es []*Entry, errs []error) {
+	a.writeLoansNamed(ctx, es, nil, errs)
+}
+
+// writeLoansNamed is writeLoans for the named sink name (nil when Async is
+// not in one).
+func (a *Async) writeLoansNamed(ctx context.Context, es []*Entry, name *named, errs []error) {
+	ctx = a.entryContext(ctx)
+	a.mu.Lock()
+	if a.inline && !a.closed && !a.writing && len(a.queue) == 0 && len(es) <= maxBatch {
+		a.writeInline(ctx, es, errs)
+		return
+	}
+	a.mu.Unlock()
+	for i, e := range es {
+		errs[i] = a.write(ctx, e, name, true)
+	}
+}
+
+// entryContext is the context an entry is written with.
+func (a *Async) entryContext(ctx context.Context) context.Context {
 	switch {
 	case a.local:
 		// A File does not look at the context.
-		ctx = context.Background()
+		return context.Background()
 	case ctx.Done() != nil:
 		// The record outlives the caller's call: keep its values, not
 		// its cancellation.
-		ctx = context.WithoutCancel(ctx)
+		return context.WithoutCancel(ctx)
 	}
+	return ctx
+}
+
+// write is Write for the named sink name (nil when Async is not in one);
+// loan says e must be copied to be queued.
+func (a *Async) write(ctx context.Context, e *Entry, name *named, loan bool) error {
+	ctx = a.entryContext(ctx)
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -374,7 +417,9 @@ func (a *Async) write(ctx context.Context, e *Entry, name *named, loan bool) err
 		return fmt.Errorf("%w (%d entries queued)", ErrQueueFull, a.size)
 	}
 	if a.inline && !a.writing && len(a.queue) == 0 {
-		return a.writeInline(ctx, e)
+		var err [1]error
+		a.writeInline(ctx, []*Entry{e}, err[:])
+		return err[0]
 	}
 	if loan {
 		e = e.clone()
@@ -387,42 +432,45 @@ func (a *Async) write(ctx context.Context, e *Entry, name *named, loan bool) err
 	return nil
 }
 
-// writeInline writes e in the caller, as the one writer at work: called
-// with a.mu held when nothing is queued or being written, it returns with
-// a.mu released and the entry's outcome (entries queued meanwhile wait
-// for it and are then written by the goroutine, in order). A record is
-// then in the file when Write returns, without a hand-off to the
-// goroutine and back; the write is what the goroutine would have made.
-func (a *Async) writeInline(ctx context.Context, e *Entry) error {
+// writeInline writes es in the caller as one block, the one writer at
+// work, setting errs[i] to the outcome of es[i]: called with a.mu held
+// when nothing is queued or being written, it returns with a.mu released
+// (entries queued meanwhile wait for it and are then written by the
+// goroutine, in order). A record is then in the file when Write returns,
+// without a hand-off to the goroutine and back; the write is what the
+// goroutine would have made.
+func (a *Async) writeInline(ctx context.Context, es []*Entry, errs []error) {
+	n := len(es)
 	a.writing = true
-	a.pending++
-	a.queued++
+	a.pending += n
+	a.queued += uint64(n)
 	// The writer's batch slices, free while nobody else writes.
-	items := append(a.cur[:0], asyncItem{ctx: ctx, e: e})
-	a.errs = grow(a.errs, 1)
-	errs := a.errs
+	items := a.cur[:0]
+	for _, e := range es {
+		items = append(items, asyncItem{ctx: ctx, e: e})
+	}
+	a.errs = grow(a.errs, n)
+	werrs := a.errs
 	a.mu.Unlock()
 
-	a.batch.writeBatch(items, errs)
-	err := errs[0]
+	a.batch.writeBatch(items, werrs)
+	copy(errs, werrs)
 	clear(items)
-	clear(errs)
+	clear(werrs)
 
 	a.mu.Lock()
 	a.cur = items[:0]
 	a.writing = false
-	a.pending--
-	a.written++
+	a.pending -= n
+	a.written += uint64(n)
 	a.cond.Broadcast()
 	more := len(a.queue) > 0 || a.closed
 	a.mu.Unlock()
 	if more {
-		// Entries came while this one was written (or Close is waiting):
+		// Entries came while these were written (or Close is waiting):
 		// hand them to the goroutine.
 		a.wake()
 	}
-	// The caller's error: the named sink around a, if any, names it.
-	return err
 }
 
 // wake makes the goroutine look at the queue.

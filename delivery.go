@@ -101,6 +101,9 @@ func (s *Sender) send(ctx context.Context, env transport.Envelope, open transpor
 		if err := sc.tracked.Wait(ctx); err != nil {
 			return nil, &AuditError{Before: true, Err: err}
 		}
+		// The send's own records (smtp.rcpt, smtp.send, ...) are written
+		// together by settle's Wait, where the trail allows it.
+		sc.tracked.Hold()
 	}
 	res, err := s.delivery.deliver(ctx, env, open)
 	return res, s.settle(ctx, sc, res, err)

@@ -135,6 +135,9 @@ func (s *Sender) sendBatch(ctx context.Context, d *smtpDelivery, entries []batch
 				out[i] = BatchResult{State: BatchNotSent, Err: &AuditError{Before: true, Err: err}}
 				continue
 			}
+			// As in send: this message's records are written together
+			// by its settle.
+			sc.tracked.Hold()
 		}
 		items = append(items, transport.RelayBatchItem{Envelope: e.env, Open: e.open, Context: mctx})
 		idx = append(idx, i)

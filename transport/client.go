@@ -89,9 +89,13 @@ type Client struct {
 	server string // host:port dialled
 	log    *slog.Logger
 
-	mu       sync.Mutex // serialises command sequences
-	wc       *wire.Conn
-	info     ConnInfo
+	mu   sync.Mutex // serialises command sequences
+	wc   *wire.Conn
+	info ConnInfo
+	// tlsGroup is tlsAttr's last result, and tlsFor what it was built
+	// from: every send logs it, and the fingerprint is a hash.
+	tlsGroup slog.Attr
+	tlsFor   tlsKey
 	ext      map[string]string
 	broken   error
 	needRset bool

@@ -1,5 +1,11 @@
 package transport
 
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
 // Event messages: the transport logs one slog record per event to
 // Config.Logger. The audit package turns them into audit entries.
 const (
@@ -47,3 +53,16 @@ const (
 	AttrPipelining   = "pipelining"
 	AttrChunking     = "chunking"
 )
+
+// logAttrs is l.LogAttrs without looking up the caller: the records carry
+// no source (the audit trail has none, and the caller would be this
+// package, not the application), and a send does not pay for a stack walk
+// per record.
+func logAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = l.Handler().Handle(ctx, r) // as LogAttrs: a handler's error is dropped
+}

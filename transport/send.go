@@ -371,7 +371,7 @@ func (c *Client) logSend(ctx context.Context, env Envelope, res *Result, err err
 		}
 	}
 	attrs = append(attrs, slog.Int64(AttrDuration, time.Since(start).Milliseconds()))
-	c.log.LogAttrs(ctx, level, EventSend, attrs...)
+	logAttrs(ctx, c.log, level, EventSend, attrs...)
 }
 
 // RcptAttr is one element of the "rcpts" attribute of the smtp.send
@@ -702,7 +702,7 @@ func (c *Client) logRcpts(ctx context.Context, t *txn) {
 		if !c.log.Enabled(ctx, level) {
 			continue
 		}
-		c.log.LogAttrs(ctx, level, EventRcpt, slog.String(AttrServer, c.server), slog.String(AttrMessageID, t.env.MessageID),
+		logAttrs(ctx, c.log, level, EventRcpt, slog.String(AttrServer, c.server), slog.String(AttrMessageID, t.env.MessageID),
 			// The group RcptAttr resolves to, without boxing the RcptAttr
 			// first.
 			slog.Attr{Key: AttrRcpt, Value: RcptAttr{Addr: r.Addr, Code: r.Reply.Code, Enhanced: r.Reply.Enhanced.String(), Text: r.Reply.Text}.LogValue()})

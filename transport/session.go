@@ -165,7 +165,7 @@ func logError(ctx context.Context, l *slog.Logger, e *Error, addr Address, proxy
 	if h := e.Hint(); h != "" {
 		attrs = append(attrs, slog.String(AttrHint, h))
 	}
-	l.LogAttrs(ctx, slog.LevelError, EventError, attrs...)
+	logAttrs(ctx, l, slog.LevelError, EventError, attrs...)
 }
 
 func errorAttr(e *Error) slog.Attr {
@@ -462,7 +462,7 @@ func (c *Client) open(ctx context.Context, auth bool) error {
 		attrs = append(attrs, slog.String(AttrProxy, c.info.Proxy))
 	}
 	attrs = append(attrs, slog.String(AttrGreeting, g.String()))
-	c.log.LogAttrs(ctx, slog.LevelInfo, EventConnect, attrs...)
+	logAttrs(ctx, c.log, slog.LevelInfo, EventConnect, attrs...)
 	if c.quitAt(QuitAfterConnect) || (c.info.Mode == TLSImplicit && c.quitAt(QuitAfterTLS)) {
 		return nil
 	}
@@ -525,11 +525,26 @@ func (c *Client) handshake(ctx context.Context) error {
 	if conf.InsecureSkipVerify {
 		level = slog.LevelWarn
 	}
-	c.log.LogAttrs(ctx, level, EventTLS, slog.String(AttrServer, c.server), c.tlsAttr())
+	logAttrs(ctx, c.log, level, EventTLS, slog.String(AttrServer, c.server), c.tlsAttr())
 	return nil
 }
 
 func (c *Client) tlsAttr() slog.Attr {
+	k := tlsKey{mode: c.info.TLSModeUsed(), state: c.info.TLS, insecure: c.info.InsecureSkipVerify}
+	if c.tlsGroup.Key == "" || c.tlsFor != k {
+		c.tlsGroup, c.tlsFor = c.buildTLSAttr(), k
+	}
+	return c.tlsGroup
+}
+
+// tlsKey is what the tls attribute of a session's records is built from.
+type tlsKey struct {
+	mode     string
+	state    *tls.ConnectionState
+	insecure bool
+}
+
+func (c *Client) buildTLSAttr() slog.Attr {
 	attrs := make([]slog.Attr, 1, 5)
 	attrs[0] = slog.String(AttrTLSMode, c.info.TLSModeUsed())
 	if cs := c.info.TLS; cs != nil {
@@ -637,7 +652,7 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 	}
 	fail := func(mech string, e *Error) error {
 		c.step("auth", t, e.Error())
-		c.log.LogAttrs(ctx, slog.LevelError, EventAuth, slog.String(AttrServer, c.server),
+		logAttrs(ctx, c.log, slog.LevelError, EventAuth, slog.String(AttrServer, c.server),
 			authAttr(mech, user), errorAttr(e))
 		return e
 	}
@@ -686,7 +701,7 @@ func (c *Client) auth(ctx context.Context, ac authmech.Client) error {
 			}
 			c.info.AuthMechanism, c.info.AuthUser = mech, user
 			c.step("auth", t, r.String())
-			c.log.LogAttrs(ctx, slog.LevelInfo, EventAuth, slog.String(AttrServer, c.server),
+			logAttrs(ctx, c.log, slog.LevelInfo, EventAuth, slog.String(AttrServer, c.server),
 				authAttr(mech, user),
 				replyAttr(r))
 			return nil
@@ -820,7 +835,7 @@ func probeWith(ctx context.Context, addr Address, cfg *Config, extra func(*Clien
 			level = slog.LevelError
 		}
 		attrs = append(attrs, slog.Int64(AttrDuration, time.Since(start).Milliseconds()))
-		ncfg.Logger.LogAttrs(ctx, level, EventProbe, attrs...)
+		logAttrs(ctx, ncfg.Logger, level, EventProbe, attrs...)
 	}
 	return info, err
 }

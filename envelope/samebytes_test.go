@@ -138,6 +138,7 @@ func TestTextEncodingShortcut(t *testing.T) {
 	pieces := []string{"a", "word ", "\r\n", "\n", "\r", " ", "\t", strings.Repeat("x", 70), "\x7f", "\x01", "é", "\x00", ".", "~", "\x1f", "\xff", "\x80", "abcdefgh"}
 	r := rand.New(rand.NewPCG(5, 6))
 	seven := 0
+	var wireSeen [2]int // 7bit texts to convert [0], sent as they are [1]
 	for range 100000 {
 		var b strings.Builder
 		for range r.IntN(10) {
@@ -148,12 +149,19 @@ func TestTextEncodingShortcut(t *testing.T) {
 		if got != want {
 			t.Fatalf("textEncoding(%q) = %s, want %s", s, got, want)
 		}
+		// The text goes out unconverted exactly when crlf would leave
+		// it as it is.
+		if ok, wire := plain7bitCRLF(s); ok && wire != (crlf(s) == s) {
+			t.Fatalf("plain7bitCRLF(%q) says CRLF-only %v; crlf gives %q", s, wire, crlf(s))
+		} else if ok {
+			wireSeen[b2i(wire)]++
+		}
 		if got == enc7bit {
 			seven++
 		}
 	}
-	if seven < 1000 {
-		t.Errorf("only %d 7bit texts", seven)
+	if seven < 1000 || wireSeen[0] < 100 || wireSeen[1] < 100 {
+		t.Errorf("only %d 7bit texts (%d to convert, %d as they are)", seven, wireSeen[0], wireSeen[1])
 	}
 	text := strings.Repeat(strings.Repeat("abcdefgh", 9)+"\tx\r\n", 30)
 	if n := testing.AllocsPerRun(100, func() { textEncoding(text) }); n != 0 || textEncoding(text) != enc7bit {
@@ -208,4 +216,11 @@ func TestNewMessageIDFromTheBlock(t *testing.T) {
 		}
 		seen[id] = true
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -27,7 +27,10 @@ type entity struct {
 	// A text leaf (write and parts nil) has its text and transfer
 	// encoding here and its two fields in own (fields is nil).
 	text, enc string
-	own       [2]headers.Field
+	// wire says text is sent as it is: 7bit with every line break a
+	// CRLF already (no copy, no count of its line breaks).
+	wire bool
+	own  [2]headers.Field
 }
 
 // WriteTo writes the message to w and returns the number of bytes written.
@@ -160,6 +163,10 @@ func writeEntity(w io.Writer, e *entity) error {
 func writeBody(w io.Writer, e *entity) error {
 	if e.parts == nil {
 		if e.write == nil {
+			if e.wire {
+				_, err := io.WriteString(w, e.text)
+				return err
+			}
 			return writeText(w, e.text, e.enc)
 		}
 		return e.write(w)
@@ -295,7 +302,13 @@ func (e *entity) setText(sub, s string) {
 	default:
 		ct = "text/" + sub + "; charset=utf-8"
 	}
-	e.text, e.enc = s, textEncoding(s)
+	ok, crlfOnly := plain7bitCRLF(s)
+	switch {
+	case !ok:
+		e.text, e.enc = s, countEncoding(s)
+	default:
+		e.text, e.enc, e.wire = s, enc7bit, crlfOnly
+	}
 	e.own = [2]headers.Field{
 		{Name: "Content-Type", Value: ct},
 		{Name: "Content-Transfer-Encoding", Value: e.enc},
@@ -329,7 +342,7 @@ func writeText(w io.Writer, s, enc string) error {
 
 // textEncoding picks the transfer encoding for UTF-8 text s.
 func textEncoding(s string) string {
-	if plain7bit(s) {
+	if ok, _ := plain7bitCRLF(s); ok {
 		return enc7bit
 	}
 	return countEncoding(s)
@@ -367,25 +380,35 @@ func countEncoding(s string) string {
 	}
 }
 
-// plain7bit is textEncoding's quick test for the usual text: it reports
+// plain7bitCRLF is textEncoding's quick test for the usual text: it reports
 // true only for text textEncoding sends as 7bit (lines of at most 76
 // printable US-ASCII characters or tabs, none ending in white space,
 // separated by LF or CRLF). It finds the lines with IndexByte and looks
 // each byte up once; anything else (a bare CR, say) is left to the full
 // count.
-func plain7bit(s string) bool {
+//
+// crlf reports, for such text, whether every line break in it is a CRLF
+// already (crlf(s) == s): then s goes to the wire as it is.
+func plain7bitCRLF(s string) (ok, crlf bool) {
+	crlf = true
 	for len(s) > 0 {
 		line := s
 		s = ""
-		if nl := strings.IndexByte(line, '\n'); nl >= 0 {
+		nl := strings.IndexByte(line, '\n')
+		if nl >= 0 {
 			line, s = line[:nl], line[nl+1:]
 		}
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
+			if nl < 0 {
+				crlf = false // a CR at the end: crlf adds its LF
+			}
+		} else if nl >= 0 {
+			crlf = false // a bare LF
 		}
 		n := len(line)
 		if n > 76 || (n > 0 && (line[n-1] == ' ' || line[n-1] == '\t')) {
-			return false
+			return false, false
 		}
 		i := 0
 		for ; i+8 <= n; i += 8 {
@@ -395,21 +418,21 @@ func plain7bit(s string) bool {
 			if (x-lo20)&^x&hi80|((x+lo01*(0x7f-0x7e))|x)&hi80 != 0 {
 				for _, c := range []byte(line[i : i+8]) {
 					if !printable7[c] {
-						return false
+						return false, false
 					}
 				}
 			}
 		}
 		for ; i < n; i++ {
 			if !printable7[line[i]] {
-				return false
+				return false, false
 			}
 		}
 	}
-	return true
+	return true, crlf
 }
 
-// Byte masks for plain7bit's eight-bytes-at-once test.
+// Byte masks for plain7bitCRLF's eight-bytes-at-once test.
 const (
 	lo01 = 0x0101010101010101
 	lo20 = 0x20 * lo01

@@ -43,6 +43,11 @@ func TestAuditRecordsGolden(t *testing.T) {
 	if _, err := s.Send(ctx, m); err != nil {
 		t.Fatal(err)
 	}
+	// Under sync none the send's records after its intent are written
+	// together: they are in the file when Send returns, not at Close.
+	if raw, err := os.ReadFile(trail); err != nil || !bytes.Contains(raw, []byte(`"msg":"smtp.send"`)) {
+		t.Errorf("no smtp.send record in the file when Send returned (%v):\n%s", err, raw)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -507,8 +507,9 @@ func (h *Handler) Err() error {
 // Wait asks the sink to finish what it accepted (an Async queue drains, a
 // File's records are on disk as its Sync policy says: fsynced under
 // SyncEvery, written under SyncInterval and SyncNone) and then returns
-// Err. Records h's tracker held (see Hold) are written first. Under FailOpen a failure to sync is counted and reported like any
-// other, and Wait returns nil.
+// Err. Records h's tracker held (see Hold) are written first. Under
+// FailOpen a failure to sync is counted and reported like any other, and
+// Wait returns nil.
 func (h *Handler) Wait(ctx context.Context) error {
 	if h.track != nil && h.c.gather {
 		h.writeHeld(ctx, h.track)

@@ -302,12 +302,11 @@ func (e *entity) setText(sub, s string) {
 	default:
 		ct = "text/" + sub + "; charset=utf-8"
 	}
-	ok, crlfOnly := plain7bitCRLF(s)
-	switch {
-	case !ok:
-		e.text, e.enc = s, countEncoding(s)
-	default:
-		e.text, e.enc, e.wire = s, enc7bit, crlfOnly
+	e.text, e.enc = s, enc7bit
+	if ok, crlfOnly := plain7bitCRLF(s); ok {
+		e.wire = crlfOnly
+	} else {
+		e.enc = countEncoding(s)
 	}
 	e.own = [2]headers.Field{
 		{Name: "Content-Type", Value: ct},

@@ -302,10 +302,9 @@ func (e *entity) setText(sub, s string) {
 	default:
 		ct = "text/" + sub + "; charset=utf-8"
 	}
-	e.text, e.enc = s, enc7bit
-	if ok, crlfOnly := plain7bitCRLF(s); ok {
-		e.wire = crlfOnly
-	} else {
+	ok, crlfOnly := plain7bitCRLF(s)
+	e.text, e.enc, e.wire = s, enc7bit, ok && crlfOnly
+	if !ok {
 		e.enc = countEncoding(s)
 	}
 	e.own = [2]headers.Field{

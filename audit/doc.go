@@ -42,7 +42,9 @@
 //     Handler.Wait on a queue in front of a File writes what is queued
 //     itself when no write is under way; under SyncInterval and SyncNone
 //     a record that finds its queue idle is written by the caller at
-//     once, without a wake-up of the queue's goroutine. New builds all of this from a
+//     once, without a wake-up of the queue's goroutine, and a tracked
+//     Handler can Hold its records until its Wait writes them as one
+//     block (a send's records after its intent). New builds all of this from a
 //     Config, each sink behind its own queue (DefaultQueue records) unless
 //     Config.Queue is negative; a File and a Syslog share one queue, the
 //     syslog record written after the file's so it can carry the file's
@@ -63,6 +65,7 @@
 //	if err := tr.Wait(ctx); err != nil { // queued records written?
 //		return err
 //	}
+//	tr.Hold() // optional: the send's records written together by the next Wait
 //	... send with logger as the transport's Config.Logger ...
 //	if err := tr.Wait(ctx); err != nil {
 //		// sent, but the summary record was not written: tell the caller

@@ -182,6 +182,7 @@ func (o *Outbox) attemptBatch(ctx context.Context, bd BatchDeliverer, group []st
 	if recorded {
 		for i, r := range rs {
 			if res[i].Err == nil {
+				o.m.Delivered(ctx) // counted before its files go
 				removed[i] = o.unlink(r.id, r.st.onDisk)
 				unlinked = unlinked || removed[i] == nil
 			}

@@ -307,11 +307,12 @@ func deliveredAttrs(hdr header, id string, st state, qid string, now time.Time) 
 	return append(attrs, entryAttrs(hdr, id, st.Attempts, slog.Int64("age_ms", now.Sub(hdr.Created).Milliseconds()))...)
 }
 
-// removedDelivered counts the delivery of entry id, whose outbox.delivered
-// record is stored and whose files were removed (rerr nil) or could not be
-// (then it is kept as sent, never sent again, and an outbox.error says so).
+// removedDelivered reports the delivery of entry id, whose outbox.delivered
+// record is stored, which was counted (before its files went, so a
+// metrics scrape never finds it neither spooled nor delivered), and whose
+// files were removed (rerr nil) or could not be (then it is kept as sent,
+// never sent again, and an outbox.error says so).
 func (o *Outbox) removedDelivered(ctx context.Context, id string, hdr header, st state, qid string, rerr error) Stats {
-	o.m.Delivered(ctx)
 	if rerr != nil {
 		st.QueueID = qid
 		o.log.LogAttrs(ctx, slog.LevelError, "outbox.error", entryAttrs(hdr, id, st.Attempts, slog.String("error", o.unremoved(id, st, rerr)))...)
@@ -345,6 +346,7 @@ func (o *Outbox) outcome(ctx context.Context, id string, hdr header, st state, q
 		if rerr := o.recordDelivered(context.WithoutCancel(ctx), deliveredAttrs(hdr, id, st, qid, now)); rerr != nil {
 			return o.accepted(ctx, id, hdr, st, qid, rerr)
 		}
+		o.m.Delivered(ctx) // counted before its files go
 		return o.removedDelivered(ctx, id, hdr, st, qid, o.remove(id, st.onDisk))
 	}
 	if Accepted(err) {

@@ -260,13 +260,14 @@ func (h statusHandler) WithGroup(g string) slog.Handler {
 	return statusHandler{h.rs, h.next.WithGroup(g)}
 }
 
+// Handle counts r first, then passes it on: once a state change is
+// printed, a snapshot (SIGUSR1, the status line) already counts it.
 func (h statusHandler) Handle(ctx context.Context, r slog.Record) error {
-	var err error
-	if h.next.Enabled(ctx, r.Level) {
-		err = h.next.Handle(ctx, r)
-	}
 	h.rs.observe(r)
-	return err
+	if h.next.Enabled(ctx, r.Level) {
+		return h.next.Handle(ctx, r)
+	}
+	return nil
 }
 
 // observe counts a record: an attempt is in flight until its entry is

@@ -3,8 +3,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -156,5 +158,43 @@ func TestOutboxReadOnlyCommandsRefuseMissingSpool(t *testing.T) {
 		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("%v created %s", args, missing)
 		}
+	}
+}
+
+// printCheck is the next handler of a statusHandler: for each record it
+// notes how many attempts the run status counts in flight as the record
+// is printed.
+type printCheck struct {
+	rs       *runStatus
+	inFlight map[string]int
+}
+
+func (p *printCheck) Enabled(context.Context, slog.Level) bool { return true }
+func (p *printCheck) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p *printCheck) WithGroup(string) slog.Handler            { return p }
+func (p *printCheck) Handle(_ context.Context, r slog.Record) error {
+	p.rs.mu.Lock()
+	p.inFlight[r.Message] = len(p.rs.inFlight)
+	p.rs.mu.Unlock()
+	return nil
+}
+
+// TestStatusCountsBeforePrinting: a state change is counted before its line
+// is printed, so a snapshot taken as soon as the line shows (SIGUSR1, the
+// status line) already has it.
+func TestStatusCountsBeforePrinting(t *testing.T) {
+	rs := newRunStatus(&display{}, "spool")
+	p := &printCheck{rs: rs, inFlight: map[string]int{}}
+	log := slog.New(statusHandler{rs, p})
+	for _, outcome := range []string{"outbox.delivered", "outbox.deferred", "outbox.dead"} {
+		id := slog.Group("outbox", slog.String("spool_id", outcome))
+		log.Info("outbox.attempt", id)
+		log.Info(outcome, id)
+		if p.inFlight["outbox.attempt"] != 1 || p.inFlight[outcome] != 0 {
+			t.Errorf("in flight when printed: attempt %d, %s %d; want 1 and 0", p.inFlight["outbox.attempt"], outcome, p.inFlight[outcome])
+		}
+	}
+	if rs.delivered != 1 {
+		t.Errorf("delivered this run: %d, want 1", rs.delivered)
 	}
 }

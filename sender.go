@@ -488,6 +488,23 @@ func (s *Sender) Close() error {
 // preset applied.
 func (s *Sender) Profile() Profile { return s.profile }
 
+// PlaintextByChoice reports whether the profile sends to every one of its
+// SMTP servers without TLS by its own setting (tls none, or each address
+// saying -nossl), as planned when the sender was made. A message that went
+// unencrypted because TLS auto found no STARTTLS was not sent so by choice.
+func (s *Sender) PlaintextByChoice() bool {
+	d, ok := s.delivery.(*smtpDelivery)
+	if !ok || len(d.servers) == 0 {
+		return false
+	}
+	for _, a := range d.servers {
+		if a.Mode(d.session.TLS) != transport.TLSNone {
+			return false
+		}
+	}
+	return true
+}
+
 // Proxy returns the proxy the sender goes through (a URL without
 // credentials), "" when direct, and for "auto" why it was chosen.
 func (s *Sender) Proxy() (proxy, reason string) { return s.proxy, s.proxyReason }

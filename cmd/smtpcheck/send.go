@@ -107,7 +107,7 @@ func runSend(ctx context.Context, e *env, args []string) int {
 		writeJSON(e.stdout, out)
 	} else {
 		printResult(e.stdout, res)
-		printSendExtras(e, s.Profile(), res, msgID)
+		printSendExtras(e, s.PlaintextByChoice(), res, msgID)
 	}
 	return report(e, "send", err)
 }

@@ -12,7 +12,6 @@ import (
 
 	"mailwarden"
 	"mailwarden/headers"
-	"mailwarden/transport"
 )
 
 const sendUsage = `usage: smtpcheck send --server ADDR --from ADDRESS --to LIST [flags]
@@ -88,9 +87,9 @@ func (u usageError) Unwrap() error { return u.err }
 
 // printSendExtras prints the Message-ID of a sent message, and says when
 // it went over a connection without TLS: with a warning when TLS auto
-// allowed it (the server offered no STARTTLS), not when p asked for no
-// TLS.
-func printSendExtras(e *env, p mailwarden.Profile, res *mailwarden.Result, msgID string) {
+// allowed it (the server offered no STARTTLS), not when the profile asked
+// for no TLS (byChoice, Sender.PlaintextByChoice).
+func printSendExtras(e *env, byChoice bool, res *mailwarden.Result, msgID string) {
 	if res == nil || res.Reply.Code/100 != 2 {
 		return
 	}
@@ -99,26 +98,10 @@ func printSendExtras(e *env, p mailwarden.Profile, res *mailwarden.Result, msgID
 	}
 	if res.TLS == "none" {
 		fmt.Fprintln(e.stdout, "tls       none: this message was sent unencrypted")
-		if !askedNoTLS(p) {
+		if !byChoice {
 			fmt.Fprintln(e.stderr, "smtpcheck send: WARNING: the message went unencrypted: the server offered no STARTTLS and TLS is auto; use --tls explicit to require TLS")
 		}
 	}
-}
-
-// askedNoTLS reports whether p sends to every one of its servers without
-// TLS (its tls setting, or each address's own suffix, says none).
-func askedNoTLS(p mailwarden.Profile) bool {
-	mode, err := transport.ParseTLSMode(p.TLS)
-	if err != nil || len(p.Servers) == 0 {
-		return false
-	}
-	for _, s := range p.Servers {
-		a, err := transport.ParseAddress(s)
-		if err != nil || a.Mode(mode) != transport.TLSNone {
-			return false
-		}
-	}
-	return true
 }
 
 // maxIDHeader bounds how much of a --data message's header is kept to find

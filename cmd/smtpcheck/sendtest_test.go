@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"mailwarden"
 	"mailwarden/internal/peers"
 )
 
@@ -191,29 +190,5 @@ func TestDefaultEHLONameThroughPostfix(t *testing.T) {
 	out, stderr, code := runWith(t, nil, "", "probe", "--server", v[0], "--tls", "none", "--transcript", "-")
 	if code != exitOK || !strings.Contains(out, "C: EHLO ") || strings.Contains(out, "C: EHLO localhost") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
-	}
-}
-
-// TestAskedNoTLS: a profile asks for no TLS when every server's mode is
-// none, from its tls setting or its address's own suffix.
-func TestAskedNoTLS(t *testing.T) {
-	for _, tc := range []struct {
-		tls     string
-		servers []string
-		want    bool
-	}{
-		{"none", []string{"relay.example:25"}, true},
-		{"", []string{"relay.example:465-nossl"}, true},
-		{"auto", []string{"relay.example:465-nossl", "backup.example:25-nossl"}, true},
-		{"auto", []string{"relay.example:25"}, false},
-		{"", []string{"relay.example:587"}, false},
-		{"none", []string{"relay.example:587-starttls"}, false},
-		{"", []string{"relay.example:465-nossl", "backup.example:587"}, false},
-		{"none", nil, false},
-	} {
-		p := mailwarden.Profile{TLS: tc.tls, Servers: tc.servers}
-		if got := askedNoTLS(p); got != tc.want {
-			t.Errorf("askedNoTLS(tls %q, %v) = %v, want %v", tc.tls, tc.servers, got, tc.want)
-		}
 	}
 }

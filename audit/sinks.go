@@ -379,7 +379,7 @@ func (a *Async) writeLoans(ctx context.Context, es []*Entry, errs []error) {
 func (a *Async) writeLoansNamed(ctx context.Context, es []*Entry, name *named, errs []error) {
 	ctx = a.entryContext(ctx)
 	a.mu.Lock()
-	if a.inline && !a.closed && !a.writing && len(a.queue) == 0 && len(es) <= maxBatch {
+	if !a.closed && a.idleInline(len(es)) {
 		a.writeInline(ctx, es, errs)
 		return
 	}
@@ -416,7 +416,7 @@ func (a *Async) write(ctx context.Context, e *Entry, name *named, loan bool) err
 		a.mu.Unlock()
 		return fmt.Errorf("%w (%d entries queued)", ErrQueueFull, a.size)
 	}
-	if a.inline && !a.writing && len(a.queue) == 0 {
+	if a.idleInline(1) {
 		var err [1]error
 		a.writeInline(ctx, []*Entry{e}, err[:])
 		return err[0]
@@ -430,6 +430,13 @@ func (a *Async) write(ctx context.Context, e *Entry, name *named, loan bool) err
 	a.mu.Unlock()
 	a.wake()
 	return nil
+}
+
+// idleInline reports, with a.mu held, whether n entries may be written in
+// the caller (writeInline): the sink takes inline writes, nothing is
+// queued or being written, and they fit in one batch.
+func (a *Async) idleInline(n int) bool {
+	return a.inline && !a.writing && len(a.queue) == 0 && n <= maxBatch
 }
 
 // writeInline writes es in the caller as one block, the one writer at

@@ -179,11 +179,7 @@ func TestAsyncBatchRotates(t *testing.T) {
 // TestChainedBatch: through a chained sink (file and syslog), a batch gives
 // every syslog record the seq and hash of its own line in the file.
 func TestChainedBatch(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "audit.log")
-	f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, path := openTrail(t, SyncNone)
 	m := &memSink{}
 	a := newAsync(&chained{file: f, next: Named("syslog", m)}, 64)
 	h := NewHandler(a, nil)
@@ -347,12 +343,7 @@ func recoversAfter(t *testing.T, h *Handler, dir, path string, lastSeq uint64) {
 func TestAsyncInlineWrite(t *testing.T) {
 	for _, policy := range []SyncPolicy{SyncNone, SyncInterval, SyncEvery} {
 		t.Run(policy.String(), func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "audit.log")
-			f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: policy})
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, path := openTrail(t, policy)
 			a := newAsync(f, 64)
 			h := NewHandler(Named("file", a), nil)
 			tr := h.Track()
@@ -406,12 +397,7 @@ func TestAsyncInlineWrite(t *testing.T) {
 func TestLoanedEntriesQueuedAsCopies(t *testing.T) {
 	for _, named := range []bool{false, true} {
 		t.Run(fmt.Sprint("named=", named), func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "audit.log")
-			f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: SyncNone})
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, path := openTrail(t, SyncNone)
 			a := newAsync(f, 64)
 			var sink Sink = a
 			if named {
@@ -441,11 +427,7 @@ func TestLoanedEntriesQueuedAsCopies(t *testing.T) {
 			if len(lines) != 22 {
 				t.Fatalf("%d lines, want open, 20 records, seal", len(lines))
 			}
-			for i, l := range lines[1:21] {
-				if want := fmt.Sprintf(`"msg":"smtp.rcpt","i":%d,"pad":"%s"`, i, strings.Repeat("x", i*10)); !strings.Contains(l, want) {
-					t.Errorf("line %d: %s, want %s", i+2, l, want)
-				}
-			}
+			wantPadded(t, lines[1:21])
 			if rep, err := Verify(testKey, path); err != nil || !rep.Sealed {
 				t.Errorf("verify: %+v, %v", rep, err)
 			}

@@ -59,6 +59,30 @@ func writeTrail(t *testing.T, cfg FileConfig, n int) {
 	}
 }
 
+// openTrail opens a File with testKey and the given policy in a new
+// temporary directory and returns it with its path.
+func openTrail(t *testing.T, policy SyncPolicy) (*File, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.log")
+	f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, path
+}
+
+// wantPadded checks that lines hold, in order, the records
+// "smtp.rcpt" i=0..len(lines)-1 with pad strings of i*10 'x' (as the
+// queued-as-copies tests make them).
+func wantPadded(t *testing.T, lines []string) {
+	t.Helper()
+	for i, l := range lines {
+		if want := fmt.Sprintf(`"msg":"smtp.rcpt","i":%d,"pad":"%s"`, i, strings.Repeat("x", i*10)); !strings.Contains(l, want) {
+			t.Errorf("record %d: %s, want %s", i, l, want)
+		}
+	}
+}
+
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)

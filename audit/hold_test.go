@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,11 +35,7 @@ func TestHold(t *testing.T) {
 	for _, policy := range []SyncPolicy{SyncNone, SyncInterval, SyncEvery} {
 		for _, named := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/named=%v", policy, named), func(t *testing.T) {
-				path := filepath.Join(t.TempDir(), "audit.log")
-				f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: policy})
-				if err != nil {
-					t.Fatal(err)
-				}
+				f, path := openTrail(t, policy)
 				a := NewAsync(f, 64)
 				var sink Sink = a
 				if named {
@@ -119,11 +114,7 @@ func TestHold(t *testing.T) {
 // tracker's Wait (named like any write of the sink) and is counted; it
 // did not fail the Record that made it.
 func TestHoldFailure(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "audit.log")
-	f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _ := openTrail(t, SyncNone)
 	h := NewHandler(Named("file", NewAsync(f, 64)), nil)
 	defer h.Close()
 	ctx := context.Background()
@@ -138,7 +129,7 @@ func TestHoldFailure(t *testing.T) {
 		t.Fatalf("Err before Wait: %v", err)
 	}
 	f.Close() // the file goes away under the queue
-	err = tr.Wait(ctx)
+	err := tr.Wait(ctx)
 	var se *SinkError
 	if !errors.Is(err, ErrClosed) || !errors.As(err, &se) || se.Sink != "file" {
 		t.Errorf("Wait: %v, want the file's ErrClosed", err)
@@ -155,11 +146,7 @@ func TestHoldFailure(t *testing.T) {
 // records are queued as copies (their pooled entries are reused at once)
 // and reach the file as they were made, in order.
 func TestHeldEntriesQueuedAsCopies(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "audit.log")
-	f, err := OpenFile(FileConfig{Path: path, Key: testKey, Sync: SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, path := openTrail(t, SyncNone)
 	a := newAsync(f, 64)
 	h := NewHandler(Named("file", a), nil)
 	ctx := context.Background()
@@ -195,11 +182,7 @@ func TestHeldEntriesQueuedAsCopies(t *testing.T) {
 	if len(lines) != 14 {
 		t.Fatalf("%d lines, want open, 12 records, seal", len(lines))
 	}
-	for i, l := range lines[1:7] {
-		if want := fmt.Sprintf(`"msg":"smtp.rcpt","i":%d,"pad":"%s"`, i, strings.Repeat("x", i*10)); !strings.Contains(l, want) {
-			t.Errorf("line %d: %s, want %s", i+2, l, want)
-		}
-	}
+	wantPadded(t, lines[1:7])
 	if rep, err := Verify(testKey, path); err != nil || !rep.Sealed {
 		t.Errorf("verify: %+v, %v", rep, err)
 	}

@@ -335,7 +335,7 @@ func TestTextEncoding(t *testing.T) {
 		{"nul\x00byte", encQP},
 	}
 	for _, tt := range tests {
-		if got := textEncoding(tt.in); got != tt.want {
+		if got, _ := textEncoding(tt.in); got != tt.want {
 			t.Errorf("textEncoding(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}

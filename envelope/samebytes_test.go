@@ -145,15 +145,15 @@ func TestTextEncodingShortcut(t *testing.T) {
 			b.WriteString(pieces[r.IntN(len(pieces))])
 		}
 		s := b.String()
-		got, want := textEncoding(s), countEncoding(s)
-		if got != want {
+		got, wire := textEncoding(s)
+		if want := countEncoding(s); got != want {
 			t.Fatalf("textEncoding(%q) = %s, want %s", s, got, want)
 		}
-		// The text goes out unconverted exactly when crlf would leave
-		// it as it is.
-		if ok, wire := plain7bitCRLF(s); ok && wire != (crlf(s) == s) {
-			t.Fatalf("plain7bitCRLF(%q) says CRLF-only %v; crlf gives %q", s, wire, crlf(s))
-		} else if ok {
+		// A 7bit text goes out unconverted exactly when crlf would leave
+		// it as it is; any other never does.
+		if got == enc7bit && wire != (crlf(s) == s) || got != enc7bit && wire {
+			t.Fatalf("textEncoding(%q) = %s, as it is %v; crlf gives %q", s, got, wire, crlf(s))
+		} else if got == enc7bit {
 			wireSeen[b2i(wire)]++
 		}
 		if got == enc7bit {
@@ -164,8 +164,9 @@ func TestTextEncodingShortcut(t *testing.T) {
 		t.Errorf("only %d 7bit texts (%d to convert, %d as they are)", seven, wireSeen[0], wireSeen[1])
 	}
 	text := strings.Repeat(strings.Repeat("abcdefgh", 9)+"\tx\r\n", 30)
-	if n := testing.AllocsPerRun(100, func() { textEncoding(text) }); n != 0 || textEncoding(text) != enc7bit {
-		t.Errorf("textEncoding: %v allocations, %s", n, textEncoding(text))
+	enc, wire := textEncoding(text)
+	if n := testing.AllocsPerRun(100, func() { textEncoding(text) }); n != 0 || enc != enc7bit || !wire {
+		t.Errorf("textEncoding: %v allocations, %s, as it is %v", n, enc, wire)
 	}
 }
 

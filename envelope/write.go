@@ -302,11 +302,8 @@ func (e *entity) setText(sub, s string) {
 	default:
 		ct = "text/" + sub + "; charset=utf-8"
 	}
-	ok, crlfOnly := plain7bitCRLF(s)
-	e.text, e.enc, e.wire = s, enc7bit, ok && crlfOnly
-	if !ok {
-		e.enc = countEncoding(s)
-	}
+	e.text = s
+	e.enc, e.wire = textEncoding(s)
 	e.own = [2]headers.Field{
 		{Name: "Content-Type", Value: ct},
 		{Name: "Content-Transfer-Encoding", Value: e.enc},
@@ -338,12 +335,14 @@ func writeText(w io.Writer, s, enc string) error {
 	}
 }
 
-// textEncoding picks the transfer encoding for UTF-8 text s.
-func textEncoding(s string) string {
-	if ok, _ := plain7bitCRLF(s); ok {
-		return enc7bit
+// textEncoding picks the transfer encoding for UTF-8 text s, and reports
+// whether s goes to the wire as it is (7bit with every line break a CRLF
+// already).
+func textEncoding(s string) (enc string, wire bool) {
+	if ok, crlfOnly := plain7bitCRLF(s); ok {
+		return enc7bit, crlfOnly
 	}
-	return countEncoding(s)
+	return countEncoding(s), false
 }
 
 // countEncoding is textEncoding without the plain7bit shortcut: it counts

@@ -373,7 +373,7 @@ func (h *Handler) handle(ctx context.Context, r slog.Record, pre []slog.Attr) er
 		// The sink copies the entry if it keeps it: encode into a pooled
 		// one, and take it back.
 		e := loanEntries.Get().(*Entry)
-		h.fill(e, e.members[:0], r, pre)
+		h.fill(e, r, pre)
 		h.c.records.Add(1)
 		e.h = h
 		if h.track != nil && h.c.gather && h.track.keep(e) {
@@ -546,27 +546,21 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-// entryBufs holds the scratch buffers records are encoded into before they
-// are copied, at their size, into their Entry.
-var entryBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
 // entry encodes r with the handler's attributes and groups, and then pre
-// (only when h is flat: no group open).
+// (only when h is flat: no group open), into a new Entry a sink may keep:
+// encoded in a pooled entry, then copied at its size.
 func (h *Handler) entry(r slog.Record, pre []slog.Attr) *Entry {
-	bp := entryBufs.Get().(*[]byte)
-	var tmp Entry
-	b := h.fill(&tmp, (*bp)[:0], r, pre)
-	e := &Entry{Time: tmp.Time, Level: tmp.Level, Msg: tmp.Msg, members: bytes.Clone(b)}
-	if cap(b) <= 64<<10 { // keep no huge buffer for later records
-		*bp = b
-		entryBufs.Put(bp)
-	}
+	l := loanEntries.Get().(*Entry)
+	h.fill(l, r, pre)
+	e := l.clone()
+	putLoan(l)
 	return e
 }
 
 // fill encodes r (see entry) into e: its time, level and message, and its
-// members appended to b, which it returns (e.members is set to it too).
-func (h *Handler) fill(e *Entry, b []byte, r slog.Record, pre []slog.Attr) []byte {
+// members, written over e.members (its array reused).
+func (h *Handler) fill(e *Entry, r slog.Record, pre []slog.Attr) {
+	b := e.members[:0]
 	t := r.Time
 	if t.IsZero() {
 		t = h.now()
@@ -607,7 +601,6 @@ func (h *Handler) fill(e *Entry, b []byte, r slog.Record, pre []slog.Attr) []byt
 		b, _ = h.c.enc.appendAttrs(b, nest(h.goas, rec), true, true)
 	}
 	e.Time, e.Level, e.Msg, e.members = t, r.Level, msg, b
-	return b
 }
 
 // nest builds the attribute tree: the attributes added with WithAttrs in

@@ -14,6 +14,23 @@ import (
 	"mailwarden/internal/faulttest"
 )
 
+// pretendWriting makes a (its goroutine not started) act as if a write
+// were under way: what comes is queued, nothing is written inline.
+func pretendWriting(a *Async) {
+	a.mu.Lock()
+	a.writing = true
+	a.mu.Unlock()
+}
+
+// resumeQueue ends pretendWriting and starts a's goroutine on the queue.
+func resumeQueue(a *Async) {
+	a.mu.Lock()
+	a.writing = false
+	a.mu.Unlock()
+	go a.run()
+	a.wake()
+}
+
 // queueBatch makes n records through one Handler each (its own tracker, as
 // n concurrent sends would) into a, whose goroutine is not running yet, so
 // they are all queued when it starts: one batch. It returns the trackers.
@@ -407,18 +424,13 @@ func TestLoanedEntriesQueuedAsCopies(t *testing.T) {
 			if h.c.lend == nil {
 				t.Fatal("the Handler does not lend its entries to Async")
 			}
-			a.mu.Lock()
-			a.writing = true // as if a write were under way: every record is queued
-			a.mu.Unlock()
+			pretendWriting(a) // every record is queued
 			for i := range 20 {
 				if err := h.Record(context.Background(), slog.LevelInfo, "smtp.rcpt", slog.Int("i", i), slog.String("pad", strings.Repeat("x", i*10))); err != nil {
 					t.Fatal(err)
 				}
 			}
-			a.mu.Lock()
-			a.writing = false
-			a.mu.Unlock()
-			go a.run()
+			resumeQueue(a)
 			if err := h.Wait(context.Background()); err != nil {
 				t.Fatal(err)
 			}

@@ -157,9 +157,7 @@ func TestHeldEntriesQueuedAsCopies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a.mu.Lock()
-	a.writing = true // as if a write were under way: the held records are queued
-	a.mu.Unlock()
+	pretendWriting(a) // the held records are queued
 	tr.writeHeld(ctx, tr.track)
 	if n := a.Len(); n != 6 {
 		t.Fatalf("%d entries queued, want 6", n)
@@ -169,11 +167,7 @@ func TestHeldEntriesQueuedAsCopies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a.mu.Lock()
-	a.writing = false
-	a.mu.Unlock()
-	go a.run()
-	a.wake()
+	resumeQueue(a)
 	if err := tr.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -356,7 +356,6 @@ func (rs *runStatus) watch(ctx context.Context, stderr io.Writer, usr1 <-chan os
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		tick, changed = t.C, rs.changed
-		rs.refresh(ctx, true)
 	}
 	for {
 		select {
@@ -384,6 +383,12 @@ func (rs *runStatus) watch(ctx context.Context, stderr io.Writer, usr1 <-chan os
 func (rs *runStatus) start(ctx context.Context, stderr io.Writer) func() {
 	usr1 := make(chan os.Signal, 1)
 	stopSignal := notifySnapshot(usr1)
+	if rs.d.tty {
+		// The first status line shows the spool as the run finds it:
+		// drawn here, before the worker starts, not whenever the
+		// watcher's goroutine first runs.
+		rs.refresh(ctx, true)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); rs.watch(ctx, stderr, usr1) }()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailwarden"
 	"mailwarden/internal/smtptest"
 )
 
@@ -196,5 +198,24 @@ func TestStatusCountsBeforePrinting(t *testing.T) {
 	}
 	if rs.delivered != 1 {
 		t.Errorf("delivered this run: %d, want 1", rs.delivered)
+	}
+}
+
+// TestStatusLineDrawnBeforeStartReturns: on a terminal the first status
+// line, the spool as the run finds it, is drawn by start itself, before
+// the worker begins (drawn by the watcher's goroutine, a fast first
+// delivery could come first: CI saw "delivered 1" as the first line).
+func TestStatusLineDrawnBeforeStartReturns(t *testing.T) {
+	var screen syncBuffer
+	rs := newRunStatus(&display{w: &screen, tty: true, width: 100, now: time.Now}, "spool")
+	rs.list = func(context.Context) ([]mailwarden.OutboxEntry, error) {
+		return []mailwarden.OutboxEntry{{State: "queued"}, {State: "queued"}}, nil
+	}
+	rs.quar = func() ([]string, error) { return nil, nil }
+	stop := rs.start(context.Background(), io.Discard)
+	drawn := screen.String()
+	stop()
+	if !strings.Contains(drawn, "queued 2  in flight 0") {
+		t.Errorf("screen when start returned: %q", drawn)
 	}
 }
